@@ -1,0 +1,30 @@
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    #[error("write quorum not reached: {written} durable shards, {needed} needed")]
+    Quorum { written: usize, needed: usize },
+    #[error("stripe {stripe} unrecoverable: {available} good blocks, {needed} needed")]
+    Unrecoverable {
+        stripe: u64,
+        available: usize,
+        needed: usize,
+    },
+    #[error("invalid layout: {0}")]
+    Layout(String),
+    #[error("erasure codec: {0}")]
+    Codec(String),
+}
+
+impl From<reed_solomon_simd::Error> for ErasureError {
+    fn from(e: reed_solomon_simd::Error) -> Self {
+        ErasureError::Codec(e.to_string())
+    }
+}
+
+/// A blocking task that panicked or was cancelled leaves its shard state lost; surface it as I/O.
+pub(crate) fn join_error(e: tokio::task::JoinError) -> ErasureError {
+    ErasureError::Io(io::Error::other(format!("blocking shard task failed: {e}")))
+}

@@ -1,0 +1,31 @@
+//! Erasure-coded shard storage on local disk directories.
+//!
+//! An object is cut into stripes of k * block_size bytes; each stripe becomes k data blocks
+//! (the object bytes themselves: the code is systematic) and m parity blocks from
+//! reed-solomon-simd. Shard i is one file on disk `disks[i]`:
+//!
+//! ```text
+//! header (48 bytes, own CRC32C) | block(stripe 0) crc32c | block(stripe 1) crc32c | ...
+//! ```
+//!
+//! Every block but the last stripe's is block_size bytes; the last one is
+//! ceil(rest / k) rounded up to even and zero padded. CRCs are 4 bytes little endian.
+//! A missing file, bad header, short read or CRC mismatch makes that shard unavailable for
+//! the stripe, and the reader rebuilds the stripe from any k good blocks.
+
+mod disk_set;
+mod error;
+mod header;
+mod layout;
+mod paths;
+mod reader;
+mod spec;
+mod stripe_sink;
+mod stripe_source;
+mod writer;
+
+pub use disk_set::DiskSet;
+pub use error::ErasureError;
+pub use reader::ShardReader;
+pub use spec::ShardSpec;
+pub use writer::{ShardWriter, WriteReceipt};

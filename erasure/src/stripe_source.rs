@@ -1,0 +1,201 @@
+//! Blocking side of a read: opening shard files, checking headers and block CRCs, and
+//! rebuilding a stripe from parity when a data block is unusable.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reed_solomon_simd::ReedSolomonDecoder;
+
+use crate::error::ErasureError;
+use crate::header::{self, HEADER_LEN};
+use crate::layout::{Layout, CRC_LEN};
+use crate::paths::shard_path;
+use crate::spec::ShardSpec;
+
+enum Source {
+    Unopened,
+    Open(File),
+    /// Missing file or bad header: the shard is unusable for every stripe.
+    Dead,
+}
+
+pub(crate) struct StripeSource {
+    roots: Arc<[PathBuf]>,
+    spec: ShardSpec,
+    layout: Layout,
+    sources: Vec<Source>,
+    decoder: Option<ReedSolomonDecoder>,
+    /// Reused between stripes; only allocated once a read goes degraded.
+    parity_bufs: Vec<Vec<u8>>,
+}
+
+pub(crate) struct StripeOut {
+    pub bytes: Bytes,
+    pub degraded: bool,
+}
+
+impl StripeSource {
+    pub fn new(roots: Arc<[PathBuf]>, spec: ShardSpec, layout: Layout) -> Self {
+        let sources = (0..spec.width()).map(|_| Source::Unopened).collect();
+        let parity_bufs = vec![Vec::new(); spec.parity()];
+        StripeSource {
+            roots,
+            spec,
+            layout,
+            sources,
+            decoder: None,
+            parity_bufs,
+        }
+    }
+
+    /// Returns object bytes `[lo, hi)` of stripe `stripe` (offsets within the stripe, lo < hi).
+    pub fn read(&mut self, stripe: u64, lo: usize, hi: usize) -> Result<StripeOut, ErasureError> {
+        let k = self.spec.data();
+        let m = self.spec.parity();
+        let len = self.layout.block_len(stripe);
+        let mut buf = vec![0u8; k * len];
+        let wanted = lo / len..=(hi - 1) / len;
+
+        let mut good = vec![false; k + m];
+        let mut missing = Vec::new();
+        for j in wanted.clone() {
+            if self.read_block(j, stripe, &mut buf[j * len..(j + 1) * len]) {
+                good[j] = true;
+            } else {
+                missing.push(j);
+            }
+        }
+        if !missing.is_empty() {
+            self.reconstruct(stripe, len, &mut buf, &mut good, &missing)?;
+        }
+        Ok(StripeOut {
+            bytes: Bytes::from(buf).slice(lo..hi),
+            degraded: !missing.is_empty(),
+        })
+    }
+
+    /// Reads just enough other blocks (data first, then parity) to hold k good ones, then
+    /// decodes the `missing` data blocks into `buf`.
+    fn reconstruct(
+        &mut self,
+        stripe: u64,
+        len: usize,
+        buf: &mut [u8],
+        good: &mut [bool],
+        missing: &[usize],
+    ) -> Result<(), ErasureError> {
+        let k = self.spec.data();
+        let m = self.spec.parity();
+        let tried = |j: usize| good[j] || missing.contains(&j);
+        let mut available = good.iter().filter(|&&g| g).count();
+        let untried: Vec<usize> = (0..k).filter(|&j| !tried(j)).collect();
+        for j in untried {
+            if available == k {
+                break;
+            }
+            if self.read_block(j, stripe, &mut buf[j * len..(j + 1) * len]) {
+                good[j] = true;
+                available += 1;
+            }
+        }
+        for p in 0..m {
+            if available == k {
+                break;
+            }
+            let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
+            pbuf.resize(len, 0);
+            if self.read_block(k + p, stripe, &mut pbuf) {
+                good[k + p] = true;
+                available += 1;
+            }
+            self.parity_bufs[p] = pbuf;
+        }
+        if available < k {
+            return Err(ErasureError::Unrecoverable {
+                stripe,
+                available,
+                needed: k,
+            });
+        }
+
+        let decoder = match &mut self.decoder {
+            Some(d) => {
+                d.reset(k, m, len)?;
+                d
+            }
+            None => self.decoder.insert(ReedSolomonDecoder::new(k, m, len)?),
+        };
+        for j in (0..k).filter(|&j| good[j]) {
+            decoder.add_original_shard(j, &buf[j * len..(j + 1) * len])?;
+        }
+        for p in (0..m).filter(|&p| good[k + p]) {
+            decoder.add_recovery_shard(p, &self.parity_bufs[p][..len])?;
+        }
+        let restored = decoder.decode()?;
+        for &j in missing {
+            let block = restored
+                .restored_original(j)
+                .ok_or_else(|| ErasureError::Codec(format!("block {j} not restored")))?;
+            buf[j * len..(j + 1) * len].copy_from_slice(block);
+        }
+        Ok(())
+    }
+
+    /// Reads shard `shard`'s block of `stripe` into `dst` (exactly the block length) and
+    /// checks its CRC. False means unusable for this stripe, whatever the reason.
+    fn read_block(&mut self, shard: usize, stripe: u64, dst: &mut [u8]) -> bool {
+        let offset = self.layout.block_offset(stripe);
+        let Some(file) = self.file(shard) else {
+            return false;
+        };
+        let mut crc = [0u8; CRC_LEN as usize];
+        let res = file
+            .read_exact_at(dst, offset)
+            .and_then(|()| file.read_exact_at(&mut crc, offset + dst.len() as u64));
+        match res {
+            Ok(()) if crc32c::crc32c(dst) == u32::from_le_bytes(crc) => true,
+            Ok(()) => {
+                tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, stripe, "block checksum mismatch");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, stripe, error = %e, "block unreadable");
+                false
+            }
+        }
+    }
+
+    fn file(&mut self, shard: usize) -> Option<&File> {
+        if matches!(self.sources[shard], Source::Unopened) {
+            self.sources[shard] = match self.open(shard) {
+                Ok(file) => Source::Open(file),
+                Err(e) => {
+                    tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, error = %e, "shard unavailable");
+                    Source::Dead
+                }
+            };
+        }
+        match &self.sources[shard] {
+            Source::Open(file) => Some(file),
+            _ => None,
+        }
+    }
+
+    fn open(&self, shard: usize) -> io::Result<File> {
+        let root = &self.roots[self.spec.disks[shard] as usize];
+        let file = File::open(shard_path(root, self.spec.id, shard))?;
+        let mut h = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut h, 0)?;
+        if !header::matches(&h, &self.spec, shard, self.layout.object_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "shard header does not match",
+            ));
+        }
+        Ok(file)
+    }
+}

@@ -1,0 +1,194 @@
+//! Node configuration: flag > `CAIRN_*` env var > TOML file > built-in default.
+//! Every key has the same name in all three places (dashes in flags,
+//! underscores in TOML and env).
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The config file read when `--config` is not given and this file exists.
+pub const SYSTEM_CONFIG: &str = "/etc/cairn/cairn.toml";
+
+#[derive(Parser, Debug, Default)]
+#[command(name = "cairnd", version, about = "Cairn: an S3-compatible object store with erasure coding and Raft metadata")]
+pub struct Flags {
+    /// TOML config file (default: /etc/cairn/cairn.toml when it exists).
+    #[arg(long, env = "CAIRN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: metadata, and the disk directories unless --disk is given.
+    #[arg(long, env = "CAIRN_DATA")]
+    pub data: Option<PathBuf>,
+    /// A disk directory for shards; repeat for each disk (env: comma-separated).
+    #[arg(long = "disk", env = "CAIRN_DISK", value_delimiter = ',')]
+    pub disk: Vec<PathBuf>,
+    /// Address of the S3 endpoint (port 0 picks a free port).
+    #[arg(long, env = "CAIRN_S3_LISTEN")]
+    pub s3_listen: Option<SocketAddr>,
+    /// Data shards per stripe (k).
+    #[arg(long, env = "CAIRN_DATA_SHARDS")]
+    pub data_shards: Option<u8>,
+    /// Parity shards per stripe (m).
+    #[arg(long, env = "CAIRN_PARITY_SHARDS")]
+    pub parity_shards: Option<u8>,
+    /// Region reported to clients.
+    #[arg(long, env = "CAIRN_REGION")]
+    pub region: Option<String>,
+    /// Domain for virtual-host style requests (`bucket.<domain>`); repeatable.
+    #[arg(long = "domain", env = "CAIRN_DOMAIN", value_delimiter = ',')]
+    pub domain: Vec<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "CAIRN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    disk: Option<Vec<PathBuf>>,
+    s3_listen: Option<SocketAddr>,
+    data_shards: Option<u8>,
+    parity_shards: Option<u8>,
+    region: Option<String>,
+    domain: Option<Vec<String>>,
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Config {
+    pub data: PathBuf,
+    pub disks: Vec<PathBuf>,
+    pub s3_listen: SocketAddr,
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    pub region: String,
+    pub domains: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_DISKS: usize = 4;
+
+impl Config {
+    pub fn load(flags: &Flags) -> anyhow::Result<Config> {
+        let file = match &flags.config {
+            Some(p) => read_file(p)?,
+            None if Path::new(SYSTEM_CONFIG).exists() => read_file(Path::new(SYSTEM_CONFIG))?,
+            None => FileConfig::default(),
+        };
+        let data = flags.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("./cairn-data"));
+        let disks = if !flags.disk.is_empty() {
+            flags.disk.clone()
+        } else if let Some(d) = file.disk.filter(|d| !d.is_empty()) {
+            d
+        } else {
+            (1..=DEFAULT_DISKS).map(|i| data.join("disks").join(format!("disk{i}"))).collect()
+        };
+        let cfg = Config {
+            data,
+            disks,
+            s3_listen: flags.s3_listen.or(file.s3_listen).unwrap_or_else(|| "127.0.0.1:9000".parse().unwrap()),
+            data_shards: flags.data_shards.or(file.data_shards).unwrap_or(2),
+            parity_shards: flags.parity_shards.or(file.parity_shards).unwrap_or(2),
+            region: flags.region.clone().or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            domains: if !flags.domain.is_empty() {
+                flags.domain.clone()
+            } else {
+                file.domain.unwrap_or_else(|| vec!["localhost".into()])
+            },
+            log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.data_shards == 0 {
+            bail!("data_shards must be at least 1");
+        }
+        let width = usize::from(self.data_shards) + usize::from(self.parity_shards);
+        if width > self.disks.len() {
+            bail!(
+                "data_shards + parity_shards = {width} but only {} disk directories are configured (disk)",
+                self.disks.len()
+            );
+        }
+        if width > 255 {
+            bail!("data_shards + parity_shards must be at most 255");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for d in &self.disks {
+            if !seen.insert(d) {
+                bail!("disk {} is listed twice", d.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("cairnd").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load(&flags(&["--config", "/dev/null"])).unwrap();
+        assert_eq!(c.data, PathBuf::from("./cairn-data"));
+        assert_eq!(c.disks.len(), 4);
+        assert_eq!(c.s3_listen.to_string(), "127.0.0.1:9000");
+        assert_eq!((c.data_shards, c.parity_shards), (2, 2));
+    }
+
+    #[test]
+    fn flag_beats_file() {
+        let dir = tempfile_dir();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "data = \"/x\"\ns3_listen = \"127.0.0.1:1234\"\ndata_shards = 1\nparity_shards = 1\n").unwrap();
+        let c = Config::load(&flags(&["--config", p.to_str().unwrap(), "--s3-listen", "127.0.0.1:5"])).unwrap();
+        assert_eq!(c.data, PathBuf::from("/x"));
+        assert_eq!(c.s3_listen.to_string(), "127.0.0.1:5");
+        assert_eq!((c.data_shards, c.parity_shards), (1, 1));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let dir = tempfile_dir();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "datta = \"/x\"\n").unwrap();
+        let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
+        assert!(format!("{err:#}").contains("datta"), "{err:#}");
+    }
+
+    #[test]
+    fn too_few_disks() {
+        let err = Config::load(&flags(&["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--data-shards", "2"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("disk"), "{err}");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cairn-cfg-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,22 @@
+//! cairn-raft: the metadata of a Cairn cluster, replicated by one openraft group
+//! whose log and state machine live in sled.
+//!
+//! - [`schema`]: records and commands (the contract with the S3 layer).
+//! - [`MetaStore`]: open, propose, linearizable reads, local reads, listing.
+//! - [`keys`]: the sled layout (documented there).
+//! - [`network`]: the Raft transport factory (peers unreachable until QUIC lands).
+
+pub mod error;
+pub mod keys;
+mod listing;
+pub mod log_store;
+pub mod network;
+pub mod schema;
+pub mod state_machine;
+mod store;
+pub mod types;
+
+pub use error::MetaError;
+pub use state_machine::etag_matches;
+pub use store::{raft_config, MetaStore, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT};
+pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

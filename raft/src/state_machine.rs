@@ -1,0 +1,666 @@
+//! The state machine: applies command batches to the `sm_*` trees and builds and
+//! installs snapshots.
+//!
+//! Apply is deterministic and atomic: the commands of all entries in one `apply` call
+//! (at most [`COMMIT_EVERY`] entries per commit) are evaluated against an in-memory
+//! overlay on top of the trees (so a command sees the effects of earlier commands of
+//! the same batch), then written with `last_applied` in one multi-tree sled
+//! transaction.
+//!
+//! Snapshots are files, never whole in memory: `<dir>/snapshots/current.snap` is
+//!
+//! ```text
+//! "CAIRNSNAP1\n"
+//! u32 BE length, bincode(SnapshotMeta)
+//! records: u8 tree tag (1 buckets, 2 objects, 3 versions, 4 keys), u32 BE key length, key,
+//!          u32 BE value length, value
+//! u8 0, u64 BE record count
+//! ```
+//!
+//! Building holds the apply lock while it streams the trees (applies wait; reads do
+//! not). Installing first stores the received file as `current.snap`, then marks
+//! `installing` in `sm_meta`, clears and reloads the trees, and clears the mark; a
+//! store opened with the mark set reloads `current.snap` before Raft starts.
+
+use crate::error::MetaError;
+use crate::keys::*;
+use crate::schema::{BucketInfo, Command, CommandResult, ObjectVersion, WriteCondition};
+use crate::types::{
+    BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{AnyError, Entry, EntryPayload, RaftSnapshotBuilder, StorageIOError};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::collections::BTreeMap;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::AsyncSeekExt;
+
+/// Entries applied per sled transaction at most.
+const COMMIT_EVERY: usize = 512;
+/// Overlay bytes per sled transaction at most.
+const COMMIT_BYTES: usize = 16 << 20;
+
+const SNAP_MAGIC: &[u8] = b"CAIRNSNAP1\n";
+const SNAP_CURRENT: &str = "current.snap";
+const TAG_END: u8 = 0;
+const TAG_BUCKETS: u8 = 1;
+const TAG_OBJECTS: u8 = 2;
+const TAG_VERSIONS: u8 = 3;
+const TAG_KEYS: u8 = 4;
+
+/// Handles to the state-machine trees; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct SmTrees {
+    pub db: sled::Db,
+    pub buckets: sled::Tree,
+    pub objects: sled::Tree,
+    pub versions: sled::Tree,
+    pub keys: sled::Tree,
+    pub meta: sled::Tree,
+}
+
+impl SmTrees {
+    pub fn open(db: &sled::Db) -> Result<SmTrees, sled::Error> {
+        Ok(SmTrees {
+            db: db.clone(),
+            buckets: db.open_tree(TREE_BUCKETS)?,
+            objects: db.open_tree(TREE_OBJECTS)?,
+            versions: db.open_tree(TREE_VERSIONS)?,
+            keys: db.open_tree(TREE_KEYS)?,
+            meta: db.open_tree(TREE_SM_META)?,
+        })
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, MetaError> {
+        match self.meta.get(key)? {
+            Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn last_applied(&self) -> Result<Option<LogId>, MetaError> {
+        Ok(self.get_meta::<Option<LogId>>(SM_LAST_APPLIED)?.flatten())
+    }
+
+    pub fn membership(&self) -> Result<StoredMembership, MetaError> {
+        Ok(self.get_meta(SM_MEMBERSHIP)?.unwrap_or_default())
+    }
+
+    fn data_trees(&self) -> [(u8, &sled::Tree); 4] {
+        [
+            (TAG_BUCKETS, &self.buckets),
+            (TAG_OBJECTS, &self.objects),
+            (TAG_VERSIONS, &self.versions),
+            (TAG_KEYS, &self.keys),
+        ]
+    }
+}
+
+fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_state_machine(AnyError::new(&e)).into()
+}
+
+fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_snapshot(None, AnyError::new(&e)).into()
+}
+
+fn io_err(e: std::io::Error) -> MetaError {
+    MetaError::Storage(format!("snapshot file: {e}"))
+}
+
+/// Pending writes of the entries being applied: `None` is a removal.
+#[derive(Default)]
+struct Overlay {
+    buckets: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    objects: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    keys: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+fn overlay_get(
+    tree: &sled::Tree,
+    ov: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, MetaError> {
+    match ov.get(key) {
+        Some(v) => Ok(v.clone()),
+        None => Ok(tree.get(key)?.map(|v| v.to_vec())),
+    }
+}
+
+fn to_batch(ov: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> sled::Batch {
+    let mut b = sled::Batch::default();
+    for (k, v) in ov {
+        match v {
+            Some(v) => b.insert(k.as_slice(), v.as_slice()),
+            None => b.remove(k.as_slice()),
+        }
+    }
+    b
+}
+
+/// `(start, end)` bounds covering every key that starts with `prefix`.
+pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let end = match prefix_end(prefix) {
+        Some(e) => Bound::Excluded(e),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(prefix.to_vec()), end)
+}
+
+/// Does an `If-Match` value match `etag` (stored without quotes)? Accepts `*`, a
+/// quoted or bare etag, a weak `W/` prefix, and comma-separated lists.
+pub fn etag_matches(if_match: &str, etag: &str) -> bool {
+    if_match.split(',').any(|c| {
+        let c = c.trim();
+        if c == "*" {
+            return true;
+        }
+        let c = c.strip_prefix("W/").unwrap_or(c);
+        let c = c
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(c);
+        c == etag
+    })
+}
+
+/// Evaluates commands against the trees plus the overlay.
+struct Applier<'a> {
+    t: &'a SmTrees,
+    ov: Overlay,
+}
+
+impl Applier<'_> {
+    fn bucket_exists(&self, name: &str) -> Result<Option<BucketInfo>, MetaError> {
+        match overlay_get(&self.t.buckets, &self.ov.buckets, name.as_bytes())? {
+            Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn object(&self, okey: &[u8]) -> Result<Option<ObjectVersion>, MetaError> {
+        match overlay_get(&self.t.objects, &self.ov.objects, okey)? {
+            Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn has_objects(&self, bucket: &str) -> Result<bool, MetaError> {
+        let Some(p) = bucket_prefix(bucket) else {
+            return Ok(false);
+        };
+        let range = prefix_range(&p);
+        if self.ov.objects.range(range.clone()).any(|(_, v)| v.is_some()) {
+            return Ok(true);
+        }
+        for item in self.t.objects.range(range) {
+            let (k, _) = item?;
+            match self.ov.objects.get(k.as_ref()) {
+                Some(None) => continue,
+                _ => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    fn put(map: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>, bytes: &mut usize, k: Vec<u8>, v: Option<Vec<u8>>) {
+        *bytes += k.len() + v.as_ref().map_or(0, |v| v.len()) + 32;
+        map.insert(k, v);
+    }
+
+    fn apply(&mut self, cmd: Command) -> Result<CommandResult, MetaError> {
+        Ok(match cmd {
+            Command::CreateBucket { bucket } => {
+                if bucket_prefix(&bucket.name).is_none() {
+                    // Unencodable (> 255 bytes) names can never exist; the S3 layer
+                    // rejects them long before this.
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                if let Some(existing) = self.bucket_exists(&bucket.name)? {
+                    return Ok(CommandResult::BucketAlreadyExists {
+                        owner: existing.owner,
+                    });
+                }
+                let v = bincode::serialize(&bucket)?;
+                Self::put(&mut self.ov.buckets, &mut self.ov.bytes, bucket.name.into_bytes(), Some(v));
+                CommandResult::Ok
+            }
+            Command::DeleteBucket { name } => {
+                if self.bucket_exists(&name)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                if self.has_objects(&name)? {
+                    return Ok(CommandResult::BucketNotEmpty);
+                }
+                Self::put(&mut self.ov.buckets, &mut self.ov.bytes, name.into_bytes(), None);
+                CommandResult::Ok
+            }
+            Command::PutObject {
+                bucket,
+                key,
+                version,
+                condition,
+            } => {
+                if self.bucket_exists(&bucket)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                let Some(okey) = object_key(&bucket, &key) else {
+                    return Ok(CommandResult::NoSuchBucket);
+                };
+                let existing = self.object(&okey)?;
+                match (&condition, &existing) {
+                    (Some(WriteCondition::IfNoneMatchAny), Some(_)) => {
+                        return Ok(CommandResult::PreconditionFailed)
+                    }
+                    (Some(WriteCondition::IfMatch(_)), None) => return Ok(CommandResult::NoSuchKey),
+                    (Some(WriteCondition::IfMatch(e)), Some(cur)) if !etag_matches(e, &cur.etag) => {
+                        return Ok(CommandResult::PreconditionFailed)
+                    }
+                    _ => {}
+                }
+                let v = bincode::serialize(&version)?;
+                Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
+                CommandResult::Replaced(existing)
+            }
+            Command::DeleteObject { bucket, key } => {
+                if self.bucket_exists(&bucket)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                let Some(okey) = object_key(&bucket, &key) else {
+                    return Ok(CommandResult::NoSuchBucket);
+                };
+                let existing = self.object(&okey)?;
+                if existing.is_some() {
+                    Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, None);
+                }
+                CommandResult::Replaced(existing)
+            }
+            Command::PutAccessKey { key } => {
+                let v = bincode::serialize(&key)?;
+                Self::put(
+                    &mut self.ov.keys,
+                    &mut self.ov.bytes,
+                    key.access_key_id.into_bytes(),
+                    Some(v),
+                );
+                CommandResult::Ok
+            }
+        })
+    }
+
+    /// Writes the overlay, `last_applied` and (if changed) the membership atomically.
+    fn commit(&mut self, last_applied: LogId, membership: Option<&StoredMembership>) -> Result<(), MetaError> {
+        let ov = std::mem::take(&mut self.ov);
+        let bb = to_batch(&ov.buckets);
+        let ob = to_batch(&ov.objects);
+        let kb = to_batch(&ov.keys);
+        let mut mb = sled::Batch::default();
+        mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
+        if let Some(m) = membership {
+            mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
+        }
+        let t = self.t;
+        (&t.buckets, &t.objects, &t.keys, &t.meta)
+            .transaction(|(b, o, k, m)| {
+                b.apply_batch(&bb)?;
+                o.apply_batch(&ob)?;
+                k.apply_batch(&kb)?;
+                m.apply_batch(&mb)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| MetaError::Storage(format!("apply transaction: {e:?}")))
+    }
+}
+
+/// The state machine handed to openraft.
+pub struct StateMachine {
+    trees: SmTrees,
+    snap_dir: PathBuf,
+    /// Held by apply, install and snapshot building.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl StateMachine {
+    /// Opens the state machine; finishes an interrupted snapshot install first.
+    pub(crate) fn open(trees: SmTrees, snap_dir: PathBuf) -> Result<StateMachine, MetaError> {
+        std::fs::create_dir_all(&snap_dir).map_err(io_err)?;
+        if let Ok(rd) = std::fs::read_dir(&snap_dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        if trees.meta.get(SM_INSTALLING)?.is_some() {
+            tracing::warn!("finishing an interrupted snapshot install");
+            load_snapshot_file(&trees, &snap_dir.join(SNAP_CURRENT))?;
+        }
+        Ok(StateMachine {
+            trees,
+            snap_dir,
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn write_u32(w: &mut impl Write, n: usize) -> Result<(), MetaError> {
+    let n = u32::try_from(n).map_err(|_| MetaError::Storage("snapshot record too large".into()))?;
+    w.write_all(&n.to_be_bytes()).map_err(io_err)
+}
+
+fn read_u32(r: &mut impl Read) -> Result<usize, MetaError> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b).map_err(io_err)?;
+    Ok(u32::from_be_bytes(b) as usize)
+}
+
+fn read_bytes(r: &mut impl Read, n: usize) -> Result<Vec<u8>, MetaError> {
+    let mut v = vec![0u8; n];
+    r.read_exact(&mut v).map_err(io_err)?;
+    Ok(v)
+}
+
+fn read_header(r: &mut impl Read) -> Result<SnapshotMeta, MetaError> {
+    let magic = read_bytes(r, SNAP_MAGIC.len())?;
+    if magic != SNAP_MAGIC {
+        return Err(MetaError::Storage("not a cairn snapshot file".into()));
+    }
+    let n = read_u32(r)?;
+    Ok(bincode::deserialize(&read_bytes(r, n)?)?)
+}
+
+/// Streams the trees into `<dir>/current.snap` (via a temp file and rename) and
+/// returns its meta and an open handle. Call with the apply lock held.
+fn write_snapshot(t: &SmTrees, dir: &Path) -> Result<(SnapshotMeta, std::fs::File), MetaError> {
+    let last_log_id = t.last_applied()?;
+    let meta = SnapshotMeta {
+        last_log_id,
+        last_membership: t.membership()?,
+        snapshot_id: format!("{}-{}", last_log_id.map_or(0, |l| l.index), now_nanos()),
+    };
+    let tmp = dir.join(format!("build-{}.tmp", now_nanos()));
+    let file = std::fs::File::create(&tmp).map_err(io_err)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(SNAP_MAGIC).map_err(io_err)?;
+    let m = bincode::serialize(&meta)?;
+    write_u32(&mut w, m.len())?;
+    w.write_all(&m).map_err(io_err)?;
+    let mut count = 0u64;
+    for (tag, tree) in t.data_trees() {
+        for item in tree.iter() {
+            let (k, v) = item?;
+            w.write_all(&[tag]).map_err(io_err)?;
+            write_u32(&mut w, k.len())?;
+            w.write_all(&k).map_err(io_err)?;
+            write_u32(&mut w, v.len())?;
+            w.write_all(&v).map_err(io_err)?;
+            count += 1;
+        }
+    }
+    w.write_all(&[TAG_END]).map_err(io_err)?;
+    w.write_all(&count.to_be_bytes()).map_err(io_err)?;
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    drop(file);
+    let cur = dir.join(SNAP_CURRENT);
+    std::fs::rename(&tmp, &cur).map_err(io_err)?;
+    sync_dir(dir);
+    let f = std::fs::File::open(&cur).map_err(io_err)?;
+    tracing::info!(records = count, snapshot = %meta, "built snapshot");
+    Ok((meta, f))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Replaces the contents of the trees with the snapshot file at `path`.
+fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaError> {
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let meta = read_header(&mut r)?;
+    t.meta.insert(SM_INSTALLING, &b"1"[..])?;
+    t.db.flush()?;
+    for (_, tree) in t.data_trees() {
+        tree.clear()?;
+    }
+    let mut batches: [sled::Batch; 4] = Default::default();
+    let mut pending = 0usize;
+    let mut count = 0u64;
+    let flush_batches = |batches: &mut [sled::Batch; 4]| -> Result<(), MetaError> {
+        for (i, (_, tree)) in t.data_trees().into_iter().enumerate() {
+            tree.apply_batch(std::mem::take(&mut batches[i]))?;
+        }
+        Ok(())
+    };
+    loop {
+        let mut tag = [0u8; 1];
+        r.read_exact(&mut tag).map_err(io_err)?;
+        let idx = match tag[0] {
+            TAG_END => break,
+            TAG_BUCKETS => 0,
+            TAG_OBJECTS => 1,
+            TAG_VERSIONS => 2,
+            TAG_KEYS => 3,
+            x => return Err(MetaError::Storage(format!("bad snapshot record tag {x}"))),
+        };
+        let kl = read_u32(&mut r)?;
+        let k = read_bytes(&mut r, kl)?;
+        let vl = read_u32(&mut r)?;
+        let v = read_bytes(&mut r, vl)?;
+        pending += k.len() + v.len();
+        batches[idx].insert(k, v);
+        count += 1;
+        if pending > (8 << 20) {
+            flush_batches(&mut batches)?;
+            pending = 0;
+        }
+    }
+    let mut c = [0u8; 8];
+    r.read_exact(&mut c).map_err(io_err)?;
+    if u64::from_be_bytes(c) != count {
+        return Err(MetaError::Storage("snapshot record count mismatch".into()));
+    }
+    flush_batches(&mut batches)?;
+    let mut mb = sled::Batch::default();
+    mb.insert(SM_LAST_APPLIED, bincode::serialize(&meta.last_log_id)?);
+    mb.insert(SM_MEMBERSHIP, bincode::serialize(&meta.last_membership)?);
+    mb.remove(SM_INSTALLING);
+    t.meta.apply_batch(mb)?;
+    t.db.flush()?;
+    tracing::info!(records = count, snapshot = %meta, "installed snapshot");
+    Ok(meta)
+}
+
+/// Builds snapshots; holds the apply lock while it streams.
+pub struct SnapshotBuilder {
+    trees: SmTrees,
+    snap_dir: PathBuf,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let guard = self.lock.clone().lock_owned().await;
+        let trees = self.trees.clone();
+        let dir = self.snap_dir.clone();
+        let (meta, file) = tokio::task::spawn_blocking(move || {
+            let r = write_snapshot(&trees, &dir);
+            drop(guard);
+            r
+        })
+        .await
+        .map_err(snap_err)?
+        .map_err(snap_err)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let la = self.trees.last_applied().map_err(sm_err)?;
+        let m = self.trees.membership().map_err(sm_err)?;
+        Ok((la, m))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResponse>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let _guard = self.lock.lock().await;
+        let mut ap = Applier {
+            t: &self.trees,
+            ov: Overlay::default(),
+        };
+        let mut out = Vec::new();
+        let mut last: Option<LogId> = None;
+        let mut membership: Option<StoredMembership> = None;
+        let mut uncommitted = 0usize;
+        for entry in entries {
+            let log_id = entry.log_id;
+            let resp = match entry.payload {
+                EntryPayload::Blank => BatchResponse::default(),
+                EntryPayload::Normal(batch) => {
+                    let mut rs = Vec::with_capacity(batch.0.len());
+                    for cmd in batch.0 {
+                        rs.push(
+                            ap.apply(cmd)
+                                .map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?,
+                        );
+                    }
+                    BatchResponse(rs)
+                }
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(log_id), m));
+                    BatchResponse::default()
+                }
+            };
+            out.push(resp);
+            last = Some(log_id);
+            uncommitted += 1;
+            if uncommitted >= COMMIT_EVERY || ap.ov.bytes >= COMMIT_BYTES {
+                ap.commit(log_id, membership.take().as_ref())
+                    .map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
+                uncommitted = 0;
+            }
+        }
+        if let (Some(log_id), true) = (last, uncommitted > 0) {
+            ap.commit(log_id, membership.as_ref())
+                .map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            trees: self.trees.clone(),
+            snap_dir: self.snap_dir.clone(),
+            lock: self.lock.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let path = self.snap_dir.join(format!("recv-{}.tmp", now_nanos()));
+        let f = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await
+            .map_err(snap_err)?;
+        Ok(Box::new(f))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError> {
+        let _guard = self.lock.lock().await;
+        let mut src = *snapshot;
+        src.seek(std::io::SeekFrom::Start(0)).await.map_err(snap_err)?;
+        let tmp = self.snap_dir.join(format!("install-{}.tmp", now_nanos()));
+        let mut dst = tokio::fs::File::create(&tmp).await.map_err(snap_err)?;
+        tokio::io::copy(&mut src, &mut dst).await.map_err(snap_err)?;
+        dst.sync_all().await.map_err(snap_err)?;
+        drop(dst);
+        drop(src);
+        let cur = self.snap_dir.join(SNAP_CURRENT);
+        tokio::fs::rename(&tmp, &cur).await.map_err(snap_err)?;
+        let trees = self.trees.clone();
+        let dir = self.snap_dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            sync_dir(&dir);
+            load_snapshot_file(&trees, &cur)
+        })
+        .await
+        .map_err(snap_err)?
+        .map_err(snap_err)?;
+        if loaded.snapshot_id != meta.snapshot_id {
+            tracing::warn!(expected = %meta, got = %loaded, "installed snapshot id differs from meta");
+        }
+        if let Ok(mut rd) = tokio::fs::read_dir(&self.snap_dir).await {
+            while let Ok(Some(e)) = rd.next_entry().await {
+                if e.file_name().to_string_lossy().starts_with("recv-") {
+                    let _ = tokio::fs::remove_file(e.path()).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let path = self.snap_dir.join(SNAP_CURRENT);
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(snap_err(e)),
+        };
+        let mut r = BufReader::new(&file);
+        let meta = read_header(&mut r).map_err(snap_err)?;
+        drop(r);
+        let mut f = tokio::fs::File::from_std(file);
+        f.seek(std::io::SeekFrom::Start(0)).await.map_err(snap_err)?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(f),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn etag_matching() {
+        assert!(etag_matches("*", "abc"));
+        assert!(etag_matches("\"abc\"", "abc"));
+        assert!(etag_matches("abc", "abc"));
+        assert!(etag_matches("W/\"abc\"", "abc"));
+        assert!(etag_matches("\"x\", \"abc\"", "abc"));
+        assert!(!etag_matches("\"abd\"", "abc"));
+        assert!(!etag_matches("", "abc"));
+    }
+}

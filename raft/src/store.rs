@@ -1,0 +1,332 @@
+//! [`MetaStore`]: the metadata API the rest of Cairn uses.
+//!
+//! Writes go through [`MetaStore::propose`]. Proposals are group-committed: a batcher
+//! task packs every command queued while earlier entries are in flight into one Raft
+//! entry ([`CommandBatch`]), with at most [`MAX_IN_FLIGHT`] entries outstanding, so
+//! many concurrent PUTs share one log flush (openraft 0.9 flushes each entry before it
+//! takes the next client write). Reads come straight from the applied state machine.
+
+use crate::error::MetaError;
+use crate::keys::{bucket_prefix, object_key};
+use crate::listing;
+use crate::log_store::LogStore;
+use crate::network::NetworkFactory;
+use crate::schema::{AccessKey, BucketInfo, Command, CommandResult, ListPage, ObjectData, ObjectVersion};
+use crate::state_machine::{SmTrees, StateMachine};
+use crate::types::{CommandBatch, NodeInfo, Raft};
+use anyhow::Context;
+use openraft::{Config, RaftMetrics, SnapshotPolicy};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// How long `open` waits for this node to become leader and catch up.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Raft entries proposed but not yet applied, at most.
+pub const MAX_IN_FLIGHT: usize = 2;
+/// Commands per Raft entry, at most.
+pub const MAX_BATCH_COMMANDS: usize = 1024;
+/// Approximate encoded bytes per Raft entry, at most (inline data dominates).
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Queued proposals before `propose` waits.
+const QUEUE_DEPTH: usize = 16 * 1024;
+
+/// Openraft configuration of the metadata group. Timeouts are set for a multi-node
+/// LAN cluster; a single voter elects itself at once.
+pub fn raft_config() -> Config {
+    Config {
+        cluster_name: "cairn".to_string(),
+        heartbeat_interval: 250,
+        election_timeout_min: 1000,
+        election_timeout_max: 2000,
+        install_snapshot_timeout: 10_000,
+        max_payload_entries: 256,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        purge_batch_size: 256,
+        ..Default::default()
+    }
+}
+
+struct Pending {
+    cmd: Command,
+    tx: oneshot::Sender<Result<CommandResult, MetaError>>,
+}
+
+struct Inner {
+    node_id: u64,
+    raft: Raft,
+    db: sled::Db,
+    trees: SmTrees,
+    tx: mpsc::Sender<Pending>,
+}
+
+/// The Raft-replicated metadata store. Cheap to clone.
+#[derive(Clone)]
+pub struct MetaStore {
+    inner: Arc<Inner>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(v: Option<sled::IVec>) -> Result<Option<T>, MetaError> {
+    match v {
+        Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+        None => Ok(None),
+    }
+}
+
+fn approx_size(cmd: &Command) -> usize {
+    match cmd {
+        Command::PutObject { version, .. } => match &version.data {
+            ObjectData::Inline(d) => 512 + d.len(),
+            ObjectData::Shards(s) => 512 + s.disks.len() * 2,
+        },
+        _ => 256,
+    }
+}
+
+async fn open_sled(path: &Path) -> anyhow::Result<sled::Db> {
+    // A store dropped in this process may still be shutting down and holding the
+    // file lock for a moment: retry briefly.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let res = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match res {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!("sled open: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening sled db at {}", path.display())),
+        }
+    }
+}
+
+impl MetaStore {
+    /// Opens (or creates) the store in `dir` (`dir/sled`, `dir/snapshots`), starts
+    /// Raft, initializes a new group with this node as the single voter, and waits
+    /// (up to 10 s) until this node leads and has applied the whole log.
+    pub async fn open(dir: &Path, node_id: u64) -> anyhow::Result<MetaStore> {
+        Self::open_with_addr(dir, node_id, "").await
+    }
+
+    /// Like [`MetaStore::open`]; `addr` is recorded as this node's address in the
+    /// membership when the group is created.
+    pub async fn open_with_addr(dir: &Path, node_id: u64, addr: &str) -> anyhow::Result<MetaStore> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let db = open_sled(&dir.join("sled")).await?;
+        let trees = SmTrees::open(&db)?;
+        let sm = StateMachine::open(trees.clone(), dir.join("snapshots"))?;
+        let log = LogStore::open(&db)?;
+        let config = Arc::new(raft_config().validate()?);
+        let raft = Raft::new(node_id, config, NetworkFactory::default(), log, sm).await?;
+
+        if !raft.is_initialized().await? {
+            let mut members = BTreeMap::new();
+            members.insert(node_id, NodeInfo::new(addr));
+            raft.initialize(members).await?;
+        } else {
+            let voters: Vec<u64> = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .collect();
+            if voters == [node_id] {
+                // The only voter: no need to sit out an election timeout.
+                raft.trigger().elect().await?;
+            }
+        }
+        raft.wait(Some(OPEN_TIMEOUT))
+            .metrics(|m| m.current_leader == Some(node_id), "this node leads")
+            .await
+            .context("waiting for leadership")?;
+        tokio::time::timeout(OPEN_TIMEOUT, raft.ensure_linearizable())
+            .await
+            .context("waiting for the log to be applied")?
+            .map_err(MetaError::from)?;
+
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(batcher(raft.clone(), rx));
+        Ok(MetaStore {
+            inner: Arc::new(Inner {
+                node_id,
+                raft,
+                db,
+                trees,
+                tx,
+            }),
+        })
+    }
+
+    /// This node's Raft id.
+    pub fn node_id(&self) -> u64 {
+        self.inner.node_id
+    }
+
+    /// The Raft handle (membership changes, snapshots, metrics watch).
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    /// Proposes a command through Raft; returns once it is committed and applied.
+    pub async fn propose(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Pending { cmd, tx })
+            .await
+            .map_err(|_| MetaError::Shutdown)?;
+        rx.await.map_err(|_| MetaError::Shutdown)?
+    }
+
+    /// Linearizable read barrier: after it returns, local reads see every write
+    /// committed before it was called.
+    pub async fn read_barrier(&self) -> Result<(), MetaError> {
+        self.inner.raft.ensure_linearizable().await?;
+        Ok(())
+    }
+
+    pub fn get_bucket(&self, name: &str) -> Result<Option<BucketInfo>, MetaError> {
+        decode(self.inner.trees.buckets.get(name.as_bytes())?)
+    }
+
+    /// Buckets in name order, strictly after `after` if given, at most `limit`.
+    pub fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketInfo>, MetaError> {
+        let start = match after {
+            Some(a) => Bound::Excluded(a.as_bytes()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for item in self.inner.trees.buckets.range::<&[u8], _>((start, Bound::Unbounded)) {
+            let (_, v) = item?;
+            out.push(bincode::deserialize(&v)?);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>, MetaError> {
+        let Some(k) = object_key(bucket, key) else {
+            return Ok(None);
+        };
+        decode(self.inner.trees.objects.get(k)?)
+    }
+
+    /// S3 listing as an ordered range scan: keys of `bucket` starting with `prefix`,
+    /// strictly after `after`, in UTF-8 byte order. With a (non-empty) delimiter, keys
+    /// whose rest after the prefix contains it roll up into one common prefix, which
+    /// counts once toward `max_keys` and is skipped with one seek. If `after` lies in
+    /// a common prefix, the scan resumes past that whole prefix. `next_marker` is the
+    /// last key or common prefix returned (set whenever the page is not empty).
+    pub fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ListPage, MetaError> {
+        listing::list_objects(&self.inner.trees.objects, bucket, prefix, delimiter, after, max_keys)
+    }
+
+    /// True if the bucket holds at least one object (one seek).
+    pub fn bucket_has_objects(&self, bucket: &str) -> Result<bool, MetaError> {
+        let Some(p) = bucket_prefix(bucket) else {
+            return Ok(false);
+        };
+        Ok(self.inner.trees.objects.scan_prefix(p).next().transpose()?.is_some())
+    }
+
+    pub fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, MetaError> {
+        decode(self.inner.trees.keys.get(access_key_id.as_bytes())?)
+    }
+
+    /// All access keys, in id order.
+    pub fn list_access_keys(&self) -> Result<Vec<AccessKey>, MetaError> {
+        let mut out = Vec::new();
+        for item in self.inner.trees.keys.iter() {
+            let (_, v) = item?;
+            out.push(bincode::deserialize(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// A snapshot of openraft's metrics (leader, term, last log index, last applied, snapshot, ...).
+    pub fn metrics(&self) -> RaftMetrics<u64, NodeInfo> {
+        self.inner.raft.metrics().borrow().clone()
+    }
+
+    /// Stops Raft and flushes sled. Later proposals fail with [`MetaError::Shutdown`].
+    pub async fn shutdown(&self) -> anyhow::Result<()> {
+        self.inner
+            .raft
+            .shutdown()
+            .await
+            .map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
+        self.inner.db.flush_async().await.context("flushing sled")?;
+        Ok(())
+    }
+}
+
+/// Packs queued proposals into Raft entries; ends when every `MetaStore` is dropped.
+async fn batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        // Everything that queued up while we waited for a slot joins this entry.
+        let mut bytes = approx_size(&first.cmd);
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(p) => {
+                    bytes += approx_size(&p.cmd);
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().map(|p| (p.cmd, p.tx)).unzip();
+            let n = cmds.len();
+            let res = raft.client_write(CommandBatch(cmds)).await;
+            drop(permit);
+            match res {
+                Ok(resp) if resp.data.0.len() == n => {
+                    for (tx, r) in txs.into_iter().zip(resp.data.0) {
+                        let _ = tx.send(Ok(r));
+                    }
+                }
+                Ok(resp) => {
+                    let e = MetaError::Raft(format!(
+                        "state machine returned {} results for {n} commands",
+                        resp.data.0.len()
+                    ));
+                    for tx in txs {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+                Err(e) => {
+                    let e = MetaError::from(e);
+                    for tx in txs {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
+}

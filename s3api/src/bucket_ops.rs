@@ -1,0 +1,312 @@
+//! Bucket operations and the listings that scan a bucket.
+
+use crate::errors;
+use crate::listing::{self, Encoder};
+use crate::service::{CairnS3, caller};
+use crate::timefmt::{now, to_timestamp};
+use cairn_raft::schema::{BucketInfo, Command, CommandResult};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+/// The bucket name Cairn keeps for its own endpoints (`/cairn/...`).
+pub const RESERVED_BUCKET: &str = "cairn";
+
+pub fn validate_bucket_name(name: &str) -> S3Result<()> {
+    let b = name.as_bytes();
+    let ok_chars = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
+    let ok_ends = b.first().is_some_and(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_alphanumeric);
+    let ip_like = name.parse::<std::net::Ipv4Addr>().is_ok();
+    let valid = (3..=63).contains(&b.len())
+        && ok_chars
+        && ok_ends
+        && !ip_like
+        && !name.contains("..")
+        && !name.starts_with("xn--")
+        && !name.starts_with("sthree-")
+        && !name.ends_with("-s3alias")
+        && !name.ends_with("--ol-s3");
+    if !valid {
+        return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
+    }
+    if name == RESERVED_BUCKET {
+        return Err(s3_error!(InvalidBucketName, "The bucket name {RESERVED_BUCKET} is reserved for Cairn's own endpoints."));
+    }
+    Ok(())
+}
+
+impl CairnS3 {
+    pub(crate) fn require_bucket(&self, name: &str) -> S3Result<BucketInfo> {
+        self.store
+            .meta
+            .get_bucket(name)
+            .map_err(errors::meta)?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+    }
+
+    pub(crate) async fn create_bucket_impl(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let owner = caller(&req)?;
+        let name = req.input.bucket;
+        validate_bucket_name(&name)?;
+        if let Some(loc) =
+            req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
+            && !loc.as_str().is_empty()
+            && loc.as_str() != self.store.config.region
+        {
+            return Err(s3_error!(
+                InvalidLocationConstraint,
+                "The specified location-constraint is not valid for this endpoint (region {}).",
+                self.store.config.region
+            ));
+        }
+        let cmd = Command::CreateBucket { bucket: BucketInfo { name: name.clone(), owner: owner.clone(), created: now() } };
+        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+            CommandResult::Ok => {}
+            CommandResult::BucketAlreadyExists { owner: existing } if existing == owner => {
+                return Err(s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it."
+                ));
+            }
+            CommandResult::BucketAlreadyExists { .. } => {
+                return Err(s3_error!(BucketAlreadyExists, "The requested bucket name is not available."));
+            }
+            other => return Err(unexpected(other)),
+        }
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
+    }
+
+    pub(crate) async fn delete_bucket_impl(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let cmd = Command::DeleteBucket { name: req.input.bucket };
+        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+            CommandResult::Ok => Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT)),
+            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            CommandResult::BucketNotEmpty => {
+                Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(crate) async fn list_buckets_impl(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let owner = caller(&req)?;
+        let input = req.input;
+        let limit = match input.max_buckets {
+            Some(n) if !(1..=10_000).contains(&n) => {
+                return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and 10000"));
+            }
+            Some(n) => n as usize,
+            None => 10_000,
+        };
+        let after = input.continuation_token.as_deref().map(listing::decode_token).transpose()?;
+        let prefix = input.prefix.unwrap_or_default();
+        let mut found = Vec::new();
+        let mut cursor = after;
+        let mut truncated = false;
+        'scan: loop {
+            let batch = self.store.meta.list_buckets(cursor.as_deref(), 1000).map_err(errors::meta)?;
+            if batch.is_empty() {
+                break;
+            }
+            for b in &batch {
+                if !b.name.starts_with(prefix.as_str()) {
+                    if b.name.as_str() > prefix.as_str() && !prefix.is_empty() {
+                        break 'scan;
+                    }
+                    continue;
+                }
+                if found.len() == limit {
+                    truncated = true;
+                    break 'scan;
+                }
+                found.push(b.clone());
+            }
+            cursor = batch.last().map(|b| b.name.clone());
+        }
+        let token = truncated.then(|| found.last().map(|b| listing::encode_token(&b.name))).flatten();
+        let buckets = found
+            .into_iter()
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(to_timestamp(b.created)),
+                bucket_region: Some(self.store.config.region.clone()),
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            continuation_token: token,
+            owner: Some(listing::owner(&owner)),
+            prefix: (!prefix.is_empty()).then_some(prefix),
+        }))
+    }
+
+    pub(crate) async fn head_bucket_impl(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.require_bucket(&req.input.bucket)?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.store.config.region.clone()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn get_bucket_location_impl(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.require_bucket(&req.input.bucket)?;
+        // S3 reports us-east-1 as an empty LocationConstraint.
+        let region = &self.store.config.region;
+        let location_constraint =
+            (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+
+    pub(crate) async fn list_objects_v2_impl(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = listing::max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = listing::delimiter(input.delimiter.as_ref());
+        let after = match &input.continuation_token {
+            Some(t) => Some(listing::decode_token(t)?),
+            None => input.start_after.clone().filter(|s| !s.is_empty()),
+        };
+        let page = self
+            .store
+            .meta
+            .list_objects(&input.bucket, &prefix, delimiter, after.as_deref(), max)
+            .map_err(errors::meta)?;
+        let fetch_owner = input.fetch_owner.unwrap_or(false);
+        let contents: Vec<Object> =
+            page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, fetch_owner)).collect();
+        let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc.encode(&prefix)),
+            max_keys: Some(max as i32),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(page.is_truncated),
+            next_continuation_token: page
+                .is_truncated
+                .then(|| page.next_marker.as_deref().map(listing::encode_token))
+                .flatten(),
+            common_prefixes: listing::common_prefixes(&enc, &page),
+            contents: (!contents.is_empty()).then_some(contents),
+            delimiter: enc.encode_opt(delimiter),
+            encoding_type: input.encoding_type,
+            start_after: enc.encode_opt(input.start_after.as_deref()),
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn list_objects_impl(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = listing::max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = listing::delimiter(input.delimiter.as_ref());
+        let marker = input.marker.clone().filter(|m| !m.is_empty());
+        let page = self
+            .store
+            .meta
+            .list_objects(&input.bucket, &prefix, delimiter, marker.as_deref(), max)
+            .map_err(errors::meta)?;
+        let contents: Vec<Object> =
+            page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
+        // v1 returns NextMarker only when a delimiter is given; clients use the
+        // last key otherwise.
+        let next_marker = (page.is_truncated && delimiter.is_some())
+            .then(|| enc.encode_opt(page.next_marker.as_deref()))
+            .flatten();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc.encode(&prefix)),
+            marker: Some(enc.encode(input.marker.as_deref().unwrap_or(""))),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.is_truncated),
+            common_prefixes: listing::common_prefixes(&enc, &page),
+            contents: (!contents.is_empty()).then_some(contents),
+            delimiter: enc.encode_opt(delimiter),
+            next_marker,
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn list_object_versions_impl(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = listing::max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = listing::delimiter(input.delimiter.as_ref());
+        // Without versioning every key has exactly one version, "null": the key
+        // marker alone positions the scan.
+        let key_marker = input.key_marker.clone().filter(|m| !m.is_empty());
+        let page = self
+            .store
+            .meta
+            .list_objects(&input.bucket, &prefix, delimiter, key_marker.as_deref(), max)
+            .map_err(errors::meta)?;
+        let versions: Vec<_> = page.objects.iter().map(|(k, v)| listing::version_entry(&enc, k, v)).collect();
+        let next_key_marker = page.is_truncated.then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            common_prefixes: listing::common_prefixes(&enc, &page),
+            delete_markers: None,
+            delimiter: enc.encode_opt(delimiter),
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.is_truncated),
+            key_marker: Some(enc.encode(input.key_marker.as_deref().unwrap_or(""))),
+            max_keys: Some(max as i32),
+            name: Some(input.bucket),
+            next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_string()),
+            next_key_marker,
+            prefix: Some(enc.encode(&prefix)),
+            request_charged: None,
+            version_id_marker: input.version_id_marker,
+            versions: (!versions.is_empty()).then_some(versions),
+        }))
+    }
+}
+
+pub fn unexpected(r: CommandResult) -> s3s::S3Error {
+    tracing::error!(result = ?r, "unexpected metadata result");
+    s3_error!(InternalError, "unexpected metadata result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.1", "a1b", &"a".repeat(63)] {
+            assert!(validate_bucket_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "Abc", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--ab", "cairn", &"a".repeat(64)] {
+            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+}

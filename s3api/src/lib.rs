@@ -1,0 +1,19 @@
+//! The S3 API of Cairn: an s3s `S3` implementation over the Raft metadata store
+//! and the erasure-coded disk set.
+
+mod auth;
+mod bucket_ops;
+mod checksum;
+mod errors;
+mod host;
+mod listing;
+mod object_ops;
+mod preconditions;
+mod service;
+mod store;
+mod timefmt;
+
+pub use auth::CairnAuth;
+pub use host::CairnHost;
+pub use service::CairnS3;
+pub use store::{Store, StoreConfig};

@@ -1,0 +1,525 @@
+//! Object operations: PUT, GET, HEAD, DELETE (single and batch) and COPY.
+
+use crate::bucket_ops::unexpected;
+use crate::checksum::{Algorithm, BodyHasher, ChecksumRequest};
+use crate::errors;
+use crate::preconditions::Conditions;
+use crate::service::{CairnS3, caller};
+use crate::store::ByteStream;
+use crate::timefmt::{format_http_date, now, parse_http_date, to_timestamp};
+use cairn_raft::schema::{Command, CommandResult, ObjectData, ObjectVersion, WriteCondition};
+use futures::StreamExt;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use std::collections::BTreeMap;
+
+/// S3's limit for a single PUT (and a copy source).
+const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
+    match body {
+        None => Box::pin(futures::stream::empty()),
+        Some(b) => Box::pin(b.map(|r| {
+            r.map_err(|e| match e.downcast::<S3Error>() {
+                Ok(s3) => *s3,
+                Err(other) => S3Error::with_message(S3ErrorCode::IncompleteBody, other.to_string()),
+            })
+        })),
+    }
+}
+
+/// The decoded body length: aws-chunked bodies announce it separately from the
+/// Content-Length of the encoded stream.
+fn expected_length(headers: &http::HeaderMap, content_length: Option<i64>) -> S3Result<Option<u64>> {
+    if let Some(v) = headers.get("x-amz-decoded-content-length") {
+        let n = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| s3_error!(InvalidArgument, "invalid x-amz-decoded-content-length"))?;
+        return Ok(Some(n));
+    }
+    let streaming = headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("STREAMING-"));
+    Ok(if streaming { None } else { content_length.and_then(|n| u64::try_from(n).ok()) })
+}
+
+fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<Option<WriteCondition>> {
+    match (if_match, if_none_match) {
+        (Some(_), Some(_)) => {
+            Err(s3_error!(NotImplemented, "If-Match and If-None-Match together are not supported on writes"))
+        }
+        (None, Some(c)) if c.is_any() => Ok(Some(WriteCondition::IfNoneMatchAny)),
+        (None, Some(_)) => Err(s3_error!(NotImplemented, "If-None-Match on writes supports only *")),
+        (Some(c), None) if c.is_any() => Ok(Some(WriteCondition::IfMatch("*".into()))),
+        (Some(c), None) => match c.as_etag() {
+            Some(e) => Ok(Some(WriteCondition::IfMatch(e.value().to_string()))),
+            None => Err(s3_error!(InvalidArgument, "invalid If-Match header")),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+fn content_type_string(ct: Option<&ContentType>) -> Option<String> {
+    ct.map(|m| m.to_string())
+}
+
+fn user_metadata(m: Option<Metadata>) -> BTreeMap<String, String> {
+    m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+    }
+}
+
+/// Only the shard-backed part of a version needs cleaning up; inline bytes go
+/// away with the record.
+fn shards_of(data: &ObjectData) -> Option<ObjectData> {
+    matches!(data, ObjectData::Shards(_)).then(|| data.clone())
+}
+
+struct Headers {
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    content_type: Option<ContentType>,
+    expires: Option<Timestamp>,
+    metadata: Option<Metadata>,
+    checksums: BTreeMap<String, String>,
+}
+
+fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
+    Headers {
+        cache_control: obj.cache_control.clone(),
+        content_disposition: obj.content_disposition.clone(),
+        content_encoding: obj.content_encoding.clone(),
+        content_language: obj.content_language.clone(),
+        content_type: obj
+            .content_type
+            .as_deref()
+            .or(Some("binary/octet-stream"))
+            .and_then(|s| s.parse().ok()),
+        expires: obj.expires.as_deref().and_then(parse_http_date),
+        metadata: (!obj.user_meta.is_empty()).then(|| obj.user_meta.clone().into_iter().collect()),
+        checksums: if with_checksums { obj.checksums.clone() } else { BTreeMap::new() },
+    }
+}
+
+impl CairnS3 {
+    fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
+        match self.store.meta.get_object(bucket, key).map_err(errors::meta)? {
+            Some(o) => Ok(o),
+            None => {
+                self.require_bucket(bucket)?;
+                Err(s3_error!(NoSuchKey, "The specified key does not exist."))
+            }
+        }
+    }
+
+    /// Proposes the new version; the state machine decides the condition. Shards
+    /// of a refused write, and of the version it replaced, are removed after.
+    async fn commit_object(
+        &self,
+        bucket: String,
+        key: String,
+        version: ObjectVersion,
+        condition: Option<WriteCondition>,
+    ) -> S3Result<()> {
+        let fresh = shards_of(&version.data);
+        let cmd = Command::PutObject { bucket, key, version, condition };
+        // On a Raft error the outcome is unknown: the new shards stay for the
+        // orphan collector rather than risk a committed record without bytes.
+        let result = self.store.meta.propose(cmd).await.map_err(errors::meta)?;
+        let refuse = |e: S3Error| {
+            if let Some(d) = fresh.clone() {
+                self.store.discard(d);
+            }
+            Err(e)
+        };
+        match result {
+            CommandResult::Replaced(old) => {
+                if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
+                    self.store.discard(d);
+                }
+                Ok(())
+            }
+            CommandResult::PreconditionFailed => {
+                refuse(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"))
+            }
+            CommandResult::NoSuchKey => refuse(s3_error!(NoSuchKey, "The specified key does not exist.")),
+            CommandResult::NoSuchBucket => refuse(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            other => refuse(unexpected(other)),
+        }
+    }
+
+    pub(crate) async fn put_object_impl(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let owner = caller(&req)?;
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        self.require_bucket(&input.bucket)?;
+        let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let ck = ChecksumRequest::from_headers(&headers)?;
+        let expected = expected_length(&headers, input.content_length)?;
+        if expected.is_some_and(|n| n > MAX_PUT_SIZE) {
+            return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
+        }
+        let blob = self
+            .store
+            .write_blob(&input.bucket, &input.key, body_stream(input.body), BodyHasher::new(&ck.algorithms), expected)
+            .await?;
+        let mut declared = ck.declared;
+        if let Some(alg) = ck.trailer {
+            let value = trailing_headers
+                .as_ref()
+                .and_then(|t| t.read(|h| h.get(alg.header()).and_then(|v| v.to_str().ok()).map(str::to_string)))
+                .flatten();
+            match value {
+                Some(v) => {
+                    declared.insert(alg, v);
+                }
+                None => {
+                    self.discard_blob(&blob.data);
+                    return Err(s3_error!(InvalidRequest, "The trailing checksum {} was not sent", alg.header()));
+                }
+            }
+        }
+        if let Err(e) = blob.digests.verify(input.content_md5.as_deref(), &declared) {
+            self.discard_blob(&blob.data);
+            return Err(e);
+        }
+        let etag = blob.digests.etag();
+        let checksums = blob.digests.stored();
+        let version = ObjectVersion {
+            version_id: None,
+            size: blob.size,
+            etag: etag.clone(),
+            last_modified: now(),
+            content_type: content_type_string(input.content_type.as_ref()),
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires.as_ref().map(format_http_date),
+            user_meta: user_metadata(input.metadata),
+            checksums: checksums.clone(),
+            owner,
+            data: blob.data,
+        };
+        self.commit_object(input.bucket, input.key, version, condition).await?;
+        let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
+        set_checksums(&checksums, |a, v| match a {
+            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
+            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
+            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
+            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
+        });
+        Ok(S3Response::new(out))
+    }
+
+    fn discard_blob(&self, data: &ObjectData) {
+        if let Some(d) = shards_of(data) {
+            self.store.discard(d);
+        }
+    }
+
+    pub(crate) async fn get_object_impl(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        let obj = self.current_object(&input.bucket, &input.key)?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check_read(&obj)?;
+        let (range, content_range) = resolve_range(&obj, input.range.as_ref(), input.part_number)?;
+        let whole = content_range.is_none();
+        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let h = stored_headers(&obj, whole && checksum_mode);
+        let body = self.store.read_blob(&obj, range.start, range.end)?;
+        let mut out = GetObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
+            cache_control: input.response_cache_control.or(h.cache_control),
+            content_disposition: input.response_content_disposition.or(h.content_disposition),
+            content_encoding: input.response_content_encoding.or(h.content_encoding),
+            content_language: input.response_content_language.or(h.content_language),
+            content_length: Some((range.end - range.start) as i64),
+            content_range,
+            content_type: input.response_content_type.or(h.content_type),
+            e_tag: Some(ETag::Strong(obj.etag.clone())),
+            expires: input.response_expires.or(h.expires),
+            last_modified: Some(to_timestamp(obj.last_modified)),
+            metadata: h.metadata,
+            ..Default::default()
+        };
+        set_checksums(&h.checksums, |a, v| match a {
+            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
+            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
+            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
+            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
+        });
+        if !h.checksums.is_empty() {
+            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn head_object_impl(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        let obj = self.current_object(&input.bucket, &input.key)?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check_read(&obj)?;
+        let (range, content_range) = resolve_range(&obj, input.range.as_ref(), input.part_number)?;
+        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let h = stored_headers(&obj, content_range.is_none() && checksum_mode);
+        let mut out = HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            cache_control: input.response_cache_control.or(h.cache_control),
+            content_disposition: input.response_content_disposition.or(h.content_disposition),
+            content_encoding: input.response_content_encoding.or(h.content_encoding),
+            content_language: input.response_content_language.or(h.content_language),
+            content_length: Some((range.end - range.start) as i64),
+            content_range,
+            content_type: input.response_content_type.or(h.content_type),
+            e_tag: Some(ETag::Strong(obj.etag.clone())),
+            expires: input.response_expires.or(h.expires),
+            last_modified: Some(to_timestamp(obj.last_modified)),
+            metadata: h.metadata,
+            ..Default::default()
+        };
+        set_checksums(&h.checksums, |a, v| match a {
+            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
+            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
+            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
+            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
+        });
+        if !h.checksums.is_empty() {
+            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        let mut resp = S3Response::new(out);
+        if resp.output.content_range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let cmd = Command::DeleteObject { bucket: bucket.to_string(), key: key.to_string() };
+        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+            CommandResult::Replaced(old) => {
+                if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
+                    self.store.discard(d);
+                }
+                Ok(())
+            }
+            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(crate) async fn delete_object_impl(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        if let Some(cond) = input.if_match.as_ref() {
+            let obj = self.current_object(&input.bucket, &input.key)?;
+            Conditions { if_match: Some(cond), if_none_match: None, if_modified_since: None, if_unmodified_since: None }
+                .check_copy_source(&obj)?;
+        }
+        self.delete_one(&input.bucket, &input.key).await?;
+        Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+    }
+
+    pub(crate) async fn delete_objects_impl(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let objects = input.delete.objects;
+        if objects.len() > 1000 {
+            return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut failed = Vec::new();
+        for o in objects {
+            let result = match check_version_id(o.version_id.as_deref()) {
+                Ok(()) => self.delete_one(&input.bucket, &o.key).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) if quiet => {}
+                Ok(()) => deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() }),
+                Err(e) => failed.push(s3s::dto::Error {
+                    code: Some(e.code().as_str().to_string()),
+                    key: Some(o.key),
+                    message: e.message().map(str::to_string),
+                    version_id: o.version_id,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: (!deleted.is_empty()).then_some(deleted),
+            errors: (!failed.is_empty()).then_some(failed),
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn copy_object_impl(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let owner = caller(&req)?;
+        let input = req.input;
+        let (src_bucket, src_key, src_version) = match &input.copy_source {
+            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.clone()),
+            _ => return Err(s3_error!(NotImplemented, "Access point copy sources are not supported")),
+        };
+        check_version_id(src_version.as_deref())?;
+        self.require_bucket(&input.bucket)?;
+        let src = self.current_object(&src_bucket, &src_key)?;
+        Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check_copy_source(&src)?;
+        let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+            None | Some(MetadataDirective::COPY) => false,
+            Some(MetadataDirective::REPLACE) => true,
+            Some(other) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive {other}")),
+        };
+        if src_bucket == input.bucket && src_key == input.key && !replace {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        if src.size > MAX_PUT_SIZE {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"
+            ));
+        }
+        let mut algorithms: Vec<Algorithm> = src.checksums.keys().filter_map(|k| Algorithm::parse(k).ok()).collect();
+        if let Some(a) = input.checksum_algorithm.as_ref() {
+            algorithms.push(Algorithm::parse(a.as_str())?);
+        }
+        let body = self.store.read_blob(&src, 0, src.size)?;
+        let blob = self
+            .store
+            .write_blob(&input.bucket, &input.key, body, BodyHasher::new(&algorithms), Some(src.size))
+            .await?;
+        let etag = blob.digests.etag();
+        let checksums = blob.digests.stored();
+        let last_modified = now();
+        let version = if replace {
+            ObjectVersion {
+                version_id: None,
+                size: blob.size,
+                etag: etag.clone(),
+                last_modified,
+                content_type: content_type_string(input.content_type.as_ref()),
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires.as_ref().map(format_http_date),
+                user_meta: user_metadata(input.metadata),
+                checksums: checksums.clone(),
+                owner,
+                data: blob.data,
+            }
+        } else {
+            ObjectVersion {
+                version_id: None,
+                size: blob.size,
+                etag: etag.clone(),
+                last_modified,
+                checksums: checksums.clone(),
+                owner,
+                data: blob.data,
+                ..src
+            }
+        };
+        self.commit_object(input.bucket, input.key, version, None).await?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(ETag::Strong(etag)),
+            last_modified: Some(to_timestamp(last_modified)),
+            ..Default::default()
+        };
+        set_checksums(&checksums, |a, v| match a {
+            Algorithm::Crc32 => result.checksum_crc32 = Some(v),
+            Algorithm::Crc32c => result.checksum_crc32c = Some(v),
+            Algorithm::Sha1 => result.checksum_sha1 = Some(v),
+            Algorithm::Sha256 => result.checksum_sha256 = Some(v),
+        });
+        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    }
+}
+
+fn set_checksums(stored: &BTreeMap<String, String>, mut set: impl FnMut(Algorithm, String)) {
+    for (name, value) in stored {
+        if let Ok(a) = Algorithm::parse(name) {
+            set(a, value.clone());
+        }
+    }
+}
+
+/// The byte range to serve and its Content-Range, if partial.
+fn resolve_range(
+    obj: &ObjectVersion,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    match part_number {
+        None | Some(1) => {}
+        Some(n) if n < 1 => return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000")),
+        Some(_) => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            return Err(e);
+        }
+    }
+    let Some(r) = range else { return Ok((0..obj.size, None)) };
+    if part_number.is_some() {
+        return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
+    }
+    let span = r
+        .check(obj.size)
+        .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+    let cr = format!("bytes {}-{}/{}", span.start, span.end - 1, obj.size);
+    Ok((span, Some(cr)))
+}

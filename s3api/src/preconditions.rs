@@ -1,0 +1,76 @@
+//! HTTP preconditions (RFC 7232 as S3 applies them) for GET, HEAD and the copy
+//! source of CopyObject.
+
+use crate::timefmt::{timestamp_seconds, to_seconds};
+use cairn_raft::schema::ObjectVersion;
+use s3s::dto::{ETagCondition, Timestamp};
+use s3s::{S3Result, s3_error};
+
+pub struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+pub enum Outcome {
+    Proceed,
+    NotModified,
+    PreconditionFailed,
+}
+
+fn etag_matches(cond: &ETagCondition, etag: &str) -> bool {
+    if cond.is_any() {
+        return true;
+    }
+    cond.as_etag().is_some_and(|e| e.value() == etag)
+}
+
+impl Conditions<'_> {
+    /// If-Match decides over If-Unmodified-Since, and If-None-Match over
+    /// If-Modified-Since, as S3 documents.
+    pub fn evaluate(&self, obj: &ObjectVersion) -> Outcome {
+        let modified = to_seconds(obj.last_modified);
+        match self.if_match {
+            Some(c) if !etag_matches(c, &obj.etag) => return Outcome::PreconditionFailed,
+            Some(_) => {}
+            None => {
+                if let Some(t) = self.if_unmodified_since
+                    && modified > timestamp_seconds(t)
+                {
+                    return Outcome::PreconditionFailed;
+                }
+            }
+        }
+        match self.if_none_match {
+            Some(c) if etag_matches(c, &obj.etag) => return Outcome::NotModified,
+            Some(_) => {}
+            None => {
+                if let Some(t) = self.if_modified_since
+                    && modified <= timestamp_seconds(t)
+                {
+                    return Outcome::NotModified;
+                }
+            }
+        }
+        Outcome::Proceed
+    }
+
+    pub fn check_read(&self, obj: &ObjectVersion) -> S3Result<()> {
+        match self.evaluate(obj) {
+            Outcome::Proceed => Ok(()),
+            Outcome::NotModified => Err(s3_error!(NotModified)),
+            Outcome::PreconditionFailed => {
+                Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"))
+            }
+        }
+    }
+
+    /// For a copy source S3 answers 412 for every failed condition, 304 included.
+    pub fn check_copy_source(&self, obj: &ObjectVersion) -> S3Result<()> {
+        match self.evaluate(obj) {
+            Outcome::Proceed => Ok(()),
+            _ => Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The object store under the S3 API: metadata through Raft, bytes through the
+//! erasure-coded disk set. Writing a blob never commits metadata; reading never
+//! returns bytes that failed their checksums.
+
+use crate::checksum::{BodyHasher, Digests};
+use crate::errors;
+use bytes::Bytes;
+use cairn_erasure::{DiskSet, ShardSpec, ShardWriter};
+use cairn_raft::MetaStore;
+use cairn_raft::schema::{ObjectData, ObjectVersion, ShardRef};
+use futures::{Stream, StreamExt};
+use s3s::{S3Error, S3Result, s3_error};
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    /// Object bytes per shard per stripe.
+    pub block_size: u32,
+    /// Bodies up to this size live in the metadata record instead of shards.
+    pub inline_max: usize,
+    pub region: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { data_shards: 2, parity_shards: 2, block_size: 512 * 1024, inline_max: 4096, region: "us-east-1".into() }
+    }
+}
+
+pub struct Store {
+    pub meta: MetaStore,
+    pub disks: Arc<DiskSet>,
+    pub config: StoreConfig,
+}
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>;
+
+/// A body that has been durably written but not yet committed.
+pub struct WrittenBlob {
+    pub data: ObjectData,
+    pub size: u64,
+    pub digests: Digests,
+}
+
+impl Store {
+    fn placement_hash(bucket: &str, key: &str) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bucket.hash(&mut h);
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    fn new_spec(&self, bucket: &str, key: &str) -> S3Result<ShardSpec> {
+        let width = usize::from(self.config.data_shards) + usize::from(self.config.parity_shards);
+        let disks = self.disks.placement(Self::placement_hash(bucket, key), width).map_err(errors::erasure)?;
+        Ok(ShardSpec {
+            id: rand::random::<u128>(),
+            data_shards: self.config.data_shards,
+            parity_shards: self.config.parity_shards,
+            block_size: self.config.block_size,
+            disks,
+        })
+    }
+
+    /// Streams `body` to durable storage while hashing it. Small bodies are kept
+    /// in memory to be stored inline; anything larger goes to shards with memory
+    /// bounded by the erasure writer's stripe buffers. On any error nothing is
+    /// left behind.
+    pub async fn write_blob(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut body: ByteStream,
+        mut hasher: BodyHasher,
+        expected_size: Option<u64>,
+    ) -> S3Result<WrittenBlob> {
+        let mut small: Vec<u8> = Vec::new();
+        let mut writer: Option<(ShardWriter, ShardSpec)> = None;
+        let mut size: u64 = 0;
+        let result: S3Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+                match &mut writer {
+                    Some((w, _)) => w.write(&chunk).await.map_err(errors::erasure)?,
+                    None if small.len() + chunk.len() <= self.config.inline_max => small.extend_from_slice(&chunk),
+                    None => {
+                        let spec = self.new_spec(bucket, key)?;
+                        let mut w = self.disks.writer(spec.clone()).map_err(errors::erasure)?;
+                        w.write(&small).await.map_err(errors::erasure)?;
+                        small = Vec::new();
+                        w.write(&chunk).await.map_err(errors::erasure)?;
+                        writer = Some((w, spec));
+                    }
+                }
+            }
+            if let Some(expected) = expected_size
+                && expected != size
+            {
+                return Err(s3_error!(
+                    IncompleteBody,
+                    "You did not provide the number of bytes specified by the Content-Length HTTP header."
+                ));
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            if let Some((w, _)) = writer {
+                w.abort().await;
+            }
+            return Err(e);
+        }
+        let digests = hasher.finish();
+        let data = match writer {
+            None => ObjectData::Inline(small),
+            Some((w, spec)) => {
+                w.finish().await.map_err(errors::erasure)?;
+                ObjectData::Shards(ShardRef {
+                    id: spec.id,
+                    data_shards: spec.data_shards,
+                    parity_shards: spec.parity_shards,
+                    block_size: spec.block_size,
+                    disks: spec.disks,
+                    layout_version: 0,
+                })
+            }
+        };
+        Ok(WrittenBlob { data, size, digests })
+    }
+
+    /// Bytes `[start, end)` of an object version as a stream.
+    pub fn read_blob(&self, obj: &ObjectVersion, start: u64, end: u64) -> S3Result<ByteStream> {
+        match &obj.data {
+            ObjectData::Inline(bytes) => {
+                let slice = Bytes::copy_from_slice(&bytes[start as usize..end as usize]);
+                Ok(Box::pin(futures::stream::once(async move { Ok(slice) })))
+            }
+            ObjectData::Shards(r) => {
+                let reader = self.disks.reader(spec_of(r), obj.size, start, end).map_err(errors::erasure)?;
+                Ok(Box::pin(reader.into_stream().map(|r| r.map_err(errors::erasure))))
+            }
+        }
+    }
+
+    /// Removes the bytes of a version whose metadata is gone. Runs after the
+    /// commit, in the background; a crash here leaves orphans for the collector.
+    pub fn discard(self: &Arc<Self>, data: ObjectData) {
+        if let ObjectData::Shards(r) = data {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.disks.delete(&spec_of(&r)).await {
+                    tracing::warn!(error = %e, shard = %format!("{:032x}", r.id), "could not remove shards");
+                }
+            });
+        }
+    }
+}
+
+pub fn spec_of(r: &ShardRef) -> ShardSpec {
+    ShardSpec {
+        id: r.id,
+        data_shards: r.data_shards,
+        parity_shards: r.parity_shards,
+        block_size: r.block_size,
+        disks: r.disks.clone(),
+    }
+}
