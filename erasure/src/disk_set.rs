@@ -1,5 +1,6 @@
+use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{join_error, ErasureError};
@@ -21,13 +22,7 @@ impl DiskSet {
     /// this process uses the roots (i.e. once at start-up).
     pub fn open(roots: &[PathBuf]) -> io::Result<DiskSet> {
         for root in roots {
-            // Creating every fan-out directory up front means a write almost never adds a
-            // directory entry to `objects/`, so finish() need not fsync it.
-            let objects = root.join(OBJECTS_DIR);
-            for b in 0..=255u8 {
-                std::fs::create_dir_all(objects.join(format!("{b:02x}")))?;
-            }
-            std::fs::File::open(&objects)?.sync_all()?;
+            create_fan_out_dirs(&root.join(OBJECTS_DIR))?;
             let tmp = root.join(TMP_DIR);
             std::fs::create_dir_all(&tmp)?;
             for entry in std::fs::read_dir(&tmp)? {
@@ -37,9 +32,7 @@ impl DiskSet {
                 }
             }
         }
-        Ok(DiskSet {
-            roots: roots.into(),
-        })
+        Ok(DiskSet { roots: roots.into() })
     }
 
     pub fn len(&self) -> usize {
@@ -58,9 +51,7 @@ impl DiskSet {
     pub fn placement(&self, hash: u64, width: usize) -> Result<Vec<u16>, ErasureError> {
         let len = self.len();
         if width > len || len > u16::MAX as usize + 1 {
-            return Err(ErasureError::Layout(format!(
-                "{width} shards need at least {width} disks, have {len}"
-            )));
+            return Err(ErasureError::Layout(format!("{width} shards need at least {width} disks, have {len}")));
         }
         let first = (hash % len as u64) as usize;
         Ok((0..width).map(|i| ((first + i) % len) as u16).collect())
@@ -72,49 +63,50 @@ impl DiskSet {
     }
 
     /// Reads object bytes `[start, end)` as a sequence of chunks.
-    pub fn reader(
-        &self,
-        spec: ShardSpec,
-        object_size: u64,
-        start: u64,
-        end: u64,
-    ) -> Result<ShardReader, ErasureError> {
+    pub fn reader(&self, spec: ShardSpec, object_size: u64, start: u64, end: u64) -> Result<ShardReader, ErasureError> {
         spec.validate(self.len())?;
         if start > end || end > object_size {
-            return Err(ErasureError::Layout(format!(
-                "range {start}..{end} outside object of {object_size} bytes"
-            )));
+            return Err(ErasureError::Layout(format!("range {start}..{end} outside object of {object_size} bytes")));
         }
-        Ok(ShardReader::new(
-            self.roots.clone(),
-            spec,
-            object_size,
-            start,
-            end,
-        ))
+        Ok(ShardReader::new(self.roots.clone(), spec, object_size, start, end))
     }
 
     /// Removes every shard file of `spec` (final and temp); missing files are fine.
     pub async fn delete(&self, spec: &ShardSpec) -> io::Result<()> {
-        spec.validate(self.len())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        spec.validate(self.len()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let paths = all_paths(&self.roots, spec);
-        tokio::task::spawn_blocking(move || remove_all(&paths))
-            .await
-            .map_err(|e| match join_error(e) {
-                ErasureError::Io(e) => e,
-                other => io::Error::other(other.to_string()),
-            })?
+        tokio::task::spawn_blocking(move || remove_all(&paths)).await.map_err(|e| match join_error(e) {
+            ErasureError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?
     }
+}
+
+/// Creating every fan-out directory up front means a write almost never adds a directory
+/// entry to `objects/`, so finish() need not fsync it.
+fn create_fan_out_dirs(objects: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(objects)?;
+    let existing: HashSet<_> = std::fs::read_dir(objects)?.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+    let mut created = false;
+    for b in 0..=255u8 {
+        let name = format!("{b:02x}");
+        if !existing.contains(std::ffi::OsStr::new(&name)) {
+            std::fs::create_dir_all(objects.join(name))?;
+            created = true;
+        }
+    }
+    if created {
+        std::fs::File::open(objects)?.sync_all()?;
+        if let Some(root) = objects.parent() {
+            std::fs::File::open(root)?.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 /// Final and temp paths of every shard of `spec`.
 pub(crate) fn all_paths(roots: &[PathBuf], spec: &ShardSpec) -> Vec<PathBuf> {
-    spec.disks
-        .iter()
-        .enumerate()
-        .flat_map(|(i, _)| shard_files(roots, spec, i))
-        .collect()
+    spec.disks.iter().enumerate().flat_map(|(i, _)| shard_files(roots, spec, i)).collect()
 }
 
 /// Final and temp path of shard `i` of `spec`.

@@ -7,11 +7,7 @@ pub enum ErasureError {
     #[error("write quorum not reached: {written} durable shards, {needed} needed")]
     Quorum { written: usize, needed: usize },
     #[error("stripe {stripe} unrecoverable: {available} good blocks, {needed} needed")]
-    Unrecoverable {
-        stripe: u64,
-        available: usize,
-        needed: usize,
-    },
+    Unrecoverable { stripe: u64, available: usize, needed: usize },
     #[error("invalid layout: {0}")]
     Layout(String),
     #[error("erasure codec: {0}")]

@@ -47,11 +47,7 @@ mod tests {
 
     #[test]
     fn short_last_stripe_is_even_and_fits() {
-        let l = Layout {
-            k: 4,
-            block_size: 8,
-            object_size: 32 + 5,
-        };
+        let l = Layout { k: 4, block_size: 8, object_size: 32 + 5 };
         assert_eq!(l.data_len(1), 5);
         assert_eq!(l.block_len(0), 8);
         assert_eq!(l.block_len(1), 2);

@@ -27,24 +27,11 @@ pub struct ShardReader {
 }
 
 impl ShardReader {
-    pub(crate) fn new(
-        roots: Arc<[PathBuf]>,
-        spec: ShardSpec,
-        object_size: u64,
-        start: u64,
-        end: u64,
-    ) -> Self {
-        let layout = Layout {
-            k: spec.data(),
-            block_size: spec.block_size as u64,
-            object_size,
-        };
+    pub(crate) fn new(roots: Arc<[PathBuf]>, spec: ShardSpec, object_size: u64, start: u64, end: u64) -> Self {
+        let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
         let stripe_len = layout.stripe_len();
-        let (next_stripe, end_stripe) = if start == end {
-            (0, 0)
-        } else {
-            (start / stripe_len, (end - 1) / stripe_len + 1)
-        };
+        let (next_stripe, end_stripe) =
+            if start == end { (0, 0) } else { (start / stripe_len, (end - 1) / stripe_len + 1) };
         ShardReader {
             layout,
             start,
@@ -97,9 +84,7 @@ impl ShardReader {
         self.degraded
     }
 
-    pub fn into_stream(
-        self,
-    ) -> impl futures::Stream<Item = Result<Bytes, ErasureError>> + Send + 'static {
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<Bytes, ErasureError>> + Send + 'static {
         futures::stream::unfold(self, |mut reader| async move {
             let item = reader.next_chunk().await?;
             Some((item, reader))

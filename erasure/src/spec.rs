@@ -43,27 +43,17 @@ impl ShardSpec {
         if self.data_shards == 0 {
             return bad("data_shards must be >= 1".into());
         }
-        if self.block_size == 0 || self.block_size % 2 != 0 {
-            return bad(format!(
-                "block_size must be non-zero and even, got {}",
-                self.block_size
-            ));
+        if self.block_size == 0 || !self.block_size.is_multiple_of(2) {
+            return bad(format!("block_size must be non-zero and even, got {}", self.block_size));
         }
         if self.disks.len() != self.width() {
-            return bad(format!(
-                "{} disks for {} shards",
-                self.disks.len(),
-                self.width()
-            ));
+            return bad(format!("{} disks for {} shards", self.disks.len(), self.width()));
         }
         if let Some(d) = self.disks.iter().find(|&&d| d as usize >= disk_count) {
             return bad(format!("disk index {d} out of range ({disk_count} disks)"));
         }
         if self.parity_shards > 0 && !ReedSolomonEncoder::supports(self.data(), self.parity()) {
-            return bad(format!(
-                "reed-solomon-simd does not support {}+{}",
-                self.data_shards, self.parity_shards
-            ));
+            return bad(format!("reed-solomon-simd does not support {}+{}", self.data_shards, self.parity_shards));
         }
         Ok(())
     }

@@ -44,20 +44,11 @@ pub(crate) struct OpenShard {
 impl StripeSink {
     pub fn new(roots: Arc<[PathBuf]>, spec: Arc<ShardSpec>) -> Self {
         let slots = (0..spec.width()).map(|_| Slot::Pending).collect();
-        StripeSink {
-            roots,
-            spec,
-            slots,
-            encoder: None,
-            spare: Vec::new(),
-        }
+        StripeSink { roots, spec, slots, encoder: None, spare: Vec::new() }
     }
 
     pub fn alive(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| !matches!(s, Slot::Failed))
-            .count()
+        self.slots.iter().filter(|s| !matches!(s, Slot::Failed)).count()
     }
 
     pub fn ensure_open(&mut self) {
@@ -78,11 +69,8 @@ impl StripeSink {
         let dir = object_dir(root, self.spec.id);
         let new_dir = !dir.is_dir();
         std::fs::create_dir_all(&dir)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(tmp_path(root, self.spec.id, i))?;
+        let mut file =
+            OpenOptions::new().write(true).create(true).truncate(true).open(tmp_path(root, self.spec.id, i))?;
         // The header needs the object size, known only at finish; it is written there.
         file.seek(SeekFrom::Start(HEADER_LEN as u64))?;
         Ok((file, new_dir))
@@ -147,11 +135,7 @@ impl StripeSink {
         let mut out = Vec::new();
         for (shard, slot) in self.slots.iter_mut().enumerate() {
             if let Slot::Open { file, new_dir } = std::mem::replace(slot, Slot::Failed) {
-                out.push(OpenShard {
-                    shard,
-                    file,
-                    new_dir,
-                });
+                out.push(OpenShard { shard, file, new_dir });
             }
         }
         out
@@ -159,12 +143,7 @@ impl StripeSink {
 }
 
 /// Unreachable for a validated spec; if it happens no parity can be trusted, so those shards go.
-fn codec_failure(
-    failures: &mut Vec<(usize, io::Error)>,
-    k: usize,
-    m: usize,
-    e: &reed_solomon_simd::Error,
-) {
+fn codec_failure(failures: &mut Vec<(usize, io::Error)>, k: usize, m: usize, e: &reed_solomon_simd::Error) {
     for p in 0..m {
         failures.push((k + p, io::Error::other(format!("parity encode: {e}"))));
     }
@@ -218,11 +197,7 @@ pub(crate) fn finalize_shard(
     shard: OpenShard,
     object_size: u64,
 ) -> io::Result<()> {
-    let OpenShard {
-        shard,
-        file,
-        new_dir,
-    } = shard;
+    let OpenShard { shard, file, new_dir } = shard;
     let root = &roots[spec.disks[shard] as usize];
     file.write_all_at(&header::encode(spec, shard, object_size), 0)?;
     file.sync_all()?;

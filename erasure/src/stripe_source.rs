@@ -42,14 +42,7 @@ impl StripeSource {
     pub fn new(roots: Arc<[PathBuf]>, spec: ShardSpec, layout: Layout) -> Self {
         let sources = (0..spec.width()).map(|_| Source::Unopened).collect();
         let parity_bufs = vec![Vec::new(); spec.parity()];
-        StripeSource {
-            roots,
-            spec,
-            layout,
-            sources,
-            decoder: None,
-            parity_bufs,
-        }
+        StripeSource { roots, spec, layout, sources, decoder: None, parity_bufs }
     }
 
     /// Returns object bytes `[lo, hi)` of stripe `stripe` (offsets within the stripe, lo < hi).
@@ -72,10 +65,7 @@ impl StripeSource {
         if !missing.is_empty() {
             self.reconstruct(stripe, len, &mut buf, &mut good, &missing)?;
         }
-        Ok(StripeOut {
-            bytes: Bytes::from(buf).slice(lo..hi),
-            degraded: !missing.is_empty(),
-        })
+        Ok(StripeOut { bytes: Bytes::from(buf).slice(lo..hi), degraded: !missing.is_empty() })
     }
 
     /// Reads just enough other blocks (data first, then parity) to hold k good ones, then
@@ -115,11 +105,7 @@ impl StripeSource {
             self.parity_bufs[p] = pbuf;
         }
         if available < k {
-            return Err(ErasureError::Unrecoverable {
-                stripe,
-                available,
-                needed: k,
-            });
+            return Err(ErasureError::Unrecoverable { stripe, available, needed: k });
         }
 
         let decoder = match &mut self.decoder {
@@ -137,9 +123,8 @@ impl StripeSource {
         }
         let restored = decoder.decode()?;
         for &j in missing {
-            let block = restored
-                .restored_original(j)
-                .ok_or_else(|| ErasureError::Codec(format!("block {j} not restored")))?;
+            let block =
+                restored.restored_original(j).ok_or_else(|| ErasureError::Codec(format!("block {j} not restored")))?;
             buf[j * len..(j + 1) * len].copy_from_slice(block);
         }
         Ok(())
@@ -153,9 +138,8 @@ impl StripeSource {
             return false;
         };
         let mut crc = [0u8; CRC_LEN as usize];
-        let res = file
-            .read_exact_at(dst, offset)
-            .and_then(|()| file.read_exact_at(&mut crc, offset + dst.len() as u64));
+        let res =
+            file.read_exact_at(dst, offset).and_then(|()| file.read_exact_at(&mut crc, offset + dst.len() as u64));
         match res {
             Ok(()) if crc32c::crc32c(dst) == u32::from_le_bytes(crc) => true,
             Ok(()) => {
@@ -191,10 +175,7 @@ impl StripeSource {
         let mut h = [0u8; HEADER_LEN];
         file.read_exact_at(&mut h, 0)?;
         if !header::matches(&h, &self.spec, shard, self.layout.object_size) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "shard header does not match",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "shard header does not match"));
         }
         Ok(file)
     }

@@ -77,10 +77,7 @@ impl ShardWriter {
         let alive = sink.alive();
         if alive < needed {
             self.sink = Some(sink);
-            return Err(ErasureError::Quorum {
-                written: alive,
-                needed,
-            });
+            return Err(ErasureError::Quorum { written: alive, needed });
         }
         let mut next = std::mem::take(&mut sink.spare);
         next.clear();
@@ -101,9 +98,7 @@ impl ShardWriter {
             return res.map_err(join_error);
         }
         self.sink.take().ok_or_else(|| {
-            ErasureError::Io(std::io::Error::other(
-                "shard writer unusable after an earlier task failure",
-            ))
+            ErasureError::Io(std::io::Error::other("shard writer unusable after an earlier task failure"))
         })
     }
 
@@ -136,10 +131,7 @@ impl ShardWriter {
         let needed = self.spec.write_quorum();
         let alive = sink.alive();
         if alive < needed {
-            return Err(ErasureError::Quorum {
-                written: alive,
-                needed,
-            });
+            return Err(ErasureError::Quorum { written: alive, needed });
         }
         let tasks: Vec<_> = sink
             .take_open()
@@ -173,15 +165,9 @@ impl ShardWriter {
             return Err(e);
         }
         if durable < needed {
-            return Err(ErasureError::Quorum {
-                written: durable,
-                needed,
-            });
+            return Err(ErasureError::Quorum { written: durable, needed });
         }
-        Ok(WriteReceipt {
-            size: self.size,
-            shards_written: durable,
-        })
+        Ok(WriteReceipt { size: self.size, shards_written: durable })
     }
 
     /// Discards the write and removes its temp files.
@@ -196,12 +182,7 @@ impl ShardWriter {
     }
 
     fn tmp_paths(&self) -> Vec<PathBuf> {
-        self.spec
-            .disks
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| tmp_path(&self.roots[d as usize], self.spec.id, i))
-            .collect()
+        self.spec.disks.iter().enumerate().map(|(i, &d)| tmp_path(&self.roots[d as usize], self.spec.id, i)).collect()
     }
 }
 

@@ -40,13 +40,13 @@ fn damage(path: &Path, how: Damage) {
     }
 }
 
-async fn setup(k: u8, m: u8, id: u128) -> (Disks, ShardSpec, Vec<u8>) {
-    let d = disks(6);
+/// Writes a fresh object (7 full stripes + a short one) on the shared disks.
+async fn setup(d: &Disks, k: u8, m: u8, id: u128) -> (ShardSpec, Vec<u8>) {
     let spec = spec(&d.set, k, m, BS, id);
     let size = 7 * k as usize * BS as usize + 21;
     let data = random_bytes(size, id as u64);
     write_object(&d.set, &spec, &data).await.unwrap();
-    (d, spec, data)
+    (spec, data)
 }
 
 async fn read_all(set: &DiskSet, spec: &ShardSpec, data: &[u8]) -> (Result<Vec<u8>, ErasureError>, bool) {
@@ -55,15 +55,13 @@ async fn read_all(set: &DiskSet, spec: &ShardSpec, data: &[u8]) -> (Result<Vec<u
 
 #[tokio::test]
 async fn one_bad_shard_of_each_kind_is_reconstructed() {
-    for how in [
-        Damage::Delete,
-        Damage::Truncate,
-        Damage::FlipDataByte,
-        Damage::CorruptHeader,
-    ] {
+    let d = disks(6);
+    let mut id = 100;
+    for how in [Damage::Delete, Damage::Truncate, Damage::FlipDataByte, Damage::CorruptHeader] {
         for (k, m) in [(2u8, 2u8), (4, 2)] {
             for shard in [0usize, (k - 1) as usize] {
-                let (d, spec, data) = setup(k, m, 100 + shard as u128).await;
+                id += 1;
+                let (spec, data) = setup(&d, k, m, id).await;
                 damage(&shard_file(&d.set, &spec, shard), how);
                 let (got, degraded) = read_all(&d.set, &spec, &data).await;
                 assert!(got.unwrap() == data, "{how:?} k={k} m={m} shard {shard}");
@@ -78,7 +76,8 @@ async fn one_bad_shard_of_each_kind_is_reconstructed() {
 
 #[tokio::test]
 async fn bad_parity_shard_does_not_affect_healthy_read() {
-    let (d, spec, data) = setup(2, 2, 200).await;
+    let d = disks(6);
+    let (spec, data) = setup(&d, 2, 2, 200).await;
     damage(&shard_file(&d.set, &spec, 3), Damage::Delete);
     let (got, degraded) = read_all(&d.set, &spec, &data).await;
     assert!(got.unwrap() == data);
@@ -93,8 +92,9 @@ async fn two_bad_of_2_plus_2_still_read() {
         (1, 3, Damage::CorruptHeader, Damage::Delete),
         (0, 1, Damage::Truncate, Damage::Truncate),
     ];
+    let d = disks(4);
     for (i, (a, b, ha, hb)) in combos.into_iter().enumerate() {
-        let (d, spec, data) = setup(2, 2, 300 + i as u128).await;
+        let (spec, data) = setup(&d, 2, 2, 300 + i as u128).await;
         damage(&shard_file(&d.set, &spec, a), ha);
         damage(&shard_file(&d.set, &spec, b), hb);
         let (got, degraded) = read_all(&d.set, &spec, &data).await;
@@ -105,7 +105,8 @@ async fn two_bad_of_2_plus_2_still_read() {
 
 #[tokio::test]
 async fn three_bad_of_2_plus_2_is_unrecoverable() {
-    let (d, spec, data) = setup(2, 2, 400).await;
+    let d = disks(6);
+    let (spec, data) = setup(&d, 2, 2, 400).await;
     damage(&shard_file(&d.set, &spec, 0), Damage::Delete);
     damage(&shard_file(&d.set, &spec, 2), Damage::CorruptHeader);
     damage(&shard_file(&d.set, &spec, 3), Damage::FlipDataByte);
@@ -118,10 +119,7 @@ async fn three_bad_of_2_plus_2_is_unrecoverable() {
             None => panic!("read finished without error"),
         }
     };
-    assert!(
-        matches!(err, ErasureError::Unrecoverable { available: 1, needed: 2, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ErasureError::Unrecoverable { available: 1, needed: 2, .. }), "{err:?}");
     // whatever came before the error is correct
     assert_eq!(good, data[..good.len()]);
     assert!(r.next_chunk().await.is_none());
@@ -129,7 +127,8 @@ async fn three_bad_of_2_plus_2_is_unrecoverable() {
 
 #[tokio::test]
 async fn flipped_byte_with_no_parity_is_an_error_not_wrong_bytes() {
-    let (d, spec, data) = setup(2, 0, 500).await;
+    let d = disks(6);
+    let (spec, data) = setup(&d, 2, 0, 500).await;
     damage(&shard_file(&d.set, &spec, 1), Damage::FlipDataByte);
     let (got, _) = read_all(&d.set, &spec, &data).await;
     assert!(matches!(got, Err(ErasureError::Unrecoverable { stripe: 1, .. })), "{got:?}");
@@ -140,7 +139,8 @@ async fn flipped_byte_with_no_parity_is_an_error_not_wrong_bytes() {
 
 #[tokio::test]
 async fn wrong_object_size_makes_headers_mismatch() {
-    let (d, spec, data) = setup(2, 2, 600).await;
+    let d = disks(6);
+    let (spec, data) = setup(&d, 2, 2, 600).await;
     let (got, _) = read_range(&d.set, &spec, data.len() as u64 + 1, 0, 10).await;
     assert!(matches!(got, Err(ErasureError::Unrecoverable { .. })), "{got:?}");
 }

@@ -34,10 +34,7 @@ async fn range_reads_at_many_offsets() {
                 let (got, degraded) = read_range(&d.set, &spec, size, start, end).await;
                 let got = got.unwrap();
                 assert!(!degraded);
-                assert!(
-                    got == data[start as usize..end as usize],
-                    "k={k} m={m} range {start}..{end}"
-                );
+                assert!(got == data[start as usize..end as usize], "k={k} m={m} range {start}..{end}");
             }
         }
         // single bytes everywhere, including the last byte
@@ -67,9 +64,6 @@ async fn range_read_touches_only_overlapping_stripes() {
     assert_eq!(got.unwrap(), data[(stripe + 3) as usize..(3 * stripe + 1) as usize]);
     assert!(!degraded);
     let mut r = d.set.reader(spec, size, 0, size).unwrap();
-    assert!(matches!(
-        r.next_chunk().await,
-        Some(Err(cairn_erasure::ErasureError::Unrecoverable { stripe: 0, .. }))
-    ));
+    assert!(matches!(r.next_chunk().await, Some(Err(cairn_erasure::ErasureError::Unrecoverable { stripe: 0, .. }))));
     assert!(r.next_chunk().await.is_none());
 }

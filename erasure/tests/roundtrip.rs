@@ -5,9 +5,8 @@ use futures::StreamExt;
 
 const BS: u32 = 64;
 
-async fn round_trip(k: u8, m: u8, size: usize, block_size: u32) {
-    let d = disks(6);
-    let id = 0xabcdef_0123_4567_89ab_cdef_u128 + size as u128;
+async fn round_trip(d: &Disks, k: u8, m: u8, size: usize, block_size: u32) {
+    let id = rand::random::<u128>();
     let spec = spec(&d.set, k, m, block_size, id);
     let data = random_bytes(size, size as u64 + k as u64);
     let receipt = write_object(&d.set, &spec, &data).await.unwrap();
@@ -26,6 +25,7 @@ async fn round_trip(k: u8, m: u8, size: usize, block_size: u32) {
 
 #[tokio::test]
 async fn round_trips_all_sizes_and_codes() {
+    let d = disks(6);
     for (k, m) in [(2u8, 2u8), (4, 2), (1, 0), (2, 0)] {
         let stripe = k as usize * BS as usize;
         for size in [
@@ -40,17 +40,18 @@ async fn round_trips_all_sizes_and_codes() {
             5 * stripe + 3,
             5 * stripe + stripe / 2 + 1,
         ] {
-            round_trip(k, m, size, BS).await;
+            round_trip(&d, k, m, size, BS).await;
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_a_few_mib() {
+    let d = disks(6);
     for (k, m) in [(2u8, 2u8), (4, 2), (1, 0), (2, 0)] {
-        round_trip(k, m, 3 * 1024 * 1024 + 12_345, 64 * 1024).await;
+        round_trip(&d, k, m, 3 * 1024 * 1024 + 12_345, 64 * 1024).await;
     }
-    round_trip(4, 2, 4 * 1024 * 1024, 512 * 1024).await;
+    round_trip(&d, 4, 2, 4 * 1024 * 1024, 512 * 1024).await;
 }
 
 #[tokio::test]
@@ -58,9 +59,7 @@ async fn shard_files_have_expected_length() {
     let d = disks(4);
     let spec = spec(&d.set, 2, 2, BS, 7);
     let size = 2 * 2 * BS as usize + 5; // two full stripes + 5 bytes -> tail block 4 (3 rounded to even)
-    write_object(&d.set, &spec, &random_bytes(size, 1))
-        .await
-        .unwrap();
+    write_object(&d.set, &spec, &random_bytes(size, 1)).await.unwrap();
     for i in 0..4 {
         let len = std::fs::metadata(shard_file(&d.set, &spec, i)).unwrap().len();
         assert_eq!(len, 48 + 2 * (BS as u64 + 4) + 4 + 4, "shard {i}");

@@ -23,10 +23,7 @@ async fn quorum_failure_leaves_no_files() {
         break_disk(&d.set, spec.disks[3]);
         let data = random_bytes(size, 5);
         let res = write_object(&d.set, &spec, &data).await;
-        assert!(
-            matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3 })),
-            "size {size}: {res:?}"
-        );
+        assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3 })), "size {size}: {res:?}");
         // write_object drops the writer when write() fails early; cleanup is then async
         wait_until_no_files(&d.set).await;
     }
@@ -74,10 +71,7 @@ async fn no_parity_needs_every_disk() {
 /// Shard files (final or temp) on all disks; the file standing in for a broken disk's
 /// `objects` directory is not one.
 fn shard_files(set: &DiskSet) -> Vec<std::path::PathBuf> {
-    all_files(set)
-        .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| n != "objects"))
-        .collect()
+    all_files(set).into_iter().filter(|p| p.file_name().is_some_and(|n| n != "objects")).collect()
 }
 
 async fn wait_until_no_files(set: &DiskSet) {

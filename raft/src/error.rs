@@ -40,9 +40,7 @@ impl From<bincode::Error> for MetaError {
 impl From<RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>> for MetaError {
     fn from(e: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> Self {
         match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => MetaError::NotLeader {
-                leader: f.leader_id,
-            },
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => MetaError::NotLeader { leader: f.leader_id },
             RaftError::APIError(other) => MetaError::Raft(other.to_string()),
             RaftError::Fatal(openraft::error::Fatal::Stopped) => MetaError::Shutdown,
             RaftError::Fatal(f) => MetaError::Raft(f.to_string()),
@@ -53,9 +51,7 @@ impl From<RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>> for MetaError 
 impl From<RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>> for MetaError {
     fn from(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Self {
         match e {
-            RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => MetaError::NotLeader {
-                leader: f.leader_id,
-            },
+            RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => MetaError::NotLeader { leader: f.leader_id },
             RaftError::APIError(other) => MetaError::Raft(other.to_string()),
             RaftError::Fatal(openraft::error::Fatal::Stopped) => MetaError::Shutdown,
             RaftError::Fatal(f) => MetaError::Raft(f.to_string()),

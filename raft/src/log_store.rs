@@ -7,6 +7,9 @@
 //! completes those callbacks in order, so appends never block on the disk and
 //! concurrent appends share a flush.
 
+// `StorageError` is openraft's type, returned by the storage traits themselves.
+#![allow(clippy::result_large_err)]
+
 use crate::keys::*;
 use crate::types::{LogId, StorageError, TypeConfig};
 use openraft::storage::{LogFlushed, RaftLogStorage};
@@ -78,12 +81,7 @@ impl LogStore {
         let meta = db.open_tree(TREE_RAFT_META)?;
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
         tokio::spawn(flusher(db.clone(), flush_rx));
-        Ok(LogStore {
-            db: db.clone(),
-            reader: LogReader { log },
-            meta,
-            flush_tx,
-        })
+        Ok(LogStore { db: db.clone(), reader: LogReader { log }, meta, flush_tx })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -142,10 +140,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             None => last_purged,
         };
-        Ok(LogState {
-            last_purged_log_id: last_purged,
-            last_log_id: last,
-        })
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
     async fn get_log_reader(&mut self) -> LogReader {

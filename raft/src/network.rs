@@ -6,8 +6,8 @@ use crate::types::{NodeInfo, TypeConfig};
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::RPCOption;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
 };
 use openraft::{RaftNetwork, RaftNetworkFactory};
 
@@ -19,10 +19,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &NodeInfo) -> PeerClient {
-        PeerClient {
-            target,
-            addr: node.addr.clone(),
-        }
+        PeerClient { target, addr: node.addr.clone() }
     }
 }
 
@@ -42,10 +39,7 @@ struct NoTransport {
 
 impl PeerClient {
     fn unreachable<E: std::error::Error>(&self) -> RPCError<u64, NodeInfo, E> {
-        RPCError::Unreachable(Unreachable::new(&NoTransport {
-            target: self.target,
-            addr: self.addr.clone(),
-        }))
+        RPCError::Unreachable(Unreachable::new(&NoTransport { target: self.target, addr: self.addr.clone() }))
     }
 }
 
@@ -62,10 +56,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         _rpc: InstallSnapshotRequest<TypeConfig>,
         _option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<u64>,
-        RPCError<u64, NodeInfo, RaftError<u64, InstallSnapshotError>>,
-    > {
+    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, NodeInfo, RaftError<u64, InstallSnapshotError>>> {
         Err(self.unreachable())
     }
 

@@ -111,7 +111,9 @@ pub enum CommandResult {
     /// garbage once this result is seen.
     Replaced(Option<ObjectVersion>),
     NoSuchBucket,
-    BucketAlreadyExists { owner: String },
+    BucketAlreadyExists {
+        owner: String,
+    },
     BucketNotEmpty,
     PreconditionFailed,
     /// `If-Match` on a key that does not exist (S3 answers 404 NoSuchKey).

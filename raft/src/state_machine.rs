@@ -25,9 +25,7 @@
 use crate::error::MetaError;
 use crate::keys::*;
 use crate::schema::{BucketInfo, Command, CommandResult, ObjectVersion, WriteCondition};
-use crate::types::{
-    BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
-};
+use crate::types::{BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, Entry, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -161,10 +159,7 @@ pub fn etag_matches(if_match: &str, etag: &str) -> bool {
             return true;
         }
         let c = c.strip_prefix("W/").unwrap_or(c);
-        let c = c
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .unwrap_or(c);
+        let c = c.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(c);
         c == etag
     })
 }
@@ -222,9 +217,7 @@ impl Applier<'_> {
                     return Ok(CommandResult::NoSuchBucket);
                 }
                 if let Some(existing) = self.bucket_exists(&bucket.name)? {
-                    return Ok(CommandResult::BucketAlreadyExists {
-                        owner: existing.owner,
-                    });
+                    return Ok(CommandResult::BucketAlreadyExists { owner: existing.owner });
                 }
                 let v = bincode::serialize(&bucket)?;
                 Self::put(&mut self.ov.buckets, &mut self.ov.bytes, bucket.name.into_bytes(), Some(v));
@@ -240,12 +233,7 @@ impl Applier<'_> {
                 Self::put(&mut self.ov.buckets, &mut self.ov.bytes, name.into_bytes(), None);
                 CommandResult::Ok
             }
-            Command::PutObject {
-                bucket,
-                key,
-                version,
-                condition,
-            } => {
+            Command::PutObject { bucket, key, version, condition } => {
                 if self.bucket_exists(&bucket)?.is_none() {
                     return Ok(CommandResult::NoSuchBucket);
                 }
@@ -254,9 +242,7 @@ impl Applier<'_> {
                 };
                 let existing = self.object(&okey)?;
                 match (&condition, &existing) {
-                    (Some(WriteCondition::IfNoneMatchAny), Some(_)) => {
-                        return Ok(CommandResult::PreconditionFailed)
-                    }
+                    (Some(WriteCondition::IfNoneMatchAny), Some(_)) => return Ok(CommandResult::PreconditionFailed),
                     (Some(WriteCondition::IfMatch(_)), None) => return Ok(CommandResult::NoSuchKey),
                     (Some(WriteCondition::IfMatch(e)), Some(cur)) if !etag_matches(e, &cur.etag) => {
                         return Ok(CommandResult::PreconditionFailed)
@@ -282,12 +268,7 @@ impl Applier<'_> {
             }
             Command::PutAccessKey { key } => {
                 let v = bincode::serialize(&key)?;
-                Self::put(
-                    &mut self.ov.keys,
-                    &mut self.ov.bytes,
-                    key.access_key_id.into_bytes(),
-                    Some(v),
-                );
+                Self::put(&mut self.ov.keys, &mut self.ov.bytes, key.access_key_id.into_bytes(), Some(v));
                 CommandResult::Ok
             }
         })
@@ -340,19 +321,12 @@ impl StateMachine {
             tracing::warn!("finishing an interrupted snapshot install");
             load_snapshot_file(&trees, &snap_dir.join(SNAP_CURRENT))?;
         }
-        Ok(StateMachine {
-            trees,
-            snap_dir,
-            lock: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        Ok(StateMachine { trees, snap_dir, lock: Arc::new(tokio::sync::Mutex::new(())) })
     }
 }
 
 fn now_nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 fn write_u32(w: &mut impl Write, n: usize) -> Result<(), MetaError> {
@@ -506,10 +480,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         .await
         .map_err(snap_err)?
         .map_err(snap_err)?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(tokio::fs::File::from_std(file)),
-        })
+        Ok(Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) })
     }
 }
 
@@ -528,10 +499,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: Send,
     {
         let _guard = self.lock.lock().await;
-        let mut ap = Applier {
-            t: &self.trees,
-            ov: Overlay::default(),
-        };
+        let mut ap = Applier { t: &self.trees, ov: Overlay::default() };
         let mut out = Vec::new();
         let mut last: Option<LogId> = None;
         let mut membership: Option<StoredMembership> = None;
@@ -543,10 +511,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(batch) => {
                     let mut rs = Vec::with_capacity(batch.0.len());
                     for cmd in batch.0 {
-                        rs.push(
-                            ap.apply(cmd)
-                                .map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?,
-                        );
+                        rs.push(ap.apply(cmd).map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?);
                     }
                     BatchResponse(rs)
                 }
@@ -565,18 +530,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
         }
         if let (Some(log_id), true) = (last, uncommitted > 0) {
-            ap.commit(log_id, membership.as_ref())
-                .map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
+            ap.commit(log_id, membership.as_ref()).map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
         }
         Ok(out)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        SnapshotBuilder {
-            trees: self.trees.clone(),
-            snap_dir: self.snap_dir.clone(),
-            lock: self.lock.clone(),
-        }
+        SnapshotBuilder { trees: self.trees.clone(), snap_dir: self.snap_dir.clone(), lock: self.lock.clone() }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
@@ -642,16 +602,121 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         drop(r);
         let mut f = tokio::fs::File::from_std(file);
         f.seek(std::io::SeekFrom::Start(0)).await.map_err(snap_err)?;
-        Ok(Some(Snapshot {
-            meta,
-            snapshot: Box::new(f),
-        }))
+        Ok(Some(Snapshot { meta, snapshot: Box::new(f) }))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::etag_matches;
+    use super::*;
+    use crate::schema::{AccessKey, ObjectData};
+    use crate::MetaStore;
+    use std::time::Duration;
+
+    fn version(etag: &str) -> ObjectVersion {
+        ObjectVersion {
+            version_id: None,
+            size: 1,
+            etag: etag.into(),
+            last_modified: 1,
+            content_type: None,
+            content_encoding: None,
+            content_disposition: None,
+            content_language: None,
+            cache_control: None,
+            expires: None,
+            user_meta: Default::default(),
+            checksums: Default::default(),
+            owner: "o".into(),
+            data: ObjectData::Inline(vec![7; 10]),
+        }
+    }
+
+    fn dump(t: &SmTrees) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (tag, tree) in t.data_trees() {
+            for item in tree.iter() {
+                let (k, v) = item.unwrap();
+                out.push((tag, k.to_vec(), v.to_vec()));
+            }
+        }
+        out
+    }
+
+    /// Build a snapshot on a live store, install it into a fresh state machine, then
+    /// simulate a crash in the middle of an install and recover on open.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshot_build_install_round_trip() {
+        let a = tempfile::tempdir().unwrap();
+        let store = MetaStore::open(a.path(), 1).await.unwrap();
+        store
+            .propose(Command::CreateBucket { bucket: BucketInfo { name: "b".into(), owner: "o".into(), created: 1 } })
+            .await
+            .unwrap();
+        for i in 0..50 {
+            let cmd = Command::PutObject {
+                bucket: "b".into(),
+                key: format!("k/{i}"),
+                version: version(&format!("e{i}")),
+                condition: None,
+            };
+            store.propose(cmd).await.unwrap();
+        }
+        let key = AccessKey {
+            access_key_id: "AK".into(),
+            secret_key: "s".into(),
+            name: "n".into(),
+            is_root: true,
+            created: 1,
+        };
+        store.propose(Command::PutAccessKey { key }).await.unwrap();
+        let last = store.metrics().last_applied.unwrap().index;
+        store.raft().trigger().snapshot().await.unwrap();
+        store
+            .raft()
+            .wait(Some(Duration::from_secs(10)))
+            .metrics(|m| m.snapshot.is_some_and(|s| s.index >= last), "snapshot")
+            .await
+            .unwrap();
+        let snap_path = a.path().join("snapshots").join(SNAP_CURRENT);
+        let meta = read_header(&mut std::fs::File::open(&snap_path).unwrap()).unwrap();
+        // Metrics may trail the apply by a moment.
+        assert!(meta.last_log_id.unwrap().index >= last);
+
+        let b = tempfile::tempdir().unwrap();
+        let db = sled::open(b.path().join("sled")).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let mut sm = StateMachine::open(trees.clone(), b.path().join("snapshots")).unwrap();
+        // Stale state that the install must replace.
+        trees.objects.insert(b"stale", b"x".to_vec()).unwrap();
+        let mut recv = sm.begin_receiving_snapshot().await.unwrap();
+        let mut src = tokio::fs::File::open(&snap_path).await.unwrap();
+        tokio::io::copy(&mut src, &mut *recv).await.unwrap();
+        sm.install_snapshot(&meta, recv).await.unwrap();
+
+        let (applied, membership) = sm.applied_state().await.unwrap();
+        assert_eq!(applied, meta.last_log_id);
+        assert_eq!(membership, meta.last_membership);
+        let a_trees = SmTrees::open(&sled_of(&store)).unwrap();
+        let expected = dump(&a_trees);
+        assert_eq!(expected.len(), 52);
+        assert_eq!(dump(&trees), expected);
+        let cur = sm.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(cur.meta, meta);
+        store.shutdown().await.unwrap();
+
+        // Crash in the middle of an install: marker set, trees half cleared.
+        trees.meta.insert(SM_INSTALLING, &b"1"[..]).unwrap();
+        trees.objects.clear().unwrap();
+        drop(sm);
+        let _sm = StateMachine::open(trees.clone(), b.path().join("snapshots")).unwrap();
+        assert!(trees.meta.get(SM_INSTALLING).unwrap().is_none());
+        assert_eq!(dump(&trees), expected);
+    }
+
+    fn sled_of(store: &MetaStore) -> sled::Db {
+        store.sled_db()
+    }
 
     #[test]
     fn etag_matching() {

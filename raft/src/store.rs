@@ -92,10 +92,7 @@ async fn open_sled(path: &Path) -> anyhow::Result<sled::Db> {
     // file lock for a moment: retry briefly.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let res = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open();
+        let res = sled::Config::new().path(path).mode(sled::Mode::HighThroughput).open();
         match res {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(e)) if tokio::time::Instant::now() < deadline => {
@@ -131,13 +128,7 @@ impl MetaStore {
             members.insert(node_id, NodeInfo::new(addr));
             raft.initialize(members).await?;
         } else {
-            let voters: Vec<u64> = raft
-                .metrics()
-                .borrow()
-                .membership_config
-                .membership()
-                .voter_ids()
-                .collect();
+            let voters: Vec<u64> = raft.metrics().borrow().membership_config.membership().voter_ids().collect();
             if voters == [node_id] {
                 // The only voter: no need to sit out an election timeout.
                 raft.trigger().elect().await?;
@@ -154,15 +145,12 @@ impl MetaStore {
 
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(batcher(raft.clone(), rx));
-        Ok(MetaStore {
-            inner: Arc::new(Inner {
-                node_id,
-                raft,
-                db,
-                trees,
-                tx,
-            }),
-        })
+        Ok(MetaStore { inner: Arc::new(Inner { node_id, raft, db, trees, tx }) })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn sled_db(&self) -> sled::Db {
+        self.inner.db.clone()
     }
 
     /// This node's Raft id.
@@ -178,11 +166,7 @@ impl MetaStore {
     /// Proposes a command through Raft; returns once it is committed and applied.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         let (tx, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(Pending { cmd, tx })
-            .await
-            .map_err(|_| MetaError::Shutdown)?;
+        self.inner.tx.send(Pending { cmd, tx }).await.map_err(|_| MetaError::Shutdown)?;
         rx.await.map_err(|_| MetaError::Shutdown)?
     }
 
@@ -270,11 +254,7 @@ impl MetaStore {
 
     /// Stops Raft and flushes sled. Later proposals fail with [`MetaError::Shutdown`].
     pub async fn shutdown(&self) -> anyhow::Result<()> {
-        self.inner
-            .raft
-            .shutdown()
-            .await
-            .map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
+        self.inner.raft.shutdown().await.map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
         self.inner.db.flush_async().await.context("flushing sled")?;
         Ok(())
     }

@@ -14,20 +14,14 @@ async fn bucket_commands() {
     let m = s.metrics();
     assert_eq!(m.current_leader, Some(1));
 
-    assert_eq!(
-        s.propose(Command::CreateBucket { bucket: bucket("b1", "alice") }).await.unwrap(),
-        CommandResult::Ok
-    );
+    assert_eq!(s.propose(Command::CreateBucket { bucket: bucket("b1", "alice") }).await.unwrap(), CommandResult::Ok);
     assert_eq!(
         s.propose(Command::CreateBucket { bucket: bucket("b1", "bob") }).await.unwrap(),
         CommandResult::BucketAlreadyExists { owner: "alice".into() }
     );
     assert_eq!(s.get_bucket("b1").unwrap(), Some(bucket("b1", "alice")));
     assert_eq!(s.get_bucket("b2").unwrap(), None);
-    assert_eq!(
-        s.propose(Command::DeleteBucket { name: "b2".into() }).await.unwrap(),
-        CommandResult::NoSuchBucket
-    );
+    assert_eq!(s.propose(Command::DeleteBucket { name: "b2".into() }).await.unwrap(), CommandResult::NoSuchBucket);
     for name in ["c", "a", "b2", "b10"] {
         create_bucket(&s, name).await;
     }
@@ -41,19 +35,13 @@ async fn bucket_commands() {
     assert!(s.bucket_has_objects("b1").unwrap());
     assert!(!s.bucket_has_objects("b10").unwrap());
     assert!(!s.bucket_has_objects("b").unwrap());
-    assert_eq!(
-        s.propose(Command::DeleteBucket { name: "b1".into() }).await.unwrap(),
-        CommandResult::BucketNotEmpty
-    );
+    assert_eq!(s.propose(Command::DeleteBucket { name: "b1".into() }).await.unwrap(), CommandResult::BucketNotEmpty);
     assert_eq!(
         s.propose(Command::DeleteObject { bucket: "b1".into(), key: "k".into() }).await.unwrap(),
         CommandResult::Replaced(Some(version("e1")))
     );
     assert!(!s.bucket_has_objects("b1").unwrap());
-    assert_eq!(
-        s.propose(Command::DeleteBucket { name: "b1".into() }).await.unwrap(),
-        CommandResult::Ok
-    );
+    assert_eq!(s.propose(Command::DeleteBucket { name: "b1".into() }).await.unwrap(), CommandResult::Ok);
     assert_eq!(s.get_bucket("b1").unwrap(), None);
     s.shutdown().await.unwrap();
 }
@@ -71,10 +59,7 @@ async fn object_commands_and_conditions() {
 
     assert_eq!(s.propose(put("b", "k", "e1", None)).await.unwrap(), CommandResult::Replaced(None));
     assert_eq!(s.get_object("b", "k").unwrap(), Some(version("e1")));
-    assert_eq!(
-        s.propose(put("b", "k", "e2", None)).await.unwrap(),
-        CommandResult::Replaced(Some(version("e1")))
-    );
+    assert_eq!(s.propose(put("b", "k", "e2", None)).await.unwrap(), CommandResult::Replaced(Some(version("e1"))));
     // If-None-Match: *
     assert_eq!(
         s.propose(put("b", "k", "e3", Some(WriteCondition::IfNoneMatchAny))).await.unwrap(),
@@ -86,18 +71,9 @@ async fn object_commands_and_conditions() {
     );
     // If-Match
     let if_match = |e: &str| Some(WriteCondition::IfMatch(e.to_string()));
-    assert_eq!(
-        s.propose(put("b", "missing", "x", if_match("*"))).await.unwrap(),
-        CommandResult::NoSuchKey
-    );
-    assert_eq!(
-        s.propose(put("b", "missing", "x", if_match("\"e1\""))).await.unwrap(),
-        CommandResult::NoSuchKey
-    );
-    assert_eq!(
-        s.propose(put("b", "k", "e3", if_match("\"e1\""))).await.unwrap(),
-        CommandResult::PreconditionFailed
-    );
+    assert_eq!(s.propose(put("b", "missing", "x", if_match("*"))).await.unwrap(), CommandResult::NoSuchKey);
+    assert_eq!(s.propose(put("b", "missing", "x", if_match("\"e1\""))).await.unwrap(), CommandResult::NoSuchKey);
+    assert_eq!(s.propose(put("b", "k", "e3", if_match("\"e1\""))).await.unwrap(), CommandResult::PreconditionFailed);
     assert_eq!(s.get_object("b", "k").unwrap(), Some(version("e2")));
     assert_eq!(
         s.propose(put("b", "k", "e3", if_match("\"e2\""))).await.unwrap(),
@@ -197,16 +173,10 @@ async fn conditional_put_race_has_one_winner() {
     let futs = (0..50).map(|i| {
         let s = s.clone();
         tokio::spawn(async move {
-            s.propose(put("race", "one", &format!("e{i}"), Some(WriteCondition::IfNoneMatchAny)))
-                .await
-                .unwrap()
+            s.propose(put("race", "one", &format!("e{i}"), Some(WriteCondition::IfNoneMatchAny))).await.unwrap()
         })
     });
-    let results: Vec<CommandResult> = futures::future::join_all(futs)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let results: Vec<CommandResult> = futures::future::join_all(futs).await.into_iter().map(|r| r.unwrap()).collect();
     let winners = results.iter().filter(|r| **r == CommandResult::Replaced(None)).count();
     let losers = results.iter().filter(|r| **r == CommandResult::PreconditionFailed).count();
     assert_eq!((winners, losers), (1, 49), "{results:?}");
@@ -316,6 +286,22 @@ async fn concurrent_proposals_throughput() {
         n as f64 / entries as f64
     );
     assert_eq!(s.list_objects("tp", "", None, None, 10_000).unwrap().objects.len(), n);
+
+    // 64 clients, each proposing one at a time (closer to an S3 front end).
+    let t = Instant::now();
+    let workers = (0..64).map(|w| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let r = s.propose(put("tp", &format!("w{w}-{i}"), "etag", None)).await.unwrap();
+                assert_eq!(r, CommandResult::Replaced(None));
+            }
+        })
+    });
+    for r in futures::future::join_all(workers).await {
+        r.unwrap();
+    }
+    println!("64 clients x 40 sequential proposals: {:.0} proposals/s", 2560.0 / t.elapsed().as_secs_f64());
 
     // Sequential (one proposal at a time) for comparison.
     let t = Instant::now();

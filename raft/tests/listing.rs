@@ -21,11 +21,7 @@ fn model(
         if !k.starts_with(prefix) || after.is_some_and(|a| k.as_str() <= a) {
             continue;
         }
-        let cp = delimiter.and_then(|d| {
-            k[prefix.len()..]
-                .find(d)
-                .map(|i| k[..prefix.len() + i + d.len()].to_string())
-        });
+        let cp = delimiter.and_then(|d| k[prefix.len()..].find(d).map(|i| k[..prefix.len() + i + d.len()].to_string()));
         match cp {
             Some(cp) => {
                 if after.is_some_and(|a| a.starts_with(&cp)) {
@@ -52,10 +48,39 @@ fn names(p: &ListPage) -> Vec<String> {
 
 fn key_set() -> Vec<String> {
     let mut keys: Vec<String> = [
-        "a", "a/", "a//b", "a/b", "a/b/c", "ab", "dir", "dir/", "dir//x", "dir///y", "dir/a", "dir/b",
-        "dir/b/c", "dir/sub", "dir/sub/", "dir0", "dir~", "/lead", "//double", "unicode/é", "unicode/éa",
-        "unicode/日本/語", "unicode/日本/x", "unicode/z", "ü", "ü/ü", "z", "zz/top", "x\u{1}y", "x y",
-        "emoji/😀/a", "emoji/😀/b", "emoji/😀",
+        "a",
+        "a/",
+        "a//b",
+        "a/b",
+        "a/b/c",
+        "ab",
+        "dir",
+        "dir/",
+        "dir//x",
+        "dir///y",
+        "dir/a",
+        "dir/b",
+        "dir/b/c",
+        "dir/sub",
+        "dir/sub/",
+        "dir0",
+        "dir~",
+        "/lead",
+        "//double",
+        "unicode/é",
+        "unicode/éa",
+        "unicode/日本/語",
+        "unicode/日本/x",
+        "unicode/z",
+        "ü",
+        "ü/ü",
+        "z",
+        "zz/top",
+        "x\u{1}y",
+        "x y",
+        "emoji/😀/a",
+        "emoji/😀/b",
+        "emoji/😀",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -84,11 +109,36 @@ async fn listing_matches_model() {
     put_all(&s, "a", &leak).await;
     put_all(&s, "b", &leak).await;
 
-    let prefixes = ["", "d", "dir", "dir/", "dir/sub/", "dir/sub/deep1/", "unicode/", "unicode/日本", "emoji/😀", "nope", "a", "/"];
+    let prefixes = [
+        "",
+        "d",
+        "dir",
+        "dir/",
+        "dir/sub/",
+        "dir/sub/deep1/",
+        "unicode/",
+        "unicode/日本",
+        "emoji/😀",
+        "nope",
+        "a",
+        "/",
+    ];
     let delims = [None, Some("/"), Some("//"), Some("sub"), Some("é"), Some("")];
     let afters = [
-        None, Some(""), Some("0"), Some("a/"), Some("dir"), Some("dir/"), Some("dir/a"), Some("dir/sub/"),
-        Some("dir/sub/k0100"), Some("dir/sub/deep2/x"), Some("unicode/日"), Some("unicode/日本/"), Some("zzz"), Some("\u{10FFFF}"),
+        None,
+        Some(""),
+        Some("0"),
+        Some("a/"),
+        Some("dir"),
+        Some("dir/"),
+        Some("dir/a"),
+        Some("dir/sub/"),
+        Some("dir/sub/k0100"),
+        Some("dir/sub/deep2/x"),
+        Some("unicode/日"),
+        Some("unicode/日本/"),
+        Some("zzz"),
+        Some("\u{10FFFF}"),
     ];
     let mut checked = 0;
     for prefix in prefixes {
@@ -117,8 +167,8 @@ async fn listing_matches_model() {
     sorted.sort();
     assert_eq!(names(&page), sorted);
     let page = s.list_objects("a", "b", Some("/"), None, 1000).unwrap();
-    assert_eq!(names(&page), vec!["b".to_string(), "bdir/x".to_string()]);
-    assert_eq!(page.common_prefixes, vec!["b/".to_string()]);
+    assert_eq!(names(&page), vec!["b".to_string()]);
+    assert_eq!(page.common_prefixes, vec!["b/".to_string(), "bdir/".to_string()]);
     assert!(s.list_objects("empty", "", None, None, 1000).unwrap() == ListPage::default());
     assert!(s.list_objects("missing", "", None, None, 1000).unwrap() == ListPage::default());
     assert!(!s.bucket_has_objects("empty").unwrap());
@@ -175,7 +225,9 @@ async fn paging_returns_every_entry_once() {
     let keys = key_set();
     put_all(&s, "ab", &keys).await;
     put_all(&s, "a", &["bz".to_string(), "c".to_string()]).await;
-    for (prefix, delim) in [("", None), ("", Some("/")), ("dir/", Some("/")), ("dir/sub/", None), ("unicode/", Some("/"))] {
+    for (prefix, delim) in
+        [("", None), ("", Some("/")), ("dir/", Some("/")), ("dir/sub/", None), ("unicode/", Some("/"))]
+    {
         let full = s.list_objects("ab", prefix, delim, None, 100_000).unwrap();
         assert!(!full.is_truncated);
         let mut expect: Vec<String> = names(&full);

@@ -34,11 +34,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Writes `data` in randomly sized pieces, so stripe boundaries fall mid-buffer.
-pub async fn write_object(
-    set: &DiskSet,
-    spec: &ShardSpec,
-    data: &[u8],
-) -> Result<WriteReceipt, ErasureError> {
+pub async fn write_object(set: &DiskSet, spec: &ShardSpec, data: &[u8]) -> Result<WriteReceipt, ErasureError> {
     let mut w = set.writer(spec.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(data.len() as u64);
     let mut rest = data;
@@ -77,10 +73,7 @@ pub async fn read_range(
 
 pub fn shard_file(set: &DiskSet, spec: &ShardSpec, shard: usize) -> PathBuf {
     let hex = format!("{:032x}", spec.id);
-    set.roots()[spec.disks[shard] as usize]
-        .join("objects")
-        .join(&hex[..2])
-        .join(format!("{hex}.{shard}"))
+    set.roots()[spec.disks[shard] as usize].join("objects").join(&hex[..2]).join(format!("{hex}.{shard}"))
 }
 
 /// Every regular file under `dir` (recursively).
@@ -105,8 +98,5 @@ pub fn all_files(set: &DiskSet) -> Vec<PathBuf> {
 }
 
 pub fn tmp_files(set: &DiskSet) -> Vec<PathBuf> {
-    set.roots()
-        .iter()
-        .flat_map(|r| files_under(&r.join("tmp")))
-        .collect()
+    set.roots().iter().flat_map(|r| files_under(&r.join("tmp"))).collect()
 }

@@ -5,11 +5,7 @@ use cairn_raft::MetaStore;
 use std::collections::BTreeMap;
 
 pub fn bucket(name: &str, owner: &str) -> BucketInfo {
-    BucketInfo {
-        name: name.to_string(),
-        owner: owner.to_string(),
-        created: 1,
-    }
+    BucketInfo { name: name.to_string(), owner: owner.to_string(), created: 1 }
 }
 
 pub fn version(etag: &str) -> ObjectVersion {
@@ -32,21 +28,11 @@ pub fn version(etag: &str) -> ObjectVersion {
 }
 
 pub fn put(bucket: &str, key: &str, etag: &str, condition: Option<WriteCondition>) -> Command {
-    Command::PutObject {
-        bucket: bucket.into(),
-        key: key.into(),
-        version: version(etag),
-        condition,
-    }
+    Command::PutObject { bucket: bucket.into(), key: key.into(), version: version(etag), condition }
 }
 
 pub async fn create_bucket(s: &MetaStore, name: &str) {
-    let r = s
-        .propose(Command::CreateBucket {
-            bucket: bucket(name, "owner"),
-        })
-        .await
-        .unwrap();
+    let r = s.propose(Command::CreateBucket { bucket: bucket(name, "owner") }).await.unwrap();
     assert_eq!(r, CommandResult::Ok);
 }
 

@@ -1,0 +1,207 @@
+//! A small warp-style load generator. Every loop is bounded by a count and a
+//! duration; objects are written under a fresh prefix and removed afterwards.
+
+use crate::client::Connection;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// put, get or mixed (1 PUT : 3 GET).
+    #[arg(long, default_value = "put")]
+    op: String,
+    /// Object size, e.g. 4KiB, 1MiB, 64MiB.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    size: u64,
+    /// Parallel requests.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Stop after this many operations...
+    #[arg(long, default_value_t = 1000)]
+    count: u64,
+    /// ...or after this many seconds, whichever comes first.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Bucket to use (created if missing).
+    #[arg(long, default_value = "cairn-bench")]
+    bucket: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Keep the objects instead of deleting them.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("bad size {s}"))?;
+    let mul = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("bad size unit {unit}")),
+    };
+    Ok(n * mul)
+}
+
+struct Stats {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    bytes: u64,
+    errors: u64,
+}
+
+impl Stats {
+    fn new(name: &'static str) -> Self {
+        Self { name, latencies: Vec::new(), bytes: 0, errors: 0 }
+    }
+
+    fn pct(sorted: &[Duration], p: f64) -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[i].as_secs_f64() * 1000.0
+    }
+
+    fn report(&mut self, elapsed: Duration) -> serde_json::Value {
+        self.latencies.sort();
+        let secs = elapsed.as_secs_f64();
+        serde_json::json!({
+            "op": self.name,
+            "ops": self.latencies.len(),
+            "errors": self.errors,
+            "ops_per_s": self.latencies.len() as f64 / secs,
+            "mib_per_s": self.bytes as f64 / secs / 1048576.0,
+            "p50_ms": Self::pct(&self.latencies, 0.5),
+            "p90_ms": Self::pct(&self.latencies, 0.9),
+            "p99_ms": Self::pct(&self.latencies, 0.99),
+        })
+    }
+}
+
+pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
+    let client = conn.s3()?;
+    if client.head_bucket().bucket(&args.bucket).send().await.is_err() {
+        client.create_bucket().bucket(&args.bucket).send().await?;
+    }
+    let prefix = format!("bench-{:08x}/", rand::random::<u32>());
+    let payload = Bytes::from((0..args.size).map(|_| rand::random::<u8>()).collect::<Vec<u8>>());
+    let keys = Arc::new(AtomicU64::new(0));
+
+    // GET needs objects to read: seed a pool first.
+    let pool = if args.op == "put" { 0 } else { (args.concurrency as u64 * 4).min(args.count.max(1)) };
+    for i in 0..pool {
+        client.put_object().bucket(&args.bucket).key(format!("{prefix}{i}")).body(ByteStream::from(payload.clone())).send().await?;
+    }
+    keys.store(pool, Ordering::SeqCst);
+
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, bucket, prefix, payload, keys, issued) =
+            (client.clone(), args.bucket.clone(), prefix.clone(), payload.clone(), keys.clone(), issued.clone());
+        let op = args.op.clone();
+        let count = args.count;
+        tasks.push(tokio::spawn(async move {
+            let mut put = Stats::new("put");
+            let mut get = Stats::new("get");
+            loop {
+                let n = issued.fetch_add(1, Ordering::SeqCst);
+                if n >= count || Instant::now() >= deadline {
+                    break;
+                }
+                let do_put = match op.as_str() {
+                    "put" => true,
+                    "get" => false,
+                    _ => n % 4 == 0,
+                };
+                let t = Instant::now();
+                if do_put {
+                    let k = keys.fetch_add(1, Ordering::SeqCst);
+                    let r = client.put_object().bucket(&bucket).key(format!("{prefix}{k}")).body(ByteStream::from(payload.clone())).send().await;
+                    match r {
+                        Ok(_) => {
+                            put.latencies.push(t.elapsed());
+                            put.bytes += payload.len() as u64;
+                        }
+                        Err(_) => put.errors += 1,
+                    }
+                } else {
+                    let k = n % pool.max(1);
+                    let r = client.get_object().bucket(&bucket).key(format!("{prefix}{k}")).send().await;
+                    let ok = match r {
+                        Ok(o) => o.body.collect().await.map(|b| b.into_bytes().len() as u64).ok(),
+                        Err(_) => None,
+                    };
+                    match ok {
+                        Some(len) => {
+                            get.latencies.push(t.elapsed());
+                            get.bytes += len;
+                        }
+                        None => get.errors += 1,
+                    }
+                }
+            }
+            (put, get)
+        }));
+    }
+    let mut put = Stats::new("put");
+    let mut get = Stats::new("get");
+    for t in tasks {
+        let (p, g) = t.await?;
+        put.latencies.extend(p.latencies);
+        put.bytes += p.bytes;
+        put.errors += p.errors;
+        get.latencies.extend(g.latencies);
+        get.bytes += g.bytes;
+        get.errors += g.errors;
+    }
+    let elapsed = start.elapsed();
+    let mut rows = Vec::new();
+    for s in [&mut put, &mut get] {
+        if !s.latencies.is_empty() || s.errors > 0 {
+            rows.push(s.report(elapsed));
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::json!({"size": args.size, "concurrency": args.concurrency, "seconds": elapsed.as_secs_f64(), "results": rows}));
+    } else {
+        println!("size={} concurrency={} elapsed={:.1}s", args.size, args.concurrency, elapsed.as_secs_f64());
+        println!("{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}", "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms");
+        for r in &rows {
+            println!(
+                "{:<5} {:>8} {:>7} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}",
+                r["op"].as_str().unwrap_or(""),
+                r["ops"],
+                r["errors"],
+                r["ops_per_s"].as_f64().unwrap_or(0.0),
+                r["mib_per_s"].as_f64().unwrap_or(0.0),
+                r["p50_ms"].as_f64().unwrap_or(0.0),
+                r["p90_ms"].as_f64().unwrap_or(0.0),
+                r["p99_ms"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    if !args.keep {
+        let total = keys.load(Ordering::SeqCst);
+        for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
+            let ids: Vec<_> = chunk
+                .iter()
+                .filter_map(|i| aws_sdk_s3::types::ObjectIdentifier::builder().key(format!("{prefix}{i}")).build().ok())
+                .collect();
+            let del = aws_sdk_s3::types::Delete::builder().set_objects(Some(ids)).quiet(true).build()?;
+            client.delete_objects().bucket(&args.bucket).delete(del).send().await?;
+        }
+    }
+    Ok(())
+}

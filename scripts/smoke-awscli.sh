@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Smoke test: drive a real cairnd with the real aws-cli.
+#
+# Starts a node on a temp dir and a free port, then: s3 mb, cp of a 100 MiB random
+# file up and down (sha256 compared), s3 ls, sync of a small tree up and back, s3api
+# put-object + head-object (ETag = MD5), rm --recursive, rb.
+#
+# Usage: scripts/smoke-awscli.sh        (CAIRND_BIN=/path/to/cairnd to skip the build)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ACCESS_KEY="smokeadmin"
+SECRET_KEY="smokeadmin-secret-key-0123456789"
+BUCKET="smoke-awscli"
+
+log() { printf 'smoke-awscli: %s\n' "$*" >&2; }
+
+# --- aws-cli -----------------------------------------------------------------
+if ! command -v aws >/dev/null 2>&1; then
+    log "installing awscli with pip"
+    python3 -m pip install --quiet awscli
+    hash -r
+fi
+command -v aws >/dev/null 2>&1 || { log "aws not found after install"; exit 1; }
+
+# --- cairnd --------------------------------------------------------------------
+if [[ -n "${CAIRND_BIN:-}" ]]; then
+    BIN="$CAIRND_BIN"
+else
+    TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+    case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+    BIN="$TARGET_DIR/debug/cairnd"
+    log "building cairnd"
+    (cd "$ROOT" && cargo build --quiet -p cairn-node --bin cairnd)
+fi
+[[ -x "$BIN" ]] || { log "cairnd binary not found at $BIN"; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-smoke-awscli.XXXXXX")"
+NODE_PID=""
+cleanup() {
+    local rc=$?
+    if [[ -n "$NODE_PID" ]] && kill -0 "$NODE_PID" 2>/dev/null; then
+        kill "$NODE_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$NODE_PID" 2>/dev/null || true
+        wait "$NODE_PID" 2>/dev/null || true
+    fi
+    if [[ $rc -ne 0 && -f "$WORK/cairnd.stderr" ]]; then
+        log "cairnd log (last 30 lines):"
+        tail -n 30 "$WORK/cairnd.stderr" >&2 || true
+    fi
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+
+# A clean environment for both the node and the CLI: no inherited AWS_* or CAIRN_*.
+for v in $(env | grep -oE '^(AWS|CAIRN)_[A-Za-z0-9_]*' || true); do unset "$v"; done
+
+mkdir -p "$WORK/data"
+CAIRN_ROOT_ACCESS_KEY="$ACCESS_KEY" CAIRN_ROOT_SECRET_KEY="$SECRET_KEY" \
+    "$BIN" --data "$WORK/data" --s3-listen 127.0.0.1:0 >"$WORK/cairnd.stdout" 2>"$WORK/cairnd.stderr" &
+NODE_PID=$!
+
+ENDPOINT=""
+for _ in $(seq 1 300); do
+    ENDPOINT="$(sed -n 's/^  S3 endpoint:[[:space:]]*\(http[^[:space:]]*\).*/\1/p' "$WORK/cairnd.stdout" | head -n1)"
+    [[ -n "$ENDPOINT" ]] && break
+    kill -0 "$NODE_PID" 2>/dev/null || { log "cairnd exited during start-up"; exit 1; }
+    sleep 0.1
+done
+[[ -n "$ENDPOINT" ]] || { log "cairnd did not print its endpoint within 30 s"; exit 1; }
+log "node at $ENDPOINT (pid $NODE_PID, data $WORK/data)"
+
+export AWS_ACCESS_KEY_ID="$ACCESS_KEY"
+export AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
+export AWS_DEFAULT_REGION="us-east-1"
+export AWS_CONFIG_FILE="$WORK/aws-config"
+export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+: >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+# Multipart upload is not implemented yet (issue #3): keep every upload a single PUT.
+aws configure set default.s3.multipart_threshold 6GB
+aws configure set default.region us-east-1
+
+awsc() { aws --endpoint-url "$ENDPOINT" "$@"; }
+
+PASSED=0
+FAILED=0
+step() {
+    local name="$1"; shift
+    local out
+    if out="$("$@" 2>&1)"; then
+        PASSED=$((PASSED + 1))
+        log "ok   $name"
+    else
+        FAILED=$((FAILED + 1))
+        log "FAIL $name"
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+    fi
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# --- steps -------------------------------------------------------------------------
+t_mb() { awsc s3 mb "s3://$BUCKET"; }
+
+t_ls_buckets() {
+    local out; out="$(awsc s3 ls)"
+    grep -qE "[[:space:]]$BUCKET\$" <<<"$out" || { echo "bucket missing from 'aws s3 ls': $out"; return 1; }
+}
+
+t_cp_up() {
+    head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/big.bin"
+    awsc s3 cp --no-progress "$WORK/big.bin" "s3://$BUCKET/big/big.bin"
+}
+
+t_cp_down() {
+    awsc s3 cp --no-progress "s3://$BUCKET/big/big.bin" "$WORK/big.down"
+    local a b; a="$(sha "$WORK/big.bin")"; b="$(sha "$WORK/big.down")"
+    [[ "$a" == "$b" ]] || { echo "sha256 differs: up $a down $b"; return 1; }
+    rm -f "$WORK/big.down"
+}
+
+t_ls_objects() {
+    local out; out="$(awsc s3 ls "s3://$BUCKET/big/")"
+    grep -qE "[[:space:]]104857600[[:space:]]+big\.bin\$" <<<"$out" || { echo "unexpected listing: $out"; return 1; }
+}
+
+t_sync_up() {
+    local src="$WORK/tree"
+    mkdir -p "$src/sub/deeper" "$src/sub/another dir" "$src/empty-sibling"
+    echo "alpha" >"$src/a.txt"
+    echo "beta" >"$src/sub/b.txt"
+    head -c 20000 /dev/urandom >"$src/sub/deeper/c.bin"
+    echo "spaced" >"$src/with space.txt"
+    head -c 7000 /dev/urandom >"$src/sub/another dir/d e.bin"
+    echo "unicode" >"$src/sub/ünï.txt"
+    echo "gamma" >"$src/empty-sibling/g.txt"
+    awsc s3 sync --no-progress "$src" "s3://$BUCKET/tree/"
+    local out n; out="$(awsc s3 ls --recursive "s3://$BUCKET/tree/")"
+    n="$(grep -c . <<<"$out")"
+    [[ "$n" -eq 7 ]] || { echo "expected 7 objects after sync, got $n: $out"; return 1; }
+    grep -q "tree/with space.txt" <<<"$out" || { echo "key with a space missing: $out"; return 1; }
+    grep -q "tree/sub/another dir/d e.bin" <<<"$out" || { echo "nested key with spaces missing: $out"; return 1; }
+}
+
+t_sync_down() {
+    awsc s3 sync --no-progress "s3://$BUCKET/tree/" "$WORK/tree-back"
+    diff -r "$WORK/tree" "$WORK/tree-back" || { echo "tree differs after sync back"; return 1; }
+    # A second sync up must find nothing to do.
+    local out; out="$(awsc s3 sync --no-progress "$WORK/tree" "s3://$BUCKET/tree/")"
+    [[ -z "$out" ]] || { echo "second sync re-uploaded: $out"; return 1; }
+}
+
+t_put_head_etag() {
+    head -c 12345 /dev/urandom >"$WORK/single.bin"
+    local md5 put_etag head_etag len
+    md5="$(md5sum "$WORK/single.bin" | cut -d' ' -f1)"
+    put_etag="$(awsc s3api put-object --bucket "$BUCKET" --key "single/obj.bin" --body "$WORK/single.bin" --query ETag --output text)"
+    [[ "$put_etag" == "\"$md5\"" ]] || { echo "put-object ETag $put_etag, md5 \"$md5\""; return 1; }
+    head_etag="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ETag --output text)"
+    [[ "$head_etag" == "\"$md5\"" ]] || { echo "head-object ETag $head_etag, md5 \"$md5\""; return 1; }
+    len="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ContentLength --output text)"
+    [[ "$len" == "12345" ]] || { echo "head-object ContentLength $len"; return 1; }
+}
+
+t_head_missing() {
+    # head-object on a missing key must fail (404).
+    if out="$(awsc s3api head-object --bucket "$BUCKET" --key "no/such/key" 2>&1)"; then
+        echo "head-object of a missing key succeeded: $out"; return 1
+    fi
+    grep -q "404" <<<"$out" || { echo "expected a 404: $out"; return 1; }
+}
+
+t_rb_not_empty() {
+    if out="$(awsc s3 rb "s3://$BUCKET" 2>&1)"; then
+        echo "rb of a non-empty bucket succeeded: $out"; return 1
+    fi
+    grep -q "BucketNotEmpty" <<<"$out" || { echo "expected BucketNotEmpty: $out"; return 1; }
+}
+
+t_rm_recursive() {
+    awsc s3 rm --recursive "s3://$BUCKET/"
+    local out; out="$(awsc s3 ls --recursive "s3://$BUCKET/")" || true
+    [[ -z "$out" ]] || { echo "objects left after rm --recursive: $out"; return 1; }
+}
+
+t_rb() {
+    awsc s3 rb "s3://$BUCKET"
+    local out; out="$(awsc s3 ls)"
+    ! grep -qE "[[:space:]]$BUCKET\$" <<<"$out" || { echo "bucket still listed after rb: $out"; return 1; }
+}
+
+step "s3 mb" t_mb
+step "s3 ls (buckets)" t_ls_buckets
+step "s3 cp 100 MiB up" t_cp_up
+step "s3 cp 100 MiB down, sha256 equal" t_cp_down
+step "s3 ls (objects, size)" t_ls_objects
+step "s3 sync tree up" t_sync_up
+step "s3 sync tree down, identical; re-sync is a no-op" t_sync_down
+step "s3api put-object/head-object ETag = md5" t_put_head_etag
+step "s3api head-object missing key -> 404" t_head_missing
+step "s3 rb non-empty -> BucketNotEmpty" t_rb_not_empty
+step "s3 rm --recursive" t_rm_recursive
+step "s3 rb" t_rb
+
+printf 'smoke-awscli: %d passed, %d failed\n' "$PASSED" "$FAILED"
+[[ "$FAILED" -eq 0 ]]
