@@ -106,24 +106,24 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 t_mb() { awsc s3 mb "s3://$BUCKET"; }
 
 t_ls_buckets() {
-    local out; out="$(awsc s3 ls)"
+    local out; out="$(awsc s3 ls)" || return 1
     grep -qE "[[:space:]]$BUCKET\$" <<<"$out" || { echo "bucket missing from 'aws s3 ls': $out"; return 1; }
 }
 
 t_cp_up() {
-    head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/big.bin"
-    awsc s3 cp --no-progress "$WORK/big.bin" "s3://$BUCKET/big/big.bin"
+    head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/big.bin" || return 1
+    awsc s3 cp --no-progress "$WORK/big.bin" "s3://$BUCKET/big/big.bin" || return 1
 }
 
 t_cp_down() {
-    awsc s3 cp --no-progress "s3://$BUCKET/big/big.bin" "$WORK/big.down"
+    awsc s3 cp --no-progress "s3://$BUCKET/big/big.bin" "$WORK/big.down" || return 1
     local a b; a="$(sha "$WORK/big.bin")"; b="$(sha "$WORK/big.down")"
     [[ "$a" == "$b" ]] || { echo "sha256 differs: up $a down $b"; return 1; }
     rm -f "$WORK/big.down"
 }
 
 t_ls_objects() {
-    local out; out="$(awsc s3 ls "s3://$BUCKET/big/")"
+    local out; out="$(awsc s3 ls "s3://$BUCKET/big/")" || return 1
     grep -qE "[[:space:]]104857600[[:space:]]+big\.bin\$" <<<"$out" || { echo "unexpected listing: $out"; return 1; }
 }
 
@@ -137,8 +137,8 @@ t_sync_up() {
     head -c 7000 /dev/urandom >"$src/sub/another dir/d e.bin"
     echo "unicode" >"$src/sub/ünï.txt"
     echo "gamma" >"$src/empty-sibling/g.txt"
-    awsc s3 sync --no-progress "$src" "s3://$BUCKET/tree/"
-    local out n; out="$(awsc s3 ls --recursive "s3://$BUCKET/tree/")"
+    awsc s3 sync --no-progress "$src" "s3://$BUCKET/tree/" || return 1
+    local out n; out="$(awsc s3 ls --recursive "s3://$BUCKET/tree/")" || return 1
     n="$(grep -c . <<<"$out")"
     [[ "$n" -eq 7 ]] || { echo "expected 7 objects after sync, got $n: $out"; return 1; }
     grep -q "tree/with space.txt" <<<"$out" || { echo "key with a space missing: $out"; return 1; }
@@ -146,26 +146,27 @@ t_sync_up() {
 }
 
 t_sync_down() {
-    awsc s3 sync --no-progress "s3://$BUCKET/tree/" "$WORK/tree-back"
+    awsc s3 sync --no-progress "s3://$BUCKET/tree/" "$WORK/tree-back" || return 1
     diff -r "$WORK/tree" "$WORK/tree-back" || { echo "tree differs after sync back"; return 1; }
     # A second sync up must find nothing to do.
-    local out; out="$(awsc s3 sync --no-progress "$WORK/tree" "s3://$BUCKET/tree/")"
+    local out; out="$(awsc s3 sync --no-progress "$WORK/tree" "s3://$BUCKET/tree/")" || return 1
     [[ -z "$out" ]] || { echo "second sync re-uploaded: $out"; return 1; }
 }
 
 t_put_head_etag() {
-    head -c 12345 /dev/urandom >"$WORK/single.bin"
+    head -c 12345 /dev/urandom >"$WORK/single.bin" || return 1
     local md5 put_etag head_etag len
     md5="$(md5sum "$WORK/single.bin" | cut -d' ' -f1)"
-    put_etag="$(awsc s3api put-object --bucket "$BUCKET" --key "single/obj.bin" --body "$WORK/single.bin" --query ETag --output text)"
+    put_etag="$(awsc s3api put-object --bucket "$BUCKET" --key "single/obj.bin" --body "$WORK/single.bin" --query ETag --output text)" || return 1
     [[ "$put_etag" == "\"$md5\"" ]] || { echo "put-object ETag $put_etag, md5 \"$md5\""; return 1; }
-    head_etag="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ETag --output text)"
+    head_etag="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ETag --output text)" || return 1
     [[ "$head_etag" == "\"$md5\"" ]] || { echo "head-object ETag $head_etag, md5 \"$md5\""; return 1; }
-    len="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ContentLength --output text)"
+    len="$(awsc s3api head-object --bucket "$BUCKET" --key "single/obj.bin" --query ContentLength --output text)" || return 1
     [[ "$len" == "12345" ]] || { echo "head-object ContentLength $len"; return 1; }
 }
 
 t_head_missing() {
+    local out
     # head-object on a missing key must fail (404).
     if out="$(awsc s3api head-object --bucket "$BUCKET" --key "no/such/key" 2>&1)"; then
         echo "head-object of a missing key succeeded: $out"; return 1
@@ -174,6 +175,7 @@ t_head_missing() {
 }
 
 t_rb_not_empty() {
+    local out
     if out="$(awsc s3 rb "s3://$BUCKET" 2>&1)"; then
         echo "rb of a non-empty bucket succeeded: $out"; return 1
     fi
@@ -181,14 +183,14 @@ t_rb_not_empty() {
 }
 
 t_rm_recursive() {
-    awsc s3 rm --recursive "s3://$BUCKET/"
+    awsc s3 rm --recursive "s3://$BUCKET/" || return 1
     local out; out="$(awsc s3 ls --recursive "s3://$BUCKET/")" || true
     [[ -z "$out" ]] || { echo "objects left after rm --recursive: $out"; return 1; }
 }
 
 t_rb() {
-    awsc s3 rb "s3://$BUCKET"
-    local out; out="$(awsc s3 ls)"
+    awsc s3 rb "s3://$BUCKET" || return 1
+    local out; out="$(awsc s3 ls)" || return 1
     ! grep -qE "[[:space:]]$BUCKET\$" <<<"$out" || { echo "bucket still listed after rb: $out"; return 1; }
 }
 

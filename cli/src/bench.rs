@@ -93,13 +93,21 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         client.create_bucket().bucket(&args.bucket).send().await?;
     }
     let prefix = format!("bench-{:08x}/", rand::random::<u32>());
-    let payload = Bytes::from((0..args.size).map(|_| rand::random::<u8>()).collect::<Vec<u8>>());
+    let mut data = vec![0u8; args.size as usize];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut data);
+    let payload = Bytes::from(data);
     let keys = Arc::new(AtomicU64::new(0));
 
     // GET needs objects to read: seed a pool first.
     let pool = if args.op == "put" { 0 } else { (args.concurrency as u64 * 4).min(args.count.max(1)) };
     for i in 0..pool {
-        client.put_object().bucket(&args.bucket).key(format!("{prefix}{i}")).body(ByteStream::from(payload.clone())).send().await?;
+        client
+            .put_object()
+            .bucket(&args.bucket)
+            .key(format!("{prefix}{i}"))
+            .body(ByteStream::from(payload.clone()))
+            .send()
+            .await?;
     }
     keys.store(pool, Ordering::SeqCst);
 
@@ -128,7 +136,13 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                 let t = Instant::now();
                 if do_put {
                     let k = keys.fetch_add(1, Ordering::SeqCst);
-                    let r = client.put_object().bucket(&bucket).key(format!("{prefix}{k}")).body(ByteStream::from(payload.clone())).send().await;
+                    let r = client
+                        .put_object()
+                        .bucket(&bucket)
+                        .key(format!("{prefix}{k}"))
+                        .body(ByteStream::from(payload.clone()))
+                        .send()
+                        .await;
                     match r {
                         Ok(_) => {
                             put.latencies.push(t.elapsed());
@@ -174,16 +188,22 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if args.json {
-        println!("{}", serde_json::json!({"size": args.size, "concurrency": args.concurrency, "seconds": elapsed.as_secs_f64(), "results": rows}));
+        println!(
+            "{}",
+            serde_json::json!({"size": args.size, "concurrency": args.concurrency, "seconds": elapsed.as_secs_f64(), "results": rows})
+        );
     } else {
         println!("size={} concurrency={} elapsed={:.1}s", args.size, args.concurrency, elapsed.as_secs_f64());
-        println!("{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}", "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms");
+        println!(
+            "{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}",
+            "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms"
+        );
         for r in &rows {
             println!(
                 "{:<5} {:>8} {:>7} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}",
                 r["op"].as_str().unwrap_or(""),
-                r["ops"],
-                r["errors"],
+                r["ops"].as_u64().unwrap_or(0),
+                r["errors"].as_u64().unwrap_or(0),
                 r["ops_per_s"].as_f64().unwrap_or(0.0),
                 r["mib_per_s"].as_f64().unwrap_or(0.0),
                 r["p50_ms"].as_f64().unwrap_or(0.0),

@@ -21,7 +21,9 @@ pub struct Connection {
 impl Connection {
     pub fn s3(&self) -> anyhow::Result<aws_sdk_s3::Client> {
         let (Some(ak), Some(sk)) = (&self.access_key, &self.secret_key) else {
-            anyhow::bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+            anyhow::bail!(
+                "no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            );
         };
         let http = aws_smithy_http_client::Builder::new().build_http();
         let conf = aws_sdk_s3::Config::builder()

@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 pub const SYSTEM_CONFIG: &str = "/etc/cairn/cairn.toml";
 
 #[derive(Parser, Debug, Default)]
-#[command(name = "cairnd", version, about = "Cairn: an S3-compatible object store with erasure coding and Raft metadata")]
+#[command(
+    name = "cairnd",
+    version,
+    about = "Cairn: an S3-compatible object store with erasure coding and Raft metadata"
+)]
 pub struct Flags {
     /// TOML config file (default: /etc/cairn/cairn.toml when it exists).
     #[arg(long, env = "CAIRN_CONFIG")]
@@ -163,7 +167,8 @@ mod tests {
     fn flag_beats_file() {
         let dir = tempfile_dir();
         let p = dir.join("c.toml");
-        std::fs::write(&p, "data = \"/x\"\ns3_listen = \"127.0.0.1:1234\"\ndata_shards = 1\nparity_shards = 1\n").unwrap();
+        std::fs::write(&p, "data = \"/x\"\ns3_listen = \"127.0.0.1:1234\"\ndata_shards = 1\nparity_shards = 1\n")
+            .unwrap();
         let c = Config::load(&flags(&["--config", p.to_str().unwrap(), "--s3-listen", "127.0.0.1:5"])).unwrap();
         assert_eq!(c.data, PathBuf::from("/x"));
         assert_eq!(c.s3_listen.to_string(), "127.0.0.1:5");
@@ -181,8 +186,9 @@ mod tests {
 
     #[test]
     fn too_few_disks() {
-        let err = Config::load(&flags(&["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--data-shards", "2"]))
-            .unwrap_err();
+        let err =
+            Config::load(&flags(&["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--data-shards", "2"]))
+                .unwrap_err();
         assert!(err.to_string().contains("disk"), "{err}");
     }
 

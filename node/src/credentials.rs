@@ -29,13 +29,7 @@ pub async fn ensure_root_key(meta: &MetaStore) -> anyhow::Result<AccessKey> {
     if access_key_id.len() < 3 || secret_key.len() < 8 {
         bail!("the root access key needs at least 3 characters and the secret at least 8");
     }
-    let key = AccessKey {
-        access_key_id,
-        secret_key,
-        name: "root".into(),
-        is_root: true,
-        created: time_now_nanos(),
-    };
+    let key = AccessKey { access_key_id, secret_key, name: "root".into(), is_root: true, created: time_now_nanos() };
     match meta.propose(Command::PutAccessKey { key: key.clone() }).await? {
         CommandResult::Ok => Ok(key),
         other => bail!("storing the root key failed: {other:?}"),

@@ -12,7 +12,8 @@ pub fn check_disk_list(data: &Path, disks: &[PathBuf]) -> anyhow::Result<()> {
     let current: Vec<String> = disks.iter().map(|d| absolute(d)).collect();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let stored: Vec<String> = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+            let stored: Vec<String> =
+                serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
             if stored != current {
                 bail!(
                     "the disk list differs from the one this node was created with ({}): {:?} was {:?}; \

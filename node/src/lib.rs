@@ -51,7 +51,8 @@ impl Node {
         let s3_addr = listener.local_addr()?;
         let (shutdown, rx) = watch::channel(false);
         let ready_meta = meta.clone();
-        let ready: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || ready_meta.metrics().current_leader.is_some());
+        let ready: Arc<dyn Fn() -> bool + Send + Sync> =
+            Arc::new(move || ready_meta.metrics().current_leader.is_some());
         let server = tokio::spawn(server::serve(listener, service, ready, rx));
         Ok(Node { s3_addr, access_key: root.access_key_id, secret_key: root.secret_key, meta, shutdown, server })
     }

@@ -64,7 +64,10 @@ pub async fn serve(
     }
 }
 
-fn health(req: &http::Request<Incoming>, ready: &(dyn Fn() -> bool + Send + Sync)) -> Option<http::Response<s3s::Body>> {
+fn health(
+    req: &http::Request<Incoming>,
+    ready: &(dyn Fn() -> bool + Send + Sync),
+) -> Option<http::Response<s3s::Body>> {
     let ok = match req.uri().path() {
         "/health/live" => true,
         "/health/ready" => ready(),

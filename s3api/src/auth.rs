@@ -20,7 +20,9 @@ impl S3Auth for CairnAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.meta.get_access_key(access_key).map_err(crate::errors::meta)? {
             Some(k) => Ok(SecretKey::from(k.secret_key)),
-            None => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            None => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
         }
     }
 }

@@ -29,7 +29,10 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
         return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
     }
     if name == RESERVED_BUCKET {
-        return Err(s3_error!(InvalidBucketName, "The bucket name {RESERVED_BUCKET} is reserved for Cairn's own endpoints."));
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The bucket name {RESERVED_BUCKET} is reserved for Cairn's own endpoints."
+        ));
     }
     Ok(())
 }
@@ -50,8 +53,7 @@ impl CairnS3 {
         let owner = caller(&req)?;
         let name = req.input.bucket;
         validate_bucket_name(&name)?;
-        if let Some(loc) =
-            req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
+        if let Some(loc) = req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
             && !loc.as_str().is_empty()
             && loc.as_str() != self.store.config.region
         {
@@ -61,7 +63,8 @@ impl CairnS3 {
                 self.store.config.region
             ));
         }
-        let cmd = Command::CreateBucket { bucket: BucketInfo { name: name.clone(), owner: owner.clone(), created: now() } };
+        let cmd =
+            Command::CreateBucket { bucket: BucketInfo { name: name.clone(), owner: owner.clone(), created: now() } };
         match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
             CommandResult::Ok => {}
             CommandResult::BucketAlreadyExists { owner: existing } if existing == owner => {
@@ -166,8 +169,7 @@ impl CairnS3 {
         self.require_bucket(&req.input.bucket)?;
         // S3 reports us-east-1 as an empty LocationConstraint.
         let region = &self.store.config.region;
-        let location_constraint =
-            (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
+        let location_constraint = (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 
@@ -230,13 +232,11 @@ impl CairnS3 {
             .meta
             .list_objects(&input.bucket, &prefix, delimiter, marker.as_deref(), max)
             .map_err(errors::meta)?;
-        let contents: Vec<Object> =
-            page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
+        let contents: Vec<Object> = page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
         // v1 returns NextMarker only when a delimiter is given; clients use the
         // last key otherwise.
-        let next_marker = (page.is_truncated && delimiter.is_some())
-            .then(|| enc.encode_opt(page.next_marker.as_deref()))
-            .flatten();
+        let next_marker =
+            (page.is_truncated && delimiter.is_some()).then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.encode(&prefix)),

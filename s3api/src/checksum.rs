@@ -203,7 +203,10 @@ impl ChecksumRequest {
                     trailer = Some(a);
                 }
                 None if t.eq_ignore_ascii_case("x-amz-checksum-crc64nvme") => {
-                    return Err(s3_error!(InvalidRequest, "Checksum algorithm CRC64NVME is not supported by this server"));
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "Checksum algorithm CRC64NVME is not supported by this server"
+                    ));
                 }
                 None => {}
             }

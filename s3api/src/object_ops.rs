@@ -39,10 +39,8 @@ fn expected_length(headers: &http::HeaderMap, content_length: Option<i64>) -> S3
             .ok_or_else(|| s3_error!(InvalidArgument, "invalid x-amz-decoded-content-length"))?;
         return Ok(Some(n));
     }
-    let streaming = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("STREAMING-"));
+    let streaming =
+        headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("STREAMING-"));
     Ok(if streaming { None } else { content_length.and_then(|n| u64::try_from(n).ok()) })
 }
 
@@ -103,11 +101,7 @@ fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
         content_disposition: obj.content_disposition.clone(),
         content_encoding: obj.content_encoding.clone(),
         content_language: obj.content_language.clone(),
-        content_type: obj
-            .content_type
-            .as_deref()
-            .or(Some("binary/octet-stream"))
-            .and_then(|s| s.parse().ok()),
+        content_type: obj.content_type.as_deref().or(Some("binary/octet-stream")).and_then(|s| s.parse().ok()),
         expires: obj.expires.as_deref().and_then(parse_http_date),
         metadata: (!obj.user_meta.is_empty()).then(|| obj.user_meta.clone().into_iter().collect()),
         checksums: if with_checksums { obj.checksums.clone() } else { BTreeMap::new() },
@@ -350,8 +344,13 @@ impl CairnS3 {
         check_version_id(input.version_id.as_deref())?;
         if let Some(cond) = input.if_match.as_ref() {
             let obj = self.current_object(&input.bucket, &input.key)?;
-            Conditions { if_match: Some(cond), if_none_match: None, if_modified_since: None, if_unmodified_since: None }
-                .check_copy_source(&obj)?;
+            Conditions {
+                if_match: Some(cond),
+                if_none_match: None,
+                if_modified_since: None,
+                if_unmodified_since: None,
+            }
+            .check_copy_source(&obj)?;
         }
         self.delete_one(&input.bucket, &input.key).await?;
         Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
@@ -368,16 +367,27 @@ impl CairnS3 {
             return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bucket = input.bucket.as_str();
+        // Concurrent proposals share Raft log flushes; `buffered` keeps the order.
+        let results: Vec<_> = futures::stream::iter(objects)
+            .map(|o| async move {
+                let result = match check_version_id(o.version_id.as_deref()) {
+                    Ok(()) => self.delete_one(bucket, &o.key).await,
+                    Err(e) => Err(e),
+                };
+                (o, result)
+            })
+            .buffered(64)
+            .collect()
+            .await;
         let mut deleted = Vec::new();
         let mut failed = Vec::new();
-        for o in objects {
-            let result = match check_version_id(o.version_id.as_deref()) {
-                Ok(()) => self.delete_one(&input.bucket, &o.key).await,
-                Err(e) => Err(e),
-            };
+        for (o, result) in results {
             match result {
                 Ok(()) if quiet => {}
-                Ok(()) => deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() }),
+                Ok(()) => {
+                    deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() })
+                }
                 Err(e) => failed.push(s3s::dto::Error {
                     code: Some(e.code().as_str().to_string()),
                     key: Some(o.key),
@@ -503,7 +513,9 @@ fn resolve_range(
 ) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
     match part_number {
         None | Some(1) => {}
-        Some(n) if n < 1 => return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000")),
+        Some(n) if n < 1 => {
+            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000"));
+        }
         Some(_) => {
             let mut e = S3Error::with_message(
                 S3ErrorCode::Custom("InvalidPartNumber".into()),
@@ -517,9 +529,7 @@ fn resolve_range(
     if part_number.is_some() {
         return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
     }
-    let span = r
-        .check(obj.size)
-        .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+    let span = r.check(obj.size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
     let cr = format!("bytes {}-{}/{}", span.start, span.end - 1, obj.size);
     Ok((span, Some(cr)))
 }

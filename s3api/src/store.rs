@@ -27,7 +27,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { data_shards: 2, parity_shards: 2, block_size: 512 * 1024, inline_max: 4096, region: "us-east-1".into() }
+        Self { data_shards: 2, parity_shards: 2, block_size: 256 * 1024, inline_max: 4096, region: "us-east-1".into() }
     }
 }
 
