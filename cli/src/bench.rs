@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// put, get or mixed (1 PUT : 3 GET).
+    /// put, get, mixed (1 PUT : 3 GET) or list (pages of up to 1000 keys over --objects seeded keys).
     #[arg(long, default_value = "put")]
     op: String,
     /// Object size, e.g. 4KiB, 1MiB, 64MiB.
@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// ...or after this many seconds, whichever comes first.
     #[arg(long, default_value_t = 30)]
     duration: u64,
+    /// Objects to seed before a get, mixed or list run (default: 4 per connection for get/mixed, 10000 for list).
+    #[arg(long)]
+    objects: Option<u64>,
     /// Bucket to use (created if missing).
     #[arg(long, default_value = "cairn-bench")]
     bucket: String,
@@ -79,7 +82,8 @@ impl Stats {
             "ops": self.latencies.len(),
             "errors": self.errors,
             "ops_per_s": self.latencies.len() as f64 / secs,
-            "mib_per_s": self.bytes as f64 / secs / 1048576.0,
+            "mib_per_s": if self.name == "list" { 0.0 } else { self.bytes as f64 / secs / 1048576.0 },
+            "keys_per_s": if self.name == "list" { self.bytes as f64 / secs } else { 0.0 },
             "p50_ms": Self::pct(&self.latencies, 0.5),
             "p90_ms": Self::pct(&self.latencies, 0.9),
             "p99_ms": Self::pct(&self.latencies, 0.99),
@@ -123,6 +127,8 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut put = Stats::new("put");
             let mut get = Stats::new("get");
+            let mut list = Stats::new("list");
+            let mut token: Option<String> = None;
             loop {
                 let n = issued.fetch_add(1, Ordering::SeqCst);
                 if n >= count || Instant::now() >= deadline {
@@ -134,7 +140,24 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                     _ => n % 4 == 0,
                 };
                 let t = Instant::now();
-                if do_put {
+                if op == "list" {
+                    let r = client
+                        .list_objects_v2()
+                        .bucket(&bucket)
+                        .prefix(&prefix)
+                        .set_continuation_token(token.take())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(page) => {
+                            list.latencies.push(t.elapsed());
+                            // For listings the "bytes" column counts keys.
+                            list.bytes += page.key_count.unwrap_or(0) as u64;
+                            token = page.next_continuation_token;
+                        }
+                        Err(_) => list.errors += 1,
+                    }
+                } else if do_put {
                     let k = keys.fetch_add(1, Ordering::SeqCst);
                     let r = client
                         .put_object()
@@ -166,13 +189,17 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            (put, get)
+            (put, get, list)
         }));
     }
     let mut put = Stats::new("put");
     let mut get = Stats::new("get");
+    let mut list = Stats::new("list");
     for t in tasks {
-        let (p, g) = t.await?;
+        let (p, g, l) = t.await?;
+        list.latencies.extend(l.latencies);
+        list.bytes += l.bytes;
+        list.errors += l.errors;
         put.latencies.extend(p.latencies);
         put.bytes += p.bytes;
         put.errors += p.errors;
@@ -182,7 +209,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     let mut rows = Vec::new();
-    for s in [&mut put, &mut get] {
+    for s in [&mut put, &mut get, &mut list] {
         if !s.latencies.is_empty() || s.errors > 0 {
             rows.push(s.report(elapsed));
         }
@@ -198,6 +225,9 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             "{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}",
             "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms"
         );
+        for r in rows.iter().filter(|r| r["op"] == "list") {
+            println!("list: {:.0} keys/s", r["keys_per_s"].as_f64().unwrap_or(0.0));
+        }
         for r in &rows {
             println!(
                 "{:<5} {:>8} {:>7} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}",
@@ -224,4 +254,30 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `count` objects with bounded parallelism so a large pool seeds quickly.
+async fn seed(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    payload: &Bytes,
+    count: u64,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
+        .map(|i| async move {
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(format!("{prefix}{i}"))
+                .body(ByteStream::from(payload.clone()))
+                .send()
+                .await?;
+            Ok(())
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

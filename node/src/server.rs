@@ -45,9 +45,18 @@ pub async fn serve(
             let ready = ready.clone();
             async move {
                 if let Some(resp) = health(&req, ready.as_ref()) {
-                    return Ok(resp);
+                    return Ok::<_, s3s::HttpError>(resp);
                 }
-                service.call(req.map(s3s::Body::from)).await
+                let is_head = req.method() == http::Method::HEAD;
+                let mut resp = service.call(req.map(s3s::Body::from)).await?;
+                // s3s sets 206 for a ranged GET but serializes every HEAD as 200.
+                if is_head
+                    && resp.status() == http::StatusCode::OK
+                    && resp.headers().contains_key(http::header::CONTENT_RANGE)
+                {
+                    *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+                }
+                Ok(resp)
             }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();

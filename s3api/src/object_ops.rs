@@ -19,12 +19,28 @@ const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
     match body {
         None => Box::pin(futures::stream::empty()),
-        Some(b) => Box::pin(b.map(|r| {
-            r.map_err(|e| match e.downcast::<S3Error>() {
-                Ok(s3) => *s3,
-                Err(other) => S3Error::with_message(S3ErrorCode::IncompleteBody, other.to_string()),
-            })
-        })),
+        Some(b) => Box::pin(b.map(|r| r.map_err(body_error))),
+    }
+}
+
+/// s3s reports payload-hash failures through a private error type, so its
+/// message is the only handle on which failure it was.
+fn body_error(e: s3s::StdError) -> S3Error {
+    match e.downcast::<S3Error>() {
+        Ok(s3) => *s3,
+        Err(other) => {
+            let msg = other.to_string();
+            if msg.contains("Sha256Mismatch") {
+                let mut e = S3Error::with_message(
+                    S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                );
+                e.set_status_code(http::StatusCode::BAD_REQUEST);
+                e
+            } else {
+                S3Error::with_message(S3ErrorCode::IncompleteBody, msg)
+            }
+        }
     }
 }
 
@@ -315,11 +331,9 @@ impl CairnS3 {
         if !h.checksums.is_empty() {
             out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
         }
-        let mut resp = S3Response::new(out);
-        if resp.output.content_range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
+        // answer carrying Content-Range into 206, as S3 does.
+        Ok(S3Response::new(out))
     }
 
     async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {

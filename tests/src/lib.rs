@@ -15,7 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::interceptors::{BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut};
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_s3::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RequestChecksumCalculation, RuntimeComponents,
     StalledStreamProtectionConfig,
@@ -102,11 +104,7 @@ impl TestNode {
 
     fn spawn(&mut self) {
         let bin = cairnd_bin();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .expect("open log file");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open log file");
         let mut cmd = Command::new(&bin);
         cmd.arg("--data").arg(&self.data).arg("--s3-listen").arg("127.0.0.1:0").args(&self.args);
         for (k, _) in std::env::vars_os() {
@@ -166,7 +164,10 @@ impl TestNode {
                     if Instant::now() > deadline {
                         let _ = child.kill();
                         let _ = child.wait();
-                        panic!("cairnd did not print its S3 endpoint within {START_TIMEOUT:?}; log:\n{}", self.log_tail(60));
+                        panic!(
+                            "cairnd did not print its S3 endpoint within {START_TIMEOUT:?}; log:\n{}",
+                            self.log_tail(60)
+                        );
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
@@ -386,9 +387,7 @@ impl ClientBuilder {
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .timeout_config(
-                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .build(),
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).build(),
             );
         if self.checksum_when_required {
             b = b.request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
@@ -843,4 +842,76 @@ pub async fn list_all_keys(c: &Client, bucket: &str) -> Vec<String> {
             return keys;
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Raw SigV4 signing (for requests the SDK will not make: wrong payload hash, skewed clock)
+// ---------------------------------------------------------------------------
+
+/// What `x-amz-content-sha256` says about the body.
+pub enum Payload<'a> {
+    /// The hash of these bytes.
+    Bytes(&'a [u8]),
+    /// This hex SHA-256, whatever the body really is.
+    Precomputed(String),
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+}
+
+/// Headers (Authorization, X-Amz-Date, x-amz-content-sha256, ...) that sign a request
+/// with SigV4 at `time` for the root credentials (or `creds`).
+pub fn sigv4_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: Payload<'_>,
+    time: std::time::SystemTime,
+    creds: Option<(&str, &str)>,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};
+    let (ak, sk) = creds.unwrap_or((ROOT_ACCESS_KEY, ROOT_SECRET_KEY));
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "raw-signer").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .expect("signing params")
+        .into();
+    let body = match &payload {
+        Payload::Bytes(b) => SignableBody::Bytes(b),
+        Payload::Precomputed(h) => SignableBody::Precomputed(h.clone()),
+        Payload::Unsigned => SignableBody::UnsignedPayload,
+    };
+    let req = SignableRequest::new(method, url, headers.iter().copied(), body).expect("signable request");
+    let (instructions, _sig) = sign(req, &params).expect("sign").into_parts();
+    instructions.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Send a raw request signed with [`sigv4_headers`]; returns (status, body text).
+pub async fn send_signed(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: Payload<'_>,
+    body: Vec<u8>,
+    time: std::time::SystemTime,
+) -> (u16, String) {
+    let signed = sigv4_headers(method, url, headers, payload, time, None);
+    let mut req = raw_http().request(method.parse().unwrap(), url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let r = req.body(body).send().await.expect("send signed request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
 }

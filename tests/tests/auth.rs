@@ -8,7 +8,12 @@ use cairn_tests::aws_sdk_s3::presigning::PresigningConfig;
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::*;
 
-async fn send_presigned(http: &reqwest::Client, method: &str, p: &cairn_tests::aws_sdk_s3::presigning::PresignedRequest, body: Option<Vec<u8>>) -> reqwest::Response {
+async fn send_presigned(
+    http: &reqwest::Client,
+    method: &str,
+    p: &cairn_tests::aws_sdk_s3::presigning::PresignedRequest,
+    body: Option<Vec<u8>>,
+) -> reqwest::Response {
     let mut req = http.request(method.parse().unwrap(), p.uri());
     for (k, v) in p.headers() {
         req = req.header(k, v);
@@ -103,7 +108,14 @@ async fn unsigned_requests_are_access_denied() {
     let http = raw_http();
     let ep = node.endpoint();
 
-    for (method, path) in [("GET", "/"), ("GET", "/private"), ("GET", "/private/obj"), ("PUT", "/private/new"), ("DELETE", "/private/obj"), ("PUT", "/newbucket")] {
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/private"),
+        ("GET", "/private/obj"),
+        ("PUT", "/private/new"),
+        ("DELETE", "/private/obj"),
+        ("PUT", "/newbucket"),
+    ] {
         let r = http.request(method.parse().unwrap(), format!("{ep}{path}")).body("data").send().await.unwrap();
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
@@ -143,11 +155,26 @@ async fn wrong_secret_and_unknown_key() {
     put_bytes(&c, "authz", "obj", b"data".to_vec()).await;
 
     let bad_secret = node.client_builder().credentials(ROOT_ACCESS_KEY, "not-the-secret").build();
-    assert_s3_err("list buckets with wrong secret", bad_secret.list_buckets().send().await, 403, "SignatureDoesNotMatch");
-    assert_s3_err("get with wrong secret", bad_secret.get_object().bucket("authz").key("obj").send().await, 403, "SignatureDoesNotMatch");
+    assert_s3_err(
+        "list buckets with wrong secret",
+        bad_secret.list_buckets().send().await,
+        403,
+        "SignatureDoesNotMatch",
+    );
+    assert_s3_err(
+        "get with wrong secret",
+        bad_secret.get_object().bucket("authz").key("obj").send().await,
+        403,
+        "SignatureDoesNotMatch",
+    );
     let r = bad_secret.put_object().bucket("authz").key("new").body(ByteStream::from_static(b"x")).send().await;
     assert_s3_err("put with wrong secret", r, 403, "SignatureDoesNotMatch");
-    assert_s3_err("delete with wrong secret", bad_secret.delete_object().bucket("authz").key("obj").send().await, 403, "SignatureDoesNotMatch");
+    assert_s3_err(
+        "delete with wrong secret",
+        bad_secret.delete_object().bucket("authz").key("obj").send().await,
+        403,
+        "SignatureDoesNotMatch",
+    );
 
     let unknown = node.client_builder().credentials("AKIDNOSUCHKEY0000000", ROOT_SECRET_KEY).build();
     assert_s3_err("list buckets with unknown key", unknown.list_buckets().send().await, 403, "InvalidAccessKeyId");
@@ -179,7 +206,13 @@ async fn virtual_host_style_requests() {
         .unwrap_or_else(|e| panic!("vhost list: {:?}", ErrInfo::from_sdk(&e)));
     let keys: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(keys, vec!["dir/x y", "kobj"]);
-    let got = v.get_object().bucket("vhost").key("kobj").send().await.unwrap_or_else(|e| panic!("vhost get: {:?}", ErrInfo::from_sdk(&e)));
+    let got = v
+        .get_object()
+        .bucket("vhost")
+        .key("kobj")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("vhost get: {:?}", ErrInfo::from_sdk(&e)));
     assert!(read_body(got.body).await == data, "vhost GET body");
     assert_eq!(get_bytes(&v, "vhost", "dir/x y").await, b"nested");
     put_bytes(&v, "vhost", "via-vhost", b"hello".to_vec()).await;
@@ -196,7 +229,11 @@ async fn virtual_host_style_requests() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
         .await
         .unwrap();
-    assert!(p.uri().starts_with(&format!("http://vhost.localhost:{}/kobj?", node.port())), "not a vhost URL: {}", p.uri());
+    assert!(
+        p.uri().starts_with(&format!("http://vhost.localhost:{}/kobj?", node.port())),
+        "not a vhost URL: {}",
+        p.uri()
+    );
     let addr: SocketAddr = format!("127.0.0.1:{}", node.port()).parse().unwrap();
     let http = reqwest::Client::builder().no_proxy().resolve("vhost.localhost", addr).build().unwrap();
     let r = http.get(p.uri()).send().await.unwrap();
@@ -204,5 +241,10 @@ async fn virtual_host_style_requests() {
     assert!(r.bytes().await.unwrap().as_ref() == data.as_slice());
 
     // Virtual-host list with a wrong bucket host: NoSuchBucket.
-    assert_s3_err("vhost list of missing bucket", v.list_objects_v2().bucket("missing").send().await, 404, "NoSuchBucket");
+    assert_s3_err(
+        "vhost list of missing bucket",
+        v.list_objects_v2().bucket("missing").send().await,
+        404,
+        "NoSuchBucket",
+    );
 }

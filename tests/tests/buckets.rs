@@ -167,7 +167,12 @@ async fn get_bucket_location() {
     // us-east-1 is reported as an empty LocationConstraint, as AWS does.
     let loc = out.location_constraint().map(|l| l.as_str().to_string()).unwrap_or_default();
     assert_eq!(loc, "", "LocationConstraint for us-east-1");
-    assert_s3_err("location of missing bucket", c.get_bucket_location().bucket("nolocation").send().await, 404, "NoSuchBucket");
+    assert_s3_err(
+        "location of missing bucket",
+        c.get_bucket_location().bucket("nolocation").send().await,
+        404,
+        "NoSuchBucket",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,10 +214,7 @@ async fn list_object_versions_on_unversioned_bucket() {
         .await
         .expect("list versions url");
     let raw: Vec<String> = enc.versions().iter().map(|v| v.key().unwrap().to_string()).collect();
-    assert!(
-        raw.iter().all(|k| k.is_ascii() && !k.contains(' ')),
-        "encoding-type=url returned unencoded keys: {raw:?}"
-    );
+    assert!(raw.iter().all(|k| k.is_ascii() && !k.contains(' ')), "encoding-type=url returned unencoded keys: {raw:?}");
     let decoded: Vec<String> = raw.iter().map(|k| url_decode(k)).collect();
     assert_eq!(decoded, sorted, "url-decoded version keys");
     for v in enc.versions() {

@@ -77,6 +77,7 @@ async fn content_md5_is_verified() {
     assert_status_err("object after InvalidDigest", c.head_object().bucket("md5").key("malformed").send().await, 404);
 }
 
+type Hasher = fn(&[u8]) -> String;
 type PutCk = fn(
     cairn_tests::aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
     String,
@@ -89,7 +90,7 @@ async fn x_amz_checksum_headers_are_verified_and_returned() {
     let c = node.client_builder().checksum_when_required().build();
     create_bucket(&c, "cksum").await;
 
-    let algos: [(&str, fn(&[u8]) -> String, PutCk); 4] = [
+    let algos: [(&str, Hasher, PutCk); 4] = [
         ("crc32", crc32_b64, |b, v| b.checksum_crc32(v)),
         ("crc32c", crc32c_b64, |b, v| b.checksum_crc32_c(v)),
         ("sha1", sha1_b64, |b, v| b.checksum_sha1(v)),
@@ -106,7 +107,8 @@ async fn x_amz_checksum_headers_are_verified_and_returned() {
                 .await;
             r.unwrap_or_else(|e| panic!("{key}: correct x-amz-checksum-{name} rejected: {:?}", ErrInfo::from_sdk(&e)));
 
-            let h = c.head_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+            let h =
+                c.head_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
             let g = c.get_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
             let (hv, gv) = match name {
                 "crc32" => (h.checksum_crc32(), g.checksum_crc32()),
@@ -117,15 +119,22 @@ async fn x_amz_checksum_headers_are_verified_and_returned() {
             assert_eq!(hv, Some(value.as_str()), "{key}: HEAD x-amz-checksum-{name}");
             assert_eq!(gv.map(str::to_string), Some(value.clone()), "{key}: GET x-amz-checksum-{name}");
             // The SDK validates the body against the returned checksum while reading.
-            let body = g.body.collect().await.unwrap_or_else(|e| panic!("{key}: body fails checksum validation: {e:?}"));
+            let body =
+                g.body.collect().await.unwrap_or_else(|e| panic!("{key}: body fails checksum validation: {e:?}"));
             assert!(body.into_bytes() == data, "{key}: body differs");
 
             // Wrong value: 400 BadDigest, nothing stored under a new key.
             let bad_key = format!("{key}-bad");
             let wrong = compute(b"definitely not the body");
-            let r = set(c.put_object().bucket("cksum").key(&bad_key).body(ByteStream::from(data.clone())), wrong).send().await;
+            let r = set(c.put_object().bucket("cksum").key(&bad_key).body(ByteStream::from(data.clone())), wrong)
+                .send()
+                .await;
             assert_s3_err(&format!("{bad_key}: wrong x-amz-checksum-{name}"), r, 400, "BadDigest");
-            assert_status_err("object after bad checksum", c.head_object().bucket("cksum").key(&bad_key).send().await, 404);
+            assert_status_err(
+                "object after bad checksum",
+                c.head_object().bucket("cksum").key(&bad_key).send().await,
+                404,
+            );
         }
     }
 }
@@ -142,14 +151,26 @@ async fn sdk_default_trailer_checksum_put_works() {
         assert_eq!(rec.last(), Some(200));
         assert_eq!(etag, etag_of(&data), "{key}: ETag after aws-chunked upload");
         let g = c.get_object().bucket("trailer").key(key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
-        assert_eq!(g.content_length(), Some(len as i64), "{key}: stored length (aws-chunked framing must not be stored)");
-        assert_eq!(g.checksum_crc32().map(str::to_string), Some(crc32_b64(&data)), "{key}: trailer CRC32 stored and returned");
+        assert_eq!(
+            g.content_length(),
+            Some(len as i64),
+            "{key}: stored length (aws-chunked framing must not be stored)"
+        );
+        assert_eq!(
+            g.checksum_crc32().map(str::to_string),
+            Some(crc32_b64(&data)),
+            "{key}: trailer CRC32 stored and returned"
+        );
         let body = read_body(g.body).await;
         assert!(body == data, "{key}: body differs");
     }
 
     // Other algorithms through the trailer too.
-    for (algo, key) in [(ChecksumAlgorithm::Crc32C, "t-crc32c"), (ChecksumAlgorithm::Sha1, "t-sha1"), (ChecksumAlgorithm::Sha256, "t-sha256")] {
+    for (algo, key) in [
+        (ChecksumAlgorithm::Crc32C, "t-crc32c"),
+        (ChecksumAlgorithm::Sha1, "t-sha1"),
+        (ChecksumAlgorithm::Sha256, "t-sha256"),
+    ] {
         let data = random_bytes(key.len() as u64, 200_000);
         c.put_object()
             .bucket("trailer")

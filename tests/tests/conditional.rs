@@ -51,7 +51,8 @@ async fn conditional_get_and_head() {
             c.get_object().bucket("cond").key(key).if_none_match("*").send().await,
             304,
         );
-        let g = c.get_object().bucket("cond").key(key).if_none_match(OTHER_ETAG).send().await.expect("if-none-match other");
+        let g =
+            c.get_object().bucket("cond").key(key).if_none_match(OTHER_ETAG).send().await.expect("if-none-match other");
         assert_eq!(rec.last(), Some(200));
         assert!(read_body(g.body).await == data);
 
@@ -66,7 +67,13 @@ async fn conditional_get_and_head() {
             c.head_object().bucket("cond").key(key).if_modified_since(after).send().await,
             304,
         );
-        c.get_object().bucket("cond").key(key).if_modified_since(before).send().await.expect("if-modified-since earlier");
+        c.get_object()
+            .bucket("cond")
+            .key(key)
+            .if_modified_since(before)
+            .send()
+            .await
+            .expect("if-modified-since earlier");
         assert_eq!(rec.last(), Some(200));
 
         // --- If-Unmodified-Since
@@ -81,8 +88,20 @@ async fn conditional_get_and_head() {
             c.head_object().bucket("cond").key(key).if_unmodified_since(before).send().await,
             412,
         );
-        c.get_object().bucket("cond").key(key).if_unmodified_since(lm).send().await.expect("if-unmodified-since = Last-Modified");
-        c.get_object().bucket("cond").key(key).if_unmodified_since(after).send().await.expect("if-unmodified-since later");
+        c.get_object()
+            .bucket("cond")
+            .key(key)
+            .if_unmodified_since(lm)
+            .send()
+            .await
+            .expect("if-unmodified-since = Last-Modified");
+        c.get_object()
+            .bucket("cond")
+            .key(key)
+            .if_unmodified_since(after)
+            .send()
+            .await
+            .expect("if-unmodified-since later");
 
         // --- Combinations (RFC 7232 precedence, as S3 documents):
         // If-Match true + If-Unmodified-Since false -> 200.
@@ -104,7 +123,12 @@ async fn conditional_get_and_head() {
     }
 
     // Conditions on a missing key: the key is missing first.
-    assert_s3_err("missing key if-match", c.get_object().bucket("cond").key("nope").if_match("*").send().await, 404, "NoSuchKey");
+    assert_s3_err(
+        "missing key if-match",
+        c.get_object().bucket("cond").key("nope").if_match("*").send().await,
+        404,
+        "NoSuchKey",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,14 +147,29 @@ async fn conditional_put() {
         .send()
         .await
         .expect("if-none-match * on new key");
-    let r = c.put_object().bucket("cput").key("k").if_none_match("*").body(ByteStream::from_static(b"second")).send().await;
+    let r =
+        c.put_object().bucket("cput").key("k").if_none_match("*").body(ByteStream::from_static(b"second")).send().await;
     assert_s3_err("if-none-match * on existing key", r, 412, "PreconditionFailed");
     assert_eq!(get_bytes(&c, "cput", "k").await, first, "refused PUT changed the object");
 
     // Same on a sharded object.
     let big = random_bytes(2, 300_000);
-    c.put_object().bucket("cput").key("big").if_none_match("*").body(ByteStream::from(big.clone())).send().await.unwrap();
-    let r = c.put_object().bucket("cput").key("big").if_none_match("*").body(ByteStream::from(random_bytes(3, 300_000))).send().await;
+    c.put_object()
+        .bucket("cput")
+        .key("big")
+        .if_none_match("*")
+        .body(ByteStream::from(big.clone()))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .put_object()
+        .bucket("cput")
+        .key("big")
+        .if_none_match("*")
+        .body(ByteStream::from(random_bytes(3, 300_000)))
+        .send()
+        .await;
     assert_s3_err("if-none-match * on existing sharded key", r, 412, "PreconditionFailed");
     assert!(get_bytes(&c, "cput", "big").await == big);
 
@@ -147,18 +186,31 @@ async fn conditional_put() {
         .await
         .expect("if-match right etag");
     assert_eq!(out.e_tag(), Some(etag_of(&second).as_str()));
-    let r = c.put_object().bucket("cput").key("k").if_match(&etag1).body(ByteStream::from_static(b"third")).send().await;
+    let r =
+        c.put_object().bucket("cput").key("k").if_match(&etag1).body(ByteStream::from_static(b"third")).send().await;
     assert_s3_err("if-match stale etag", r, 412, "PreconditionFailed");
     assert_eq!(get_bytes(&c, "cput", "k").await, second);
 
     // If-Match on a missing key: 404 NoSuchKey, and nothing is created.
-    let r = c.put_object().bucket("cput").key("missing").if_match(&etag1).body(ByteStream::from_static(b"x")).send().await;
+    let r =
+        c.put_object().bucket("cput").key("missing").if_match(&etag1).body(ByteStream::from_static(b"x")).send().await;
     assert_s3_err("if-match on missing key", r, 404, "NoSuchKey");
-    assert_status_err("missing key after refused if-match", c.head_object().bucket("cput").key("missing").send().await, 404);
+    assert_status_err(
+        "missing key after refused if-match",
+        c.head_object().bucket("cput").key("missing").send().await,
+        404,
+    );
 
     // After a delete, If-None-Match: * succeeds again.
     c.delete_object().bucket("cput").key("k").send().await.unwrap();
-    c.put_object().bucket("cput").key("k").if_none_match("*").body(ByteStream::from_static(b"again")).send().await.expect("create after delete");
+    c.put_object()
+        .bucket("cput")
+        .key("k")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"again"))
+        .send()
+        .await
+        .expect("create after delete");
     assert_eq!(get_bytes(&c, "cput", "k").await, b"again");
 }
 
@@ -170,7 +222,14 @@ async fn race(node: &TestNode, key: &str, len: usize, writers: u64) {
         let key = key.to_string();
         tasks.push(tokio::spawn(async move {
             let body = random_bytes(1000 + i, len);
-            let r = c.put_object().bucket("race").key(&key).if_none_match("*").body(ByteStream::from(body.clone())).send().await;
+            let r = c
+                .put_object()
+                .bucket("race")
+                .key(&key)
+                .if_none_match("*")
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await;
             (i, body, r.map_err(|e| ErrInfo::from_sdk(&e)))
         }));
     }

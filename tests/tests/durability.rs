@@ -89,9 +89,21 @@ async fn verify(c: &Client, stored: &[Stored]) {
         assert_eq!(g.content_type(), Some("application/x-persist"));
         assert!(g.metadata().is_some_and(|m| m.contains_key("index")), "metadata of {}/{}", s.bucket, s.key);
         let body = read_body(g.body).await;
-        assert!(body == s.data, "{}/{} differs after restart ({} vs {} bytes)", s.bucket, s.key, body.len(), s.data.len());
+        assert!(
+            body == s.data,
+            "{}/{} differs after restart ({} vs {} bytes)",
+            s.bucket,
+            s.key,
+            body.len(),
+            s.data.len()
+        );
     }
-    assert_s3_err("deleted stays deleted", c.get_object().bucket("persist-a").key("deleted").send().await, 404, "NoSuchKey");
+    assert_s3_err(
+        "deleted stays deleted",
+        c.get_object().bucket("persist-a").key("deleted").send().await,
+        404,
+        "NoSuchKey",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +188,11 @@ async fn big_object_streams_with_bounded_memory() {
         rss_after_put >> 20,
         rss >> 20
     );
-    assert!(rss_after_put < 200 << 20, "node peak RSS {} MiB after a 256 MiB PUT: memory is not bounded", rss_after_put >> 20);
+    assert!(
+        rss_after_put < 200 << 20,
+        "node peak RSS {} MiB after a 256 MiB PUT: memory is not bounded",
+        rss_after_put >> 20
+    );
     assert!(rss < 200 << 20, "node peak RSS {} MiB after a 256 MiB GET: memory is not bounded", rss >> 20);
 }
 

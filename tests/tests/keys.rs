@@ -88,7 +88,10 @@ async fn awkward_keys_round_trip_and_stay_inside_data_dir() {
 
     // Keys that differ only by normalization are distinct objects.
     let ab = keys.iter().position(|k| k == "a//b").unwrap();
-    assert_eq!(get_bytes(&c, "keys", "a//b").await, random_bytes(ab as u64, if ab % 2 == 0 { 100 + ab } else { 5000 + ab }));
+    assert_eq!(
+        get_bytes(&c, "keys", "a//b").await,
+        random_bytes(ab as u64, if ab % 2 == 0 { 100 + ab } else { 5000 + ab })
+    );
     assert_s3_err("a/b is not a//b", c.get_object().bucket("keys").key("a/b").send().await, 404, "NoSuchKey");
     assert_s3_err("x is not ../../x", c.get_object().bucket("keys").key("x").send().await, 404, "NoSuchKey");
 

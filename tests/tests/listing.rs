@@ -10,8 +10,8 @@ use cairn_tests::*;
 /// Keys chosen to exercise ordering (byte order, not locale), prefixes and delimiters.
 fn keys() -> Vec<String> {
     let mut v: Vec<String> = [
-        "a/1", "a/2", "a/b/3", "a/b/4", "a/c/5", "a0", "a-dash", "b/6", "b/7", "c", "c/8", "d/e/f/9", "top", "Upper", "z/10",
-        "z/11", "z/12", "~tilde",
+        "a/1", "a/2", "a/b/3", "a/b/4", "a/c/5", "a0", "a-dash", "b/6", "b/7", "c", "c/8", "d/e/f/9", "top", "Upper",
+        "z/10", "z/11", "z/12", "~tilde",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -101,7 +101,10 @@ async fn list_v2_prefix_delimiter_and_sizes() {
     let out = c.list_objects_v2().bucket("list").delimiter("0").send().await.unwrap();
     let cps: BTreeSet<&str> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
     assert!(cps.contains("a0") && cps.contains("many/0") && cps.contains("z/10"), "delimiter '0' prefixes: {cps:?}");
-    assert!(!out.contents().iter().any(|o| o.key().unwrap().contains('0')), "keys containing the delimiter listed as contents");
+    assert!(
+        !out.contents().iter().any(|o| o.key().unwrap().contains('0')),
+        "keys containing the delimiter listed as contents"
+    );
 
     // Nothing matches.
     let out = c.list_objects_v2().bucket("list").prefix("nothing-here").send().await.unwrap();
@@ -222,14 +225,8 @@ async fn list_v1_marker_paging_and_delimiter() {
         let mut seen = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let out = c
-                .list_objects()
-                .bucket("list")
-                .max_keys(page_size)
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .unwrap();
+            let out =
+                c.list_objects().bucket("list").max_keys(page_size).set_marker(marker.clone()).send().await.unwrap();
             let page: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
             assert!(page.len() <= page_size as usize);
             assert_eq!(out.marker().unwrap_or(""), marker.as_deref().unwrap_or(""), "Marker echoed");
@@ -255,19 +252,13 @@ async fn list_v1_marker_paging_and_delimiter() {
     let mut entries = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let out = c
-            .list_objects()
-            .bucket("list")
-            .delimiter("/")
-            .max_keys(3)
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .unwrap();
+        let out =
+            c.list_objects().bucket("list").delimiter("/").max_keys(3).set_marker(marker.clone()).send().await.unwrap();
         entries.extend(out.contents().iter().map(|o| o.key().unwrap().to_string()));
         entries.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
         if out.is_truncated() == Some(true) {
-            marker = Some(out.next_marker().expect("truncated v1 listing with delimiter has no NextMarker").to_string());
+            marker =
+                Some(out.next_marker().expect("truncated v1 listing with delimiter has no NextMarker").to_string());
         } else {
             break;
         }
@@ -310,26 +301,13 @@ async fn listing_with_encoding_type_url() {
     assert_eq!(decoded, sorted, "url-decoded v2 keys");
 
     // Delimiter + prefix, encoded: CommonPrefixes and Prefix are encoded too.
-    let out = c
-        .list_objects_v2()
-        .bucket("enc")
-        .encoding_type(EncodingType::Url)
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
+    let out = c.list_objects_v2().bucket("enc").encoding_type(EncodingType::Url).delimiter("/").send().await.unwrap();
     let cps: Vec<String> = out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()).collect();
     assert!(cps.iter().all(|p| p.is_ascii() && !p.contains(' ')), "common prefixes not encoded: {cps:?}");
     let cps: Vec<String> = cps.iter().map(|p| url_decode(p)).collect();
     assert_eq!(cps, vec!["dir one/", "文件/"]);
-    let out = c
-        .list_objects_v2()
-        .bucket("enc")
-        .encoding_type(EncodingType::Url)
-        .prefix("dir one/")
-        .send()
-        .await
-        .unwrap();
+    let out =
+        c.list_objects_v2().bucket("enc").encoding_type(EncodingType::Url).prefix("dir one/").send().await.unwrap();
     let got: Vec<String> = out.contents().iter().map(|o| url_decode(o.key().unwrap())).collect();
     assert_eq!(got, vec!["dir one/file a.txt", "dir one/ünï.bin"]);
     assert_eq!(out.prefix().map(url_decode).as_deref(), Some("dir one/"));

@@ -66,7 +66,12 @@ async fn missing_bucket_and_key_errors() {
         404,
         "NoSuchBucket",
     );
-    assert_s3_err("get from missing bucket", c.get_object().bucket("nobucket").key("k").send().await, 404, "NoSuchBucket");
+    assert_s3_err(
+        "get from missing bucket",
+        c.get_object().bucket("nobucket").key("k").send().await,
+        404,
+        "NoSuchBucket",
+    );
     assert_s3_err("list missing bucket", c.list_objects_v2().bucket("nobucket").send().await, 404, "NoSuchBucket");
     create_bucket(&c, "exists").await;
     assert_s3_err("get missing key", c.get_object().bucket("exists").key("nokey").send().await, 404, "NoSuchKey");
@@ -115,7 +120,11 @@ async fn delete_objects_batch_quiet_and_missing_keys() {
     assert_eq!(get_bytes(&c, "batch", "k5").await, random_bytes(5, 10_000));
 }
 
-async fn head_meta(c: &cairn_tests::aws_sdk_s3::Client, b: &str, k: &str) -> (Option<String>, std::collections::HashMap<String, String>) {
+async fn head_meta(
+    c: &cairn_tests::aws_sdk_s3::Client,
+    b: &str,
+    k: &str,
+) -> (Option<String>, std::collections::HashMap<String, String>) {
     let h = c.head_object().bucket(b).key(k).send().await.unwrap_or_else(|e| panic!("head {b}/{k}: {e:?}"));
     (h.content_type().map(str::to_string), h.metadata().cloned().unwrap_or_default())
 }
@@ -142,7 +151,14 @@ async fn copy_object_same_and_cross_bucket_with_metadata_directives() {
     }
 
     // Same bucket, default (COPY) directive: body, ETag, content-type and metadata carried over.
-    let out = c.copy_object().bucket("src").key("small-copy").copy_source("src/small").send().await.expect("copy same bucket");
+    let out = c
+        .copy_object()
+        .bucket("src")
+        .key("small-copy")
+        .copy_source("src/small")
+        .send()
+        .await
+        .expect("copy same bucket");
     let etag = out.copy_object_result().and_then(|r| r.e_tag()).map(str::to_string);
     assert_eq!(etag, Some(etag_of(&small)), "CopyObjectResult ETag");
     assert_eq!(get_bytes(&c, "src", "small-copy").await, small);
@@ -241,10 +257,46 @@ async fn copy_object_source_preconditions() {
     let hour_after = DateTime::from_secs(lm.secs() + 3600);
 
     let fails: Vec<(&str, Result<_, _>)> = vec![
-        ("if-match wrong", c.copy_object().bucket("cpsrc").key("d1").copy_source("cpsrc/src").copy_source_if_match("\"0123456789abcdef0123456789abcdef\"").send().await),
-        ("if-none-match current", c.copy_object().bucket("cpsrc").key("d2").copy_source("cpsrc/src").copy_source_if_none_match(&etag).send().await),
-        ("if-modified-since later", c.copy_object().bucket("cpsrc").key("d3").copy_source("cpsrc/src").copy_source_if_modified_since(hour_after).send().await),
-        ("if-unmodified-since earlier", c.copy_object().bucket("cpsrc").key("d4").copy_source("cpsrc/src").copy_source_if_unmodified_since(hour_before).send().await),
+        (
+            "if-match wrong",
+            c.copy_object()
+                .bucket("cpsrc")
+                .key("d1")
+                .copy_source("cpsrc/src")
+                .copy_source_if_match("\"0123456789abcdef0123456789abcdef\"")
+                .send()
+                .await,
+        ),
+        (
+            "if-none-match current",
+            c.copy_object()
+                .bucket("cpsrc")
+                .key("d2")
+                .copy_source("cpsrc/src")
+                .copy_source_if_none_match(&etag)
+                .send()
+                .await,
+        ),
+        (
+            "if-modified-since later",
+            c.copy_object()
+                .bucket("cpsrc")
+                .key("d3")
+                .copy_source("cpsrc/src")
+                .copy_source_if_modified_since(hour_after)
+                .send()
+                .await,
+        ),
+        (
+            "if-unmodified-since earlier",
+            c.copy_object()
+                .bucket("cpsrc")
+                .key("d4")
+                .copy_source("cpsrc/src")
+                .copy_source_if_unmodified_since(hour_before)
+                .send()
+                .await,
+        ),
     ];
     for (what, r) in fails {
         assert_s3_err(what, r, 412, "PreconditionFailed");
@@ -252,7 +304,14 @@ async fn copy_object_source_preconditions() {
     assert_eq!(list_all_keys(&c, "cpsrc").await, vec!["src"], "failed copies created objects");
 
     // The same conditions, true this time.
-    c.copy_object().bucket("cpsrc").key("ok1").copy_source("cpsrc/src").copy_source_if_match(&etag).send().await.expect("if-match right");
+    c.copy_object()
+        .bucket("cpsrc")
+        .key("ok1")
+        .copy_source("cpsrc/src")
+        .copy_source_if_match(&etag)
+        .send()
+        .await
+        .expect("if-match right");
     c.copy_object()
         .bucket("cpsrc")
         .key("ok2")
@@ -309,8 +368,28 @@ async fn metadata_round_trip() {
         let h = c.head_object().bucket("meta").key(key).send().await.expect("head");
         let g = c.get_object().bucket("meta").key(key).send().await.expect("get");
         for (what, ct, ce, cd, cl, cc, ex, meta, lm) in [
-            ("HEAD", h.content_type(), h.content_encoding(), h.content_disposition(), h.content_language(), h.cache_control(), h.expires_string(), h.metadata(), h.last_modified()),
-            ("GET", g.content_type(), g.content_encoding(), g.content_disposition(), g.content_language(), g.cache_control(), g.expires_string(), g.metadata(), g.last_modified()),
+            (
+                "HEAD",
+                h.content_type(),
+                h.content_encoding(),
+                h.content_disposition(),
+                h.content_language(),
+                h.cache_control(),
+                h.expires_string(),
+                h.metadata(),
+                h.last_modified(),
+            ),
+            (
+                "GET",
+                g.content_type(),
+                g.content_encoding(),
+                g.content_disposition(),
+                g.content_language(),
+                g.cache_control(),
+                g.expires_string(),
+                g.metadata(),
+                g.last_modified(),
+            ),
         ] {
             assert_eq!(ct, Some("image/x-test"), "{what} {key} Content-Type");
             assert_eq!(ce, Some("identity"), "{what} {key} Content-Encoding");
@@ -327,12 +406,19 @@ async fn metadata_round_trip() {
             let meta: std::collections::HashMap<String, String> =
                 meta.cloned().unwrap_or_default().into_iter().map(|(k, v)| (k, decode_rfc2047(&v))).collect();
             assert_eq!(meta.get("alpha").map(String::as_str), Some("one"), "{what} {key} x-amz-meta-alpha: {meta:?}");
-            assert_eq!(meta.get("beta-two").map(String::as_str), Some("Zwei Wörter"), "{what} {key} x-amz-meta-beta-two: {meta:?}");
+            assert_eq!(
+                meta.get("beta-two").map(String::as_str),
+                Some("Zwei Wörter"),
+                "{what} {key} x-amz-meta-beta-two: {meta:?}"
+            );
             assert_eq!(meta.len(), 2, "{what} {key} unexpected metadata: {meta:?}");
             let lm = lm.unwrap_or_else(|| panic!("{what} {key}: no Last-Modified"));
             let lm = std::time::UNIX_EPOCH + Duration::from_secs(lm.secs() as u64);
             assert!(lm >= before - Duration::from_secs(1), "{what} {key} Last-Modified {lm:?} is before the PUT");
-            assert!(lm <= std::time::SystemTime::now() + Duration::from_secs(2), "{what} {key} Last-Modified in the future");
+            assert!(
+                lm <= std::time::SystemTime::now() + Duration::from_secs(2),
+                "{what} {key} Last-Modified in the future"
+            );
         }
         let body = read_body(g.body).await;
         assert_eq!(body.len(), len);

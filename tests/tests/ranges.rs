@@ -56,17 +56,17 @@ async fn range_get_on_multi_stripe_object() {
     let specs: Vec<String> = vec![
         "bytes=0-0".into(),
         "bytes=0-99".into(),
-        format!("bytes={}-{}", BLOCK - 10, BLOCK + 10),         // across the data-shard boundary
-        format!("bytes={}-{}", 2 * BLOCK - 3, 2 * BLOCK + 2),     // across a stripe boundary
-        format!("bytes={}-{}", BLOCK + 17, 5 * BLOCK + 1234),     // many stripes, unaligned
-        format!("bytes={}-{}", 2 * BLOCK, 4 * BLOCK - 1),         // exactly stripe-aligned
-        format!("bytes={}-", len - 500),                           // open-ended
-        format!("bytes={}-", 1_000_000),                           // open-ended, long
-        "bytes=-1".into(),                                         // suffix
-        "bytes=-700000".into(),                                    // suffix across stripes
-        format!("bytes=-{}", len + 1000),                          // suffix longer than object: whole object
-        format!("bytes={}-{}", len - 10, len + 5000),              // end past EOF is clamped
-        format!("bytes=0-{}", len - 1),                            // everything
+        format!("bytes={}-{}", BLOCK - 10, BLOCK + 10), // across the data-shard boundary
+        format!("bytes={}-{}", 2 * BLOCK - 3, 2 * BLOCK + 2), // across a stripe boundary
+        format!("bytes={}-{}", BLOCK + 17, 5 * BLOCK + 1234), // many stripes, unaligned
+        format!("bytes={}-{}", 2 * BLOCK, 4 * BLOCK - 1), // exactly stripe-aligned
+        format!("bytes={}-", len - 500),                // open-ended
+        format!("bytes={}-", 1_000_000),                // open-ended, long
+        "bytes=-1".into(),                              // suffix
+        "bytes=-700000".into(),                         // suffix across stripes
+        format!("bytes=-{}", len + 1000),               // suffix longer than object: whole object
+        format!("bytes={}-{}", len - 10, len + 5000),   // end past EOF is clamped
+        format!("bytes=0-{}", len - 1),                 // everything
     ];
     check_ranges(&node, "big", &data, &specs).await;
 
@@ -84,11 +84,19 @@ async fn range_get_on_inline_object() {
     create_bucket(&c, "ranges").await;
     let data = random_bytes(7, 1000);
     put_bytes(&c, "ranges", "small", data.clone()).await;
-    let specs: Vec<String> =
-        ["bytes=0-0", "bytes=10-19", "bytes=999-999", "bytes=500-", "bytes=-1", "bytes=-10", "bytes=-5000", "bytes=990-5000"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let specs: Vec<String> = [
+        "bytes=0-0",
+        "bytes=10-19",
+        "bytes=999-999",
+        "bytes=500-",
+        "bytes=-1",
+        "bytes=-10",
+        "bytes=-5000",
+        "bytes=990-5000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     check_ranges(&node, "small", &data, &specs).await;
     for spec in ["bytes=1000-", "bytes=2000-3000"] {
         let r = c.get_object().bucket("ranges").key("small").range(spec).send().await;
@@ -104,5 +112,9 @@ async fn range_get_on_inline_object() {
     let (rc, rec) = node.recording_client();
     let h = rc.head_object().bucket("ranges").key("small").range("bytes=10-19").send().await.expect("head range");
     let got = (rec.last(), h.content_length(), h.content_range().map(str::to_string));
-    assert_eq!(got, (Some(206), Some(10), Some("bytes 10-19/1000".to_string())), "HEAD with Range: (status, Content-Length, Content-Range)");
+    assert_eq!(
+        got,
+        (Some(206), Some(10), Some("bytes 10-19/1000".to_string())),
+        "HEAD with Range: (status, Content-Length, Content-Range)"
+    );
 }
