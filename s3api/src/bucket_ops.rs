@@ -173,25 +173,41 @@ impl CairnS3 {
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 
+    /// The ordered range scan behind every listing, with S3's parameter rules.
+    fn scan(&self, req: ScanRequest<'_>) -> S3Result<Scan> {
+        self.require_bucket(req.bucket)?;
+        let enc = Encoder::new(req.encoding_type)?;
+        let max = listing::max_keys(req.max_keys)?;
+        let prefix = req.prefix.unwrap_or_default().to_string();
+        // An empty delimiter or marker means none, as in S3.
+        let delimiter = req.delimiter.filter(|d| !d.is_empty()).map(str::to_string);
+        let after = req.after.filter(|a| !a.is_empty());
+        let page = self
+            .store
+            .meta
+            .list_objects(req.bucket, &prefix, delimiter.as_deref(), after, max)
+            .map_err(errors::meta)?;
+        Ok(Scan { enc, max, prefix, delimiter, page })
+    }
+
     pub(crate) async fn list_objects_v2_impl(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = listing::max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = listing::delimiter(input.delimiter.as_ref());
         let after = match &input.continuation_token {
             Some(t) => Some(listing::decode_token(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
-        let page = self
-            .store
-            .meta
-            .list_objects(&input.bucket, &prefix, delimiter, after.as_deref(), max)
-            .map_err(errors::meta)?;
+        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
+            bucket: &input.bucket,
+            encoding_type: input.encoding_type.as_ref(),
+            max_keys: input.max_keys,
+            prefix: input.prefix.as_deref(),
+            delimiter: input.delimiter.as_deref(),
+            after: after.as_deref(),
+        })?;
+        let delimiter = delimiter.as_deref();
         let fetch_owner = input.fetch_owner.unwrap_or(false);
         let contents: Vec<Object> =
             page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, fetch_owner)).collect();
@@ -221,17 +237,15 @@ impl CairnS3 {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = listing::max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = listing::delimiter(input.delimiter.as_ref());
-        let marker = input.marker.clone().filter(|m| !m.is_empty());
-        let page = self
-            .store
-            .meta
-            .list_objects(&input.bucket, &prefix, delimiter, marker.as_deref(), max)
-            .map_err(errors::meta)?;
+        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
+            bucket: &input.bucket,
+            encoding_type: input.encoding_type.as_ref(),
+            max_keys: input.max_keys,
+            prefix: input.prefix.as_deref(),
+            delimiter: input.delimiter.as_deref(),
+            after: input.marker.as_deref(),
+        })?;
+        let delimiter = delimiter.as_deref();
         let contents: Vec<Object> = page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
         // v1 returns NextMarker only when a delimiter is given; clients use the
         // last key otherwise.
@@ -257,19 +271,17 @@ impl CairnS3 {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = listing::max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = listing::delimiter(input.delimiter.as_ref());
         // Without versioning every key has exactly one version, "null": the key
         // marker alone positions the scan.
-        let key_marker = input.key_marker.clone().filter(|m| !m.is_empty());
-        let page = self
-            .store
-            .meta
-            .list_objects(&input.bucket, &prefix, delimiter, key_marker.as_deref(), max)
-            .map_err(errors::meta)?;
+        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
+            bucket: &input.bucket,
+            encoding_type: input.encoding_type.as_ref(),
+            max_keys: input.max_keys,
+            prefix: input.prefix.as_deref(),
+            delimiter: input.delimiter.as_deref(),
+            after: input.key_marker.as_deref(),
+        })?;
+        let delimiter = delimiter.as_deref();
         let versions: Vec<_> = page.objects.iter().map(|(k, v)| listing::version_entry(&enc, k, v)).collect();
         let next_key_marker = page.is_truncated.then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();
         Ok(S3Response::new(ListObjectVersionsOutput {
@@ -289,6 +301,23 @@ impl CairnS3 {
             versions: (!versions.is_empty()).then_some(versions),
         }))
     }
+}
+
+struct ScanRequest<'a> {
+    bucket: &'a str,
+    encoding_type: Option<&'a EncodingType>,
+    max_keys: Option<i32>,
+    prefix: Option<&'a str>,
+    delimiter: Option<&'a str>,
+    after: Option<&'a str>,
+}
+
+struct Scan {
+    enc: Encoder,
+    max: usize,
+    prefix: String,
+    delimiter: Option<String>,
+    page: cairn_raft::schema::ListPage,
 }
 
 pub fn unexpected(r: CommandResult) -> s3s::S3Error {

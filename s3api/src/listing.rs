@@ -102,11 +102,6 @@ pub fn common_prefixes(enc: &Encoder, page: &ListPage) -> Option<Vec<dto::Common
         .then(|| page.common_prefixes.iter().map(|p| dto::CommonPrefix { prefix: Some(enc.encode(p)) }).collect())
 }
 
-/// An empty delimiter means no delimiter, as in S3.
-pub fn delimiter(d: Option<&String>) -> Option<&str> {
-    d.map(String::as_str).filter(|d| !d.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

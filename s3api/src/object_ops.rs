@@ -23,6 +23,21 @@ fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
     }
 }
 
+/// Every s3s output that carries checksums names the four fields alike.
+macro_rules! set_checksum_fields {
+    ($out:expr, $stored:expr) => {
+        for (name, value) in $stored {
+            match Algorithm::parse(name) {
+                Ok(Algorithm::Crc32) => $out.checksum_crc32 = Some(value.clone()),
+                Ok(Algorithm::Crc32c) => $out.checksum_crc32c = Some(value.clone()),
+                Ok(Algorithm::Sha1) => $out.checksum_sha1 = Some(value.clone()),
+                Ok(Algorithm::Sha256) => $out.checksum_sha256 = Some(value.clone()),
+                Err(_) => {}
+            }
+        }
+    };
+}
+
 /// s3s reports payload-hash failures through a private error type, so its
 /// message is the only handle on which failure it was.
 fn body_error(e: s3s::StdError) -> S3Error {
@@ -98,6 +113,48 @@ fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
 /// away with the record.
 fn shards_of(data: &ObjectData) -> Option<ObjectData> {
     matches!(data, ObjectData::Shards(_)).then(|| data.clone())
+}
+
+struct ReadRequest<'a> {
+    version_id: Option<&'a str>,
+    conditions: Conditions<'a>,
+    range: Option<&'a Range>,
+    part_number: Option<i32>,
+    checksum_mode: bool,
+}
+
+struct PreparedRead {
+    obj: ObjectVersion,
+    range: std::ops::Range<u64>,
+    content_range: Option<String>,
+    headers: Headers,
+}
+
+fn checksum_mode(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+}
+
+/// GetObjectOutput and HeadObjectOutput carry the same object headers, and the
+/// request's `response-*` overrides apply to both.
+macro_rules! fill_read_headers {
+    ($out:expr, $input:expr, $h:expr, $obj:expr, $range:expr, $content_range:expr) => {
+        $out.accept_ranges = Some("bytes".into());
+        $out.cache_control = $input.response_cache_control.or($h.cache_control);
+        $out.content_disposition = $input.response_content_disposition.or($h.content_disposition);
+        $out.content_encoding = $input.response_content_encoding.or($h.content_encoding);
+        $out.content_language = $input.response_content_language.or($h.content_language);
+        $out.content_length = Some(($range.end - $range.start) as i64);
+        $out.content_range = $content_range;
+        $out.content_type = $input.response_content_type.or($h.content_type);
+        $out.e_tag = Some(ETag::Strong($obj.etag.clone()));
+        $out.expires = $input.response_expires.or($h.expires);
+        $out.last_modified = Some(to_timestamp($obj.last_modified));
+        $out.metadata = $h.metadata;
+        set_checksum_fields!($out, &$h.checksums);
+        if !$h.checksums.is_empty() {
+            $out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+    };
 }
 
 struct Headers {
@@ -228,12 +285,7 @@ impl CairnS3 {
         };
         self.commit_object(input.bucket, input.key, version, condition).await?;
         let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
-        set_checksums(&checksums, |a, v| match a {
-            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
-            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
-            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
-            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
-        });
+        set_checksum_fields!(out, &checksums);
         Ok(S3Response::new(out))
     }
 
@@ -243,50 +295,44 @@ impl CairnS3 {
         }
     }
 
+    /// What GET and HEAD share: the version, its preconditions, the range to
+    /// serve and the headers to answer with.
+    fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
+        check_version_id(read.version_id)?;
+        let obj = self.current_object(bucket, key)?;
+        read.conditions.check_read(&obj)?;
+        let (range, content_range) = resolve_range(&obj, read.range, read.part_number)?;
+        let headers = stored_headers(&obj, content_range.is_none() && read.checksum_mode);
+        Ok(PreparedRead { obj, range, content_range, headers })
+    }
+
     pub(crate) async fn get_object_impl(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
-        let obj = self.current_object(&input.bucket, &input.key)?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check_read(&obj)?;
-        let (range, content_range) = resolve_range(&obj, input.range.as_ref(), input.part_number)?;
-        let whole = content_range.is_none();
-        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
-        let h = stored_headers(&obj, whole && checksum_mode);
+        let PreparedRead { obj, range, content_range, headers: h } = self.prepare_read(
+            &input.bucket,
+            &input.key,
+            ReadRequest {
+                version_id: input.version_id.as_deref(),
+                conditions: Conditions {
+                    if_match: input.if_match.as_ref(),
+                    if_none_match: input.if_none_match.as_ref(),
+                    if_modified_since: input.if_modified_since.as_ref(),
+                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+                },
+                range: input.range.as_ref(),
+                part_number: input.part_number,
+                checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
+            },
+        )?;
         let body = self.store.read_blob(&obj, range.start, range.end)?;
         let mut out = GetObjectOutput {
-            accept_ranges: Some("bytes".into()),
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
-            cache_control: input.response_cache_control.or(h.cache_control),
-            content_disposition: input.response_content_disposition.or(h.content_disposition),
-            content_encoding: input.response_content_encoding.or(h.content_encoding),
-            content_language: input.response_content_language.or(h.content_language),
-            content_length: Some((range.end - range.start) as i64),
-            content_range,
-            content_type: input.response_content_type.or(h.content_type),
-            e_tag: Some(ETag::Strong(obj.etag.clone())),
-            expires: input.response_expires.or(h.expires),
-            last_modified: Some(to_timestamp(obj.last_modified)),
-            metadata: h.metadata,
             ..Default::default()
         };
-        set_checksums(&h.checksums, |a, v| match a {
-            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
-            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
-            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
-            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
-        });
-        if !h.checksums.is_empty() {
-            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
-        }
+        fill_read_headers!(out, input, h, obj, range, content_range);
         Ok(S3Response::new(out))
     }
 
@@ -295,42 +341,24 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
-        let obj = self.current_object(&input.bucket, &input.key)?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check_read(&obj)?;
-        let (range, content_range) = resolve_range(&obj, input.range.as_ref(), input.part_number)?;
-        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
-        let h = stored_headers(&obj, content_range.is_none() && checksum_mode);
-        let mut out = HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            cache_control: input.response_cache_control.or(h.cache_control),
-            content_disposition: input.response_content_disposition.or(h.content_disposition),
-            content_encoding: input.response_content_encoding.or(h.content_encoding),
-            content_language: input.response_content_language.or(h.content_language),
-            content_length: Some((range.end - range.start) as i64),
-            content_range,
-            content_type: input.response_content_type.or(h.content_type),
-            e_tag: Some(ETag::Strong(obj.etag.clone())),
-            expires: input.response_expires.or(h.expires),
-            last_modified: Some(to_timestamp(obj.last_modified)),
-            metadata: h.metadata,
-            ..Default::default()
-        };
-        set_checksums(&h.checksums, |a, v| match a {
-            Algorithm::Crc32 => out.checksum_crc32 = Some(v),
-            Algorithm::Crc32c => out.checksum_crc32c = Some(v),
-            Algorithm::Sha1 => out.checksum_sha1 = Some(v),
-            Algorithm::Sha256 => out.checksum_sha256 = Some(v),
-        });
-        if !h.checksums.is_empty() {
-            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
-        }
+        let PreparedRead { obj, range, content_range, headers: h } = self.prepare_read(
+            &input.bucket,
+            &input.key,
+            ReadRequest {
+                version_id: input.version_id.as_deref(),
+                conditions: Conditions {
+                    if_match: input.if_match.as_ref(),
+                    if_none_match: input.if_none_match.as_ref(),
+                    if_modified_since: input.if_modified_since.as_ref(),
+                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+                },
+                range: input.range.as_ref(),
+                part_number: input.part_number,
+                checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
+            },
+        )?;
+        let mut out = HeadObjectOutput::default();
+        fill_read_headers!(out, input, h, obj, range, content_range);
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         Ok(S3Response::new(out))
@@ -501,21 +529,8 @@ impl CairnS3 {
             last_modified: Some(to_timestamp(last_modified)),
             ..Default::default()
         };
-        set_checksums(&checksums, |a, v| match a {
-            Algorithm::Crc32 => result.checksum_crc32 = Some(v),
-            Algorithm::Crc32c => result.checksum_crc32c = Some(v),
-            Algorithm::Sha1 => result.checksum_sha1 = Some(v),
-            Algorithm::Sha256 => result.checksum_sha256 = Some(v),
-        });
+        set_checksum_fields!(result, &checksums);
         Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
-    }
-}
-
-fn set_checksums(stored: &BTreeMap<String, String>, mut set: impl FnMut(Algorithm, String)) {
-    for (name, value) in stored {
-        if let Ok(a) = Algorithm::parse(name) {
-            set(a, value.clone());
-        }
     }
 }
 
