@@ -103,16 +103,13 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     let keys = Arc::new(AtomicU64::new(0));
 
     // GET needs objects to read: seed a pool first.
-    let pool = if args.op == "put" { 0 } else { (args.concurrency as u64 * 4).min(args.count.max(1)) };
-    for i in 0..pool {
-        client
-            .put_object()
-            .bucket(&args.bucket)
-            .key(format!("{prefix}{i}"))
-            .body(ByteStream::from(payload.clone()))
-            .send()
-            .await?;
-    }
+    let pool = match (args.op.as_str(), args.objects) {
+        ("put", _) => 0,
+        (_, Some(n)) => n,
+        ("list", None) => 10_000,
+        _ => (args.concurrency as u64 * 4).min(args.count.max(1)),
+    };
+    seed(&client, &args.bucket, &prefix, &payload, pool).await?;
     keys.store(pool, Ordering::SeqCst);
 
     let deadline = Instant::now() + Duration::from_secs(args.duration);
