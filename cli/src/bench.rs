@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// put, get, mixed (1 PUT : 3 GET) or list (pages of up to 1000 keys over --objects seeded keys).
+    /// put, get, mixed (1 PUT : 3 GET), list (pages of up to 1000 keys over --objects seeded keys)
+    /// or multipart (one object of --size in parts of --part-size, --concurrency parts in flight).
     #[arg(long, default_value = "put")]
     op: String,
     /// Object size, e.g. 4KiB, 1MiB, 64MiB.
@@ -31,6 +32,9 @@ pub struct BenchArgs {
     /// Bucket to use (created if missing).
     #[arg(long, default_value = "cairn-bench")]
     bucket: String,
+    /// Part size for --op multipart.
+    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    part_size: u64,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -95,6 +99,9 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     let client = conn.s3()?;
     if client.head_bucket().bucket(&args.bucket).send().await.is_err() {
         client.create_bucket().bucket(&args.bucket).send().await?;
+    }
+    if args.op == "multipart" {
+        return multipart(&client, &args).await;
     }
     let prefix = format!("bench-{:08x}/", rand::random::<u32>());
     let mut data = vec![0u8; args.size as usize];
@@ -277,4 +284,71 @@ async fn seed(
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+/// Uploads one object of `size` bytes as a multipart upload with `concurrency`
+/// parts in flight, then removes it. Every part carries the same random bytes:
+/// the server hashes and codes each part regardless.
+async fn multipart(client: &aws_sdk_s3::Client, args: &BenchArgs) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    use futures::StreamExt;
+    let key = format!("bench-mpu-{:08x}", rand::random::<u32>());
+    let mut data = vec![0u8; args.part_size as usize];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut data);
+    let part = Bytes::from(data);
+    let parts = args.size.div_ceil(args.part_size).max(1);
+    let start = Instant::now();
+    let upload = client.create_multipart_upload().bucket(&args.bucket).key(&key).send().await?;
+    let upload_id = upload.upload_id().unwrap_or_default().to_string();
+    let results: Vec<anyhow::Result<CompletedPart>> = futures::stream::iter(1..=parts)
+        .map(|n| {
+            let len = if n == parts { args.size - (parts - 1) * args.part_size } else { args.part_size };
+            let body = part.slice(..len as usize);
+            let (client, bucket, key, upload_id) =
+                (client.clone(), args.bucket.clone(), key.clone(), upload_id.clone());
+            async move {
+                let r = client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(n as i32)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await?;
+                Ok(CompletedPart::builder().part_number(n as i32).set_e_tag(r.e_tag).build())
+            }
+        })
+        .buffered(args.concurrency.max(1))
+        .collect()
+        .await;
+    let completed: Vec<CompletedPart> = results.into_iter().collect::<anyhow::Result<_>>()?;
+    client
+        .complete_multipart_upload()
+        .bucket(&args.bucket)
+        .key(&key)
+        .upload_id(&upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+        .send()
+        .await?;
+    let secs = start.elapsed().as_secs_f64();
+    let mib = args.size as f64 / 1048576.0;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"op": "multipart", "size": args.size, "part_size": args.part_size,
+                "parallel_parts": args.concurrency, "seconds": secs, "mib_per_s": mib / secs})
+        );
+    } else {
+        println!(
+            "multipart: {mib:.0} MiB in {parts} parts of {} MiB, {} in flight: {secs:.2} s, {:.1} MiB/s",
+            args.part_size / 1048576,
+            args.concurrency,
+            mib / secs
+        );
+    }
+    if !args.keep {
+        client.delete_object().bucket(&args.bucket).key(&key).send().await?;
+    }
+    Ok(())
 }

@@ -42,6 +42,9 @@ pub struct Flags {
     /// Domain for virtual-host style requests (`bucket.<domain>`); repeatable.
     #[arg(long = "domain", env = "CAIRN_DOMAIN", value_delimiter = ',')]
     pub domain: Vec<String>,
+    /// Incomplete multipart uploads older than this many seconds are aborted (default 7 days).
+    #[arg(long, env = "CAIRN_MULTIPART_EXPIRY_SECS")]
+    pub multipart_expiry_secs: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -67,6 +70,7 @@ struct FileConfig {
     parity_shards: Option<u8>,
     region: Option<String>,
     domain: Option<Vec<String>>,
+    multipart_expiry_secs: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -79,10 +83,12 @@ pub struct Config {
     pub parity_shards: u8,
     pub region: String,
     pub domains: Vec<String>,
+    pub multipart_expiry_secs: u64,
     pub log_format: LogFormat,
 }
 
 pub const DEFAULT_DISKS: usize = 4;
+pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -111,6 +117,10 @@ impl Config {
             } else {
                 file.domain.unwrap_or_else(|| vec!["localhost".into()])
             },
+            multipart_expiry_secs: flags
+                .multipart_expiry_secs
+                .or(file.multipart_expiry_secs)
+                .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -118,6 +128,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.multipart_expiry_secs == 0 {
+            bail!("multipart_expiry_secs must be at least 1");
+        }
         if self.data_shards == 0 {
             bail!("data_shards must be at least 1");
         }

@@ -12,6 +12,7 @@ use cairn_s3api::{CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
 use config::Config;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 pub struct Node {
@@ -40,7 +41,10 @@ impl Node {
                 ..StoreConfig::default()
             },
         });
-        let mut builder = s3s::service::S3ServiceBuilder::new(CairnS3::new(store));
+        let s3 = CairnS3::new(store);
+        let (shutdown, rx) = watch::channel(false);
+        tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
+        let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(CairnAuth::new(meta.clone()));
         builder.set_host(CairnHost::new(cfg.domains.clone()));
         let service = builder.build();
@@ -49,7 +53,6 @@ impl Node {
             .await
             .with_context(|| format!("binding the S3 endpoint {}", cfg.s3_listen))?;
         let s3_addr = listener.local_addr()?;
-        let (shutdown, rx) = watch::channel(false);
         let ready_meta = meta.clone();
         let ready: Arc<dyn Fn() -> bool + Send + Sync> =
             Arc::new(move || ready_meta.metrics().current_leader.is_some());
@@ -63,5 +66,26 @@ impl Node {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         self.meta.shutdown().await
+    }
+}
+
+/// Aborts incomplete multipart uploads older than `max_age`, checking a few
+/// times per `max_age` (at most hourly).
+async fn expire_uploads(s3: CairnS3, max_age: Duration, mut shutdown: watch::Receiver<bool>) {
+    let every = (max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(max_age)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let n = s3.abort_expired_uploads(cutoff).await;
+        if n > 0 {
+            tracing::info!(aborted = n, "expired multipart uploads aborted");
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! | `sm_objects`  | `[bucket_len: u8][bucket][object key]`                           | bincode(`ObjectVersion`)   |
 //! | `sm_versions` | `[bucket_len: u8][bucket][object key][0x00][!version_ts: u64 BE]`| reserved for S3 versioning |
 //! | `sm_keys`     | access key id                                                    | bincode(`AccessKey`)       |
+//! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
+//! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`                       | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
@@ -23,6 +25,21 @@
 //! the `0x00` separator (never part of a UTF-8 key) keeps one key's versions apart from
 //! keys that extend it.
 //!
+//! `sm_uploads` holds the multipart uploads in progress, in (bucket, key, upload id)
+//! order, so listing the uploads of a bucket is one ordered range scan and the uploads
+//! of one key come out in upload-id order (the S3 layer makes ids that sort by
+//! creation time). The `0x00` separator must sort before every byte of a key that
+//! extends the key, but U+0000 is valid UTF-8, so a `0x00` inside the object key is
+//! escaped as `0x00 0xff` (`0xff` never occurs in UTF-8, so it can never start an
+//! upload id). Keys without NUL are stored as is; with the escape, byte order of
+//! the sled key is exactly (key, upload id) order for every key.
+//!
+//! `sm_parts` holds the parts of the uploads in progress: the parts of one upload are
+//! contiguous and in part-number order. A reader of upload `u` only accepts keys of
+//! length `len(u) + 5`, so an id that contains `0x00` cannot capture another's parts.
+//! A bucket with uploads in progress counts as not empty (DeleteBucket refuses it),
+//! so no upload outlives its bucket.
+//!
 //! Raft log entries are durable before they are acknowledged; the `sm_*` trees are not
 //! flushed per apply: `last_applied` is written in the same atomic sled transaction as
 //! the effects of the entries it covers, so after a crash openraft re-applies from it.
@@ -35,6 +52,8 @@ pub(crate) const TREE_OBJECTS: &str = "sm_objects";
 pub(crate) const TREE_VERSIONS: &str = "sm_versions";
 pub(crate) const TREE_KEYS: &str = "sm_keys";
 pub(crate) const TREE_SM_META: &str = "sm_meta";
+pub(crate) const TREE_UPLOADS: &str = "sm_uploads";
+pub(crate) const TREE_PARTS: &str = "sm_parts";
 
 /// `raft_meta` keys.
 pub(crate) const META_VOTE: &[u8] = b"vote";
@@ -74,6 +93,68 @@ pub(crate) fn version_key(bucket: &str, key: &str, version_ts: u64) -> Option<Ve
     Some(k)
 }
 
+/// Appends `key` to `out`, escaping `0x00` as `0x00 0xff` (see the module docs).
+pub(crate) fn push_escaped(out: &mut Vec<u8>, key: &str) {
+    for &b in key.as_bytes() {
+        out.push(b);
+        if b == 0 {
+            out.push(0xff);
+        }
+    }
+}
+
+/// `sm_uploads` prefix of every upload of `bucket/key`: `[len][bucket][escaped key][0x00]`.
+pub(crate) fn upload_key_prefix(bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let mut k = bucket_prefix(bucket)?;
+    push_escaped(&mut k, key);
+    k.push(0);
+    Some(k)
+}
+
+/// `sm_uploads` key of one upload.
+pub(crate) fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Option<Vec<u8>> {
+    let mut k = upload_key_prefix(bucket, key)?;
+    k.extend_from_slice(upload_id.as_bytes());
+    Some(k)
+}
+
+/// Splits the part after `[len][bucket]` of an `sm_uploads` key into the object key
+/// and the upload id.
+pub(crate) fn split_upload_key(rest: &[u8]) -> Option<(String, String)> {
+    let mut key = Vec::with_capacity(rest.len());
+    let mut i = 0;
+    while i < rest.len() {
+        let b = rest[i];
+        if b == 0 {
+            if rest.get(i + 1) == Some(&0xff) {
+                key.push(0);
+                i += 2;
+                continue;
+            }
+            let id = std::str::from_utf8(&rest[i + 1..]).ok()?;
+            return Some((String::from_utf8(key).ok()?, id.to_string()));
+        }
+        key.push(b);
+        i += 1;
+    }
+    None
+}
+
+/// `sm_parts` prefix of every part of `upload_id`: `[upload_id][0x00]`.
+pub(crate) fn part_prefix(upload_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upload_id.len() + 5);
+    k.extend_from_slice(upload_id.as_bytes());
+    k.push(0);
+    k
+}
+
+/// `sm_parts` key of one part.
+pub(crate) fn part_key(upload_id: &str, number: u32) -> Vec<u8> {
+    let mut k = part_prefix(upload_id);
+    k.extend_from_slice(&number.to_be_bytes());
+    k
+}
+
 /// The smallest byte string greater than every string that starts with `prefix`,
 /// or `None` if there is none (empty prefix or all `0xff`).
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -111,6 +192,27 @@ mod tests {
         assert!(a < a_end);
         assert!(ab >= a_end);
         assert!(bucket_prefix(&"x".repeat(256)).is_none());
+    }
+
+    #[test]
+    fn upload_keys_sort_by_key_then_id() {
+        let keys = ["a", "a\0", "a\0\0b", "a\0b", "a\u{1}", "a/", "ab", "b"];
+        let mut encoded = Vec::new();
+        for k in keys {
+            for id in ["", "1", "2", "\u{10ffff}"] {
+                let e = upload_key("bkt", k, id).unwrap();
+                let rest = &e[bucket_prefix("bkt").unwrap().len()..];
+                assert_eq!(split_upload_key(rest), Some((k.to_string(), id.to_string())));
+                encoded.push(e);
+            }
+        }
+        let mut sorted = encoded.clone();
+        sorted.sort();
+        assert_eq!(sorted, encoded);
+        // Every upload of "a" sorts before the first key that extends "a".
+        assert!(upload_key("bkt", "a", "\u{10ffff}").unwrap() < upload_key_prefix("bkt", "a\0").unwrap());
+        assert!(part_key("u", u32::MAX) < part_prefix("u\u{1}"));
+        assert!(part_key("u", 1) < part_key("u", 256));
     }
 
     #[test]

@@ -44,6 +44,37 @@ pub enum ObjectData {
     /// Small objects live in the metadata record itself (replicated by Raft).
     Inline(Vec<u8>),
     Shards(ShardRef),
+    /// A completed multipart upload: the parts in order, each where it was
+    /// written (completing never copies bytes). A part's data is never `Parts`.
+    Parts(Vec<PartRef>),
+}
+
+/// One part of an upload, in progress or completed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRef {
+    pub number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part, without quotes.
+    pub etag: String,
+    /// Base64 checksum of the part in the upload's checksum algorithm, if any.
+    pub checksum: Option<String>,
+    pub last_modified: Nanos,
+    pub data: ObjectData,
+}
+
+/// An upload that has been created and not yet completed or aborted. The
+/// object headers to apply at completion are kept in `template` (its `size`,
+/// `etag`, `checksums` and `data` are placeholders).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultipartUpload {
+    /// Sorts by creation time: listing uploads of one key in initiation order.
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated: Nanos,
+    /// `CRC32`, `CRC32C`, `SHA1` or `SHA256` when the upload asked for one.
+    pub checksum_algorithm: Option<String>,
+    pub template: ObjectVersion,
 }
 
 /// One version of one object. Unversioned buckets hold exactly one version per key,
@@ -101,6 +132,33 @@ pub enum Command {
     PutAccessKey {
         key: AccessKey,
     },
+    CreateUpload {
+        upload: MultipartUpload,
+    },
+    /// Adds or replaces one part of an upload.
+    PutPart {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        part: PartRef,
+    },
+    /// Makes `version` (whose data is `ObjectData::Parts`, computed by the S3
+    /// layer from the parts it read) the current version and removes the upload.
+    /// Apply checks that the upload still exists and that every listed part is
+    /// still exactly the stored one (same number, etag and data), so a part
+    /// replaced after the S3 layer read it can never be committed.
+    CompleteUpload {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        version: ObjectVersion,
+        condition: Option<WriteCondition>,
+    },
+    AbortUpload {
+        bucket: String,
+        key: String,
+        upload_id: String,
+    },
 }
 
 /// What a command did. Refusals are answers, not Raft errors.
@@ -118,6 +176,25 @@ pub enum CommandResult {
     PreconditionFailed,
     /// `If-Match` on a key that does not exist (S3 answers 404 NoSuchKey).
     NoSuchKey,
+    NoSuchUpload,
+    /// A part named by CompleteUpload is missing or is no longer the stored one.
+    InvalidPart {
+        number: u32,
+    },
+    /// Blobs that nothing refers to any more: a replaced part, the parts of an
+    /// aborted upload, or the parts left out of a completion plus the version
+    /// that the completion replaced.
+    Discard(Vec<ObjectData>),
+}
+
+/// One upload in a listing of uploads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadListPage {
+    pub uploads: Vec<MultipartUpload>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
 }
 
 /// One page of a listing, produced by an ordered range scan.

@@ -12,7 +12,8 @@
 //! ```text
 //! "CAIRNSNAP1\n"
 //! u32 BE length, bincode(SnapshotMeta)
-//! records: u8 tree tag (1 buckets, 2 objects, 3 versions, 4 keys), u32 BE key length, key,
+//! records: u8 tree tag (1 buckets, 2 objects, 3 versions, 4 keys, 5 uploads, 6 parts),
+//!          u32 BE key length, key,
 //!          u32 BE value length, value
 //! u8 0, u64 BE record count
 //! ```
@@ -24,7 +25,9 @@
 
 use crate::error::MetaError;
 use crate::keys::*;
-use crate::schema::{BucketInfo, Command, CommandResult, ObjectVersion, WriteCondition};
+use crate::schema::{
+    BucketInfo, Command, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition,
+};
 use crate::types::{BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, Entry, EntryPayload, RaftSnapshotBuilder, StorageIOError};
@@ -49,6 +52,10 @@ const TAG_BUCKETS: u8 = 1;
 const TAG_OBJECTS: u8 = 2;
 const TAG_VERSIONS: u8 = 3;
 const TAG_KEYS: u8 = 4;
+const TAG_UPLOADS: u8 = 5;
+const TAG_PARTS: u8 = 6;
+/// Number of data trees (the trees a snapshot carries).
+const DATA_TREES: usize = 6;
 
 /// Handles to the state-machine trees; cheap to clone.
 #[derive(Clone)]
@@ -58,6 +65,8 @@ pub(crate) struct SmTrees {
     pub objects: sled::Tree,
     pub versions: sled::Tree,
     pub keys: sled::Tree,
+    pub uploads: sled::Tree,
+    pub parts: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -69,6 +78,8 @@ impl SmTrees {
             objects: db.open_tree(TREE_OBJECTS)?,
             versions: db.open_tree(TREE_VERSIONS)?,
             keys: db.open_tree(TREE_KEYS)?,
+            uploads: db.open_tree(TREE_UPLOADS)?,
+            parts: db.open_tree(TREE_PARTS)?,
             meta: db.open_tree(TREE_SM_META)?,
         })
     }
@@ -88,12 +99,15 @@ impl SmTrees {
         Ok(self.get_meta(SM_MEMBERSHIP)?.unwrap_or_default())
     }
 
-    fn data_trees(&self) -> [(u8, &sled::Tree); 4] {
+    /// Every tree a snapshot carries, with its record tag.
+    fn data_trees(&self) -> [(u8, &sled::Tree); DATA_TREES] {
         [
             (TAG_BUCKETS, &self.buckets),
             (TAG_OBJECTS, &self.objects),
             (TAG_VERSIONS, &self.versions),
             (TAG_KEYS, &self.keys),
+            (TAG_UPLOADS, &self.uploads),
+            (TAG_PARTS, &self.parts),
         ]
     }
 }
@@ -116,6 +130,8 @@ struct Overlay {
     buckets: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     objects: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     keys: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    uploads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    parts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -164,6 +180,34 @@ pub fn etag_matches(if_match: &str, etag: &str) -> bool {
     })
 }
 
+/// True if a key starting with `prefix` exists in the tree plus the overlay.
+fn has_prefix(tree: &sled::Tree, ov: &BTreeMap<Vec<u8>, Option<Vec<u8>>>, prefix: &[u8]) -> Result<bool, MetaError> {
+    let range = prefix_range(prefix);
+    if ov.range(range.clone()).any(|(_, v)| v.is_some()) {
+        return Ok(true);
+    }
+    for item in tree.range(range) {
+        let (k, _) = item?;
+        match ov.get(k.as_ref()) {
+            Some(None) => continue,
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
+/// A write condition against the current version: the refusal, if it fails.
+fn check_condition(condition: Option<&WriteCondition>, current: Option<&ObjectVersion>) -> Option<CommandResult> {
+    match (condition, current) {
+        (Some(WriteCondition::IfNoneMatchAny), Some(_)) => Some(CommandResult::PreconditionFailed),
+        (Some(WriteCondition::IfMatch(_)), None) => Some(CommandResult::NoSuchKey),
+        (Some(WriteCondition::IfMatch(e)), Some(cur)) if !etag_matches(e, &cur.etag) => {
+            Some(CommandResult::PreconditionFailed)
+        }
+        _ => None,
+    }
+}
+
 /// Evaluates commands against the trees plus the overlay.
 struct Applier<'a> {
     t: &'a SmTrees,
@@ -185,22 +229,56 @@ impl Applier<'_> {
         }
     }
 
-    fn has_objects(&self, bucket: &str) -> Result<bool, MetaError> {
+    /// True if the bucket holds an object or an upload in progress.
+    fn bucket_in_use(&self, bucket: &str) -> Result<bool, MetaError> {
         let Some(p) = bucket_prefix(bucket) else {
             return Ok(false);
         };
-        let range = prefix_range(&p);
-        if self.ov.objects.range(range.clone()).any(|(_, v)| v.is_some()) {
-            return Ok(true);
+        Ok(has_prefix(&self.t.objects, &self.ov.objects, &p)? || has_prefix(&self.t.uploads, &self.ov.uploads, &p)?)
+    }
+
+    fn upload(&self, ukey: &[u8]) -> Result<Option<MultipartUpload>, MetaError> {
+        match overlay_get(&self.t.uploads, &self.ov.uploads, ukey)? {
+            Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+            None => Ok(None),
         }
-        for item in self.t.objects.range(range) {
-            let (k, _) = item?;
-            match self.ov.objects.get(k.as_ref()) {
-                Some(None) => continue,
-                _ => return Ok(true),
+    }
+
+    /// Every stored part of `upload_id` (tree plus overlay) with its key, by number.
+    fn parts_of(&self, upload_id: &str) -> Result<Vec<(Vec<u8>, PartRef)>, MetaError> {
+        let prefix = part_prefix(upload_id);
+        let want = prefix.len() + 4;
+        let range = prefix_range(&prefix);
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in self.t.parts.range(range.clone()) {
+            let (k, v) = item?;
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, v) in self.ov.parts.range(range) {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        let mut out = Vec::with_capacity(merged.len());
+        for (k, v) in merged {
+            if k.len() == want {
+                out.push((k, bincode::deserialize(&v)?));
             }
         }
-        Ok(false)
+        Ok(out)
+    }
+
+    /// Removes an upload and all its parts; returns the parts, by number.
+    fn remove_upload(&mut self, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, MetaError> {
+        let parts = self.parts_of(upload_id)?;
+        let mut out = Vec::with_capacity(parts.len());
+        for (k, p) in parts {
+            Self::put(&mut self.ov.parts, &mut self.ov.bytes, k, None);
+            out.push(p);
+        }
+        Self::put(&mut self.ov.uploads, &mut self.ov.bytes, ukey, None);
+        Ok(out)
     }
 
     fn put(map: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>, bytes: &mut usize, k: Vec<u8>, v: Option<Vec<u8>>) {
@@ -227,7 +305,8 @@ impl Applier<'_> {
                 if self.bucket_exists(&name)?.is_none() {
                     return Ok(CommandResult::NoSuchBucket);
                 }
-                if self.has_objects(&name)? {
+                // Uploads in progress count: no upload may outlive its bucket.
+                if self.bucket_in_use(&name)? {
                     return Ok(CommandResult::BucketNotEmpty);
                 }
                 Self::put(&mut self.ov.buckets, &mut self.ov.bytes, name.into_bytes(), None);
@@ -241,13 +320,8 @@ impl Applier<'_> {
                     return Ok(CommandResult::NoSuchBucket);
                 };
                 let existing = self.object(&okey)?;
-                match (&condition, &existing) {
-                    (Some(WriteCondition::IfNoneMatchAny), Some(_)) => return Ok(CommandResult::PreconditionFailed),
-                    (Some(WriteCondition::IfMatch(_)), None) => return Ok(CommandResult::NoSuchKey),
-                    (Some(WriteCondition::IfMatch(e)), Some(cur)) if !etag_matches(e, &cur.etag) => {
-                        return Ok(CommandResult::PreconditionFailed)
-                    }
-                    _ => {}
+                if let Some(refusal) = check_condition(condition.as_ref(), existing.as_ref()) {
+                    return Ok(refusal);
                 }
                 let v = bincode::serialize(&version)?;
                 Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
@@ -271,6 +345,80 @@ impl Applier<'_> {
                 Self::put(&mut self.ov.keys, &mut self.ov.bytes, key.access_key_id.into_bytes(), Some(v));
                 CommandResult::Ok
             }
+            Command::CreateUpload { upload } => {
+                if self.bucket_exists(&upload.bucket)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                let Some(ukey) = upload_key(&upload.bucket, &upload.key, &upload.upload_id) else {
+                    return Ok(CommandResult::NoSuchBucket);
+                };
+                let v = bincode::serialize(&upload)?;
+                Self::put(&mut self.ov.uploads, &mut self.ov.bytes, ukey, Some(v));
+                CommandResult::Ok
+            }
+            Command::PutPart { bucket, key, upload_id, part } => {
+                let Some(ukey) = upload_key(&bucket, &key, &upload_id) else {
+                    return Ok(CommandResult::NoSuchUpload);
+                };
+                if self.upload(&ukey)?.is_none() {
+                    return Ok(CommandResult::NoSuchUpload);
+                }
+                let pkey = part_key(&upload_id, part.number);
+                let old = match overlay_get(&self.t.parts, &self.ov.parts, &pkey)? {
+                    Some(v) => Some(bincode::deserialize::<PartRef>(&v)?),
+                    None => None,
+                };
+                let v = bincode::serialize(&part)?;
+                Self::put(&mut self.ov.parts, &mut self.ov.bytes, pkey, Some(v));
+                // A re-sent part that points at the very same blob replaces nothing.
+                let discard = old.map(|o| o.data).filter(|d| *d != part.data);
+                CommandResult::Discard(discard.into_iter().collect())
+            }
+            Command::AbortUpload { bucket, key, upload_id } => {
+                let Some(ukey) = upload_key(&bucket, &key, &upload_id) else {
+                    return Ok(CommandResult::NoSuchUpload);
+                };
+                if self.upload(&ukey)?.is_none() {
+                    return Ok(CommandResult::NoSuchUpload);
+                }
+                let parts = self.remove_upload(ukey, &upload_id)?;
+                CommandResult::Discard(parts.into_iter().map(|p| p.data).collect())
+            }
+            Command::CompleteUpload { bucket, key, upload_id, version, condition } => {
+                if self.bucket_exists(&bucket)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                let (Some(ukey), Some(okey)) = (upload_key(&bucket, &key, &upload_id), object_key(&bucket, &key))
+                else {
+                    return Ok(CommandResult::NoSuchBucket);
+                };
+                if self.upload(&ukey)?.is_none() {
+                    return Ok(CommandResult::NoSuchUpload);
+                }
+                let ObjectData::Parts(listed) = &version.data else {
+                    return Ok(CommandResult::InvalidPart { number: 0 });
+                };
+                let stored: BTreeMap<u32, PartRef> =
+                    self.parts_of(&upload_id)?.into_iter().map(|(_, p)| (p.number, p)).collect();
+                for p in listed {
+                    match stored.get(&p.number) {
+                        Some(s) if s.etag == p.etag && s.data == p.data => {}
+                        _ => return Ok(CommandResult::InvalidPart { number: p.number }),
+                    }
+                }
+                let existing = self.object(&okey)?;
+                if let Some(refusal) = check_condition(condition.as_ref(), existing.as_ref()) {
+                    return Ok(refusal);
+                }
+                let kept: std::collections::BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
+                let mut discard: Vec<ObjectData> =
+                    stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
+                discard.extend(existing.map(|v| v.data));
+                self.remove_upload(ukey, &upload_id)?;
+                let v = bincode::serialize(&version)?;
+                Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
+                CommandResult::Discard(discard)
+            }
         })
     }
 
@@ -280,17 +428,21 @@ impl Applier<'_> {
         let bb = to_batch(&ov.buckets);
         let ob = to_batch(&ov.objects);
         let kb = to_batch(&ov.keys);
+        let ub = to_batch(&ov.uploads);
+        let pb = to_batch(&ov.parts);
         let mut mb = sled::Batch::default();
         mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
         if let Some(m) = membership {
             mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
         }
         let t = self.t;
-        (&t.buckets, &t.objects, &t.keys, &t.meta)
-            .transaction(|(b, o, k, m)| {
+        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.meta)
+            .transaction(|(b, o, k, u, p, m)| {
                 b.apply_batch(&bb)?;
                 o.apply_batch(&ob)?;
                 k.apply_batch(&kb)?;
+                u.apply_batch(&ub)?;
+                p.apply_batch(&pb)?;
                 m.apply_batch(&mb)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -412,10 +564,10 @@ fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaErro
     for (_, tree) in t.data_trees() {
         tree.clear()?;
     }
-    let mut batches: [sled::Batch; 4] = Default::default();
+    let mut batches: [sled::Batch; DATA_TREES] = Default::default();
     let mut pending = 0usize;
     let mut count = 0u64;
-    let flush_batches = |batches: &mut [sled::Batch; 4]| -> Result<(), MetaError> {
+    let flush_batches = |batches: &mut [sled::Batch; DATA_TREES]| -> Result<(), MetaError> {
         for (i, (_, tree)) in t.data_trees().into_iter().enumerate() {
             tree.apply_batch(std::mem::take(&mut batches[i]))?;
         }
@@ -430,6 +582,8 @@ fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaErro
             TAG_OBJECTS => 1,
             TAG_VERSIONS => 2,
             TAG_KEYS => 3,
+            TAG_UPLOADS => 4,
+            TAG_PARTS => 5,
             x => return Err(MetaError::Storage(format!("bad snapshot record tag {x}"))),
         };
         let kl = read_u32(&mut r)?;
@@ -609,7 +763,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{AccessKey, ObjectData};
+    use crate::schema::AccessKey;
     use crate::MetaStore;
     use std::time::Duration;
 
@@ -670,6 +824,27 @@ mod tests {
             created: 1,
         };
         store.propose(Command::PutAccessKey { key }).await.unwrap();
+        let upload = MultipartUpload {
+            upload_id: "u1".into(),
+            bucket: "b".into(),
+            key: "big\0key".into(),
+            initiated: 5,
+            checksum_algorithm: None,
+            template: version("t"),
+        };
+        assert_eq!(store.propose(Command::CreateUpload { upload }).await.unwrap(), CommandResult::Ok);
+        for number in [1, 2] {
+            let part = PartRef {
+                number,
+                size: 10,
+                etag: format!("p{number}"),
+                checksum: None,
+                last_modified: 6,
+                data: ObjectData::Inline(vec![number as u8; 10]),
+            };
+            let cmd = Command::PutPart { bucket: "b".into(), key: "big\0key".into(), upload_id: "u1".into(), part };
+            assert_eq!(store.propose(cmd).await.unwrap(), CommandResult::Discard(vec![]));
+        }
         let last = store.metrics().last_applied.unwrap().index;
         store.raft().trigger().snapshot().await.unwrap();
         store
@@ -689,6 +864,7 @@ mod tests {
         let mut sm = StateMachine::open(trees.clone(), b.path().join("snapshots")).unwrap();
         // Stale state that the install must replace.
         trees.objects.insert(b"stale", b"x".to_vec()).unwrap();
+        trees.parts.insert(b"stale", b"x".to_vec()).unwrap();
         let mut recv = sm.begin_receiving_snapshot().await.unwrap();
         let mut src = tokio::fs::File::open(&snap_path).await.unwrap();
         tokio::io::copy(&mut src, &mut *recv).await.unwrap();
@@ -699,7 +875,9 @@ mod tests {
         assert_eq!(membership, meta.last_membership);
         let a_trees = SmTrees::open(&sled_of(&store)).unwrap();
         let expected = dump(&a_trees);
-        assert_eq!(expected.len(), 52);
+        assert_eq!(expected.len(), 55);
+        assert_eq!(expected.iter().filter(|r| r.0 == TAG_UPLOADS).count(), 1);
+        assert_eq!(expected.iter().filter(|r| r.0 == TAG_PARTS).count(), 2);
         assert_eq!(dump(&trees), expected);
         let cur = sm.get_current_snapshot().await.unwrap().unwrap();
         assert_eq!(cur.meta, meta);
@@ -708,6 +886,7 @@ mod tests {
         // Crash in the middle of an install: marker set, trees half cleared.
         trees.meta.insert(SM_INSTALLING, &b"1"[..]).unwrap();
         trees.objects.clear().unwrap();
+        trees.uploads.clear().unwrap();
         drop(sm);
         let _sm = StateMachine::open(trees.clone(), b.path().join("snapshots")).unwrap();
         assert!(trees.meta.get(SM_INSTALLING).unwrap().is_none());

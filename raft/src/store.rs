@@ -7,11 +7,14 @@
 //! takes the next client write). Reads come straight from the applied state machine.
 
 use crate::error::MetaError;
-use crate::keys::{bucket_prefix, object_key};
+use crate::keys::{bucket_prefix, object_key, part_key, part_prefix, upload_key};
 use crate::listing;
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
-use crate::schema::{AccessKey, BucketInfo, Command, CommandResult, ListPage, ObjectData, ObjectVersion};
+use crate::schema::{
+    AccessKey, BucketInfo, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData, ObjectVersion,
+    PartRef, UploadListPage,
+};
 use crate::state_machine::{SmTrees, StateMachine};
 use crate::types::{CommandBatch, NodeInfo, Raft};
 use anyhow::Context;
@@ -77,12 +80,19 @@ fn decode<T: serde::de::DeserializeOwned>(v: Option<sled::IVec>) -> Result<Optio
     }
 }
 
+fn data_size(data: &ObjectData) -> usize {
+    match data {
+        ObjectData::Inline(d) => d.len(),
+        ObjectData::Shards(s) => 64 + s.disks.len() * 2,
+        ObjectData::Parts(ps) => ps.iter().map(|p| 96 + p.etag.len() + data_size(&p.data)).sum(),
+    }
+}
+
 fn approx_size(cmd: &Command) -> usize {
     match cmd {
-        Command::PutObject { version, .. } => match &version.data {
-            ObjectData::Inline(d) => 512 + d.len(),
-            ObjectData::Shards(s) => 512 + s.disks.len() * 2,
-        },
+        Command::PutObject { version, .. } | Command::CompleteUpload { version, .. } => 512 + data_size(&version.data),
+        Command::CreateUpload { upload } => 512 + data_size(&upload.template.data),
+        Command::PutPart { part, .. } => 256 + data_size(&part.data),
         _ => 256,
     }
 }
@@ -243,6 +253,99 @@ impl MetaStore {
         for item in self.inner.trees.keys.iter() {
             let (_, v) = item?;
             out.push(bincode::deserialize(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The upload `upload_id` of `bucket/key`, if it is in progress.
+    pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Option<MultipartUpload>, MetaError> {
+        let Some(k) = upload_key(bucket, key, upload_id) else {
+            return Ok(None);
+        };
+        decode(self.inner.trees.uploads.get(k)?)
+    }
+
+    /// Parts of `upload_id` numbered above `after_part`, ascending, at most `max`;
+    /// the flag is true when more parts follow the returned ones.
+    pub fn list_parts(&self, upload_id: &str, after_part: u32, max: usize) -> Result<(Vec<PartRef>, bool), MetaError> {
+        let mut out = Vec::new();
+        let Some(first) = after_part.checked_add(1) else {
+            return Ok((out, false));
+        };
+        let want = upload_id.len() + 5;
+        let range = part_key(upload_id, first)..=part_key(upload_id, u32::MAX);
+        for item in self.inner.trees.parts.range(range) {
+            let (k, v) = item?;
+            // Longer keys belong to an upload id that extends this one with a NUL.
+            if k.len() != want {
+                continue;
+            }
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            out.push(bincode::deserialize(&v)?);
+        }
+        Ok((out, false))
+    }
+
+    /// Every part of `upload_id`, ascending by number.
+    pub fn all_parts(&self, upload_id: &str) -> Result<Vec<PartRef>, MetaError> {
+        let want = upload_id.len() + 5;
+        let mut out = Vec::new();
+        for item in self.inner.trees.parts.scan_prefix(part_prefix(upload_id)) {
+            let (k, v) = item?;
+            if k.len() == want {
+                out.push(bincode::deserialize(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// S3 ListMultipartUploads as an ordered range scan: uploads of `bucket` whose key
+    /// starts with `prefix`, in (key, upload id) order. With `key_marker` only, keys
+    /// strictly after it; with both markers, uploads of `key_marker` with an id
+    /// strictly after `upload_id_marker`, then later keys. With a (non-empty)
+    /// delimiter, keys whose rest after the prefix contains it roll up into one common
+    /// prefix (counted once toward `max_uploads`, skipped with one seek); a key marker
+    /// inside a common prefix resumes past that prefix. The next markers name the last
+    /// upload returned (or the last common prefix, with no upload id marker); they are
+    /// set whenever the page is not empty.
+    pub fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        max_uploads: usize,
+    ) -> Result<UploadListPage, MetaError> {
+        listing::list_uploads(
+            &self.inner.trees.uploads,
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            upload_id_marker,
+            max_uploads,
+        )
+    }
+
+    /// Uploads initiated before `older_than`, at most `limit`, in (bucket, key,
+    /// upload id) order. Scans every upload: meant for the background expiry task.
+    pub fn expired_uploads(&self, older_than: Nanos, limit: usize) -> Result<Vec<MultipartUpload>, MetaError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for item in self.inner.trees.uploads.iter() {
+            let (_, v) = item?;
+            let u: MultipartUpload = bincode::deserialize(&v)?;
+            if u.initiated < older_than {
+                out.push(u);
+                if out.len() == limit {
+                    break;
+                }
+            }
         }
         Ok(out)
     }

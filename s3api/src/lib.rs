@@ -7,6 +7,7 @@ mod checksum;
 mod errors;
 mod host;
 mod listing;
+mod multipart_ops;
 mod object_ops;
 mod preconditions;
 mod service;
@@ -15,5 +16,6 @@ mod timefmt;
 
 pub use auth::CairnAuth;
 pub use host::CairnHost;
+pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use service::CairnS3;
 pub use store::{Store, StoreConfig};

@@ -5,18 +5,18 @@ use crate::checksum::{Algorithm, BodyHasher, ChecksumRequest};
 use crate::errors;
 use crate::preconditions::Conditions;
 use crate::service::{CairnS3, caller};
-use crate::store::ByteStream;
+use crate::store::{ByteStream, WrittenBlob};
 use crate::timefmt::{format_http_date, now, parse_http_date, to_timestamp};
-use cairn_raft::schema::{Command, CommandResult, ObjectData, ObjectVersion, WriteCondition};
+use cairn_raft::schema::{Command, CommandResult, ObjectData, ObjectVersion, PartRef, WriteCondition};
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 
 /// S3's limit for a single PUT (and a copy source).
-const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub(crate) const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
-fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
+pub(crate) fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
     match body {
         None => Box::pin(futures::stream::empty()),
         Some(b) => Box::pin(b.map(|r| r.map_err(body_error))),
@@ -37,6 +37,7 @@ macro_rules! set_checksum_fields {
         }
     };
 }
+pub(crate) use set_checksum_fields;
 
 /// s3s reports payload-hash failures through a private error type, so its
 /// message is the only handle on which failure it was.
@@ -61,7 +62,7 @@ fn body_error(e: s3s::StdError) -> S3Error {
 
 /// The decoded body length: aws-chunked bodies announce it separately from the
 /// Content-Length of the encoded stream.
-fn expected_length(headers: &http::HeaderMap, content_length: Option<i64>) -> S3Result<Option<u64>> {
+pub(crate) fn expected_length(headers: &http::HeaderMap, content_length: Option<i64>) -> S3Result<Option<u64>> {
     if let Some(v) = headers.get("x-amz-decoded-content-length") {
         let n = v
             .to_str()
@@ -75,7 +76,7 @@ fn expected_length(headers: &http::HeaderMap, content_length: Option<i64>) -> S3
     Ok(if streaming { None } else { content_length.and_then(|n| u64::try_from(n).ok()) })
 }
 
-fn write_condition(
+pub(crate) fn write_condition(
     if_match: Option<&ETagCondition>,
     if_none_match: Option<&ETagCondition>,
 ) -> S3Result<Option<WriteCondition>> {
@@ -94,15 +95,15 @@ fn write_condition(
     }
 }
 
-fn content_type_string(ct: Option<&ContentType>) -> Option<String> {
+pub(crate) fn content_type_string(ct: Option<&ContentType>) -> Option<String> {
     ct.map(|m| m.to_string())
 }
 
-fn user_metadata(m: Option<Metadata>) -> BTreeMap<String, String> {
+pub(crate) fn user_metadata(m: Option<Metadata>) -> BTreeMap<String, String> {
     m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
 }
 
-fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
+pub(crate) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
     match version_id {
         None | Some("null") => Ok(()),
         Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
@@ -111,8 +112,21 @@ fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
 
 /// Only the shard-backed part of a version needs cleaning up; inline bytes go
 /// away with the record.
-fn shards_of(data: &ObjectData) -> Option<ObjectData> {
-    matches!(data, ObjectData::Shards(_)).then(|| data.clone())
+pub(crate) fn shards_of(data: &ObjectData) -> Option<ObjectData> {
+    (!matches!(data, ObjectData::Inline(_))).then(|| data.clone())
+}
+
+pub(crate) struct Ingest<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub headers: &'a http::HeaderMap,
+    pub trailing_headers: Option<&'a s3s::TrailingHeaders>,
+    pub body: Option<StreamingBlob>,
+    pub content_length: Option<i64>,
+    pub content_md5: Option<&'a str>,
+    /// A checksum to compute even if the request did not declare it (the
+    /// algorithm a multipart upload was created with).
+    pub also_compute: Option<Algorithm>,
 }
 
 struct ReadRequest<'a> {
@@ -127,6 +141,7 @@ struct PreparedRead {
     obj: ObjectVersion,
     range: std::ops::Range<u64>,
     content_range: Option<String>,
+    parts_count: Option<i32>,
     headers: Headers,
 }
 
@@ -151,8 +166,10 @@ macro_rules! fill_read_headers {
         $out.last_modified = Some(to_timestamp($obj.last_modified));
         $out.metadata = $h.metadata;
         set_checksum_fields!($out, &$h.checksums);
-        if !$h.checksums.is_empty() {
-            $out.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        if let Some(v) = $h.checksums.values().next() {
+            // A multipart object's checksum is a checksum of part checksums.
+            let kind = if v.contains('-') { ChecksumType::COMPOSITE } else { ChecksumType::FULL_OBJECT };
+            $out.checksum_type = Some(ChecksumType::from_static(kind));
         }
     };
 }
@@ -182,7 +199,7 @@ fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
 }
 
 impl CairnS3 {
-    fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
+    pub(crate) fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
         match self.store.meta.get_object(bucket, key).map_err(errors::meta)? {
             Some(o) => Ok(o),
             None => {
@@ -236,35 +253,18 @@ impl CairnS3 {
         let S3Request { input, headers, trailing_headers, .. } = req;
         self.require_bucket(&input.bucket)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        let ck = ChecksumRequest::from_headers(&headers)?;
-        let expected = expected_length(&headers, input.content_length)?;
-        if expected.is_some_and(|n| n > MAX_PUT_SIZE) {
-            return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
-        }
         let blob = self
-            .store
-            .write_blob(&input.bucket, &input.key, body_stream(input.body), BodyHasher::new(&ck.algorithms), expected)
+            .ingest(Ingest {
+                bucket: &input.bucket,
+                key: &input.key,
+                headers: &headers,
+                trailing_headers: trailing_headers.as_ref(),
+                body: input.body,
+                content_length: input.content_length,
+                content_md5: input.content_md5.as_deref(),
+                also_compute: None,
+            })
             .await?;
-        let mut declared = ck.declared;
-        if let Some(alg) = ck.trailer {
-            let value = trailing_headers
-                .as_ref()
-                .and_then(|t| t.read(|h| h.get(alg.header()).and_then(|v| v.to_str().ok()).map(str::to_string)))
-                .flatten();
-            match value {
-                Some(v) => {
-                    declared.insert(alg, v);
-                }
-                None => {
-                    self.discard_blob(&blob.data);
-                    return Err(s3_error!(InvalidRequest, "The trailing checksum {} was not sent", alg.header()));
-                }
-            }
-        }
-        if let Err(e) = blob.digests.verify(input.content_md5.as_deref(), &declared) {
-            self.discard_blob(&blob.data);
-            return Err(e);
-        }
         let etag = blob.digests.etag();
         let checksums = blob.digests.stored();
         let version = ObjectVersion {
@@ -289,7 +289,45 @@ impl CairnS3 {
         Ok(S3Response::new(out))
     }
 
-    fn discard_blob(&self, data: &ObjectData) {
+    /// Streams a request body to storage and verifies every digest the client
+    /// declared (Content-MD5, `x-amz-checksum-*` headers or trailer). A body that
+    /// fails verification leaves nothing behind.
+    pub(crate) async fn ingest(&self, req: Ingest<'_>) -> S3Result<WrittenBlob> {
+        let ck = ChecksumRequest::from_headers(req.headers)?;
+        let expected = expected_length(req.headers, req.content_length)?;
+        if expected.is_some_and(|n| n > MAX_PUT_SIZE) {
+            return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
+        }
+        let mut algorithms = ck.algorithms.clone();
+        algorithms.extend(req.also_compute);
+        let blob = self
+            .store
+            .write_blob(req.bucket, req.key, body_stream(req.body), BodyHasher::new(&algorithms), expected)
+            .await?;
+        let mut declared = ck.declared;
+        if let Some(alg) = ck.trailer {
+            let value = req
+                .trailing_headers
+                .and_then(|t| t.read(|h| h.get(alg.header()).and_then(|v| v.to_str().ok()).map(str::to_string)))
+                .flatten();
+            match value {
+                Some(v) => {
+                    declared.insert(alg, v);
+                }
+                None => {
+                    self.discard_blob(&blob.data);
+                    return Err(s3_error!(InvalidRequest, "The trailing checksum {} was not sent", alg.header()));
+                }
+            }
+        }
+        if let Err(e) = blob.digests.verify(req.content_md5, &declared) {
+            self.discard_blob(&blob.data);
+            return Err(e);
+        }
+        Ok(blob)
+    }
+
+    pub(crate) fn discard_blob(&self, data: &ObjectData) {
         if let Some(d) = shards_of(data) {
             self.store.discard(d);
         }
@@ -301,9 +339,10 @@ impl CairnS3 {
         check_version_id(read.version_id)?;
         let obj = self.current_object(bucket, key)?;
         read.conditions.check_read(&obj)?;
-        let (range, content_range) = resolve_range(&obj, read.range, read.part_number)?;
-        let headers = stored_headers(&obj, content_range.is_none() && read.checksum_mode);
-        Ok(PreparedRead { obj, range, content_range, headers })
+        let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
+        let whole = content_range.is_none() && parts_count.is_none();
+        let headers = stored_headers(&obj, whole && read.checksum_mode);
+        Ok(PreparedRead { obj, range, content_range, parts_count, headers })
     }
 
     pub(crate) async fn get_object_impl(
@@ -311,7 +350,7 @@ impl CairnS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let PreparedRead { obj, range, content_range, headers: h } = self.prepare_read(
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
             &input.bucket,
             &input.key,
             ReadRequest {
@@ -333,6 +372,7 @@ impl CairnS3 {
             ..Default::default()
         };
         fill_read_headers!(out, input, h, obj, range, content_range);
+        out.parts_count = parts_count;
         Ok(S3Response::new(out))
     }
 
@@ -341,7 +381,7 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let PreparedRead { obj, range, content_range, headers: h } = self.prepare_read(
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
             &input.bucket,
             &input.key,
             ReadRequest {
@@ -359,6 +399,7 @@ impl CairnS3 {
         )?;
         let mut out = HeadObjectOutput::default();
         fill_read_headers!(out, input, h, obj, range, content_range);
+        out.parts_count = parts_count;
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         Ok(S3Response::new(out))
@@ -534,31 +575,44 @@ impl CairnS3 {
     }
 }
 
-/// The byte range to serve and its Content-Range, if partial.
+/// The byte range to serve, its Content-Range if partial, and the part count
+/// to announce when a part of a multipart object was asked for.
 fn resolve_range(
     obj: &ObjectVersion,
     range: Option<&Range>,
     part_number: Option<i32>,
-) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
-    match part_number {
-        None | Some(1) => {}
-        Some(n) if n < 1 => {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000"));
+) -> S3Result<(std::ops::Range<u64>, Option<String>, Option<i32>)> {
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
         }
-        Some(_) => {
-            let mut e = S3Error::with_message(
-                S3ErrorCode::Custom("InvalidPartNumber".into()),
-                "The requested partnumber is not satisfiable",
-            );
-            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-            return Err(e);
+        if !(1..=10_000).contains(&n) {
+            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
         }
+        let parts: &[PartRef] = match &obj.data {
+            ObjectData::Parts(p) => p,
+            // A simple object is its own single part.
+            _ if n == 1 => return Ok((0..obj.size, None, None)),
+            _ => return Err(invalid_part_number()),
+        };
+        let idx = n as usize - 1;
+        let part = parts.get(idx).ok_or_else(invalid_part_number)?;
+        let start: u64 = parts[..idx].iter().map(|p| p.size).sum();
+        let span = start..start + part.size;
+        let cr = (part.size > 0).then(|| format!("bytes {}-{}/{}", span.start, span.end - 1, obj.size));
+        return Ok((span, cr, Some(parts.len() as i32)));
     }
-    let Some(r) = range else { return Ok((0..obj.size, None)) };
-    if part_number.is_some() {
-        return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
-    }
+    let Some(r) = range else { return Ok((0..obj.size, None, None)) };
     let span = r.check(obj.size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
     let cr = format!("bytes {}-{}/{}", span.start, span.end - 1, obj.size);
-    Ok((span, Some(cr)))
+    Ok((span, Some(cr), None))
+}
+
+fn invalid_part_number() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
 }

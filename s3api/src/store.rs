@@ -136,28 +136,73 @@ impl Store {
 
     /// Bytes `[start, end)` of an object version as a stream.
     pub fn read_blob(&self, obj: &ObjectVersion, start: u64, end: u64) -> S3Result<ByteStream> {
-        match &obj.data {
-            ObjectData::Inline(bytes) => {
-                let slice = Bytes::copy_from_slice(&bytes[start as usize..end as usize]);
-                Ok(Box::pin(futures::stream::once(async move { Ok(slice) })))
-            }
-            ObjectData::Shards(r) => {
-                let reader = self.disks.reader(spec_of(r), obj.size, start, end).map_err(errors::erasure)?;
-                Ok(Box::pin(reader.into_stream().map(|r| r.map_err(errors::erasure))))
-            }
-        }
+        read_data(&self.disks, &obj.data, obj.size, start, end)
     }
 
     /// Removes the bytes of a version whose metadata is gone. Runs after the
     /// commit, in the background; a crash here leaves orphans for the collector.
     pub fn discard(self: &Arc<Self>, data: ObjectData) {
-        if let ObjectData::Shards(r) = data {
-            let store = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.disks.delete(&spec_of(&r)).await {
-                    tracing::warn!(error = %e, shard = %format!("{:032x}", r.id), "could not remove shards");
+        let mut specs = Vec::new();
+        collect_shards(&data, &mut specs);
+        if specs.is_empty() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            for spec in specs {
+                if let Err(e) = store.disks.delete(&spec).await {
+                    tracing::warn!(error = %e, shard = %format!("{:032x}", spec.id), "could not remove shards");
                 }
-            });
+            }
+        });
+    }
+}
+
+fn collect_shards(data: &ObjectData, out: &mut Vec<ShardSpec>) {
+    match data {
+        ObjectData::Inline(_) => {}
+        ObjectData::Shards(r) => out.push(spec_of(r)),
+        ObjectData::Parts(parts) => parts.iter().for_each(|p| collect_shards(&p.data, out)),
+    }
+}
+
+/// Bytes `[start, end)` of one blob of `size` bytes. A multipart object chains
+/// the parts that overlap the range, opening each reader only when the
+/// previous part is done, so memory stays that of one reader.
+fn read_data(disks: &Arc<DiskSet>, data: &ObjectData, size: u64, start: u64, end: u64) -> S3Result<ByteStream> {
+    match data {
+        ObjectData::Inline(bytes) => {
+            let slice = bytes
+                .get(start as usize..end as usize)
+                .map(Bytes::copy_from_slice)
+                .ok_or_else(|| s3_error!(InternalError, "inline object shorter than its recorded size"))?;
+            Ok(Box::pin(futures::stream::once(async move { Ok(slice) })))
+        }
+        ObjectData::Shards(r) => {
+            let reader = disks.reader(spec_of(r), size, start, end).map_err(errors::erasure)?;
+            Ok(Box::pin(reader.into_stream().map(|r| r.map_err(errors::erasure))))
+        }
+        ObjectData::Parts(parts) => {
+            let mut segments = Vec::new();
+            let mut offset = 0u64;
+            for p in parts {
+                let (p_start, p_end) = (offset, offset + p.size);
+                offset = p_end;
+                if p_end <= start || p_start >= end {
+                    continue;
+                }
+                let from = start.max(p_start) - p_start;
+                let to = end.min(p_end) - p_start;
+                segments.push((p.data.clone(), p.size, from, to));
+            }
+            let disks = disks.clone();
+            let chained = futures::stream::iter(segments)
+                .map(move |(data, size, from, to)| match read_data(&disks, &data, size, from, to) {
+                    Ok(s) => s,
+                    Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as ByteStream,
+                })
+                .flatten();
+            Ok(Box::pin(chained))
         }
     }
 }

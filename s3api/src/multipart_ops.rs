@@ -1,0 +1,612 @@
+//! Multipart upload: parts are written as blobs of their own and committed one
+//! by one; completing writes one metadata record that lists them, so it never
+//! copies object bytes and is decided atomically in the state machine.
+
+use crate::bucket_ops::unexpected;
+use crate::checksum::Algorithm;
+use crate::errors;
+use crate::listing::{self, Encoder};
+use crate::object_ops::{
+    Ingest, MAX_PUT_SIZE, check_version_id, content_type_string, set_checksum_fields, user_metadata, write_condition,
+};
+use crate::preconditions::Conditions;
+use crate::service::{CairnS3, caller};
+use crate::timefmt::{format_http_date, now, to_timestamp};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use cairn_raft::schema::{
+    Command, CommandResult, MultipartUpload, Nanos, ObjectData, ObjectVersion, PartRef, WriteCondition,
+};
+use md5::{Digest, Md5};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use std::collections::BTreeMap;
+
+pub const MAX_PART_NUMBER: i32 = 10_000;
+/// Every part but the last must be at least this large.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+const MAX_LIST: usize = 1000;
+
+/// Upload ids sort by creation time, so one key's uploads list in that order.
+fn new_upload_id(initiated: Nanos) -> String {
+    format!("{:016x}{:016x}", initiated as u64, rand::random::<u64>())
+}
+
+fn no_such_upload() -> S3Error {
+    s3_error!(
+        NoSuchUpload,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )
+}
+
+fn check_part_number(n: i32) -> S3Result<u32> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+    }
+}
+
+fn strip_quotes(etag: &str) -> &str {
+    etag.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+/// `x-amz-copy-source-range: bytes=first-last` (both inclusive, both required).
+fn parse_copy_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let invalid = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let spec = header.trim().strip_prefix("bytes=").ok_or_else(invalid)?;
+    let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
+    let first: u64 = a.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = b.trim().parse().map_err(|_| invalid())?;
+    if first > last || last >= size {
+        return Err(s3_error!(InvalidRange, "Range specified is not valid for source object of size: {size}"));
+    }
+    Ok(first..last + 1)
+}
+
+/// The checksum of a multipart object: the algorithm applied to the
+/// concatenated binary checksums of the parts, then `-N` (S3's COMPOSITE type).
+fn composite_checksum(alg: Algorithm, parts: &[PartRef]) -> Option<String> {
+    let mut joined = Vec::new();
+    for p in parts {
+        joined.extend(B64.decode(p.checksum.as_deref()?).ok()?);
+    }
+    let mut h = crate::checksum::BodyHasher::new(&[alg]);
+    h.update(&joined);
+    let value = h.finish().checksums.remove(&alg)?;
+    Some(format!("{value}-{}", parts.len()))
+}
+
+/// S3's multipart ETag: MD5 of the concatenated binary part MD5s, then `-N`.
+fn multipart_etag(parts: &[PartRef]) -> S3Result<String> {
+    let mut md5 = Md5::new();
+    for p in parts {
+        let bin = hex::decode(&p.etag).map_err(|_| s3_error!(InternalError, "stored part ETag is not hex"))?;
+        md5.update(&bin);
+    }
+    Ok(format!("{}-{}", hex::encode(md5.finalize()), parts.len()))
+}
+
+fn upload_algorithm(upload: &MultipartUpload) -> Option<Algorithm> {
+    upload.checksum_algorithm.as_deref().and_then(|a| Algorithm::parse(a).ok())
+}
+
+impl CairnS3 {
+    fn require_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<MultipartUpload> {
+        match self.store.meta.get_upload(bucket, key, upload_id).map_err(errors::meta)? {
+            Some(u) => Ok(u),
+            None => {
+                self.require_bucket(bucket)?;
+                Err(no_such_upload())
+            }
+        }
+    }
+
+    pub(crate) async fn create_multipart_upload_impl(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let owner = caller(&req)?;
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
+        if let Some(t) = &input.checksum_type
+            && t.as_str() != ChecksumType::COMPOSITE
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Checksum type {} is not supported for multipart uploads; use COMPOSITE",
+                t.as_str()
+            ));
+        }
+        let initiated = now();
+        let upload_id = new_upload_id(initiated);
+        let template = ObjectVersion {
+            version_id: None,
+            size: 0,
+            etag: String::new(),
+            last_modified: initiated,
+            content_type: content_type_string(input.content_type.as_ref()),
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires.as_ref().map(format_http_date),
+            user_meta: user_metadata(input.metadata),
+            checksums: BTreeMap::new(),
+            owner,
+            data: ObjectData::Inline(Vec::new()),
+        };
+        let upload = MultipartUpload {
+            upload_id: upload_id.clone(),
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            initiated,
+            checksum_algorithm: algorithm.map(|a| a.name().to_string()),
+            template,
+        };
+        match self.store.meta.propose(Command::CreateUpload { upload }).await.map_err(errors::meta)? {
+            CommandResult::Ok => {}
+            CommandResult::NoSuchBucket => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            other => return Err(unexpected(other)),
+        }
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload_id),
+            checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_string())),
+            checksum_type: algorithm.map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
+            ..Default::default()
+        }))
+    }
+
+    /// Commits a written part; a refused part's blob and a replaced part's blob
+    /// are removed afterwards.
+    async fn commit_part(&self, bucket: String, key: String, upload_id: String, part: PartRef) -> S3Result<()> {
+        let fresh = part.data.clone();
+        let cmd = Command::PutPart { bucket, key, upload_id, part };
+        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+            CommandResult::Discard(old) => {
+                old.into_iter().for_each(|d| self.store.discard(d));
+                Ok(())
+            }
+            CommandResult::NoSuchUpload => {
+                self.store.discard(fresh);
+                Err(no_such_upload())
+            }
+            other => {
+                self.store.discard(fresh);
+                Err(unexpected(other))
+            }
+        }
+    }
+
+    pub(crate) async fn upload_part_impl(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        let number = check_part_number(input.part_number)?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let algorithm = upload_algorithm(&upload);
+        let blob = self
+            .ingest(Ingest {
+                bucket: &input.bucket,
+                key: &input.key,
+                headers: &headers,
+                trailing_headers: trailing_headers.as_ref(),
+                body: input.body,
+                content_length: input.content_length,
+                content_md5: input.content_md5.as_deref(),
+                also_compute: algorithm,
+            })
+            .await?;
+        let etag = blob.digests.etag();
+        let checksum = algorithm.and_then(|a| blob.digests.checksums.get(&a).cloned());
+        let stored = blob.digests.stored();
+        let part =
+            PartRef { number, size: blob.size, etag: etag.clone(), checksum, last_modified: now(), data: blob.data };
+        self.commit_part(input.bucket, input.key, input.upload_id, part).await?;
+        let mut out = UploadPartOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
+        set_checksum_fields!(out, &stored);
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn upload_part_copy_impl(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let number = check_part_number(input.part_number)?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let (src_bucket, src_key, src_version) = match &input.copy_source {
+            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.clone()),
+            _ => return Err(s3_error!(NotImplemented, "Access point copy sources are not supported")),
+        };
+        check_version_id(src_version.as_deref())?;
+        let src = self.current_object(&src_bucket, &src_key)?;
+        Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check_copy_source(&src)?;
+        let range = match input.copy_source_range.as_deref() {
+            Some(r) => parse_copy_range(r, src.size)?,
+            None => 0..src.size,
+        };
+        if range.end - range.start > MAX_PUT_SIZE {
+            return Err(s3_error!(InvalidRequest, "A part may be at most {MAX_PUT_SIZE} bytes"));
+        }
+        let algorithm = upload_algorithm(&upload);
+        let body = self.store.read_blob(&src, range.start, range.end)?;
+        let hasher = crate::checksum::BodyHasher::new(&algorithm.into_iter().collect::<Vec<_>>());
+        let blob =
+            self.store.write_blob(&input.bucket, &input.key, body, hasher, Some(range.end - range.start)).await?;
+        let etag = blob.digests.etag();
+        let stored = blob.digests.stored();
+        let last_modified = now();
+        let part = PartRef {
+            number,
+            size: blob.size,
+            etag: etag.clone(),
+            checksum: algorithm.and_then(|a| blob.digests.checksums.get(&a).cloned()),
+            last_modified,
+            data: blob.data,
+        };
+        self.commit_part(input.bucket, input.key, input.upload_id, part).await?;
+        let mut result = CopyPartResult {
+            e_tag: Some(ETag::Strong(etag)),
+            last_modified: Some(to_timestamp(last_modified)),
+            ..Default::default()
+        };
+        set_checksum_fields!(result, &stored);
+        Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+    }
+
+    pub(crate) async fn complete_multipart_upload_impl(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let condition: Option<WriteCondition> = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        if requested.is_empty() {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let algorithm = upload_algorithm(&upload);
+        let stored: BTreeMap<u32, PartRef> = self
+            .store
+            .meta
+            .all_parts(&upload.upload_id)
+            .map_err(errors::meta)?
+            .into_iter()
+            .map(|p| (p.number, p))
+            .collect();
+        let mut parts = Vec::with_capacity(requested.len());
+        let mut previous = 0u32;
+        for cp in &requested {
+            let number = cp.part_number.ok_or_else(|| s3_error!(InvalidPart, "Every part needs a PartNumber"))?;
+            let number = check_part_number(number)?;
+            if number <= previous {
+                return Err(s3_error!(
+                    InvalidPartOrder,
+                    "The list of parts was not in ascending order. Parts must be ordered by part number."
+                ));
+            }
+            previous = number;
+            let invalid = || {
+                s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+                )
+            };
+            let part = stored.get(&number).ok_or_else(invalid)?;
+            let etag = cp.e_tag.as_ref().ok_or_else(invalid)?;
+            if strip_quotes(etag.value()) != part.etag {
+                return Err(invalid());
+            }
+            let mut declared = BTreeMap::new();
+            set_declared_checksums(cp, &mut declared);
+            if let Some(alg) = algorithm
+                && let Some(want) = declared.get(&alg)
+                && part.checksum.as_deref() != Some(want.as_str())
+            {
+                return Err(invalid());
+            }
+            parts.push(part.clone());
+        }
+        for p in &parts[..parts.len() - 1] {
+            if p.size < MIN_PART_SIZE {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size. Each part must be at least 5 MB in size, except the last part."
+                ));
+            }
+        }
+        let size: u64 = parts.iter().map(|p| p.size).sum();
+        if size > MAX_OBJECT_SIZE {
+            return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
+        }
+        let etag = multipart_etag(&parts)?;
+        let mut checksums = BTreeMap::new();
+        if let Some(alg) = algorithm
+            && let Some(c) = composite_checksum(alg, &parts)
+        {
+            checksums.insert(alg.name().to_string(), c);
+        }
+        let version = ObjectVersion {
+            size,
+            etag: etag.clone(),
+            last_modified: now(),
+            checksums: checksums.clone(),
+            data: ObjectData::Parts(parts),
+            ..upload.template.clone()
+        };
+        let cmd = Command::CompleteUpload {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            upload_id: input.upload_id.clone(),
+            version,
+            condition,
+        };
+        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+            CommandResult::Discard(garbage) => garbage.into_iter().for_each(|d| self.store.discard(d)),
+            CommandResult::NoSuchUpload => return Err(no_such_upload()),
+            CommandResult::NoSuchBucket => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            CommandResult::InvalidPart { number } => {
+                return Err(s3_error!(InvalidPart, "Part {number} changed while the upload was being completed"));
+            }
+            CommandResult::PreconditionFailed => {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+            CommandResult::NoSuchKey => return Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
+            other => return Err(unexpected(other)),
+        }
+        let mut out = CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(ETag::Strong(etag)),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            ..Default::default()
+        };
+        set_checksum_fields!(out, &checksums);
+        if !checksums.is_empty() {
+            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn abort_multipart_upload_impl(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        self.abort_upload(input.bucket, input.key, input.upload_id).await?;
+        Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+    }
+
+    pub(crate) async fn abort_upload(&self, bucket: String, key: String, upload_id: String) -> S3Result<()> {
+        match self.store.meta.propose(Command::AbortUpload { bucket, key, upload_id }).await.map_err(errors::meta)? {
+            CommandResult::Discard(garbage) => {
+                garbage.into_iter().for_each(|d| self.store.discard(d));
+                Ok(())
+            }
+            CommandResult::NoSuchUpload => Err(no_such_upload()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(crate) async fn list_parts_impl(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let max = match input.max_parts {
+            Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
+            Some(n) => (n as usize).min(MAX_LIST),
+            None => MAX_LIST,
+        };
+        let marker = match input.part_number_marker {
+            None => 0,
+            Some(m) => u32::try_from(m).map_err(|_| s3_error!(InvalidArgument, "Invalid part-number-marker"))?,
+        };
+        let (parts, truncated) = self.store.meta.list_parts(&upload.upload_id, marker, max).map_err(errors::meta)?;
+        let next = parts.last().map(|p| p.number as i32);
+        let owner = listing::owner(&upload.template.owner);
+        let algorithm = upload.checksum_algorithm.clone();
+        let entries: Vec<Part> = parts
+            .into_iter()
+            .map(|p| {
+                let mut part = Part {
+                    e_tag: Some(ETag::Strong(p.etag)),
+                    last_modified: Some(to_timestamp(p.last_modified)),
+                    part_number: Some(p.number as i32),
+                    size: Some(p.size as i64),
+                    ..Default::default()
+                };
+                if let (Some(alg), Some(value)) = (&algorithm, p.checksum) {
+                    set_checksum_fields!(part, &BTreeMap::from([(alg.clone(), value)]));
+                }
+                part
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            max_parts: Some(max as i32),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: if truncated { next } else { None },
+            is_truncated: Some(truncated),
+            initiator: Some(Initiator { display_name: owner.display_name.clone(), id: owner.id.clone() }),
+            owner: Some(owner),
+            checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
+            parts: (!entries.is_empty()).then_some(entries),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn list_multipart_uploads_impl(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket)?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = match input.max_uploads {
+            Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
+            Some(n) => (n as usize).min(MAX_LIST),
+            None => MAX_LIST,
+        };
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.as_deref().filter(|d| !d.is_empty());
+        let key_marker = input.key_marker.as_deref().filter(|m| !m.is_empty());
+        // S3 ignores the upload-id marker unless a key marker is given.
+        let upload_id_marker = key_marker.and(input.upload_id_marker.as_deref().filter(|m| !m.is_empty()));
+        let page = self
+            .store
+            .meta
+            .list_uploads(&input.bucket, &prefix, delimiter, key_marker, upload_id_marker, max)
+            .map_err(errors::meta)?;
+        let uploads: Vec<s3s::dto::MultipartUpload> = page
+            .uploads
+            .into_iter()
+            .map(|u| {
+                let owner = listing::owner(&u.template.owner);
+                s3s::dto::MultipartUpload {
+                    checksum_algorithm: u.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
+                    initiated: Some(to_timestamp(u.initiated)),
+                    initiator: Some(Initiator { display_name: owner.display_name.clone(), id: owner.id.clone() }),
+                    key: Some(enc.encode(&u.key)),
+                    owner: Some(owner),
+                    upload_id: Some(u.upload_id),
+                    storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let common_prefixes: Vec<CommonPrefix> =
+            page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc.encode(p)) }).collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            common_prefixes: (!common_prefixes.is_empty()).then_some(common_prefixes),
+            delimiter: enc.encode_opt(delimiter),
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.is_truncated),
+            key_marker: Some(enc.encode(input.key_marker.as_deref().unwrap_or(""))),
+            max_uploads: Some(max as i32),
+            next_key_marker: page.next_key_marker.as_deref().map(|k| enc.encode(k)),
+            next_upload_id_marker: page.next_upload_id_marker,
+            prefix: Some(enc.encode(&prefix)),
+            upload_id_marker: input.upload_id_marker,
+            uploads: (!uploads.is_empty()).then_some(uploads),
+            request_charged: None,
+        }))
+    }
+
+    /// Aborts uploads initiated before `older_than`, a batch at a time with a
+    /// pause between batches so request handling never waits on this.
+    pub async fn abort_expired_uploads(&self, older_than: Nanos) -> usize {
+        let mut aborted = 0;
+        loop {
+            let batch = match self.store.meta.expired_uploads(older_than, 64) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing expired uploads failed");
+                    return aborted;
+                }
+            };
+            if batch.is_empty() {
+                return aborted;
+            }
+            for u in batch {
+                match self.abort_upload(u.bucket.clone(), u.key.clone(), u.upload_id.clone()).await {
+                    Ok(()) => {
+                        aborted += 1;
+                        tracing::info!(bucket = %u.bucket, key = %u.key, upload_id = %u.upload_id, "aborted expired multipart upload");
+                    }
+                    Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, upload_id = %u.upload_id, "aborting an expired upload failed");
+                        return aborted;
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn set_declared_checksums(cp: &CompletedPart, out: &mut BTreeMap<Algorithm, String>) {
+    let fields = [
+        (Algorithm::Crc32, &cp.checksum_crc32),
+        (Algorithm::Crc32c, &cp.checksum_crc32c),
+        (Algorithm::Sha1, &cp.checksum_sha1),
+        (Algorithm::Sha256, &cp.checksum_sha256),
+    ];
+    for (alg, v) in fields {
+        if let Some(v) = v {
+            out.insert(alg, v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(n: u32, etag: &str) -> PartRef {
+        PartRef {
+            number: n,
+            size: 1,
+            etag: etag.into(),
+            checksum: None,
+            last_modified: 0,
+            data: ObjectData::Inline(vec![]),
+        }
+    }
+
+    #[test]
+    fn etag_of_parts() {
+        // Two parts whose MD5s are those of "a" and "b".
+        let parts = [part(1, "0cc175b9c0f1b6a831c399e269772661"), part(2, "92eb5ffee6ae2fec3ad71c777531578f")];
+        let mut md5 = Md5::new();
+        md5.update(hex::decode("0cc175b9c0f1b6a831c399e269772661").unwrap());
+        md5.update(hex::decode("92eb5ffee6ae2fec3ad71c777531578f").unwrap());
+        assert_eq!(multipart_etag(&parts).unwrap(), format!("{}-2", hex::encode(md5.finalize())));
+    }
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(parse_copy_range("bytes=0-9", 10).unwrap(), 0..10);
+        assert_eq!(parse_copy_range("bytes=5-5", 10).unwrap(), 5..6);
+        assert!(parse_copy_range("bytes=5-10", 10).is_err());
+        assert!(parse_copy_range("bytes=6-5", 10).is_err());
+        assert!(parse_copy_range("bytes=-5", 10).is_err());
+        assert!(parse_copy_range("5-6", 10).is_err());
+    }
+
+    #[test]
+    fn upload_ids_sort_by_time() {
+        assert!(new_upload_id(1_000) < new_upload_id(2_000));
+        assert_eq!(new_upload_id(5).len(), 32);
+    }
+}
