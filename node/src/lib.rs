@@ -31,16 +31,16 @@ impl Node {
         let disks = DiskSet::open(&cfg.disks).context("opening disk directories")?;
         let meta = MetaStore::open(&cfg.data.join("meta"), 1).await.context("starting metadata store")?;
         let root = credentials::ensure_root_key(&meta).await?;
-        let store = Arc::new(Store {
-            meta: meta.clone(),
-            disks: Arc::new(disks),
-            config: StoreConfig {
+        let store = Arc::new(Store::new(
+            meta.clone(),
+            disks,
+            StoreConfig {
                 data_shards: cfg.data_shards,
                 parity_shards: cfg.parity_shards,
                 region: cfg.region.clone(),
                 ..StoreConfig::default()
             },
-        });
+        ));
         let s3 = CairnS3::new(store);
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));

@@ -23,11 +23,22 @@ pub struct StoreConfig {
     /// Bodies up to this size live in the metadata record instead of shards.
     pub inline_max: usize,
     pub region: String,
+    /// Bodies streaming to shards at once. Each holds about two stripes of
+    /// buffers; a body waiting for a slot is not read, so TCP back-pressure
+    /// holds the client and memory stays bounded however many arrive.
+    pub max_concurrent_writes: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { data_shards: 2, parity_shards: 2, block_size: 256 * 1024, inline_max: 4096, region: "us-east-1".into() }
+        Self {
+            data_shards: 2,
+            parity_shards: 2,
+            block_size: 256 * 1024,
+            inline_max: 4096,
+            region: "us-east-1".into(),
+            max_concurrent_writes: 32,
+        }
     }
 }
 
@@ -35,6 +46,7 @@ pub struct Store {
     pub meta: MetaStore,
     pub disks: Arc<DiskSet>,
     pub config: StoreConfig,
+    writers: Arc<tokio::sync::Semaphore>,
 }
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>;
@@ -47,6 +59,11 @@ pub struct WrittenBlob {
 }
 
 impl Store {
+    pub fn new(meta: MetaStore, disks: DiskSet, config: StoreConfig) -> Self {
+        let writers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)));
+        Self { meta, disks: Arc::new(disks), config, writers }
+    }
+
     fn placement_hash(bucket: &str, key: &str) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         bucket.hash(&mut h);
@@ -80,6 +97,18 @@ impl Store {
     ) -> S3Result<WrittenBlob> {
         let mut small: Vec<u8> = Vec::new();
         let mut writer: Option<(ShardWriter, ShardSpec)> = None;
+        // Taken before the first byte is read: a request waiting here holds no
+        // body buffers, only its headers.
+        let _slot = match expected_size {
+            Some(n) if n <= self.config.inline_max as u64 => None,
+            _ => Some(
+                self.writers
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| s3_error!(ServiceUnavailable, "shutting down"))?,
+            ),
+        };
         let mut size: u64 = 0;
         let result: S3Result<()> = async {
             while let Some(chunk) = body.next().await {
