@@ -2,8 +2,10 @@
 # Smoke test: drive a real cairnd with the real aws-cli.
 #
 # Starts a node on a temp dir and a free port, then: s3 mb, cp of a 100 MiB random
-# file up and down (sha256 compared), s3 ls, sync of a small tree up and back, s3api
-# put-object + head-object (ETag = MD5), rm --recursive, rb.
+# file up and down as a single PUT (sha256 compared), s3 ls, cp of a 1 GiB random file
+# up and down as a multipart upload of 8 MiB parts (sha256 compared, ETag "<md5>-128"),
+# sync of a small tree up and back, s3api put-object + head-object (ETag = MD5),
+# rm --recursive, rb.
 #
 # Usage: scripts/smoke-awscli.sh        (CAIRND_BIN=/path/to/cairnd to skip the build)
 set -euo pipefail
@@ -79,11 +81,22 @@ export AWS_CONFIG_FILE="$WORK/aws-config"
 export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 : >"$AWS_CONFIG_FILE"
 : >"$AWS_SHARED_CREDENTIALS_FILE"
-# Multipart upload is not implemented yet (issue #3): keep every upload a single PUT.
+# Default config: every upload up to 6 GB is a single PUT.
 aws configure set default.s3.multipart_threshold 6GB
 aws configure set default.region us-east-1
 
 awsc() { aws --endpoint-url "$ENDPOINT" "$@"; }
+
+# Multipart config, for the 1 GiB step only: 8 MiB parts from 8 MiB up.
+MP_CONFIG="$WORK/aws-config-multipart"
+cat >"$MP_CONFIG" <<'CFG'
+[default]
+region = us-east-1
+s3 =
+    multipart_threshold = 8MB
+    multipart_chunksize = 8MB
+CFG
+awsmp() { AWS_CONFIG_FILE="$MP_CONFIG" aws --endpoint-url "$ENDPOINT" "$@"; }
 
 PASSED=0
 FAILED=0
@@ -125,6 +138,60 @@ t_cp_down() {
 t_ls_objects() {
     local out; out="$(awsc s3 ls "s3://$BUCKET/big/")" || return 1
     grep -qE "[[:space:]]104857600[[:space:]]+big\.bin\$" <<<"$out" || { echo "unexpected listing: $out"; return 1; }
+}
+
+MP_SIZE=$((1024 * 1024 * 1024))
+MP_PART=$((8 * 1024 * 1024))
+
+t_mp_up() {
+    # 1 GiB of random data: a fast keystream (AES-CTR of /dev/zero) if openssl is there,
+    # else /dev/urandom.
+    if command -v openssl >/dev/null 2>&1; then
+        head -c "$MP_SIZE" /dev/zero \
+            | openssl enc -aes-128-ctr -nosalt -pass "pass:$(head -c 32 /dev/urandom | base64)" 2>/dev/null \
+            | head -c "$MP_SIZE" >"$WORK/mp.bin" || return 1
+    else
+        head -c "$MP_SIZE" /dev/urandom >"$WORK/mp.bin" || return 1
+    fi
+    local size; size="$(stat -c %s "$WORK/mp.bin")"
+    [[ "$size" -eq "$MP_SIZE" ]] || { echo "generated $size bytes, wanted $MP_SIZE"; return 1; }
+    sha "$WORK/mp.bin" >"$WORK/mp.sha256"
+    # The expected multipart ETag: md5 of the concatenated binary md5s of the 8 MiB parts.
+    python3 - "$WORK/mp.bin" "$MP_PART" >"$WORK/mp.etag" <<'PY' || return 1
+import hashlib, sys
+path, part = sys.argv[1], int(sys.argv[2])
+digests, n = b"", 0
+with open(path, "rb") as f:
+    while True:
+        chunk = f.read(part)
+        if not chunk:
+            break
+        digests += hashlib.md5(chunk).digest()
+        n += 1
+print('"%s-%d"' % (hashlib.md5(digests).hexdigest(), n))
+PY
+    awsmp s3 cp --no-progress "$WORK/mp.bin" "s3://$BUCKET/mp/big-1g.bin" || return 1
+    rm -f "$WORK/mp.bin"
+}
+
+t_mp_head() {
+    local etag len want uploads
+    want="$(cat "$WORK/mp.etag")"
+    etag="$(awsc s3api head-object --bucket "$BUCKET" --key "mp/big-1g.bin" --query ETag --output text)" || return 1
+    [[ "$etag" == *'-128"' ]] || { echo "head-object ETag $etag does not end in -128\""; return 1; }
+    [[ "$etag" == "$want" ]] || { echo "head-object ETag $etag, computed from the 8 MiB parts $want"; return 1; }
+    len="$(awsc s3api head-object --bucket "$BUCKET" --key "mp/big-1g.bin" --query ContentLength --output text)" || return 1
+    [[ "$len" == "$MP_SIZE" ]] || { echo "head-object ContentLength $len"; return 1; }
+    # No upload is left behind.
+    uploads="$(awsc s3api list-multipart-uploads --bucket "$BUCKET" --query 'Uploads[].Key' --output text)" || return 1
+    [[ -z "$uploads" || "$uploads" == "None" ]] || { echo "uploads left after cp: $uploads"; return 1; }
+}
+
+t_mp_down() {
+    awsmp s3 cp --no-progress "s3://$BUCKET/mp/big-1g.bin" "$WORK/mp.down" || return 1
+    local a b; a="$(cat "$WORK/mp.sha256")"; b="$(sha "$WORK/mp.down")"
+    rm -f "$WORK/mp.down"
+    [[ -n "$a" && "$a" == "$b" ]] || { echo "sha256 differs: up $a down $b"; return 1; }
 }
 
 t_sync_up() {
@@ -199,6 +266,10 @@ step "s3 ls (buckets)" t_ls_buckets
 step "s3 cp 100 MiB up" t_cp_up
 step "s3 cp 100 MiB down, sha256 equal" t_cp_down
 step "s3 ls (objects, size)" t_ls_objects
+step "s3 cp 1 GiB up, multipart (8 MiB parts)" t_mp_up
+step "s3api head-object of the multipart object: ETag <md5>-128" t_mp_head
+step "s3 cp 1 GiB down, sha256 equal" t_mp_down
+rm -f "$WORK/mp.bin" "$WORK/mp.down"
 step "s3 sync tree up" t_sync_up
 step "s3 sync tree down, identical; re-sync is a no-op" t_sync_down
 step "s3api put-object/head-object ETag = md5" t_put_head_etag

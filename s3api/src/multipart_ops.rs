@@ -65,7 +65,7 @@ fn parse_copy_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
     let first: u64 = a.trim().parse().map_err(|_| invalid())?;
     let last: u64 = b.trim().parse().map_err(|_| invalid())?;
     if first > last || last >= size {
-        return Err(s3_error!(InvalidRange, "Range specified is not valid for source object of size: {size}"));
+        return Err(s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {size}"));
     }
     Ok(first..last + 1)
 }
@@ -312,7 +312,20 @@ impl CairnS3 {
                     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
                 )
             };
-            let part = stored.get(&number).ok_or_else(invalid)?;
+            let Some(part) = stored.get(&number) else {
+                // A concurrent complete or abort may have removed the upload
+                // (and its parts) after we found it: that is NoSuchUpload.
+                if self
+                    .store
+                    .meta
+                    .get_upload(&input.bucket, &input.key, &input.upload_id)
+                    .map_err(errors::meta)?
+                    .is_none()
+                {
+                    return Err(no_such_upload());
+                }
+                return Err(invalid());
+            };
             let etag = cp.e_tag.as_ref().ok_or_else(invalid)?;
             if strip_quotes(etag.value()) != part.etag {
                 return Err(invalid());

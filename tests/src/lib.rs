@@ -915,3 +915,68 @@ pub async fn send_signed(
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
 }
+
+/// Distinct shard-file groups (the 32-hex stems of `<stem>.<index>` shard files) over these disks.
+/// One erasure-coded write (an object, or a part of a multipart upload) is one group.
+pub fn shard_groups(disks: &[PathBuf]) -> std::collections::BTreeSet<String> {
+    disks
+        .iter()
+        .flat_map(|d| shard_files(d))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            Some(name.rsplit_once('.')?.0.to_string())
+        })
+        .collect()
+}
+
+/// Poll `f` every 50 ms until it returns true or `timeout` passes; returns whether it did.
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An `http_body` body fed through a channel, announcing `total` bytes (exact size hint)
+/// whatever is sent: lets a test keep an upload in flight for as long as it likes.
+/// Ends when the sender is dropped.
+pub struct ChannelBody {
+    rx: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+    remaining: u64,
+}
+
+impl ChannelBody {
+    pub fn new(total: u64) -> (tokio::sync::mpsc::UnboundedSender<bytes::Bytes>, ChannelBody) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (tx, ChannelBody { rx, remaining: total })
+    }
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        match self.rx.poll_recv(cx) {
+            std::task::Poll::Ready(Some(b)) => {
+                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b))))
+            }
+            std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
