@@ -7,7 +7,7 @@ use crate::checksum::Algorithm;
 use crate::errors;
 use crate::listing::{self, Encoder};
 use crate::object_ops::{
-    Ingest, MAX_PUT_SIZE, check_version_id, content_type_string, set_checksum_fields, user_metadata, write_condition,
+    Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, user_metadata, write_condition,
 };
 use crate::preconditions::Conditions;
 use crate::service::{CairnS3, caller};
@@ -225,19 +225,15 @@ impl CairnS3 {
         let input = req.input;
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
-        let (src_bucket, src_key, src_version) = match &input.copy_source {
-            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.clone()),
-            _ => return Err(s3_error!(NotImplemented, "Access point copy sources are not supported")),
-        };
-        check_version_id(src_version.as_deref())?;
-        let src = self.current_object(&src_bucket, &src_key)?;
-        Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check_copy_source(&src)?;
+        let (_, _, src) = self.copy_source(
+            &input.copy_source,
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            },
+        )?;
         let range = match input.copy_source_range.as_deref() {
             Some(r) => parse_copy_range(r, src.size)?,
             None => 0..src.size,

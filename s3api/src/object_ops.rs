@@ -486,26 +486,38 @@ impl CairnS3 {
         }))
     }
 
+    /// The current version named by `x-amz-copy-source`, once its
+    /// `x-amz-copy-source-if-*` conditions hold.
+    pub(crate) fn copy_source(
+        &self,
+        source: &CopySource,
+        conditions: Conditions<'_>,
+    ) -> S3Result<(String, String, ObjectVersion)> {
+        let CopySource::Bucket { bucket, key, version_id } = source else {
+            return Err(s3_error!(NotImplemented, "Access point copy sources are not supported"));
+        };
+        check_version_id(version_id.as_deref())?;
+        let src = self.current_object(bucket, key)?;
+        conditions.check_copy_source(&src)?;
+        Ok((bucket.to_string(), key.to_string(), src))
+    }
+
     pub(crate) async fn copy_object_impl(
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let owner = caller(&req)?;
         let input = req.input;
-        let (src_bucket, src_key, src_version) = match &input.copy_source {
-            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.clone()),
-            _ => return Err(s3_error!(NotImplemented, "Access point copy sources are not supported")),
-        };
-        check_version_id(src_version.as_deref())?;
         self.require_bucket(&input.bucket)?;
-        let src = self.current_object(&src_bucket, &src_key)?;
-        Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check_copy_source(&src)?;
+        let (src_bucket, src_key, src) = self.copy_source(
+            &input.copy_source,
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            },
+        )?;
         let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,
