@@ -45,6 +45,9 @@ pub struct Flags {
     /// Incomplete multipart uploads older than this many seconds are aborted (default 7 days).
     #[arg(long, env = "CAIRN_MULTIPART_EXPIRY_SECS")]
     pub multipart_expiry_secs: Option<u64>,
+    /// Requests handled at once; more get 503 SlowDown.
+    #[arg(long, env = "CAIRN_MAX_REQUESTS")]
+    pub max_requests: Option<usize>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -71,6 +74,7 @@ struct FileConfig {
     region: Option<String>,
     domain: Option<Vec<String>>,
     multipart_expiry_secs: Option<u64>,
+    max_requests: Option<usize>,
     log_format: Option<LogFormat>,
 }
 
@@ -84,10 +88,12 @@ pub struct Config {
     pub region: String,
     pub domains: Vec<String>,
     pub multipart_expiry_secs: u64,
+    pub max_requests: usize,
     pub log_format: LogFormat,
 }
 
 pub const DEFAULT_DISKS: usize = 4;
+pub const DEFAULT_MAX_REQUESTS: usize = 1024;
 pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 
 impl Config {
@@ -121,6 +127,7 @@ impl Config {
                 .multipart_expiry_secs
                 .or(file.multipart_expiry_secs)
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
+            max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -128,6 +135,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.max_requests == 0 {
+            bail!("max_requests must be at least 1");
+        }
         if self.multipart_expiry_secs == 0 {
             bail!("multipart_expiry_secs must be at least 1");
         }

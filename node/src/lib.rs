@@ -3,6 +3,7 @@
 pub mod config;
 mod credentials;
 mod disks;
+mod metrics;
 mod server;
 
 use anyhow::Context;
@@ -54,9 +55,14 @@ impl Node {
             .with_context(|| format!("binding the S3 endpoint {}", cfg.s3_listen))?;
         let s3_addr = listener.local_addr()?;
         let ready_meta = meta.clone();
-        let ready: Arc<dyn Fn() -> bool + Send + Sync> =
-            Arc::new(move || ready_meta.metrics().current_leader.is_some());
-        let server = tokio::spawn(server::serve(listener, service, ready, rx));
+        let front = Arc::new(server::Front {
+            service,
+            ready: Arc::new(move || ready_meta.metrics().current_leader.is_some()),
+            metrics: Arc::new(metrics::Metrics::new(meta.clone())),
+            limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
+            domains: Arc::new(cfg.domains.clone()),
+        });
+        let server = tokio::spawn(server::serve(listener, front, rx));
         Ok(Node { s3_addr, access_key: root.access_key_id, secret_key: root.secret_key, meta, shutdown, server })
     }
 

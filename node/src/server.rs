@@ -1,25 +1,32 @@
 //! The HTTP front: accepts connections, answers the health probes itself and
 //! hands everything else to s3s. Shuts down gracefully on request.
 
+use crate::metrics::{Metrics, operation};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3Service;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// How long in-flight requests may run after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn serve(
-    listener: TcpListener,
-    service: S3Service,
-    ready: Arc<dyn Fn() -> bool + Send + Sync>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Everything a connection needs to answer requests.
+pub struct Front {
+    pub service: S3Service,
+    pub ready: Arc<dyn Fn() -> bool + Send + Sync>,
+    pub metrics: Arc<Metrics>,
+    /// Requests handled at once; beyond it S3's 503 SlowDown.
+    pub limiter: Arc<tokio::sync::Semaphore>,
+    /// Domains for virtual-host style requests, to name the bucket in logs.
+    pub domains: Arc<Vec<String>>,
+}
+
+pub async fn serve(listener: TcpListener, front: Arc<Front>, mut shutdown: watch::Receiver<bool>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = ConnBuilder::new(TokioExecutor::new());
     loop {
@@ -38,26 +45,10 @@ pub async fn serve(
         // Without NODELAY a response written in two parts waits for the
         // client's delayed ACK (~40 ms).
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let ready = ready.clone();
+        let front = front.clone();
         let svc = service_fn(move |req: http::Request<Incoming>| {
-            let service = service.clone();
-            let ready = ready.clone();
-            async move {
-                if let Some(resp) = health(&req, ready.as_ref()) {
-                    return Ok::<_, s3s::HttpError>(resp);
-                }
-                let is_head = req.method() == http::Method::HEAD;
-                let mut resp = service.call(req.map(s3s::Body::from)).await?;
-                // s3s sets 206 for a ranged GET but serializes every HEAD as 200.
-                if is_head
-                    && resp.status() == http::StatusCode::OK
-                    && resp.headers().contains_key(http::header::CONTENT_RANGE)
-                {
-                    *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
-                }
-                Ok(resp)
-            }
+            let front = front.clone();
+            async move { Ok::<_, s3s::HttpError>(front.handle(req).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
         let conn = graceful.watch(conn);
@@ -73,17 +64,109 @@ pub async fn serve(
     }
 }
 
-fn health(
-    req: &http::Request<Incoming>,
-    ready: &(dyn Fn() -> bool + Send + Sync),
-) -> Option<http::Response<s3s::Body>> {
-    let ok = match req.uri().path() {
-        "/health/live" => true,
-        "/health/ready" => ready(),
-        _ => return None,
-    };
-    let (status, text) = if ok { (200, "ok\n") } else { (503, "not ready\n") };
-    let mut resp = http::Response::new(s3s::Body::from(text.to_string()));
-    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-    Some(resp)
+fn text(status: http::StatusCode, content_type: &str, body: String) -> http::Response<s3s::Body> {
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+fn header_u64(headers: &http::HeaderMap, name: &str) -> u64 {
+    headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Front {
+    async fn handle(&self, req: http::Request<Incoming>) -> http::Response<s3s::Body> {
+        match (req.method(), req.uri().path()) {
+            (&http::Method::GET, "/health/live") => return text(http::StatusCode::OK, "text/plain", "ok\n".into()),
+            (&http::Method::GET, "/health/ready") => {
+                return if (self.ready)() {
+                    text(http::StatusCode::OK, "text/plain", "ok\n".into())
+                } else {
+                    text(http::StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into())
+                };
+            }
+            (&http::Method::GET, "/metrics") => {
+                return text(
+                    http::StatusCode::OK,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    self.metrics.render(),
+                );
+            }
+            _ => {}
+        }
+        let request_id = format!("{:016X}", rand::random::<u64>());
+        let Ok(_permit) = self.limiter.clone().try_acquire_owned() else {
+            self.metrics.rejected();
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                 <Message>Please reduce your request rate.</Message><RequestId>{request_id}</RequestId></Error>"
+            );
+            let mut resp = text(http::StatusCode::SERVICE_UNAVAILABLE, "application/xml", body);
+            set_request_id(&mut resp, &request_id);
+            return resp;
+        };
+        let (op, bucket) = self.describe(&req);
+        let is_head = req.method() == http::Method::HEAD;
+        let bytes_in = match header_u64(req.headers(), "x-amz-decoded-content-length") {
+            0 => header_u64(req.headers(), "content-length"),
+            n => n,
+        };
+        self.metrics.start();
+        let started = Instant::now();
+        let mut resp = match self.service.call(req.map(s3s::Body::from)).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(request_id, error = ?e, "request failed inside s3s");
+                text(http::StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n".into())
+            }
+        };
+        // s3s sets 206 for a ranged GET but serializes every HEAD as 200.
+        if is_head && resp.status() == http::StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE)
+        {
+            *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+        }
+        set_request_id(&mut resp, &request_id);
+        let status = resp.status().as_u16();
+        let bytes_out = if is_head { 0 } else { header_u64(resp.headers(), "content-length") };
+        let elapsed = started.elapsed();
+        self.metrics.finish(op, status, elapsed.as_secs_f64(), bytes_in, bytes_out);
+        tracing::info!(
+            request_id,
+            op,
+            bucket,
+            status,
+            bytes_in,
+            bytes_out,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        resp
+    }
+
+    /// The operation name and the bucket (path style or virtual host).
+    fn describe(&self, req: &http::Request<Incoming>) -> (&'static str, String) {
+        let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host =
+            host.rsplit_once(':').map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+        let vhost = self
+            .domains
+            .iter()
+            .find_map(|d| host.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.')).filter(|b| !b.is_empty()));
+        let path = req.uri().path();
+        let op = operation(req.method(), path, req.uri().query(), vhost.is_some());
+        let bucket = match vhost {
+            Some(b) => b.to_string(),
+            None => path.trim_start_matches('/').split('/').next().unwrap_or("").to_string(),
+        };
+        (op, bucket)
+    }
+}
+
+fn set_request_id(resp: &mut http::Response<s3s::Body>, id: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
 }

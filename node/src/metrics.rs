@@ -1,0 +1,164 @@
+//! Prometheus metrics (`GET /metrics`, unauthenticated like the health probes)
+//! and the S3 operation name of a request, shared by metrics and request logs.
+
+use cairn_raft::MetaStore;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    op: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: String,
+}
+
+type LatencyFamily = Family<OpLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    in_flight: Gauge,
+    rejected: Counter,
+    raft_leader: Gauge,
+    raft_term: Gauge<u64, AtomicU64>,
+    raft_last_log: Gauge<u64, AtomicU64>,
+    raft_applied: Gauge<u64, AtomicU64>,
+    meta: MetaStore,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new(meta: MetaStore) -> Self {
+        let mut registry = Registry::with_prefix("cairn");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        let m = Metrics {
+            requests: requests.clone(),
+            latency: latency.clone(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            in_flight: Gauge::default(),
+            rejected: Counter::default(),
+            raft_leader: Gauge::default(),
+            raft_term: Gauge::default(),
+            raft_last_log: Gauge::default(),
+            raft_applied: Gauge::default(),
+            meta,
+            registry: Registry::default(),
+        };
+        registry.register("requests", "S3 requests by operation and HTTP status", requests);
+        registry.register("request_duration_seconds", "Time to response headers by operation", latency);
+        registry.register("received_bytes", "Request body bytes announced by clients", m.bytes_in.clone());
+        registry.register("sent_bytes", "Response body bytes announced to clients", m.bytes_out.clone());
+        registry.register("requests_in_flight", "Requests being handled", m.in_flight.clone());
+        registry.register("requests_rejected", "Requests refused with 503 SlowDown", m.rejected.clone());
+        registry.register("raft_is_leader", "1 if this node leads the metadata group", m.raft_leader.clone());
+        registry.register("raft_term", "Current Raft term", m.raft_term.clone());
+        registry.register("raft_last_log_index", "Index of the last Raft log entry", m.raft_last_log.clone());
+        registry.register("raft_applied_index", "Index of the last applied Raft log entry", m.raft_applied.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn start(&self) {
+        self.in_flight.inc();
+    }
+
+    pub fn finish(&self, op: &str, status: u16, seconds: f64, bytes_in: u64, bytes_out: u64) {
+        self.in_flight.dec();
+        self.requests.get_or_create(&RequestLabels { op: op.to_string(), status }).inc();
+        self.latency.get_or_create(&OpLabels { op: op.to_string() }).observe(seconds);
+        self.bytes_in.inc_by(bytes_in);
+        self.bytes_out.inc_by(bytes_out);
+    }
+
+    pub fn rejected(&self) {
+        self.rejected.inc();
+    }
+
+    /// The text exposition, with Raft state read at scrape time.
+    pub fn render(&self) -> String {
+        let m = self.meta.metrics();
+        self.raft_leader.set(i64::from(m.current_leader == Some(m.id)));
+        self.raft_term.set(m.current_term);
+        self.raft_last_log.set(m.last_log_index.unwrap_or(0));
+        self.raft_applied.set(m.last_applied.map(|l| l.index).unwrap_or(0));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// The S3 operation a request asks for, from its method, path and query, for
+/// logs and metric labels. Unknown shapes are "Other".
+pub fn operation(method: &http::Method, path: &str, query: Option<&str>, vhost_bucket: bool) -> &'static str {
+    let has = |name: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)));
+    let segments = path.trim_start_matches('/');
+    let (bucket, key) = match segments.split_once('/') {
+        _ if vhost_bucket => (true, !segments.is_empty()),
+        Some((_, k)) => (true, !k.is_empty()),
+        None => (!segments.is_empty(), false),
+    };
+    use http::Method as M;
+    match (method, bucket, key) {
+        (&M::GET, false, _) => "ListBuckets",
+        (&M::GET, true, false) if has("location") => "GetBucketLocation",
+        (&M::GET, true, false) if has("versions") => "ListObjectVersions",
+        (&M::GET, true, false) if has("uploads") => "ListMultipartUploads",
+        (&M::GET, true, false) if has("list-type") => "ListObjectsV2",
+        (&M::GET, true, false) => "ListObjects",
+        (&M::PUT, true, false) => "CreateBucket",
+        (&M::HEAD, true, false) => "HeadBucket",
+        (&M::DELETE, true, false) => "DeleteBucket",
+        (&M::POST, true, false) if has("delete") => "DeleteObjects",
+        (&M::GET, true, true) if has("uploadId") => "ListParts",
+        (&M::GET, true, true) => "GetObject",
+        (&M::HEAD, true, true) => "HeadObject",
+        (&M::PUT, true, true) if has("uploadId") => "UploadPart",
+        (&M::PUT, true, true) => "PutObject",
+        (&M::POST, true, true) if has("uploads") => "CreateMultipartUpload",
+        (&M::POST, true, true) if has("uploadId") => "CompleteMultipartUpload",
+        (&M::DELETE, true, true) if has("uploadId") => "AbortMultipartUpload",
+        (&M::DELETE, true, true) => "DeleteObject",
+        _ => "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn classifies_operations() {
+        let op = |m: Method, p: &str, q: Option<&str>| operation(&m, p, q, false);
+        assert_eq!(op(Method::GET, "/", None), "ListBuckets");
+        assert_eq!(op(Method::PUT, "/b", None), "CreateBucket");
+        assert_eq!(op(Method::GET, "/b", Some("list-type=2&prefix=a")), "ListObjectsV2");
+        assert_eq!(op(Method::GET, "/b/", None), "ListObjects");
+        assert_eq!(op(Method::GET, "/b", Some("location")), "GetBucketLocation");
+        assert_eq!(op(Method::PUT, "/b/k/x", None), "PutObject");
+        assert_eq!(op(Method::PUT, "/b/k", Some("partNumber=1&uploadId=u")), "UploadPart");
+        assert_eq!(op(Method::POST, "/b/k", Some("uploads")), "CreateMultipartUpload");
+        assert_eq!(op(Method::POST, "/b", Some("delete")), "DeleteObjects");
+        assert_eq!(operation(&Method::GET, "/k", None, true), "GetObject");
+        assert_eq!(operation(&Method::GET, "/", Some("list-type=2"), true), "ListObjectsV2");
+    }
+}

@@ -1,0 +1,115 @@
+//! What operators watch: /metrics, /health, request ids, and the request limit.
+
+use aws_sdk_s3::primitives::ByteStream;
+use cairn_tests::*;
+use std::time::Duration;
+
+async fn scrape(node: &TestNode) -> String {
+    let resp = raw_http().get(format!("{}/metrics", node.endpoint())).send().await.expect("GET /metrics");
+    assert_eq!(resp.status().as_u16(), 200, "/metrics answers unauthenticated");
+    resp.text().await.expect("metrics body")
+}
+
+/// The value of the sample whose line starts with `series` (name and labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_move_with_traffic_and_report_raft() {
+    let node = TestNode::start();
+    let c = node.client();
+    let before = scrape(&node).await;
+    assert_eq!(sample(&before, "cairn_raft_is_leader"), Some(1.0), "{before}");
+    assert!(sample(&before, "cairn_raft_term").unwrap_or(0.0) >= 1.0, "{before}");
+    let applied_before = sample(&before, "cairn_raft_applied_index").expect("applied index");
+
+    c.create_bucket().bucket("metrics").send().await.unwrap();
+    for i in 0..3 {
+        c.put_object()
+            .bucket("metrics")
+            .key(format!("k{i}"))
+            .body(ByteStream::from(vec![7u8; 10_000]))
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = c.get_object().bucket("metrics").key("missing").send().await;
+    let got = c.get_object().bucket("metrics").key("k0").send().await.unwrap();
+    assert_eq!(read_body(got.body).await.len(), 10_000);
+
+    let after = scrape(&node).await;
+    assert_eq!(sample(&after, r#"cairn_requests_total{op="PutObject",status="200"}"#), Some(3.0), "{after}");
+    assert_eq!(sample(&after, r#"cairn_requests_total{op="CreateBucket",status="200"}"#), Some(1.0), "{after}");
+    assert_eq!(sample(&after, r#"cairn_requests_total{op="GetObject",status="404"}"#), Some(1.0), "{after}");
+    assert_eq!(sample(&after, r#"cairn_requests_total{op="GetObject",status="200"}"#), Some(1.0), "{after}");
+    assert!(sample(&after, "cairn_received_bytes_total").unwrap_or(0.0) >= 30_000.0, "{after}");
+    assert!(sample(&after, "cairn_sent_bytes_total").unwrap_or(0.0) >= 10_000.0, "{after}");
+    assert!(
+        sample(&after, r#"cairn_request_duration_seconds_count{op="PutObject"}"#) == Some(3.0),
+        "latency histogram counts every PUT: {after}"
+    );
+    assert!(sample(&after, "cairn_raft_applied_index").expect("applied") >= applied_before + 4.0, "{after}");
+    assert_eq!(sample(&after, "cairn_requests_in_flight"), Some(0.0), "{after}");
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let node = TestNode::start();
+    let http = raw_http();
+    // Refused (unsigned), not found, and the service root: all carry an id.
+    for path in ["/", "/nosuchbucket", "/nosuchbucket/key"] {
+        let resp = http.get(format!("{}{path}", node.endpoint())).send().await.unwrap();
+        let id = resp.headers().get("x-amz-request-id").map(|v| v.to_str().unwrap().to_string());
+        assert!(id.as_ref().is_some_and(|i| i.len() == 16), "{path}: x-amz-request-id {id:?}");
+    }
+    let a = http.get(format!("{}/x", node.endpoint())).send().await.unwrap();
+    let b = http.get(format!("{}/x", node.endpoint())).send().await.unwrap();
+    assert_ne!(a.headers().get("x-amz-request-id"), b.headers().get("x-amz-request-id"), "ids are unique");
+    let live = http.get(format!("{}/health/live", node.endpoint())).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    let ready = http.get(format!("{}/health/ready", node.endpoint())).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_limit_get_slow_down() {
+    let node = TestNode::start_with(&["--max-requests", "1"]);
+    let c = node.client();
+    c.create_bucket().bucket("limited").send().await.unwrap();
+
+    // Hold the only slot with an upload whose body is still being sent.
+    let (tx, body) = ChannelBody::new(1_000_000);
+    let streaming = node.client_builder().checksum_when_required().build();
+    let held = tokio::spawn(async move {
+        streaming
+            .put_object()
+            .bucket("limited")
+            .key("held")
+            .content_length(1_000_000)
+            .body(ByteStream::from_body_1_x(body))
+            .send()
+            .await
+    });
+    tx.send(bytes::Bytes::from(vec![1u8; 500_000])).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!held.is_finished(), "the held upload finished early");
+
+    let refused = raw_http().get(format!("{}/limited", node.endpoint())).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 503);
+    let body = refused.text().await.unwrap();
+    assert_eq!(xml_error_code(&body).as_deref(), Some("SlowDown"), "{body}");
+
+    tx.send(bytes::Bytes::from(vec![1u8; 500_000])).unwrap();
+    drop(tx);
+    let done = tokio::time::timeout(Duration::from_secs(30), held).await.expect("held upload ends").expect("join");
+    assert!(done.is_ok(), "held upload succeeds once its body is complete: {done:?}");
+    // The slot is free again.
+    let head = c.head_object().bucket("limited").key("held").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(1_000_000));
+    let metrics = scrape(&node).await;
+    assert!(sample(&metrics, "cairn_requests_rejected_total").unwrap_or(0.0) >= 1.0, "{metrics}");
+}
