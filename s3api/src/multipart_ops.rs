@@ -7,7 +7,8 @@ use crate::checksum::Algorithm;
 use crate::errors;
 use crate::listing::{self, Encoder};
 use crate::object_ops::{
-    Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, user_metadata, write_condition,
+    Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, stored_content_encoding, user_metadata,
+    write_condition,
 };
 use crate::preconditions::Conditions;
 use crate::service::{CairnS3, caller};
@@ -133,7 +134,7 @@ impl CairnS3 {
             etag: String::new(),
             last_modified: initiated,
             content_type: content_type_string(input.content_type.as_ref()),
-            content_encoding: input.content_encoding,
+            content_encoding: stored_content_encoding(input.content_encoding),
             content_disposition: input.content_disposition,
             content_language: input.content_language,
             cache_control: input.cache_control,

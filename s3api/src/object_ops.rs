@@ -39,14 +39,19 @@ macro_rules! set_checksum_fields {
 }
 pub(crate) use set_checksum_fields;
 
-/// s3s reports payload-hash failures through a private error type, so its
-/// message is the only handle on which failure it was.
+/// s3s reports payload-hash and chunk-signature failures through private error
+/// types, so their messages are the only handle on which failure it was.
 fn body_error(e: s3s::StdError) -> S3Error {
     match e.downcast::<S3Error>() {
         Ok(s3) => *s3,
         Err(other) => {
             let msg = other.to_string();
-            if msg.contains("Sha256Mismatch") {
+            if msg.contains("SignatureMismatch") {
+                s3_error!(
+                    SignatureDoesNotMatch,
+                    "The request signature we calculated does not match the signature you provided."
+                )
+            } else if msg.contains("Sha256Mismatch") {
                 let mut e = S3Error::with_message(
                     S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
                     "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -93,6 +98,15 @@ pub(crate) fn write_condition(
         },
         (None, None) => Ok(None),
     }
+}
+
+/// `aws-chunked` describes how the request body was framed, not the object:
+/// S3 drops it from the stored Content-Encoding and keeps any real coding.
+pub(crate) fn stored_content_encoding(ce: Option<String>) -> Option<String> {
+    let ce = ce?;
+    let kept: Vec<&str> =
+        ce.split(',').map(str::trim).filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked")).collect();
+    (!kept.is_empty()).then(|| kept.join(","))
 }
 
 pub(crate) fn content_type_string(ct: Option<&ContentType>) -> Option<String> {
@@ -273,7 +287,7 @@ impl CairnS3 {
             etag: etag.clone(),
             last_modified: now(),
             content_type: content_type_string(input.content_type.as_ref()),
-            content_encoding: input.content_encoding,
+            content_encoding: stored_content_encoding(input.content_encoding),
             content_disposition: input.content_disposition,
             content_language: input.content_language,
             cache_control: input.cache_control,
@@ -554,7 +568,7 @@ impl CairnS3 {
                 etag: etag.clone(),
                 last_modified,
                 content_type: content_type_string(input.content_type.as_ref()),
-                content_encoding: input.content_encoding,
+                content_encoding: stored_content_encoding(input.content_encoding),
                 content_disposition: input.content_disposition,
                 content_language: input.content_language,
                 cache_control: input.cache_control,
@@ -627,4 +641,19 @@ fn invalid_part_number() -> S3Error {
     );
     e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_content_encoding;
+
+    #[test]
+    fn aws_chunked_is_not_stored() {
+        let s = |v: &str| stored_content_encoding(Some(v.to_string()));
+        assert_eq!(s("aws-chunked"), None);
+        assert_eq!(s("aws-chunked,gzip"), Some("gzip".into()));
+        assert_eq!(s("gzip, AWS-CHUNKED"), Some("gzip".into()));
+        assert_eq!(s("br"), Some("br".into()));
+        assert_eq!(stored_content_encoding(None), None);
+    }
 }
