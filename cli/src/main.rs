@@ -1,7 +1,10 @@
 //! `cairn`: the command-line client of Cairn.
 
+mod admin;
 mod bench;
+mod bucket;
 mod client;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -16,16 +19,38 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Node status: Raft, erasure layout, disks (admin key).
+    Status {
+        /// Print the admin API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Buckets.
+    #[command(subcommand)]
+    Bucket(bucket::BucketCommand),
     /// Load generator: PUT / GET / mixed objects against an S3 endpoint and report ops/s, MiB/s and latency.
     Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli)));
+    if let Err(e) = result {
+        eprintln!("cairn: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    {
         match cli.command {
             Command::Bench(args) => bench::run(&cli.conn, args).await,
+            Command::Status { json } => status::run(&cli.conn, json).await,
+            Command::Bucket(cmd) => bucket::run(&cli.conn, cmd).await,
         }
-    })
+    }
 }

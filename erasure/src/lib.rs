@@ -22,10 +22,12 @@ mod reader;
 mod spec;
 mod stripe_sink;
 mod stripe_source;
+mod usage;
 mod writer;
 
 pub use disk_set::DiskSet;
 pub use error::ErasureError;
 pub use reader::ShardReader;
 pub use spec::ShardSpec;
+pub use usage::DiskUsage;
 pub use writer::{ShardWriter, WriteReceipt};

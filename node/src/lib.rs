@@ -9,7 +9,7 @@ mod server;
 use anyhow::Context;
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
-use cairn_s3api::{CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
+use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
 use config::Config;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,12 +42,14 @@ impl Node {
                 ..StoreConfig::default()
             },
         ));
+        let admin = AdminRoute::new(store.clone());
         let s3 = CairnS3::new(store);
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(CairnAuth::new(meta.clone()));
         builder.set_host(CairnHost::new(cfg.domains.clone()));
+        builder.set_route(admin);
         let service = builder.build();
 
         let listener = tokio::net::TcpListener::bind(cfg.s3_listen)

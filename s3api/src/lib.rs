@@ -1,6 +1,7 @@
 //! The S3 API of Cairn: an s3s `S3` implementation over the Raft metadata store
 //! and the erasure-coded disk set.
 
+mod admin;
 mod auth;
 mod bucket_ops;
 mod checksum;
@@ -14,6 +15,7 @@ mod service;
 mod store;
 mod timefmt;
 
+pub use admin::AdminRoute;
 pub use auth::CairnAuth;
 pub use host::CairnHost;
 pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};

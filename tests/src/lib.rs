@@ -46,20 +46,26 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Path of the `cairnd` binary under test.
 pub fn cairnd_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("CAIRND_BIN") {
+    workspace_bin("cairnd", "CAIRND_BIN", "cargo build -p cairn-node --bin cairnd")
+}
+
+/// Path of the `cairn` command-line client.
+pub fn cairn_bin() -> PathBuf {
+    workspace_bin("cairn", "CAIRN_BIN", "cargo build -p cairn-cli --bin cairn")
+}
+
+/// A workspace binary: `$env` if set, else next to the test executable's
+/// profile dir (current_exe = <target>/<profile>/deps/<test>-<hash>).
+fn workspace_bin(name: &str, env: &str, build: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "CAIRND_BIN={} does not exist", p.display());
+        assert!(p.is_file(), "{env}={} does not exist", p.display());
         return p;
     }
-    // current_exe = <target>/<profile>/deps/<test>-<hash>
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("test executable has no profile dir");
-    let bin = profile_dir.join("cairnd");
-    assert!(
-        bin.is_file(),
-        "cairnd binary not found at {}: run `cargo build -p cairn-node --bin cairnd` first (or set CAIRND_BIN)",
-        bin.display()
-    );
+    let bin = profile_dir.join(name);
+    assert!(bin.is_file(), "{name} binary not found at {}: run `{build}` first (or set {env})", bin.display());
     bin
 }
 

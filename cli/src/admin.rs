@@ -1,0 +1,51 @@
+//! Signed JSON requests to Cairn's admin API (`/cairn/admin/v1/`).
+
+use crate::client::Connection;
+use anyhow::{Context, bail};
+use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+use std::time::SystemTime;
+
+pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
+    let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
+        bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+    };
+    let url = format!("{}/cairn/admin/v1/{endpoint}", conn.endpoint.trim_end_matches('/'));
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "cairn-cli").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&conn.region)
+        .name("s3")
+        .time(SystemTime::now())
+        .settings({
+            let mut s = SigningSettings::default();
+            s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            s
+        })
+        .build()?
+        .into();
+    let signable = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[]))?;
+    let (instructions, _) = sign(signable, &params)?.into_parts();
+    let mut req = reqwest::Client::new().get(&url);
+    for (name, value) in instructions.headers() {
+        req = req.header(name, value);
+    }
+    let resp = req.send().await.with_context(|| format!("connecting to {}", conn.endpoint))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    if !status.is_success() {
+        // Signature and access errors come from the S3 layer as XML; the admin
+        // API's own errors are JSON.
+        let code = text
+            .split_once("<Code>")
+            .and_then(|(_, rest)| rest.split_once("</Code>"))
+            .map(|(c, _)| c.to_string())
+            .or_else(|| {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| text.trim().to_string());
+        bail!("{url}: HTTP {status}: {code}");
+    }
+    serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))
+}

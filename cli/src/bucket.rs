@@ -1,0 +1,108 @@
+//! `cairn bucket ls|create|rm|info`.
+
+use crate::client::Connection;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// An SDK error as one line: S3's error code and message when there is one.
+fn sdk<E, R>(what: &str, e: SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => anyhow::anyhow!("{what}: {code}: {message}"),
+        (Some(code), None) => anyhow::anyhow!("{what}: {code}"),
+        _ => anyhow::anyhow!("{what}: {}", DisplayErrorContext(&e)),
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum BucketCommand {
+    /// List buckets.
+    Ls,
+    /// Create a bucket.
+    Create { name: String },
+    /// Remove an empty bucket (with --force, delete its objects first).
+    Rm {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Object count and total size of a bucket (lists every key).
+    Info { name: String },
+}
+
+pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
+    let s3 = conn.s3()?;
+    match cmd {
+        BucketCommand::Ls => {
+            let out = s3.list_buckets().send().await.map_err(|e| sdk("listing buckets", e))?;
+            for b in out.buckets() {
+                let created = b.creation_date().map(|d| d.to_string()).unwrap_or_default();
+                println!("{created}  {}", b.name().unwrap_or(""));
+            }
+        }
+        BucketCommand::Create { name } => {
+            s3.create_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("creating {name}"), e))?;
+            println!("created {name}");
+        }
+        BucketCommand::Rm { name, force } => {
+            if force {
+                let mut token = None;
+                loop {
+                    let page = s3
+                        .list_objects_v2()
+                        .bucket(&name)
+                        .set_continuation_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|e| sdk(&format!("listing {name}"), e))?;
+                    let ids: Vec<_> = page
+                        .contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .filter_map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build().ok())
+                        .collect();
+                    if !ids.is_empty() {
+                        let del = aws_sdk_s3::types::Delete::builder().set_objects(Some(ids)).quiet(true).build()?;
+                        s3.delete_objects()
+                            .bucket(&name)
+                            .delete(del)
+                            .send()
+                            .await
+                            .map_err(|e| sdk("deleting objects", e))?;
+                    }
+                    match page.next_continuation_token() {
+                        Some(t) => token = Some(t.to_string()),
+                        None => break,
+                    }
+                }
+            }
+            s3.delete_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("removing {name}"), e))?;
+            println!("removed {name}");
+        }
+        BucketCommand::Info { name } => {
+            s3.head_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("bucket {name}"), e))?;
+            let (mut objects, mut bytes, mut token) = (0u64, 0u64, None);
+            loop {
+                let page = s3
+                    .list_objects_v2()
+                    .bucket(&name)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| sdk(&format!("listing {name}"), e))?;
+                for o in page.contents() {
+                    objects += 1;
+                    bytes += o.size().unwrap_or(0) as u64;
+                }
+                match page.next_continuation_token() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => break,
+                }
+            }
+            println!("bucket:  {name}\nobjects: {objects}\nbytes:   {bytes}");
+        }
+    }
+    Ok(())
+}

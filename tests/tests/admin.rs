@@ -1,0 +1,89 @@
+//! The admin API and the `cairn` CLI, against a real node.
+
+use cairn_tests::*;
+use std::process::Command;
+use std::time::SystemTime;
+
+fn cairn(node: &TestNode, args: &[&str], secret: Option<&str>) -> (bool, String, String) {
+    let out = Command::new(cairn_bin())
+        .args(args)
+        .env_clear()
+        .env("CAIRN_ENDPOINT", node.endpoint())
+        .env("AWS_ACCESS_KEY_ID", node.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", secret.unwrap_or(node.secret_key()))
+        .output()
+        .expect("run cairn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn admin_info_needs_a_signed_admin_request() {
+    let node = TestNode::start();
+    let url = format!("{}/cairn/admin/v1/info", node.endpoint());
+    let unsigned = raw_http().get(&url).send().await.unwrap();
+    assert_eq!(unsigned.status().as_u16(), 403, "unsigned admin request");
+
+    let (status, body) = send_signed("GET", &url, &[], Payload::Bytes(b""), Vec::new(), SystemTime::now()).await;
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(info["raft"]["leader"], info["node_id"], "{info}");
+    assert_eq!(info["erasure"]["data_shards"], 2);
+    assert_eq!(info["erasure"]["parity_shards"], 2);
+    let disks = info["disks"].as_array().expect("disks");
+    assert_eq!(disks.len(), 4);
+    assert!(disks.iter().all(|d| d["online"] == true && d["total_bytes"].as_u64().unwrap_or(0) > 0), "{info}");
+
+    // A missing disk shows as offline.
+    std::fs::remove_dir_all(node.disk_dirs()[2].join("objects")).unwrap();
+    let (_, body) = send_signed("GET", &url, &[], Payload::Bytes(b""), Vec::new(), SystemTime::now()).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["disks"][2]["online"], false, "{info}");
+
+    let (status, body) = send_signed(
+        "GET",
+        &format!("{}/cairn/admin/v1/nope", node.endpoint()),
+        &[],
+        Payload::Bytes(b""),
+        Vec::new(),
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let err: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(err["error"]["code"], "NoSuchEndpoint");
+}
+
+#[tokio::test]
+async fn cli_status_and_bucket_commands() {
+    let node = TestNode::start();
+    let (ok, out, err) = cairn(&node, &["status", "--json"], None);
+    assert!(ok, "status --json failed: {err}");
+    let info: serde_json::Value = serde_json::from_str(&out).expect("status --json prints JSON");
+    assert_eq!(info["disks"].as_array().map(Vec::len), Some(4));
+    let (ok, out, err) = cairn(&node, &["status"], None);
+    assert!(ok && out.contains("Leader") && out.contains("2 data + 2 parity"), "{out}{err}");
+
+    let (ok, _, err) = cairn(&node, &["status"], Some("wrong-secret"));
+    assert!(!ok, "status with a wrong secret succeeded");
+    assert!(err.contains("SignatureDoesNotMatch") && err.lines().count() == 1, "one clear line: {err}");
+
+    let (ok, out, err) = cairn(&node, &["bucket", "create", "clibucket"], None);
+    assert!(ok, "{out}{err}");
+    let c = node.client();
+    put_bytes(&c, "clibucket", "a", vec![1u8; 1000]).await;
+    put_bytes(&c, "clibucket", "b/c", vec![2u8; 5000]).await;
+    let (ok, out, _) = cairn(&node, &["bucket", "ls"], None);
+    assert!(ok && out.contains("clibucket"), "{out}");
+    let (ok, out, _) = cairn(&node, &["bucket", "info", "clibucket"], None);
+    assert!(ok && out.contains("objects: 2") && out.contains("bytes:   6000"), "{out}");
+
+    let (ok, _, err) = cairn(&node, &["bucket", "rm", "clibucket"], None);
+    assert!(!ok && err.contains("BucketNotEmpty"), "{err}");
+    let (ok, out, err) = cairn(&node, &["bucket", "rm", "clibucket", "--force"], None);
+    assert!(ok, "{out}{err}");
+    assert!(c.head_bucket().bucket("clibucket").send().await.is_err(), "bucket still there");
+}
