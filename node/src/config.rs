@@ -48,6 +48,9 @@ pub struct Flags {
     /// Requests handled at once; more get 503 SlowDown.
     #[arg(long, env = "CAIRN_MAX_REQUESTS")]
     pub max_requests: Option<usize>,
+    /// Seconds a request body (or a request's headers) may stall before the request is dropped.
+    #[arg(long, env = "CAIRN_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -75,6 +78,7 @@ struct FileConfig {
     domain: Option<Vec<String>>,
     multipart_expiry_secs: Option<u64>,
     max_requests: Option<usize>,
+    body_timeout_secs: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -89,11 +93,13 @@ pub struct Config {
     pub domains: Vec<String>,
     pub multipart_expiry_secs: u64,
     pub max_requests: usize,
+    pub body_timeout_secs: u64,
     pub log_format: LogFormat,
 }
 
 pub const DEFAULT_DISKS: usize = 4;
 pub const DEFAULT_MAX_REQUESTS: usize = 1024;
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 
 impl Config {
@@ -128,6 +134,7 @@ impl Config {
                 .or(file.multipart_expiry_secs)
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
             max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
+            body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -135,6 +142,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.body_timeout_secs == 0 {
+            bail!("body_timeout_secs must be at least 1");
+        }
         if self.max_requests == 0 {
             bail!("max_requests must be at least 1");
         }

@@ -39,6 +39,7 @@ impl Node {
                 data_shards: cfg.data_shards,
                 parity_shards: cfg.parity_shards,
                 region: cfg.region.clone(),
+                body_idle_timeout: Duration::from_secs(cfg.body_timeout_secs),
                 ..StoreConfig::default()
             },
         ));
@@ -64,7 +65,7 @@ impl Node {
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
             domains: Arc::new(cfg.domains.clone()),
         });
-        let server = tokio::spawn(server::serve(listener, front, rx));
+        let server = tokio::spawn(server::serve(listener, front, Duration::from_secs(cfg.body_timeout_secs), rx));
         Ok(Node { s3_addr, access_key: root.access_key_id, secret_key: root.secret_key, meta, shutdown, server })
     }
 

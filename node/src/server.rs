@@ -26,9 +26,23 @@ pub struct Front {
     pub domains: Arc<Vec<String>>,
 }
 
-pub async fn serve(listener: TcpListener, front: Arc<Front>, mut shutdown: watch::Receiver<bool>) {
+/// Request heads larger than this are refused (hyper answers 431).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+pub async fn serve(
+    listener: TcpListener,
+    front: Arc<Front>,
+    header_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = ConnBuilder::new(TokioExecutor::new());
+    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    // The header timeout also closes keep-alive connections that sit idle.
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,

@@ -27,6 +27,9 @@ pub struct StoreConfig {
     /// buffers; a body waiting for a slot is not read, so TCP back-pressure
     /// holds the client and memory stays bounded however many arrive.
     pub max_concurrent_writes: usize,
+    /// A body that sends nothing for this long is abandoned with RequestTimeout,
+    /// so a stalled client cannot hold a writer slot.
+    pub body_idle_timeout: std::time::Duration,
 }
 
 impl Default for StoreConfig {
@@ -38,6 +41,7 @@ impl Default for StoreConfig {
             inline_max: 4096,
             region: "us-east-1".into(),
             max_concurrent_writes: 32,
+            body_idle_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -111,7 +115,14 @@ impl Store {
         };
         let mut size: u64 = 0;
         let result: S3Result<()> = async {
-            while let Some(chunk) = body.next().await {
+            loop {
+                let next = tokio::time::timeout(self.config.body_idle_timeout, body.next()).await.map_err(|_| {
+                    s3_error!(
+                        RequestTimeout,
+                        "Your socket connection to the server was not read from or written to within the timeout period."
+                    )
+                })?;
+                let Some(chunk) = next else { break };
                 let chunk = chunk?;
                 hasher.update(&chunk);
                 size += chunk.len() as u64;

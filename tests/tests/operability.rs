@@ -113,3 +113,34 @@ async fn requests_beyond_the_limit_get_slow_down() {
     let metrics = scrape(&node).await;
     assert!(sample(&metrics, "cairn_requests_rejected_total").unwrap_or(0.0) >= 1.0, "{metrics}");
 }
+
+#[tokio::test]
+async fn a_stalled_body_times_out_and_frees_its_slot() {
+    let node = TestNode::start_with(&["--body-timeout-secs", "1"]);
+    node.client().create_bucket().bucket("stall").send().await.unwrap();
+
+    // Half a body, then silence: the server gives up with RequestTimeout.
+    let (tx, body) = ChannelBody::new(2_000_000);
+    let streaming = node.client_builder().checksum_when_required().build();
+    let stalled = tokio::spawn(async move {
+        streaming
+            .put_object()
+            .bucket("stall")
+            .key("half")
+            .content_length(2_000_000)
+            .body(ByteStream::from_body_1_x(body))
+            .send()
+            .await
+    });
+    tx.send(bytes::Bytes::from(vec![3u8; 1_000_000])).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(20), stalled).await.expect("server answered").expect("join");
+    let err = expect_err("stalled upload", result);
+    assert_eq!(err.status, Some(400), "{err:?}");
+    assert_eq!(err.code.as_deref(), Some("RequestTimeout"), "{err:?}");
+    drop(tx);
+
+    let c = node.client();
+    assert!(c.head_object().bucket("stall").key("half").send().await.is_err(), "half an object was stored");
+    put_bytes(&c, "stall", "whole", vec![4u8; 1_000_000]).await;
+    assert_eq!(get_bytes(&c, "stall", "whole").await.len(), 1_000_000);
+}
