@@ -225,6 +225,28 @@ mod tests {
         assert!(err.to_string().contains("disk"), "{err}");
     }
 
+    #[test]
+    fn the_example_config_is_valid_and_complete() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/cairn.example.toml");
+        let c = Config::load(&flags(&["--config", example])).unwrap();
+        assert_eq!(c.data, PathBuf::from("/var/lib/cairn"));
+        assert_eq!(c.s3_listen.to_string(), "127.0.0.1:9000");
+        assert_eq!((c.multipart_expiry_secs, c.max_requests, c.body_timeout_secs), (604800, 1024, 60));
+        // Every key the file format knows appears in the example (set or commented out).
+        let text = std::fs::read_to_string(example).unwrap();
+        let effective = toml::to_string(&c).unwrap();
+        for key in effective.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim())) {
+            let key = if key == "disks" {
+                "disk"
+            } else if key == "domains" {
+                "domain"
+            } else {
+                key
+            };
+            assert!(text.contains(&format!("{key} = ")), "the example config does not mention {key}");
+        }
+    }
+
     fn tempfile_dir() -> PathBuf {
         let d = std::env::temp_dir().join(format!("cairn-cfg-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&d).unwrap();
