@@ -44,6 +44,7 @@ impl Node {
             },
         ));
         let admin = AdminRoute::new(store.clone());
+        let disks = store.disks.clone();
         let s3 = CairnS3::new(store);
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
@@ -61,7 +62,7 @@ impl Node {
         let front = Arc::new(server::Front {
             service,
             ready: Arc::new(move || ready_meta.metrics().current_leader.is_some()),
-            metrics: Arc::new(metrics::Metrics::new(meta.clone())),
+            metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone())),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
             domains: Arc::new(cfg.domains.clone()),
         });

@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`, unauthenticated like the health probes)
 //! and the S3 operation name of a request, shared by metrics and request logs.
 
+use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -19,6 +21,12 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DiskLabels {
+    disk: String,
+    path: String,
 }
 
 type LatencyFamily = Family<OpLabels, Histogram, fn() -> Histogram>;
@@ -35,7 +43,11 @@ pub struct Metrics {
     raft_term: Gauge<u64, AtomicU64>,
     raft_last_log: Gauge<u64, AtomicU64>,
     raft_applied: Gauge<u64, AtomicU64>,
+    disk_online: Family<DiskLabels, Gauge>,
+    disk_total: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    disk_free: Family<DiskLabels, Gauge<u64, AtomicU64>>,
     meta: MetaStore,
+    disks: Arc<DiskSet>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -44,7 +56,7 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(meta: MetaStore) -> Self {
+    pub fn new(meta: MetaStore, disks: Arc<DiskSet>) -> Self {
         let mut registry = Registry::with_prefix("cairn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
@@ -59,7 +71,11 @@ impl Metrics {
             raft_term: Gauge::default(),
             raft_last_log: Gauge::default(),
             raft_applied: Gauge::default(),
+            disk_online: Family::default(),
+            disk_total: Family::default(),
+            disk_free: Family::default(),
             meta,
+            disks,
             registry: Registry::default(),
         };
         registry.register("requests", "S3 requests by operation and HTTP status", requests);
@@ -72,6 +88,9 @@ impl Metrics {
         registry.register("raft_term", "Current Raft term", m.raft_term.clone());
         registry.register("raft_last_log_index", "Index of the last Raft log entry", m.raft_last_log.clone());
         registry.register("raft_applied_index", "Index of the last applied Raft log entry", m.raft_applied.clone());
+        registry.register("disk_online", "1 if the disk's shard directory is readable", m.disk_online.clone());
+        registry.register("disk_total_bytes", "Size of the disk's filesystem", m.disk_total.clone());
+        registry.register("disk_free_bytes", "Space available on the disk's filesystem", m.disk_free.clone());
         Metrics { registry, ..m }
     }
 
@@ -98,6 +117,12 @@ impl Metrics {
         self.raft_term.set(m.current_term);
         self.raft_last_log.set(m.last_log_index.unwrap_or(0));
         self.raft_applied.set(m.last_applied.map(|l| l.index).unwrap_or(0));
+        for d in self.disks.usage() {
+            let labels = DiskLabels { disk: d.index.to_string(), path: d.root.display().to_string() };
+            self.disk_online.get_or_create(&labels).set(i64::from(d.online));
+            self.disk_total.get_or_create(&labels).set(d.total_bytes);
+            self.disk_free.get_or_create(&labels).set(d.free_bytes);
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -54,6 +54,10 @@ async fn metrics_move_with_traffic_and_report_raft() {
     );
     assert!(sample(&after, "cairn_raft_applied_index").expect("applied") >= applied_before + 4.0, "{after}");
     assert_eq!(sample(&after, "cairn_requests_in_flight"), Some(0.0), "{after}");
+    let disk_lines: Vec<&str> = after.lines().filter(|l| l.starts_with("cairn_disk_online{")).collect();
+    assert_eq!(disk_lines.len(), 4, "{after}");
+    assert!(disk_lines.iter().all(|l| l.ends_with(" 1")), "{after}");
+    assert!(after.lines().any(|l| l.starts_with("cairn_disk_free_bytes{") && !l.ends_with(" 0")), "{after}");
 }
 
 #[tokio::test]
@@ -143,4 +147,44 @@ async fn a_stalled_body_times_out_and_frees_its_slot() {
     assert!(c.head_object().bucket("stall").key("half").send().await.is_err(), "half an object was stored");
     put_bytes(&c, "stall", "whole", vec![4u8; 1_000_000]).await;
     assert_eq!(get_bytes(&c, "stall", "whole").await.len(), 1_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_uploads_loses_no_acknowledged_object() {
+    let mut node = TestNode::start();
+    node.client().create_bucket().bucket("drain").send().await.unwrap();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let (c, acked) = (node.client(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0..10_000u64 {
+                let seed = w * 100_000 + i;
+                let key = format!("w{w}/{i}");
+                // Sizes alternate between inline and erasure-coded objects.
+                let len = if i % 2 == 0 { 3_000 } else { 300_000 };
+                let put = c.put_object().bucket("drain").key(&key).body(ByteStream::from(random_bytes(seed, len)));
+                match put.send().await {
+                    Ok(_) => acked.lock().unwrap().push((key, seed)),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let clean = tokio::task::block_in_place(|| node.terminate());
+    assert!(clean, "cairnd did not exit within 20 s of SIGTERM");
+    for w in writers {
+        tokio::time::timeout(Duration::from_secs(30), w).await.expect("writer stops").expect("join");
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 8, "too few uploads before SIGTERM to prove anything: {}", acked.len());
+
+    tokio::task::block_in_place(|| node.restart(false));
+    let c = node.client();
+    for (key, seed) in &acked {
+        let len = if key.rsplit('/').next().unwrap().parse::<u64>().unwrap() % 2 == 0 { 3_000 } else { 300_000 };
+        let got = get_bytes(&c, "drain", key).await;
+        assert!(got == random_bytes(*seed, len), "{key}: acknowledged object differs after SIGTERM and restart");
+    }
 }
