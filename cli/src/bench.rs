@@ -121,6 +121,12 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
 
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let issued = Arc::new(AtomicU64::new(0));
+    // Live progress on stderr; indicatif draws nothing when stderr is not a terminal.
+    let progress = indicatif::ProgressBar::new(args.count);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} ops {per_sec} [{elapsed_precise}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
@@ -128,6 +134,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             (client.clone(), args.bucket.clone(), prefix.clone(), payload.clone(), keys.clone(), issued.clone());
         let op = args.op.clone();
         let count = args.count;
+        let progress = progress.clone();
         tasks.push(tokio::spawn(async move {
             let mut put = Stats::new("put");
             let mut get = Stats::new("get");
@@ -143,6 +150,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                     "get" => false,
                     _ => n % 4 == 0,
                 };
+                progress.inc(1);
                 let t = Instant::now();
                 if op == "list" {
                     let r = client
@@ -212,6 +220,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         get.errors += g.errors;
     }
     let elapsed = start.elapsed();
+    progress.finish_and_clear();
     let mut rows = Vec::new();
     for s in [&mut put, &mut get, &mut list] {
         if !s.latencies.is_empty() || s.errors > 0 {

@@ -28,6 +28,8 @@ enum Command {
     /// Buckets.
     #[command(subcommand)]
     Bucket(bucket::BucketCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
     /// Load generator: PUT / GET / mixed objects against an S3 endpoint and report ops/s, MiB/s and latency.
     Bench(bench::BenchArgs),
 }
@@ -51,6 +53,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(&cli.conn, args).await,
             Command::Status { json } => status::run(&cli.conn, json).await,
             Command::Bucket(cmd) => bucket::run(&cli.conn, cmd).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());
+                Ok(())
+            }
         }
     }
 }

@@ -87,3 +87,12 @@ async fn cli_status_and_bucket_commands() {
     assert!(ok, "{out}{err}");
     assert!(c.head_bucket().bucket("clibucket").send().await.is_err(), "bucket still there");
 }
+
+#[test]
+fn cli_prints_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(cairn_bin()).args(["completions", shell]).output().expect("run cairn");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("bucket") && text.contains("bench"), "{shell}: {text}");
+    }
+}
