@@ -51,6 +51,12 @@ pub struct Flags {
     /// Seconds a request body (or a request's headers) may stall before the request is dropped.
     #[arg(long, env = "CAIRN_BODY_TIMEOUT_SECS")]
     pub body_timeout_secs: Option<u64>,
+    /// PEM certificate chain for HTTPS on the S3 endpoint (with --tls-key; reloaded on SIGHUP).
+    #[arg(long, env = "CAIRN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CAIRN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -79,6 +85,8 @@ struct FileConfig {
     multipart_expiry_secs: Option<u64>,
     max_requests: Option<usize>,
     body_timeout_secs: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     log_format: Option<LogFormat>,
 }
 
@@ -94,6 +102,8 @@ pub struct Config {
     pub multipart_expiry_secs: u64,
     pub max_requests: usize,
     pub body_timeout_secs: u64,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub log_format: LogFormat,
 }
 
@@ -135,6 +145,8 @@ impl Config {
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
             max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
+            tls_cert: flags.tls_cert.clone().or(file.tls_cert),
+            tls_key: flags.tls_key.clone().or(file.tls_key),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -142,6 +154,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together: set both or neither");
+        }
         if self.body_timeout_secs == 0 {
             bail!("body_timeout_secs must be at least 1");
         }

@@ -5,6 +5,7 @@ mod credentials;
 mod disks;
 mod metrics;
 mod server;
+mod tls;
 
 use anyhow::Context;
 use cairn_erasure::DiskSet;
@@ -17,6 +18,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub struct Node {
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub s3_addr: SocketAddr,
     pub access_key: String,
     pub secret_key: String,
@@ -58,6 +61,19 @@ impl Node {
             .await
             .with_context(|| format!("binding the S3 endpoint {}", cfg.s3_listen))?;
         let s3_addr = listener.local_addr()?;
+        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(tls::Tls::new(cert.clone(), key.clone())?)),
+            _ => None,
+        };
+        if tls.is_none() && !cfg.s3_listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %cfg.s3_listen,
+                "serving plain HTTP on a non-loopback address: credentials and data cross the network unencrypted; set tls_cert and tls_key"
+            );
+        }
+        if let Some(tls) = tls.clone() {
+            tokio::spawn(reload_tls_on_sighup(tls));
+        }
         let ready_meta = meta.clone();
         let front = Arc::new(server::Front {
             service,
@@ -65,9 +81,18 @@ impl Node {
             metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone())),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
             domains: Arc::new(cfg.domains.clone()),
+            tls: tls.clone(),
         });
         let server = tokio::spawn(server::serve(listener, front, Duration::from_secs(cfg.body_timeout_secs), rx));
-        Ok(Node { s3_addr, access_key: root.access_key_id, secret_key: root.secret_key, meta, shutdown, server })
+        Ok(Node {
+            scheme: if tls.is_some() { "https" } else { "http" },
+            s3_addr,
+            access_key: root.access_key_id,
+            secret_key: root.secret_key,
+            meta,
+            shutdown,
+            server,
+        })
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded), then stops Raft
@@ -96,6 +121,20 @@ async fn expire_uploads(s3: CairnS3, max_age: Duration, mut shutdown: watch::Rec
         let n = s3.abort_expired_uploads(cutoff).await;
         if n > 0 {
             tracing::info!(aborted = n, "expired multipart uploads aborted");
+        }
+    }
+}
+
+async fn reload_tls_on_sighup(tls: Arc<tls::Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; TLS certificates will not be reloaded");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "TLS reload failed; keeping the current certificate"),
         }
     }
 }

@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         };
-        let endpoint = format!("http://{}", node.s3_addr);
+        let endpoint = format!("{}://{}", node.scheme, node.s3_addr);
         println!("Cairn {} is ready.", env!("CARGO_PKG_VERSION"));
         println!("  S3 endpoint:  {endpoint}");
         println!("  Region:       {}", cfg.region);

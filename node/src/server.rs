@@ -24,6 +24,7 @@ pub struct Front {
     pub limiter: Arc<tokio::sync::Semaphore>,
     /// Domains for virtual-host style requests, to name the bucket in logs.
     pub domains: Arc<Vec<String>>,
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Request heads larger than this are refused (hyper answers 431).
@@ -60,14 +61,31 @@ pub async fn serve(
         // client's delayed ACK (~40 ms).
         let _ = stream.set_nodelay(true);
         let front = front.clone();
+        let tls = front.tls.clone();
         let svc = service_fn(move |req: http::Request<Incoming>| {
             let front = front.clone();
             async move { Ok::<_, s3s::HttpError>(front.handle(req).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-        let conn = graceful.watch(conn);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await,
+                Some(tls) => match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
