@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// put, get, mixed (1 PUT : 3 GET), list (pages of up to 1000 keys over --objects seeded keys)
+    /// put, get, mixed (1 PUT : 3 GET), delete (of --count seeded objects),
+    /// list (pages of up to 1000 keys over --objects seeded keys)
     /// or multipart (one object of --size in parts of --part-size, --concurrency parts in flight).
     #[arg(long, default_value = "put")]
     op: String,
@@ -114,6 +115,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         ("put", _) => 0,
         (_, Some(n)) => n,
         ("list", None) => 10_000,
+        ("delete", None) => args.count,
         _ => (args.concurrency as u64 * 4).min(args.count.max(1)),
     };
     seed(&client, &args.bucket, &prefix, &payload, pool).await?;
@@ -139,6 +141,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             let mut put = Stats::new("put");
             let mut get = Stats::new("get");
             let mut list = Stats::new("list");
+            let mut delete = Stats::new("delete");
             let mut token: Option<String> = None;
             loop {
                 let n = issued.fetch_add(1, Ordering::SeqCst);
@@ -152,7 +155,15 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                 };
                 progress.inc(1);
                 let t = Instant::now();
-                if op == "list" {
+                if op == "delete" {
+                    if n >= pool {
+                        break;
+                    }
+                    match client.delete_object().bucket(&bucket).key(format!("{prefix}{n}")).send().await {
+                        Ok(_) => delete.latencies.push(t.elapsed()),
+                        Err(_) => delete.errors += 1,
+                    }
+                } else if op == "list" {
                     let r = client
                         .list_objects_v2()
                         .bucket(&bucket)
@@ -201,14 +212,17 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            (put, get, list)
+            (put, get, list, delete)
         }));
     }
     let mut put = Stats::new("put");
     let mut get = Stats::new("get");
     let mut list = Stats::new("list");
+    let mut delete = Stats::new("delete");
     for t in tasks {
-        let (p, g, l) = t.await?;
+        let (p, g, l, d) = t.await?;
+        delete.latencies.extend(d.latencies);
+        delete.errors += d.errors;
         list.latencies.extend(l.latencies);
         list.bytes += l.bytes;
         list.errors += l.errors;
@@ -222,7 +236,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     let elapsed = start.elapsed();
     progress.finish_and_clear();
     let mut rows = Vec::new();
-    for s in [&mut put, &mut get, &mut list] {
+    for s in [&mut put, &mut get, &mut list, &mut delete] {
         if !s.latencies.is_empty() || s.errors > 0 {
             rows.push(s.report(elapsed));
         }

@@ -75,9 +75,16 @@ impl Node {
             tokio::spawn(reload_tls_on_sighup(tls));
         }
         let ready_meta = meta.clone();
+        // Ready means a write can commit: a Raft leader, and enough disks for a write quorum.
+        let ready_disks = disks.clone();
+        let write_quorum =
+            (usize::from(cfg.data_shards) + 1).min(usize::from(cfg.data_shards) + usize::from(cfg.parity_shards));
         let front = Arc::new(server::Front {
             service,
-            ready: Arc::new(move || ready_meta.metrics().current_leader.is_some()),
+            ready: Arc::new(move || {
+                ready_meta.metrics().current_leader.is_some()
+                    && ready_disks.usage().iter().filter(|d| d.online).count() >= write_quorum
+            }),
             metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone())),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
             domains: Arc::new(cfg.domains.clone()),

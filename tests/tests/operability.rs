@@ -188,3 +188,19 @@ async fn sigterm_during_uploads_loses_no_acknowledged_object() {
         assert!(got == random_bytes(*seed, len), "{key}: acknowledged object differs after SIGTERM and restart");
     }
 }
+
+#[tokio::test]
+async fn ready_needs_a_leader_and_a_write_quorum_of_disks() {
+    let node = TestNode::start();
+    let ready = || async {
+        raw_http().get(format!("{}/health/ready", node.endpoint())).send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(ready().await, 200);
+    // 2 data + 2 parity writes need 3 disks: with one gone the node is still ready.
+    std::fs::remove_dir_all(node.disk_dirs()[0].join("objects")).unwrap();
+    assert_eq!(ready().await, 200);
+    std::fs::remove_dir_all(node.disk_dirs()[1].join("objects")).unwrap();
+    assert_eq!(ready().await, 503, "two of four disks gone: no write quorum");
+    let live = raw_http().get(format!("{}/health/live", node.endpoint())).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200, "the process is still alive");
+}
