@@ -1,50 +1,66 @@
-use std::collections::HashSet;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::disk::{remove_shards, LocalDisk, ShardDisk};
 use crate::error::{join_error, ErasureError};
-use crate::paths::{shard_path, tmp_path, OBJECTS_DIR, TMP_DIR};
 use crate::reader::ShardReader;
 use crate::spec::ShardSpec;
 use crate::writer::ShardWriter;
 
-/// The local disk directories shards are written to. Cheap to share: writers and readers
-/// hold their own handle on the roots so they can outlive borrows of the set.
+/// Disk index -> disk; None where the disk is unknown or unreachable.
+pub(crate) type DiskTable = Arc<[Option<Arc<dyn ShardDisk>>]>;
+
+/// The disks shards are written to, indexed by their global index in the cluster layout.
+/// Cheap to clone; clones share the table, so a layout change through one is seen by all.
+/// Writers and readers resolve their disks when created and keep them, so they can outlive
+/// both borrows of the set and later layout changes.
 #[derive(Clone, Debug)]
 pub struct DiskSet {
-    roots: Arc<[PathBuf]>,
+    table: Arc<RwLock<DiskTable>>,
 }
 
 impl DiskSet {
-    /// Creates `root/objects` and `root/tmp` if missing and clears stale files in `root/tmp`.
-    /// Temp files only belong to writes in flight, so this must run before any writer of
-    /// this process uses the roots (i.e. once at start-up).
+    /// One [`LocalDisk`] per root, disk index i = `roots[i]`. Must run before any writer of
+    /// this process uses the roots (i.e. once at start-up), as it clears their temp files.
     pub fn open(roots: &[PathBuf]) -> io::Result<DiskSet> {
-        for root in roots {
-            create_fan_out_dirs(&root.join(OBJECTS_DIR))?;
-            let tmp = root.join(TMP_DIR);
-            std::fs::create_dir_all(&tmp)?;
-            for entry in std::fs::read_dir(&tmp)? {
-                let entry = entry?;
-                if let Err(e) = std::fs::remove_file(entry.path()) {
-                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove stale temp file");
-                }
-            }
-        }
-        Ok(DiskSet { roots: roots.into() })
+        let disks = roots
+            .iter()
+            .map(|root| Ok(Some(Arc::new(LocalDisk::open(root)?) as Arc<dyn ShardDisk>)))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(DiskSet::from_disks(disks))
+    }
+
+    pub fn from_disks(disks: Vec<Option<Arc<dyn ShardDisk>>>) -> DiskSet {
+        DiskSet { table: Arc::new(RwLock::new(disks.into())) }
+    }
+
+    /// Replaces the whole table (a layout change); writers/readers already created keep the
+    /// disks they resolved.
+    pub fn set_disks(&self, disks: Vec<Option<Arc<dyn ShardDisk>>>) {
+        *self.table.write().unwrap_or_else(PoisonError::into_inner) = disks.into();
+    }
+
+    /// A snapshot, so one operation sees one layout even if the table changes meanwhile.
+    pub(crate) fn table(&self) -> DiskTable {
+        self.table.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn disk(&self, index: u16) -> Option<Arc<dyn ShardDisk>> {
+        self.table.read().unwrap_or_else(PoisonError::into_inner).get(index as usize)?.clone()
     }
 
     pub fn len(&self) -> usize {
-        self.roots.len()
+        self.table.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.roots.is_empty()
+        self.len() == 0
     }
 
-    pub fn roots(&self) -> &[PathBuf] {
-        &self.roots
+    /// Present in the table and answering [`ShardDisk::is_online`].
+    pub fn is_online(&self, index: u16) -> bool {
+        self.disk(index).is_some_and(|d| d.is_online())
     }
 
     /// Disk index for each of `width` shards: the disk list rotated by `hash % len`.
@@ -57,75 +73,47 @@ impl DiskSet {
         Ok((0..width).map(|i| ((first + i) % len) as u16).collect())
     }
 
+    /// An absent disk is a shard failed from the start; with too few left for the write
+    /// quorum this fails at once, before the caller streams any data.
     pub fn writer(&self, spec: ShardSpec) -> Result<ShardWriter, ErasureError> {
-        spec.validate(self.len())?;
-        Ok(ShardWriter::new(self.roots.clone(), spec))
+        let disks = self.resolve(&spec)?;
+        let present = disks.iter().flatten().count();
+        let needed = spec.write_quorum();
+        if present < needed {
+            return Err(ErasureError::Quorum { written: present, needed });
+        }
+        Ok(ShardWriter::new(disks.into(), spec))
     }
 
-    /// Reads object bytes `[start, end)` as a sequence of chunks.
+    /// Reads object bytes `[start, end)` as a sequence of chunks. An absent disk is an
+    /// unavailable shard.
     pub fn reader(&self, spec: ShardSpec, object_size: u64, start: u64, end: u64) -> Result<ShardReader, ErasureError> {
-        spec.validate(self.len())?;
+        let disks = self.resolve(&spec)?;
         if start > end || end > object_size {
             return Err(ErasureError::Layout(format!("range {start}..{end} outside object of {object_size} bytes")));
         }
-        Ok(ShardReader::new(self.roots.clone(), spec, object_size, start, end))
+        Ok(ShardReader::new(disks, spec, object_size, start, end))
     }
 
-    /// Removes every shard file of `spec` (final and temp); missing files are fine.
+    /// Removes every shard file of `spec` (final and temp); missing files are fine. Shards on
+    /// absent disks are skipped.
     pub async fn delete(&self, spec: &ShardSpec) -> io::Result<()> {
-        spec.validate(self.len()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let paths = all_paths(&self.roots, spec);
-        tokio::task::spawn_blocking(move || remove_all(&paths)).await.map_err(|e| match join_error(e) {
+        let disks = self.resolve(spec).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let id = spec.id;
+        let absent = disks.iter().filter(|d| d.is_none()).count();
+        if absent > 0 {
+            tracing::warn!(id = %format_args!("{id:032x}"), absent, "shards on absent disks not deleted");
+        }
+        tokio::task::spawn_blocking(move || remove_shards(&disks, id)).await.map_err(|e| match join_error(e) {
             ErasureError::Io(e) => e,
             other => io::Error::other(other.to_string()),
         })?
     }
-}
 
-/// Creating every fan-out directory up front means a write almost never adds a directory
-/// entry to `objects/`, so finish() need not fsync it.
-fn create_fan_out_dirs(objects: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(objects)?;
-    let existing: HashSet<_> = std::fs::read_dir(objects)?.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
-    let mut created = false;
-    for b in 0..=255u8 {
-        let name = format!("{b:02x}");
-        if !existing.contains(std::ffi::OsStr::new(&name)) {
-            std::fs::create_dir_all(objects.join(name))?;
-            created = true;
-        }
+    /// The disk of each shard of a validated `spec`.
+    fn resolve(&self, spec: &ShardSpec) -> Result<Vec<Option<Arc<dyn ShardDisk>>>, ErasureError> {
+        let table = self.table();
+        spec.validate(table.len())?;
+        Ok(spec.disks.iter().map(|&d| table[d as usize].clone()).collect())
     }
-    if created {
-        std::fs::File::open(objects)?.sync_all()?;
-        if let Some(root) = objects.parent() {
-            std::fs::File::open(root)?.sync_all()?;
-        }
-    }
-    Ok(())
-}
-
-/// Final and temp paths of every shard of `spec`.
-pub(crate) fn all_paths(roots: &[PathBuf], spec: &ShardSpec) -> Vec<PathBuf> {
-    spec.disks.iter().enumerate().flat_map(|(i, _)| shard_files(roots, spec, i)).collect()
-}
-
-/// Final and temp path of shard `i` of `spec`.
-pub(crate) fn shard_files(roots: &[PathBuf], spec: &ShardSpec, i: usize) -> [PathBuf; 2] {
-    let root = &roots[spec.disks[i] as usize];
-    [shard_path(root, spec.id, i), tmp_path(root, spec.id, i)]
-}
-
-/// Removes every path, ignoring missing ones; reports the first other error after trying all.
-pub(crate) fn remove_all(paths: &[PathBuf]) -> io::Result<()> {
-    let mut first = None;
-    for p in paths {
-        match std::fs::remove_file(p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                first.get_or_insert(e);
-            }
-        }
-    }
-    first.map_or(Ok(()), Err)
 }

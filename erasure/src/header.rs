@@ -5,7 +5,8 @@
 
 use crate::spec::ShardSpec;
 
-pub(crate) const HEADER_LEN: usize = 48;
+/// Bytes of the header at the start of every shard file.
+pub const HEADER_LEN: usize = 48;
 const MAGIC: &[u8; 8] = b"CAIRNSHD";
 const VERSION: u16 = 1;
 

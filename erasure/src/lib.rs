@@ -1,4 +1,5 @@
-//! Erasure-coded shard storage on local disk directories.
+//! Erasure-coded shard storage on a table of disks: local directories ([`LocalDisk`]) or, through
+//! the [`ShardDisk`] trait, disks of peer nodes.
 //!
 //! An object is cut into stripes of k * block_size bytes; each stripe becomes k data blocks
 //! (the object bytes themselves: the code is systematic) and m parity blocks from
@@ -10,9 +11,10 @@
 //!
 //! Every block but the last stripe's is block_size bytes; the last one is
 //! ceil(rest / k) rounded up to even and zero padded. CRCs are 4 bytes little endian.
-//! A missing file, bad header, short read or CRC mismatch makes that shard unavailable for
-//! the stripe, and the reader rebuilds the stripe from any k good blocks.
+//! An absent disk, missing file, bad header, short read or CRC mismatch makes that shard
+//! unavailable for the stripe, and the reader rebuilds the stripe from any k good blocks.
 
+mod disk;
 mod disk_set;
 mod error;
 mod header;
@@ -25,6 +27,7 @@ mod stripe_source;
 mod usage;
 mod writer;
 
+pub use disk::{LocalDisk, ShardDisk, ShardFileReader, ShardFileWriter, HEADER_LEN};
 pub use disk_set::DiskSet;
 pub use error::ErasureError;
 pub use reader::ShardReader;

@@ -1,9 +1,9 @@
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::task::{spawn_blocking, JoinHandle};
 
+use crate::disk::ShardDisk;
 use crate::error::{join_error, ErasureError};
 use crate::layout::Layout;
 use crate::spec::ShardSpec;
@@ -27,7 +27,13 @@ pub struct ShardReader {
 }
 
 impl ShardReader {
-    pub(crate) fn new(roots: Arc<[PathBuf]>, spec: ShardSpec, object_size: u64, start: u64, end: u64) -> Self {
+    pub(crate) fn new(
+        disks: Vec<Option<Arc<dyn ShardDisk>>>,
+        spec: ShardSpec,
+        object_size: u64,
+        start: u64,
+        end: u64,
+    ) -> Self {
         let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
         let stripe_len = layout.stripe_len();
         let (next_stripe, end_stripe) =
@@ -38,7 +44,7 @@ impl ShardReader {
             end,
             next_stripe,
             end_stripe,
-            source: Some(Box::new(StripeSource::new(roots, spec, layout))),
+            source: Some(Box::new(StripeSource::new(disks, spec, layout))),
             inflight: None,
             degraded: false,
             done: false,

@@ -1,32 +1,28 @@
-//! Blocking side of a write: the k+m temp files, parity encoding and block appends.
+//! Blocking side of a write: the k+m shard writers, parity encoding and block appends.
 //! One instance moves into each stripe's blocking task and comes back, so the async
-//! writer never touches files itself.
+//! writer never does disk or network I/O itself.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::io;
 use std::sync::Arc;
 
 use reed_solomon_simd::ReedSolomonEncoder;
 
-use crate::header::{self, HEADER_LEN};
+use crate::disk::{ShardDisk, ShardFileWriter};
 use crate::layout::tail_block_len;
-use crate::paths::{object_dir, shard_path, tmp_path, OBJECTS_DIR};
 use crate::spec::ShardSpec;
 
+/// The disk of each shard of one write, resolved when the writer was created.
+pub(crate) type ShardDisks = Arc<[Option<Arc<dyn ShardDisk>>]>;
+
 enum Slot {
-    /// Files are opened by the first blocking task, so creating a writer does no I/O.
+    /// Files are created by the first blocking task, so creating a writer does no I/O.
     Pending,
-    Open {
-        file: File,
-        new_dir: bool,
-    },
+    Open(Box<dyn ShardFileWriter>),
     Failed,
 }
 
 pub(crate) struct StripeSink {
-    roots: Arc<[PathBuf]>,
+    disks: ShardDisks,
     spec: Arc<ShardSpec>,
     slots: Vec<Slot>,
     encoder: Option<ReedSolomonEncoder>,
@@ -34,17 +30,20 @@ pub(crate) struct StripeSink {
     pub spare: Vec<u8>,
 }
 
-/// A shard whose temp file is complete, ready to get its header, fsync and rename.
-pub(crate) struct OpenShard {
-    pub shard: usize,
-    file: File,
-    new_dir: bool,
-}
-
 impl StripeSink {
-    pub fn new(roots: Arc<[PathBuf]>, spec: Arc<ShardSpec>) -> Self {
-        let slots = (0..spec.width()).map(|_| Slot::Pending).collect();
-        StripeSink { roots, spec, slots, encoder: None, spare: Vec::new() }
+    pub fn new(disks: ShardDisks, spec: Arc<ShardSpec>) -> Self {
+        let slots = disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| match disk {
+                Some(_) => Slot::Pending,
+                None => {
+                    tracing::warn!(shard = i, disk = spec.disks[i], "disk not available, writing without this shard");
+                    Slot::Failed
+                }
+            })
+            .collect();
+        StripeSink { disks, spec, slots, encoder: None, spare: Vec::new() }
     }
 
     pub fn alive(&self) -> usize {
@@ -53,34 +52,20 @@ impl StripeSink {
 
     pub fn ensure_open(&mut self) {
         for i in 0..self.slots.len() {
-            if matches!(self.slots[i], Slot::Pending) {
-                match self.open_shard(i) {
-                    Ok((file, new_dir)) => self.slots[i] = Slot::Open { file, new_dir },
+            if let (Slot::Pending, Some(disk)) = (&self.slots[i], &self.disks[i]) {
+                match disk.create(self.spec.id, i) {
+                    Ok(w) => self.slots[i] = Slot::Open(w),
                     Err(e) => self.fail(i, &e),
                 }
             }
         }
     }
 
-    fn open_shard(&self, i: usize) -> io::Result<(File, bool)> {
-        let root = &self.roots[self.spec.disks[i] as usize];
-        // The final directory is made now so that a disk that cannot hold the shard is
-        // dropped before any data is written to it.
-        let dir = object_dir(root, self.spec.id);
-        let new_dir = !dir.is_dir();
-        std::fs::create_dir_all(&dir)?;
-        let mut file =
-            OpenOptions::new().write(true).create(true).truncate(true).open(tmp_path(root, self.spec.id, i))?;
-        // The header needs the object size, known only at finish; it is written there.
-        file.seek(SeekFrom::Start(HEADER_LEN as u64))?;
-        Ok((file, new_dir))
-    }
-
     fn fail(&mut self, i: usize, err: &io::Error) {
         tracing::warn!(shard = i, disk = self.spec.disks[i], error = %err, "dropping shard after disk error");
-        self.slots[i] = Slot::Failed;
-        let root = &self.roots[self.spec.disks[i] as usize];
-        let _ = std::fs::remove_file(tmp_path(root, self.spec.id, i));
+        if let Slot::Open(w) = std::mem::replace(&mut self.slots[i], Slot::Failed) {
+            w.abort();
+        }
     }
 
     /// Encodes one stripe (`buf` holds its object bytes, padded here in place) and appends
@@ -99,8 +84,8 @@ impl StripeSink {
         let mut failures = Vec::new();
         let Self { slots, encoder, .. } = self;
         for (i, block) in buf.chunks_exact(block_len).enumerate() {
-            if let Slot::Open { file, .. } = &mut slots[i] {
-                if let Err(e) = write_block(file, block) {
+            if let Slot::Open(w) = &mut slots[i] {
+                if let Err(e) = append(w.as_mut(), block) {
                     failures.push((i, e));
                 }
             }
@@ -112,8 +97,8 @@ impl StripeSink {
                     match parity {
                         Ok(parity) => {
                             for (p, block) in parity.recovery_iter().enumerate() {
-                                if let Slot::Open { file, .. } = &mut slots[k + p] {
-                                    if let Err(e) = write_block(file, block) {
+                                if let Slot::Open(w) = &mut slots[k + p] {
+                                    if let Err(e) = append(w.as_mut(), block) {
                                         failures.push((k + p, e));
                                     }
                                 }
@@ -130,15 +115,33 @@ impl StripeSink {
         }
     }
 
-    /// Hands the completed temp files to finish(); failed shards are left out.
-    pub fn take_open(&mut self) -> Vec<OpenShard> {
+    /// Hands the complete shards to finish() for commit; failed shards are left out.
+    pub fn take_open(&mut self) -> Vec<(usize, Box<dyn ShardFileWriter>)> {
         let mut out = Vec::new();
         for (shard, slot) in self.slots.iter_mut().enumerate() {
-            if let Slot::Open { file, new_dir } = std::mem::replace(slot, Slot::Failed) {
-                out.push(OpenShard { shard, file, new_dir });
+            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed) {
+                out.push((shard, w));
             }
         }
         out
+    }
+
+    /// Discards every shard still being written.
+    pub fn abort_all(&mut self) {
+        for slot in &mut self.slots {
+            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed) {
+                w.abort();
+            }
+        }
+    }
+}
+
+impl Drop for StripeSink {
+    /// A sink lost with its task (a panic, or a runtime shutting down under it) still
+    /// discards its temp files. The writer otherwise empties it in a blocking task first,
+    /// so this does no I/O on an async thread.
+    fn drop(&mut self) {
+        self.abort_all();
     }
 }
 
@@ -169,43 +172,6 @@ fn encode_parity<'a>(
     Ok(enc)
 }
 
-/// Block and CRC go out in one vectored write: no copy into a staging buffer.
-fn write_block(file: &mut File, block: &[u8]) -> io::Result<()> {
-    let crc = crc32c::crc32c(block).to_le_bytes();
-    let total = block.len() + crc.len();
-    let mut done = 0;
-    while done < total {
-        let res = if done < block.len() {
-            file.write_vectored(&[IoSlice::new(&block[done..]), IoSlice::new(&crc)])
-        } else {
-            file.write(&crc[done - block.len()..])
-        };
-        match res {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Makes one shard durable under its final name: header, fsync, rename, fsync the directory.
-pub(crate) fn finalize_shard(
-    roots: &[PathBuf],
-    spec: &ShardSpec,
-    shard: OpenShard,
-    object_size: u64,
-) -> io::Result<()> {
-    let OpenShard { shard, file, new_dir } = shard;
-    let root = &roots[spec.disks[shard] as usize];
-    file.write_all_at(&header::encode(spec, shard, object_size), 0)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(tmp_path(root, spec.id, shard), shard_path(root, spec.id, shard))?;
-    File::open(object_dir(root, spec.id))?.sync_all()?;
-    if new_dir {
-        File::open(root.join(OBJECTS_DIR))?.sync_all()?;
-    }
-    Ok(())
+fn append(w: &mut dyn ShardFileWriter, block: &[u8]) -> io::Result<()> {
+    w.append(block, crc32c::crc32c(block).to_le_bytes())
 }

@@ -1,30 +1,28 @@
 //! Blocking side of a read: opening shard files, checking headers and block CRCs, and
 //! rebuilding a stripe from parity when a data block is unusable.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use reed_solomon_simd::ReedSolomonDecoder;
 
+use crate::disk::{ShardDisk, ShardFileReader};
 use crate::error::ErasureError;
 use crate::header::{self, HEADER_LEN};
 use crate::layout::{Layout, CRC_LEN};
-use crate::paths::shard_path;
 use crate::spec::ShardSpec;
 
 enum Source {
     Unopened,
-    Open(File),
-    /// Missing file or bad header: the shard is unusable for every stripe.
+    Open(Box<dyn ShardFileReader>),
+    /// Absent disk, missing file or bad header: the shard is unusable for every stripe.
     Dead,
 }
 
 pub(crate) struct StripeSource {
-    roots: Arc<[PathBuf]>,
+    /// The disk of each shard; None for a disk absent from the table.
+    disks: Vec<Option<Arc<dyn ShardDisk>>>,
     spec: ShardSpec,
     layout: Layout,
     sources: Vec<Source>,
@@ -39,10 +37,10 @@ pub(crate) struct StripeOut {
 }
 
 impl StripeSource {
-    pub fn new(roots: Arc<[PathBuf]>, spec: ShardSpec, layout: Layout) -> Self {
+    pub fn new(disks: Vec<Option<Arc<dyn ShardDisk>>>, spec: ShardSpec, layout: Layout) -> Self {
         let sources = (0..spec.width()).map(|_| Source::Unopened).collect();
         let parity_bufs = vec![Vec::new(); spec.parity()];
-        StripeSource { roots, spec, layout, sources, decoder: None, parity_bufs }
+        StripeSource { disks, spec, layout, sources, decoder: None, parity_bufs }
     }
 
     /// Returns object bytes `[lo, hi)` of stripe `stripe` (offsets within the stripe, lo < hi).
@@ -138,9 +136,7 @@ impl StripeSource {
             return false;
         };
         let mut crc = [0u8; CRC_LEN as usize];
-        let res =
-            file.read_exact_at(dst, offset).and_then(|()| file.read_exact_at(&mut crc, offset + dst.len() as u64));
-        match res {
+        match file.read_block(offset, dst, &mut crc) {
             Ok(()) if crc32c::crc32c(dst) == u32::from_le_bytes(crc) => true,
             Ok(()) => {
                 tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, stripe, "block checksum mismatch");
@@ -153,7 +149,7 @@ impl StripeSource {
         }
     }
 
-    fn file(&mut self, shard: usize) -> Option<&File> {
+    fn file(&mut self, shard: usize) -> Option<&dyn ShardFileReader> {
         if matches!(self.sources[shard], Source::Unopened) {
             self.sources[shard] = match self.open(shard) {
                 Ok(file) => Source::Open(file),
@@ -164,14 +160,16 @@ impl StripeSource {
             };
         }
         match &self.sources[shard] {
-            Source::Open(file) => Some(file),
+            Source::Open(file) => Some(file.as_ref()),
             _ => None,
         }
     }
 
-    fn open(&self, shard: usize) -> io::Result<File> {
-        let root = &self.roots[self.spec.disks[shard] as usize];
-        let file = File::open(shard_path(root, self.spec.id, shard))?;
+    fn open(&self, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
+        let disk = self.disks[shard]
+            .as_ref()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "disk not available"))?;
+        let file = disk.open(self.spec.id, shard)?;
         let mut h = [0u8; HEADER_LEN];
         file.read_exact_at(&mut h, 0)?;
         if !header::matches(&h, &self.spec, shard, self.layout.object_size) {

@@ -1,10 +1,13 @@
 //! Space on each disk of a set, for status reports and metrics.
 
+use std::path::{Path, PathBuf};
+
+use crate::paths::OBJECTS_DIR;
 use crate::DiskSet;
-use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskUsage {
+    /// The disk's index in its set, i.e. its global index in the cluster layout.
     pub index: usize,
     pub root: PathBuf,
     /// False when the disk's shard directory is missing or its filesystem cannot be read.
@@ -14,24 +17,32 @@ pub struct DiskUsage {
 }
 
 impl DiskSet {
+    /// Local disks only: a remote disk's space is reported by the node that holds it.
     pub fn usage(&self) -> Vec<DiskUsage> {
-        self.roots()
+        self.table()
             .iter()
             .enumerate()
-            .map(|(index, root)| {
-                let objects = root.join("objects");
-                match rustix::fs::statvfs(&objects) {
-                    Ok(s) if objects.is_dir() => DiskUsage {
-                        index,
-                        root: root.clone(),
-                        online: true,
-                        total_bytes: s.f_blocks.saturating_mul(s.f_frsize),
-                        free_bytes: s.f_bavail.saturating_mul(s.f_frsize),
-                    },
-                    _ => DiskUsage { index, root: root.clone(), online: false, total_bytes: 0, free_bytes: 0 },
-                }
+            .filter_map(|(index, disk)| {
+                let mut u = disk.as_ref()?.local_usage()?;
+                u.index = index;
+                Some(u)
             })
             .collect()
+    }
+}
+
+/// Usage of the local disk directory `root`, with index 0.
+pub(crate) fn local_usage(root: &Path) -> DiskUsage {
+    let objects = root.join(OBJECTS_DIR);
+    match rustix::fs::statvfs(&objects) {
+        Ok(s) if objects.is_dir() => DiskUsage {
+            index: 0,
+            root: root.to_path_buf(),
+            online: true,
+            total_bytes: s.f_blocks.saturating_mul(s.f_frsize),
+            free_bytes: s.f_bavail.saturating_mul(s.f_frsize),
+        },
+        _ => DiskUsage { index: 0, root: root.to_path_buf(), online: false, total_bytes: 0, free_bytes: 0 },
     }
 }
 

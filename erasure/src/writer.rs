@@ -1,25 +1,29 @@
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::task::{spawn_blocking, JoinHandle};
 
-use crate::disk_set::{all_paths, remove_all, shard_files};
+use crate::disk::{ShardDisk, ShardFileWriter};
 use crate::error::{join_error, ErasureError};
-use crate::paths::tmp_path;
+use crate::header;
 use crate::spec::ShardSpec;
-use crate::stripe_sink::{finalize_shard, StripeSink};
+use crate::stripe_sink::{ShardDisks, StripeSink};
 
 /// Streams one object into k+m shard files.
 ///
 /// Double buffered: while one stripe is encoded and written by a blocking task, the
 /// caller fills the other, so upstream hashing and erasure work overlap on two cores.
 pub struct ShardWriter {
-    roots: Arc<[PathBuf]>,
+    disks: ShardDisks,
     spec: Arc<ShardSpec>,
     fill: Vec<u8>,
     /// None while a blocking task owns it (then `inflight` is set), or after a task panicked.
     sink: Option<Box<StripeSink>>,
     inflight: Option<JoinHandle<Box<StripeSink>>>,
+    /// Commit tasks of a finish() not yet awaited, by shard: if finish() is cancelled, Drop
+    /// waits for them so that nothing they make durable outlives the cleanup.
+    committing: Vec<(usize, JoinHandle<bool>)>,
+    /// Shards that may be durable under their final name: a failed finish() removes them.
+    maybe_durable: Vec<usize>,
     size: u64,
     /// finish() or abort() ran: nothing left for Drop to clean up.
     settled: bool,
@@ -33,15 +37,17 @@ pub struct WriteReceipt {
 }
 
 impl ShardWriter {
-    pub(crate) fn new(roots: Arc<[PathBuf]>, spec: ShardSpec) -> Self {
+    pub(crate) fn new(disks: ShardDisks, spec: ShardSpec) -> Self {
         let spec = Arc::new(spec);
-        let sink = StripeSink::new(roots.clone(), spec.clone());
+        let sink = StripeSink::new(disks.clone(), spec.clone());
         ShardWriter {
-            roots,
+            disks,
             spec,
             fill: Vec::new(),
             sink: Some(Box::new(sink)),
             inflight: None,
+            committing: Vec::new(),
+            maybe_durable: Vec::new(),
             size: 0,
             settled: false,
         }
@@ -90,7 +96,7 @@ impl ShardWriter {
         Ok(())
     }
 
-    /// Waits for the stripe in flight, if any, and takes back the shard files.
+    /// Waits for the stripe in flight, if any, and takes back the shard writers.
     async fn reclaim(&mut self) -> Result<Box<StripeSink>, ErasureError> {
         if let Some(handle) = self.inflight.as_mut() {
             let res = handle.await;
@@ -107,8 +113,7 @@ impl ShardWriter {
     pub async fn finish(mut self) -> Result<WriteReceipt, ErasureError> {
         let res = self.finish_inner().await;
         if res.is_err() {
-            let paths = all_paths(&self.roots, &self.spec);
-            let _ = spawn_blocking(move || remove_all(&paths)).await;
+            self.take_cleanup().run().await;
         }
         self.settled = true;
         res
@@ -117,48 +122,48 @@ impl ShardWriter {
     async fn finish_inner(&mut self) -> Result<WriteReceipt, ErasureError> {
         let mut sink = self.reclaim().await?;
         let mut last = std::mem::take(&mut self.fill);
-        let mut sink = spawn_blocking(move || {
-            // Also opens the files of an empty object, which is just headers.
+        // Kept in `inflight` so that Drop finds it if finish() is cancelled here.
+        self.inflight = Some(spawn_blocking(move || {
+            // Also creates the files of an empty object, which is just headers.
             sink.ensure_open();
             if !last.is_empty() {
                 sink.write_stripe(&mut last);
             }
             sink
-        })
-        .await
-        .map_err(join_error)?;
+        }));
+        let mut sink = self.reclaim().await?;
 
         let needed = self.spec.write_quorum();
         let alive = sink.alive();
         if alive < needed {
+            self.sink = Some(sink);
             return Err(ErasureError::Quorum { written: alive, needed });
         }
-        let tasks: Vec<_> = sink
-            .take_open()
-            .into_iter()
-            .map(|shard| {
-                let roots = self.roots.clone();
-                let spec = self.spec.clone();
-                let size = self.size;
-                spawn_blocking(move || {
-                    let i = shard.shard;
-                    let res = finalize_shard(&roots, &spec, shard, size);
-                    if let Err(e) = &res {
-                        tracing::warn!(shard = i, disk = spec.disks[i], error = %e, "shard not durable, dropping it");
-                        let _ = remove_all(&shard_files(&roots, &spec, i));
-                    }
-                    res.is_ok()
-                })
-            })
-            .collect();
+        let open = sink.take_open();
+        self.sink = Some(sink);
+        for (shard, w) in open {
+            let disk = self.disks[shard].clone();
+            let spec = self.spec.clone();
+            let size = self.size;
+            self.committing.push((shard, spawn_blocking(move || commit_shard(w, disk, &spec, shard, size))));
+        }
         // Every task is awaited before deciding, so none can rename a file after cleanup.
         let mut durable = 0;
         let mut panicked = None;
-        for task in tasks {
-            match task.await {
-                Ok(true) => durable += 1,
+        while let Some((shard, task)) = self.committing.last_mut() {
+            let shard = *shard;
+            let res = task.await;
+            self.committing.pop();
+            match res {
+                Ok(true) => {
+                    durable += 1;
+                    self.maybe_durable.push(shard);
+                }
                 Ok(false) => {}
-                Err(e) => panicked = Some(join_error(e)),
+                Err(e) => {
+                    self.maybe_durable.push(shard);
+                    panicked = Some(join_error(e));
+                }
             }
         }
         if let Some(e) = panicked {
@@ -172,42 +177,110 @@ impl ShardWriter {
 
     /// Discards the write and removes its temp files.
     pub async fn abort(mut self) {
-        if let Some(handle) = self.inflight.take() {
-            let _ = handle.await;
-        }
-        self.sink = None;
-        let paths = self.tmp_paths();
-        let _ = spawn_blocking(move || remove_all(&paths)).await;
+        self.take_cleanup().run().await;
         self.settled = true;
     }
 
-    fn tmp_paths(&self) -> Vec<PathBuf> {
-        self.spec.disks.iter().enumerate().map(|(i, &d)| tmp_path(&self.roots[d as usize], self.spec.id, i)).collect()
+    /// Moves out everything that may still hold files of this write.
+    fn take_cleanup(&mut self) -> Cleanup {
+        Cleanup {
+            disks: self.disks.clone(),
+            id: self.spec.id,
+            sink: self.sink.take(),
+            inflight: self.inflight.take(),
+            committing: std::mem::take(&mut self.committing),
+            maybe_durable: std::mem::take(&mut self.maybe_durable),
+        }
+    }
+}
+
+/// Makes one shard durable; a shard that fails is removed again, whatever state it is in.
+fn commit_shard(
+    w: Box<dyn ShardFileWriter>,
+    disk: Option<Arc<dyn ShardDisk>>,
+    spec: &ShardSpec,
+    shard: usize,
+    object_size: u64,
+) -> bool {
+    let Err(e) = w.commit(&header::encode(spec, shard, object_size)) else {
+        return true;
+    };
+    tracing::warn!(shard, disk = spec.disks[shard], error = %e, "shard not durable, dropping it");
+    if let Some(disk) = disk {
+        if let Err(e) = disk.remove(spec.id, shard) {
+            tracing::warn!(shard, disk = spec.disks[shard], error = %e, "cannot remove failed shard");
+        }
+    }
+    false
+}
+
+/// What an unfinished write leaves to discard.
+struct Cleanup {
+    disks: ShardDisks,
+    id: u128,
+    sink: Option<Box<StripeSink>>,
+    inflight: Option<JoinHandle<Box<StripeSink>>>,
+    committing: Vec<(usize, JoinHandle<bool>)>,
+    maybe_durable: Vec<usize>,
+}
+
+impl Cleanup {
+    async fn run(self) {
+        let Cleanup { disks, id, mut sink, inflight, committing, mut maybe_durable } = self;
+        // Tasks still running may create or commit files, so discarding waits for them. A
+        // task that panicked dropped its sink, which aborted its shards then.
+        if let Some(handle) = inflight {
+            if let Ok(s) = handle.await {
+                sink = Some(s);
+            }
+        }
+        for (shard, task) in committing {
+            // A failed commit removed its shard itself.
+            if !matches!(task.await, Ok(false)) {
+                maybe_durable.push(shard);
+            }
+        }
+        let _ = spawn_blocking(move || discard(sink, &disks, id, &maybe_durable)).await;
+    }
+
+    /// Without a runtime the tasks have finished or been cancelled (a runtime waits for its
+    /// blocking tasks when it shuts down); dropping their handles drops any sink they return.
+    /// Their outcome is unknown, so a shard still committing counts as durable.
+    fn run_here(self) {
+        let Cleanup { disks, id, sink, inflight, committing, mut maybe_durable } = self;
+        drop(inflight);
+        maybe_durable.extend(committing.into_iter().map(|(shard, _)| shard));
+        discard(sink, &disks, id, &maybe_durable);
+    }
+}
+
+fn discard(sink: Option<Box<StripeSink>>, disks: &[Option<Arc<dyn ShardDisk>>], id: u128, durable: &[usize]) {
+    if let Some(mut sink) = sink {
+        sink.abort_all();
+    }
+    for &shard in durable {
+        if let Some(disk) = &disks[shard] {
+            if let Err(e) = disk.remove(id, shard) {
+                tracing::warn!(id = %format_args!("{id:032x}"), shard, error = %e, "cannot remove shard of a failed write");
+            }
+        }
     }
 }
 
 impl Drop for ShardWriter {
-    /// A writer dropped mid-way (e.g. the client went away) must not leave temp files; any
-    /// that survive a crash here are cleared by DiskSet::open at the next start.
+    /// A writer dropped mid-way (e.g. the client went away, or finish() was cancelled) must
+    /// not leave files behind; temp files that survive a crash here are cleared when the disk
+    /// is opened at the next start.
     fn drop(&mut self) {
         if self.settled {
             return;
         }
-        let paths = self.tmp_paths();
-        let inflight = self.inflight.take();
+        let cleanup = self.take_cleanup();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                // The stripe in flight may still create files, so removal waits for it.
-                rt.spawn(async move {
-                    if let Some(handle) = inflight {
-                        let _ = handle.await;
-                    }
-                    let _ = spawn_blocking(move || remove_all(&paths)).await;
-                });
+                rt.spawn(cleanup.run());
             }
-            Err(_) => {
-                let _ = remove_all(&paths);
-            }
+            Err(_) => cleanup.run_here(),
         }
     }
 }

@@ -145,9 +145,9 @@ fn invalid_specs_are_rejected() {
 #[tokio::test]
 async fn open_clears_stale_temp_files() {
     let d = disks(2);
-    let stale = d.set.roots()[1].join("tmp").join("leftover.0");
+    let stale = roots(&d.set)[1].join("tmp").join("leftover.0");
     std::fs::write(&stale, b"x").unwrap();
-    let again = cairn_erasure::DiskSet::open(d.set.roots()).unwrap();
+    let again = cairn_erasure::DiskSet::open(&roots(&d.set)).unwrap();
     assert!(!stale.exists());
     assert_eq!(again.len(), 2);
 }

@@ -9,7 +9,7 @@ const BS: u32 = 64;
 
 /// A disk whose `objects` directory became a file cannot hold any shard.
 fn break_disk(set: &DiskSet, disk: u16) {
-    let objects = set.roots()[disk as usize].join("objects");
+    let objects = roots(set)[disk as usize].join("objects");
     std::fs::remove_dir_all(&objects).unwrap();
     std::fs::write(&objects, b"not a directory").unwrap();
 }

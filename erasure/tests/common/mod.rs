@@ -71,9 +71,16 @@ pub async fn read_range(
     (Ok(out), r.degraded())
 }
 
+/// The directory of each disk, by disk index; every disk of these tests is local.
+pub fn roots(set: &DiskSet) -> Vec<PathBuf> {
+    let usage = set.usage();
+    assert!(usage.iter().enumerate().all(|(i, u)| u.index == i), "{usage:?}");
+    usage.into_iter().map(|u| u.root).collect()
+}
+
 pub fn shard_file(set: &DiskSet, spec: &ShardSpec, shard: usize) -> PathBuf {
     let hex = format!("{:032x}", spec.id);
-    set.roots()[spec.disks[shard] as usize].join("objects").join(&hex[..2]).join(format!("{hex}.{shard}"))
+    roots(set)[spec.disks[shard] as usize].join("objects").join(&hex[..2]).join(format!("{hex}.{shard}"))
 }
 
 /// Every regular file under `dir` (recursively).
@@ -94,9 +101,9 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 pub fn all_files(set: &DiskSet) -> Vec<PathBuf> {
-    set.roots().iter().flat_map(|r| files_under(r)).collect()
+    roots(set).iter().flat_map(|r| files_under(r)).collect()
 }
 
 pub fn tmp_files(set: &DiskSet) -> Vec<PathBuf> {
-    set.roots().iter().flat_map(|r| files_under(&r.join("tmp"))).collect()
+    roots(set).iter().flat_map(|r| files_under(&r.join("tmp"))).collect()
 }

@@ -1,0 +1,273 @@
+//! Where shard files live. Writers and readers only see these traits, so a shard can sit on a
+//! local directory or on a disk of a peer node (the node crate implements the remote side).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use crate::header::HEADER_LEN;
+use crate::paths::{object_dir, shard_path, tmp_path, OBJECTS_DIR, TMP_DIR};
+use crate::usage::{local_usage, DiskUsage};
+
+/// One disk that holds shard files: a local directory, or a disk on a peer node.
+/// All methods are blocking; they are only called from blocking tasks (spawn_blocking) or sync code.
+pub trait ShardDisk: Send + Sync + std::fmt::Debug {
+    /// Starts shard `shard` of blob `id` under a temporary name (truncating an old temp file).
+    fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>>;
+    /// Opens the committed shard file for reading.
+    fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>>;
+    /// Removes the committed and the temporary file of the shard; missing files are fine.
+    fn remove(&self, id: u128, shard: usize) -> io::Result<()>;
+    /// Cheap guess (no blocking I/O beyond a stat) whether writes to this disk can succeed now;
+    /// whoever chooses disks for new objects uses it to avoid dead ones.
+    fn is_online(&self) -> bool;
+    /// Space and health when this disk is local to this process; None for remote disks.
+    /// `DiskUsage::index` is left for the caller to fill in: only the disk table knows it.
+    fn local_usage(&self) -> Option<DiskUsage>;
+}
+
+/// A shard being written under its temporary name. Callers always end it with `commit` or
+/// `abort`; a writer that is merely dropped may leave its temp file until the disk is reopened.
+pub trait ShardFileWriter: Send {
+    /// Appends one block followed by its 4-byte CRC32C (little endian), as one write where possible.
+    fn append(&mut self, block: &[u8], crc: [u8; 4]) -> io::Result<()>;
+    /// Writes `header` at offset 0, fsyncs, renames to the final name, fsyncs the directory.
+    /// After Ok the shard is durable. After Err the caller removes the shard with
+    /// [`ShardDisk::remove`], as either name may exist by then.
+    fn commit(self: Box<Self>, header: &[u8; HEADER_LEN]) -> io::Result<()>;
+    /// Discards the temporary file.
+    fn abort(self: Box<Self>);
+}
+
+/// A committed shard opened for reading.
+pub trait ShardFileReader: Send {
+    /// Exactly `buf.len()` bytes at `offset` (used for the 48-byte header).
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// One block and the CRC that follows it: `block.len()` bytes at `offset`, then 4 CRC bytes.
+    /// A remote implementation does this in one round trip.
+    fn read_block(&self, offset: u64, block: &mut [u8], crc: &mut [u8; 4]) -> io::Result<()>;
+}
+
+/// A local disk directory: `root/objects/<2hex>/<32hex>.<i>`, temp files in `root/tmp`.
+#[derive(Debug)]
+pub struct LocalDisk {
+    /// Shared with every open writer, which needs it again at commit.
+    root: Arc<Path>,
+}
+
+impl LocalDisk {
+    /// Creates `root/objects` (with its fan-out directories) and `root/tmp` if missing and
+    /// clears stale files in `root/tmp`. Temp files only belong to writes in flight, so this
+    /// must run before any writer of this process uses the directory (i.e. once at start-up).
+    pub fn open(root: &Path) -> io::Result<LocalDisk> {
+        create_fan_out_dirs(&root.join(OBJECTS_DIR))?;
+        let tmp = root.join(TMP_DIR);
+        std::fs::create_dir_all(&tmp)?;
+        for entry in std::fs::read_dir(&tmp)? {
+            let entry = entry?;
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove stale temp file");
+            }
+        }
+        Ok(LocalDisk { root: root.into() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl ShardDisk for LocalDisk {
+    fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>> {
+        // The final directory is made now so that a disk that cannot hold the shard is
+        // dropped before any data is written to it.
+        let dir = object_dir(&self.root, id);
+        let new_dir = !dir.is_dir();
+        std::fs::create_dir_all(&dir)?;
+        let tmp = tmp_path(&self.root, id, shard);
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        // The header needs the object size, known only at commit; it is written there.
+        if let Err(e) = file.seek(SeekFrom::Start(HEADER_LEN as u64)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(Box::new(LocalWriter { file, root: self.root.clone(), id, shard, new_dir }))
+    }
+
+    fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
+        Ok(Box::new(LocalReader { file: File::open(shard_path(&self.root, id, shard))? }))
+    }
+
+    fn remove(&self, id: u128, shard: usize) -> io::Result<()> {
+        let mut first = None;
+        for p in [shard_path(&self.root, id, shard), tmp_path(&self.root, id, shard)] {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn is_online(&self) -> bool {
+        self.root.join(OBJECTS_DIR).is_dir()
+    }
+
+    fn local_usage(&self) -> Option<DiskUsage> {
+        Some(local_usage(&self.root))
+    }
+}
+
+struct LocalWriter {
+    file: File,
+    root: Arc<Path>,
+    id: u128,
+    shard: usize,
+    /// The fan-out directory did not exist at create: its entry in `objects/` needs an fsync too.
+    new_dir: bool,
+}
+
+impl ShardFileWriter for LocalWriter {
+    /// Block and CRC go out in one vectored write: no copy into a staging buffer.
+    fn append(&mut self, block: &[u8], crc: [u8; 4]) -> io::Result<()> {
+        let total = block.len() + crc.len();
+        let mut done = 0;
+        while done < total {
+            let res = if done < block.len() {
+                self.file.write_vectored(&[IoSlice::new(&block[done..]), IoSlice::new(&crc)])
+            } else {
+                self.file.write(&crc[done - block.len()..])
+            };
+            match res {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>, header: &[u8; HEADER_LEN]) -> io::Result<()> {
+        let LocalWriter { file, root, id, shard, new_dir } = *self;
+        file.write_all_at(header, 0)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(tmp_path(&root, id, shard), shard_path(&root, id, shard))?;
+        File::open(object_dir(&root, id))?.sync_all()?;
+        if new_dir {
+            File::open(root.join(OBJECTS_DIR))?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn abort(self: Box<Self>) {
+        let LocalWriter { file, root, id, shard, .. } = *self;
+        drop(file);
+        if let Err(e) = std::fs::remove_file(tmp_path(&root, id, shard)) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(id = %format_args!("{id:032x}"), shard, error = %e, "cannot remove temp shard file");
+            }
+        }
+    }
+}
+
+struct LocalReader {
+    file: File,
+}
+
+impl ShardFileReader for LocalReader {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn read_block(&self, offset: u64, block: &mut [u8], crc: &mut [u8; 4]) -> io::Result<()> {
+        self.file.read_exact_at(block, offset)?;
+        self.file.read_exact_at(crc, offset + block.len() as u64)
+    }
+}
+
+/// Creating every fan-out directory up front means a write almost never adds a directory
+/// entry to `objects/`, so commit need not fsync it.
+fn create_fan_out_dirs(objects: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(objects)?;
+    let existing: HashSet<_> = std::fs::read_dir(objects)?.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+    let mut created = false;
+    for b in 0..=255u8 {
+        let name = format!("{b:02x}");
+        if !existing.contains(std::ffi::OsStr::new(&name)) {
+            std::fs::create_dir_all(objects.join(name))?;
+            created = true;
+        }
+    }
+    if created {
+        File::open(objects)?.sync_all()?;
+        if let Some(root) = objects.parent() {
+            File::open(root)?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every shard of a write from the disks it was resolved to, skipping absent ones;
+/// reports the first error after trying all.
+pub(crate) fn remove_shards(disks: &[Option<Arc<dyn ShardDisk>>], id: u128) -> io::Result<()> {
+    let mut first = None;
+    for (shard, disk) in disks.iter().enumerate() {
+        if let Some(disk) = disk {
+            if let Err(e) = disk.remove(id, shard) {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
+    }
+
+    #[test]
+    fn local_disk_commit_abort_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = LocalDisk::open(&dir.path().join("d")).unwrap();
+        assert!(disk.is_online());
+        let id = 0xab00_0000_0000_0000_0000_0000_0000_0001u128;
+
+        let mut w = disk.create(id, 3).unwrap();
+        w.append(b"abcd", [1, 2, 3, 4]).unwrap();
+        w.commit(&[7u8; HEADER_LEN]).unwrap();
+        assert!(files(&disk.root().join(TMP_DIR)).is_empty());
+        let r = disk.open(id, 3).unwrap();
+        let mut h = [0u8; HEADER_LEN];
+        r.read_exact_at(&mut h, 0).unwrap();
+        assert_eq!(h, [7u8; HEADER_LEN]);
+        let (mut block, mut crc) = ([0u8; 4], [0u8; 4]);
+        r.read_block(HEADER_LEN as u64, &mut block, &mut crc).unwrap();
+        assert_eq!((&block, crc), (b"abcd", [1, 2, 3, 4]));
+        assert!(r.read_block(HEADER_LEN as u64 + 1, &mut block, &mut crc).is_err(), "short read must fail");
+
+        let mut w = disk.create(id, 4).unwrap();
+        w.append(b"xy", [0; 4]).unwrap();
+        assert_eq!(files(&disk.root().join(TMP_DIR)).len(), 1);
+        w.abort();
+        assert!(files(&disk.root().join(TMP_DIR)).is_empty());
+        assert!(disk.open(id, 4).is_err());
+
+        disk.remove(id, 3).unwrap();
+        disk.remove(id, 3).unwrap();
+        assert!(disk.open(id, 3).is_err());
+        assert_eq!(disk.local_usage().map(|u| u.online), Some(true));
+    }
+}
