@@ -20,6 +20,10 @@ pub enum MetaError {
     /// This node is not the leader; `leader` is the current leader if known.
     #[error("not the raft leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
+    /// The cluster could not serve the request now (a peer failed mid-way); the
+    /// outcome of a write is unknown.
+    #[error("metadata unavailable: {0}")]
+    Unavailable(String),
     /// The store was shut down.
     #[error("metadata store is shut down")]
     Shutdown,

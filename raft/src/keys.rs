@@ -12,6 +12,7 @@
 //! | `sm_keys`     | access key id                                                    | bincode(`AccessKey`)       |
 //! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
+//! | `sm_cluster`  | `layout`                                                         | bincode(`ClusterLayout`)   |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`                       | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
@@ -54,6 +55,9 @@ pub(crate) const TREE_KEYS: &str = "sm_keys";
 pub(crate) const TREE_SM_META: &str = "sm_meta";
 pub(crate) const TREE_UPLOADS: &str = "sm_uploads";
 pub(crate) const TREE_PARTS: &str = "sm_parts";
+pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
+/// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
+pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 
 /// `raft_meta` keys.
 pub(crate) const META_VOTE: &[u8] = b"vote";

@@ -4,13 +4,16 @@
 //! - [`schema`]: records and commands (the contract with the S3 layer).
 //! - [`MetaStore`]: open, propose, linearizable reads, local reads, listing.
 //! - [`keys`]: the sled layout (documented there).
-//! - [`network`]: the Raft transport factory (peers unreachable until QUIC lands).
+//! - [`network`] and [`rpc`]: Raft RPCs and forwarded requests, sent through the
+//!   node's internode transport ([`rpc::PeerCaller`]).
 
 pub mod error;
 pub mod keys;
+mod layout;
 mod listing;
 pub mod log_store;
 pub mod network;
+pub mod rpc;
 // The schema's enums are wire records, moved rarely: boxing variants would only
 // change the encoding-facing types.
 #[allow(clippy::large_enum_variant)]
@@ -21,5 +24,7 @@ pub mod types;
 
 pub use error::MetaError;
 pub use state_machine::etag_matches;
-pub use store::{raft_config, MetaStore, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT};
+pub use store::{
+    raft_config, Bootstrap, MetaStore, OpenOptions, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
+};
 pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

@@ -159,6 +159,41 @@ pub enum Command {
         key: String,
         upload_id: String,
     },
+    /// Adds a node and its disks to the cluster layout, or updates the addresses of
+    /// a known node. The first registration also fixes the erasure code (k+m) of
+    /// the cluster; later ones keep it.
+    RegisterNode {
+        node: NodeEntry,
+        data_shards: u8,
+        parity_shards: u8,
+    },
+}
+
+/// One node of the cluster layout. Its disks take the global disk indices
+/// `first_disk .. first_disk + disks`, assigned when it registers and never
+/// reused, so a [`ShardRef`]'s disk indices keep their meaning forever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    pub id: u64,
+    /// Internode (QUIC) address peers dial.
+    pub addr: String,
+    /// S3 endpoint, for status reports.
+    pub s3_addr: String,
+    /// Number of local disks.
+    pub disks: u16,
+    /// Assigned by apply; ignored in a RegisterNode command.
+    pub first_disk: u16,
+}
+
+/// The disks of the cluster and how objects are spread over them. Versioned:
+/// every change bumps `version`, and a ShardRef records the version it was placed with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterLayout {
+    pub version: u64,
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    /// In registration order.
+    pub nodes: Vec<NodeEntry>,
 }
 
 /// What a command did. Refusals are answers, not Raft errors.
@@ -185,6 +220,8 @@ pub enum CommandResult {
     /// aborted upload, or the parts left out of a completion plus the version
     /// that the completion replaced.
     Discard(Vec<ObjectData>),
+    /// A RegisterNode that contradicts the layout (a node's disk count changed).
+    LayoutConflict(String),
 }
 
 /// One upload in a listing of uploads.

@@ -26,7 +26,8 @@
 use crate::error::MetaError;
 use crate::keys::*;
 use crate::schema::{
-    BucketInfo, Command, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition,
+    BucketInfo, ClusterLayout, Command, CommandResult, MultipartUpload, NodeEntry, ObjectData, ObjectVersion, PartRef,
+    WriteCondition,
 };
 use crate::types::{BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -54,8 +55,9 @@ const TAG_VERSIONS: u8 = 3;
 const TAG_KEYS: u8 = 4;
 const TAG_UPLOADS: u8 = 5;
 const TAG_PARTS: u8 = 6;
+const TAG_CLUSTER: u8 = 7;
 /// Number of data trees (the trees a snapshot carries).
-const DATA_TREES: usize = 6;
+const DATA_TREES: usize = 7;
 
 /// Handles to the state-machine trees; cheap to clone.
 #[derive(Clone)]
@@ -67,6 +69,7 @@ pub(crate) struct SmTrees {
     pub keys: sled::Tree,
     pub uploads: sled::Tree,
     pub parts: sled::Tree,
+    pub cluster: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -80,6 +83,7 @@ impl SmTrees {
             keys: db.open_tree(TREE_KEYS)?,
             uploads: db.open_tree(TREE_UPLOADS)?,
             parts: db.open_tree(TREE_PARTS)?,
+            cluster: db.open_tree(TREE_CLUSTER)?,
             meta: db.open_tree(TREE_SM_META)?,
         })
     }
@@ -95,6 +99,13 @@ impl SmTrees {
         Ok(self.get_meta::<Option<LogId>>(SM_LAST_APPLIED)?.flatten())
     }
 
+    pub fn layout(&self) -> Result<ClusterLayout, MetaError> {
+        Ok(match self.cluster.get(CLUSTER_LAYOUT)? {
+            Some(v) => bincode::deserialize(&v)?,
+            None => ClusterLayout::default(),
+        })
+    }
+
     pub fn membership(&self) -> Result<StoredMembership, MetaError> {
         Ok(self.get_meta(SM_MEMBERSHIP)?.unwrap_or_default())
     }
@@ -108,6 +119,7 @@ impl SmTrees {
             (TAG_KEYS, &self.keys),
             (TAG_UPLOADS, &self.uploads),
             (TAG_PARTS, &self.parts),
+            (TAG_CLUSTER, &self.cluster),
         ]
     }
 }
@@ -132,6 +144,7 @@ struct Overlay {
     keys: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     uploads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     parts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    cluster: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -419,6 +432,21 @@ impl Applier<'_> {
                 Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
                 CommandResult::Discard(discard)
             }
+            Command::RegisterNode { node, data_shards, parity_shards } => {
+                let mut layout = match overlay_get(&self.t.cluster, &self.ov.cluster, CLUSTER_LAYOUT)? {
+                    Some(v) => bincode::deserialize::<ClusterLayout>(&v)?,
+                    None => ClusterLayout::default(),
+                };
+                match register_node(&mut layout, node, data_shards, parity_shards) {
+                    Ok(false) => CommandResult::Ok,
+                    Ok(true) => {
+                        let v = bincode::serialize(&layout)?;
+                        Self::put(&mut self.ov.cluster, &mut self.ov.bytes, CLUSTER_LAYOUT.to_vec(), Some(v));
+                        CommandResult::Ok
+                    }
+                    Err(msg) => CommandResult::LayoutConflict(msg),
+                }
+            }
         })
     }
 
@@ -430,19 +458,21 @@ impl Applier<'_> {
         let kb = to_batch(&ov.keys);
         let ub = to_batch(&ov.uploads);
         let pb = to_batch(&ov.parts);
+        let cb = to_batch(&ov.cluster);
         let mut mb = sled::Batch::default();
         mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
         if let Some(m) = membership {
             mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
         }
         let t = self.t;
-        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.meta)
-            .transaction(|(b, o, k, u, p, m)| {
+        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.cluster, &t.meta)
+            .transaction(|(b, o, k, u, p, c, m)| {
                 b.apply_batch(&bb)?;
                 o.apply_batch(&ob)?;
                 k.apply_batch(&kb)?;
                 u.apply_batch(&ub)?;
                 p.apply_batch(&pb)?;
+                c.apply_batch(&cb)?;
                 m.apply_batch(&mb)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -475,6 +505,36 @@ impl StateMachine {
         }
         Ok(StateMachine { trees, snap_dir, lock: Arc::new(tokio::sync::Mutex::new(())) })
     }
+}
+
+/// Adds `node` to the layout or updates its addresses; true if the layout changed.
+fn register_node(layout: &mut ClusterLayout, mut node: NodeEntry, k: u8, m: u8) -> Result<bool, String> {
+    if let Some(known) = layout.nodes.iter_mut().find(|n| n.id == node.id) {
+        if known.disks != node.disks {
+            return Err(format!(
+                "node {} has {} disks in the layout, not {}; changing a node's disks is not supported",
+                node.id, known.disks, node.disks
+            ));
+        }
+        if known.addr == node.addr && known.s3_addr == node.s3_addr {
+            return Ok(false);
+        }
+        known.addr = node.addr;
+        known.s3_addr = node.s3_addr;
+    } else {
+        let first = layout.disk_count();
+        if first + usize::from(node.disks) > usize::from(u16::MAX) {
+            return Err("the layout cannot hold more disks".into());
+        }
+        node.first_disk = first as u16;
+        if layout.nodes.is_empty() {
+            layout.data_shards = k;
+            layout.parity_shards = m;
+        }
+        layout.nodes.push(node);
+    }
+    layout.version += 1;
+    Ok(true)
 }
 
 fn now_nanos() -> u128 {
@@ -584,6 +644,7 @@ fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaErro
             TAG_KEYS => 3,
             TAG_UPLOADS => 4,
             TAG_PARTS => 5,
+            TAG_CLUSTER => 6,
             x => return Err(MetaError::Storage(format!("bad snapshot record tag {x}"))),
         };
         let kl = read_u32(&mut r)?;
@@ -824,6 +885,9 @@ mod tests {
             created: 1,
         };
         store.propose(Command::PutAccessKey { key }).await.unwrap();
+        let node = NodeEntry { id: 1, addr: "a".into(), s3_addr: "s".into(), disks: 4, first_disk: 0 };
+        let cmd = Command::RegisterNode { node, data_shards: 2, parity_shards: 2 };
+        assert_eq!(store.propose(cmd).await.unwrap(), CommandResult::Ok);
         let upload = MultipartUpload {
             upload_id: "u1".into(),
             bucket: "b".into(),
@@ -865,6 +929,7 @@ mod tests {
         // Stale state that the install must replace.
         trees.objects.insert(b"stale", b"x".to_vec()).unwrap();
         trees.parts.insert(b"stale", b"x".to_vec()).unwrap();
+        trees.cluster.insert(b"stale", b"x".to_vec()).unwrap();
         let mut recv = sm.begin_receiving_snapshot().await.unwrap();
         let mut src = tokio::fs::File::open(&snap_path).await.unwrap();
         tokio::io::copy(&mut src, &mut *recv).await.unwrap();
@@ -875,7 +940,8 @@ mod tests {
         assert_eq!(membership, meta.last_membership);
         let a_trees = SmTrees::open(&sled_of(&store)).unwrap();
         let expected = dump(&a_trees);
-        assert_eq!(expected.len(), 55);
+        assert_eq!(expected.len(), 56);
+        assert_eq!(expected.iter().filter(|r| r.0 == TAG_CLUSTER).count(), 1, "the layout travels in snapshots");
         assert_eq!(expected.iter().filter(|r| r.0 == TAG_UPLOADS).count(), 1);
         assert_eq!(expected.iter().filter(|r| r.0 == TAG_PARTS).count(), 2);
         assert_eq!(dump(&trees), expected);

@@ -11,20 +11,23 @@ use crate::keys::{bucket_prefix, object_key, part_key, part_prefix, upload_key};
 use crate::listing;
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
+use crate::rpc::{ForwardError, PeerCaller, RaftReply, RaftRpc};
 use crate::schema::{
-    AccessKey, BucketInfo, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData, ObjectVersion,
-    PartRef, UploadListPage,
+    AccessKey, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData,
+    ObjectVersion, PartRef, UploadListPage,
 };
 use crate::state_machine::{SmTrees, StateMachine};
-use crate::types::{CommandBatch, NodeInfo, Raft};
+use crate::types::{BatchResponse, CommandBatch, NodeInfo, Raft};
 use anyhow::Context;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{Config, RaftMetrics, SnapshotPolicy};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
 
 /// How long `open` waits for this node to become leader and catch up.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,10 +35,40 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_IN_FLIGHT: usize = 2;
 /// Commands per Raft entry, at most.
 pub const MAX_BATCH_COMMANDS: usize = 1024;
-/// Approximate encoded bytes per Raft entry, at most (inline data dominates).
-pub const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Approximate encoded bytes per Raft entry, at most (inline data dominates). With
+/// `max_payload_entries` this bounds one AppendEntries message to ~12 MiB, under the
+/// internode frame limit.
+pub const MAX_BATCH_BYTES: usize = 512 << 10;
 /// Queued proposals before `propose` waits.
 const QUEUE_DEPTH: usize = 16 * 1024;
+/// How long a write or a linearizable read waits for a leader (an election) before failing.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+/// How long adding a node may take, including the new node catching up.
+const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Voters at most; further nodes stay learners (non-voting members).
+pub const MAX_VOTERS: usize = 5;
+
+/// How a store joins or forms its Raft group when it opens.
+#[derive(Clone, Debug)]
+pub enum Bootstrap {
+    /// A new group gets this node as its single voter; `open` waits until it leads.
+    SingleNode,
+    /// A new group gets these voters (node id to address); `open` does not wait for a leader.
+    Members(BTreeMap<u64, String>),
+    /// Never initializes: the node waits to be added by a cluster's leader.
+    Join,
+}
+
+/// Everything [`MetaStore::open_with`] needs besides the directory.
+#[derive(Clone)]
+pub struct OpenOptions {
+    pub node_id: u64,
+    /// This node's internode address, recorded in the membership.
+    pub addr: String,
+    pub bootstrap: Bootstrap,
+    /// The internode transport; None for a node that is not part of a cluster.
+    pub caller: Option<Arc<dyn PeerCaller>>,
+}
 
 /// Openraft configuration of the metadata group. Timeouts are set for a multi-node
 /// LAN cluster; a single voter elects itself at once.
@@ -46,7 +79,7 @@ pub fn raft_config() -> Config {
         election_timeout_min: 1000,
         election_timeout_max: 2000,
         install_snapshot_timeout: 10_000,
-        max_payload_entries: 256,
+        max_payload_entries: 24,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
         max_in_snapshot_log_to_keep: 1_000,
         purge_batch_size: 256,
@@ -65,12 +98,15 @@ struct Inner {
     db: sled::Db,
     trees: SmTrees,
     tx: mpsc::Sender<Pending>,
+    caller: Option<Arc<dyn PeerCaller>>,
 }
 
-/// The Raft-replicated metadata store. Cheap to clone.
+/// The Raft-replicated metadata store. Cheap to clone; clones share one store, and
+/// [`MetaStore::replace_with`] swaps it for all of them (a node joining a cluster
+/// trades its own single-node group for the cluster's).
 #[derive(Clone)]
 pub struct MetaStore {
-    inner: Arc<Inner>,
+    shared: Arc<RwLock<Arc<Inner>>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(v: Option<sled::IVec>) -> Result<Option<T>, MetaError> {
@@ -125,70 +161,204 @@ impl MetaStore {
     /// Like [`MetaStore::open`]; `addr` is recorded as this node's address in the
     /// membership when the group is created.
     pub async fn open_with_addr(dir: &Path, node_id: u64, addr: &str) -> anyhow::Result<MetaStore> {
+        let opts = OpenOptions { node_id, addr: addr.to_string(), bootstrap: Bootstrap::SingleNode, caller: None };
+        Self::open_with(dir, opts).await
+    }
+
+    /// Opens (or creates) the store in `dir` and starts Raft as `opts` says.
+    pub async fn open_with(dir: &Path, opts: OpenOptions) -> anyhow::Result<MetaStore> {
+        let OpenOptions { node_id, addr, bootstrap, caller } = opts;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let db = open_sled(&dir.join("sled")).await?;
         let trees = SmTrees::open(&db)?;
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"))?;
         let log = LogStore::open(&db)?;
         let config = Arc::new(raft_config().validate()?);
-        let raft = Raft::new(node_id, config, NetworkFactory::default(), log, sm).await?;
+        let raft = Raft::new(node_id, config, NetworkFactory::new(caller.clone()), log, sm).await?;
 
-        if !raft.is_initialized().await? {
-            let mut members = BTreeMap::new();
-            members.insert(node_id, NodeInfo::new(addr));
-            raft.initialize(members).await?;
-        } else {
-            let voters: Vec<u64> = raft.metrics().borrow().membership_config.membership().voter_ids().collect();
-            if voters == [node_id] {
-                // The only voter: no need to sit out an election timeout.
-                raft.trigger().elect().await?;
+        let initialized = raft.is_initialized().await?;
+        match &bootstrap {
+            Bootstrap::SingleNode if !initialized => {
+                raft.initialize(BTreeMap::from([(node_id, NodeInfo::new(&addr))])).await?;
             }
+            Bootstrap::Members(members) if !initialized => {
+                let members: BTreeMap<u64, NodeInfo> =
+                    members.iter().map(|(id, a)| (*id, NodeInfo::new(a.as_str()))).collect();
+                raft.initialize(members).await?;
+            }
+            _ if initialized => {
+                let voters: Vec<u64> = raft.metrics().borrow().membership_config.membership().voter_ids().collect();
+                if voters == [node_id] {
+                    // The only voter: no need to sit out an election timeout.
+                    raft.trigger().elect().await?;
+                }
+            }
+            _ => {}
         }
-        raft.wait(Some(OPEN_TIMEOUT))
-            .metrics(|m| m.current_leader == Some(node_id), "this node leads")
-            .await
-            .context("waiting for leadership")?;
-        tokio::time::timeout(OPEN_TIMEOUT, raft.ensure_linearizable())
-            .await
-            .context("waiting for the log to be applied")?
-            .map_err(MetaError::from)?;
+        if matches!(bootstrap, Bootstrap::SingleNode) {
+            raft.wait(Some(OPEN_TIMEOUT))
+                .metrics(|m| m.current_leader == Some(node_id), "this node leads")
+                .await
+                .context("waiting for leadership")?;
+            tokio::time::timeout(OPEN_TIMEOUT, raft.ensure_linearizable())
+                .await
+                .context("waiting for the log to be applied")?
+                .map_err(MetaError::from)?;
+        }
 
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(batcher(raft.clone(), rx));
-        Ok(MetaStore { inner: Arc::new(Inner { node_id, raft, db, trees, tx }) })
+        tokio::spawn(batcher(raft.clone(), caller.clone(), node_id, rx));
+        let inner = Inner { node_id, raft, db, trees, tx, caller };
+        Ok(MetaStore { shared: Arc::new(RwLock::new(Arc::new(inner))) })
+    }
+
+    fn inner(&self) -> Arc<Inner> {
+        self.shared.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes every clone of this store use `other`'s group from now on, and shuts the
+    /// old one down. Calls in flight on the old group finish or fail with Shutdown.
+    pub async fn replace_with(&self, other: MetaStore) -> anyhow::Result<()> {
+        let new = other.inner();
+        let old = std::mem::replace(&mut *self.shared.write().unwrap_or_else(|e| e.into_inner()), new);
+        old.raft.shutdown().await.map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
+        old.db.flush_async().await.context("flushing sled")?;
+        Ok(())
     }
 
     #[cfg(test)]
     pub(crate) fn sled_db(&self) -> sled::Db {
-        self.inner.db.clone()
+        self.inner().db.clone()
     }
 
     /// This node's Raft id.
     pub fn node_id(&self) -> u64 {
-        self.inner.node_id
+        self.inner().node_id
     }
 
     /// The Raft handle (membership changes, snapshots, metrics watch).
-    pub fn raft(&self) -> &Raft {
-        &self.inner.raft
+    pub fn raft(&self) -> Raft {
+        self.inner().raft.clone()
     }
 
-    /// Proposes a command through Raft; returns once it is committed and applied.
+    /// Proposes a command through Raft; returns once it is committed and applied. On a
+    /// follower the command is forwarded to the leader.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         let (tx, rx) = oneshot::channel();
-        self.inner.tx.send(Pending { cmd, tx }).await.map_err(|_| MetaError::Shutdown)?;
+        self.inner().tx.send(Pending { cmd, tx }).await.map_err(|_| MetaError::Shutdown)?;
         rx.await.map_err(|_| MetaError::Shutdown)?
     }
 
     /// Linearizable read barrier: after it returns, local reads see every write
-    /// committed before it was called.
+    /// committed before it was called. A follower asks the leader for its read index
+    /// and waits until it has applied that far.
     pub async fn read_barrier(&self) -> Result<(), MetaError> {
-        self.inner.raft.ensure_linearizable().await?;
-        Ok(())
+        let inner = self.inner();
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            let leader = wait_for_leader(&inner.raft, deadline).await?;
+            if leader.0 == inner.node_id {
+                match inner.raft.ensure_linearizable().await {
+                    Ok(_) => return Ok(()),
+                    Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {}
+                    Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else if let Some(caller) = &inner.caller {
+                // A failed call is retried: asking for a read index changes nothing.
+                if let Ok(RaftReply::ReadIndex(r)) = caller.call(leader.1, RaftRpc::ReadIndex).await {
+                    match r {
+                        Ok(index) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            inner
+                                .raft
+                                .wait(Some(left))
+                                .applied_index_at_least(Some(index), "read index")
+                                .await
+                                .map_err(|e| MetaError::Unavailable(format!("catching up to the leader: {e}")))?;
+                            return Ok(());
+                        }
+                        Err(ForwardError::NotLeader { .. }) => {}
+                        Err(ForwardError::Failed(e)) => return Err(MetaError::Unavailable(e)),
+                    }
+                }
+            } else {
+                return Err(MetaError::NotLeader { leader: Some(leader.0) });
+            }
+            if Instant::now() >= deadline {
+                return Err(MetaError::NotLeader { leader: None });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Adds node `id` at internode address `addr` to the group: as a learner, then
+    /// (while there are fewer than [`MAX_VOTERS`] voters) as a voter. Runs on the
+    /// leader; a follower forwards it.
+    pub async fn add_node(&self, id: u64, addr: &str) -> Result<(), MetaError> {
+        let inner = self.inner();
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            let leader = wait_for_leader(&inner.raft, deadline).await?;
+            let res = if leader.0 == inner.node_id {
+                add_node_as_leader(&inner.raft, id, NodeInfo::new(addr)).await
+            } else if let Some(caller) = &inner.caller {
+                match caller.call(leader.1, RaftRpc::AddNode { id, node: NodeInfo::new(addr) }).await {
+                    Ok(RaftReply::AddNode(r)) => r,
+                    Ok(_) => Err(ForwardError::Failed("mismatched reply".into())),
+                    Err(e) => Err(ForwardError::Failed(e.message)),
+                }
+            } else {
+                Err(ForwardError::NotLeader { leader: Some(leader.0) })
+            };
+            match res {
+                Ok(()) => return Ok(()),
+                Err(ForwardError::NotLeader { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(ForwardError::NotLeader { leader }) => return Err(MetaError::NotLeader { leader }),
+                Err(ForwardError::Failed(e)) => return Err(MetaError::Unavailable(e)),
+            }
+        }
+    }
+
+    /// Serves an RPC from a peer's metadata layer.
+    pub async fn handle_rpc(&self, rpc: RaftRpc) -> RaftReply {
+        let inner = self.inner();
+        let raft = &inner.raft;
+        match rpc {
+            RaftRpc::Append(r) => RaftReply::Append(raft.append_entries(r).await),
+            RaftRpc::Vote(r) => RaftReply::Vote(raft.vote(r).await),
+            RaftRpc::Snapshot(r) => RaftReply::Snapshot(raft.install_snapshot(r).await),
+            RaftRpc::Forward(batch) => RaftReply::Forward(match raft.client_write(batch).await {
+                Ok(resp) => Ok(resp.data),
+                Err(e) => Err(write_forward_error(e)),
+            }),
+            RaftRpc::ReadIndex => RaftReply::ReadIndex(match raft.ensure_linearizable().await {
+                Ok(log_id) => Ok(log_id.map_or(0, |l| l.index)),
+                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                    Err(ForwardError::NotLeader { leader: f.leader_id })
+                }
+                Err(e) => Err(ForwardError::Failed(e.to_string())),
+            }),
+            RaftRpc::AddNode { id, node } => {
+                let is_leader = raft.metrics().borrow().current_leader == Some(inner.node_id);
+                RaftReply::AddNode(if is_leader {
+                    add_node_as_leader(raft, id, node).await
+                } else {
+                    Err(ForwardError::NotLeader { leader: raft.metrics().borrow().current_leader })
+                })
+            }
+        }
+    }
+
+    /// The cluster layout (empty until the first node registers).
+    pub fn layout(&self) -> Result<ClusterLayout, MetaError> {
+        self.inner().trees.layout()
     }
 
     pub fn get_bucket(&self, name: &str) -> Result<Option<BucketInfo>, MetaError> {
-        decode(self.inner.trees.buckets.get(name.as_bytes())?)
+        decode(self.inner().trees.buckets.get(name.as_bytes())?)
     }
 
     /// Buckets in name order, strictly after `after` if given, at most `limit`.
@@ -201,7 +371,7 @@ impl MetaStore {
         if limit == 0 {
             return Ok(out);
         }
-        for item in self.inner.trees.buckets.range::<&[u8], _>((start, Bound::Unbounded)) {
+        for item in self.inner().trees.buckets.range::<&[u8], _>((start, Bound::Unbounded)) {
             let (_, v) = item?;
             out.push(bincode::deserialize(&v)?);
             if out.len() == limit {
@@ -215,7 +385,7 @@ impl MetaStore {
         let Some(k) = object_key(bucket, key) else {
             return Ok(None);
         };
-        decode(self.inner.trees.objects.get(k)?)
+        decode(self.inner().trees.objects.get(k)?)
     }
 
     /// S3 listing as an ordered range scan: keys of `bucket` starting with `prefix`,
@@ -232,7 +402,7 @@ impl MetaStore {
         after: Option<&str>,
         max_keys: usize,
     ) -> Result<ListPage, MetaError> {
-        listing::list_objects(&self.inner.trees.objects, bucket, prefix, delimiter, after, max_keys)
+        listing::list_objects(&self.inner().trees.objects, bucket, prefix, delimiter, after, max_keys)
     }
 
     /// True if the bucket holds at least one object (one seek).
@@ -240,17 +410,17 @@ impl MetaStore {
         let Some(p) = bucket_prefix(bucket) else {
             return Ok(false);
         };
-        Ok(self.inner.trees.objects.scan_prefix(p).next().transpose()?.is_some())
+        Ok(self.inner().trees.objects.scan_prefix(p).next().transpose()?.is_some())
     }
 
     pub fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, MetaError> {
-        decode(self.inner.trees.keys.get(access_key_id.as_bytes())?)
+        decode(self.inner().trees.keys.get(access_key_id.as_bytes())?)
     }
 
     /// All access keys, in id order.
     pub fn list_access_keys(&self) -> Result<Vec<AccessKey>, MetaError> {
         let mut out = Vec::new();
-        for item in self.inner.trees.keys.iter() {
+        for item in self.inner().trees.keys.iter() {
             let (_, v) = item?;
             out.push(bincode::deserialize(&v)?);
         }
@@ -262,7 +432,7 @@ impl MetaStore {
         let Some(k) = upload_key(bucket, key, upload_id) else {
             return Ok(None);
         };
-        decode(self.inner.trees.uploads.get(k)?)
+        decode(self.inner().trees.uploads.get(k)?)
     }
 
     /// Parts of `upload_id` numbered above `after_part`, ascending, at most `max`;
@@ -274,7 +444,7 @@ impl MetaStore {
         };
         let want = upload_id.len() + 5;
         let range = part_key(upload_id, first)..=part_key(upload_id, u32::MAX);
-        for item in self.inner.trees.parts.range(range) {
+        for item in self.inner().trees.parts.range(range) {
             let (k, v) = item?;
             // Longer keys belong to an upload id that extends this one with a NUL.
             if k.len() != want {
@@ -292,7 +462,7 @@ impl MetaStore {
     pub fn all_parts(&self, upload_id: &str) -> Result<Vec<PartRef>, MetaError> {
         let want = upload_id.len() + 5;
         let mut out = Vec::new();
-        for item in self.inner.trees.parts.scan_prefix(part_prefix(upload_id)) {
+        for item in self.inner().trees.parts.scan_prefix(part_prefix(upload_id)) {
             let (k, v) = item?;
             if k.len() == want {
                 out.push(bincode::deserialize(&v)?);
@@ -320,7 +490,7 @@ impl MetaStore {
         max_uploads: usize,
     ) -> Result<UploadListPage, MetaError> {
         listing::list_uploads(
-            &self.inner.trees.uploads,
+            &self.inner().trees.uploads,
             bucket,
             prefix,
             delimiter,
@@ -337,7 +507,7 @@ impl MetaStore {
         if limit == 0 {
             return Ok(out);
         }
-        for item in self.inner.trees.uploads.iter() {
+        for item in self.inner().trees.uploads.iter() {
             let (_, v) = item?;
             let u: MultipartUpload = bincode::deserialize(&v)?;
             if u.initiated < older_than {
@@ -352,19 +522,103 @@ impl MetaStore {
 
     /// A snapshot of openraft's metrics (leader, term, last log index, last applied, snapshot, ...).
     pub fn metrics(&self) -> RaftMetrics<u64, NodeInfo> {
-        self.inner.raft.metrics().borrow().clone()
+        self.inner().raft.metrics().borrow().clone()
     }
 
     /// Stops Raft and flushes sled. Later proposals fail with [`MetaError::Shutdown`].
     pub async fn shutdown(&self) -> anyhow::Result<()> {
-        self.inner.raft.shutdown().await.map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
-        self.inner.db.flush_async().await.context("flushing sled")?;
+        self.inner().raft.shutdown().await.map_err(|e| anyhow::anyhow!("raft shutdown: {e}"))?;
+        self.inner().db.flush_async().await.context("flushing sled")?;
         Ok(())
     }
 }
 
+/// The current leader's id and address, waiting (until `deadline`) while there is none.
+async fn wait_for_leader(raft: &Raft, deadline: Instant) -> Result<(u64, String), MetaError> {
+    let mut rx = raft.metrics();
+    loop {
+        {
+            let m = rx.borrow_and_update();
+            if let Some(id) = m.current_leader {
+                let addr = m.membership_config.membership().get_node(&id).map(|n| n.addr.clone()).unwrap_or_default();
+                return Ok((id, addr));
+            }
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(MetaError::Shutdown),
+            Err(_) => return Err(MetaError::NotLeader { leader: None }),
+        }
+    }
+}
+
+fn write_forward_error(e: RaftError<u64, ClientWriteError<u64, NodeInfo>>) -> ForwardError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ForwardError::NotLeader { leader: f.leader_id },
+        other => ForwardError::Failed(other.to_string()),
+    }
+}
+
+async fn add_node_as_leader(raft: &Raft, id: u64, node: NodeInfo) -> Result<(), ForwardError> {
+    let membership = raft.metrics().borrow().membership_config.membership().clone();
+    let mut voters: BTreeSet<u64> = membership.voter_ids().collect();
+    if voters.contains(&id) {
+        return Ok(());
+    }
+    // Blocking: returns once the learner has caught up, so promoting it next cannot
+    // stall commits while it replays the log.
+    match tokio::time::timeout(ADD_NODE_TIMEOUT, raft.add_learner(id, node, true)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(write_forward_error(e)),
+        Err(_) => return Err(ForwardError::Failed(format!("node {id} did not catch up within {ADD_NODE_TIMEOUT:?}"))),
+    }
+    if voters.len() < MAX_VOTERS {
+        voters.insert(id);
+        raft.change_membership(voters, true).await.map_err(write_forward_error)?;
+    }
+    Ok(())
+}
+
+/// Writes one batch: on the leader through Raft, on a follower by forwarding it to the
+/// leader. Retries only while the batch has certainly not been applied anywhere.
+async fn write_batch(
+    raft: &Raft,
+    caller: Option<&Arc<dyn PeerCaller>>,
+    node_id: u64,
+    batch: CommandBatch,
+) -> Result<BatchResponse, MetaError> {
+    let Some(caller) = caller else {
+        return Ok(raft.client_write(batch).await?.data);
+    };
+    let deadline = Instant::now() + LEADER_WAIT;
+    loop {
+        let (leader, addr) = wait_for_leader(raft, deadline).await?;
+        let res = if leader == node_id {
+            match raft.client_write(batch.clone()).await {
+                Ok(resp) => return Ok(resp.data),
+                Err(e) => Err(write_forward_error(e)),
+            }
+        } else {
+            match caller.call(addr, RaftRpc::Forward(batch.clone())).await {
+                Ok(RaftReply::Forward(r)) => r,
+                Ok(_) => Err(ForwardError::Failed("mismatched reply to a forwarded write".into())),
+                Err(e) if !e.maybe_delivered => Err(ForwardError::NotLeader { leader: None }),
+                Err(e) => Err(ForwardError::Failed(format!("forwarding to the leader: {}", e.message))),
+            }
+        };
+        match res {
+            Ok(resp) => return Ok(resp),
+            Err(ForwardError::NotLeader { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(ForwardError::NotLeader { leader }) => return Err(MetaError::NotLeader { leader }),
+            Err(ForwardError::Failed(e)) => return Err(MetaError::Unavailable(e)),
+        }
+    }
+}
+
 /// Packs queued proposals into Raft entries; ends when every `MetaStore` is dropped.
-async fn batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+async fn batcher(raft: Raft, caller: Option<Arc<dyn PeerCaller>>, node_id: u64, mut rx: mpsc::Receiver<Pending>) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -383,28 +637,26 @@ async fn batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         let raft = raft.clone();
+        let caller = caller.clone();
         tokio::spawn(async move {
             let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().map(|p| (p.cmd, p.tx)).unzip();
             let n = cmds.len();
-            let res = raft.client_write(CommandBatch(cmds)).await;
+            let res = write_batch(&raft, caller.as_ref(), node_id, CommandBatch(cmds)).await;
             drop(permit);
             match res {
-                Ok(resp) if resp.data.0.len() == n => {
-                    for (tx, r) in txs.into_iter().zip(resp.data.0) {
+                Ok(resp) if resp.0.len() == n => {
+                    for (tx, r) in txs.into_iter().zip(resp.0) {
                         let _ = tx.send(Ok(r));
                     }
                 }
                 Ok(resp) => {
-                    let e = MetaError::Raft(format!(
-                        "state machine returned {} results for {n} commands",
-                        resp.data.0.len()
-                    ));
+                    let e =
+                        MetaError::Raft(format!("state machine returned {} results for {n} commands", resp.0.len()));
                     for tx in txs {
                         let _ = tx.send(Err(e.clone()));
                     }
                 }
                 Err(e) => {
-                    let e = MetaError::from(e);
                     for tx in txs {
                         let _ = tx.send(Err(e.clone()));
                     }
