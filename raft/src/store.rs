@@ -45,6 +45,8 @@ const QUEUE_DEPTH: usize = 16 * 1024;
 const LEADER_WAIT: Duration = Duration::from_secs(10);
 /// How long adding a node may take, including the new node catching up.
 const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A leader whose quorum has not answered for this long reports itself not ready.
+const QUORUM_STALE_MS: u64 = 3000;
 /// Voters at most; further nodes stay learners (non-voting members).
 pub const MAX_VOTERS: usize = 5;
 
@@ -258,11 +260,13 @@ impl MetaStore {
         loop {
             let leader = wait_for_leader(&inner.raft, deadline).await?;
             if leader.0 == inner.node_id {
-                match inner.raft.ensure_linearizable().await {
-                    Ok(_) => return Ok(()),
-                    Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {}
-                    Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {}
-                    Err(e) => return Err(e.into()),
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, inner.raft.ensure_linearizable()).await {
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => {}
+                    Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))) => {}
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(_) => return Err(MetaError::NotLeader { leader: None }),
                 }
             } else if let Some(caller) = &inner.caller {
                 // A failed call is retried: asking for a read index changes nothing.
@@ -349,6 +353,18 @@ impl MetaStore {
                     Err(ForwardError::NotLeader { leader: raft.metrics().borrow().current_leader })
                 })
             }
+        }
+    }
+
+    /// Whether writes can commit as far as this node can tell: a leader is known and,
+    /// on the leader itself, a quorum acknowledged it within the last few seconds.
+    pub fn has_quorum(&self) -> bool {
+        let inner = self.inner();
+        let m = inner.raft.metrics().borrow().clone();
+        match m.current_leader {
+            Some(l) if l == inner.node_id => m.millis_since_quorum_ack.is_some_and(|ms| ms < QUORUM_STALE_MS),
+            Some(_) => true,
+            None => false,
         }
     }
 
@@ -552,6 +568,22 @@ async fn wait_for_leader(raft: &Raft, deadline: Instant) -> Result<(u64, String)
     }
 }
 
+/// A leader that has lost its quorum would wait for a commit forever; the client gets
+/// an answer instead. The entry may still commit later: the outcome is unknown.
+async fn commit_within(
+    raft: &Raft,
+    batch: CommandBatch,
+    limit: Duration,
+) -> Result<openraft::raft::ClientWriteResponse<crate::types::TypeConfig>, MetaError> {
+    match tokio::time::timeout(limit, raft.client_write(batch)).await {
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => {
+            Err(MetaError::Unavailable("no quorum acknowledged the write in time; its outcome is unknown".into()))
+        }
+    }
+}
+
 fn write_forward_error(e: RaftError<u64, ClientWriteError<u64, NodeInfo>>) -> ForwardError {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ForwardError::NotLeader { leader: f.leader_id },
@@ -588,15 +620,16 @@ async fn write_batch(
     batch: CommandBatch,
 ) -> Result<BatchResponse, MetaError> {
     let Some(caller) = caller else {
-        return Ok(raft.client_write(batch).await?.data);
+        return Ok(commit_within(raft, batch, LEADER_WAIT).await?.data);
     };
     let deadline = Instant::now() + LEADER_WAIT;
     loop {
         let (leader, addr) = wait_for_leader(raft, deadline).await?;
         let res = if leader == node_id {
-            match raft.client_write(batch.clone()).await {
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+            match commit_within(raft, batch.clone(), left).await {
                 Ok(resp) => return Ok(resp.data),
-                Err(e) => Err(write_forward_error(e)),
+                Err(e) => return Err(e),
             }
         } else {
             match caller.call(addr, RaftRpc::Forward(batch.clone())).await {
