@@ -57,6 +57,19 @@ pub struct Flags {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CAIRN_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Internode (QUIC) address: Raft and shard traffic between cluster nodes.
+    #[arg(long, env = "CAIRN_NODE_LISTEN")]
+    pub node_listen: Option<SocketAddr>,
+    /// Internode address other nodes dial, when it differs from node_listen (e.g. 0.0.0.0).
+    #[arg(long, env = "CAIRN_NODE_ADVERTISE")]
+    pub node_advertise: Option<String>,
+    /// Static cluster: the internode addresses of all nodes, this one included, the
+    /// same list in the same order on every node (env: comma-separated). Needs cluster_secret.
+    #[arg(long = "peer", env = "CAIRN_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Shared secret that cluster nodes authenticate each other with (static clusters).
+    #[arg(long, env = "CAIRN_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -87,6 +100,10 @@ struct FileConfig {
     body_timeout_secs: Option<u64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    node_listen: Option<SocketAddr>,
+    node_advertise: Option<String>,
+    peers: Option<Vec<String>>,
+    cluster_secret: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -104,7 +121,26 @@ pub struct Config {
     pub body_timeout_secs: u64,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub node_listen: SocketAddr,
+    pub node_advertise: Option<String>,
+    pub peers: Vec<String>,
+    #[serde(serialize_with = "mask_secret")]
+    pub cluster_secret: Option<String>,
     pub log_format: LogFormat,
+}
+
+fn mask_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("********"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Config {
+    /// The internode address this node is reached at.
+    pub fn advertise_addr(&self) -> String {
+        self.node_advertise.clone().unwrap_or_else(|| self.node_listen.to_string())
+    }
 }
 
 pub const DEFAULT_DISKS: usize = 4;
@@ -147,6 +183,10 @@ impl Config {
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
             tls_cert: flags.tls_cert.clone().or(file.tls_cert),
             tls_key: flags.tls_key.clone().or(file.tls_key),
+            node_listen: flags.node_listen.or(file.node_listen).unwrap_or_else(|| "127.0.0.1:9001".parse().unwrap()),
+            node_advertise: flags.node_advertise.clone().or(file.node_advertise),
+            peers: if !flags.peers.is_empty() { flags.peers.clone() } else { file.peers.unwrap_or_default() },
+            cluster_secret: flags.cluster_secret.clone().or(file.cluster_secret).filter(|s| !s.is_empty()),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -178,6 +218,18 @@ impl Config {
         }
         if width > 255 {
             bail!("data_shards + parity_shards must be at most 255");
+        }
+        if !self.peers.is_empty() {
+            if self.cluster_secret.as_ref().is_none_or(|s| s.len() < 16) {
+                bail!("peers needs cluster_secret (at least 16 characters), the same on every node");
+            }
+            let me = self.advertise_addr();
+            if !self.peers.contains(&me) {
+                bail!("peers must list this node's own internode address {me} (node_listen or node_advertise)");
+            }
+            if self.peers.len() > 64 {
+                bail!("peers lists {} nodes; at most 64 are supported", self.peers.len());
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for d in &self.disks {

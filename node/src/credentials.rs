@@ -12,6 +12,31 @@ fn random_string(len: usize, upper: bool) -> String {
     if upper { s.to_ascii_uppercase() } else { s }
 }
 
+/// True when the root key comes from the environment.
+pub fn root_key_from_env() -> bool {
+    std::env::var("CAIRN_ROOT_ACCESS_KEY").is_ok_and(|s| !s.is_empty())
+}
+
+/// Printed by a cluster member that cannot read the root key yet (no leader).
+pub fn placeholder() -> AccessKey {
+    let note = "(held by the cluster: see the first node, or CAIRN_ROOT_ACCESS_KEY)".to_string();
+    AccessKey { access_key_id: note.clone(), secret_key: note, name: "root".into(), is_root: true, created: 0 }
+}
+
+/// The root key of a cluster member: the stored one, else (if `may_create`) the one
+/// from the environment or a new one. A member that may not create one waits for
+/// the key to arrive through Raft, so that two nodes never mint two root keys.
+pub async fn root_key(meta: &MetaStore, may_create: bool) -> anyhow::Result<Option<AccessKey>> {
+    meta.read_barrier().await?;
+    if let Some(root) = meta.list_access_keys()?.into_iter().find(|k| k.is_root) {
+        return Ok(Some(root));
+    }
+    if !may_create {
+        return Ok(None);
+    }
+    ensure_root_key(meta).await.map(Some)
+}
+
 pub async fn ensure_root_key(meta: &MetaStore) -> anyhow::Result<AccessKey> {
     let env_key = std::env::var("CAIRN_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty());
     let env_secret = std::env::var("CAIRN_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty());

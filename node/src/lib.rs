@@ -1,19 +1,23 @@
 //! `cairnd`: configuration, start-up and wiring of the Cairn node.
 
+mod cluster;
 pub mod config;
 mod credentials;
 mod disks;
 mod metrics;
 mod server;
 mod tls;
+pub mod transport;
 
 use anyhow::Context;
-use cairn_erasure::DiskSet;
-use cairn_raft::MetaStore;
+use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
+use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
 use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
+use cluster::state::ClusterState;
+use cluster::{Cluster, ClusterParts, PeerService, TransportCaller};
 use config::Config;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -21,9 +25,12 @@ pub struct Node {
     /// `http` or `https`.
     pub scheme: &'static str,
     pub s3_addr: SocketAddr,
+    /// Internode address peers dial.
+    pub node_addr: String,
     pub access_key: String,
     pub secret_key: String,
     meta: MetaStore,
+    transport: transport::Transport,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -32,9 +39,88 @@ impl Node {
     pub async fn start(cfg: &Config) -> anyhow::Result<Node> {
         std::fs::create_dir_all(&cfg.data).with_context(|| format!("creating data dir {}", cfg.data.display()))?;
         disks::check_disk_list(&cfg.data, &cfg.disks)?;
-        let disks = DiskSet::open(&cfg.disks).context("opening disk directories")?;
-        let meta = MetaStore::open(&cfg.data.join("meta"), 1).await.context("starting metadata store")?;
-        let root = credentials::ensure_root_key(&meta).await?;
+        let local: Vec<Arc<LocalDisk>> = cfg
+            .disks
+            .iter()
+            .map(|d| LocalDisk::open(d).map(Arc::new).with_context(|| format!("opening disk {}", d.display())))
+            .collect::<anyhow::Result<_>>()?;
+        let disks = DiskSet::from_disks(local.iter().map(|d| Some(d.clone() as Arc<dyn ShardDisk>)).collect());
+
+        let state = if cfg.peers.is_empty() {
+            ClusterState::load(&cfg.data)?.unwrap_or_else(ClusterState::lone)
+        } else {
+            let secret = cfg.cluster_secret.as_deref().unwrap_or_default();
+            ClusterState::for_static(&cfg.data, &cfg.peers, &cfg.advertise_addr(), secret)?
+        };
+        let meta_slot = Arc::new(OnceLock::new());
+        let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone()));
+        let transport =
+            transport::Transport::bind(cfg.node_listen, state.secret.as_ref().map(|s| s.as_bytes().to_vec()), service)
+                .await
+                .with_context(|| format!("binding the internode endpoint {}", cfg.node_listen))?;
+        let advertise = cfg.node_advertise.clone().unwrap_or_else(|| transport.local_addr().to_string());
+        let bootstrap = if !cfg.peers.is_empty() {
+            if state.node_id == 1 {
+                let members = cfg.peers.iter().enumerate().map(|(i, a)| (i as u64 + 1, a.clone())).collect();
+                Bootstrap::Members(members)
+            } else {
+                Bootstrap::Join
+            }
+        } else if state.member {
+            Bootstrap::Join
+        } else {
+            Bootstrap::SingleNode
+        };
+        let lone = matches!(bootstrap, Bootstrap::SingleNode);
+        let opts = OpenOptions {
+            node_id: state.node_id,
+            addr: advertise.clone(),
+            bootstrap,
+            caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
+        };
+        let meta =
+            MetaStore::open_with(&cfg.data.join(&state.meta_dir), opts).await.context("starting metadata store")?;
+        let _ = meta_slot.set(meta.clone());
+
+        let listener = tokio::net::TcpListener::bind(cfg.s3_listen)
+            .await
+            .with_context(|| format!("binding the S3 endpoint {}", cfg.s3_listen))?;
+        let s3_addr = listener.local_addr()?;
+        let cluster = Cluster::new(ClusterParts {
+            transport: transport.clone(),
+            meta: meta.clone(),
+            disks: disks.clone(),
+            local,
+            data: cfg.data.clone(),
+            state: state.clone(),
+            advertise: advertise.clone(),
+            s3_addr: s3_addr.to_string(),
+            data_shards: cfg.data_shards,
+            parity_shards: cfg.parity_shards,
+        });
+        let root = if lone {
+            cluster.register_self().await.context("registering this node's disks")?;
+            credentials::ensure_root_key(&meta).await?
+        } else {
+            // A cluster member may start before a quorum of its peers: the S3 endpoint
+            // comes up at once and answers 503 until the cluster has a leader.
+            let may_create = state.node_id == 1 || credentials::root_key_from_env();
+            match tokio::time::timeout(Duration::from_secs(5), credentials::root_key(&meta, may_create)).await {
+                Ok(Ok(Some(k))) => k,
+                _ => {
+                    let meta = meta.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..600 {
+                            if let Ok(Some(_)) = credentials::root_key(&meta, may_create).await {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    });
+                    credentials::placeholder()
+                }
+            }
+        };
         let store = Arc::new(Store::new(
             meta.clone(),
             disks,
@@ -46,10 +132,11 @@ impl Node {
                 ..StoreConfig::default()
             },
         ));
-        let admin = AdminRoute::new(store.clone());
+        let admin = AdminRoute::new(store.clone()).with_cluster(cluster.clone());
         let disks = store.disks.clone();
         let s3 = CairnS3::new(store);
         let (shutdown, rx) = watch::channel(false);
+        cluster.spawn_background(rx.clone());
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(CairnAuth::new(meta.clone()));
@@ -57,10 +144,6 @@ impl Node {
         builder.set_route(admin);
         let service = builder.build();
 
-        let listener = tokio::net::TcpListener::bind(cfg.s3_listen)
-            .await
-            .with_context(|| format!("binding the S3 endpoint {}", cfg.s3_listen))?;
-        let s3_addr = listener.local_addr()?;
         let tls = match (&cfg.tls_cert, &cfg.tls_key) {
             (Some(cert), Some(key)) => Some(Arc::new(tls::Tls::new(cert.clone(), key.clone())?)),
             _ => None,
@@ -82,8 +165,8 @@ impl Node {
         let front = Arc::new(server::Front {
             service,
             ready: Arc::new(move || {
-                ready_meta.metrics().current_leader.is_some()
-                    && ready_disks.usage().iter().filter(|d| d.online).count() >= write_quorum
+                ready_meta.has_quorum()
+                    && (0..ready_disks.len()).filter(|&i| ready_disks.is_online(i as u16)).count() >= write_quorum
             }),
             metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone())),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
@@ -94,9 +177,11 @@ impl Node {
         Ok(Node {
             scheme: if tls.is_some() { "https" } else { "http" },
             s3_addr,
+            node_addr: advertise,
             access_key: root.access_key_id,
             secret_key: root.secret_key,
             meta,
+            transport,
             shutdown,
             server,
         })
@@ -107,7 +192,9 @@ impl Node {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
-        self.meta.shutdown().await
+        let res = self.meta.shutdown().await;
+        self.transport.close().await;
+        res
     }
 }
 

@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         let endpoint = format!("{}://{}", node.scheme, node.s3_addr);
         println!("Cairn {} is ready.", env!("CARGO_PKG_VERSION"));
         println!("  S3 endpoint:  {endpoint}");
+        println!("  Internode:    {}", node.node_addr);
         println!("  Region:       {}", cfg.region);
         println!("  Access key:   {}", node.access_key);
         println!("  Secret key:   {}", node.secret_key);

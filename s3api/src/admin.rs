@@ -12,14 +12,88 @@ use std::time::Instant;
 
 pub const ADMIN_PREFIX: &str = "/cairn/admin/v1/";
 
+/// Cluster administration, implemented by the node (it owns the transport and the
+/// cluster state); the admin route only speaks HTTP for it.
+#[async_trait::async_trait]
+pub trait ClusterAdmin: Send + Sync + 'static {
+    /// Nodes, roles, Raft term and indexes, disks and health.
+    async fn status(&self) -> serde_json::Value;
+    /// Makes this node a cluster others can join; returns `{"token": ...}`.
+    async fn init(&self) -> Result<serde_json::Value, AdminError>;
+    /// Joins the cluster the token names, through the member at `addr` (or the token's).
+    async fn join(&self, token: &str, addr: Option<&str>) -> Result<serde_json::Value, AdminError>;
+}
+
+/// An admin request refused: HTTP status, stable code, message.
+#[derive(Debug)]
+pub struct AdminError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+}
+
 pub struct AdminRoute {
     store: Arc<Store>,
+    cluster: Option<Arc<dyn ClusterAdmin>>,
     started: Instant,
 }
 
+/// Largest admin request body.
+const MAX_ADMIN_BODY: usize = 64 << 10;
+
 impl AdminRoute {
     pub fn new(store: Arc<Store>) -> Self {
-        Self { store, started: Instant::now() }
+        Self { store, cluster: None, started: Instant::now() }
+    }
+
+    pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    async fn cluster_call(&self, method: &http::Method, op: &str, mut body: Body) -> S3Response<Body> {
+        let Some(cluster) = &self.cluster else {
+            return json_error(http::StatusCode::NOT_IMPLEMENTED, "NotImplemented", "no cluster support");
+        };
+        let res = match (method, op) {
+            (&http::Method::GET, "") => Ok(cluster.status().await),
+            (&http::Method::POST, "/init") => cluster.init().await,
+            (&http::Method::POST, "/join") => {
+                let bytes = match body.store_all_limited(MAX_ADMIN_BODY).await {
+                    Ok(b) => b,
+                    Err(e) => return json_error(http::StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string()),
+                };
+                #[derive(serde::Deserialize)]
+                struct Join {
+                    token: String,
+                    addr: Option<String>,
+                }
+                match serde_json::from_slice::<Join>(&bytes) {
+                    Ok(j) => cluster.join(&j.token, j.addr.as_deref()).await,
+                    Err(e) => {
+                        Err(AdminError::new(400, "InvalidRequest", format!("expected {{\"token\", \"addr\"}}: {e}")))
+                    }
+                }
+            }
+            (_, "" | "/init" | "/join") => {
+                Err(AdminError::new(405, "MethodNotAllowed", "cluster answers GET; init and join answer POST"))
+            }
+            _ => Err(AdminError::new(404, "NoSuchEndpoint", "No such admin endpoint")),
+        };
+        match res {
+            Ok(v) => json_response(http::StatusCode::OK, &v),
+            Err(e) => json_error(
+                http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                e.code,
+                &e.message,
+            ),
+        }
     }
 
     fn info(&self) -> serde_json::Value {
@@ -97,8 +171,11 @@ impl S3Route for AdminRoute {
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
-        let path = req.uri.path().trim_start_matches(ADMIN_PREFIX);
-        Ok(match (&req.method, path) {
+        let path = req.uri.path().trim_start_matches(ADMIN_PREFIX).to_string();
+        if let Some(op) = path.strip_prefix("cluster") {
+            return Ok(self.cluster_call(&req.method, op, req.input).await);
+        }
+        Ok(match (&req.method, path.as_str()) {
             (&http::Method::GET, "info") => json_response(http::StatusCode::OK, &self.info()),
             (_, "info") => json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "info answers GET"),
             _ => json_error(http::StatusCode::NOT_FOUND, "NoSuchEndpoint", "No such admin endpoint"),

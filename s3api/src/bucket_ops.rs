@@ -199,6 +199,7 @@ impl CairnS3 {
             Some(t) => Some(listing::decode_token(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
             bucket: &input.bucket,
             encoding_type: input.encoding_type.as_ref(),
@@ -237,6 +238,7 @@ impl CairnS3 {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
             bucket: &input.bucket,
             encoding_type: input.encoding_type.as_ref(),
@@ -273,6 +275,7 @@ impl CairnS3 {
         let input = req.input;
         // Without versioning every key has exactly one version, "null": the key
         // marker alone positions the scan.
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
             bucket: &input.bucket,
             encoding_type: input.encoding_type.as_ref(),

@@ -9,6 +9,9 @@ pub fn meta(e: MetaError) -> S3Error {
     tracing::error!(error = %e, "metadata operation failed");
     match e {
         MetaError::NotLeader { .. } => s3_error!(ServiceUnavailable, "No metadata leader is available; retry."),
+        MetaError::Unavailable(e) => {
+            s3_error!(ServiceUnavailable, "The cluster could not complete the request ({e}); retry.")
+        }
         other => S3Error::internal_error(other),
     }
 }

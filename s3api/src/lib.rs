@@ -10,12 +10,14 @@ mod host;
 mod listing;
 mod multipart_ops;
 mod object_ops;
+mod placement;
+pub mod policy;
 mod preconditions;
 mod service;
 mod store;
 mod timefmt;
 
-pub use admin::AdminRoute;
+pub use admin::{AdminError, AdminRoute, ClusterAdmin};
 pub use auth::CairnAuth;
 pub use host::CairnHost;
 pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};

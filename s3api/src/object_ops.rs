@@ -364,6 +364,7 @@ impl CairnS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
             &input.bucket,
             &input.key,
@@ -395,6 +396,7 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
             &input.bucket,
             &input.key,

@@ -4,6 +4,7 @@
 
 use crate::checksum::{BodyHasher, Digests};
 use crate::errors;
+use crate::placement;
 use bytes::Bytes;
 use cairn_erasure::{DiskSet, ShardSpec, ShardWriter};
 use cairn_raft::MetaStore;
@@ -75,16 +76,30 @@ impl Store {
         h.finish()
     }
 
-    fn new_spec(&self, bucket: &str, key: &str) -> S3Result<ShardSpec> {
-        let width = usize::from(self.config.data_shards) + usize::from(self.config.parity_shards);
-        let disks = self.disks.placement(Self::placement_hash(bucket, key), width).map_err(errors::erasure)?;
-        Ok(ShardSpec {
+    /// The shards of a new blob of `bucket/key`, and the layout version they were placed with.
+    fn new_spec(&self, bucket: &str, key: &str) -> S3Result<(ShardSpec, u64)> {
+        let hash = Self::placement_hash(bucket, key);
+        let layout = self.meta.layout().map_err(errors::meta)?;
+        let (k, m, disks) = if layout.nodes.is_empty() {
+            // Before this node registered its disks: the local disks, as a lone node.
+            let width = usize::from(self.config.data_shards) + usize::from(self.config.parity_shards);
+            let disks = self.disks.placement(hash, width).map_err(errors::erasure)?;
+            (self.config.data_shards, self.config.parity_shards, disks)
+        } else {
+            let primary = layout.placement(hash).ok_or_else(|| {
+                s3_error!(ServiceUnavailable, "The cluster layout has fewer disks than one erasure set needs.")
+            })?;
+            let disks = placement::substitute(&layout, primary, hash, |d| self.disks.is_online(d));
+            (layout.data_shards, layout.parity_shards, disks)
+        };
+        let spec = ShardSpec {
             id: rand::random::<u128>(),
-            data_shards: self.config.data_shards,
-            parity_shards: self.config.parity_shards,
+            data_shards: k,
+            parity_shards: m,
             block_size: self.config.block_size,
             disks,
-        })
+        };
+        Ok((spec, layout.version))
     }
 
     /// Streams `body` to durable storage while hashing it. Small bodies are kept
@@ -100,7 +115,7 @@ impl Store {
         expected_size: Option<u64>,
     ) -> S3Result<WrittenBlob> {
         let mut small: Vec<u8> = Vec::new();
-        let mut writer: Option<(ShardWriter, ShardSpec)> = None;
+        let mut writer: Option<(ShardWriter, ShardSpec, u64)> = None;
         // Taken before the first byte is read: a request waiting here holds no
         // body buffers, only its headers.
         let _slot = match expected_size {
@@ -127,15 +142,15 @@ impl Store {
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
                 match &mut writer {
-                    Some((w, _)) => w.write(&chunk).await.map_err(errors::erasure)?,
+                    Some((w, _, _)) => w.write(&chunk).await.map_err(errors::erasure)?,
                     None if small.len() + chunk.len() <= self.config.inline_max => small.extend_from_slice(&chunk),
                     None => {
-                        let spec = self.new_spec(bucket, key)?;
+                        let (spec, layout_version) = self.new_spec(bucket, key)?;
                         let mut w = self.disks.writer(spec.clone()).map_err(errors::erasure)?;
                         w.write(&small).await.map_err(errors::erasure)?;
                         small = Vec::new();
                         w.write(&chunk).await.map_err(errors::erasure)?;
-                        writer = Some((w, spec));
+                        writer = Some((w, spec, layout_version));
                     }
                 }
             }
@@ -151,7 +166,7 @@ impl Store {
         }
         .await;
         if let Err(e) = result {
-            if let Some((w, _)) = writer {
+            if let Some((w, _, _)) = writer {
                 w.abort().await;
             }
             return Err(e);
@@ -159,7 +174,7 @@ impl Store {
         let digests = hasher.finish();
         let data = match writer {
             None => ObjectData::Inline(small),
-            Some((w, spec)) => {
+            Some((w, spec, layout_version)) => {
                 w.finish().await.map_err(errors::erasure)?;
                 ObjectData::Shards(ShardRef {
                     id: spec.id,
@@ -167,7 +182,7 @@ impl Store {
                     parity_shards: spec.parity_shards,
                     block_size: spec.block_size,
                     disks: spec.disks,
-                    layout_version: 0,
+                    layout_version,
                 })
             }
         };

@@ -1,0 +1,79 @@
+//! What nodes say to each other over the transport. The first frame of every stream is
+//! a bincode [`PeerRequest`]; what follows depends on the request:
+//!
+//! - `Raft`, `Join`, `Ping`, `ShardRead`, `ShardRemove`: one reply frame.
+//! - `ShardWrite`: the client sends [`APPEND`] frames (block then CRC) and one [`COMMIT`]
+//!   frame (the 48-byte header); the server answers the commit with one reply frame. A
+//!   stream that ends without a commit discards the shard.
+//!
+//! Shard replies are a status byte ([`OK`] or [`ERR`]) followed by data or a UTF-8 error.
+
+use cairn_raft::rpc::RaftRpc;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PeerRequest {
+    Raft(RaftRpc),
+    /// Adds node `id` (internode address `addr`) to the cluster.
+    Join {
+        id: u64,
+        addr: String,
+    },
+    /// Liveness and status probe; answered with a bincode [`PeerStatus`].
+    Ping,
+    ShardWrite {
+        disk: u16,
+        id: u128,
+        shard: u16,
+    },
+    ShardRead {
+        disk: u16,
+        id: u128,
+        shard: u16,
+        offset: u64,
+        len: u32,
+    },
+    ShardRemove {
+        disk: u16,
+        id: u128,
+        shard: u16,
+    },
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub node_id: u64,
+    pub disks_online: u16,
+    pub disks_total: u16,
+}
+
+pub const APPEND: u8 = 0;
+pub const COMMIT: u8 = 1;
+pub const OK: u8 = 0;
+pub const ERR: u8 = 1;
+
+/// Largest block a peer may ask to read in one request.
+pub const MAX_READ: u32 = 16 << 20;
+
+pub fn ok(data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + data.len());
+    v.push(OK);
+    v.extend_from_slice(data);
+    v
+}
+
+pub fn err(msg: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + msg.len());
+    v.push(ERR);
+    v.extend_from_slice(msg.as_bytes());
+    v
+}
+
+/// Splits a shard reply into its data or the error it carries.
+pub fn parse_reply(frame: &[u8]) -> std::io::Result<&[u8]> {
+    match frame.split_first() {
+        Some((&OK, rest)) => Ok(rest),
+        Some((&ERR, rest)) => Err(std::io::Error::other(format!("peer: {}", String::from_utf8_lossy(rest)))),
+        _ => Err(std::io::Error::other("peer sent a malformed reply")),
+    }
+}
