@@ -6,6 +6,20 @@ use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest
 use std::time::SystemTime;
 
 pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
+    request(conn, "GET", endpoint, None).await
+}
+
+pub async fn post(conn: &Connection, endpoint: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    request(conn, "POST", endpoint, Some(body)).await
+}
+
+async fn request(
+    conn: &Connection,
+    method: &str,
+    endpoint: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
         bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     };
@@ -23,9 +37,10 @@ pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json
         })
         .build()?
         .into();
-    let signable = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[]))?;
+    let signable = SignableRequest::new(method, &url, std::iter::empty(), SignableBody::Bytes(&body))?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut req = reqwest::Client::new().get(&url);
+    let method = reqwest::Method::from_bytes(method.as_bytes())?;
+    let mut req = reqwest::Client::new().request(method, &url).body(body);
     for (name, value) in instructions.headers() {
         req = req.header(name, value);
     }
@@ -45,7 +60,13 @@ pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json
                     .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
             })
             .unwrap_or_else(|| text.trim().to_string());
-        bail!("{url}: HTTP {status}: {code}");
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+        match message {
+            Some(m) => bail!("{code}: {m}"),
+            None => bail!("{url}: HTTP {status}: {code}"),
+        }
     }
     serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))
 }

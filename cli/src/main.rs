@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod bucket;
 mod client;
+mod cluster;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,9 @@ enum Command {
     /// Buckets.
     #[command(subcommand)]
     Bucket(bucket::BucketCommand),
+    /// Cluster: init, join, status (admin key).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Load generator: PUT / GET / mixed objects against an S3 endpoint and report ops/s, MiB/s and latency.
@@ -53,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(&cli.conn, args).await,
             Command::Status { json } => status::run(&cli.conn, json).await,
             Command::Bucket(cmd) => bucket::run(&cli.conn, cmd).await,
+            Command::Cluster(cmd) => cluster::run(&cli.conn, cmd).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());
