@@ -44,6 +44,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // Node process
 // ---------------------------------------------------------------------------
 
+pub mod cluster;
+
 /// Path of the `cairnd` binary under test.
 pub fn cairnd_bin() -> PathBuf {
     workspace_bin("cairnd", "CAIRND_BIN", "cargo build -p cairn-node --bin cairnd")
@@ -112,7 +114,12 @@ impl TestNode {
         let bin = cairnd_bin();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open log file");
         let mut cmd = Command::new(&bin);
-        cmd.arg("--data").arg(&self.data).arg("--s3-listen").arg("127.0.0.1:0").args(&self.args);
+        cmd.arg("--data").arg(&self.data).arg("--s3-listen").arg("127.0.0.1:0");
+        // Parallel tests must not fight over the default internode port.
+        if !self.args.iter().any(|a| a == "--node-listen") {
+            cmd.arg("--node-listen").arg("127.0.0.1:0");
+        }
+        cmd.args(&self.args);
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().to_string();
             if k.starts_with("AWS_") || k.starts_with("CAIRN_") {
