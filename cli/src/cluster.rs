@@ -58,11 +58,7 @@ fn print_status(v: &Value) {
     let leader = v["leader"].as_u64().map_or("none".to_string(), |l| l.to_string());
     println!(
         "node {}  leader {}  term {}  log {}  applied {}",
-        v["node_id"],
-        leader,
-        v["term"],
-        v["last_log_index"],
-        v["applied_index"]
+        v["node_id"], leader, v["term"], v["last_log_index"], v["applied_index"]
     );
     let l = &v["layout"];
     println!(

@@ -11,7 +11,7 @@ use crate::keys::{bucket_prefix, object_key, part_key, part_prefix, upload_key};
 use crate::listing;
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
-use crate::rpc::{ForwardError, PeerCaller, RaftReply, RaftRpc};
+use crate::rpc::{CallError, ForwardError, PeerCaller, RaftReply, RaftRpc};
 use crate::schema::{
     AccessKey, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData,
     ObjectVersion, PartRef, UploadListPage,
@@ -568,6 +568,19 @@ async fn wait_for_leader(raft: &Raft, deadline: Instant) -> Result<(u64, String)
     }
 }
 
+/// Resolves once this node no longer sees `from` as the leader.
+async fn leader_changes(raft: &Raft, from: u64) {
+    let mut rx = raft.metrics();
+    loop {
+        if rx.borrow_and_update().current_leader != Some(from) {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
 /// A leader that has lost its quorum would wait for a commit forever; the client gets
 /// an answer instead. The entry may still commit later: the outcome is unknown.
 async fn commit_within(
@@ -632,11 +645,22 @@ async fn write_batch(
                 Err(e) => return Err(e),
             }
         } else {
-            match caller.call(addr, RaftRpc::Forward(batch.clone())).await {
+            // A leader that dies mid-call is noticed by the election before the
+            // connection times out; the client hears about it that much sooner.
+            let reply = tokio::select! {
+                r = caller.call(addr, RaftRpc::Forward(batch.clone())) => r,
+                _ = leader_changes(raft, leader) => Err(CallError {
+                    maybe_delivered: true,
+                    message: "the leader changed while the write was in flight".into(),
+                }),
+            };
+            match reply {
                 Ok(RaftReply::Forward(r)) => r,
                 Ok(_) => Err(ForwardError::Failed("mismatched reply to a forwarded write".into())),
                 Err(e) if !e.maybe_delivered => Err(ForwardError::NotLeader { leader: None }),
-                Err(e) => Err(ForwardError::Failed(format!("forwarding to the leader: {}", e.message))),
+                Err(e) => {
+                    Err(ForwardError::Failed(format!("forwarding to the leader: {}; outcome unknown", e.message)))
+                }
             }
         };
         match res {
