@@ -10,7 +10,7 @@ mod tls;
 pub mod transport;
 
 use anyhow::Context;
-use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
+use cairn_erasure::{DiskSet, LocalDisk};
 use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
 use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
 use cluster::state::ClusterState;
@@ -44,7 +44,8 @@ impl Node {
             .iter()
             .map(|d| LocalDisk::open(d).map(Arc::new).with_context(|| format!("opening disk {}", d.display())))
             .collect::<anyhow::Result<_>>()?;
-        let disks = DiskSet::from_disks(local.iter().map(|d| Some(d.clone() as Arc<dyn ShardDisk>)).collect());
+        // Empty until the layout says which global disk index each local disk has.
+        let disks = DiskSet::from_disks(Vec::new());
 
         let state = if cfg.peers.is_empty() {
             ClusterState::load(&cfg.data)?.unwrap_or_else(ClusterState::lone)
@@ -100,6 +101,7 @@ impl Node {
         });
         let root = if lone {
             cluster.register_self().await.context("registering this node's disks")?;
+            cluster.apply_layout(&meta.layout()?);
             credentials::ensure_root_key(&meta).await?
         } else {
             // A cluster member may start before a quorum of its peers: the S3 endpoint

@@ -640,10 +640,7 @@ async fn write_batch(
         let (leader, addr) = wait_for_leader(raft, deadline).await?;
         let res = if leader == node_id {
             let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-            match commit_within(raft, batch.clone(), left).await {
-                Ok(resp) => return Ok(resp.data),
-                Err(e) => return Err(e),
-            }
+            return commit_within(raft, batch, left).await.map(|r| r.data);
         } else {
             // A leader that dies mid-call is noticed by the election before the
             // connection times out; the client hears about it that much sooner.

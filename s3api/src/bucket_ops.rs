@@ -174,7 +174,9 @@ impl CairnS3 {
     }
 
     /// The ordered range scan behind every listing, with S3's parameter rules.
-    fn scan(&self, req: ScanRequest<'_>) -> S3Result<Scan> {
+    /// A listing page, read after a linearizable barrier.
+    async fn scan(&self, req: ScanRequest<'_>) -> S3Result<Scan> {
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         self.require_bucket(req.bucket)?;
         let enc = Encoder::new(req.encoding_type)?;
         let max = listing::max_keys(req.max_keys)?;
@@ -199,15 +201,16 @@ impl CairnS3 {
             Some(t) => Some(listing::decode_token(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
-            bucket: &input.bucket,
-            encoding_type: input.encoding_type.as_ref(),
-            max_keys: input.max_keys,
-            prefix: input.prefix.as_deref(),
-            delimiter: input.delimiter.as_deref(),
-            after: after.as_deref(),
-        })?;
+        let Scan { enc, max, prefix, delimiter, page } = self
+            .scan(ScanRequest {
+                bucket: &input.bucket,
+                encoding_type: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                after: after.as_deref(),
+            })
+            .await?;
         let delimiter = delimiter.as_deref();
         let fetch_owner = input.fetch_owner.unwrap_or(false);
         let contents: Vec<Object> =
@@ -238,15 +241,16 @@ impl CairnS3 {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
-            bucket: &input.bucket,
-            encoding_type: input.encoding_type.as_ref(),
-            max_keys: input.max_keys,
-            prefix: input.prefix.as_deref(),
-            delimiter: input.delimiter.as_deref(),
-            after: input.marker.as_deref(),
-        })?;
+        let Scan { enc, max, prefix, delimiter, page } = self
+            .scan(ScanRequest {
+                bucket: &input.bucket,
+                encoding_type: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                after: input.marker.as_deref(),
+            })
+            .await?;
         let delimiter = delimiter.as_deref();
         let contents: Vec<Object> = page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
         // v1 returns NextMarker only when a delimiter is given; clients use the
@@ -275,15 +279,16 @@ impl CairnS3 {
         let input = req.input;
         // Without versioning every key has exactly one version, "null": the key
         // marker alone positions the scan.
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let Scan { enc, max, prefix, delimiter, page } = self.scan(ScanRequest {
-            bucket: &input.bucket,
-            encoding_type: input.encoding_type.as_ref(),
-            max_keys: input.max_keys,
-            prefix: input.prefix.as_deref(),
-            delimiter: input.delimiter.as_deref(),
-            after: input.key_marker.as_deref(),
-        })?;
+        let Scan { enc, max, prefix, delimiter, page } = self
+            .scan(ScanRequest {
+                bucket: &input.bucket,
+                encoding_type: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                after: input.key_marker.as_deref(),
+            })
+            .await?;
         let delimiter = delimiter.as_deref();
         let versions: Vec<_> = page.objects.iter().map(|(k, v)| listing::version_entry(&enc, k, v)).collect();
         let next_key_marker = page.is_truncated.then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();

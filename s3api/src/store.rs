@@ -80,18 +80,13 @@ impl Store {
     fn new_spec(&self, bucket: &str, key: &str) -> S3Result<(ShardSpec, u64)> {
         let hash = Self::placement_hash(bucket, key);
         let layout = self.meta.layout().map_err(errors::meta)?;
-        let (k, m, disks) = if layout.nodes.is_empty() {
-            // Before this node registered its disks: the local disks, as a lone node.
-            let width = usize::from(self.config.data_shards) + usize::from(self.config.parity_shards);
-            let disks = self.disks.placement(hash, width).map_err(errors::erasure)?;
-            (self.config.data_shards, self.config.parity_shards, disks)
-        } else {
-            let primary = layout.placement(hash).ok_or_else(|| {
-                s3_error!(ServiceUnavailable, "The cluster layout has fewer disks than one erasure set needs.")
-            })?;
-            let disks = placement::substitute(&layout, primary, hash, |d| self.disks.is_online(d));
-            (layout.data_shards, layout.parity_shards, disks)
-        };
+        // Disk indices are global: until this node has the layout (and its disk table
+        // follows it), no index can be trusted to name the right disk.
+        let primary = layout.placement(hash).ok_or_else(|| {
+            s3_error!(ServiceUnavailable, "The cluster layout has fewer disks than one erasure set needs.")
+        })?;
+        let disks = placement::substitute(&layout, primary, hash, |d| self.disks.is_online(d));
+        let (k, m) = (layout.data_shards, layout.parity_shards);
         let spec = ShardSpec {
             id: rand::random::<u128>(),
             data_shards: k,

@@ -113,7 +113,7 @@ impl Cluster {
     }
 
     /// The disk table for `layout`: this node's disks local, every other node's remote.
-    fn apply_layout(&self, layout: &ClusterLayout) {
+    pub fn apply_layout(&self, layout: &ClusterLayout) {
         if layout.nodes.is_empty() {
             return;
         }
@@ -266,6 +266,8 @@ impl Cluster {
                 .await
                 .map_err(|e| AdminError::new(500, "InternalError", format!("{e:#}")))?;
             self.meta.replace_with(fresh).await.map_err(|e| AdminError::new(500, "InternalError", format!("{e:#}")))?;
+            // The lone group's disk indices mean other disks in the cluster's layout.
+            self.disks.set_disks(Vec::new());
         }
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = new_state;
 
@@ -286,6 +288,7 @@ impl Cluster {
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
+        self.apply_layout(&self.meta.layout().map_err(meta_error)?);
         if !st.member && old_dir != self.data.join(&self.state().meta_dir) {
             let _ = tokio::fs::remove_dir_all(&old_dir).await;
         }

@@ -16,6 +16,7 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one remote read may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+#[derive(Clone)]
 pub struct RemoteDisk {
     transport: Transport,
     addr: String,
@@ -92,18 +93,7 @@ impl ShardDisk for RemoteDisk {
 
     fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
         // No round trip here: the header read that follows tells whether the shard exists.
-        Ok(Box::new(RemoteReader {
-            disk: RemoteDisk {
-                transport: self.transport.clone(),
-                addr: self.addr.clone(),
-                node: self.node,
-                disk: self.disk,
-                up: self.up.clone(),
-                rt: self.rt.clone(),
-            },
-            id,
-            shard: shard as u16,
-        }))
+        Ok(Box::new(RemoteReader { disk: self.clone(), id, shard: shard as u16 }))
     }
 
     fn remove(&self, id: u128, shard: usize) -> io::Result<()> {
