@@ -15,7 +15,9 @@ use crate::usage::{local_usage, DiskUsage};
 /// One disk that holds shard files: a local directory, or a disk on a peer node.
 /// All methods are blocking; they are only called from blocking tasks (spawn_blocking) or sync code.
 pub trait ShardDisk: Send + Sync + std::fmt::Debug {
-    /// Starts shard `shard` of blob `id` under a temporary name (truncating an old temp file).
+    /// Starts shard `shard` of blob `id` under a temporary name. Fails with AlreadyExists
+    /// while another writer holds that name, so two healers racing over one shard
+    /// cannot interleave their bytes in one file.
     fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>>;
     /// Opens the committed shard file for reading.
     fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>>;
@@ -88,7 +90,7 @@ impl ShardDisk for LocalDisk {
         let new_dir = !dir.is_dir();
         std::fs::create_dir_all(&dir)?;
         let tmp = tmp_path(&self.root, id, shard);
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         // The header needs the object size, known only at commit; it is written there.
         if let Err(e) = file.seek(SeekFrom::Start(HEADER_LEN as u64)) {
             let _ = std::fs::remove_file(&tmp);

@@ -4,6 +4,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::disk::{remove_shards, LocalDisk, ShardDisk};
 use crate::error::{join_error, ErasureError};
+use crate::heal::{Blob, BlobHealth, HealOutcome, Pace};
+use crate::layout::Layout;
 use crate::reader::ShardReader;
 use crate::spec::ShardSpec;
 use crate::writer::ShardWriter;
@@ -15,9 +17,20 @@ pub(crate) type DiskTable = Arc<[Option<Arc<dyn ShardDisk>>]>;
 /// Cheap to clone; clones share the table, so a layout change through one is seen by all.
 /// Writers and readers resolve their disks when created and keep them, so they can outlive
 /// both borrows of the set and later layout changes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DiskSet {
     table: Arc<RwLock<DiskTable>>,
+    damage: Arc<RwLock<Option<DamageHook>>>,
+}
+
+/// Told the id of a blob found damaged in passing (a read that needed parity, a write
+/// that reached its quorum but not every shard), so that it gets healed.
+pub type DamageHook = Arc<dyn Fn(u128) + Send + Sync>;
+
+impl std::fmt::Debug for DiskSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskSet").field("table", &self.table).finish_non_exhaustive()
+    }
 }
 
 impl DiskSet {
@@ -32,7 +45,43 @@ impl DiskSet {
     }
 
     pub fn from_disks(disks: Vec<Option<Arc<dyn ShardDisk>>>) -> DiskSet {
-        DiskSet { table: Arc::new(RwLock::new(disks.into())) }
+        DiskSet { table: Arc::new(RwLock::new(disks.into())), damage: Arc::new(RwLock::new(None)) }
+    }
+
+    /// Who to tell about damaged blobs (the healer's queue).
+    pub fn set_damage_hook(&self, hook: DamageHook) {
+        *self.damage.write().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    }
+
+    /// Reports blob `id` as damaged to the hook, if one is set.
+    pub fn report_damaged(&self, id: u128) {
+        let hook = self.damage.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(h) = hook {
+            h(id);
+        }
+    }
+
+    /// Reads and checks every block of every shard of a blob of `object_size` bytes.
+    pub async fn verify(&self, spec: ShardSpec, object_size: u64, pace: Option<Pace>) -> Result<BlobHealth, ErasureError> {
+        let disks = self.resolve(&spec)?;
+        tokio::task::spawn_blocking(move || {
+            let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
+            Blob { disks: &disks, spec: &spec, layout, pace: pace.as_ref() }.verify()
+        })
+        .await
+        .map_err(join_error)
+    }
+
+    /// Rewrites the bad shards of a blob in place (on the disks `spec` names), then
+    /// verifies it again.
+    pub async fn heal(&self, spec: ShardSpec, object_size: u64, pace: Option<Pace>) -> Result<HealOutcome, ErasureError> {
+        let disks = self.resolve(&spec)?;
+        tokio::task::spawn_blocking(move || {
+            let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
+            Blob { disks: &disks, spec: &spec, layout, pace: pace.as_ref() }.heal()
+        })
+        .await
+        .map_err(join_error)
     }
 
     /// Replaces the whole table (a layout change); writers/readers already created keep the
@@ -92,7 +141,8 @@ impl DiskSet {
         if start > end || end > object_size {
             return Err(ErasureError::Layout(format!("range {start}..{end} outside object of {object_size} bytes")));
         }
-        Ok(ShardReader::new(disks, spec, object_size, start, end))
+        let hook = self.damage.read().unwrap_or_else(PoisonError::into_inner).clone();
+        Ok(ShardReader::new(disks, spec, object_size, start, end, hook))
     }
 
     /// Removes every shard file of `spec` (final and temp); missing files are fine. Shards on

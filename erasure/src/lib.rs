@@ -17,6 +17,7 @@
 mod disk;
 mod disk_set;
 mod error;
+mod heal;
 mod header;
 mod layout;
 mod paths;
@@ -29,7 +30,9 @@ mod writer;
 
 pub use disk::{LocalDisk, ShardDisk, ShardFileReader, ShardFileWriter, HEADER_LEN};
 pub use disk_set::DiskSet;
+pub use disk_set::DamageHook;
 pub use error::ErasureError;
+pub use heal::{BlobHealth, HealOutcome, Pace};
 pub use reader::ShardReader;
 pub use spec::ShardSpec;
 pub use usage::DiskUsage;

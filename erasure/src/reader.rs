@@ -4,6 +4,7 @@ use bytes::Bytes;
 use tokio::task::{spawn_blocking, JoinHandle};
 
 use crate::disk::ShardDisk;
+use crate::disk_set::DamageHook;
 use crate::error::{join_error, ErasureError};
 use crate::layout::Layout;
 use crate::spec::ShardSpec;
@@ -24,6 +25,8 @@ pub struct ShardReader {
     inflight: Option<StripeTask>,
     degraded: bool,
     done: bool,
+    id: u128,
+    on_damage: Option<DamageHook>,
 }
 
 impl ShardReader {
@@ -33,12 +36,15 @@ impl ShardReader {
         object_size: u64,
         start: u64,
         end: u64,
+        on_damage: Option<DamageHook>,
     ) -> Self {
         let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
         let stripe_len = layout.stripe_len();
         let (next_stripe, end_stripe) =
             if start == end { (0, 0) } else { (start / stripe_len, (end - 1) / stripe_len + 1) };
         ShardReader {
+            id: spec.id,
+            on_damage,
             layout,
             start,
             end,
@@ -74,7 +80,12 @@ impl ShardReader {
         self.source = Some(source);
         match out {
             Ok(out) => {
-                self.degraded |= out.degraded;
+                if out.degraded && !self.degraded {
+                    self.degraded = true;
+                    if let Some(hook) = &self.on_damage {
+                        hook(self.id);
+                    }
+                }
                 self.spawn_next();
                 Some(Ok(out.bytes))
             }

@@ -12,8 +12,9 @@
 //! | `sm_keys`     | access key id                                                    | bincode(`AccessKey`)       |
 //! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
-//! | `sm_cluster`  | `layout`                                                         | bincode(`ClusterLayout`)   |
-//! | `sm_meta`     | `last_applied`, `membership`, `installing`                       | bincode                    |
+//! | `sm_cluster`  | `layout`, `svc/<service name>`                                   | bincode / service's own    |
+//! | `sm_blobs`    | blob id, `u128` big-endian                                       | bincode(`BlobOwner`)       |
+//! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
 //! share the prefix `[bucket_len][bucket]` and sled orders keys bytewise, the keys of a
@@ -56,8 +57,11 @@ pub(crate) const TREE_SM_META: &str = "sm_meta";
 pub(crate) const TREE_UPLOADS: &str = "sm_uploads";
 pub(crate) const TREE_PARTS: &str = "sm_parts";
 pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
+pub(crate) const TREE_BLOBS: &str = "sm_blobs";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
+/// `sm_cluster` key prefix of background service states.
+pub(crate) const CLUSTER_SERVICE_PREFIX: &[u8] = b"svc/";
 
 /// `raft_meta` keys.
 pub(crate) const META_VOTE: &[u8] = b"vote";
@@ -70,6 +74,8 @@ pub(crate) const SM_MEMBERSHIP: &[u8] = b"membership";
 /// Present while a snapshot is being loaded into the trees; on open, a store that
 /// finds it reloads the current snapshot file.
 pub(crate) const SM_INSTALLING: &[u8] = b"installing";
+/// Present once `sm_blobs` matches the objects and parts trees (see [`crate::blobs`]).
+pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blobs_indexed";
 
 /// The key prefix shared by all objects of `bucket`: `[len][bucket]`. `None` when
 /// the name is longer than 255 bytes (no such bucket can exist).

@@ -7,6 +7,7 @@
 //! - [`network`] and [`rpc`]: Raft RPCs and forwarded requests, sent through the
 //!   node's internode transport ([`rpc::PeerCaller`]).
 
+pub mod blobs;
 pub mod error;
 pub mod keys;
 mod layout;

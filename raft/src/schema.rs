@@ -167,6 +167,19 @@ pub enum Command {
         data_shards: u8,
         parity_shards: u8,
     },
+    /// Stores the state of a cluster-wide background service (the scrubber's
+    /// progress, say) so that whichever node runs it next resumes from it.
+    PutServiceState {
+        name: String,
+        value: Vec<u8>,
+    },
+}
+
+/// What refers to a blob: an object's current version or a part of an upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlobOwner {
+    Object { bucket: String, key: String },
+    Part { upload_id: String, number: u32 },
 }
 
 /// One node of the cluster layout. Its disks take the global disk indices

@@ -23,11 +23,12 @@
 //! `installing` in `sm_meta`, clears and reloads the trees, and clears the mark; a
 //! store opened with the mark set reloads `current.snap` before Raft starts.
 
+use crate::blobs;
 use crate::error::MetaError;
 use crate::keys::*;
 use crate::schema::{
-    BucketInfo, ClusterLayout, Command, CommandResult, MultipartUpload, NodeEntry, ObjectData, ObjectVersion, PartRef,
-    WriteCondition,
+    BlobOwner, BucketInfo, ClusterLayout, Command, CommandResult, MultipartUpload, NodeEntry, ObjectData,
+    ObjectVersion, PartRef, WriteCondition,
 };
 use crate::types::{BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -70,6 +71,8 @@ pub(crate) struct SmTrees {
     pub uploads: sled::Tree,
     pub parts: sled::Tree,
     pub cluster: sled::Tree,
+    /// Derived from objects and parts; not in snapshots (see [`crate::blobs`]).
+    pub blobs: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -84,8 +87,19 @@ impl SmTrees {
             uploads: db.open_tree(TREE_UPLOADS)?,
             parts: db.open_tree(TREE_PARTS)?,
             cluster: db.open_tree(TREE_CLUSTER)?,
+            blobs: db.open_tree(TREE_BLOBS)?,
             meta: db.open_tree(TREE_SM_META)?,
         })
+    }
+
+    /// Rebuilds the blob index and marks it current.
+    fn rebuild_blobs(&self) -> Result<(), MetaError> {
+        self.meta.remove(SM_BLOBS_INDEXED)?;
+        let n = blobs::rebuild(&self.objects, &self.parts, &self.blobs)?;
+        self.meta.insert(SM_BLOBS_INDEXED, &b"1"[..])?;
+        self.db.flush()?;
+        tracing::info!(blobs = n, "rebuilt the blob index");
+        Ok(())
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, MetaError> {
@@ -145,6 +159,7 @@ struct Overlay {
     uploads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     parts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     cluster: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    blobs: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -299,6 +314,11 @@ impl Applier<'_> {
         map.insert(k, v);
     }
 
+    /// Points the blob index at `owner` for every blob of `data` (None: forgets them).
+    fn index(&mut self, data: &ObjectData, owner: Option<&BlobOwner>) -> Result<(), MetaError> {
+        blobs::index(&mut self.ov.blobs, &mut self.ov.bytes, data, owner)
+    }
+
     fn apply(&mut self, cmd: Command) -> Result<CommandResult, MetaError> {
         Ok(match cmd {
             Command::CreateBucket { bucket } => {
@@ -336,6 +356,10 @@ impl Applier<'_> {
                 if let Some(refusal) = check_condition(condition.as_ref(), existing.as_ref()) {
                     return Ok(refusal);
                 }
+                if let Some(old) = &existing {
+                    self.index(&old.data, None)?;
+                }
+                self.index(&version.data, Some(&BlobOwner::Object { bucket, key }))?;
                 let v = bincode::serialize(&version)?;
                 Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
                 CommandResult::Replaced(existing)
@@ -348,7 +372,8 @@ impl Applier<'_> {
                     return Ok(CommandResult::NoSuchBucket);
                 };
                 let existing = self.object(&okey)?;
-                if existing.is_some() {
+                if let Some(old) = &existing {
+                    self.index(&old.data, None)?;
                     Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, None);
                 }
                 CommandResult::Replaced(existing)
@@ -381,10 +406,14 @@ impl Applier<'_> {
                     Some(v) => Some(bincode::deserialize::<PartRef>(&v)?),
                     None => None,
                 };
-                let v = bincode::serialize(&part)?;
-                Self::put(&mut self.ov.parts, &mut self.ov.bytes, pkey, Some(v));
                 // A re-sent part that points at the very same blob replaces nothing.
                 let discard = old.map(|o| o.data).filter(|d| *d != part.data);
+                if let Some(d) = &discard {
+                    self.index(d, None)?;
+                }
+                self.index(&part.data, Some(&BlobOwner::Part { upload_id, number: part.number }))?;
+                let v = bincode::serialize(&part)?;
+                Self::put(&mut self.ov.parts, &mut self.ov.bytes, pkey, Some(v));
                 CommandResult::Discard(discard.into_iter().collect())
             }
             Command::AbortUpload { bucket, key, upload_id } => {
@@ -395,6 +424,9 @@ impl Applier<'_> {
                     return Ok(CommandResult::NoSuchUpload);
                 }
                 let parts = self.remove_upload(ukey, &upload_id)?;
+                for p in &parts {
+                    self.index(&p.data, None)?;
+                }
                 CommandResult::Discard(parts.into_iter().map(|p| p.data).collect())
             }
             Command::CompleteUpload { bucket, key, upload_id, version, condition } => {
@@ -427,6 +459,10 @@ impl Applier<'_> {
                 let mut discard: Vec<ObjectData> =
                     stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
                 discard.extend(existing.map(|v| v.data));
+                for d in &discard {
+                    self.index(d, None)?;
+                }
+                self.index(&version.data, Some(&BlobOwner::Object { bucket, key }))?;
                 self.remove_upload(ukey, &upload_id)?;
                 let v = bincode::serialize(&version)?;
                 Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
@@ -447,6 +483,12 @@ impl Applier<'_> {
                     Err(msg) => CommandResult::LayoutConflict(msg),
                 }
             }
+            Command::PutServiceState { name, value } => {
+                let mut k = CLUSTER_SERVICE_PREFIX.to_vec();
+                k.extend_from_slice(name.as_bytes());
+                Self::put(&mut self.ov.cluster, &mut self.ov.bytes, k, Some(value));
+                CommandResult::Ok
+            }
         })
     }
 
@@ -459,20 +501,22 @@ impl Applier<'_> {
         let ub = to_batch(&ov.uploads);
         let pb = to_batch(&ov.parts);
         let cb = to_batch(&ov.cluster);
+        let blb = to_batch(&ov.blobs);
         let mut mb = sled::Batch::default();
         mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
         if let Some(m) = membership {
             mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
         }
         let t = self.t;
-        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.cluster, &t.meta)
-            .transaction(|(b, o, k, u, p, c, m)| {
+        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.cluster, &t.blobs, &t.meta)
+            .transaction(|(b, o, k, u, p, c, bl, m)| {
                 b.apply_batch(&bb)?;
                 o.apply_batch(&ob)?;
                 k.apply_batch(&kb)?;
                 u.apply_batch(&ub)?;
                 p.apply_batch(&pb)?;
                 c.apply_batch(&cb)?;
+                bl.apply_batch(&blb)?;
                 m.apply_batch(&mb)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -502,6 +546,9 @@ impl StateMachine {
         if trees.meta.get(SM_INSTALLING)?.is_some() {
             tracing::warn!("finishing an interrupted snapshot install");
             load_snapshot_file(&trees, &snap_dir.join(SNAP_CURRENT))?;
+        }
+        if trees.meta.get(SM_BLOBS_INDEXED)?.is_none() {
+            trees.rebuild_blobs()?;
         }
         Ok(StateMachine { trees, snap_dir, lock: Arc::new(tokio::sync::Mutex::new(())) })
     }
@@ -620,6 +667,7 @@ fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaErro
     let mut r = BufReader::with_capacity(1 << 20, file);
     let meta = read_header(&mut r)?;
     t.meta.insert(SM_INSTALLING, &b"1"[..])?;
+    t.meta.remove(SM_BLOBS_INDEXED)?;
     t.db.flush()?;
     for (_, tree) in t.data_trees() {
         tree.clear()?;
@@ -671,6 +719,7 @@ fn load_snapshot_file(t: &SmTrees, path: &Path) -> Result<SnapshotMeta, MetaErro
     mb.remove(SM_INSTALLING);
     t.meta.apply_batch(mb)?;
     t.db.flush()?;
+    t.rebuild_blobs()?;
     tracing::info!(records = count, snapshot = %meta, "installed snapshot");
     Ok(meta)
 }

@@ -7,13 +7,13 @@
 //! takes the next client write). Reads come straight from the applied state machine.
 
 use crate::error::MetaError;
-use crate::keys::{bucket_prefix, object_key, part_key, part_prefix, upload_key};
+use crate::keys::{bucket_prefix, object_key, part_key, part_prefix, upload_key, CLUSTER_SERVICE_PREFIX};
 use crate::listing;
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
 use crate::rpc::{CallError, ForwardError, PeerCaller, RaftReply, RaftRpc};
 use crate::schema::{
-    AccessKey, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData,
+    AccessKey, BlobOwner, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData,
     ObjectVersion, PartRef, UploadListPage,
 };
 use crate::state_machine::{SmTrees, StateMachine};
@@ -393,6 +393,64 @@ impl MetaStore {
             if out.len() == limit {
                 break;
             }
+        }
+        Ok(out)
+    }
+
+    /// The object or upload part that refers to blob `id`, as this node has applied it.
+    pub fn blob_owner(&self, id: u128) -> Result<Option<BlobOwner>, MetaError> {
+        decode(self.inner().trees.blobs.get(crate::blobs::blob_key(id))?)
+    }
+
+    /// The last state a background service stored with `Command::PutServiceState`.
+    pub fn service_state(&self, name: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        let mut k = CLUSTER_SERVICE_PREFIX.to_vec();
+        k.extend_from_slice(name.as_bytes());
+        Ok(self.inner().trees.cluster.get(k)?.map(|v| v.to_vec()))
+    }
+
+    /// Up to `limit` objects of every bucket in (bucket, key) order, strictly after
+    /// `after`; the background walkers (scrub, heal) page through the store with it.
+    /// `bucket` limits the scan to one bucket and `prefix` to its keys with that prefix.
+    pub fn scan_objects(
+        &self,
+        bucket: Option<&str>,
+        prefix: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, ObjectVersion)>, MetaError> {
+        let inner = self.inner();
+        let tree = &inner.trees.objects;
+        let scope: Vec<u8> = match bucket {
+            Some(b) => match object_key(b, prefix) {
+                Some(k) => k,
+                None => return Ok(Vec::new()),
+            },
+            None => Vec::new(),
+        };
+        let start = match after.and_then(|(b, k)| object_key(b, k)) {
+            Some(mut k) if k >= scope => {
+                k.push(0);
+                k
+            }
+            _ => scope.clone(),
+        };
+        let end = crate::keys::prefix_end(&scope);
+        let range = match end {
+            Some(e) if start >= e => return Ok(Vec::new()),
+            Some(e) => tree.range(start..e),
+            None => tree.range(start..),
+        };
+        let mut out = Vec::new();
+        for item in range.take(limit) {
+            let (k, v) = item?;
+            let blen = k[0] as usize;
+            let b = String::from_utf8_lossy(&k[1..1 + blen]).into_owned();
+            let key = String::from_utf8_lossy(&k[1 + blen..]).into_owned();
+            if bucket.is_none() && !key.starts_with(prefix) {
+                continue;
+            }
+            out.push((b, key, bincode::deserialize(&v)?));
         }
         Ok(out)
     }

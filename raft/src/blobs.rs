@@ -1,0 +1,101 @@
+//! The blob index: which object or upload part owns each erasure-coded blob.
+//!
+//! `sm_blobs` maps a blob id (u128 big-endian) to bincode([`BlobOwner`]). It is
+//! derived data: apply keeps it in step with `sm_objects` and `sm_parts` in the same
+//! transaction, snapshots do not carry it, and it is rebuilt from those two trees
+//! after a snapshot install or when a store written before the index existed opens.
+//! The orphan collector asks it whether a shard file on disk is still referenced,
+//! and the healer asks it which object a damaged blob belongs to.
+
+use crate::error::MetaError;
+use crate::schema::{BlobOwner, ObjectData, ObjectVersion, PartRef};
+use std::collections::BTreeMap;
+
+pub(crate) fn blob_key(id: u128) -> [u8; 16] {
+    id.to_be_bytes()
+}
+
+/// Every blob id of `data` (a multipart object has one per sharded part).
+pub fn blob_ids(data: &ObjectData, out: &mut Vec<u128>) {
+    match data {
+        ObjectData::Inline(_) => {}
+        ObjectData::Shards(r) => out.push(r.id),
+        ObjectData::Parts(parts) => parts.iter().for_each(|p| blob_ids(&p.data, out)),
+    }
+}
+
+/// Records `owner` for every blob of `data` (None removes them) in an overlay map.
+pub(crate) fn index(
+    ov: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: &mut usize,
+    data: &ObjectData,
+    owner: Option<&BlobOwner>,
+) -> Result<(), MetaError> {
+    let mut ids = Vec::new();
+    blob_ids(data, &mut ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let value = owner.map(bincode::serialize).transpose()?;
+    for id in ids {
+        *bytes += 16 + value.as_ref().map_or(0, |v| v.len()) + 32;
+        ov.insert(blob_key(id).to_vec(), value.clone());
+    }
+    Ok(())
+}
+
+/// Rebuilds `blobs` from the objects and parts trees.
+pub(crate) fn rebuild(objects: &sled::Tree, parts: &sled::Tree, blobs: &sled::Tree) -> Result<u64, MetaError> {
+    blobs.clear()?;
+    let mut w = BatchWriter { tree: blobs, batch: sled::Batch::default(), pending: 0, count: 0 };
+    for item in objects.iter() {
+        let (k, v) = item?;
+        let version: ObjectVersion = bincode::deserialize(&v)?;
+        let blen = k[0] as usize;
+        let bucket = String::from_utf8_lossy(&k[1..1 + blen]).into_owned();
+        let key = String::from_utf8_lossy(&k[1 + blen..]).into_owned();
+        w.add(&version.data, &BlobOwner::Object { bucket, key })?;
+    }
+    for item in parts.iter() {
+        let (k, v) = item?;
+        let part: PartRef = bincode::deserialize(&v)?;
+        // Key: [upload_id][0x00][number u32 BE].
+        let upload_id = String::from_utf8_lossy(&k[..k.len().saturating_sub(5)]).into_owned();
+        w.add(&part.data, &BlobOwner::Part { upload_id, number: part.number })?;
+    }
+    w.flush()?;
+    Ok(w.count)
+}
+
+struct BatchWriter<'a> {
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    pending: usize,
+    count: u64,
+}
+
+impl BatchWriter<'_> {
+    fn add(&mut self, data: &ObjectData, owner: &BlobOwner) -> Result<(), MetaError> {
+        let mut ids = Vec::new();
+        blob_ids(data, &mut ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let v = bincode::serialize(owner)?;
+        for id in ids {
+            self.batch.insert(&blob_key(id)[..], v.clone());
+            self.pending += 1;
+            self.count += 1;
+        }
+        if self.pending >= 10_000 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), MetaError> {
+        self.tree.apply_batch(std::mem::take(&mut self.batch))?;
+        self.pending = 0;
+        Ok(())
+    }
+}
