@@ -5,6 +5,7 @@ mod bench;
 mod bucket;
 mod client;
 mod cluster;
+mod heal;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,12 @@ enum Command {
     /// Cluster: init, join, status (admin key).
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Verify and heal objects (all, a bucket, a prefix or one object) with a progress display (admin key).
+    Heal(heal::HealArgs),
+    /// Start the background scrubber now, or show its progress (admin key).
+    Scrub(heal::ScrubArgs),
+    /// Remove this node's orphan shard files: shards no metadata refers to (admin key).
+    Gc(heal::GcArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Load generator: PUT / GET / mixed objects against an S3 endpoint and report ops/s, MiB/s and latency.
@@ -58,6 +65,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Status { json } => status::run(&cli.conn, json).await,
             Command::Bucket(cmd) => bucket::run(&cli.conn, cmd).await,
             Command::Cluster(cmd) => cluster::run(&cli.conn, cmd).await,
+            Command::Heal(a) => heal::heal(&cli.conn, a).await,
+            Command::Scrub(a) => heal::scrub(&cli.conn, a).await,
+            Command::Gc(a) => heal::gc(&cli.conn, a).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());

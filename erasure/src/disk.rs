@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::header::HEADER_LEN;
-use crate::paths::{object_dir, shard_path, tmp_path, OBJECTS_DIR, TMP_DIR};
+use crate::paths::{object_dir, parse_shard_name, shard_path, tmp_path, FORMAT_FILE, OBJECTS_DIR, TMP_DIR};
 use crate::usage::{local_usage, DiskUsage};
+use std::time::SystemTime;
 
 /// One disk that holds shard files: a local directory, or a disk on a peer node.
 /// All methods are blocking; they are only called from blocking tasks (spawn_blocking) or sync code.
@@ -53,11 +54,22 @@ pub trait ShardFileReader: Send {
     fn read_block(&self, offset: u64, block: &mut [u8], crc: &mut [u8; 4]) -> io::Result<()>;
 }
 
-/// A local disk directory: `root/objects/<2hex>/<32hex>.<i>`, temp files in `root/tmp`.
+/// A local disk directory: `root/objects/<2hex>/<32hex>.<i>`, temp files in `root/tmp`,
+/// and a `root/.cairn-disk` marker written when the directory is formatted.
 #[derive(Debug)]
 pub struct LocalDisk {
     /// Shared with every open writer, which needs it again at commit.
     root: Arc<Path>,
+    /// The marker was missing at open: the directory is new, or was wiped or replaced.
+    fresh: bool,
+}
+
+/// One committed shard file found on a local disk.
+#[derive(Clone, Debug)]
+pub struct ShardFile {
+    pub id: u128,
+    pub shard: usize,
+    pub modified: SystemTime,
 }
 
 impl LocalDisk {
@@ -65,7 +77,8 @@ impl LocalDisk {
     /// clears stale files in `root/tmp`. Temp files only belong to writes in flight, so this
     /// must run before any writer of this process uses the directory (i.e. once at start-up).
     pub fn open(root: &Path) -> io::Result<LocalDisk> {
-        create_fan_out_dirs(&root.join(OBJECTS_DIR))?;
+        let fresh = !root.join(FORMAT_FILE).is_file();
+        format(root)?;
         let tmp = root.join(TMP_DIR);
         std::fs::create_dir_all(&tmp)?;
         for entry in std::fs::read_dir(&tmp)? {
@@ -74,11 +87,57 @@ impl LocalDisk {
                 tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove stale temp file");
             }
         }
-        Ok(LocalDisk { root: root.into() })
+        Ok(LocalDisk { root: root.into(), fresh })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The directory had no format marker when it was opened.
+    pub fn was_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Formats the directory again if its marker is gone (the disk was wiped or swapped
+    /// for an empty one while the node ran); true if it did. The shards it held must
+    /// then be rebuilt by healing.
+    pub fn reformat_if_wiped(&self) -> io::Result<bool> {
+        if self.root.join(FORMAT_FILE).is_file() {
+            return Ok(false);
+        }
+        format(&self.root)?;
+        Ok(true)
+    }
+
+    /// Every committed shard file, one fan-out directory at a time; unreadable entries
+    /// and names that are not shard files are skipped.
+    pub fn for_each_shard(&self, mut f: impl FnMut(ShardFile)) -> io::Result<()> {
+        let objects = self.root.join(OBJECTS_DIR);
+        for dir in std::fs::read_dir(&objects)? {
+            let Ok(dir) = dir else { continue };
+            let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+            for e in files.flatten() {
+                let name = e.file_name();
+                let Some((id, shard)) = name.to_str().and_then(parse_shard_name) else { continue };
+                let Ok(modified) = e.metadata().and_then(|m| m.modified()) else { continue };
+                f(ShardFile { id, shard, modified });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes temp files not touched since `before` (writes that died with their
+    /// writer: a peer that crashed mid-stream); returns how many.
+    pub fn sweep_tmp(&self, before: SystemTime) -> io::Result<usize> {
+        let mut n = 0;
+        for e in std::fs::read_dir(self.root.join(TMP_DIR))?.flatten() {
+            let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before);
+            if old && std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -118,7 +177,7 @@ impl ShardDisk for LocalDisk {
     }
 
     fn is_online(&self) -> bool {
-        self.root.join(OBJECTS_DIR).is_dir()
+        self.root.join(FORMAT_FILE).is_file()
     }
 
     fn local_usage(&self) -> Option<DiskUsage> {
@@ -193,6 +252,19 @@ impl ShardFileReader for LocalReader {
         self.file.read_exact_at(block, offset)?;
         self.file.read_exact_at(crc, offset + block.len() as u64)
     }
+}
+
+/// Creates the directory tree and, last, the marker that says it is complete.
+fn format(root: &Path) -> io::Result<()> {
+    create_fan_out_dirs(&root.join(OBJECTS_DIR))?;
+    std::fs::create_dir_all(root.join(TMP_DIR))?;
+    let marker = root.join(FORMAT_FILE);
+    if !marker.is_file() {
+        let f = File::create(&marker)?;
+        f.sync_all()?;
+        File::open(root)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Creating every fan-out directory up front means a write almost never adds a directory

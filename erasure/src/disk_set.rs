@@ -62,7 +62,12 @@ impl DiskSet {
     }
 
     /// Reads and checks every block of every shard of a blob of `object_size` bytes.
-    pub async fn verify(&self, spec: ShardSpec, object_size: u64, pace: Option<Pace>) -> Result<BlobHealth, ErasureError> {
+    pub async fn verify(
+        &self,
+        spec: ShardSpec,
+        object_size: u64,
+        pace: Option<Pace>,
+    ) -> Result<BlobHealth, ErasureError> {
         let disks = self.resolve(&spec)?;
         tokio::task::spawn_blocking(move || {
             let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
@@ -74,7 +79,12 @@ impl DiskSet {
 
     /// Rewrites the bad shards of a blob in place (on the disks `spec` names), then
     /// verifies it again.
-    pub async fn heal(&self, spec: ShardSpec, object_size: u64, pace: Option<Pace>) -> Result<HealOutcome, ErasureError> {
+    pub async fn heal(
+        &self,
+        spec: ShardSpec,
+        object_size: u64,
+        pace: Option<Pace>,
+    ) -> Result<HealOutcome, ErasureError> {
         let disks = self.resolve(&spec)?;
         tokio::task::spawn_blocking(move || {
             let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };

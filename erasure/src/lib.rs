@@ -17,8 +17,8 @@
 mod disk;
 mod disk_set;
 mod error;
-mod heal;
 mod header;
+mod heal;
 mod layout;
 mod paths;
 mod reader;
@@ -28,9 +28,9 @@ mod stripe_source;
 mod usage;
 mod writer;
 
-pub use disk::{LocalDisk, ShardDisk, ShardFileReader, ShardFileWriter, HEADER_LEN};
-pub use disk_set::DiskSet;
+pub use disk::{LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN};
 pub use disk_set::DamageHook;
+pub use disk_set::DiskSet;
 pub use error::ErasureError;
 pub use heal::{BlobHealth, HealOutcome, Pace};
 pub use reader::ShardReader;

@@ -4,6 +4,17 @@ use std::path::{Path, PathBuf};
 
 pub(crate) const OBJECTS_DIR: &str = "objects";
 pub(crate) const TMP_DIR: &str = "tmp";
+/// Written when a disk directory is formatted: a directory without it is new or wiped.
+pub(crate) const FORMAT_FILE: &str = ".cairn-disk";
+
+/// The blob id and shard index of a shard file name `<32 hex>.<index>`.
+pub(crate) fn parse_shard_name(name: &str) -> Option<(u128, usize)> {
+    let (hex, idx) = name.split_once('.')?;
+    if hex.len() != 32 {
+        return None;
+    }
+    Some((u128::from_str_radix(hex, 16).ok()?, idx.parse().ok()?))
+}
 
 /// `root/objects/<first 2 hex of id>`: fans files out so no directory grows huge.
 pub(crate) fn object_dir(root: &Path, id: u128) -> PathBuf {

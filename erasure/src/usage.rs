@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::paths::OBJECTS_DIR;
+use crate::paths::{FORMAT_FILE, OBJECTS_DIR};
 use crate::DiskSet;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl DiskSet {
 pub(crate) fn local_usage(root: &Path) -> DiskUsage {
     let objects = root.join(OBJECTS_DIR);
     match rustix::fs::statvfs(&objects) {
-        Ok(s) if objects.is_dir() => DiskUsage {
+        Ok(s) if objects.is_dir() && root.join(FORMAT_FILE).is_file() => DiskUsage {
             index: 0,
             root: root.to_path_buf(),
             online: true,
@@ -58,7 +58,7 @@ mod tests {
         let u = set.usage();
         assert_eq!(u.len(), 3);
         assert!(u.iter().all(|d| d.online && d.total_bytes > 0 && d.free_bytes <= d.total_bytes));
-        std::fs::remove_dir_all(roots[1].join("objects")).unwrap();
+        std::fs::remove_file(roots[1].join(".cairn-disk")).unwrap();
         let u = set.usage();
         assert!(!u[1].online && u[0].online && u[2].online);
     }

@@ -628,12 +628,18 @@ fn local_disk_reports_itself() {
     assert!(disk.is_online());
     let u = disk.local_usage().unwrap();
     assert!(u.online && u.root == root && u.total_bytes > 0);
-    std::fs::remove_dir_all(root.join("objects")).unwrap();
+    // A wiped disk: its directory emptied, marker and all.
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::create_dir_all(root.join("objects")).unwrap();
     assert!(!disk.is_online());
     assert!(!disk.local_usage().unwrap().online);
 
+    assert!(disk.reformat_if_wiped().unwrap(), "the wipe is noticed");
+    assert!(disk.is_online() && !disk.reformat_if_wiped().unwrap());
+    std::fs::remove_dir_all(&root).unwrap();
     let set = DiskSet::open(std::slice::from_ref(&root)).unwrap();
     assert!(set.is_online(0), "open recreates the directories");
+    assert!(LocalDisk::open(&root).is_ok_and(|d| !d.was_fresh()), "formatted once, not fresh again");
     let clone = set.clone();
     clone.set_disks(Vec::new());
     assert!(set.is_empty() && set.usage().is_empty());

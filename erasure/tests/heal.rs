@@ -73,7 +73,8 @@ async fn verify_counts_stripes_and_heal_rewrites_the_bad_shards() {
 #[tokio::test]
 async fn every_kind_of_damage_heals_on_4_plus_2() {
     let d = disks(6);
-    let kinds: [(&str, fn(&Path)); 4] = [
+    type Hurt = fn(&Path);
+    let kinds: [(&str, Hurt); 4] = [
         ("delete", |p| std::fs::remove_file(p).unwrap()),
         ("truncate", truncate),
         ("flip block byte", |p| flip(p, HEADER + 10)),

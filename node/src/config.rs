@@ -70,6 +70,15 @@ pub struct Flags {
     /// Shared secret that cluster nodes authenticate each other with (static clusters).
     #[arg(long, env = "CAIRN_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// Shard bytes per second the background scrubber may read, in MiB (0: unthrottled).
+    #[arg(long, env = "CAIRN_SCRUB_RATE_MIB")]
+    pub scrub_rate_mib: Option<u64>,
+    /// Seconds between the starts of two scrub passes over every object (0: never on its own).
+    #[arg(long, env = "CAIRN_SCRUB_INTERVAL_SECS")]
+    pub scrub_interval_secs: Option<u64>,
+    /// Shard files that no metadata refers to are removed once they are this many seconds old.
+    #[arg(long, env = "CAIRN_ORPHAN_GRACE_SECS")]
+    pub orphan_grace_secs: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -104,6 +113,9 @@ struct FileConfig {
     node_advertise: Option<String>,
     peers: Option<Vec<String>>,
     cluster_secret: Option<String>,
+    scrub_rate_mib: Option<u64>,
+    scrub_interval_secs: Option<u64>,
+    orphan_grace_secs: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -126,6 +138,9 @@ pub struct Config {
     pub peers: Vec<String>,
     #[serde(serialize_with = "mask_secret")]
     pub cluster_secret: Option<String>,
+    pub scrub_rate_mib: u64,
+    pub scrub_interval_secs: u64,
+    pub orphan_grace_secs: u64,
     pub log_format: LogFormat,
 }
 
@@ -147,6 +162,9 @@ pub const DEFAULT_DISKS: usize = 4;
 pub const DEFAULT_MAX_REQUESTS: usize = 1024;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_SCRUB_RATE_MIB: u64 = 64;
+pub const DEFAULT_SCRUB_INTERVAL_SECS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_ORPHAN_GRACE_SECS: u64 = 3600;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -187,6 +205,12 @@ impl Config {
             node_advertise: flags.node_advertise.clone().or(file.node_advertise),
             peers: if !flags.peers.is_empty() { flags.peers.clone() } else { file.peers.unwrap_or_default() },
             cluster_secret: flags.cluster_secret.clone().or(file.cluster_secret).filter(|s| !s.is_empty()),
+            scrub_rate_mib: flags.scrub_rate_mib.or(file.scrub_rate_mib).unwrap_or(DEFAULT_SCRUB_RATE_MIB),
+            scrub_interval_secs: flags
+                .scrub_interval_secs
+                .or(file.scrub_interval_secs)
+                .unwrap_or(DEFAULT_SCRUB_INTERVAL_SECS),
+            orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;

@@ -4,6 +4,7 @@ mod cluster;
 pub mod config;
 mod credentials;
 mod disks;
+mod durability;
 mod metrics;
 mod server;
 mod tls;
@@ -53,6 +54,7 @@ impl Node {
             let secret = cfg.cluster_secret.as_deref().unwrap_or_default();
             ClusterState::for_static(&cfg.data, &cfg.peers, &cfg.advertise_addr(), secret)?
         };
+        let local_disks = local.clone();
         let meta_slot = Arc::new(OnceLock::new());
         let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone()));
         let transport =
@@ -134,10 +136,23 @@ impl Node {
                 ..StoreConfig::default()
             },
         ));
-        let admin = AdminRoute::new(store.clone()).with_cluster(cluster.clone());
+        let (shutdown, rx) = watch::channel(false);
+        let durability = durability::Durability::start(
+            meta.clone(),
+            store.disks.clone(),
+            local_disks,
+            durability::DurabilityConfig {
+                scrub_rate_mib: cfg.scrub_rate_mib,
+                scrub_interval: Duration::from_secs(cfg.scrub_interval_secs),
+                orphan_grace: Duration::from_secs(cfg.orphan_grace_secs),
+            },
+            rx.clone(),
+        );
+        let admin = AdminRoute::new(store.clone())
+            .with_cluster(cluster.clone())
+            .with_durability(Arc::new(durability::DurabilityApi(durability)));
         let disks = store.disks.clone();
         let s3 = CairnS3::new(store);
-        let (shutdown, rx) = watch::channel(false);
         cluster.spawn_background(rx.clone());
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);

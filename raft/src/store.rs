@@ -13,8 +13,8 @@ use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
 use crate::rpc::{CallError, ForwardError, PeerCaller, RaftReply, RaftRpc};
 use crate::schema::{
-    AccessKey, BlobOwner, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos, ObjectData,
-    ObjectVersion, PartRef, UploadListPage,
+    AccessKey, BlobOwner, BucketInfo, ClusterLayout, Command, CommandResult, ListPage, MultipartUpload, Nanos,
+    ObjectData, ObjectVersion, PartRef, UploadListPage,
 };
 use crate::state_machine::{SmTrees, StateMachine};
 use crate::types::{BatchResponse, CommandBatch, NodeInfo, Raft};

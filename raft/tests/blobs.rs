@@ -66,7 +66,8 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
         template: version("t"),
     };
     s.propose(Command::CreateUpload { upload }).await.unwrap();
-    let put_part = |p: PartRef| Command::PutPart { bucket: "bkt".into(), key: "m".into(), upload_id: "u1".into(), part: p };
+    let put_part =
+        |p: PartRef| Command::PutPart { bucket: "bkt".into(), key: "m".into(), upload_id: "u1".into(), part: p };
     s.propose(put_part(part(1, 10))).await.unwrap();
     s.propose(put_part(part(2, 11))).await.unwrap();
     s.propose(put_part(part(3, 12))).await.unwrap();
@@ -102,9 +103,7 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
     let r = Command::PutPart { bucket: "bkt".into(), key: "n".into(), upload_id: "u2".into(), part: part(1, 20) };
     s.propose(r).await.unwrap();
     assert!(s.blob_owner(20).unwrap().is_some());
-    s.propose(Command::AbortUpload { bucket: "bkt".into(), key: "n".into(), upload_id: "u2".into() })
-        .await
-        .unwrap();
+    s.propose(Command::AbortUpload { bucket: "bkt".into(), key: "n".into(), upload_id: "u2".into() }).await.unwrap();
     assert_eq!(s.blob_owner(20).unwrap(), None);
 
     // Service state round trip.

@@ -24,6 +24,25 @@ pub trait ClusterAdmin: Send + Sync + 'static {
     async fn join(&self, token: &str, addr: Option<&str>) -> Result<serde_json::Value, AdminError>;
 }
 
+/// Healing, scrubbing and orphan collection, implemented by the node's durability
+/// services; answers are JSON documents described in `docs/admin-api.md`.
+#[async_trait::async_trait]
+pub trait DurabilityAdmin: Send + Sync + 'static {
+    /// The running or last heal pass of this node.
+    fn heal_status(&self) -> serde_json::Value;
+    /// Starts a heal pass over the cluster, a bucket, or a bucket's keys with a prefix.
+    async fn heal_start(&self, bucket: Option<String>, prefix: String) -> Result<serde_json::Value, AdminError>;
+    /// Verifies (and with `heal`, heals) one object now and reports its stripes.
+    async fn heal_object(&self, bucket: &str, key: &str, heal: bool) -> Result<serde_json::Value, AdminError>;
+    /// The scrubber's progress and its last complete pass.
+    fn scrub_status(&self) -> serde_json::Value;
+    /// Starts a scrub pass now (on the leader), resuming a pass in progress.
+    async fn scrub_start(&self) -> Result<serde_json::Value, AdminError>;
+    /// Removes this node's shard files that no metadata refers to and that are older
+    /// than `grace_secs`.
+    async fn collect(&self, grace_secs: Option<u64>) -> Result<serde_json::Value, AdminError>;
+}
+
 /// An admin request refused: HTTP status, stable code, message.
 #[derive(Debug)]
 pub struct AdminError {
@@ -41,6 +60,7 @@ impl AdminError {
 pub struct AdminRoute {
     store: Arc<Store>,
     cluster: Option<Arc<dyn ClusterAdmin>>,
+    durability: Option<Arc<dyn DurabilityAdmin>>,
     started: Instant,
 }
 
@@ -49,12 +69,48 @@ const MAX_ADMIN_BODY: usize = 64 << 10;
 
 impl AdminRoute {
     pub fn new(store: Arc<Store>) -> Self {
-        Self { store, cluster: None, started: Instant::now() }
+        Self { store, cluster: None, durability: None, started: Instant::now() }
     }
 
     pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
         self.cluster = Some(cluster);
         self
+    }
+
+    pub fn with_durability(mut self, durability: Arc<dyn DurabilityAdmin>) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
+    async fn durability_call(&self, method: &http::Method, path: &str, query: Option<&str>) -> S3Response<Body> {
+        let Some(d) = &self.durability else {
+            return json_error(http::StatusCode::NOT_IMPLEMENTED, "NotImplemented", "no durability services");
+        };
+        let params: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+        let param = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
+        use http::Method;
+        let res = match (method, path) {
+            (&Method::GET, "heal") => Ok(d.heal_status()),
+            (&Method::POST, "heal") => d.heal_start(param("bucket"), param("prefix").unwrap_or_default()).await,
+            (&Method::GET | &Method::POST, "heal/object") => match (param("bucket"), params.get("key")) {
+                (Some(b), Some(k)) => d.heal_object(&b, k.as_str(), method == Method::POST).await,
+                _ => Err(AdminError::new(400, "InvalidRequest", "heal/object needs bucket and key parameters")),
+            },
+            (&Method::GET, "scrub") => Ok(d.scrub_status()),
+            (&Method::POST, "scrub") => d.scrub_start().await,
+            (&Method::POST, "gc") => match param("grace_secs").map(|g| g.parse::<u64>()) {
+                Some(Err(_)) => Err(AdminError::new(400, "InvalidRequest", "grace_secs must be a number of seconds")),
+                Some(Ok(g)) => d.collect(Some(g)).await,
+                None => d.collect(None).await,
+            },
+            (_, "heal" | "scrub") => {
+                Err(AdminError::new(405, "MethodNotAllowed", "answers GET (status) and POST (start)"))
+            }
+            (_, "gc") => Err(AdminError::new(405, "MethodNotAllowed", "gc answers POST")),
+            _ => Err(AdminError::new(404, "NoSuchEndpoint", "No such admin endpoint")),
+        };
+        admin_answer(res)
     }
 
     async fn cluster_call(&self, method: &http::Method, op: &str, mut body: Body) -> S3Response<Body> {
@@ -86,14 +142,7 @@ impl AdminRoute {
             }
             _ => Err(AdminError::new(404, "NoSuchEndpoint", "No such admin endpoint")),
         };
-        match res {
-            Ok(v) => json_response(http::StatusCode::OK, &v),
-            Err(e) => json_error(
-                http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                e.code,
-                &e.message,
-            ),
-        }
+        admin_answer(res)
     }
 
     fn info(&self) -> serde_json::Value {
@@ -138,6 +187,17 @@ impl AdminRoute {
     }
 }
 
+fn admin_answer(res: Result<serde_json::Value, AdminError>) -> S3Response<Body> {
+    match res {
+        Ok(v) => json_response(http::StatusCode::OK, &v),
+        Err(e) => json_error(
+            http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            e.code,
+            &e.message,
+        ),
+    }
+}
+
 fn json_response(status: http::StatusCode, value: &serde_json::Value) -> S3Response<Body> {
     let mut resp = S3Response::with_status(Body::from(value.to_string()), status);
     resp.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
@@ -174,6 +234,9 @@ impl S3Route for AdminRoute {
         let path = req.uri.path().trim_start_matches(ADMIN_PREFIX).to_string();
         if let Some(op) = path.strip_prefix("cluster") {
             return Ok(self.cluster_call(&req.method, op, req.input).await);
+        }
+        if path.starts_with("heal") || path == "scrub" || path == "gc" {
+            return Ok(self.durability_call(&req.method, &path, req.uri.query()).await);
         }
         Ok(match (&req.method, path.as_str()) {
             (&http::Method::GET, "info") => json_response(http::StatusCode::OK, &self.info()),

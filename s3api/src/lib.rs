@@ -17,9 +17,9 @@ mod service;
 mod store;
 mod timefmt;
 
-pub use admin::{AdminError, AdminRoute, ClusterAdmin};
+pub use admin::{AdminError, AdminRoute, ClusterAdmin, DurabilityAdmin};
 pub use auth::CairnAuth;
 pub use host::CairnHost;
 pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use service::CairnS3;
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, spec_of};

@@ -170,7 +170,11 @@ impl Store {
         let data = match writer {
             None => ObjectData::Inline(small),
             Some((w, spec, layout_version)) => {
-                w.finish().await.map_err(errors::erasure)?;
+                let receipt = w.finish().await.map_err(errors::erasure)?;
+                // Quorum but not every shard: the blob starts out degraded.
+                if receipt.shards_written < spec.disks.len() {
+                    self.disks.report_damaged(spec.id);
+                }
                 ObjectData::Shards(ShardRef {
                     id: spec.id,
                     data_shards: spec.data_shards,

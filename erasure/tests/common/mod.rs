@@ -91,6 +91,10 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     };
     for e in entries.flatten() {
         let p = e.path();
+        // The disk's format marker is not shard data.
+        if e.file_name() == ".cairn-disk" {
+            continue;
+        }
         if p.is_dir() {
             out.extend(files_under(&p));
         } else {

@@ -1,0 +1,125 @@
+//! Heal on read: blobs found damaged in passing (a read that needed parity, a write
+//! that reached its quorum without every shard) wait here briefly and are then healed
+//! in the background, one at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_erasure::{DiskSet, ShardSpec};
+use cairn_raft::MetaStore;
+use cairn_raft::schema::{BlobOwner, ObjectData};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::pass::{blobs_of, check_blob};
+
+/// Reports beyond this many unprocessed are dropped (the scrubber finds them later).
+const QUEUE_DEPTH: usize = 4096;
+/// A report is handled after this delay: a write reports before its metadata commits.
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+const RETRY_DELAY: Duration = Duration::from_secs(3);
+/// Attempts to find the blob's owner before giving up (it was never committed, or was
+/// deleted: the orphan collector's business then).
+const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct QueueStats {
+    pub reported: u64,
+    pub healed: u64,
+    pub already_whole: u64,
+    pub failed: u64,
+    /// Reports dropped because the queue was full or the blob was not referenced.
+    pub dropped: u64,
+    pub pending: u64,
+}
+
+#[derive(Clone)]
+pub struct HealQueue {
+    tx: mpsc::Sender<u128>,
+    stats: Arc<Mutex<QueueStats>>,
+}
+
+impl HealQueue {
+    pub fn start(meta: MetaStore, disks: Arc<DiskSet>, shutdown: watch::Receiver<bool>) -> HealQueue {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(Mutex::new(QueueStats::default()));
+        tokio::spawn(worker(meta, disks, rx, stats.clone(), shutdown));
+        HealQueue { tx, stats }
+    }
+
+    pub fn report(&self, id: u128) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.reported += 1;
+        if self.tx.try_send(id).is_err() {
+            s.dropped += 1;
+        }
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The blob's spec and size as the metadata has it now.
+fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
+    match meta.blob_owner(id).ok()?? {
+        BlobOwner::Object { bucket, key } => {
+            let v = meta.get_object(&bucket, &key).ok()??;
+            blobs_of(&v).into_iter().find(|(s, _)| s.id == id)
+        }
+        BlobOwner::Part { upload_id, number } => {
+            let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;
+            match &p.data {
+                ObjectData::Shards(r) if r.id == id => Some((cairn_s3api::spec_of(r), p.size)),
+                _ => None,
+            }
+        }
+    }
+}
+
+async fn worker(
+    meta: MetaStore,
+    disks: Arc<DiskSet>,
+    mut rx: mpsc::Receiver<u128>,
+    stats: Arc<Mutex<QueueStats>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut pending: HashMap<u128, (Instant, u32)> = HashMap::new();
+    loop {
+        tokio::select! {
+            id = rx.recv() => match id {
+                Some(id) => {
+                    pending.entry(id).or_insert((Instant::now() + FIRST_DELAY, 0));
+                }
+                None => return,
+            },
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = Instant::now();
+        let due: Vec<(u128, u32)> =
+            pending.iter().filter(|(_, (at, _))| *at <= now).map(|(id, (_, n))| (*id, *n)).collect();
+        for (id, attempts) in due {
+            pending.remove(&id);
+            let Some((spec, size)) = resolve(&meta, id) else {
+                if attempts + 1 < MAX_ATTEMPTS {
+                    pending.insert(id, (Instant::now() + RETRY_DELAY, attempts + 1));
+                } else {
+                    stats.lock().unwrap_or_else(|e| e.into_inner()).dropped += 1;
+                }
+                continue;
+            };
+            let res = check_blob(&meta, &disks, spec, size, None, true).await;
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            match res {
+                Ok(Some(r)) if r.rewritten > 0 && r.after.is_whole() => s.healed += 1,
+                Ok(Some(r)) if r.found.is_whole() => s.already_whole += 1,
+                Ok(None) => s.dropped += 1,
+                Ok(Some(_)) | Err(_) => s.failed += 1,
+            }
+        }
+        stats.lock().unwrap_or_else(|e| e.into_inner()).pending = pending.len() as u64;
+    }
+}

@@ -1,0 +1,258 @@
+//! Durability services of a node: heal on read, heal passes, the scrubber, the
+//! orphan collector, and refilling disks found empty or wiped.
+//!
+//! - Heal passes run on the node that is asked (admin API, `cairn heal`), one at a time.
+//! - The scrubber runs on the Raft leader only; its progress lives in Raft.
+//! - Each node collects orphans and watches for wiped disks on its own local disks.
+//! - Two nodes healing the same shard cannot interleave: a shard's temp file is
+//!   created exclusively, so the second writer fails and retries later.
+
+mod collector;
+mod heal_queue;
+mod pass;
+mod scrubber;
+mod throttle;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_raft::MetaStore;
+use cairn_s3api::{AdminError, DurabilityAdmin};
+use serde_json::json;
+use tokio::sync::watch;
+
+use heal_queue::HealQueue;
+use pass::{PassStatus, Scope, StripeCounts};
+use scrubber::Scrubber;
+
+/// How often local disks are checked for a wipe.
+const DISK_CHECK_EVERY: Duration = Duration::from_secs(3);
+
+pub struct DurabilityConfig {
+    pub scrub_rate_mib: u64,
+    pub scrub_interval: Duration,
+    pub orphan_grace: Duration,
+}
+
+pub struct Durability {
+    meta: MetaStore,
+    disks: Arc<DiskSet>,
+    local: Vec<Arc<LocalDisk>>,
+    cfg: DurabilityConfig,
+    heal: Arc<Mutex<PassStatus>>,
+    /// Held by the heal pass that is running.
+    heal_slot: Arc<tokio::sync::Mutex<()>>,
+    queue: HealQueue,
+    scrubber: Arc<Scrubber>,
+}
+
+impl Durability {
+    /// Starts the heal queue (and hooks it to the disk set), the scrubber, the
+    /// collector and the disk watch.
+    pub fn start(
+        meta: MetaStore,
+        disks: Arc<DiskSet>,
+        local: Vec<Arc<LocalDisk>>,
+        cfg: DurabilityConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Durability> {
+        let queue = HealQueue::start(meta.clone(), disks.clone(), shutdown.clone());
+        let q = queue.clone();
+        disks.set_damage_hook(Arc::new(move |id| q.report(id)));
+        let scrubber = Scrubber::new(meta.clone(), disks.clone(), cfg.scrub_rate_mib << 20, cfg.scrub_interval);
+        tokio::spawn(scrubber.clone().run(shutdown.clone()));
+        let this = Arc::new(Durability {
+            meta,
+            disks,
+            local,
+            cfg,
+            heal: Arc::new(Mutex::new(PassStatus::idle())),
+            heal_slot: Arc::new(tokio::sync::Mutex::new(())),
+            queue,
+            scrubber,
+        });
+        tokio::spawn(this.clone().watch_disks(shutdown.clone()));
+        tokio::spawn(this.clone().collect_periodically(shutdown));
+        this
+    }
+
+    /// Runs a heal pass over `scope` in the background once no other heal pass runs.
+    fn spawn_pass(self: &Arc<Self>, scope: Scope, slot: tokio::sync::OwnedMutexGuard<()>) {
+        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = PassStatus::starting(scope.clone());
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            tracing::info!(?scope, "heal pass starting");
+            pass::run(&this.meta, &this.disks, &this.heal, None, &mut |_| true).await;
+            let s = this.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            tracing::info!(
+                objects = s.objects,
+                whole = s.stripes.whole,
+                degraded = s.stripes.degraded,
+                lost = s.stripes.lost,
+                rewritten = s.shards_rewritten,
+                "heal pass done"
+            );
+        });
+    }
+
+    /// Global disk index of local disk `j`, once the layout has this node.
+    fn global_index(&self, j: usize) -> Option<u16> {
+        let layout = self.meta.layout().ok()?;
+        let me = layout.nodes.iter().find(|n| n.id == self.meta.node_id())?;
+        (j < usize::from(me.disks)).then(|| me.first_disk + j as u16)
+    }
+
+    /// Disks that came up without their format marker (new, or replaced while the node
+    /// was down) or lost it while running (wiped) are formatted and refilled by a heal
+    /// pass over the blobs placed on them.
+    async fn watch_disks(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut refill: Vec<usize> = (0..self.local.len()).filter(|&j| self.local[j].was_fresh()).collect();
+        loop {
+            for j in 0..self.local.len() {
+                let disk = self.local[j].clone();
+                match tokio::task::spawn_blocking(move || disk.reformat_if_wiped()).await {
+                    Ok(Ok(true)) => {
+                        tracing::warn!(disk = %self.local[j].root().display(), "disk was wiped: formatted it again; its shards will be rebuilt");
+                        if !refill.contains(&j) {
+                            refill.push(j);
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(disk = %self.local[j].root().display(), error = %e, "cannot format disk")
+                    }
+                    _ => {}
+                }
+            }
+            let mut waiting = Vec::new();
+            for j in refill.drain(..) {
+                match self.global_index(j) {
+                    Some(d) => {
+                        let slot = self.heal_slot.clone().lock_owned().await;
+                        tracing::info!(disk = d, "refilling disk");
+                        self.spawn_pass(Scope { disk: Some(d), ..Default::default() }, slot);
+                    }
+                    None => waiting.push(j),
+                }
+            }
+            refill = waiting;
+            tokio::select! {
+                _ = tokio::time::sleep(DISK_CHECK_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn collect_periodically(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let every = (self.cfg.orphan_grace / 2).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = collector::collect(&self.meta, &self.local, self.cfg.orphan_grace).await {
+                tracing::debug!(error = %e, "orphan collection skipped");
+            }
+        }
+    }
+
+    fn heal_json(&self) -> serde_json::Value {
+        let pass = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        json!({ "pass": pass, "on_read": self.queue.stats() })
+    }
+}
+
+fn meta_err(e: cairn_raft::MetaError) -> AdminError {
+    AdminError::new(503, "ServiceUnavailable", e.to_string())
+}
+
+/// The admin API's view of the durability services.
+pub struct DurabilityApi(pub Arc<Durability>);
+
+#[async_trait::async_trait]
+impl DurabilityAdmin for DurabilityApi {
+    fn heal_status(&self) -> serde_json::Value {
+        self.0.heal_json()
+    }
+
+    async fn heal_start(&self, bucket: Option<String>, prefix: String) -> Result<serde_json::Value, AdminError> {
+        if let Some(b) = &bucket {
+            self.0.meta.read_barrier().await.map_err(meta_err)?;
+            if self.0.meta.get_bucket(b).map_err(meta_err)?.is_none() {
+                return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {b} does not exist")));
+            }
+        } else if !prefix.is_empty() {
+            return Err(AdminError::new(400, "InvalidRequest", "a prefix needs a bucket"));
+        }
+        let Ok(slot) = self.0.heal_slot.clone().try_lock_owned() else {
+            return Err(AdminError::new(409, "HealInProgress", "a heal pass is already running on this node"));
+        };
+        Durability::spawn_pass(&self.0, Scope { bucket, prefix, disk: None }, slot);
+        Ok(self.0.heal_json())
+    }
+
+    async fn heal_object(&self, bucket: &str, key: &str, heal: bool) -> Result<serde_json::Value, AdminError> {
+        self.0.meta.read_barrier().await.map_err(meta_err)?;
+        let Some(v) = self.0.meta.get_object(bucket, key).map_err(meta_err)? else {
+            return Err(AdminError::new(404, "NoSuchKey", format!("{bucket}/{key} does not exist")));
+        };
+        let mut total = StripeCounts::default();
+        let mut found = StripeCounts::default();
+        let mut blobs = Vec::new();
+        for (spec, size) in pass::blobs_of(&v) {
+            let id = spec.id;
+            let r = pass::check_blob(&self.0.meta, &self.0.disks, spec, size, None, heal)
+                .await
+                .map_err(|e| AdminError::new(500, "InternalError", e))?
+                .ok_or_else(|| AdminError::new(409, "ObjectChanged", "the object changed while it was checked"))?;
+            total.whole += r.after.whole;
+            total.degraded += r.after.degraded;
+            total.lost += r.after.lost;
+            found.whole += r.found.whole;
+            found.degraded += r.found.degraded;
+            found.lost += r.found.lost;
+            blobs.push(json!({
+                "id": format!("{id:032x}"),
+                "size": size,
+                "stripes": { "whole": r.after.whole, "degraded": r.after.degraded, "lost": r.after.lost },
+                "bad_shards": r.after.bad_shards,
+                "rewritten": r.rewritten,
+                "failed": r.failed.iter().map(|(i, why)| json!({"shard": i, "error": why})).collect::<Vec<_>>(),
+            }));
+        }
+        let state = if total.lost > 0 {
+            "lost"
+        } else if total.degraded > 0 {
+            "degraded"
+        } else {
+            "whole"
+        };
+        Ok(json!({
+            "bucket": bucket,
+            "key": key,
+            "size": v.size,
+            "state": state,
+            "stripes": total,
+            "found": found,
+            "blobs": blobs,
+        }))
+    }
+
+    fn scrub_status(&self) -> serde_json::Value {
+        self.0.scrubber.status()
+    }
+
+    async fn scrub_start(&self) -> Result<serde_json::Value, AdminError> {
+        self.0.scrubber.request().await.map_err(|e| AdminError::new(503, "ServiceUnavailable", e))?;
+        Ok(self.0.scrubber.status())
+    }
+
+    async fn collect(&self, grace_secs: Option<u64>) -> Result<serde_json::Value, AdminError> {
+        let grace = grace_secs.map(Duration::from_secs).unwrap_or(self.0.cfg.orphan_grace);
+        let r = collector::collect(&self.0.meta, &self.0.local, grace)
+            .await
+            .map_err(|e| AdminError::new(503, "ServiceUnavailable", e))?;
+        Ok(serde_json::to_value(r).unwrap_or_default())
+    }
+}
