@@ -167,7 +167,8 @@ pub async fn heal(conn: &Connection, a: HealArgs) -> anyhow::Result<()> {
             r["reported"], r["healed"], r["pending"], r["failed"]
         );
     }
-    if p["state"].as_str() == Some("done") { verdict(p) } else { Ok(()) }
+    // Only a pass this command ran decides the exit status; --status is a query.
+    if !a.status && p["state"].as_str() == Some("done") { verdict(p) } else { Ok(()) }
 }
 
 pub async fn scrub(conn: &Connection, a: ScrubArgs) -> anyhow::Result<()> {

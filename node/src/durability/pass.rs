@@ -138,7 +138,7 @@ pub async fn check_blob(
     Ok(Some(res))
 }
 
-/// Called after every page with the status so far; false stops the pass (leadership
+/// Called after every object with the status so far; false stops the pass (leadership
 /// lost, shutdown), leaving it resumable from `status.cursor`.
 pub type Checkpoint<'a> = &'a mut (dyn FnMut(&PassStatus) -> bool + Send);
 
@@ -195,17 +195,17 @@ pub async fn run(
                 s.objects += 1;
                 s.cursor = Some((bucket.clone(), key.clone()));
             });
+            let snapshot = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if !checkpoint(&snapshot) {
+                set(status, |s| s.state = "stopped".into());
+                return;
+            }
         }
-        let snapshot = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if last_page {
             set(status, |s| {
                 s.state = "done".into();
                 s.finished = Some(unix_now());
             });
-            return;
-        }
-        if !checkpoint(&snapshot) {
-            set(status, |s| s.state = "stopped".into());
             return;
         }
     }
