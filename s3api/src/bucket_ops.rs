@@ -38,7 +38,14 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
 }
 
 impl CairnS3 {
-    pub(crate) fn require_bucket(&self, name: &str) -> S3Result<BucketInfo> {
+    /// The bucket, read locally; a miss is confirmed after a read barrier, so a bucket
+    /// created through another node a moment ago is never reported missing. (A hit
+    /// needs no barrier: apply checks the bucket again for every write.)
+    pub(crate) async fn require_bucket(&self, name: &str) -> S3Result<BucketInfo> {
+        if let Some(b) = self.store.meta.get_bucket(name).map_err(errors::meta)? {
+            return Ok(b);
+        }
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         self.store
             .meta
             .get_bucket(name)
@@ -155,7 +162,7 @@ impl CairnS3 {
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.require_bucket(&req.input.bucket)?;
+        self.require_bucket(&req.input.bucket).await?;
         Ok(S3Response::new(HeadBucketOutput {
             bucket_region: Some(self.store.config.region.clone()),
             ..Default::default()
@@ -166,7 +173,7 @@ impl CairnS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        self.require_bucket(&req.input.bucket)?;
+        self.require_bucket(&req.input.bucket).await?;
         // S3 reports us-east-1 as an empty LocationConstraint.
         let region = &self.store.config.region;
         let location_constraint = (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
@@ -177,7 +184,7 @@ impl CairnS3 {
     /// A listing page, read after a linearizable barrier.
     async fn scan(&self, req: ScanRequest<'_>) -> S3Result<Scan> {
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        self.require_bucket(req.bucket)?;
+        self.require_bucket(req.bucket).await?;
         let enc = Encoder::new(req.encoding_type)?;
         let max = listing::max_keys(req.max_keys)?;
         let prefix = req.prefix.unwrap_or_default().to_string();

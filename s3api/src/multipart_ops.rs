@@ -99,11 +99,15 @@ fn upload_algorithm(upload: &MultipartUpload) -> Option<Algorithm> {
 }
 
 impl CairnS3 {
-    fn require_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<MultipartUpload> {
+    /// The upload, as of a read barrier: an upload created (or a part added) through
+    /// another node, or through this one whose state machine has not applied it yet,
+    /// is seen.
+    async fn require_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<MultipartUpload> {
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         match self.store.meta.get_upload(bucket, key, upload_id).map_err(errors::meta)? {
             Some(u) => Ok(u),
             None => {
-                self.require_bucket(bucket)?;
+                self.require_bucket(bucket).await?;
                 Err(no_such_upload())
             }
         }
@@ -115,7 +119,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let owner = caller(&req)?;
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
+        self.require_bucket(&input.bucket).await?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
         if let Some(t) = &input.checksum_type
             && t.as_str() != ChecksumType::COMPOSITE
@@ -194,7 +198,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let number = check_part_number(input.part_number)?;
-        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let algorithm = upload_algorithm(&upload);
         let blob = self
             .ingest(Ingest {
@@ -225,16 +229,18 @@ impl CairnS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let number = check_part_number(input.part_number)?;
-        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
-        let (_, _, src) = self.copy_source(
-            &input.copy_source,
-            Conditions {
-                if_match: input.copy_source_if_match.as_ref(),
-                if_none_match: input.copy_source_if_none_match.as_ref(),
-                if_modified_since: input.copy_source_if_modified_since.as_ref(),
-                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            },
-        )?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let (_, _, src) = self
+            .copy_source(
+                &input.copy_source,
+                Conditions {
+                    if_match: input.copy_source_if_match.as_ref(),
+                    if_none_match: input.copy_source_if_none_match.as_ref(),
+                    if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                    if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+                },
+            )
+            .await?;
         let range = match input.copy_source_range.as_deref() {
             Some(r) => parse_copy_range(r, src.size)?,
             None => 0..src.size,
@@ -273,7 +279,7 @@ impl CairnS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let condition: Option<WriteCondition> = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if requested.is_empty() {
@@ -406,7 +412,7 @@ impl CairnS3 {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
+        self.require_bucket(&input.bucket).await?;
         self.abort_upload(input.bucket, input.key, input.upload_id).await?;
         Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
     }
@@ -427,7 +433,7 @@ impl CairnS3 {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
-        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let max = match input.max_parts {
             Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
             Some(n) => (n as usize).min(MAX_LIST),
@@ -479,7 +485,7 @@ impl CairnS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
+        self.require_bucket(&input.bucket).await?;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
         let max = match input.max_uploads {
             Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),

@@ -213,11 +213,12 @@ fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
 }
 
 impl CairnS3 {
-    pub(crate) fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
+    /// Callers that must see the latest write run a read barrier first.
+    pub(crate) async fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
         match self.store.meta.get_object(bucket, key).map_err(errors::meta)? {
             Some(o) => Ok(o),
             None => {
-                self.require_bucket(bucket)?;
+                self.require_bucket(bucket).await?;
                 Err(s3_error!(NoSuchKey, "The specified key does not exist."))
             }
         }
@@ -265,7 +266,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let owner = caller(&req)?;
         let S3Request { input, headers, trailing_headers, .. } = req;
-        self.require_bucket(&input.bucket)?;
+        self.require_bucket(&input.bucket).await?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let blob = self
             .ingest(Ingest {
@@ -349,9 +350,9 @@ impl CairnS3 {
 
     /// What GET and HEAD share: the version, its preconditions, the range to
     /// serve and the headers to answer with.
-    fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
+    async fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
         check_version_id(read.version_id)?;
-        let obj = self.current_object(bucket, key)?;
+        let obj = self.current_object(bucket, key).await?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
         let whole = content_range.is_none() && parts_count.is_none();
@@ -365,22 +366,24 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
-            &input.bucket,
-            &input.key,
-            ReadRequest {
-                version_id: input.version_id.as_deref(),
-                conditions: Conditions {
-                    if_match: input.if_match.as_ref(),
-                    if_none_match: input.if_none_match.as_ref(),
-                    if_modified_since: input.if_modified_since.as_ref(),
-                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
+            .prepare_read(
+                &input.bucket,
+                &input.key,
+                ReadRequest {
+                    version_id: input.version_id.as_deref(),
+                    conditions: Conditions {
+                        if_match: input.if_match.as_ref(),
+                        if_none_match: input.if_none_match.as_ref(),
+                        if_modified_since: input.if_modified_since.as_ref(),
+                        if_unmodified_since: input.if_unmodified_since.as_ref(),
+                    },
+                    range: input.range.as_ref(),
+                    part_number: input.part_number,
+                    checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
                 },
-                range: input.range.as_ref(),
-                part_number: input.part_number,
-                checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
-            },
-        )?;
+            )
+            .await?;
         let body = self.store.read_blob(&obj, range.start, range.end)?;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
@@ -397,22 +400,24 @@ impl CairnS3 {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self.prepare_read(
-            &input.bucket,
-            &input.key,
-            ReadRequest {
-                version_id: input.version_id.as_deref(),
-                conditions: Conditions {
-                    if_match: input.if_match.as_ref(),
-                    if_none_match: input.if_none_match.as_ref(),
-                    if_modified_since: input.if_modified_since.as_ref(),
-                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
+            .prepare_read(
+                &input.bucket,
+                &input.key,
+                ReadRequest {
+                    version_id: input.version_id.as_deref(),
+                    conditions: Conditions {
+                        if_match: input.if_match.as_ref(),
+                        if_none_match: input.if_none_match.as_ref(),
+                        if_modified_since: input.if_modified_since.as_ref(),
+                        if_unmodified_since: input.if_unmodified_since.as_ref(),
+                    },
+                    range: input.range.as_ref(),
+                    part_number: input.part_number,
+                    checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
                 },
-                range: input.range.as_ref(),
-                part_number: input.part_number,
-                checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
-            },
-        )?;
+            )
+            .await?;
         let mut out = HeadObjectOutput::default();
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
@@ -442,7 +447,8 @@ impl CairnS3 {
         let input = req.input;
         check_version_id(input.version_id.as_deref())?;
         if let Some(cond) = input.if_match.as_ref() {
-            let obj = self.current_object(&input.bucket, &input.key)?;
+            self.store.meta.read_barrier().await.map_err(errors::meta)?;
+            let obj = self.current_object(&input.bucket, &input.key).await?;
             Conditions {
                 if_match: Some(cond),
                 if_none_match: None,
@@ -460,7 +466,7 @@ impl CairnS3 {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
+        self.require_bucket(&input.bucket).await?;
         let objects = input.delete.objects;
         if objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
@@ -504,7 +510,7 @@ impl CairnS3 {
 
     /// The current version named by `x-amz-copy-source`, once its
     /// `x-amz-copy-source-if-*` conditions hold.
-    pub(crate) fn copy_source(
+    pub(crate) async fn copy_source(
         &self,
         source: &CopySource,
         conditions: Conditions<'_>,
@@ -513,7 +519,8 @@ impl CairnS3 {
             return Err(s3_error!(NotImplemented, "Access point copy sources are not supported"));
         };
         check_version_id(version_id.as_deref())?;
-        let src = self.current_object(bucket, key)?;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
+        let src = self.current_object(bucket, key).await?;
         conditions.check_copy_source(&src)?;
         Ok((bucket.to_string(), key.to_string(), src))
     }
@@ -524,16 +531,18 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let owner = caller(&req)?;
         let input = req.input;
-        self.require_bucket(&input.bucket)?;
-        let (src_bucket, src_key, src) = self.copy_source(
-            &input.copy_source,
-            Conditions {
-                if_match: input.copy_source_if_match.as_ref(),
-                if_none_match: input.copy_source_if_none_match.as_ref(),
-                if_modified_since: input.copy_source_if_modified_since.as_ref(),
-                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            },
-        )?;
+        self.require_bucket(&input.bucket).await?;
+        let (src_bucket, src_key, src) = self
+            .copy_source(
+                &input.copy_source,
+                Conditions {
+                    if_match: input.copy_source_if_match.as_ref(),
+                    if_none_match: input.copy_source_if_none_match.as_ref(),
+                    if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                    if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+                },
+            )
+            .await?;
         let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,

@@ -196,10 +196,16 @@ async fn ready_needs_a_leader_and_a_write_quorum_of_disks() {
         raw_http().get(format!("{}/health/ready", node.endpoint())).send().await.unwrap().status().as_u16()
     };
     assert_eq!(ready().await, 200);
+    // A disk that cannot come back: its directory replaced by a file, so the node
+    // cannot format it again (an emptied directory would be reformatted and refilled).
+    let break_disk = |d: &std::path::Path| {
+        std::fs::remove_dir_all(d).unwrap();
+        std::fs::write(d, b"not a directory").unwrap();
+    };
     // 2 data + 2 parity writes need 3 disks: with one gone the node is still ready.
-    std::fs::remove_dir_all(node.disk_dirs()[0].join("objects")).unwrap();
+    break_disk(&node.disk_dirs()[0]);
     assert_eq!(ready().await, 200);
-    std::fs::remove_dir_all(node.disk_dirs()[1].join("objects")).unwrap();
+    break_disk(&node.disk_dirs()[1]);
     assert_eq!(ready().await, 503, "two of four disks gone: no write quorum");
     let live = raw_http().get(format!("{}/health/live", node.endpoint())).send().await.unwrap();
     assert_eq!(live.status().as_u16(), 200, "the process is still alive");
