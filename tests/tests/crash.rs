@@ -318,20 +318,18 @@ impl Writer {
     async fn multipart(&mut self, c: &Client, round: usize, killed: &AtomicBool, key: String) -> bool {
         // Mostly two parts, so that some uploads complete within a round.
         let n = if self.rng.gen_bool(0.75) { 2 } else { 3 };
-        let mut parts = Vec::new();
-        for i in 0..n {
-            let len = if i + 1 < n { PART } else { self.rng.gen_range(KIB..=MIB) };
-            parts.push(self.body(len));
-        }
-        let obj = Obj::multipart(&parts);
+        let sizes: Vec<usize> = (0..n).map(|i| if i + 1 < n { PART } else { self.rng.gen_range(KIB..=MIB) }).collect();
         self.mpu_keys.insert(key.clone());
         let id = match c.create_multipart_upload().bucket(BUCKET).key(&key).send().await {
             Ok(out) => out.upload_id().unwrap_or_default().to_string(),
             Err(e) => return self.step_failed(round, "create-mpu", &key, sdk_err(e), killed.load(Ordering::SeqCst)),
         };
+        // Each part is generated just before it is sent, so the requests start at once.
+        let mut parts = Vec::new();
         let mut done = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
+        for (i, len) in sizes.into_iter().enumerate() {
             let n = i as i32 + 1;
+            let p = self.body(len);
             let r = c
                 .upload_part()
                 .bucket(BUCKET)
@@ -344,16 +342,18 @@ impl Writer {
             match r {
                 Ok(out) => {
                     let etag = out.e_tag().unwrap_or_default().to_string();
-                    if etag != etag_of(p) {
-                        self.problems.push(format!("UploadPart {n} of {key}: ETag {etag}, want {}", etag_of(p)));
+                    if etag != etag_of(&p) {
+                        self.problems.push(format!("UploadPart {n} of {key}: ETag {etag}, want {}", etag_of(&p)));
                     }
                     done.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
+                    parts.push(p);
                 }
                 Err(e) => {
                     return self.step_failed(round, "upload-part", &key, sdk_err(e), killed.load(Ordering::SeqCst))
                 }
             }
         }
+        let obj = Obj::multipart(&parts);
         let r = c
             .complete_multipart_upload()
             .bucket(BUCKET)
