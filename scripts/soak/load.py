@@ -119,6 +119,7 @@ class Load:
         self.acknowledged = 0
         self.counts = {}  # op -> [ok, failed]
         self.bad_reads = []  # reads during the run that matched no allowed state
+        self.failures = {}  # "op: error" -> count, for the summary
         self.books = {}
         self.journal = open(args.journal, "a", buffering=1)
 
@@ -135,6 +136,12 @@ class Load:
             self.journal.write(json.dumps(entry) + "\n")
             c = self.counts.setdefault(entry["op"], [0, 0])
             c[0 if entry["acked"] else 1] += 1
+            if not entry["acked"]:
+                # Connection errors name the URL; keep only the kind of error.
+                what = "%s: %s" % (entry["op"], entry.get("err", "").split(":")[0].split(" via ")[0])
+                if entry.get("err", "").startswith("HTTP"):
+                    what = "%s: %s" % (entry["op"], entry["err"])
+                self.failures[what] = self.failures.get(what, 0) + 1
             if entry["op"] in ("put", "multipart"):
                 self.written += 1
                 self.acknowledged += 1 if entry["acked"] else 0
@@ -284,6 +291,8 @@ class Load:
         os.replace(self.args.state + ".tmp", self.args.state)
         log("load: done: %d ops, written=%d acknowledged=%d %s" % (
             self.ops_started, self.written, self.acknowledged, json.dumps(self.counts)))
+        for what, n in sorted(self.failures.items(), key=lambda x: -x[1]):
+            log("load: failed %4d x %s" % (n, what))
 
 
 # ---------------------------------------------------------------------------------------
