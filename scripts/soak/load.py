@@ -333,7 +333,7 @@ def chaos(args):
 
     corrupted = set()  # object ids with one damaged shard already
     while not stopping():
-        sleep(rng.uniform(10, 20))
+        sleep(rng.uniform(args.min_interval, args.max_interval))
         if stopping():
             break
         if not all(alive(n) for n in (1, 2, 3)):
@@ -489,6 +489,8 @@ def main():
     c.add_argument("--stop-file", required=True)
     c.add_argument("--log", required=True)
     c.add_argument("--seed", type=int, default=random.randrange(1 << 30))
+    c.add_argument("--min-interval", type=float, default=10, help="seconds between actions, at least")
+    c.add_argument("--max-interval", type=float, default=20, help="seconds between actions, at most")
     v = sub.add_parser("verify")
     v.add_argument("--endpoints", required=True)
     v.add_argument("--bucket", default="soak")
