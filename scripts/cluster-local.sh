@@ -4,6 +4,9 @@
 #   scripts/cluster-local.sh start DIR    start (or restart) the cluster kept in DIR
 #   scripts/cluster-local.sh stop DIR     stop it (SIGTERM, then SIGKILL after 20 s)
 #   scripts/cluster-local.sh status DIR   pids, /health/ready and `cairn cluster status`
+#   scripts/cluster-local.sh kill-node DIR N    SIGKILL node N (1..3), as a crash would
+#   scripts/cluster-local.sh start-node DIR N   start node N alone again, with the same
+#                                               arguments as `start`; waits for /health/ready
 #
 # Node N (1..3) keeps its data in DIR/nodeN, logs to DIR/nodeN.log and its pid in
 # DIR/nodeN.pid. S3 is on 127.0.0.1:$((S3_BASE + N)) (9101..9103), internode QUIC on
@@ -48,6 +51,8 @@ usage() {
 Usage: $PROG start DIR     start a 3-node cluster with its state in DIR (restarts it if DIR holds one)
        $PROG stop DIR      stop the cluster in DIR
        $PROG status DIR    show the nodes and \`cairn cluster status\`
+       $PROG kill-node DIR N    SIGKILL node N (1..3) of the cluster in DIR
+       $PROG start-node DIR N   start node N of the cluster in DIR again (after kill-node)
 
 S3 on $HOST:9101..9103, internode on $HOST:9201..9203 (CAIRN_LOCAL_S3_BASE,
 CAIRN_LOCAL_NODE_BASE move them). Root keys: CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY.
@@ -223,6 +228,37 @@ show_log_tails() {
     done
 }
 
+# Start node N in the background (ACCESS_KEY, SECRET_KEY, CLUSTER_SECRET, CAIRND and the
+# ports must be loaded). WHY names the command in the log's start banner.
+launch_node() {
+    local n="$1" why="$2" m peers=()
+    for m in "${NODES[@]}"; do peers+=(--peer "$HOST:$(node_port "$m")"); done
+
+    # Start the node in its own session (setsid) with no terminal and stdin from
+    # /dev/null, so it outlives this script and the shell it ran in. The wrapper writes
+    # its own pid and then execs cairnd, so the pid file names cairnd itself. Settings
+    # other than the ones given here must not leak in from the caller's CAIRN_* variables
+    # or /etc/cairn/cairn.toml, hence the clean environment and --config /dev/null.
+    local launcher=()
+    if command -v setsid >/dev/null 2>&1; then launcher=(setsid); else launcher=(nohup); fi
+    mkdir -p "$DIR/node$n"
+    printf '\n==== %s: %s %s ====\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$PROG" "$why" >>"$DIR/node$n.log"
+    (
+        for v in $(env | grep -oE '^CAIRN_[A-Za-z0-9_]*' || true); do
+            case "$v" in CAIRN_LOG | CAIRN_LOG_FORMAT) ;; *) unset "$v" ;; esac
+        done
+        export CAIRN_ROOT_ACCESS_KEY="$ACCESS_KEY" CAIRN_ROOT_SECRET_KEY="$SECRET_KEY"
+        export CAIRN_CLUSTER_SECRET="$CLUSTER_SECRET"
+        exec "${launcher[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/node$n.pid" \
+            "$CAIRND" --config /dev/null \
+            --data "$DIR/node$n" \
+            --s3-listen "$HOST:$(s3_port "$n")" \
+            --node-listen "$HOST:$(node_port "$n")" \
+            "${peers[@]}" \
+            </dev/null >>"$DIR/node$n.log" 2>&1
+    ) &
+}
+
 # --- stop --------------------------------------------------------------------------
 
 stop_nodes() {
@@ -299,34 +335,7 @@ cmd_start() {
     load_credentials
     load_cluster_secret
 
-    local peers=()
-    for n in "${NODES[@]}"; do peers+=(--peer "$HOST:$(node_port "$n")"); done
-
-    # Start each node in its own session (setsid) with no terminal and stdin from
-    # /dev/null, so it outlives this script and the shell it ran in. The wrapper writes
-    # its own pid and then execs cairnd, so the pid file names cairnd itself. Settings
-    # other than the ones given here must not leak in from the caller's CAIRN_* variables
-    # or /etc/cairn/cairn.toml, hence the clean environment and --config /dev/null.
-    local launcher=()
-    if command -v setsid >/dev/null 2>&1; then launcher=(setsid); else launcher=(nohup); fi
-    for n in "${NODES[@]}"; do
-        mkdir -p "$DIR/node$n"
-        printf '\n==== %s: %s start ====\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$PROG" >>"$DIR/node$n.log"
-        (
-            for v in $(env | grep -oE '^CAIRN_[A-Za-z0-9_]*' || true); do
-                case "$v" in CAIRN_LOG | CAIRN_LOG_FORMAT) ;; *) unset "$v" ;; esac
-            done
-            export CAIRN_ROOT_ACCESS_KEY="$ACCESS_KEY" CAIRN_ROOT_SECRET_KEY="$SECRET_KEY"
-            export CAIRN_CLUSTER_SECRET="$CLUSTER_SECRET"
-            exec "${launcher[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/node$n.pid" \
-                "$CAIRND" --config /dev/null \
-                --data "$DIR/node$n" \
-                --s3-listen "$HOST:$(s3_port "$n")" \
-                --node-listen "$HOST:$(node_port "$n")" \
-                "${peers[@]}" \
-                </dev/null >>"$DIR/node$n.log" 2>&1
-        ) &
-    done
+    for n in "${NODES[@]}"; do launch_node "$n" start; done
 
     # Wait for the pid files, then for /health/ready on every node.
     local deadline=$((SECONDS + READY_TIMEOUT))
@@ -421,13 +430,77 @@ cmd_status() {
     cairn_cli --endpoint "$(endpoint "$any")" cluster status
 }
 
+# --- kill-node / start-node ----------------------------------------------------------
+
+cmd_kill_node() {
+    [[ -d "$DIR" ]] || die "$DIR does not exist"
+    local n="$NODE" pid
+    pid="$(pid_of "$n")"
+    if [[ -z "$pid" ]] || ! is_cairnd "$pid"; then
+        rm -f "$DIR/node$n.pid"
+        die "node $n is not running"
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do is_cairnd "$pid" || break; sleep 0.1; done
+    is_cairnd "$pid" && die "node $n (pid $pid) is still alive 10 s after SIGKILL"
+    rm -f "$DIR/node$n.pid"
+    log "killed node $n (pid $pid) with SIGKILL"
+}
+
+cmd_start_node() {
+    [[ -d "$DIR" ]] || die "$DIR does not exist"
+    DIR="$(cd "$DIR" && pwd)"
+    umask 077
+    local n="$NODE" pid
+    [[ -f "$DIR/ports" && -f "$DIR/credentials" && -s "$DIR/cluster-secret" && -d "$DIR/node$n" ]] ||
+        die "$DIR holds no cluster with a node $n; create it with: $PROG start $DIR"
+    pid="$(pid_of "$n")"
+    if [[ -n "$pid" ]] && is_cairnd "$pid"; then
+        die "node $n is already running (pid $pid in $DIR/node$n.pid)"
+    fi
+    rm -f "$DIR/node$n.pid"
+
+    find_binaries
+    load_ports
+    tcp_port_busy "$(s3_port "$n")" && die "port $HOST:$(s3_port "$n") is in use"
+    udp_port_busy "$(node_port "$n")" && die "UDP port $HOST:$(node_port "$n") is in use"
+    # The keys the cluster was created with (the nodes keep them whatever the environment says).
+    ACCESS_KEY="$(file_var "$DIR/credentials" CAIRN_ROOT_ACCESS_KEY)"
+    SECRET_KEY="$(file_var "$DIR/credentials" CAIRN_ROOT_SECRET_KEY)"
+    [[ -n "$ACCESS_KEY" && -n "$SECRET_KEY" ]] || die "$DIR/credentials is damaged"
+    load_cluster_secret
+
+    launch_node "$n" start-node
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while [[ -z "$(pid_of "$n")" ]]; do
+        ((SECONDS < deadline)) || die "node $n did not start"
+        sleep 0.1
+    done
+    while [[ "$(http_status "$(endpoint "$n")/health/ready")" != 200 ]]; do
+        is_cairnd "$(pid_of "$n")" || die "node $n exited during start-up (see $DIR/node$n.log)"
+        ((SECONDS < deadline)) || die "node $n was not ready within ${READY_TIMEOUT}s (see $DIR/node$n.log)"
+        sleep 0.2
+    done
+    log "started node $n (pid $(pid_of "$n")), ready"
+}
+
 # --- main --------------------------------------------------------------------------
 
-[[ $# -eq 2 && -n "$2" ]] || usage
+[[ $# -ge 2 && -n "$2" ]] || usage
 DIR="$2"
+NODE=""
+case "$1" in
+    start | stop | status) [[ $# -eq 2 ]] || usage ;;
+    kill-node | start-node)
+        [[ $# -eq 3 && " ${NODES[*]} " == *" $3 "* ]] || usage
+        NODE="$3"
+        ;;
+esac
 case "$1" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    kill-node) cmd_kill_node ;;
+    start-node) cmd_start_node ;;
     *) usage ;;
 esac

@@ -308,6 +308,33 @@ impl TestNode {
         ClientBuilder::new(&format!("http://localhost:{}", self.port)).virtual_host().build()
     }
 
+    /// The node's whole stderr log (every run of it, appended).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Block until GET /health/ready answers 200 (at most `timeout`).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let url = format!("{}/health/ready", self.endpoint);
+        let http = raw_http();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(r) = http.get(&url).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "health/ready never answered 200 within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A root-signed request to the admin API: `op` is what follows `/cairn/admin/v1/`
+    /// (with its query string, e.g. `gc?grace_secs=0`). Returns (status, body text).
+    pub async fn admin(&self, method: &str, op: &str, body: &[u8]) -> (u16, String) {
+        admin_request(&self.endpoint, method, op, body).await
+    }
+
     /// Block until GET /health/live answers 200.
     pub async fn wait_live(&self) {
         let url = format!("{}/health/live", self.endpoint);
@@ -927,6 +954,30 @@ pub async fn send_signed(
     let r = req.body(body).send().await.expect("send signed request");
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
+}
+
+/// Run a test body with an overall time limit, so a hung server fails the test instead of
+/// hanging the suite.
+pub async fn within<F: std::future::Future<Output = ()>>(secs: u64, f: F) {
+    if tokio::time::timeout(Duration::from_secs(secs), f).await.is_err() {
+        panic!("test did not finish within {secs} s");
+    }
+}
+
+/// ETag of a multipart object: `"<hex md5 of the concatenated binary part md5s>-N"`.
+pub fn multipart_etag<P: AsRef<[u8]>>(parts: &[P]) -> String {
+    let mut cat = Vec::new();
+    for p in parts {
+        cat.extend_from_slice(&md5::Md5::digest(p.as_ref()));
+    }
+    format!("\"{}-{}\"", md5_hex(&cat), parts.len())
+}
+
+/// A root-signed request to the admin API of the node at `endpoint`: `op` is what follows
+/// `/cairn/admin/v1/`, query string included. Returns (status, body text).
+pub async fn admin_request(endpoint: &str, method: &str, op: &str, body: &[u8]) -> (u16, String) {
+    let url = format!("{}/cairn/admin/v1/{}", endpoint.trim_end_matches('/'), op.trim_start_matches('/'));
+    send_signed(method, &url, &[], Payload::Bytes(body), body.to_vec(), std::time::SystemTime::now()).await
 }
 
 /// Distinct shard-file groups (the 32-hex stems of `<stem>.<index>` shard files) over these disks.
