@@ -208,6 +208,40 @@ pub async fn scrub(conn: &Connection, a: ScrubArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args)]
+pub struct RebalanceArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn rebalance(conn: &Connection, a: RebalanceArgs) -> anyhow::Result<()> {
+    let v = admin::get(conn, "rebalance").await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let placed = v["done_version"] == v["layout_version"];
+    println!(
+        "layout v{}: {} (at most {} MiB/s)",
+        v["layout_version"],
+        if placed { "every shard where the layout places it" } else { "shards still to move" },
+        v["rate_mib"]
+    );
+    for (name, p) in [("current", &v["current"]), ("last", &v["last"])] {
+        if !p.is_null() {
+            println!(
+                "  {name} pass: {} objects, {} blobs moved ({} shards), {} skipped{}",
+                p["objects"],
+                p["blobs_moved"],
+                p["shards_moved"],
+                p["skipped"],
+                p["last_error"].as_str().map(|e| format!("; last error: {e}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub async fn gc(conn: &Connection, a: GcArgs) -> anyhow::Result<()> {
     let ep = match a.grace_secs {
         Some(g) => format!("gc?grace_secs={g}"),

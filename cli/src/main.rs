@@ -37,6 +37,8 @@ enum Command {
     Heal(heal::HealArgs),
     /// Start the background scrubber now, or show its progress (admin key).
     Scrub(heal::ScrubArgs),
+    /// Progress of moving shards to where the layout places them, after nodes join (admin key, ask the leader).
+    Rebalance(heal::RebalanceArgs),
     /// Remove this node's orphan shard files: shards no metadata refers to (admin key).
     Gc(heal::GcArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -68,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Heal(a) => heal::heal(&cli.conn, a).await,
             Command::Scrub(a) => heal::scrub(&cli.conn, a).await,
             Command::Gc(a) => heal::gc(&cli.conn, a).await,
+            Command::Rebalance(a) => heal::rebalance(&cli.conn, a).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());

@@ -94,6 +94,29 @@ impl DiskSet {
         .map_err(join_error)
     }
 
+    /// Copies shard `shard` of a blob to disk `to` (the rebalancer's move, before the
+    /// metadata points at the new place).
+    pub async fn copy_shard(
+        &self,
+        spec: ShardSpec,
+        object_size: u64,
+        shard: usize,
+        to: u16,
+        pace: Option<Pace>,
+    ) -> Result<(), ErasureError> {
+        let disks = self.resolve(&spec)?;
+        let dst = self.disk(to).ok_or_else(|| ErasureError::Layout(format!("disk {to} is not in the table")))?;
+        if shard >= disks.len() {
+            return Err(ErasureError::Layout(format!("no shard {shard}")));
+        }
+        tokio::task::spawn_blocking(move || {
+            let layout = Layout { k: spec.data(), block_size: spec.block_size as u64, object_size };
+            Blob { disks: &disks, spec: &spec, layout, pace: pace.as_ref() }.copy_shard(shard, dst.as_ref())
+        })
+        .await
+        .map_err(join_error)?
+    }
+
     /// Replaces the whole table (a layout change); writers/readers already created keep the
     /// disks they resolved.
     pub fn set_disks(&self, disks: Vec<Option<Arc<dyn ShardDisk>>>) {

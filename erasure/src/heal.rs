@@ -172,6 +172,38 @@ impl Blob<'_> {
         out
     }
 
+    /// Copies shard `shard` block by block to `dst` (checking every CRC on the way),
+    /// committed under its final name there. The source stays.
+    pub fn copy_shard(&self, shard: usize, dst: &dyn ShardDisk) -> Result<(), ErasureError> {
+        let src = self.open(shard)?;
+        let mut w = dst.create(self.spec.id, shard)?;
+        let mut buf = Vec::new();
+        for s in 0..self.stripes() {
+            let len = self.layout.block_len(s);
+            buf.resize(len, 0);
+            if !Self::read_good(src.as_ref(), self.layout.block_offset(s), &mut buf) {
+                w.abort();
+                return Err(ErasureError::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("shard {shard} stripe {s} fails its checksum"),
+                )));
+            }
+            if let Err(e) = w.append(&buf, crc32c::crc32c(&buf).to_le_bytes()) {
+                w.abort();
+                return Err(e.into());
+            }
+            if let Some(p) = self.pace {
+                p(len as u64 * 2);
+            }
+        }
+        let h = header::encode(self.spec, shard, self.layout.object_size);
+        if let Err(e) = w.commit(&h) {
+            let _ = dst.remove(self.spec.id, shard);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Streams every stripe's blocks for the `targets` shards into `writers`, rebuilt
     /// from the other shards.
     fn rebuild_into(

@@ -73,6 +73,9 @@ pub struct Flags {
     /// Shard bytes per second the background scrubber may read, in MiB (0: unthrottled).
     #[arg(long, env = "CAIRN_SCRUB_RATE_MIB")]
     pub scrub_rate_mib: Option<u64>,
+    /// Shard bytes per second the rebalancer may move, in MiB (0: unthrottled).
+    #[arg(long, env = "CAIRN_REBALANCE_RATE_MIB")]
+    pub rebalance_rate_mib: Option<u64>,
     /// Seconds between the starts of two scrub passes over every object (0: never on its own).
     #[arg(long, env = "CAIRN_SCRUB_INTERVAL_SECS")]
     pub scrub_interval_secs: Option<u64>,
@@ -115,6 +118,7 @@ struct FileConfig {
     cluster_secret: Option<String>,
     scrub_rate_mib: Option<u64>,
     scrub_interval_secs: Option<u64>,
+    rebalance_rate_mib: Option<u64>,
     orphan_grace_secs: Option<u64>,
     log_format: Option<LogFormat>,
 }
@@ -140,6 +144,7 @@ pub struct Config {
     pub cluster_secret: Option<String>,
     pub scrub_rate_mib: u64,
     pub scrub_interval_secs: u64,
+    pub rebalance_rate_mib: u64,
     pub orphan_grace_secs: u64,
     pub log_format: LogFormat,
 }
@@ -165,6 +170,7 @@ pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_SCRUB_RATE_MIB: u64 = 64;
 pub const DEFAULT_SCRUB_INTERVAL_SECS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_ORPHAN_GRACE_SECS: u64 = 3600;
+pub const DEFAULT_REBALANCE_RATE_MIB: u64 = 64;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -210,6 +216,10 @@ impl Config {
                 .scrub_interval_secs
                 .or(file.scrub_interval_secs)
                 .unwrap_or(DEFAULT_SCRUB_INTERVAL_SECS),
+            rebalance_rate_mib: flags
+                .rebalance_rate_mib
+                .or(file.rebalance_rate_mib)
+                .unwrap_or(DEFAULT_REBALANCE_RATE_MIB),
             orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };

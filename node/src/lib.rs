@@ -143,6 +143,7 @@ impl Node {
             local_disks,
             durability::DurabilityConfig {
                 scrub_rate_mib: cfg.scrub_rate_mib,
+                rebalance_rate_mib: cfg.rebalance_rate_mib,
                 scrub_interval: Duration::from_secs(cfg.scrub_interval_secs),
                 orphan_grace: Duration::from_secs(cfg.orphan_grace_secs),
             },

@@ -173,6 +173,18 @@ pub enum Command {
         name: String,
         value: Vec<u8>,
     },
+    /// Points blob `id` of `bucket/key` (the object's, or one of its parts') at the
+    /// disks `to`, after the rebalancer copied its shards there. Refused with
+    /// PreconditionFailed unless the blob still sits on `from`, so a move never
+    /// undoes a newer write or another move.
+    MoveBlob {
+        bucket: String,
+        key: String,
+        id: u128,
+        from: Vec<u16>,
+        to: Vec<u16>,
+        layout_version: u64,
+    },
 }
 
 /// What refers to a blob: an object's current version or a part of an upload in progress.

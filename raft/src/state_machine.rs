@@ -483,6 +483,20 @@ impl Applier<'_> {
                     Err(msg) => CommandResult::LayoutConflict(msg),
                 }
             }
+            Command::MoveBlob { bucket, key, id, from, to, layout_version } => {
+                let Some(okey) = object_key(&bucket, &key) else {
+                    return Ok(CommandResult::NoSuchKey);
+                };
+                let Some(mut version) = self.object(&okey)? else {
+                    return Ok(CommandResult::NoSuchKey);
+                };
+                if !retarget(&mut version.data, id, &from, &to, layout_version) {
+                    return Ok(CommandResult::PreconditionFailed);
+                }
+                let v = bincode::serialize(&version)?;
+                Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
+                CommandResult::Ok
+            }
             Command::PutServiceState { name, value } => {
                 let mut k = CLUSTER_SERVICE_PREFIX.to_vec();
                 k.extend_from_slice(name.as_bytes());
@@ -551,6 +565,19 @@ impl StateMachine {
             trees.rebuild_blobs()?;
         }
         Ok(StateMachine { trees, snap_dir, lock: Arc::new(tokio::sync::Mutex::new(())) })
+    }
+}
+
+/// Moves blob `id` within `data` from disks `from` to `to`; false if it is not there.
+fn retarget(data: &mut ObjectData, id: u128, from: &[u16], to: &[u16], layout_version: u64) -> bool {
+    match data {
+        ObjectData::Shards(r) if r.id == id && r.disks == from && to.len() == from.len() => {
+            r.disks = to.to_vec();
+            r.layout_version = layout_version;
+            true
+        }
+        ObjectData::Parts(parts) => parts.iter_mut().any(|p| retarget(&mut p.data, id, from, to, layout_version)),
+        _ => false,
     }
 }
 

@@ -106,6 +106,34 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
     s.propose(Command::AbortUpload { bucket: "bkt".into(), key: "n".into(), upload_id: "u2".into() }).await.unwrap();
     assert_eq!(s.blob_owner(20).unwrap(), None);
 
+    // MoveBlob retargets a part's blob inside a multipart object, only from where it is.
+    let mv = |from: Vec<u16>, to: Vec<u16>| Command::MoveBlob {
+        bucket: "bkt".into(),
+        key: "m".into(),
+        id: 13,
+        from,
+        to,
+        layout_version: 9,
+    };
+    assert_eq!(s.propose(mv(vec![9, 9, 9, 9], vec![4, 5, 6, 7])).await.unwrap(), CommandResult::PreconditionFailed);
+    assert_eq!(s.propose(mv(vec![0, 1, 2, 3], vec![4, 5, 6, 7])).await.unwrap(), CommandResult::Ok);
+    let v = s.get_object("bkt", "m").unwrap().unwrap();
+    let ObjectData::Parts(parts) = &v.data else { panic!("not parts") };
+    let ObjectData::Shards(r) = &parts[1].data else { panic!("not shards") };
+    assert_eq!((r.id, r.disks.clone(), r.layout_version), (13, vec![4, 5, 6, 7], 9));
+    let ObjectData::Shards(r0) = &parts[0].data else { panic!("not shards") };
+    assert_eq!(r0.disks, vec![0, 1, 2, 3], "the other part stays");
+    assert_eq!(s.blob_owner(13).unwrap(), object_owner("bkt", "m"), "a move keeps the owner");
+    let gone = Command::MoveBlob {
+        bucket: "bkt".into(),
+        key: "nope".into(),
+        id: 13,
+        from: vec![],
+        to: vec![],
+        layout_version: 1,
+    };
+    assert_eq!(s.propose(gone).await.unwrap(), CommandResult::NoSuchKey);
+
     // Service state round trip.
     assert_eq!(s.service_state("scrub").unwrap(), None);
     s.propose(Command::PutServiceState { name: "scrub".into(), value: b"cursor".to_vec() }).await.unwrap();

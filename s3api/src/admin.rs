@@ -38,6 +38,8 @@ pub trait DurabilityAdmin: Send + Sync + 'static {
     fn scrub_status(&self) -> serde_json::Value;
     /// Starts a scrub pass now (on the leader), resuming a pass in progress.
     async fn scrub_start(&self) -> Result<serde_json::Value, AdminError>;
+    /// The rebalancer's progress and last pass.
+    fn rebalance_status(&self) -> serde_json::Value;
     /// Removes this node's shard files that no metadata refers to and that are older
     /// than `grace_secs`.
     async fn collect(&self, grace_secs: Option<u64>) -> Result<serde_json::Value, AdminError>;
@@ -98,6 +100,8 @@ impl AdminRoute {
                 _ => Err(AdminError::new(400, "InvalidRequest", "heal/object needs bucket and key parameters")),
             },
             (&Method::GET, "scrub") => Ok(d.scrub_status()),
+            (&Method::GET, "rebalance") => Ok(d.rebalance_status()),
+            (_, "rebalance") => Err(AdminError::new(405, "MethodNotAllowed", "rebalance answers GET")),
             (&Method::POST, "scrub") => d.scrub_start().await,
             (&Method::POST, "gc") => match param("grace_secs").map(|g| g.parse::<u64>()) {
                 Some(Err(_)) => Err(AdminError::new(400, "InvalidRequest", "grace_secs must be a number of seconds")),
@@ -235,7 +239,7 @@ impl S3Route for AdminRoute {
         if let Some(op) = path.strip_prefix("cluster") {
             return Ok(self.cluster_call(&req.method, op, req.input).await);
         }
-        if path.starts_with("heal") || path == "scrub" || path == "gc" {
+        if path.starts_with("heal") || matches!(path.as_str(), "scrub" | "gc" | "rebalance") {
             return Ok(self.durability_call(&req.method, &path, req.uri.query()).await);
         }
         Ok(match (&req.method, path.as_str()) {

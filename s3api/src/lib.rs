@@ -22,4 +22,4 @@ pub use auth::CairnAuth;
 pub use host::CairnHost;
 pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use service::CairnS3;
-pub use store::{Store, StoreConfig, spec_of};
+pub use store::{Store, StoreConfig, placement_hash, spec_of};

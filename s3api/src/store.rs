@@ -69,16 +69,9 @@ impl Store {
         Self { meta, disks: Arc::new(disks), config, writers }
     }
 
-    fn placement_hash(bucket: &str, key: &str) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bucket.hash(&mut h);
-        key.hash(&mut h);
-        h.finish()
-    }
-
     /// The shards of a new blob of `bucket/key`, and the layout version they were placed with.
     fn new_spec(&self, bucket: &str, key: &str) -> S3Result<(ShardSpec, u64)> {
-        let hash = Self::placement_hash(bucket, key);
+        let hash = placement_hash(bucket, key);
         let layout = self.meta.layout().map_err(errors::meta)?;
         // Disk indices are global: until this node has the layout (and its disk table
         // follows it), no index can be trusted to name the right disk.
@@ -210,6 +203,15 @@ impl Store {
             }
         });
     }
+}
+
+/// The hash that picks an object's erasure set and rotation in the layout. Only new
+/// writes and the rebalancer use it: reads follow the disks recorded in the ShardRef.
+pub fn placement_hash(bucket: &str, key: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bucket.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
 }
 
 fn collect_shards(data: &ObjectData, out: &mut Vec<ShardSpec>) {

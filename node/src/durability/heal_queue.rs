@@ -6,14 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_erasure::{DiskSet, ShardSpec};
+use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{BlobOwner, ObjectData};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::pass::{blobs_of, check_blob};
+use super::pass::{check_blob, resolve};
 
 /// Reports beyond this many unprocessed are dropped (the scrubber finds them later).
 const QUEUE_DEPTH: usize = 4096;
@@ -59,23 +58,6 @@ impl HealQueue {
 
     pub fn stats(&self) -> QueueStats {
         self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// The blob's spec and size as the metadata has it now.
-fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
-    match meta.blob_owner(id).ok()?? {
-        BlobOwner::Object { bucket, key } => {
-            let v = meta.get_object(&bucket, &key).ok()??;
-            blobs_of(&v).into_iter().find(|(s, _)| s.id == id)
-        }
-        BlobOwner::Part { upload_id, number } => {
-            let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;
-            match &p.data {
-                ObjectData::Shards(r) if r.id == id => Some((cairn_s3api::spec_of(r), p.size)),
-                _ => None,
-            }
-        }
     }
 }
 

@@ -10,6 +10,7 @@
 mod collector;
 mod heal_queue;
 mod pass;
+mod rebalance;
 mod scrubber;
 mod throttle;
 
@@ -31,6 +32,7 @@ const DISK_CHECK_EVERY: Duration = Duration::from_secs(3);
 
 pub struct DurabilityConfig {
     pub scrub_rate_mib: u64,
+    pub rebalance_rate_mib: u64,
     pub scrub_interval: Duration,
     pub orphan_grace: Duration,
 }
@@ -45,6 +47,7 @@ pub struct Durability {
     heal_slot: Arc<tokio::sync::Mutex<()>>,
     queue: HealQueue,
     scrubber: Arc<Scrubber>,
+    rebalancer: Arc<rebalance::Rebalancer>,
 }
 
 impl Durability {
@@ -62,6 +65,8 @@ impl Durability {
         disks.set_damage_hook(Arc::new(move |id| q.report(id)));
         let scrubber = Scrubber::new(meta.clone(), disks.clone(), cfg.scrub_rate_mib << 20, cfg.scrub_interval);
         tokio::spawn(scrubber.clone().run(shutdown.clone()));
+        let rebalancer = rebalance::Rebalancer::new(meta.clone(), disks.clone(), cfg.rebalance_rate_mib << 20);
+        tokio::spawn(rebalancer.clone().run(shutdown.clone()));
         let this = Arc::new(Durability {
             meta,
             disks,
@@ -71,6 +76,7 @@ impl Durability {
             heal_slot: Arc::new(tokio::sync::Mutex::new(())),
             queue,
             scrubber,
+            rebalancer,
         });
         tokio::spawn(this.clone().watch_disks(shutdown.clone()));
         tokio::spawn(this.clone().collect_periodically(shutdown));
@@ -151,10 +157,15 @@ impl Durability {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(e) = collector::collect(&self.meta, &self.local, self.cfg.orphan_grace).await {
+            if let Err(e) = collector::collect(&self.meta, &self.local_disks(), self.cfg.orphan_grace).await {
                 tracing::debug!(error = %e, "orphan collection skipped");
             }
         }
+    }
+
+    /// Local disks with their global index, where the layout has them.
+    fn local_disks(&self) -> Vec<(Arc<LocalDisk>, Option<u16>)> {
+        self.local.iter().enumerate().map(|(j, d)| (d.clone(), self.global_index(j))).collect()
     }
 
     fn heal_json(&self) -> serde_json::Value {
@@ -248,9 +259,13 @@ impl DurabilityAdmin for DurabilityApi {
         Ok(self.0.scrubber.status())
     }
 
+    fn rebalance_status(&self) -> serde_json::Value {
+        self.0.rebalancer.status()
+    }
+
     async fn collect(&self, grace_secs: Option<u64>) -> Result<serde_json::Value, AdminError> {
         let grace = grace_secs.map(Duration::from_secs).unwrap_or(self.0.cfg.orphan_grace);
-        let r = collector::collect(&self.0.meta, &self.0.local, grace)
+        let r = collector::collect(&self.0.meta, &self.0.local_disks(), grace)
             .await
             .map_err(|e| AdminError::new(503, "ServiceUnavailable", e))?;
         Ok(serde_json::to_value(r).unwrap_or_default())

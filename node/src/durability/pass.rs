@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_erasure::{BlobHealth, DiskSet, Pace, ShardSpec};
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{ObjectData, ObjectVersion};
+use cairn_raft::schema::{BlobOwner, ObjectData, ObjectVersion};
 use serde::{Deserialize, Serialize};
 
 /// Objects read from the metadata per page.
@@ -91,6 +91,23 @@ pub fn blobs_of(v: &ObjectVersion) -> Vec<(ShardSpec, u64)> {
                 _ => None,
             })
             .collect(),
+    }
+}
+
+/// The blob's spec and size as the metadata has it now.
+pub fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
+    match meta.blob_owner(id).ok()?? {
+        BlobOwner::Object { bucket, key } => {
+            let v = meta.get_object(&bucket, &key).ok()??;
+            blobs_of(&v).into_iter().find(|(s, _)| s.id == id)
+        }
+        BlobOwner::Part { upload_id, number } => {
+            let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;
+            match &p.data {
+                ObjectData::Shards(r) if r.id == id => Some((cairn_s3api::spec_of(r), p.size)),
+                _ => None,
+            }
+        }
     }
 }
 

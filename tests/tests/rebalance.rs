@@ -1,0 +1,112 @@
+//! Adding a node moves shards onto it: the rebalancer on the leader copies misplaced
+//! shards to their primary disks, commits each move, and removes the old copies,
+//! while every object keeps reading back byte-exact.
+
+use cairn_tests::cluster::{cairn, start_node, stderr, stdout, TestCluster};
+use cairn_tests::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "rebal";
+
+fn shard_count(dirs: &[PathBuf]) -> usize {
+    dirs.iter()
+        .map(|d| {
+            std::fs::read_dir(d.join("objects"))
+                .map(|rd| rd.flatten().map(|e| std::fs::read_dir(e.path()).map(|r| r.count()).unwrap_or(0)).sum())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+fn admin_json(endpoint: &str, args: &[&str]) -> Value {
+    let out = cairn(endpoint, args);
+    assert!(out.status.success(), "cairn {args:?}: {}{}", stdout(&out), stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_gets_its_share_of_existing_shards() {
+    let mut cluster = TestCluster::start(2);
+    let ep = cluster.nodes[0].endpoint().to_string();
+    let c = cluster.nodes[0].client();
+    create_bucket(&c, BUCKET).await;
+    let mut objects = Vec::new();
+    for i in 0..12u64 {
+        let key = format!("obj-{i:02}");
+        let data = random_bytes(300 + i, 600 * 1024);
+        put_bytes(&c, BUCKET, &key, data.clone()).await;
+        objects.push((key, data));
+    }
+    let blobs = objects.len();
+
+    // A third node joins: the layout grows from 8 to 12 disks and most objects'
+    // primary placement changes.
+    let (node3, addr3) = start_node(&[]);
+    let out = cairn(node3.endpoint(), &["cluster", "join", "--token", &cluster.token, &cluster.node_addrs[0]]);
+    assert!(out.status.success(), "join: {}", stderr(&out));
+    cluster.nodes.push(node3);
+    cluster.node_addrs.push(addr3);
+    cluster.wait_formed(Duration::from_secs(30));
+    let new_disks = cluster.nodes[2].disk_dirs();
+    assert_eq!(shard_count(&new_disks), 0, "a new node starts empty");
+
+    // The leader's rebalancer places everything by the new layout.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let last = loop {
+        let r = rebalance_status(&cluster);
+        // Three registrations make layout version 3 at least.
+        if r["done_version"].as_u64().is_some_and(|d| d >= 3 && d == r["layout_version"].as_u64().unwrap())
+            && !r["last"].is_null()
+        {
+            break r["last"].clone();
+        }
+        assert!(Instant::now() < deadline, "rebalance did not finish: {r}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(last["skipped"], 0, "{last}");
+    assert!(last["blobs_moved"].as_u64().unwrap() > 0, "some objects belong on the new node now: {last}");
+    assert!(shard_count(&new_disks) > 0, "the new node holds shards");
+
+    // Old copies go shortly after each move: in the end every blob has exactly k+m
+    // shard files in the whole cluster.
+    let all: Vec<PathBuf> = cluster.nodes.iter().flat_map(|n| n.disk_dirs()).collect();
+    assert!(
+        eventually(Duration::from_secs(40), || shard_count(&all) == blobs * 4).await,
+        "{} shard files for {} blobs of 4 shards",
+        shard_count(&all),
+        blobs
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let c = node.client();
+        for (key, data) in &objects {
+            assert!(get_bytes(&c, BUCKET, key).await == *data, "{key} through node {i}");
+        }
+    }
+    for (key, _) in &objects {
+        let out = cairn(&ep, &["heal", "--object", &format!("{BUCKET}/{key}"), "--dry-run", "--json"]);
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["state"], "whole", "{key}: {v}");
+    }
+    // Nothing is an orphan: the moved shards' metadata points at the new copies.
+    for node in &cluster.nodes {
+        let r = admin_json(node.endpoint(), &["gc", "--grace-secs", "0", "--json"]);
+        assert_eq!(r["removed"], 0, "{r}");
+    }
+}
+
+/// The rebalancer's status as the leader reports it (only the leader runs passes).
+fn rebalance_status(cluster: &TestCluster) -> Value {
+    let leader = cluster.leader(0).unwrap_or(0);
+    let ep = cluster.nodes[leader].endpoint();
+    let out = std::process::Command::new(cairn_bin())
+        .args(["--endpoint", ep, "rebalance", "--json"])
+        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
+        .env_remove("AWS_CA_BUNDLE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cairn rebalance: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
