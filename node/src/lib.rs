@@ -151,7 +151,7 @@ impl Node {
         );
         let admin = AdminRoute::new(store.clone())
             .with_cluster(cluster.clone())
-            .with_durability(Arc::new(durability::DurabilityApi(durability)));
+            .with_durability(Arc::new(durability::DurabilityApi(durability.clone())));
         let disks = store.disks.clone();
         let s3 = CairnS3::new(store);
         cluster.spawn_background(rx.clone());
@@ -186,7 +186,7 @@ impl Node {
                 ready_meta.has_quorum()
                     && (0..ready_disks.len()).filter(|&i| ready_disks.is_online(i as u16)).count() >= write_quorum
             }),
-            metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone())),
+            metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone(), durability)),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
             domains: Arc::new(cfg.domains.clone()),
             tls: tls.clone(),

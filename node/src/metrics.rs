@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`, unauthenticated like the health probes)
 //! and the S3 operation name of a request, shared by metrics and request logs.
 
+use crate::durability::Durability;
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,6 +22,22 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StripeLabels {
+    pass: &'static str,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PassLabels {
+    pass: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,8 +63,15 @@ pub struct Metrics {
     disk_online: Family<DiskLabels, Gauge>,
     disk_total: Family<DiskLabels, Gauge<u64, AtomicU64>>,
     disk_free: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    pass_running: Family<PassLabels, Gauge>,
+    pass_objects: Family<PassLabels, Gauge<u64, AtomicU64>>,
+    pass_bytes: Family<PassLabels, Gauge<u64, AtomicU64>>,
+    pass_rewritten: Family<PassLabels, Gauge<u64, AtomicU64>>,
+    pass_stripes: Family<StripeLabels, Gauge<u64, AtomicU64>>,
+    heal_on_read: Family<ResultLabels, Gauge<u64, AtomicU64>>,
     meta: MetaStore,
     disks: Arc<DiskSet>,
+    durability: Arc<Durability>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -56,7 +80,7 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(meta: MetaStore, disks: Arc<DiskSet>) -> Self {
+    pub fn new(meta: MetaStore, disks: Arc<DiskSet>, durability: Arc<Durability>) -> Self {
         let mut registry = Registry::with_prefix("cairn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
@@ -74,8 +98,15 @@ impl Metrics {
             disk_online: Family::default(),
             disk_total: Family::default(),
             disk_free: Family::default(),
+            pass_running: Family::default(),
+            pass_objects: Family::default(),
+            pass_bytes: Family::default(),
+            pass_rewritten: Family::default(),
+            pass_stripes: Family::default(),
+            heal_on_read: Family::default(),
             meta,
             disks,
+            durability,
             registry: Registry::default(),
         };
         registry.register("requests", "S3 requests by operation and HTTP status", requests);
@@ -91,6 +122,32 @@ impl Metrics {
         registry.register("disk_online", "1 if the disk's shard directory is readable", m.disk_online.clone());
         registry.register("disk_total_bytes", "Size of the disk's filesystem", m.disk_total.clone());
         registry.register("disk_free_bytes", "Space available on the disk's filesystem", m.disk_free.clone());
+        registry.register("pass_running", "1 while a heal or scrub pass runs on this node", m.pass_running.clone());
+        registry.register(
+            "pass_objects",
+            "Objects done by the current (else last) heal or scrub pass",
+            m.pass_objects.clone(),
+        );
+        registry.register(
+            "pass_verified_bytes",
+            "Shard bytes checked by the current (else last) heal or scrub pass",
+            m.pass_bytes.clone(),
+        );
+        registry.register(
+            "pass_shards_rewritten",
+            "Shards rebuilt by the current (else last) heal or scrub pass",
+            m.pass_rewritten.clone(),
+        );
+        registry.register(
+            "pass_stripes",
+            "Stripes of the current (else last) pass after healing, by state (whole, degraded, lost)",
+            m.pass_stripes.clone(),
+        );
+        registry.register(
+            "heal_on_read",
+            "Blobs reported damaged by reads and writes, by outcome",
+            m.heal_on_read.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -122,6 +179,29 @@ impl Metrics {
             self.disk_online.get_or_create(&labels).set(i64::from(d.online));
             self.disk_total.get_or_create(&labels).set(d.total_bytes);
             self.disk_free.get_or_create(&labels).set(d.free_bytes);
+        }
+        let g = self.durability.gauges();
+        for (pass, running, status) in [("heal", g.heal_running, Some(g.heal)), ("scrub", g.scrub_running, g.scrub)] {
+            let l = PassLabels { pass };
+            self.pass_running.get_or_create(&l).set(i64::from(running));
+            let s = status.unwrap_or_default();
+            self.pass_objects.get_or_create(&l).set(s.objects);
+            self.pass_bytes.get_or_create(&l).set(s.bytes_verified);
+            self.pass_rewritten.get_or_create(&l).set(s.shards_rewritten);
+            for (state, n) in [("whole", s.stripes.whole), ("degraded", s.stripes.degraded), ("lost", s.stripes.lost)] {
+                self.pass_stripes.get_or_create(&StripeLabels { pass, state }).set(n);
+            }
+        }
+        let r = g.on_read;
+        for (result, n) in [
+            ("reported", r.reported),
+            ("healed", r.healed),
+            ("already_whole", r.already_whole),
+            ("failed", r.failed),
+            ("dropped", r.dropped),
+            ("pending", r.pending),
+        ] {
+            self.heal_on_read.get_or_create(&ResultLabels { result }).set(n);
         }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

@@ -158,6 +158,17 @@ async fn damaged_shards_read_exact_and_heal_back_to_whole() {
     assert_eq!(p["shards_rewritten"], 5, "{v}");
     assert!(p["found"]["degraded"].as_u64().unwrap() >= 5, "{v}");
     assert_eq!((p["stripes"]["degraded"].as_u64(), p["stripes"]["lost"].as_u64()), (Some(0), Some(0)), "{v}");
+    // The same figures on /metrics.
+    let metrics = raw_http().get(format!("{ep}/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"cairn_pass_shards_rewritten{pass="heal"} 5"#,
+        r#"cairn_pass_objects{pass="heal"} 5"#,
+        r#"cairn_pass_stripes{pass="heal",state="whole"} 19"#,
+        r#"cairn_pass_stripes{pass="heal",state="lost"} 0"#,
+        r#"cairn_pass_running{pass="heal"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "/metrics lacks `{line}`:\n{metrics}");
+    }
     for (key, data) in &objects {
         assert_eq!(object_health(&ep, key)["state"], "whole", "{key} after healing");
         assert!(try_get(&c, key).await.unwrap() == *data, "{key} reads back byte-exact");

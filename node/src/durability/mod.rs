@@ -178,6 +178,32 @@ fn meta_err(e: cairn_raft::MetaError) -> AdminError {
     AdminError::new(503, "ServiceUnavailable", e.to_string())
 }
 
+/// Progress figures for `/metrics`.
+pub struct Gauges {
+    pub heal_running: bool,
+    pub heal: PassStatus,
+    pub scrub_running: bool,
+    /// The scrub pass in progress on this node, else the last finished one.
+    pub scrub: Option<PassStatus>,
+    pub on_read: heal_queue::QueueStats,
+}
+
+impl Durability {
+    pub fn gauges(&self) -> Gauges {
+        let heal = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let s = self.scrubber.status();
+        let scrub_running = s["current"].is_object() && s["current"]["state"] == "running";
+        let pick = if s["current"].is_object() { &s["current"] } else { &s["last"] };
+        Gauges {
+            heal_running: heal.state == "running",
+            heal,
+            scrub_running,
+            scrub: serde_json::from_value(pick.clone()).ok(),
+            on_read: self.queue.stats(),
+        }
+    }
+}
+
 /// The admin API's view of the durability services.
 pub struct DurabilityApi(pub Arc<Durability>);
 
