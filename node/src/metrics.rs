@@ -31,6 +31,11 @@ struct StripeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BucketLabels {
+    bucket: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
 }
@@ -60,6 +65,7 @@ pub struct Metrics {
     raft_term: Gauge<u64, AtomicU64>,
     raft_last_log: Gauge<u64, AtomicU64>,
     raft_applied: Gauge<u64, AtomicU64>,
+    proposal_latency: Histogram,
     disk_online: Family<DiskLabels, Gauge>,
     disk_total: Family<DiskLabels, Gauge<u64, AtomicU64>>,
     disk_free: Family<DiskLabels, Gauge<u64, AtomicU64>>,
@@ -69,6 +75,8 @@ pub struct Metrics {
     pass_rewritten: Family<PassLabels, Gauge<u64, AtomicU64>>,
     pass_stripes: Family<StripeLabels, Gauge<u64, AtomicU64>>,
     heal_on_read: Family<ResultLabels, Gauge<u64, AtomicU64>>,
+    bucket_objects: Family<BucketLabels, Gauge<u64, AtomicU64>>,
+    bucket_bytes: Family<BucketLabels, Gauge<u64, AtomicU64>>,
     meta: MetaStore,
     disks: Arc<DiskSet>,
     durability: Arc<Durability>,
@@ -95,6 +103,7 @@ impl Metrics {
             raft_term: Gauge::default(),
             raft_last_log: Gauge::default(),
             raft_applied: Gauge::default(),
+            proposal_latency: latency_histogram(),
             disk_online: Family::default(),
             disk_total: Family::default(),
             disk_free: Family::default(),
@@ -104,6 +113,8 @@ impl Metrics {
             pass_rewritten: Family::default(),
             pass_stripes: Family::default(),
             heal_on_read: Family::default(),
+            bucket_objects: Family::default(),
+            bucket_bytes: Family::default(),
             meta,
             disks,
             durability,
@@ -119,6 +130,13 @@ impl Metrics {
         registry.register("raft_term", "Current Raft term", m.raft_term.clone());
         registry.register("raft_last_log_index", "Index of the last Raft log entry", m.raft_last_log.clone());
         registry.register("raft_applied_index", "Index of the last applied Raft log entry", m.raft_applied.clone());
+        registry.register(
+            "raft_proposal_duration_seconds",
+            "Time from proposing a metadata change to its applied result",
+            m.proposal_latency.clone(),
+        );
+        let h = m.proposal_latency.clone();
+        m.meta.observe_proposals(Arc::new(move |d| h.observe(d.as_secs_f64())));
         registry.register("disk_online", "1 if the disk's shard directory is readable", m.disk_online.clone());
         registry.register("disk_total_bytes", "Size of the disk's filesystem", m.disk_total.clone());
         registry.register("disk_free_bytes", "Space available on the disk's filesystem", m.disk_free.clone());
@@ -148,6 +166,8 @@ impl Metrics {
             "Blobs reported damaged by reads and writes, by outcome",
             m.heal_on_read.clone(),
         );
+        registry.register("bucket_objects", "Objects in the bucket (current versions)", m.bucket_objects.clone());
+        registry.register("bucket_bytes", "Bytes of the bucket's objects (current versions)", m.bucket_bytes.clone());
         Metrics { registry, ..m }
     }
 
@@ -179,6 +199,14 @@ impl Metrics {
             self.disk_online.get_or_create(&labels).set(i64::from(d.online));
             self.disk_total.get_or_create(&labels).set(d.total_bytes);
             self.disk_free.get_or_create(&labels).set(d.free_bytes);
+        }
+        // Rebuilt at every scrape, so deleted buckets drop out.
+        self.bucket_objects.clear();
+        self.bucket_bytes.clear();
+        for (bucket, u) in self.meta.all_usage().unwrap_or_default() {
+            let l = BucketLabels { bucket };
+            self.bucket_objects.get_or_create(&l).set(u.objects);
+            self.bucket_bytes.get_or_create(&l).set(u.bytes);
         }
         let g = self.durability.gauges();
         for (pass, running, status) in [("heal", g.heal_running, Some(g.heal)), ("scrub", g.scrub_running, g.scrub)] {

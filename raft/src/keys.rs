@@ -14,6 +14,7 @@
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
 //! | `sm_cluster`  | `layout`, `svc/<service name>`                                   | bincode / service's own    |
 //! | `sm_blobs`    | blob id, `u128` big-endian                                       | bincode(`BlobOwner`)       |
+//! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
@@ -58,6 +59,7 @@ pub(crate) const TREE_UPLOADS: &str = "sm_uploads";
 pub(crate) const TREE_PARTS: &str = "sm_parts";
 pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
 pub(crate) const TREE_BLOBS: &str = "sm_blobs";
+pub(crate) const TREE_USAGE: &str = "sm_usage";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.
@@ -76,6 +78,8 @@ pub(crate) const SM_MEMBERSHIP: &[u8] = b"membership";
 pub(crate) const SM_INSTALLING: &[u8] = b"installing";
 /// Present once `sm_blobs` matches the objects and parts trees (see [`crate::blobs`]).
 pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blobs_indexed";
+/// Present once `sm_usage` matches the objects tree (see [`crate::usage`]).
+pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_indexed";
 
 /// The key prefix shared by all objects of `bucket`: `[len][bucket]`. `None` when
 /// the name is longer than 255 bytes (no such bucket can exist).

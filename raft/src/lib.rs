@@ -22,10 +22,12 @@ pub mod schema;
 pub mod state_machine;
 mod store;
 pub mod types;
+pub mod usage;
 
 pub use error::MetaError;
 pub use state_machine::etag_matches;
 pub use store::{
-    raft_config, Bootstrap, MetaStore, OpenOptions, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
+    raft_config, Bootstrap, MetaStore, OpenOptions, ProposalObserver, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS,
+    MAX_IN_FLIGHT, MAX_VOTERS,
 };
 pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

@@ -31,6 +31,7 @@ use crate::schema::{
     ObjectVersion, PartRef, WriteCondition,
 };
 use crate::types::{BatchResponse, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::usage;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, Entry, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -73,6 +74,8 @@ pub(crate) struct SmTrees {
     pub cluster: sled::Tree,
     /// Derived from objects and parts; not in snapshots (see [`crate::blobs`]).
     pub blobs: sled::Tree,
+    /// Derived from objects; not in snapshots (see [`crate::usage`]).
+    pub usage: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -88,15 +91,19 @@ impl SmTrees {
             parts: db.open_tree(TREE_PARTS)?,
             cluster: db.open_tree(TREE_CLUSTER)?,
             blobs: db.open_tree(TREE_BLOBS)?,
+            usage: db.open_tree(TREE_USAGE)?,
             meta: db.open_tree(TREE_SM_META)?,
         })
     }
 
-    /// Rebuilds the blob index and marks it current.
+    /// Rebuilds the derived trees (blob index, bucket usage) and marks them current.
     fn rebuild_blobs(&self) -> Result<(), MetaError> {
         self.meta.remove(SM_BLOBS_INDEXED)?;
+        self.meta.remove(SM_USAGE_INDEXED)?;
         let n = blobs::rebuild(&self.objects, &self.parts, &self.blobs)?;
+        usage::rebuild(&self.objects, &self.usage)?;
         self.meta.insert(SM_BLOBS_INDEXED, &b"1"[..])?;
+        self.meta.insert(SM_USAGE_INDEXED, &b"1"[..])?;
         self.db.flush()?;
         tracing::info!(blobs = n, "rebuilt the blob index");
         Ok(())
@@ -160,6 +167,7 @@ struct Overlay {
     parts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     cluster: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     blobs: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    usage: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -319,6 +327,11 @@ impl Applier<'_> {
         blobs::index(&mut self.ov.blobs, &mut self.ov.bytes, data, owner)
     }
 
+    /// Counts an object version in (`sign` 1) or out of (-1) its bucket's usage.
+    fn count(&mut self, bucket: &str, size: u64, sign: i8) -> Result<(), MetaError> {
+        usage::adjust(&self.t.usage, &mut self.ov.usage, &mut self.ov.bytes, bucket, size, sign)
+    }
+
     fn apply(&mut self, cmd: Command) -> Result<CommandResult, MetaError> {
         Ok(match cmd {
             Command::CreateBucket { bucket } => {
@@ -342,6 +355,7 @@ impl Applier<'_> {
                 if self.bucket_in_use(&name)? {
                     return Ok(CommandResult::BucketNotEmpty);
                 }
+                Self::put(&mut self.ov.usage, &mut self.ov.bytes, name.as_bytes().to_vec(), None);
                 Self::put(&mut self.ov.buckets, &mut self.ov.bytes, name.into_bytes(), None);
                 CommandResult::Ok
             }
@@ -358,7 +372,9 @@ impl Applier<'_> {
                 }
                 if let Some(old) = &existing {
                     self.index(&old.data, None)?;
+                    self.count(&bucket, old.size, -1)?;
                 }
+                self.count(&bucket, version.size, 1)?;
                 self.index(&version.data, Some(&BlobOwner::Object { bucket, key }))?;
                 let v = bincode::serialize(&version)?;
                 Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
@@ -374,6 +390,7 @@ impl Applier<'_> {
                 let existing = self.object(&okey)?;
                 if let Some(old) = &existing {
                     self.index(&old.data, None)?;
+                    self.count(&bucket, old.size, -1)?;
                     Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, None);
                 }
                 CommandResult::Replaced(existing)
@@ -458,6 +475,10 @@ impl Applier<'_> {
                 let kept: std::collections::BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
                 let mut discard: Vec<ObjectData> =
                     stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
+                if let Some(old) = &existing {
+                    self.count(&bucket, old.size, -1)?;
+                }
+                self.count(&bucket, version.size, 1)?;
                 discard.extend(existing.map(|v| v.data));
                 for d in &discard {
                     self.index(d, None)?;
@@ -516,14 +537,15 @@ impl Applier<'_> {
         let pb = to_batch(&ov.parts);
         let cb = to_batch(&ov.cluster);
         let blb = to_batch(&ov.blobs);
+        let usb = to_batch(&ov.usage);
         let mut mb = sled::Batch::default();
         mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
         if let Some(m) = membership {
             mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
         }
         let t = self.t;
-        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.cluster, &t.blobs, &t.meta)
-            .transaction(|(b, o, k, u, p, c, bl, m)| {
+        (&t.buckets, &t.objects, &t.keys, &t.uploads, &t.parts, &t.cluster, &t.blobs, &t.usage, &t.meta)
+            .transaction(|(b, o, k, u, p, c, bl, us, m)| {
                 b.apply_batch(&bb)?;
                 o.apply_batch(&ob)?;
                 k.apply_batch(&kb)?;
@@ -531,6 +553,7 @@ impl Applier<'_> {
                 p.apply_batch(&pb)?;
                 c.apply_batch(&cb)?;
                 bl.apply_batch(&blb)?;
+                us.apply_batch(&usb)?;
                 m.apply_batch(&mb)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -561,7 +584,7 @@ impl StateMachine {
             tracing::warn!("finishing an interrupted snapshot install");
             load_snapshot_file(&trees, &snap_dir.join(SNAP_CURRENT))?;
         }
-        if trees.meta.get(SM_BLOBS_INDEXED)?.is_none() {
+        if trees.meta.get(SM_BLOBS_INDEXED)?.is_none() || trees.meta.get(SM_USAGE_INDEXED)?.is_none() {
             trees.rebuild_blobs()?;
         }
         Ok(StateMachine { trees, snap_dir, lock: Arc::new(tokio::sync::Mutex::new(())) })

@@ -109,7 +109,12 @@ struct Inner {
 #[derive(Clone)]
 pub struct MetaStore {
     shared: Arc<RwLock<Arc<Inner>>>,
+    /// Told the time from proposal to applied result of every successful proposal.
+    proposal_observer: Arc<std::sync::OnceLock<ProposalObserver>>,
 }
+
+/// Receives the latency of each successful proposal (for metrics).
+pub type ProposalObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 fn decode<T: serde::de::DeserializeOwned>(v: Option<sled::IVec>) -> Result<Option<T>, MetaError> {
     match v {
@@ -211,7 +216,7 @@ impl MetaStore {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(batcher(raft.clone(), caller.clone(), node_id, rx));
         let inner = Inner { node_id, raft, db, trees, tx, caller };
-        Ok(MetaStore { shared: Arc::new(RwLock::new(Arc::new(inner))) })
+        Ok(MetaStore { shared: Arc::new(RwLock::new(Arc::new(inner))), proposal_observer: Arc::default() })
     }
 
     fn inner(&self) -> Arc<Inner> {
@@ -246,9 +251,19 @@ impl MetaStore {
     /// Proposes a command through Raft; returns once it is committed and applied. On a
     /// follower the command is forwarded to the leader.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        let start = Instant::now();
         let (tx, rx) = oneshot::channel();
         self.inner().tx.send(Pending { cmd, tx }).await.map_err(|_| MetaError::Shutdown)?;
-        rx.await.map_err(|_| MetaError::Shutdown)?
+        let res = rx.await.map_err(|_| MetaError::Shutdown)?;
+        if let (true, Some(observe)) = (res.is_ok(), self.proposal_observer.get()) {
+            observe(start.elapsed());
+        }
+        res
+    }
+
+    /// Sets who is told each proposal's latency; only the first call takes effect.
+    pub fn observe_proposals(&self, observer: ProposalObserver) {
+        let _ = self.proposal_observer.set(observer);
     }
 
     /// Linearizable read barrier: after it returns, local reads see every write
@@ -400,6 +415,21 @@ impl MetaStore {
     /// The object or upload part that refers to blob `id`, as this node has applied it.
     pub fn blob_owner(&self, id: u128) -> Result<Option<BlobOwner>, MetaError> {
         decode(self.inner().trees.blobs.get(crate::blobs::blob_key(id))?)
+    }
+
+    /// Objects and bytes of a bucket's current versions, as this node has applied them.
+    pub fn bucket_usage(&self, bucket: &str) -> Result<crate::usage::BucketUsage, MetaError> {
+        Ok(decode(self.inner().trees.usage.get(bucket.as_bytes())?)?.unwrap_or_default())
+    }
+
+    /// Usage of every bucket that holds or held objects, by name.
+    pub fn all_usage(&self) -> Result<Vec<(String, crate::usage::BucketUsage)>, MetaError> {
+        let mut out = Vec::new();
+        for item in self.inner().trees.usage.iter() {
+            let (k, v) = item?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), bincode::deserialize(&v)?));
+        }
+        Ok(out)
     }
 
     /// The last state a background service stored with `Command::PutServiceState`.

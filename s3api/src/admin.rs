@@ -149,6 +149,33 @@ impl AdminRoute {
         admin_answer(res)
     }
 
+    /// Objects and bytes per bucket (one bucket with `?bucket=`), exact as of a read barrier.
+    async fn usage(&self, query: Option<&str>) -> Result<serde_json::Value, AdminError> {
+        let unavailable = |e: cairn_raft::MetaError| AdminError::new(503, "ServiceUnavailable", e.to_string());
+        self.store.meta.read_barrier().await.map_err(unavailable)?;
+        let only = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "bucket")
+            .map(|(_, v)| v.into_owned());
+        let buckets: Vec<serde_json::Value> = match &only {
+            Some(b) => {
+                if self.store.meta.get_bucket(b).map_err(unavailable)?.is_none() {
+                    return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {b} does not exist")));
+                }
+                let u = self.store.meta.bucket_usage(b).map_err(unavailable)?;
+                vec![json!({"bucket": b, "objects": u.objects, "bytes": u.bytes})]
+            }
+            None => self
+                .store
+                .meta
+                .all_usage()
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|(b, u)| json!({"bucket": b, "objects": u.objects, "bytes": u.bytes}))
+                .collect(),
+        };
+        Ok(json!({ "buckets": buckets }))
+    }
+
     fn info(&self) -> serde_json::Value {
         let m = self.store.meta.metrics();
         let cfg = &self.store.config;
@@ -244,6 +271,7 @@ impl S3Route for AdminRoute {
         }
         Ok(match (&req.method, path.as_str()) {
             (&http::Method::GET, "info") => json_response(http::StatusCode::OK, &self.info()),
+            (&http::Method::GET, "usage") => admin_answer(self.usage(req.uri.query()).await),
             (_, "info") => json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "info answers GET"),
             _ => json_error(http::StatusCode::NOT_FOUND, "NoSuchEndpoint", "No such admin endpoint"),
         })

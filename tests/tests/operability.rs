@@ -54,6 +54,14 @@ async fn metrics_move_with_traffic_and_report_raft() {
     );
     assert!(sample(&after, "cairn_raft_applied_index").expect("applied") >= applied_before + 4.0, "{after}");
     assert_eq!(sample(&after, "cairn_requests_in_flight"), Some(0.0), "{after}");
+    let proposals = |t: &str| sample(t, "cairn_raft_proposal_duration_seconds_count").unwrap_or(0.0);
+    assert!(proposals(&after) >= proposals(&before) + 4.0, "a bucket and 3 objects were proposed: {after}");
+    assert_eq!(sample(&after, r#"cairn_bucket_objects{bucket="metrics"}"#), Some(3.0), "{after}");
+    assert_eq!(sample(&after, r#"cairn_bucket_bytes{bucket="metrics"}"#), Some(30_000.0), "{after}");
+    c.delete_object().bucket("metrics").key("k1").send().await.unwrap();
+    let later = scrape(&node).await;
+    assert_eq!(sample(&later, r#"cairn_bucket_objects{bucket="metrics"}"#), Some(2.0), "{later}");
+    assert_eq!(sample(&later, r#"cairn_bucket_bytes{bucket="metrics"}"#), Some(20_000.0), "{later}");
     let disk_lines: Vec<&str> = after.lines().filter(|l| l.starts_with("cairn_disk_online{")).collect();
     assert_eq!(disk_lines.len(), 4, "{after}");
     assert!(disk_lines.iter().all(|l| l.ends_with(" 1")), "{after}");
