@@ -6,6 +6,7 @@ mod bucket;
 mod client;
 mod cluster;
 mod heal;
+mod profile;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "cairn", version, about = "Command-line client for Cairn (and any S3 endpoint)")]
 struct Cli {
     #[command(flatten)]
-    conn: client::Connection,
+    conn: client::ConnectionArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,6 +42,9 @@ enum Command {
     Rebalance(heal::RebalanceArgs),
     /// Remove this node's orphan shard files: shards no metadata refers to (admin key).
     Gc(heal::GcArgs),
+    /// Named connections (endpoint, keys, region) in the profile file.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Load generator: PUT / GET / mixed objects against an S3 endpoint and report ops/s, MiB/s and latency.
@@ -61,16 +65,18 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let conn = cli.conn.resolve()?;
     {
         match cli.command {
-            Command::Bench(args) => bench::run(&cli.conn, args).await,
-            Command::Status { json } => status::run(&cli.conn, json).await,
-            Command::Bucket(cmd) => bucket::run(&cli.conn, cmd).await,
-            Command::Cluster(cmd) => cluster::run(&cli.conn, cmd).await,
-            Command::Heal(a) => heal::heal(&cli.conn, a).await,
-            Command::Scrub(a) => heal::scrub(&cli.conn, a).await,
-            Command::Gc(a) => heal::gc(&cli.conn, a).await,
-            Command::Rebalance(a) => heal::rebalance(&cli.conn, a).await,
+            Command::Bench(args) => bench::run(&conn, args).await,
+            Command::Status { json } => status::run(&conn, json).await,
+            Command::Bucket(cmd) => bucket::run(&conn, cmd).await,
+            Command::Cluster(cmd) => cluster::run(&conn, cmd).await,
+            Command::Heal(a) => heal::heal(&conn, a).await,
+            Command::Scrub(a) => heal::scrub(&conn, a).await,
+            Command::Gc(a) => heal::gc(&conn, a).await,
+            Command::Rebalance(a) => heal::rebalance(&conn, a).await,
+            Command::Profile(cmd) => profile::run(&conn, cmd),
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());

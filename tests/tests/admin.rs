@@ -96,3 +96,56 @@ fn cli_prints_completions() {
         assert!(out.status.success() && text.contains("bucket") && text.contains("bench"), "{shell}: {text}");
     }
 }
+
+#[tokio::test]
+async fn cli_profiles_supply_endpoint_and_keys() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("cairn").join("profiles.toml");
+    // No endpoint or keys in the environment: only flags, then only the profile.
+    let run = |args: &[&str]| {
+        std::process::Command::new(cairn_bin())
+            .args(args)
+            .env("CAIRN_PROFILES", &profiles)
+            .env_remove("CAIRN_ENDPOINT")
+            .env_remove("CAIRN_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    let saved = run(&[
+        "--endpoint",
+        node.endpoint(),
+        "--access-key",
+        node.access_key(),
+        "--secret-key",
+        node.secret_key(),
+        "profile",
+        "save",
+        "lab",
+    ]);
+    assert!(saved.status.success(), "{}", text(&saved));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&profiles).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the profile file holds secrets");
+
+    let status = run(&["--profile", "lab", "status", "--json"]);
+    assert!(status.status.success(), "{}", text(&status));
+    // Flags beat the profile: a wrong secret on the command line is used, and fails.
+    let wrong = run(&["--profile", "lab", "--secret-key", "wrong-secret-key", "status"]);
+    assert!(!wrong.status.success() && text(&wrong).contains("SignatureDoesNotMatch"), "{}", text(&wrong));
+    // Without --profile and without a `default` profile there are no keys.
+    let none = run(&["--endpoint", node.endpoint(), "status"]);
+    assert!(!none.status.success() && text(&none).contains("no credentials"), "{}", text(&none));
+    let missing = run(&["--profile", "nope", "status"]);
+    assert!(!missing.status.success() && text(&missing).contains("no profile \"nope\""), "{}", text(&missing));
+    let list = run(&["profile", "list"]);
+    let out = text(&list);
+    assert!(out.contains("lab") && out.contains(node.endpoint()), "{out}");
+    assert!(!out.contains(node.secret_key()), "list never shows secrets: {out}");
+}
