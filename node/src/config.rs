@@ -73,6 +73,9 @@ pub struct Flags {
     /// Shard bytes per second the background scrubber may read, in MiB (0: unthrottled).
     #[arg(long, env = "CAIRN_SCRUB_RATE_MIB")]
     pub scrub_rate_mib: Option<u64>,
+    /// Metadata log entries between Raft snapshots (the log behind a snapshot is purged).
+    #[arg(long, env = "CAIRN_RAFT_SNAPSHOT_EVERY")]
+    pub raft_snapshot_every: Option<u64>,
     /// Shard bytes per second the rebalancer may move, in MiB (0: unthrottled).
     #[arg(long, env = "CAIRN_REBALANCE_RATE_MIB")]
     pub rebalance_rate_mib: Option<u64>,
@@ -120,6 +123,7 @@ struct FileConfig {
     scrub_interval_secs: Option<u64>,
     rebalance_rate_mib: Option<u64>,
     orphan_grace_secs: Option<u64>,
+    raft_snapshot_every: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -146,6 +150,7 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     pub rebalance_rate_mib: u64,
     pub orphan_grace_secs: u64,
+    pub raft_snapshot_every: u64,
     pub log_format: LogFormat,
 }
 
@@ -221,6 +226,10 @@ impl Config {
                 .or(file.rebalance_rate_mib)
                 .unwrap_or(DEFAULT_REBALANCE_RATE_MIB),
             orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
+            raft_snapshot_every: flags
+                .raft_snapshot_every
+                .or(file.raft_snapshot_every)
+                .unwrap_or(cairn_raft::DEFAULT_SNAPSHOT_EVERY),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -236,6 +245,9 @@ impl Config {
         }
         if self.max_requests == 0 {
             bail!("max_requests must be at least 1");
+        }
+        if self.raft_snapshot_every < 10 {
+            bail!("raft_snapshot_every must be at least 10");
         }
         if self.multipart_expiry_secs == 0 {
             bail!("multipart_expiry_secs must be at least 1");

@@ -80,6 +80,7 @@ impl Node {
             addr: advertise.clone(),
             bootstrap,
             caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
+            snapshot_every: cfg.raft_snapshot_every,
         };
         let meta =
             MetaStore::open_with(&cfg.data.join(&state.meta_dir), opts).await.context("starting metadata store")?;
@@ -100,6 +101,7 @@ impl Node {
             s3_addr: s3_addr.to_string(),
             data_shards: cfg.data_shards,
             parity_shards: cfg.parity_shards,
+            raft_snapshot_every: cfg.raft_snapshot_every,
         });
         let root = if lone {
             cluster.register_self().await.context("registering this node's disks")?;

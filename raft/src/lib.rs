@@ -27,7 +27,7 @@ pub mod usage;
 pub use error::MetaError;
 pub use state_machine::etag_matches;
 pub use store::{
-    raft_config, Bootstrap, MetaStore, OpenOptions, ProposalObserver, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS,
-    MAX_IN_FLIGHT, MAX_VOTERS,
+    raft_config, raft_config_with, Bootstrap, MetaStore, OpenOptions, ProposalObserver, DEFAULT_SNAPSHOT_EVERY,
+    MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
 };
 pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

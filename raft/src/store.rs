@@ -70,11 +70,25 @@ pub struct OpenOptions {
     pub bootstrap: Bootstrap,
     /// The internode transport; None for a node that is not part of a cluster.
     pub caller: Option<Arc<dyn PeerCaller>>,
+    /// Log entries between snapshots; 0 takes [`DEFAULT_SNAPSHOT_EVERY`].
+    pub snapshot_every: u64,
 }
+
+/// Log entries applied between two snapshots, unless configured otherwise.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
 
 /// Openraft configuration of the metadata group. Timeouts are set for a multi-node
 /// LAN cluster; a single voter elects itself at once.
 pub fn raft_config() -> Config {
+    raft_config_with(DEFAULT_SNAPSHOT_EVERY)
+}
+
+/// [`raft_config`] with a snapshot every `snapshot_every` entries; up to half of that
+/// (at most 1000) entries stay in the log behind a snapshot for lagging followers, and
+/// the rest is purged in batches of up to half an interval (at most 256), so a small
+/// interval really purges.
+pub fn raft_config_with(snapshot_every: u64) -> Config {
+    let every = if snapshot_every == 0 { DEFAULT_SNAPSHOT_EVERY } else { snapshot_every };
     Config {
         cluster_name: "cairn".to_string(),
         heartbeat_interval: 250,
@@ -82,9 +96,9 @@ pub fn raft_config() -> Config {
         election_timeout_max: 2000,
         install_snapshot_timeout: 10_000,
         max_payload_entries: 24,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
-        max_in_snapshot_log_to_keep: 1_000,
-        purge_batch_size: 256,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(every),
+        max_in_snapshot_log_to_keep: (every / 2).clamp(1, 1_000),
+        purge_batch_size: (every / 2).clamp(1, 256),
         ..Default::default()
     }
 }
@@ -168,19 +182,25 @@ impl MetaStore {
     /// Like [`MetaStore::open`]; `addr` is recorded as this node's address in the
     /// membership when the group is created.
     pub async fn open_with_addr(dir: &Path, node_id: u64, addr: &str) -> anyhow::Result<MetaStore> {
-        let opts = OpenOptions { node_id, addr: addr.to_string(), bootstrap: Bootstrap::SingleNode, caller: None };
+        let opts = OpenOptions {
+            node_id,
+            addr: addr.to_string(),
+            bootstrap: Bootstrap::SingleNode,
+            caller: None,
+            snapshot_every: 0,
+        };
         Self::open_with(dir, opts).await
     }
 
     /// Opens (or creates) the store in `dir` and starts Raft as `opts` says.
     pub async fn open_with(dir: &Path, opts: OpenOptions) -> anyhow::Result<MetaStore> {
-        let OpenOptions { node_id, addr, bootstrap, caller } = opts;
+        let OpenOptions { node_id, addr, bootstrap, caller, snapshot_every } = opts;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let db = open_sled(&dir.join("sled")).await?;
         let trees = SmTrees::open(&db)?;
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"))?;
         let log = LogStore::open(&db)?;
-        let config = Arc::new(raft_config().validate()?);
+        let config = Arc::new(raft_config_with(snapshot_every).validate()?);
         let raft = Raft::new(node_id, config, NetworkFactory::new(caller.clone()), log, sm).await?;
 
         let initialized = raft.is_initialized().await?;

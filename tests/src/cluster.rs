@@ -50,7 +50,12 @@ pub fn start_node(extra: &[&str]) -> (TestNode, String) {
 impl TestCluster {
     /// `n` nodes: `cairn cluster init` on the first, `cairn cluster join` on the rest.
     pub fn start(n: usize) -> TestCluster {
-        let (nodes, node_addrs): (Vec<_>, Vec<_>) = (0..n).map(|_| start_node(&[])).unzip();
+        Self::start_with(n, &[])
+    }
+
+    /// Like [`TestCluster::start`], every node started with `extra` arguments too.
+    pub fn start_with(n: usize, extra: &[&str]) -> TestCluster {
+        let (nodes, node_addrs): (Vec<_>, Vec<_>) = (0..n).map(|_| start_node(extra)).unzip();
         let out = cairn(nodes[0].endpoint(), &["cluster", "init"]);
         assert!(out.status.success(), "cluster init failed: {}", stderr(&out));
         let text = stdout(&out);

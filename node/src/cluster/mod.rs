@@ -45,6 +45,7 @@ pub struct Cluster {
     s3_addr: String,
     data_shards: u8,
     parity_shards: u8,
+    raft_snapshot_every: u64,
     join_lock: tokio::sync::Mutex<()>,
 }
 
@@ -59,6 +60,7 @@ pub struct ClusterParts {
     pub s3_addr: String,
     pub data_shards: u8,
     pub parity_shards: u8,
+    pub raft_snapshot_every: u64,
 }
 
 fn secret_bytes(secret: &str) -> Vec<u8> {
@@ -79,6 +81,7 @@ impl Cluster {
             s3_addr: p.s3_addr,
             data_shards: p.data_shards,
             parity_shards: p.parity_shards,
+            raft_snapshot_every: p.raft_snapshot_every,
             join_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -261,6 +264,7 @@ impl Cluster {
                 addr: self.advertise.clone(),
                 bootstrap: Bootstrap::Join,
                 caller: Some(Arc::new(TransportCaller::new(self.transport.clone()))),
+                snapshot_every: self.raft_snapshot_every,
             };
             let fresh = MetaStore::open_with(&self.data.join(&new_state.meta_dir), opts)
                 .await
