@@ -14,9 +14,10 @@ use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use crate::disk::{ShardDisk, ShardFileReader, ShardFileWriter};
 use crate::error::ErasureError;
-use crate::header::{self, HEADER_LEN};
+use crate::header;
 use crate::layout::{Layout, CRC_LEN};
 use crate::spec::ShardSpec;
+use crate::stripe_source::open_checked;
 
 /// Called after each stripe with the bytes it read or wrote; a throttle sleeps in it.
 /// Runs on a blocking thread.
@@ -67,16 +68,7 @@ impl Blob<'_> {
     }
 
     fn open(&self, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
-        let disk = self.disks[shard]
-            .as_ref()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "disk not available"))?;
-        let file = disk.open(self.spec.id, shard)?;
-        let mut h = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut h, 0)?;
-        if !header::matches(&h, self.spec, shard, self.layout.object_size) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "shard header does not match"));
-        }
-        Ok(file)
+        open_checked(self.disks[shard].as_ref(), self.spec, shard, self.layout.object_size)
     }
 
     fn read_good(file: &dyn ShardFileReader, offset: u64, buf: &mut [u8]) -> bool {

@@ -166,15 +166,24 @@ impl StripeSource {
     }
 
     fn open(&self, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
-        let disk = self.disks[shard]
-            .as_ref()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "disk not available"))?;
-        let file = disk.open(self.spec.id, shard)?;
-        let mut h = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut h, 0)?;
-        if !header::matches(&h, &self.spec, shard, self.layout.object_size) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "shard header does not match"));
-        }
-        Ok(file)
+        open_checked(self.disks[shard].as_ref(), &self.spec, shard, self.layout.object_size)
     }
+}
+
+/// Opens shard `shard` of a blob of `object_size` bytes on `disk` and checks that its
+/// header describes exactly that shard: anything else makes the whole shard unusable.
+pub(crate) fn open_checked(
+    disk: Option<&Arc<dyn ShardDisk>>,
+    spec: &ShardSpec,
+    shard: usize,
+    object_size: u64,
+) -> io::Result<Box<dyn ShardFileReader>> {
+    let disk = disk.ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "disk not available"))?;
+    let file = disk.open(spec.id, shard)?;
+    let mut h = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut h, 0)?;
+    if !header::matches(&h, spec, shard, object_size) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "shard header does not match"));
+    }
+    Ok(file)
 }
