@@ -22,6 +22,11 @@ const RETRY_DELAY: Duration = Duration::from_secs(3);
 /// Attempts to find the blob's owner before giving up (it was never committed, or was
 /// deleted: the orphan collector's business then).
 const MAX_ATTEMPTS: u32 = 5;
+/// A heal that could not rewrite every bad shard (its disk's node is down, say) is
+/// tried again this often, for about ten minutes; after that the scrubber or a heal
+/// pass finds the blob.
+const HEAL_RETRY_DELAY: Duration = Duration::from_secs(15);
+const MAX_HEAL_ATTEMPTS: u32 = 40;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct QueueStats {
@@ -99,6 +104,9 @@ async fn worker(
                 Ok(Some(r)) if r.rewritten > 0 && r.after.is_whole() => s.healed += 1,
                 Ok(Some(r)) if r.found.is_whole() => s.already_whole += 1,
                 Ok(None) => s.dropped += 1,
+                Ok(Some(_)) | Err(_) if attempts + 1 < MAX_HEAL_ATTEMPTS => {
+                    pending.insert(id, (Instant::now() + HEAL_RETRY_DELAY, attempts + 1));
+                }
                 Ok(Some(_)) | Err(_) => s.failed += 1,
             }
         }
