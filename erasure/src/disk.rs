@@ -18,7 +18,8 @@ use std::time::SystemTime;
 pub trait ShardDisk: Send + Sync + std::fmt::Debug {
     /// Starts shard `shard` of blob `id` under a temporary name. Fails with AlreadyExists
     /// while another writer holds that name, so two healers racing over one shard
-    /// cannot interleave their bytes in one file.
+    /// cannot interleave their bytes in one file; a temp file untouched for
+    /// [`STALE_TMP`] belongs to a writer that died and is taken over.
     fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>>;
     /// Opens the committed shard file for reading.
     fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>>;
@@ -52,6 +53,14 @@ pub trait ShardFileReader: Send {
     /// One block and the CRC that follows it: `block.len()` bytes at `offset`, then 4 CRC bytes.
     /// A remote implementation does this in one round trip.
     fn read_block(&self, offset: u64, block: &mut [u8], crc: &mut [u8; 4]) -> io::Result<()>;
+}
+
+/// A writer appends to its temp file at least every body timeout (60 s by default) or
+/// is aborted, so a temp file this old has no live writer.
+pub const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn is_stale(path: &Path) -> bool {
+    std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_TMP))
 }
 
 /// A local disk directory: `root/objects/<2hex>/<32hex>.<i>`, temp files in `root/tmp`,
@@ -149,7 +158,14 @@ impl ShardDisk for LocalDisk {
         let new_dir = !dir.is_dir();
         std::fs::create_dir_all(&dir)?;
         let tmp = tmp_path(&self.root, id, shard);
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_stale(&tmp) => {
+                let _ = std::fs::remove_file(&tmp);
+                create()?
+            }
+            other => other?,
+        };
         // The header needs the object size, known only at commit; it is written there.
         if let Err(e) = file.seek(SeekFrom::Start(HEADER_LEN as u64)) {
             let _ = std::fs::remove_file(&tmp);
@@ -338,6 +354,16 @@ mod tests {
         w.abort();
         assert!(files(&disk.root().join(TMP_DIR)).is_empty());
         assert!(disk.open(id, 4).is_err());
+
+        // A second writer of the same shard waits for the first, unless the first died.
+        let held = disk.create(id, 5).unwrap();
+        assert_eq!(disk.create(id, 5).err().map(|e| e.kind()), Some(io::ErrorKind::AlreadyExists));
+        let tmp = tmp_path(disk.root(), id, 5);
+        let old = SystemTime::now() - STALE_TMP - std::time::Duration::from_secs(1);
+        File::options().write(true).open(&tmp).unwrap().set_modified(old).unwrap();
+        let taken = disk.create(id, 5).expect("a stale temp file is taken over");
+        drop(held);
+        taken.abort();
 
         disk.remove(id, 3).unwrap();
         disk.remove(id, 3).unwrap();
