@@ -206,6 +206,9 @@ impl Rebalancer {
                 Ok(()) => copied.push(i),
                 Err(e) => {
                     self.remove_later(spec.id, copied.iter().map(|&j| (primary[j], j)).collect(), Duration::ZERO);
+                    // A source shard that fails its checks is healed first; the
+                    // retry of this blob then finds it whole.
+                    self.disks.report_damaged(spec.id);
                     return Err(format!("copying shard {i}: {e}"));
                 }
             }
