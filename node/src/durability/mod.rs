@@ -114,7 +114,13 @@ impl Durability {
     /// was down) or lost it while running (wiped) are formatted and refilled by a heal
     /// pass over the blobs placed on them.
     async fn watch_disks(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut refill: Vec<usize> = (0..self.local.len()).filter(|&j| self.local[j].was_fresh()).collect();
+        // A node's first start finds every disk fresh, with nothing to put on them.
+        let holds_objects = self.meta.scan_objects(None, "", None, 1).is_ok_and(|p| !p.is_empty());
+        let mut refill: Vec<usize> = if holds_objects {
+            (0..self.local.len()).filter(|&j| self.local[j].was_fresh()).collect()
+        } else {
+            Vec::new()
+        };
         loop {
             for j in 0..self.local.len() {
                 let disk = self.local[j].clone();
