@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the project: unit and end-to-end tests (cargo), then the
-# aws-cli smoke script. Everything it needs is installed by the scripts themselves.
+# Runs every test of the project: unit and end-to-end tests (cargo), the aws-cli
+# smoke script, and a one-minute soak of a 3-node cluster under kill -9 and shard
+# corruption. Everything it needs is installed by the scripts themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${CAIRN_TEST_THREADS:-2}"
 bash scripts/smoke-awscli.sh
+bash scripts/soak.sh --minutes 1
