@@ -28,11 +28,6 @@ pub trait ShardDisk: Send + Sync + std::fmt::Debug {
     /// Cheap guess (no blocking I/O beyond a stat) whether writes to this disk can succeed now;
     /// whoever chooses disks for new objects uses it to avoid dead ones.
     fn is_online(&self) -> bool;
-    /// True for a disk on another node: a block read costs a network round trip, so
-    /// readers fetch a stripe's blocks from such disks in parallel.
-    fn is_remote(&self) -> bool {
-        false
-    }
     /// Space and health when this disk is local to this process; None for remote disks.
     /// `DiskUsage::index` is left for the caller to fill in: only the disk table knows it.
     fn local_usage(&self) -> Option<DiskUsage>;

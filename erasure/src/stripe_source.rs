@@ -29,9 +29,6 @@ pub(crate) struct StripeSource {
     decoder: Option<ReedSolomonDecoder>,
     /// Reused between stripes; only allocated once a read goes degraded.
     parity_bufs: Vec<Vec<u8>>,
-    /// Some disk is on another node: a stripe's blocks are fetched in parallel, so a
-    /// stripe costs one round trip instead of one per block.
-    parallel: bool,
 }
 
 pub(crate) struct StripeOut {
@@ -43,8 +40,7 @@ impl StripeSource {
     pub fn new(disks: Vec<Option<Arc<dyn ShardDisk>>>, spec: ShardSpec, layout: Layout) -> Self {
         let sources = (0..spec.width()).map(|_| Source::Unopened).collect();
         let parity_bufs = vec![Vec::new(); spec.parity()];
-        let parallel = disks.iter().flatten().any(|d| d.is_remote());
-        StripeSource { disks, spec, layout, sources, decoder: None, parity_bufs, parallel }
+        StripeSource { disks, spec, layout, sources, decoder: None, parity_bufs }
     }
 
     /// Returns object bytes `[lo, hi)` of stripe `stripe` (offsets within the stripe, lo < hi).
@@ -57,15 +53,11 @@ impl StripeSource {
 
         let mut good = vec![false; k + m];
         let mut missing = Vec::new();
-        if self.parallel && wanted.end() > wanted.start() {
-            self.read_parallel(wanted, stripe, len, &mut buf, &mut good, &mut missing);
-        } else {
-            for j in wanted.clone() {
-                if self.read_block(j, stripe, &mut buf[j * len..(j + 1) * len]) {
-                    good[j] = true;
-                } else {
-                    missing.push(j);
-                }
+        for j in wanted.clone() {
+            if self.read_block(j, stripe, &mut buf[j * len..(j + 1) * len]) {
+                good[j] = true;
+            } else {
+                missing.push(j);
             }
         }
         if !missing.is_empty() {
@@ -136,68 +128,25 @@ impl StripeSource {
         Ok(())
     }
 
-    /// Reads the `wanted` data blocks of a stripe at once, one thread per block, each
-    /// owning its shard's reader for the duration.
-    fn read_parallel(
-        &mut self,
-        wanted: std::ops::RangeInclusive<usize>,
-        stripe: u64,
-        len: usize,
-        buf: &mut [u8],
-        good: &mut [bool],
-        missing: &mut Vec<usize>,
-    ) {
-        let offset = self.layout.block_offset(stripe);
-        let id = self.spec.id;
-        let mut jobs = Vec::new();
-        for (j, dst) in buf.chunks_mut(len).enumerate().filter(|(j, _)| wanted.contains(j)) {
-            if self.file(j).is_none() {
-                missing.push(j);
-                continue;
-            }
-            let Source::Open(file) = std::mem::replace(&mut self.sources[j], Source::Unopened) else {
-                unreachable!("file() opened it")
-            };
-            jobs.push((j, file, dst));
-        }
-        let done: Vec<(usize, Box<dyn ShardFileReader>, bool)> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs
-                .into_iter()
-                .map(|(j, file, dst)| {
-                    s.spawn(move || {
-                        let ok = check_block(file.as_ref(), offset, dst, id, j, stripe);
-                        (j, file, ok)
-                    })
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        for (j, file, ok) in done {
-            self.sources[j] = Source::Open(file);
-            if ok {
-                good[j] = true;
-            } else {
-                missing.push(j);
-            }
-        }
-        // A block whose thread panicked is neither good nor missing yet.
-        for j in wanted {
-            if !good[j] && !missing.contains(&j) {
-                missing.push(j);
-            }
-        }
-        missing.sort_unstable();
-    }
-
     /// Reads shard `shard`'s block of `stripe` into `dst` (exactly the block length) and
     /// checks its CRC. False means unusable for this stripe, whatever the reason.
     fn read_block(&mut self, shard: usize, stripe: u64, dst: &mut [u8]) -> bool {
         let offset = self.layout.block_offset(stripe);
-        let id = self.spec.id;
         let Some(file) = self.file(shard) else {
             return false;
         };
-        check_block(file, offset, dst, id, shard, stripe)
+        let mut crc = [0u8; CRC_LEN as usize];
+        match file.read_block(offset, dst, &mut crc) {
+            Ok(()) if crc32c::crc32c(dst) == u32::from_le_bytes(crc) => true,
+            Ok(()) => {
+                tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, stripe, "block checksum mismatch");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(id = %format_args!("{:032x}", self.spec.id), shard, stripe, error = %e, "block unreadable");
+                false
+            }
+        }
     }
 
     fn file(&mut self, shard: usize) -> Option<&dyn ShardFileReader> {
@@ -218,22 +167,6 @@ impl StripeSource {
 
     fn open(&self, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
         open_checked(self.disks[shard].as_ref(), &self.spec, shard, self.layout.object_size)
-    }
-}
-
-/// Reads one block at `offset` into `dst` and checks the CRC that follows it.
-fn check_block(file: &dyn ShardFileReader, offset: u64, dst: &mut [u8], id: u128, shard: usize, stripe: u64) -> bool {
-    let mut crc = [0u8; CRC_LEN as usize];
-    match file.read_block(offset, dst, &mut crc) {
-        Ok(()) if crc32c::crc32c(dst) == u32::from_le_bytes(crc) => true,
-        Ok(()) => {
-            tracing::warn!(id = %format_args!("{id:032x}"), shard, stripe, "block checksum mismatch");
-            false
-        }
-        Err(e) => {
-            tracing::warn!(id = %format_args!("{id:032x}"), shard, stripe, error = %e, "block unreadable");
-            false
-        }
     }
 }
 

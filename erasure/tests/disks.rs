@@ -38,8 +38,6 @@ struct Faults {
     fail_reads_from: AtomicU64,
     /// Block reads return a flipped byte, as a disk or link corrupting data would.
     corrupt_reads: AtomicBool,
-    /// Claims to be a disk of another node (readers then fetch blocks in parallel).
-    remote: AtomicBool,
     creates: AtomicUsize,
     appends: AtomicUsize,
     commits_begun: AtomicUsize,
@@ -66,7 +64,6 @@ impl FaultyDisk {
                 fail_open: AtomicBool::new(false),
                 fail_reads_from: AtomicU64::new(u64::MAX),
                 corrupt_reads: AtomicBool::new(false),
-                remote: AtomicBool::new(false),
                 creates: AtomicUsize::new(0),
                 appends: AtomicUsize::new(0),
                 commits_begun: AtomicUsize::new(0),
@@ -124,10 +121,6 @@ impl ShardDisk for FaultyDisk {
 
     fn local_usage(&self) -> Option<DiskUsage> {
         self.inner.local_usage()
-    }
-
-    fn is_remote(&self) -> bool {
-        self.f().remote.load(SeqCst)
     }
 }
 
@@ -411,16 +404,6 @@ async fn reads_survive_up_to_m_failing_disks() {
 
 #[tokio::test]
 async fn reads_beyond_m_failing_disks_error_and_never_return_wrong_bytes() {
-    beyond_m_failing_disks(false).await;
-}
-
-/// The same through the parallel read path that remote disks take.
-#[tokio::test]
-async fn parallel_reads_of_remote_disks_fail_the_same_way() {
-    beyond_m_failing_disks(true).await;
-}
-
-async fn beyond_m_failing_disks(remote: bool) {
     use ReadFault::*;
     // Each with the number of stripes that still read before the failures exceed m.
     let cases: Vec<(Vec<(usize, ReadFault)>, usize)> = vec![
@@ -430,27 +413,9 @@ async fn beyond_m_failing_disks(remote: bool) {
         (vec![(0, ReadBlockFromStripe3), (1, ReadBlockFromStripe3), (3, ReadBlock), (5, Corrupt)], 3),
     ];
     let c = cluster(6);
-    c.disks.iter().for_each(|d| d.f().remote.store(remote, SeqCst));
     let spec = spec(&c.set, 3, 3, BS, 0x3100);
     let data = object_for(3, 4);
     write_object(&c.set, &spec, &data).await.unwrap();
-    // Whole, and with up to m bad shards, the object reads back byte-exact.
-    let mut r = c.set.reader(spec.clone(), data.len() as u64, 0, data.len() as u64).unwrap();
-    let mut all = Vec::new();
-    while let Some(chunk) = r.next_chunk().await {
-        all.extend_from_slice(&chunk.unwrap());
-    }
-    assert!(all == data && !r.degraded(), "remote={remote}");
-    inject_read(c.of(&spec, 0), Corrupt);
-    inject_read(c.of(&spec, 2), Open);
-    inject_read(c.of(&spec, 4), ReadBlockFromStripe3);
-    let mut r = c.set.reader(spec.clone(), data.len() as u64, 0, data.len() as u64).unwrap();
-    let mut all = Vec::new();
-    while let Some(chunk) = r.next_chunk().await {
-        all.extend_from_slice(&chunk.unwrap());
-    }
-    assert!(all == data && r.degraded(), "remote={remote}: m bad shards still read");
-    c.heal();
     for (faults, good_stripes) in cases {
         for &(shard, fault) in &faults {
             inject_read(c.of(&spec, shard), fault);

@@ -76,10 +76,6 @@ impl RemoteDisk {
 }
 
 impl ShardDisk for RemoteDisk {
-    fn is_remote(&self) -> bool {
-        true
-    }
-
     fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>> {
         self.check_up()?;
         let req = PeerRequest::ShardWrite { disk: self.disk, id, shard: shard as u16 };
