@@ -91,15 +91,7 @@ impl Durability {
             let _slot = slot;
             tracing::info!(?scope, "heal pass starting");
             pass::run(&this.meta, &this.disks, &this.heal, None, &mut |_| true).await;
-            let s = this.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            tracing::info!(
-                objects = s.objects,
-                whole = s.stripes.whole,
-                degraded = s.stripes.degraded,
-                lost = s.stripes.lost,
-                rewritten = s.shards_rewritten,
-                "heal pass done"
-            );
+            this.heal.lock().unwrap_or_else(|e| e.into_inner()).log_done("heal");
         });
     }
 

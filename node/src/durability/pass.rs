@@ -73,6 +73,19 @@ impl PassStatus {
     pub fn starting(scope: Scope) -> Self {
         PassStatus { state: "running".into(), scope, started: Some(unix_now()), ..Default::default() }
     }
+
+    /// One log line with what a finished pass found and did.
+    pub fn log_done(&self, kind: &str) {
+        tracing::info!(
+            pass = kind,
+            objects = self.objects,
+            whole = self.stripes.whole,
+            degraded = self.stripes.degraded,
+            lost = self.stripes.lost,
+            rewritten = self.shards_rewritten,
+            "pass done"
+        );
+    }
 }
 
 pub fn unix_now() -> u64 {

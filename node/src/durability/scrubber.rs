@@ -181,14 +181,7 @@ impl Scrubber {
         }
         let done = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if done.state == "done" {
-            tracing::info!(
-                objects = done.objects,
-                whole = done.stripes.whole,
-                degraded = done.stripes.degraded,
-                lost = done.stripes.lost,
-                healed = done.shards_rewritten,
-                "scrub pass done"
-            );
+            done.log_done("scrub");
             state.current = None;
             state.last = Some(done);
         } else {
