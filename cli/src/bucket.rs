@@ -48,15 +48,8 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
         }
         BucketCommand::Rm { name, force } => {
             if force {
-                let mut token = None;
-                loop {
-                    let page = s3
-                        .list_objects_v2()
-                        .bucket(&name)
-                        .set_continuation_token(token.take())
-                        .send()
-                        .await
-                        .map_err(|e| sdk(&format!("listing {name}"), e))?;
+                let (s3, name) = (&s3, name.as_str());
+                each_page(s3, name, |page| async move {
                     let ids: Vec<_> = page
                         .contents()
                         .iter()
@@ -66,17 +59,15 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
                     if !ids.is_empty() {
                         let del = aws_sdk_s3::types::Delete::builder().set_objects(Some(ids)).quiet(true).build()?;
                         s3.delete_objects()
-                            .bucket(&name)
+                            .bucket(name)
                             .delete(del)
                             .send()
                             .await
                             .map_err(|e| sdk("deleting objects", e))?;
                     }
-                    match page.next_continuation_token() {
-                        Some(t) => token = Some(t.to_string()),
-                        None => break,
-                    }
-                }
+                    Ok(())
+                })
+                .await?;
             }
             s3.delete_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("removing {name}"), e))?;
             println!("removed {name}");
@@ -89,26 +80,41 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
                 println!("bucket:  {name}\nobjects: {}\nbytes:   {}", u["objects"], u["bytes"]);
                 return Ok(());
             }
-            let (mut objects, mut bytes, mut token) = (0u64, 0u64, None);
-            loop {
-                let page = s3
-                    .list_objects_v2()
-                    .bucket(&name)
-                    .set_continuation_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| sdk(&format!("listing {name}"), e))?;
+            let (mut objects, mut bytes) = (0u64, 0u64);
+            each_page(&s3, &name, |page| {
                 for o in page.contents() {
                     objects += 1;
                     bytes += o.size().unwrap_or(0) as u64;
                 }
-                match page.next_continuation_token() {
-                    Some(t) => token = Some(t.to_string()),
-                    None => break,
-                }
-            }
+                async { Ok(()) }
+            })
+            .await?;
             println!("bucket:  {name}\nobjects: {objects}\nbytes:   {bytes}");
         }
     }
     Ok(())
+}
+
+/// Calls `f` with every page of a ListObjectsV2 of `bucket`, in order.
+async fn each_page<F, Fut>(s3: &aws_sdk_s3::Client, bucket: &str, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut(aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| sdk(&format!("listing {bucket}"), e))?;
+        let next = page.next_continuation_token().map(str::to_string);
+        f(page).await?;
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(()),
+        }
+    }
 }

@@ -350,8 +350,10 @@ impl CairnS3 {
 
     /// What GET and HEAD share: the version, its preconditions, the range to
     /// serve and the headers to answer with.
+    /// After a read barrier, so a write acknowledged by any node is seen.
     async fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
         check_version_id(read.version_id)?;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let obj = self.current_object(bucket, key).await?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
@@ -365,7 +367,6 @@ impl CairnS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
             .prepare_read(
                 &input.bucket,
@@ -399,7 +400,6 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
             .prepare_read(
                 &input.bucket,
