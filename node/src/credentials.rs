@@ -1,11 +1,19 @@
 //! The root access key: taken from CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY
-//! or generated on the first start, then kept in the Raft state machine.
+//! or generated on the first start, then kept in the Raft state machine with its
+//! secret sealed by the cluster keyring.
 
 use anyhow::{Context, bail};
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{AccessKey, Command, CommandResult};
+use cairn_s3api::access::Keyring;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+
+/// The root key as cairnd prints it.
+pub struct RootKey {
+    pub access_key_id: String,
+    pub secret_key: String,
+}
 
 fn random_string(len: usize, upper: bool) -> String {
     let s: String = rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect();
@@ -18,33 +26,43 @@ pub fn root_key_from_env() -> bool {
 }
 
 /// Printed by a cluster member that cannot read the root key yet (no leader).
-pub fn placeholder() -> AccessKey {
+pub fn placeholder() -> RootKey {
     let note = "(held by the cluster: see the first node, or CAIRN_ROOT_ACCESS_KEY)".to_string();
-    AccessKey { access_key_id: note.clone(), secret_key: note, name: "root".into(), is_root: true, created: 0 }
+    RootKey { access_key_id: note.clone(), secret_key: note }
+}
+
+fn open(keyring: &Keyring, key: &AccessKey) -> anyhow::Result<RootKey> {
+    match keyring.open(&key.access_key_id, &key.sealed_secret) {
+        Some(secret_key) => Ok(RootKey { access_key_id: key.access_key_id.clone(), secret_key }),
+        None => bail!(
+            "the stored root key cannot be opened with this node's keyring ({}); the keyring file does not belong to this cluster",
+            crate::keyring::FILE
+        ),
+    }
 }
 
 /// The root key of a cluster member: the stored one, else (if `may_create`) the one
 /// from the environment or a new one. A member that may not create one waits for
 /// the key to arrive through Raft, so that two nodes never mint two root keys.
-pub async fn root_key(meta: &MetaStore, may_create: bool) -> anyhow::Result<Option<AccessKey>> {
+pub async fn root_key(meta: &MetaStore, keyring: &Keyring, may_create: bool) -> anyhow::Result<Option<RootKey>> {
     meta.read_barrier().await?;
     if let Some(root) = meta.list_access_keys()?.into_iter().find(|k| k.is_root) {
-        return Ok(Some(root));
+        return open(keyring, &root).map(Some);
     }
     if !may_create {
         return Ok(None);
     }
-    ensure_root_key(meta).await.map(Some)
+    ensure_root_key(meta, keyring).await.map(Some)
 }
 
-pub async fn ensure_root_key(meta: &MetaStore) -> anyhow::Result<AccessKey> {
+pub async fn ensure_root_key(meta: &MetaStore, keyring: &Keyring) -> anyhow::Result<RootKey> {
     let env_key = std::env::var("CAIRN_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty());
     let env_secret = std::env::var("CAIRN_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty());
     if let Some(root) = meta.list_access_keys().context("reading access keys")?.into_iter().find(|k| k.is_root) {
         if env_key.as_deref().is_some_and(|k| k != root.access_key_id) {
             tracing::warn!("CAIRN_ROOT_ACCESS_KEY differs from the stored root key; the stored key stays in force");
         }
-        return Ok(root);
+        return open(keyring, &root);
     }
     let (access_key_id, secret_key) = match (env_key, env_secret) {
         (Some(k), Some(s)) => (k, s),
@@ -54,9 +72,16 @@ pub async fn ensure_root_key(meta: &MetaStore) -> anyhow::Result<AccessKey> {
     if access_key_id.len() < 3 || secret_key.len() < 8 {
         bail!("the root access key needs at least 3 characters and the secret at least 8");
     }
-    let key = AccessKey { access_key_id, secret_key, name: "root".into(), is_root: true, created: time_now_nanos() };
-    match meta.propose(Command::PutAccessKey { key: key.clone() }).await? {
-        CommandResult::Ok => Ok(key),
+    let key = AccessKey {
+        sealed_secret: keyring.seal(&access_key_id, &secret_key),
+        access_key_id: access_key_id.clone(),
+        name: "root".into(),
+        is_root: true,
+        created: time_now_nanos(),
+        admin: true,
+    };
+    match meta.propose(Command::PutAccessKey { key }).await? {
+        CommandResult::Ok => Ok(RootKey { access_key_id, secret_key }),
         other => bail!("storing the root key failed: {other:?}"),
     }
 }

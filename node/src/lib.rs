@@ -5,6 +5,7 @@ pub mod config;
 mod credentials;
 mod disks;
 mod durability;
+mod keyring;
 mod metrics;
 mod server;
 mod tls;
@@ -13,6 +14,7 @@ pub mod transport;
 use anyhow::Context;
 use cairn_erasure::{DiskSet, LocalDisk};
 use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
+use cairn_s3api::access::{Authorizer, CairnAccess};
 use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
 use cluster::state::ClusterState;
 use cluster::{Cluster, ClusterParts, PeerService, TransportCaller};
@@ -54,9 +56,11 @@ impl Node {
             let secret = cfg.cluster_secret.as_deref().unwrap_or_default();
             ClusterState::for_static(&cfg.data, &cfg.peers, &cfg.advertise_addr(), secret)?
         };
+        let static_secret = (!cfg.peers.is_empty()).then(|| state.secret.as_deref().unwrap_or_default());
+        let keyring = keyring::load_or_create(&cfg.data, static_secret).context("loading the keyring")?;
         let local_disks = local.clone();
         let meta_slot = Arc::new(OnceLock::new());
-        let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone()));
+        let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone(), keyring.clone()));
         let transport =
             transport::Transport::bind(cfg.node_listen, state.secret.as_ref().map(|s| s.as_bytes().to_vec()), service)
                 .await
@@ -102,22 +106,25 @@ impl Node {
             data_shards: cfg.data_shards,
             parity_shards: cfg.parity_shards,
             raft_snapshot_every: cfg.raft_snapshot_every,
+            keyring: keyring.clone(),
         });
         let root = if lone {
             cluster.register_self().await.context("registering this node's disks")?;
             cluster.apply_layout(&meta.layout()?);
-            credentials::ensure_root_key(&meta).await?
+            credentials::ensure_root_key(&meta, &keyring).await?
         } else {
             // A cluster member may start before a quorum of its peers: the S3 endpoint
             // comes up at once and answers 503 until the cluster has a leader.
             let may_create = state.node_id == 1 || credentials::root_key_from_env();
-            match tokio::time::timeout(Duration::from_secs(5), credentials::root_key(&meta, may_create)).await {
+            match tokio::time::timeout(Duration::from_secs(5), credentials::root_key(&meta, &keyring, may_create)).await
+            {
                 Ok(Ok(Some(k))) => k,
                 _ => {
                     let meta = meta.clone();
+                    let keyring = keyring.clone();
                     tokio::spawn(async move {
                         for _ in 0..600 {
-                            if let Ok(Some(_)) = credentials::root_key(&meta, may_create).await {
+                            if let Ok(Some(_)) = credentials::root_key(&meta, &keyring, may_create).await {
                                 return;
                             }
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -151,15 +158,17 @@ impl Node {
             },
             rx.clone(),
         );
-        let admin = AdminRoute::new(store.clone())
+        let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone()));
+        let admin = AdminRoute::new(store.clone(), access.clone())
             .with_cluster(cluster.clone())
             .with_durability(Arc::new(durability::DurabilityApi(durability.clone())));
         let disks = store.disks.clone();
-        let s3 = CairnS3::new(store);
+        let s3 = CairnS3::new(store, access.clone());
         cluster.spawn_background(rx.clone());
         tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
-        builder.set_auth(CairnAuth::new(meta.clone()));
+        builder.set_auth(CairnAuth::new(meta.clone(), keyring.clone()));
+        builder.set_access(CairnAccess(access));
         builder.set_host(CairnHost::new(cfg.domains.clone()));
         builder.set_route(admin);
         let service = builder.build();

@@ -2,6 +2,7 @@
 //! hands everything else to s3s. Shuts down gracefully on request.
 
 use crate::metrics::{Metrics, operation};
+use cairn_s3api::access::ConnInfo;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -62,8 +63,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         let tls = front.tls.clone();
-        let svc = service_fn(move |req: http::Request<Incoming>| {
+        let conn = ConnInfo { peer: peer.ip(), secure: tls.is_some() };
+        let svc = service_fn(move |mut req: http::Request<Incoming>| {
             let front = front.clone();
+            req.extensions_mut().insert(conn);
             async move { Ok::<_, s3s::HttpError>(front.handle(req).await) }
         });
         let builder = builder.clone();

@@ -5,7 +5,7 @@
 //! | tree          | key                                                              | value                      |
 //! |---------------|------------------------------------------------------------------|----------------------------|
 //! | `raft_log`    | log index, `u64` big-endian                                      | bincode(`Entry`)           |
-//! | `raft_meta`   | `vote`, `committed`, `last_purged`                               | bincode                    |
+//! | `raft_meta`   | `vote`, `committed`, `last_purged`, `format`                     | bincode / `u32` BE         |
 //! | `sm_buckets`  | bucket name (UTF-8 bytes)                                        | bincode(`BucketInfo`)      |
 //! | `sm_objects`  | `[bucket_len: u8][bucket][object key]`                           | bincode(`ObjectVersion`)   |
 //! | `sm_versions` | `[bucket_len: u8][bucket][object key][0x00][!version_ts: u64 BE]`| reserved for S3 versioning |

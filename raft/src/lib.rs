@@ -9,6 +9,7 @@
 
 pub mod blobs;
 pub mod error;
+pub mod format;
 pub mod keys;
 mod layout;
 mod listing;

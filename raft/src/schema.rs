@@ -1,6 +1,8 @@
 //! The metadata schema: every record the state machine stores and every command
-//! that changes it. This is the contract between the S3 layer and the Raft layer;
-//! records are serialized with bincode, so fields are only ever appended.
+//! that changes it. This is the contract between the S3 layer and the Raft layer.
+//! Records are serialized with bincode, which has no optional fields: changing a
+//! record's fields changes the metadata format ([`crate::format`]), and a store of an
+//! older format refuses to open rather than misread it. Commands are only appended.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,15 +16,36 @@ pub struct BucketInfo {
     /// Access key id of the owner.
     pub owner: String,
     pub created: Nanos,
+    pub acl: CannedAcl,
+    /// The bucket policy document, as the owner sent it (validated by the S3 layer).
+    pub policy: Option<String>,
 }
 
+/// The canned ACLs of S3: the only ACLs Cairn stores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CannedAcl {
+    #[default]
+    Private,
+    PublicRead,
+    PublicReadWrite,
+    AuthenticatedRead,
+    BucketOwnerRead,
+    BucketOwnerFullControl,
+}
+
+/// An access key: an identity that signs requests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessKey {
     pub access_key_id: String,
-    pub secret_key: String,
+    /// The secret, sealed by the S3 layer with the cluster's key-encryption key;
+    /// the state machine (and so the log and snapshots) never holds it in the clear.
+    pub sealed_secret: Vec<u8>,
     pub name: String,
+    /// The key made at the first start; it cannot be deleted.
     pub is_root: bool,
     pub created: Nanos,
+    /// May use the admin API and every bucket (the root key always may).
+    pub admin: bool,
 }
 
 /// Where the bytes of one erasure-coded blob live. The shard files are named by
@@ -99,6 +122,7 @@ pub struct ObjectVersion {
     pub checksums: BTreeMap<String, String>,
     pub owner: String,
     pub data: ObjectData,
+    pub acl: CannedAcl,
 }
 
 /// A precondition on a write, decided inside the state machine's apply.
@@ -184,6 +208,25 @@ pub enum Command {
         from: Vec<u16>,
         to: Vec<u16>,
         layout_version: u64,
+    },
+    /// Removes an access key; NoSuchKey if there is none.
+    DeleteAccessKey {
+        access_key_id: String,
+    },
+    /// Sets (`Some`) or removes (`None`) the policy of a bucket.
+    PutBucketPolicy {
+        bucket: String,
+        policy: Option<String>,
+    },
+    PutBucketAcl {
+        bucket: String,
+        acl: CannedAcl,
+    },
+    /// Sets the ACL of the current version of `bucket/key`; NoSuchKey if there is none.
+    PutObjectAcl {
+        bucket: String,
+        key: String,
+        acl: CannedAcl,
     },
 }
 

@@ -258,6 +258,17 @@ impl Applier<'_> {
         }
     }
 
+    /// Changes a setting of an existing bucket.
+    fn update_bucket(&mut self, name: String, f: impl FnOnce(&mut BucketInfo)) -> Result<CommandResult, MetaError> {
+        let Some(mut info) = self.bucket_exists(&name)? else {
+            return Ok(CommandResult::NoSuchBucket);
+        };
+        f(&mut info);
+        let v = bincode::serialize(&info)?;
+        Self::put(&mut self.ov.buckets, &mut self.ov.bytes, name.into_bytes(), Some(v));
+        Ok(CommandResult::Ok)
+    }
+
     fn object(&self, okey: &[u8]) -> Result<Option<ObjectVersion>, MetaError> {
         match overlay_get(&self.t.objects, &self.ov.objects, okey)? {
             Some(v) => Ok(Some(bincode::deserialize(&v)?)),
@@ -522,6 +533,30 @@ impl Applier<'_> {
                 let mut k = CLUSTER_SERVICE_PREFIX.to_vec();
                 k.extend_from_slice(name.as_bytes());
                 Self::put(&mut self.ov.cluster, &mut self.ov.bytes, k, Some(value));
+                CommandResult::Ok
+            }
+            Command::DeleteAccessKey { access_key_id } => {
+                if overlay_get(&self.t.keys, &self.ov.keys, access_key_id.as_bytes())?.is_none() {
+                    return Ok(CommandResult::NoSuchKey);
+                }
+                Self::put(&mut self.ov.keys, &mut self.ov.bytes, access_key_id.into_bytes(), None);
+                CommandResult::Ok
+            }
+            Command::PutBucketPolicy { bucket, policy } => self.update_bucket(bucket, |b| b.policy = policy)?,
+            Command::PutBucketAcl { bucket, acl } => self.update_bucket(bucket, |b| b.acl = acl)?,
+            Command::PutObjectAcl { bucket, key, acl } => {
+                if self.bucket_exists(&bucket)?.is_none() {
+                    return Ok(CommandResult::NoSuchBucket);
+                }
+                let Some(okey) = object_key(&bucket, &key) else {
+                    return Ok(CommandResult::NoSuchKey);
+                };
+                let Some(mut version) = self.object(&okey)? else {
+                    return Ok(CommandResult::NoSuchKey);
+                };
+                version.acl = acl;
+                let v = bincode::serialize(&version)?;
+                Self::put(&mut self.ov.objects, &mut self.ov.bytes, okey, Some(v));
                 CommandResult::Ok
             }
         })
@@ -943,6 +978,7 @@ mod tests {
             checksums: Default::default(),
             owner: "o".into(),
             data: ObjectData::Inline(vec![7; 10]),
+            acl: Default::default(),
         }
     }
 
@@ -964,7 +1000,15 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         let store = MetaStore::open(a.path(), 1).await.unwrap();
         store
-            .propose(Command::CreateBucket { bucket: BucketInfo { name: "b".into(), owner: "o".into(), created: 1 } })
+            .propose(Command::CreateBucket {
+                bucket: BucketInfo {
+                    name: "b".into(),
+                    owner: "o".into(),
+                    created: 1,
+                    acl: Default::default(),
+                    policy: Some("{}".into()),
+                },
+            })
             .await
             .unwrap();
         for i in 0..50 {
@@ -978,10 +1022,11 @@ mod tests {
         }
         let key = AccessKey {
             access_key_id: "AK".into(),
-            secret_key: "s".into(),
+            sealed_secret: b"s".to_vec(),
             name: "n".into(),
             is_root: true,
             created: 1,
+            admin: true,
         };
         store.propose(Command::PutAccessKey { key }).await.unwrap();
         let node = NodeEntry { id: 1, addr: "a".into(), s3_addr: "s".into(), disks: 4, first_disk: 0 };

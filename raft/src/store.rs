@@ -197,6 +197,7 @@ impl MetaStore {
         let OpenOptions { node_id, addr, bootstrap, caller, snapshot_every } = opts;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let db = open_sled(&dir.join("sled")).await?;
+        crate::format::check(&db)?;
         let trees = SmTrees::open(&db)?;
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"))?;
         let log = LogStore::open(&db)?;

@@ -113,10 +113,11 @@ async fn access_keys() {
     let s = MetaStore::open(dir.path(), 1).await.unwrap();
     let key = |id: &str, secret: &str| AccessKey {
         access_key_id: id.into(),
-        secret_key: secret.into(),
+        sealed_secret: secret.as_bytes().to_vec(),
         name: "n".into(),
         is_root: id == "root",
         created: 3,
+        admin: id == "root",
     };
     assert_eq!(s.get_access_key("root").unwrap(), None);
     assert_eq!(s.propose(Command::PutAccessKey { key: key("root", "s1") }).await.unwrap(), CommandResult::Ok);
@@ -124,6 +125,10 @@ async fn access_keys() {
     assert_eq!(s.propose(Command::PutAccessKey { key: key("root", "s3") }).await.unwrap(), CommandResult::Ok);
     assert_eq!(s.get_access_key("root").unwrap(), Some(key("root", "s3")));
     assert_eq!(s.list_access_keys().unwrap(), vec![key("alice", "s2"), key("root", "s3")]);
+    let del = |id: &str| Command::DeleteAccessKey { access_key_id: id.into() };
+    assert_eq!(s.propose(del("alice")).await.unwrap(), CommandResult::Ok);
+    assert_eq!(s.propose(del("alice")).await.unwrap(), CommandResult::NoSuchKey);
+    assert_eq!(s.list_access_keys().unwrap(), vec![key("root", "s3")]);
     s.shutdown().await.unwrap();
 }
 
@@ -309,5 +314,39 @@ async fn concurrent_proposals_throughput() {
         s.propose(put("tp", &format!("seq-{i}"), "etag", None)).await.unwrap();
     }
     println!("200 sequential proposals: {:.0} proposals/s", 200.0 / t.elapsed().as_secs_f64());
+    s.shutdown().await.unwrap();
+}
+
+/// Bucket policy and ACLs are set through Raft and survive a restart; a missing
+/// bucket or object is an answer, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_and_acl_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    s.propose(Command::CreateBucket { bucket: bucket("pb", "alice") }).await.unwrap();
+    s.propose(put("pb", "k", "e1", None)).await.unwrap();
+    let policy = Command::PutBucketPolicy { bucket: "pb".into(), policy: Some("{\"Statement\":[]}".into()) };
+    assert_eq!(s.propose(policy).await.unwrap(), CommandResult::Ok);
+    let acl = Command::PutBucketAcl { bucket: "pb".into(), acl: CannedAcl::PublicRead };
+    assert_eq!(s.propose(acl).await.unwrap(), CommandResult::Ok);
+    let oacl =
+        |key: &str| Command::PutObjectAcl { bucket: "pb".into(), key: key.into(), acl: CannedAcl::AuthenticatedRead };
+    assert_eq!(s.propose(oacl("k")).await.unwrap(), CommandResult::Ok);
+    assert_eq!(s.propose(oacl("missing")).await.unwrap(), CommandResult::NoSuchKey);
+    let nob = Command::PutBucketPolicy { bucket: "nob".into(), policy: None };
+    assert_eq!(s.propose(nob).await.unwrap(), CommandResult::NoSuchBucket);
+    s.shutdown().await.unwrap();
+    drop(s);
+
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    let b = s.get_bucket("pb").unwrap().unwrap();
+    assert_eq!(b.policy.as_deref(), Some("{\"Statement\":[]}"));
+    assert_eq!(b.acl, CannedAcl::PublicRead);
+    let o = s.get_object("pb", "k").unwrap().unwrap();
+    assert_eq!(o.acl, CannedAcl::AuthenticatedRead);
+    assert_eq!(o.etag, "e1");
+    let clear = Command::PutBucketPolicy { bucket: "pb".into(), policy: None };
+    assert_eq!(s.propose(clear).await.unwrap(), CommandResult::Ok);
+    assert_eq!(s.get_bucket("pb").unwrap().unwrap().policy, None);
     s.shutdown().await.unwrap();
 }

@@ -1,11 +1,12 @@
 //! The admin API under `/cairn/admin/v1/`. It is an s3s route, so requests are
-//! SigV4-verified like any S3 request; only root keys may use it. Answers and
-//! errors are JSON.
+//! SigV4-verified like any S3 request; the authorizer lets admin keys only in.
+//! Answers and errors are JSON.
 
+use crate::access::Authorizer;
+use crate::key_admin;
 use crate::store::Store;
-use cairn_raft::MetaStore;
 use s3s::route::S3Route;
-use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
+use s3s::{Body, S3Request, S3Response, S3Result};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,6 +62,7 @@ impl AdminError {
 
 pub struct AdminRoute {
     store: Arc<Store>,
+    access: Arc<Authorizer>,
     cluster: Option<Arc<dyn ClusterAdmin>>,
     durability: Option<Arc<dyn DurabilityAdmin>>,
     started: Instant,
@@ -70,8 +72,8 @@ pub struct AdminRoute {
 const MAX_ADMIN_BODY: usize = 64 << 10;
 
 impl AdminRoute {
-    pub fn new(store: Arc<Store>) -> Self {
-        Self { store, cluster: None, durability: None, started: Instant::now() }
+    pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
+        Self { store, access, cluster: None, durability: None, started: Instant::now() }
     }
 
     pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
@@ -113,6 +115,25 @@ impl AdminRoute {
             }
             (_, "gc") => Err(AdminError::new(405, "MethodNotAllowed", "gc answers POST")),
             _ => Err(AdminError::new(404, "NoSuchEndpoint", "No such admin endpoint")),
+        };
+        admin_answer(res)
+    }
+
+    async fn keys_call(&self, method: &http::Method, path: &str, mut body: Body) -> S3Response<Body> {
+        let meta = &self.store.meta;
+        let id = path
+            .strip_prefix("keys/")
+            .map(|id| percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned());
+        let res = match (method, id.as_deref()) {
+            (&http::Method::POST, None) => match body.store_all_limited(MAX_ADMIN_BODY).await {
+                Ok(bytes) => key_admin::create(meta, self.access.keyring(), &bytes).await,
+                Err(e) => Err(AdminError::new(400, "InvalidRequest", e.to_string())),
+            },
+            (&http::Method::GET, None) => key_admin::list(meta).await,
+            (&http::Method::GET, Some(id)) => key_admin::info(meta, id).await,
+            (&http::Method::DELETE, Some(id)) => key_admin::delete(meta, id).await,
+            (_, None) => Err(AdminError::new(405, "MethodNotAllowed", "keys answers GET (list) and POST (create)")),
+            (_, Some(_)) => Err(AdminError::new(405, "MethodNotAllowed", "keys/<id> answers GET (info) and DELETE")),
         };
         admin_answer(res)
     }
@@ -239,18 +260,6 @@ fn json_error(status: http::StatusCode, code: &str, message: &str) -> S3Response
     json_response(status, &json!({ "error": { "code": code, "message": message } }))
 }
 
-/// Only root keys administer; the check reads the key in the state machine so a
-/// key deleted on any node loses its rights at once.
-pub async fn require_root(meta: &MetaStore, req: &S3Request<Body>) -> S3Result<()> {
-    let Some(creds) = &req.credentials else {
-        return Err(s3_error!(AccessDenied, "Signature is required"));
-    };
-    match meta.get_access_key(&creds.access_key).map_err(crate::errors::meta)? {
-        Some(k) if k.is_root => Ok(()),
-        _ => Err(s3_error!(AccessDenied, "The admin API needs an admin key")),
-    }
-}
-
 #[async_trait::async_trait]
 impl S3Route for AdminRoute {
     fn is_match(&self, _: &http::Method, uri: &http::Uri, _: &http::HeaderMap, _: &mut http::Extensions) -> bool {
@@ -258,13 +267,16 @@ impl S3Route for AdminRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        require_root(&self.store.meta, req).await
+        self.access.authorize_admin(req.credentials.as_ref()).await.map(|_| ())
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let path = req.uri.path().trim_start_matches(ADMIN_PREFIX).to_string();
         if let Some(op) = path.strip_prefix("cluster") {
             return Ok(self.cluster_call(&req.method, op, req.input).await);
+        }
+        if path == "keys" || path.starts_with("keys/") {
+            return Ok(self.keys_call(&req.method, &path, req.input).await);
         }
         if path.starts_with("heal") || matches!(path.as_str(), "scrub" | "gc" | "rebalance") {
             return Ok(self.durability_call(&req.method, &path, req.uri.query()).await);

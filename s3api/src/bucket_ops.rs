@@ -1,5 +1,6 @@
 //! Bucket operations and the listings that scan a bucket.
 
+use crate::access::{Owners, acl};
 use crate::errors;
 use crate::listing::{self, Encoder};
 use crate::service::{CairnS3, caller};
@@ -57,7 +58,10 @@ impl CairnS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        let owner = caller(&req)?;
+        let Some(owner) = caller(&req)?.identity.map(|i| i.access_key_id) else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
+        let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
         let name = req.input.bucket;
         validate_bucket_name(&name)?;
         if let Some(loc) = req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
@@ -70,8 +74,8 @@ impl CairnS3 {
                 self.store.config.region
             ));
         }
-        let cmd =
-            Command::CreateBucket { bucket: BucketInfo { name: name.clone(), owner: owner.clone(), created: now() } };
+        let bucket = BucketInfo { name: name.clone(), owner: owner.clone(), created: now(), acl, policy: None };
+        let cmd = Command::CreateBucket { bucket };
         match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
             CommandResult::Ok => {}
             CommandResult::BucketAlreadyExists { owner: existing } if existing == owner => {
@@ -107,7 +111,9 @@ impl CairnS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let owner = caller(&req)?;
+        let Some(me) = caller(&req)?.identity else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
         let input = req.input;
         let limit = match input.max_buckets {
             Some(n) if !(1..=10_000).contains(&n) => {
@@ -133,6 +139,9 @@ impl CairnS3 {
                     }
                     continue;
                 }
+                if !me.admin && b.owner != me.access_key_id {
+                    continue;
+                }
                 if found.len() == limit {
                     truncated = true;
                     break 'scan;
@@ -153,7 +162,7 @@ impl CairnS3 {
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
             continuation_token: token,
-            owner: Some(listing::owner(&owner)),
+            owner: Some(Owners::new(&self.store.meta).get(&me.access_key_id)),
             prefix: (!prefix.is_empty()).then_some(prefix),
         }))
     }
@@ -181,9 +190,8 @@ impl CairnS3 {
     }
 
     /// The ordered range scan behind every listing, with S3's parameter rules.
-    /// A listing page, read after a linearizable barrier.
+    /// A listing page, as of the read barrier the authorizer ran for this request.
     async fn scan(&self, req: ScanRequest<'_>) -> S3Result<Scan> {
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         self.require_bucket(req.bucket).await?;
         let enc = Encoder::new(req.encoding_type)?;
         let max = listing::max_keys(req.max_keys)?;
@@ -220,8 +228,12 @@ impl CairnS3 {
             .await?;
         let delimiter = delimiter.as_deref();
         let fetch_owner = input.fetch_owner.unwrap_or(false);
-        let contents: Vec<Object> =
-            page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, fetch_owner)).collect();
+        let mut owners = Owners::new(&self.store.meta);
+        let contents: Vec<Object> = page
+            .objects
+            .iter()
+            .map(|(k, v)| listing::object_entry(&enc, k, v, fetch_owner.then(|| owners.get(&v.owner))))
+            .collect();
         let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
@@ -259,7 +271,9 @@ impl CairnS3 {
             })
             .await?;
         let delimiter = delimiter.as_deref();
-        let contents: Vec<Object> = page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, true)).collect();
+        let mut owners = Owners::new(&self.store.meta);
+        let contents: Vec<Object> =
+            page.objects.iter().map(|(k, v)| listing::object_entry(&enc, k, v, Some(owners.get(&v.owner)))).collect();
         // v1 returns NextMarker only when a delimiter is given; clients use the
         // last key otherwise.
         let next_marker =
@@ -297,7 +311,9 @@ impl CairnS3 {
             })
             .await?;
         let delimiter = delimiter.as_deref();
-        let versions: Vec<_> = page.objects.iter().map(|(k, v)| listing::version_entry(&enc, k, v)).collect();
+        let mut owners = Owners::new(&self.store.meta);
+        let versions: Vec<_> =
+            page.objects.iter().map(|(k, v)| listing::version_entry(&enc, k, v, owners.get(&v.owner))).collect();
         let next_key_marker = page.is_truncated.then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();
         Ok(S3Response::new(ListObjectVersionsOutput {
             common_prefixes: listing::common_prefixes(&enc, &page),

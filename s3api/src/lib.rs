@@ -1,17 +1,21 @@
 //! The S3 API of Cairn: an s3s `S3` implementation over the Raft metadata store
 //! and the erasure-coded disk set.
 
+pub mod access;
+mod acl_ops;
 mod admin;
 mod auth;
 mod bucket_ops;
 mod checksum;
 mod errors;
 mod host;
+pub mod key_admin;
 mod listing;
 mod multipart_ops;
 mod object_ops;
 mod placement;
 pub mod policy;
+mod policy_ops;
 mod preconditions;
 mod service;
 mod store;

@@ -61,16 +61,13 @@ pub fn decode_token(token: &str) -> S3Result<String> {
         .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
 }
 
-pub fn owner(id: &str) -> dto::Owner {
-    dto::Owner { display_name: Some(id.to_string()), id: Some(id.to_string()) }
-}
-
-pub fn object_entry(enc: &Encoder, key: &str, v: &ObjectVersion, fetch_owner: bool) -> dto::Object {
+/// An object in a listing; `owner` when the listing shows owners.
+pub fn object_entry(enc: &Encoder, key: &str, v: &ObjectVersion, owner: Option<dto::Owner>) -> dto::Object {
     dto::Object {
         e_tag: Some(dto::ETag::Strong(v.etag.clone())),
         key: Some(enc.encode(key)),
         last_modified: Some(to_timestamp(v.last_modified)),
-        owner: fetch_owner.then(|| owner(&v.owner)),
+        owner,
         size: Some(v.size as i64),
         storage_class: Some(dto::ObjectStorageClass::from_static(dto::ObjectStorageClass::STANDARD)),
         checksum_algorithm: checksum_algorithms(v),
@@ -82,13 +79,13 @@ fn checksum_algorithms(v: &ObjectVersion) -> Option<Vec<dto::ChecksumAlgorithm>>
     (!v.checksums.is_empty()).then(|| v.checksums.keys().map(|k| dto::ChecksumAlgorithm::from(k.clone())).collect())
 }
 
-pub fn version_entry(enc: &Encoder, key: &str, v: &ObjectVersion) -> dto::ObjectVersion {
+pub fn version_entry(enc: &Encoder, key: &str, v: &ObjectVersion, owner: dto::Owner) -> dto::ObjectVersion {
     dto::ObjectVersion {
         e_tag: Some(dto::ETag::Strong(v.etag.clone())),
         is_latest: Some(true),
         key: Some(enc.encode(key)),
         last_modified: Some(to_timestamp(v.last_modified)),
-        owner: Some(owner(&v.owner)),
+        owner: Some(owner),
         size: Some(v.size as i64),
         storage_class: Some(dto::ObjectVersionStorageClass::from_static(dto::ObjectVersionStorageClass::STANDARD)),
         version_id: Some(v.version_id.clone().unwrap_or_else(|| "null".to_string())),

@@ -2,10 +2,11 @@
 //! by one; completing writes one metadata record that lists them, so it never
 //! copies object bytes and is decided atomically in the state machine.
 
+use crate::access::{Owners, acl};
 use crate::bucket_ops::unexpected;
 use crate::checksum::Algorithm;
 use crate::errors;
-use crate::listing::{self, Encoder};
+use crate::listing::Encoder;
 use crate::object_ops::{
     Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, stored_content_encoding, user_metadata,
     write_condition,
@@ -117,9 +118,11 @@ impl CairnS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let owner = caller(&req)?;
+        let caller = caller(&req)?;
+        let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
         let input = req.input;
-        self.require_bucket(&input.bucket).await?;
+        let bucket = self.require_bucket(&input.bucket).await?;
+        let owner = caller.owner_or(&bucket.owner).to_string();
         let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
         if let Some(t) = &input.checksum_type
             && t.as_str() != ChecksumType::COMPOSITE
@@ -147,6 +150,7 @@ impl CairnS3 {
             checksums: BTreeMap::new(),
             owner,
             data: ObjectData::Inline(Vec::new()),
+            acl,
         };
         let upload = MultipartUpload {
             upload_id: upload_id.clone(),
@@ -445,7 +449,7 @@ impl CairnS3 {
         };
         let (parts, truncated) = self.store.meta.list_parts(&upload.upload_id, marker, max).map_err(errors::meta)?;
         let next = parts.last().map(|p| p.number as i32);
-        let owner = listing::owner(&upload.template.owner);
+        let owner = Owners::new(&self.store.meta).get(&upload.template.owner);
         let algorithm = upload.checksum_algorithm.clone();
         let entries: Vec<Part> = parts
             .into_iter()
@@ -502,11 +506,12 @@ impl CairnS3 {
             .meta
             .list_uploads(&input.bucket, &prefix, delimiter, key_marker, upload_id_marker, max)
             .map_err(errors::meta)?;
+        let mut owners = Owners::new(&self.store.meta);
         let uploads: Vec<s3s::dto::MultipartUpload> = page
             .uploads
             .into_iter()
             .map(|u| {
-                let owner = listing::owner(&u.template.owner);
+                let owner = owners.get(&u.template.owner);
                 s3s::dto::MultipartUpload {
                     checksum_algorithm: u.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
                     initiated: Some(to_timestamp(u.initiated)),

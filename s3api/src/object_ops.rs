@@ -1,5 +1,6 @@
 //! Object operations: PUT, GET, HEAD, DELETE (single and batch) and COPY.
 
+use crate::access::{self, acl};
 use crate::bucket_ops::unexpected;
 use crate::checksum::{Algorithm, BodyHasher, ChecksumRequest};
 use crate::errors;
@@ -264,9 +265,11 @@ impl CairnS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let owner = caller(&req)?;
+        let caller = caller(&req)?;
         let S3Request { input, headers, trailing_headers, .. } = req;
-        self.require_bucket(&input.bucket).await?;
+        let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
+        let bucket = self.require_bucket(&input.bucket).await?;
+        let owner = caller.owner_or(&bucket.owner).to_string();
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let blob = self
             .ingest(Ingest {
@@ -297,6 +300,7 @@ impl CairnS3 {
             checksums: checksums.clone(),
             owner,
             data: blob.data,
+            acl,
         };
         self.commit_object(input.bucket, input.key, version, condition).await?;
         let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
@@ -350,10 +354,10 @@ impl CairnS3 {
 
     /// What GET and HEAD share: the version, its preconditions, the range to
     /// serve and the headers to answer with.
-    /// After a read barrier, so a write acknowledged by any node is seen.
+    /// The authorizer ran a read barrier for this request, so a write acknowledged
+    /// by any node before it started is seen.
     async fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
         check_version_id(read.version_id)?;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         let obj = self.current_object(bucket, key).await?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
@@ -465,6 +469,7 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let auth = access::authorized(&req)?.clone();
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
         let objects = input.delete.objects;
@@ -472,11 +477,14 @@ impl CairnS3 {
             return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let auth = &auth;
         let bucket = input.bucket.as_str();
         // Concurrent proposals share Raft log flushes; `buffered` keeps the order.
         let results: Vec<_> = futures::stream::iter(objects)
             .map(|o| async move {
-                let result = match check_version_id(o.version_id.as_deref()) {
+                let allowed = check_version_id(o.version_id.as_deref())
+                    .and_then(|()| self.access.authorize_delete(auth, bucket, &o.key));
+                let result = match allowed {
                     Ok(()) => self.delete_one(bucket, &o.key).await,
                     Err(e) => Err(e),
                 };
@@ -529,9 +537,11 @@ impl CairnS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let owner = caller(&req)?;
+        let caller = caller(&req)?;
+        let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
         let input = req.input;
-        self.require_bucket(&input.bucket).await?;
+        let bucket = self.require_bucket(&input.bucket).await?;
+        let owner = caller.owner_or(&bucket.owner).to_string();
         let (src_bucket, src_key, src) = self
             .copy_source(
                 &input.copy_source,
@@ -588,6 +598,7 @@ impl CairnS3 {
                 checksums: checksums.clone(),
                 owner,
                 data: blob.data,
+                acl,
             }
         } else {
             ObjectVersion {
@@ -598,6 +609,7 @@ impl CairnS3 {
                 checksums: checksums.clone(),
                 owner,
                 data: blob.data,
+                acl,
                 ..src
             }
         };

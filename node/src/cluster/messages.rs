@@ -38,6 +38,9 @@ pub enum PeerRequest {
         id: u128,
         shard: u16,
     },
+    /// The cluster keyring, for a node that joins (only members authenticated with
+    /// the cluster secret reach this).
+    Keyring,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

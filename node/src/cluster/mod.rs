@@ -17,6 +17,7 @@ use crate::transport::{Transport, TransportError};
 use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
 use cairn_raft::schema::{ClusterLayout, Command, CommandResult, NodeEntry};
 use cairn_raft::{Bootstrap, MetaError, MetaStore, OpenOptions};
+use cairn_s3api::access::{KEY_LEN, Keyring};
 use cairn_s3api::{AdminError, ClusterAdmin};
 use health::PeerHealth;
 use messages::PeerRequest;
@@ -46,6 +47,7 @@ pub struct Cluster {
     data_shards: u8,
     parity_shards: u8,
     raft_snapshot_every: u64,
+    keyring: Keyring,
     join_lock: tokio::sync::Mutex<()>,
 }
 
@@ -61,6 +63,7 @@ pub struct ClusterParts {
     pub data_shards: u8,
     pub parity_shards: u8,
     pub raft_snapshot_every: u64,
+    pub keyring: Keyring,
 }
 
 fn secret_bytes(secret: &str) -> Vec<u8> {
@@ -82,6 +85,7 @@ impl Cluster {
             data_shards: p.data_shards,
             parity_shards: p.parity_shards,
             raft_snapshot_every: p.raft_snapshot_every,
+            keyring: p.keyring,
             join_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -248,6 +252,20 @@ impl Cluster {
             });
         }
 
+        // The cluster's keyring replaces this node's own: the secrets in the cluster's
+        // metadata are sealed with it.
+        let ask = bincode::serialize(&PeerRequest::Keyring).unwrap_or_default();
+        let keyring = match self
+            .transport
+            .call(&addr, &ask)
+            .await
+            .map(|r| messages::parse_reply(&r).ok().and_then(|b| <[u8; KEY_LEN]>::try_from(b).ok()))
+        {
+            Ok(Some(k)) => k,
+            Ok(None) => return Err(AdminError::new(502, "JoinFailed", format!("{addr} sent no keyring"))),
+            Err(e) => return Err(AdminError::new(502, "PeerUnreachable", format!("cannot reach {addr}: {e}"))),
+        };
+
         // A fresh metadata group under a new id: the node's lone group is left behind.
         let (node_id, meta_dir) = if st.member {
             (st.node_id, st.meta_dir.clone())
@@ -256,6 +274,10 @@ impl Cluster {
             (id, format!("meta-{id:016x}"))
         };
         let new_state = ClusterState { node_id, secret: Some(token.secret.clone()), meta_dir, member: true };
+        // From here on the node belongs to the cluster, whose secrets its keyring opens.
+        self.keyring.replace(keyring);
+        crate::keyring::save(&self.data, &self.keyring)
+            .map_err(|e| AdminError::new(500, "InternalError", format!("{e:#}")))?;
         new_state.save(&self.data).map_err(|e| AdminError::new(500, "InternalError", format!("{e:#}")))?;
         let old_dir = self.data.join(&st.meta_dir);
         if !st.member {

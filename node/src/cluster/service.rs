@@ -4,6 +4,7 @@ use super::messages::{self, APPEND, COMMIT, MAX_READ, PeerRequest, PeerStatus};
 use crate::transport::{Handler, PeerStream};
 use cairn_erasure::{HEADER_LEN, LocalDisk, ShardDisk, ShardFileWriter};
 use cairn_raft::MetaStore;
+use cairn_s3api::access::Keyring;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -11,11 +12,12 @@ pub struct PeerService {
     /// Set once the metadata store is open; requests before that are refused.
     meta: Arc<OnceLock<MetaStore>>,
     local: Vec<Arc<LocalDisk>>,
+    keyring: Keyring,
 }
 
 impl PeerService {
-    pub fn new(meta: Arc<OnceLock<MetaStore>>, local: Vec<Arc<LocalDisk>>) -> Self {
-        PeerService { meta, local }
+    pub fn new(meta: Arc<OnceLock<MetaStore>>, local: Vec<Arc<LocalDisk>>, keyring: Keyring) -> Self {
+        PeerService { meta, local, keyring }
     }
 
     fn disk(&self, i: u16) -> Result<Arc<LocalDisk>, String> {
@@ -39,6 +41,10 @@ impl PeerService {
                     Ok(()) => messages::ok(b""),
                     Err(e) => messages::err(&e.to_string()),
                 }
+            }
+            PeerRequest::Keyring => {
+                tracing::info!(%peer, "a joining node takes the cluster keyring");
+                messages::ok(&self.keyring.bytes())
             }
             PeerRequest::Ping => {
                 let node_id = self.meta.get().map_or(0, |m| m.node_id());

@@ -5,7 +5,7 @@ use cairn_raft::MetaStore;
 use std::collections::BTreeMap;
 
 pub fn bucket(name: &str, owner: &str) -> BucketInfo {
-    BucketInfo { name: name.to_string(), owner: owner.to_string(), created: 1 }
+    BucketInfo { name: name.to_string(), owner: owner.to_string(), created: 1, acl: CannedAcl::Private, policy: None }
 }
 
 pub fn version(etag: &str) -> ObjectVersion {
@@ -24,6 +24,7 @@ pub fn version(etag: &str) -> ObjectVersion {
         checksums: BTreeMap::new(),
         owner: "owner".into(),
         data: ObjectData::Inline(etag.as_bytes().to_vec()),
+        acl: CannedAcl::Private,
     }
 }
 

@@ -1,0 +1,340 @@
+//! Authorization: the one place that decides whether a request may run, for S3
+//! operations and Cairn's own endpoints alike.
+//!
+//! Every request first passes a linearizable read barrier, then is decided against
+//! the metadata as of that barrier: a key deleted, or a policy changed, through any
+//! node is in force for every request that starts after the change was acknowledged.
+//!
+//! The order of evaluation follows AWS: an explicit Deny in the bucket policy wins;
+//! then the request is allowed if the caller is an admin key or the bucket owner, if
+//! the policy allows it, or if the bucket's or object's canned ACL grants it; anything
+//! else is an implicit deny. The bucket owner and admins may always manage the
+//! bucket policy, so no policy can lock them out.
+
+pub mod acl;
+mod identity;
+mod keyring;
+mod ops;
+
+pub use identity::{Caller, Identity, Owners, owner_id};
+pub use keyring::{KEY_LEN, Keyring};
+pub use ops::copy_source;
+
+use crate::errors;
+use crate::policy::{self, Decision, Policy};
+use acl::Asker;
+use cairn_raft::MetaStore;
+use cairn_raft::schema::BucketInfo;
+use ops::{Need, On, Rule};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::Credentials;
+use s3s::path::S3Path;
+use s3s::{S3Result, s3_error};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// The connection a request came in on, put in the request's extensions by the
+/// HTTP front (the peer address feeds `aws:SourceIp`, TLS `aws:SecureTransport`).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    pub peer: IpAddr,
+    pub secure: bool,
+}
+
+/// The outcome of authorizing a request, kept in its extensions for the handlers.
+#[derive(Clone, Debug)]
+pub struct Authorized {
+    pub caller: Caller,
+    conditions: Arc<BTreeMap<String, Vec<String>>>,
+}
+
+type Conditions = BTreeMap<String, Vec<String>>;
+
+/// A stored policy text and what it parses to (`None`: it does not parse).
+type ParsedPolicy = (String, Option<Policy>);
+
+pub struct Authorizer {
+    meta: MetaStore,
+    keyring: Keyring,
+    /// Parsed bucket policies, by bucket.
+    policies: Mutex<HashMap<String, Arc<ParsedPolicy>>>,
+}
+
+fn denied() -> s3s::S3Error {
+    s3_error!(AccessDenied, "Access Denied")
+}
+
+impl Authorizer {
+    pub fn new(meta: MetaStore, keyring: Keyring) -> Self {
+        Authorizer { meta, keyring, policies: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The identity of the signing key, read after a barrier so that a key deleted
+    /// anywhere is refused here at once.
+    async fn identify(&self, creds: Option<&Credentials>) -> S3Result<Option<Identity>> {
+        self.meta.read_barrier().await.map_err(errors::meta)?;
+        let Some(creds) = creds else { return Ok(None) };
+        match self.meta.get_access_key(&creds.access_key).map_err(errors::meta)? {
+            Some(k) => Ok(Some(Identity::of(&k))),
+            None => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
+        }
+    }
+
+    /// Cairn's own endpoints (`/cairn/admin/v1/`): admin keys only.
+    pub async fn authorize_admin(&self, creds: Option<&Credentials>) -> S3Result<Identity> {
+        match self.identify(creds).await? {
+            Some(i) if i.admin => Ok(i),
+            Some(_) => Err(s3_error!(AccessDenied, "The admin API needs an admin key")),
+            None => Err(s3_error!(AccessDenied, "Signature is required")),
+        }
+    }
+
+    /// Decides an S3 request before its body is read.
+    pub async fn authorize_s3(&self, req: &S3AccessContext<'_>, conn: Option<ConnInfo>) -> S3Result<Authorized> {
+        let op = req.s3_op().name();
+        let identity = self.identify(req.credentials()).await?;
+        let conditions = Arc::new(conditions(op, identity.as_ref(), req.uri(), req.headers(), conn));
+        let caller = Caller { identity };
+        let (bucket, key) = match req.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(&**bucket), None),
+            S3Path::Object { bucket, key } => (Some(&**bucket), Some(&**key)),
+        };
+        match ops::rule(op) {
+            Rule::Signed(_) if caller.identity.is_some() => {}
+            Rule::Signed(_) => return Err(denied()),
+            Rule::PerKey => {}
+            Rule::Bucket(need) => {
+                let Some(bucket) = bucket else { return Err(denied()) };
+                self.decide(&caller, &need, bucket, key, &conditions)?;
+                if matches!(op, "CopyObject" | "UploadPartCopy") {
+                    let source = req.headers().get("x-amz-copy-source").and_then(|v| v.to_str().ok());
+                    if let Some((sb, sk)) = source.and_then(copy_source) {
+                        let read = ops::rule("GetObject");
+                        let Rule::Bucket(read) = read else { unreachable!("GetObject is a bucket rule") };
+                        self.decide(&caller, &read, &sb, Some(&sk), &conditions)?;
+                    }
+                }
+            }
+        }
+        Ok(Authorized { caller, conditions })
+    }
+
+    /// Decides one key of a multi-object delete (the keys are in the body, read after
+    /// [`Self::authorize_s3`] ran).
+    pub fn authorize_delete(&self, auth: &Authorized, bucket: &str, key: &str) -> S3Result<()> {
+        let Rule::Bucket(need) = ops::rule("DeleteObject") else { unreachable!("DeleteObject is a bucket rule") };
+        self.decide(&auth.caller, &need, bucket, Some(key), &auth.conditions)
+    }
+
+    fn decide(
+        &self,
+        caller: &Caller,
+        need: &Need,
+        bucket: &str,
+        key: Option<&str>,
+        conds: &Conditions,
+    ) -> S3Result<()> {
+        // A missing bucket is for the handler to report (NoSuchBucket), as S3 does.
+        let Some(info) = self.meta.get_bucket(bucket).map_err(errors::meta)? else { return Ok(()) };
+        let who = caller.identity.as_ref();
+        let owner = who.is_some_and(|i| i.admin || i.access_key_id == info.owner);
+        if need.owner_only && owner {
+            return Ok(());
+        }
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        let decision = self.policy_decision(&info, need.action, &resource, who, conds);
+        if decision == Decision::Deny {
+            return Err(denied());
+        }
+        if owner {
+            return Ok(());
+        }
+        if need.owner_only {
+            return Err(if decision == Decision::Allow {
+                s3_error!(MethodNotAllowed, "Only the bucket owner may do this.")
+            } else {
+                denied()
+            });
+        }
+        if decision == Decision::Allow {
+            return Ok(());
+        }
+        let asker = if who.is_some() { Asker::Authenticated } else { Asker::Anonymous };
+        let granted = match need.acl {
+            Some((On::Bucket, perm)) => acl::grants(info.acl, perm, asker),
+            Some((On::Object, perm)) => match key {
+                Some(k) => match self.meta.get_object(bucket, k).map_err(errors::meta)? {
+                    Some(obj) => who.is_some_and(|i| i.access_key_id == obj.owner) || acl::grants(obj.acl, perm, asker),
+                    None => false,
+                },
+                None => false,
+            },
+            None => false,
+        };
+        if granted { Ok(()) } else { Err(denied()) }
+    }
+
+    fn policy_decision(
+        &self,
+        info: &BucketInfo,
+        action: &str,
+        resource: &str,
+        who: Option<&Identity>,
+        conditions: &Conditions,
+    ) -> Decision {
+        let Some(text) = &info.policy else { return Decision::NoMatch };
+        let parsed = self.parsed(&info.name, text);
+        let Some(policy) = &parsed.1 else {
+            // A stored policy this version cannot read fails closed; the owner can replace it.
+            return Decision::Deny;
+        };
+        let principal = who.map(|i| policy::Principal {
+            access_key_id: i.access_key_id.clone(),
+            canonical_id: i.owner_id.clone(),
+            name: i.name.clone(),
+        });
+        policy.evaluate(&policy::RequestContext { action, resource, principal: principal.as_ref(), conditions })
+    }
+
+    fn parsed(&self, bucket: &str, text: &str) -> Arc<ParsedPolicy> {
+        let mut cache = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(bucket).filter(|p| p.0 == text) {
+            return p.clone();
+        }
+        let policy = match Policy::parse(text, bucket) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(bucket, error = %e, "the stored bucket policy does not parse; denying what it covers");
+                None
+            }
+        };
+        let entry = Arc::new((text.to_string(), policy));
+        cache.insert(bucket.to_string(), entry.clone());
+        entry
+    }
+}
+
+/// The condition keys of a request (see docs: the keys a bucket policy may test).
+fn conditions(
+    op: &str,
+    who: Option<&Identity>,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    conn: Option<ConnInfo>,
+) -> Conditions {
+    let mut c = Conditions::new();
+    let mut set = |k: &str, v: String| {
+        c.insert(k.to_string(), vec![v]);
+    };
+    if let Some(conn) = conn {
+        set("aws:SourceIp", conn.peer.to_canonical().to_string());
+        set("aws:SecureTransport", conn.secure.to_string());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
+        set("aws:CurrentTime", t);
+    }
+    set("aws:EpochTime", now.unix_timestamp().to_string());
+    match who {
+        Some(i) => {
+            set("aws:PrincipalType", "User".into());
+            set("aws:username", i.name.clone());
+            set("aws:userid", i.access_key_id.clone());
+        }
+        None => set("aws:PrincipalType", "Anonymous".into()),
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    for (key, name) in [
+        ("aws:UserAgent", "user-agent"),
+        ("aws:Referer", "referer"),
+        ("s3:x-amz-acl", "x-amz-acl"),
+        ("s3:x-amz-copy-source", "x-amz-copy-source"),
+        ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
+        ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
+    ] {
+        if let Some(v) = header(name) {
+            set(key, v);
+        }
+    }
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    if query.iter().any(|(k, _)| k == "X-Amz-Signature") {
+        set("s3:authType", "REST-QUERY-STRING".into());
+        set("s3:signatureversion", "AWS4-HMAC-SHA256".into());
+    } else if let Some(auth) = header("authorization") {
+        set("s3:authType", "REST-HEADER".into());
+        let v = if auth.starts_with("AWS4-HMAC-SHA256") { "AWS4-HMAC-SHA256" } else { "AWS" };
+        set("s3:signatureversion", v.into());
+    }
+    if matches!(op, "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads") {
+        for (key, name) in [("s3:prefix", "prefix"), ("s3:delimiter", "delimiter"), ("s3:max-keys", "max-keys")] {
+            if let Some((_, v)) = query.iter().find(|(k, _)| k == name) {
+                set(key, v.clone());
+            }
+        }
+    }
+    c
+}
+
+/// The s3s hook: every S3 operation is authorized here before its input is read.
+pub struct CairnAccess(pub Arc<Authorizer>);
+
+#[async_trait::async_trait]
+impl S3Access for CairnAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let conn = cx.extensions_mut().get::<ConnInfo>().copied();
+        let authorized = self.0.authorize_s3(cx, conn).await?;
+        cx.extensions_mut().insert(authorized);
+        Ok(())
+    }
+}
+
+/// The decision the authorizer made for this request. Every S3 request has one; a
+/// request without one was not authorized and is refused.
+pub fn authorized<T>(req: &s3s::S3Request<T>) -> S3Result<&Authorized> {
+    req.extensions.get::<Authorized>().ok_or_else(denied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn condition_keys_of_a_listing() {
+        let uri: http::Uri = "/b?list-type=2&prefix=home%2Fbob%2F&max-keys=5&delimiter=%2F".parse().unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", http::HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=x"));
+        h.insert("user-agent", http::HeaderValue::from_static("aws-cli/2"));
+        let who = Identity { access_key_id: "AK".into(), name: "bob".into(), owner_id: "o".into(), admin: false };
+        let conn = ConnInfo { peer: "::ffff:127.0.0.1".parse().unwrap(), secure: false };
+        let c = conditions("ListObjectsV2", Some(&who), &uri, &h, Some(conn));
+        let one = |k: &str| c.get(k).map(|v| v[0].as_str());
+        assert_eq!(one("s3:prefix"), Some("home/bob/"));
+        assert_eq!(one("s3:max-keys"), Some("5"));
+        assert_eq!(one("s3:delimiter"), Some("/"));
+        assert_eq!(one("aws:SourceIp"), Some("127.0.0.1"));
+        assert_eq!(one("aws:SecureTransport"), Some("false"));
+        assert_eq!(one("aws:username"), Some("bob"));
+        assert_eq!(one("aws:userid"), Some("AK"));
+        assert_eq!(one("s3:authType"), Some("REST-HEADER"));
+        assert_eq!(one("aws:UserAgent"), Some("aws-cli/2"));
+
+        let get: http::Uri = "/b/k?prefix=x&X-Amz-Signature=abc".parse().unwrap();
+        let c = conditions("GetObject", None, &get, &http::HeaderMap::new(), None);
+        assert_eq!(c.get("s3:prefix"), None, "s3:prefix belongs to listings only");
+        assert_eq!(c.get("aws:PrincipalType").map(|v| v[0].as_str()), Some("Anonymous"));
+        assert_eq!(c.get("s3:authType").map(|v| v[0].as_str()), Some("REST-QUERY-STRING"));
+        assert_eq!(c.get("aws:SourceIp"), None);
+    }
+}

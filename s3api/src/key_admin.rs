@@ -1,0 +1,131 @@
+//! Access key administration behind `/cairn/admin/v1/keys`: create, list, describe
+//! and delete keys. Secrets are sealed before they are proposed to Raft and are
+//! shown once, in the answer to the create call.
+
+use crate::access::{Keyring, owner_id};
+use crate::admin::AdminError;
+use crate::timefmt::now;
+use cairn_raft::MetaStore;
+use cairn_raft::schema::{AccessKey, Command, CommandResult, Nanos};
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde_json::{Value, json};
+
+const MAX_NAME: usize = 128;
+
+fn random(len: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// A new key: a 20-character upper-case id starting with `CK` and a 40-character
+/// secret, sealed with `keyring`. Returns the record and the plain secret.
+pub fn new_key(keyring: &Keyring, name: Option<&str>, admin: bool) -> (AccessKey, String) {
+    let id = format!("CK{}", random(18).to_ascii_uppercase());
+    let secret = random(40);
+    let key = AccessKey {
+        access_key_id: id.clone(),
+        sealed_secret: keyring.seal(&id, &secret),
+        name: name.map_or_else(|| id.clone(), str::to_string),
+        is_root: false,
+        created: now(),
+        admin,
+    };
+    (key, secret)
+}
+
+fn rfc3339(n: Nanos) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn describe(k: &AccessKey) -> Value {
+    json!({
+        "access_key_id": k.access_key_id,
+        "name": k.name,
+        "owner_id": owner_id(&k.access_key_id),
+        "admin": k.admin || k.is_root,
+        "root": k.is_root,
+        "created": rfc3339(k.created),
+    })
+}
+
+fn unavailable(e: cairn_raft::MetaError) -> AdminError {
+    AdminError::new(503, "ServiceUnavailable", e.to_string())
+}
+
+fn no_such_key(id: &str) -> AdminError {
+    AdminError::new(404, "NoSuchKey", format!("there is no access key {id}"))
+}
+
+pub async fn create(meta: &MetaStore, keyring: &Keyring, body: &[u8]) -> Result<Value, AdminError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Create {
+        name: Option<String>,
+        #[serde(default)]
+        admin: bool,
+    }
+    let req: Create = if body.iter().all(u8::is_ascii_whitespace) {
+        Create::default()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| AdminError::new(400, "InvalidRequest", format!("expected {{\"name\", \"admin\"}}: {e}")))?
+    };
+    if let Some(name) = &req.name
+        && (name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control))
+    {
+        return Err(AdminError::new(
+            400,
+            "InvalidRequest",
+            format!("a key name has 1 to {MAX_NAME} characters and no control characters"),
+        ));
+    }
+    let (key, secret) = new_key(keyring, req.name.as_deref(), req.admin);
+    match meta.propose(Command::PutAccessKey { key: key.clone() }).await.map_err(unavailable)? {
+        CommandResult::Ok => {}
+        other => return Err(AdminError::new(500, "InternalError", format!("unexpected result {other:?}"))),
+    }
+    tracing::info!(access_key = %key.access_key_id, name = %key.name, admin = key.admin, "access key created");
+    let mut v = describe(&key);
+    v["secret_access_key"] = json!(secret);
+    Ok(v)
+}
+
+pub async fn list(meta: &MetaStore) -> Result<Value, AdminError> {
+    meta.read_barrier().await.map_err(unavailable)?;
+    let keys: Vec<Value> = meta.list_access_keys().map_err(unavailable)?.iter().map(describe).collect();
+    Ok(json!({ "keys": keys }))
+}
+
+pub async fn info(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
+    meta.read_barrier().await.map_err(unavailable)?;
+    let key = meta.get_access_key(id).map_err(unavailable)?.ok_or_else(|| no_such_key(id))?;
+    let mut buckets = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = meta.list_buckets(after.as_deref(), 1000).map_err(unavailable)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        buckets.extend(page.into_iter().filter(|b| b.owner == key.access_key_id).map(|b| b.name));
+    }
+    let mut v = describe(&key);
+    v["buckets"] = json!(buckets);
+    Ok(v)
+}
+
+pub async fn delete(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
+    meta.read_barrier().await.map_err(unavailable)?;
+    let key = meta.get_access_key(id).map_err(unavailable)?.ok_or_else(|| no_such_key(id))?;
+    if key.is_root {
+        return Err(AdminError::new(409, "CannotDeleteRootKey", "the root key cannot be deleted"));
+    }
+    match meta.propose(Command::DeleteAccessKey { access_key_id: id.to_string() }).await.map_err(unavailable)? {
+        CommandResult::Ok => {}
+        CommandResult::NoSuchKey => return Err(no_such_key(id)),
+        other => return Err(AdminError::new(500, "InternalError", format!("unexpected result {other:?}"))),
+    }
+    tracing::info!(access_key = %id, "access key deleted");
+    Ok(json!({ "deleted": id }))
+}
