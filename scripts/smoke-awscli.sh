@@ -4,7 +4,9 @@
 # Starts a node on a temp dir and a free port, then: s3 mb, cp of a 100 MiB random
 # file up and down as a single PUT (sha256 compared), s3 ls, cp of a 1 GiB random file
 # up and down as a multipart upload of 8 MiB parts (sha256 compared, ETag "<md5>-128"),
-# sync of a small tree up and back, s3api put-object + head-object (ETag = MD5),
+# sync of a small tree up and back, s3api put-object + head-object (ETag = MD5), a
+# bucket policy that makes public/* readable by anyone (put/get/status/delete, with
+# unsigned curl GETs allowed under public/ and refused elsewhere and after the delete),
 # rm --recursive, rb.
 #
 # Usage: scripts/smoke-awscli.sh        (CAIRND_BIN=/path/to/cairnd to skip the build)
@@ -24,6 +26,7 @@ if ! command -v aws >/dev/null 2>&1; then
     hash -r
 fi
 command -v aws >/dev/null 2>&1 || { log "aws not found after install"; exit 1; }
+command -v curl >/dev/null 2>&1 || { log "curl not found (needed for the unsigned GETs)"; exit 1; }
 
 # --- cairnd --------------------------------------------------------------------
 if [[ -n "${CAIRND_BIN:-}" ]]; then
@@ -241,6 +244,67 @@ t_head_missing() {
     grep -q "404" <<<"$out" || { echo "expected a 404: $out"; return 1; }
 }
 
+# Unsigned requests: plain curl, no credentials.
+anon_url() { printf '%s/%s/%s' "$ENDPOINT" "$BUCKET" "$1"; }
+anon_status() { curl -sS -o /dev/null -w '%{http_code}' "$(anon_url "$1")"; }
+
+t_policy_put() {
+    cat >"$WORK/public-policy.json" <<JSON || return 1
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "PublicReadUnderPublic",
+      "Effect": "Allow",
+      "Principal": "*",
+      "Action": "s3:GetObject",
+      "Resource": "arn:aws:s3:::$BUCKET/public/*"
+    }
+  ]
+}
+JSON
+    awsc s3api put-bucket-policy --bucket "$BUCKET" --policy "file://$WORK/public-policy.json" || return 1
+}
+
+t_policy_get() {
+    local out; out="$(awsc s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text)" || return 1
+    grep -q 's3:GetObject' <<<"$out" || { echo "get-bucket-policy Policy lacks s3:GetObject: $out"; return 1; }
+}
+
+t_policy_status() {
+    local out; out="$(awsc s3api get-bucket-policy-status --bucket "$BUCKET" --query PolicyStatus.IsPublic --output text)" || return 1
+    [[ "${out,,}" == "true" ]] || { echo "get-bucket-policy-status IsPublic: $out"; return 1; }
+}
+
+t_policy_anon_get() {
+    head -c 5000 /dev/urandom >"$WORK/public.bin" || return 1
+    echo "not for everyone" >"$WORK/private.txt" || return 1
+    awsc s3api put-object --bucket "$BUCKET" --key "public/pub.bin" --body "$WORK/public.bin" >/dev/null || return 1
+    awsc s3api put-object --bucket "$BUCKET" --key "private/secret.txt" --body "$WORK/private.txt" >/dev/null || return 1
+    curl -fsS -o "$WORK/public.down" "$(anon_url public/pub.bin)" || return 1
+    cmp "$WORK/public.bin" "$WORK/public.down" || { echo "unsigned GET answered other bytes"; return 1; }
+    rm -f "$WORK/public.down"
+}
+
+t_policy_anon_denied() {
+    local code; code="$(anon_status private/secret.txt)" || return 1
+    [[ "$code" == "403" ]] || { echo "unsigned GET outside public/: HTTP $code, expected 403"; return 1; }
+}
+
+t_policy_delete() {
+    awsc s3api delete-bucket-policy --bucket "$BUCKET" || return 1
+    local out
+    if out="$(awsc s3api get-bucket-policy --bucket "$BUCKET" 2>&1)"; then
+        echo "get-bucket-policy after delete succeeded: $out"; return 1
+    fi
+    grep -q "NoSuchBucketPolicy" <<<"$out" || { echo "expected NoSuchBucketPolicy: $out"; return 1; }
+}
+
+t_policy_deleted_anon_denied() {
+    local code; code="$(anon_status public/pub.bin)" || return 1
+    [[ "$code" == "403" ]] || { echo "unsigned GET after delete-bucket-policy: HTTP $code, expected 403"; return 1; }
+}
+
 t_rb_not_empty() {
     local out
     if out="$(awsc s3 rb "s3://$BUCKET" 2>&1)"; then
@@ -274,6 +338,13 @@ step "s3 sync tree up" t_sync_up
 step "s3 sync tree down, identical; re-sync is a no-op" t_sync_down
 step "s3api put-object/head-object ETag = md5" t_put_head_etag
 step "s3api head-object missing key -> 404" t_head_missing
+step "s3api put-bucket-policy (public/* readable by anyone)" t_policy_put
+step "s3api get-bucket-policy has s3:GetObject" t_policy_get
+step "s3api get-bucket-policy-status IsPublic" t_policy_status
+step "unsigned curl GET under public/, bytes equal" t_policy_anon_get
+step "unsigned curl GET outside public/ -> 403" t_policy_anon_denied
+step "s3api delete-bucket-policy, get -> NoSuchBucketPolicy" t_policy_delete
+step "unsigned curl GET under public/ after delete -> 403" t_policy_deleted_anon_denied
 step "s3 rb non-empty -> BucketNotEmpty" t_rb_not_empty
 step "s3 rm --recursive" t_rm_recursive
 step "s3 rb" t_rb

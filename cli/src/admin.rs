@@ -2,7 +2,10 @@
 
 use crate::client::Connection;
 use anyhow::{Context, bail};
-use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
+};
 use std::time::SystemTime;
 
 pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
@@ -11,6 +14,10 @@ pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json
 
 pub async fn post(conn: &Connection, endpoint: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
     request(conn, "POST", endpoint, Some(body)).await
+}
+
+pub async fn delete(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
+    request(conn, "DELETE", endpoint, None).await
 }
 
 async fn request(
@@ -33,6 +40,10 @@ async fn request(
         .settings({
             let mut s = SigningSettings::default();
             s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            // As S3 signs: the path as sent (already percent-encoded, e.g. a key id in
+            // `keys/<id>`), neither encoded again nor normalized.
+            s.percent_encoding_mode = PercentEncodingMode::Single;
+            s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
             s
         })
         .build()?

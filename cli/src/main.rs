@@ -6,6 +6,7 @@ mod bucket;
 mod client;
 mod cluster;
 mod heal;
+mod key;
 mod profile;
 mod status;
 
@@ -42,6 +43,9 @@ enum Command {
     Rebalance(heal::RebalanceArgs),
     /// Remove this node's orphan shard files: shards no metadata refers to (admin key).
     Gc(heal::GcArgs),
+    /// Access keys: create, list, show, delete (admin key).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Named connections (endpoint, keys, region) in the profile file.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -76,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Scrub(a) => heal::scrub(&conn, a).await,
             Command::Gc(a) => heal::gc(&conn, a).await,
             Command::Rebalance(a) => heal::rebalance(&conn, a).await,
+            Command::Key(cmd) => key::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),
             Command::Completions { shell } => {
                 use clap::CommandFactory;
