@@ -85,3 +85,48 @@ async fn https_round_trip_and_certificate_reload_on_sighup() {
     assert!(read_body(got.body).await == data);
     assert!(https_client(&node, &first).list_buckets().send().await.is_err(), "the old certificate is still served");
 }
+
+/// The usual "TLS only" bucket policy: a Deny on `aws:SecureTransport` false. Over
+/// HTTPS the bucket answers; over plain HTTP even its owner is refused.
+#[tokio::test]
+async fn secure_transport_condition_follows_the_connection() {
+    let deny_plain = |bucket: &str| {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }]
+        })
+        .to_string()
+    };
+
+    let certs = tempfile::tempdir().unwrap();
+    let pem = write_cert(certs.path());
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let tls_node = TestNode::start_with(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let plain_node = TestNode::start();
+
+    for (node, client) in [(&tls_node, https_client(&tls_node, &pem)), (&plain_node, plain_node.client())] {
+        let secure = node.endpoint().starts_with("https://");
+        client.create_bucket().bucket("tlsonly").send().await.expect("create bucket");
+        let body = ByteStream::from_static(b"secret");
+        client.put_object().bucket("tlsonly").key("k").body(body).send().await.expect("put before the policy");
+        client.put_bucket_policy().bucket("tlsonly").policy(deny_plain("tlsonly")).send().await.expect("put policy");
+        let r = client.get_object().bucket("tlsonly").key("k").send().await;
+        if secure {
+            let got = r.expect("GET over TLS under a TLS-only policy");
+            assert_eq!(read_body(got.body).await, b"secret");
+        } else {
+            let e = expect_err("GET over plain HTTP under a TLS-only policy", r);
+            assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("AccessDenied")), "{e:?}");
+        }
+        // The owner can always take the policy away again.
+        client.delete_bucket_policy().bucket("tlsonly").send().await.expect("owner deletes the policy");
+        client.get_object().bucket("tlsonly").key("k").send().await.expect("GET once the policy is gone");
+    }
+}
