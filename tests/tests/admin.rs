@@ -149,3 +149,61 @@ async fn cli_profiles_supply_endpoint_and_keys() {
     assert!(out.contains("lab") && out.contains(node.endpoint()), "{out}");
     assert!(!out.contains(node.secret_key()), "list never shows secrets: {out}");
 }
+
+/// Runs `cairn` as the given key (id, secret).
+fn cairn_as(node: &TestNode, args: &[&str], key: (&str, &str)) -> (bool, String, String) {
+    let out = Command::new(cairn_bin())
+        .args(args)
+        .env_clear()
+        .env("CAIRN_ENDPOINT", node.endpoint())
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .output()
+        .expect("run cairn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `cairn key create|list|info|delete` against a node: the created key works with
+/// the SDK, owns what it creates, is not an admin, and is refused once deleted.
+#[tokio::test]
+async fn cli_key_lifecycle() {
+    let node = TestNode::start();
+    let (ok, out, err) = cairn(&node, &["key", "create", "--name", "carol", "--json"], None);
+    assert!(ok, "key create: {err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("key create --json prints one JSON object");
+    let id = created["access_key_id"].as_str().expect("access_key_id").to_string();
+    let secret = created["secret_access_key"].as_str().expect("secret_access_key").to_string();
+    assert_eq!(created["name"], "carol");
+    assert_eq!(created["admin"], false);
+
+    let carol = ClientBuilder::new(node.endpoint()).credentials(&id, &secret).build();
+    carol.create_bucket().bucket("carols").send().await.expect("carol creates a bucket");
+
+    let (ok, out, err) = cairn(&node, &["key", "list"], None);
+    assert!(ok, "key list: {err}");
+    let line = out.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("carol not listed:\n{out}"));
+    assert!(line.contains("carol") && line.contains("no"), "{line}");
+    assert!(!out.contains(&secret), "key list shows a secret:\n{out}");
+
+    let (ok, out, err) = cairn(&node, &["key", "info", &id, "--json"], None);
+    assert!(ok, "key info: {err}");
+    let info: serde_json::Value = serde_json::from_str(&out).expect("key info --json");
+    assert_eq!(info["buckets"], serde_json::json!(["carols"]), "{info}");
+
+    // A key that is not an admin key cannot manage keys.
+    let (ok, _, err) = cairn_as(&node, &["key", "list"], (&id, &secret));
+    assert!(!ok && err.contains("AccessDenied"), "non-admin key list: {err}");
+
+    let (ok, out, err) = cairn(&node, &["key", "delete", &id], None);
+    assert!(ok && out.contains(&id), "key delete: {out} {err}");
+    let e = expect_err("deleted key", carol.list_buckets().send().await);
+    assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("InvalidAccessKeyId")), "{e:?}");
+    let (ok, _, err) = cairn(&node, &["key", "info", &id], None);
+    assert!(!ok && err.contains("NoSuchKey"), "info of a deleted key: {err}");
+    let (ok, _, err) = cairn(&node, &["key", "delete", node.access_key()], None);
+    assert!(!ok && err.contains("CannotDeleteRootKey"), "deleting the root key: {err}");
+}
