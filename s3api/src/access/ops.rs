@@ -35,8 +35,9 @@ pub enum Rule {
     PerKey,
 }
 
-/// The rule for an s3s operation name. Operations Cairn does not serve are left to
-/// the bucket owner (their handlers answer NotImplemented).
+/// The rule for an s3s operation name. Operations Cairn does not serve are decided
+/// as the action `s3:*` (the owner, or a policy allowing `s3:*`), and their
+/// handlers answer NotImplemented.
 pub fn rule(op: &str) -> Rule {
     use On::*;
     use Perm::*;
@@ -57,6 +58,7 @@ pub fn rule(op: &str) -> Rule {
         "DeleteBucketPolicy" => Need { owner_only: true, ..need("s3:DeleteBucketPolicy", None) },
         "GetObject" | "HeadObject" => need("s3:GetObject", Some((Object, Read))),
         "PutObject"
+        | "PostObject"
         | "CopyObject"
         | "CreateMultipartUpload"
         | "UploadPart"
@@ -67,7 +69,7 @@ pub fn rule(op: &str) -> Rule {
         "ListParts" => need("s3:ListMultipartUploadParts", Some((Bucket, Write))),
         "GetObjectAcl" => need("s3:GetObjectAcl", Some((Object, ReadAcp))),
         "PutObjectAcl" => need("s3:PutObjectAcl", Some((Object, WriteAcp))),
-        _ => Need { owner_only: true, ..need("s3:*", None) },
+        _ => need("s3:*", None),
     })
 }
 
@@ -121,7 +123,7 @@ mod tests {
         assert_eq!(rule("ListBuckets"), Rule::Signed("s3:ListAllMyBuckets"));
         assert_eq!(rule("DeleteObjects"), Rule::PerKey);
         let Rule::Bucket(unknown) = rule("PutBucketLifecycleConfiguration") else { panic!() };
-        assert!(unknown.owner_only);
+        assert_eq!((unknown.action, unknown.acl, unknown.owner_only), ("s3:*", None, false));
     }
 
     #[test]
