@@ -5,12 +5,17 @@ use std::process::Command;
 use std::time::SystemTime;
 
 fn cairn(node: &TestNode, args: &[&str], secret: Option<&str>) -> (bool, String, String) {
+    cairn_as(node, args, (node.access_key(), secret.unwrap_or(node.secret_key())))
+}
+
+/// Runs `cairn` as the given key (id, secret).
+fn cairn_as(node: &TestNode, args: &[&str], key: (&str, &str)) -> (bool, String, String) {
     let out = Command::new(cairn_bin())
         .args(args)
         .env_clear()
         .env("CAIRN_ENDPOINT", node.endpoint())
-        .env("AWS_ACCESS_KEY_ID", node.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", secret.unwrap_or(node.secret_key()))
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
         .output()
         .expect("run cairn");
     (
@@ -148,23 +153,6 @@ async fn cli_profiles_supply_endpoint_and_keys() {
     let out = text(&list);
     assert!(out.contains("lab") && out.contains(node.endpoint()), "{out}");
     assert!(!out.contains(node.secret_key()), "list never shows secrets: {out}");
-}
-
-/// Runs `cairn` as the given key (id, secret).
-fn cairn_as(node: &TestNode, args: &[&str], key: (&str, &str)) -> (bool, String, String) {
-    let out = Command::new(cairn_bin())
-        .args(args)
-        .env_clear()
-        .env("CAIRN_ENDPOINT", node.endpoint())
-        .env("AWS_ACCESS_KEY_ID", key.0)
-        .env("AWS_SECRET_ACCESS_KEY", key.1)
-        .output()
-        .expect("run cairn");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `cairn key create|list|info|delete` against a node: the created key works with
