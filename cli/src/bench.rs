@@ -1,11 +1,12 @@
-//! A small warp-style load generator. Every loop is bounded by a count and a
-//! duration; objects are written under a fresh prefix and removed afterwards.
+//! A small warp-style load generator. A run is bounded by an operation count, a
+//! duration, or both (whichever is reached first); objects are written under a fresh
+//! prefix and removed afterwards.
 
 use crate::client::Connection;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -21,12 +22,15 @@ pub struct BenchArgs {
     /// Parallel requests.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Stop after this many operations...
-    #[arg(long, default_value_t = 1000)]
-    count: u64,
-    /// ...or after this many seconds, whichever comes first.
-    #[arg(long, default_value_t = 30)]
-    duration: u64,
+    /// Stop after this many operations. With --duration too, whichever is reached
+    /// first ends the run. With neither: 1000 operations or 30 s, whichever comes first.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop after this long: 90 (seconds), 5s, 500ms, 1m, 1h30m. Given without
+    /// --count, only the duration (and a bound of 10,000,000 operations, which keeps
+    /// the recorded latencies in memory in check) ends the run.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
     /// Objects to seed before a get, mixed or list run (default: 4 per connection for get/mixed, 10000 for list).
     #[arg(long)]
     objects: Option<u64>,
@@ -42,6 +46,67 @@ pub struct BenchArgs {
     /// Keep the objects instead of deleting them.
     #[arg(long)]
     keep: bool,
+}
+
+/// Operations when neither --count nor --duration is given...
+const DEFAULT_COUNT: u64 = 1000;
+/// ...and the duration that bounds them.
+const DEFAULT_DURATION: Duration = Duration::from_secs(30);
+/// Operations a run given only --duration stops at: every latency is kept (16 bytes each).
+const MAX_OPS: u64 = 10_000_000;
+
+/// A duration as warp takes it: a bare number is seconds, else a number and unit
+/// (`500ms`, `5s`, `1m`, `1h30m`, as humantime reads them).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(s.parse().map_err(|_| format!("bad duration {s}"))?)
+    } else {
+        humantime::parse_duration(s).map_err(|e| format!("bad duration {s:?} ({e}): use e.g. 90, 5s, 500ms, 1m"))?
+    };
+    if d.is_zero() {
+        return Err("the duration must be more than 0".into());
+    }
+    Ok(d)
+}
+
+/// What ends a run of operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Limits {
+    count: u64,
+    duration: Option<Duration>,
+    /// `count` is the memory bound, not a count the user asked for.
+    count_is_cap: bool,
+}
+
+impl Limits {
+    fn new(count: Option<u64>, duration: Option<Duration>) -> Limits {
+        match (count, duration) {
+            (None, None) => Limits { count: DEFAULT_COUNT, duration: Some(DEFAULT_DURATION), count_is_cap: false },
+            (Some(count), duration) => Limits { count, duration, count_is_cap: false },
+            (None, Some(d)) => Limits { count: MAX_OPS, duration: Some(d), count_is_cap: true },
+        }
+    }
+}
+
+/// Why a run stopped (the first limit any worker reached).
+const ENDED_RUNNING: u8 = 0;
+const ENDED_COUNT: u8 = 1;
+const ENDED_DURATION: u8 = 2;
+const ENDED_OBJECTS: u8 = 3;
+
+/// Why the run ended: a word for --json and a phrase for people.
+fn ended_by(code: u8, limits: &Limits) -> (&'static str, String) {
+    match code {
+        ENDED_COUNT if limits.count_is_cap => ("max_ops", format!("the bound of {} operations", limits.count)),
+        ENDED_COUNT => ("count", format!("--count {}", limits.count)),
+        ENDED_DURATION => {
+            let d = humantime::format_duration(limits.duration.unwrap_or_default());
+            ("duration", format!("--duration {d}"))
+        }
+        ENDED_OBJECTS => ("objects", "every seeded object deleted".into()),
+        _ => ("workers", "the workers stopping".into()),
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -111,32 +176,48 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     let keys = Arc::new(AtomicU64::new(0));
 
     // GET needs objects to read: seed a pool first.
+    let limits = Limits::new(args.count, args.duration);
     let pool = match (args.op.as_str(), args.objects) {
         ("put", _) => 0,
         (_, Some(n)) => n,
         ("list", None) => 10_000,
-        ("delete", None) => args.count,
-        _ => (args.concurrency as u64 * 4).min(args.count.max(1)),
+        ("delete", None) => args.count.unwrap_or(DEFAULT_COUNT),
+        _ => (args.concurrency as u64 * 4).min(limits.count.max(1)),
     };
     seed(&client, &args.bucket, &prefix, &payload, pool).await?;
     keys.store(pool, Ordering::SeqCst);
 
-    let deadline = Instant::now() + Duration::from_secs(args.duration);
     let issued = Arc::new(AtomicU64::new(0));
+    let ended = Arc::new(AtomicU8::new(ENDED_RUNNING));
     // Live progress on stderr; indicatif draws nothing when stderr is not a terminal.
-    let progress = indicatif::ProgressBar::new(args.count);
+    let (progress, template) = if limits.count_is_cap {
+        (indicatif::ProgressBar::no_length(), "{spinner} {pos} ops {per_sec} [{elapsed_precise}]")
+    } else {
+        (indicatif::ProgressBar::new(limits.count), "{spinner} {pos}/{len} ops {per_sec} [{elapsed_precise}]")
+    };
     progress.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} ops {per_sec} [{elapsed_precise}]")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let start = Instant::now();
+    let deadline = limits.duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, bucket, prefix, payload, keys, issued) =
-            (client.clone(), args.bucket.clone(), prefix.clone(), payload.clone(), keys.clone(), issued.clone());
+        let (client, bucket, prefix, payload, keys, issued, ended) = (
+            client.clone(),
+            args.bucket.clone(),
+            prefix.clone(),
+            payload.clone(),
+            keys.clone(),
+            issued.clone(),
+            ended.clone(),
+        );
         let op = args.op.clone();
-        let count = args.count;
+        let count = limits.count;
         let progress = progress.clone();
+        // The first limit reached is the one that ended the run.
+        let end = move |why: u8| {
+            let _ = ended.compare_exchange(ENDED_RUNNING, why, Ordering::SeqCst, Ordering::SeqCst);
+        };
         tasks.push(tokio::spawn(async move {
             let mut put = Stats::new("put");
             let mut get = Stats::new("get");
@@ -144,8 +225,13 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             let mut delete = Stats::new("delete");
             let mut token: Option<String> = None;
             loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    end(ENDED_DURATION);
+                    break;
+                }
                 let n = issued.fetch_add(1, Ordering::SeqCst);
-                if n >= count || Instant::now() >= deadline {
+                if n >= count {
+                    end(ENDED_COUNT);
                     break;
                 }
                 let do_put = match op.as_str() {
@@ -157,6 +243,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                 let t = Instant::now();
                 if op == "delete" {
                     if n >= pool {
+                        end(ENDED_OBJECTS);
                         break;
                     }
                     match client.delete_object().bucket(&bucket).key(format!("{prefix}{n}")).send().await {
@@ -235,6 +322,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     progress.finish_and_clear();
+    let (ended_key, ended_by) = ended_by(ended.load(Ordering::SeqCst), &limits);
     let mut rows = Vec::new();
     for s in [&mut put, &mut get, &mut list, &mut delete] {
         if !s.latencies.is_empty() || s.errors > 0 {
@@ -244,10 +332,16 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"size": args.size, "concurrency": args.concurrency, "seconds": elapsed.as_secs_f64(), "results": rows})
+            serde_json::json!({"size": args.size, "concurrency": args.concurrency, "seconds": elapsed.as_secs_f64(),
+                "ended_by": ended_key, "results": rows})
         );
     } else {
-        println!("size={} concurrency={} elapsed={:.1}s", args.size, args.concurrency, elapsed.as_secs_f64());
+        println!(
+            "size={} concurrency={} elapsed={:.1}s ended by {ended_by}",
+            args.size,
+            args.concurrency,
+            elapsed.as_secs_f64()
+        );
         println!(
             "{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}",
             "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms"
@@ -374,4 +468,61 @@ async fn multipart(client: &aws_sdk_s3::Client, args: &BenchArgs) -> anyhow::Res
         client.delete_object().bucket(&args.bucket).key(&key).send().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_warp_takes_them() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
+        for bad in ["", "0", "0s", "5x", "-5s", "s", "1.5.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn the_flags_given_set_the_limits() {
+        let min = Duration::from_secs(60);
+        // Neither: the defaults, together.
+        assert_eq!(
+            Limits::new(None, None),
+            Limits { count: DEFAULT_COUNT, duration: Some(DEFAULT_DURATION), count_is_cap: false }
+        );
+        // A duration alone is not cut short by the default count.
+        assert_eq!(Limits::new(None, Some(min)), Limits { count: MAX_OPS, duration: Some(min), count_is_cap: true });
+        // A count alone is not cut short by the default duration.
+        assert_eq!(Limits::new(Some(5), None), Limits { count: 5, duration: None, count_is_cap: false });
+        // Both: whichever comes first.
+        assert_eq!(Limits::new(Some(5), Some(min)), Limits { count: 5, duration: Some(min), count_is_cap: false });
+    }
+
+    #[test]
+    fn the_output_names_what_ended_the_run() {
+        let both = Limits::new(Some(5), Some(Duration::from_millis(1500)));
+        assert_eq!(ended_by(ENDED_COUNT, &both), ("count", "--count 5".to_string()));
+        assert_eq!(ended_by(ENDED_DURATION, &both), ("duration", "--duration 1s 500ms".to_string()));
+        let alone = Limits::new(None, Some(Duration::from_secs(60)));
+        assert_eq!(ended_by(ENDED_COUNT, &alone).0, "max_ops");
+    }
+
+    #[test]
+    fn bench_flags_parse() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["cairn", "--duration", "5s"]).unwrap();
+        assert_eq!((cli.bench.count, cli.bench.duration), (None, Some(Duration::from_secs(5))));
+        let cli = <Cli as clap::Parser>::try_parse_from(["cairn", "--duration", "90", "--count", "7"]).unwrap();
+        assert_eq!((cli.bench.count, cli.bench.duration), (Some(7), Some(Duration::from_secs(90))));
+        assert!(<Cli as clap::Parser>::try_parse_from(["cairn", "--duration", "soon"]).is_err());
+    }
 }
