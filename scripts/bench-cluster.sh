@@ -4,9 +4,16 @@
 # connections (medians of RUNS runs), and the time from `kill -9` of the Raft leader to
 # the first acknowledged PUT through a surviving node (KILLS times).
 #
-# Usage: scripts/bench-cluster.sh   (env: RUNS=3, KILLS=3, SECONDS_PER_RUN=10)
+# Usage: scripts/bench-cluster.sh   (env: RUNS=3, KILLS=3, SECONDS_PER_RUN=10; boto3 is
+#                                   installed into CAIRN_VENV, see scripts/lib/python-env.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+# shellcheck source=scripts/lib/python-env.sh
+. "$ROOT/scripts/lib/python-env.sh"
+need_cmd curl curl
+python_env boto3
 RUNS="${RUNS:-3}"
 KILLS="${KILLS:-3}"
 SECS="${SECONDS_PER_RUN:-10}"

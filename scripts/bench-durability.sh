@@ -12,6 +12,10 @@
 #                                      KEEP=1 keeps the work dir)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+need_cmd curl curl
+need_cmd python3 python3
 OBJECTS="${OBJECTS:-16}"
 ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-9650}"

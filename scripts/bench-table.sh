@@ -7,6 +7,10 @@
 #                                  CAIRN_ENDPOINT=... to measure a running server instead)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+need_cmd curl curl
+need_cmd python3 python3
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-10}"
 PORT="${PORT:-9660}"

@@ -46,6 +46,10 @@ unset AWS_CA_BUNDLE
 log() { printf 'cluster-local: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# need_cmd: curl (health checks) and ss (busy UDP ports), installed when missing.
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+
 usage() {
     cat >&2 <<EOF
 Usage: $PROG start DIR     start a 3-node cluster with its state in DIR (restarts it if DIR holds one)
@@ -83,30 +87,14 @@ pid_of() { local f="$DIR/node$1.pid"; [[ -f "$f" ]] && tr -dc '0-9' <"$f" || tru
 
 # HTTP status of GET URL ("000" when nothing answers).
 http_status() {
-    local url="$1"
-    if command -v curl >/dev/null 2>&1; then
-        curl -s --noproxy '*' -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null || true
-        return 0
-    fi
-    # No curl: plain HTTP/1.0 over bash's /dev/tcp (loopback endpoints only).
-    local hostport="${url#http://}"; hostport="${hostport%%/*}"
-    local path="/${url#http://*/}"
-    local line=""
-    if exec 7<>"/dev/tcp/${hostport%:*}/${hostport##*:}" 2>/dev/null; then
-        printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&7
-        IFS= read -r -t 2 line <&7 || true
-        exec 7<&- 7>&-
-    fi
-    line="${line#HTTP/* }"
-    printf '%s' "${line:0:3}" | grep -E '^[0-9]{3}$' || printf '000'
+    curl -s --noproxy '*' -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
 }
 
 # True if something accepts TCP connections on HOST:PORT.
 tcp_port_busy() { (exec 7<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-# True if a UDP socket is bound to PORT (needs ss; without it, assume free).
+# True if a UDP socket is bound to PORT.
 udp_port_busy() {
-    command -v ss >/dev/null 2>&1 || return 1
     ss -Hlnu 2>/dev/null | awk '{print $4}' | grep -Eq "[:.]$1\$"
 }
 
@@ -495,6 +483,12 @@ case "$1" in
         [[ $# -eq 3 && " ${NODES[*]} " == *" $3 "* ]] || usage
         NODE="$3"
         ;;
+esac
+case "$1" in
+    start | start-node | status) need_cmd curl curl ;;
+esac
+case "$1" in
+    start | start-node) need_cmd ss iproute2 ;;
 esac
 case "$1" in
     start) cmd_start ;;

@@ -10,6 +10,9 @@
 # rm --recursive, rb.
 #
 # Usage: scripts/smoke-awscli.sh        (CAIRND_BIN=/path/to/cairnd to skip the build)
+#
+# aws-cli is installed into a virtual environment that later runs reuse
+# (CAIRN_VENV, default ~/.cache/cairn/venv; see scripts/lib/python-env.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,14 +22,16 @@ BUCKET="smoke-awscli"
 
 log() { printf 'smoke-awscli: %s\n' "$*" >&2; }
 
-# --- aws-cli -----------------------------------------------------------------
-if ! command -v aws >/dev/null 2>&1; then
-    log "installing awscli with pip"
-    python3 -m pip install --quiet awscli
-    hash -r
-fi
-command -v aws >/dev/null 2>&1 || { log "aws not found after install"; exit 1; }
-command -v curl >/dev/null 2>&1 || { log "curl not found (needed for the unsigned GETs)"; exit 1; }
+# --- tools -------------------------------------------------------------------------
+# aws-cli comes from the scripts' own Python virtual environment (scripts/lib/python-env.sh).
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+# shellcheck source=scripts/lib/python-env.sh
+. "$ROOT/scripts/lib/python-env.sh"
+need_cmd curl curl
+python_env awscli
+command -v aws >/dev/null 2>&1 || { log "aws not found after installing awscli"; exit 1; }
+log "using $(command -v aws) ($(aws --version 2>&1 | head -n1))"
 
 # --- cairnd --------------------------------------------------------------------
 if [[ -n "${CAIRND_BIN:-}" ]]; then

@@ -33,7 +33,9 @@
 # The last line of stdout is `soak: written=W acknowledged=A verified=V lost=L wrong=X`.
 # Exit status 0 only if L=0, X=0, A>0 and no node log shows a panic.
 #
-# Environment: CAIRND_BIN / CAIRN_BIN (else `cargo build --bins` here), CARGO_TARGET_DIR.
+# Environment: CAIRND_BIN / CAIRN_BIN (else `cargo build --bins` here), CARGO_TARGET_DIR,
+# CAIRN_VENV (the virtual environment boto3 is installed into, default
+# ~/.cache/cairn/venv; see scripts/lib/python-env.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -134,12 +136,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- tools -------------------------------------------------------------------------------
-command -v python3 >/dev/null 2>&1 || die "python3 is needed"
-if ! python3 -c 'import boto3' 2>/dev/null; then
-    log "installing boto3 with pip"
-    python3 -m pip install --quiet boto3
-    python3 -c 'import boto3' 2>/dev/null || die "boto3 cannot be imported after installing it"
-fi
+# boto3 comes from the scripts' own Python virtual environment (scripts/lib/python-env.sh),
+# whose python3 then runs load.py.
+# shellcheck source=scripts/lib/need.sh
+. "$ROOT/scripts/lib/need.sh"
+# shellcheck source=scripts/lib/python-env.sh
+. "$ROOT/scripts/lib/python-env.sh"
+need_cmd curl curl
+need_cmd ss iproute2
+python_env boto3
+python3 -c 'import boto3' 2>/dev/null || die "boto3 cannot be imported after installing it"
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
