@@ -25,7 +25,7 @@
 #
 # Environment:
 #   CAIRND_BIN, CAIRN_BIN      binaries to use (default: the newer of target/release and
-#                              target/debug, else `cargo build --bins`)
+#                              target/debug, else `cargo build --release --bins`)
 #   CAIRN_LOCAL_S3_BASE        S3 port base, node N listens on base+N (default 9100)
 #   CAIRN_LOCAL_NODE_BASE      internode port base (default 9200)
 #   CAIRN_LOCAL_READY_TIMEOUT  seconds to wait for the cluster (default 60)
@@ -192,10 +192,10 @@ find_binaries() {
     CAIRN="${CAIRN_BIN:-$(newest_binary cairn)}"
     if [[ -z "$CAIRND" || -z "$CAIRN" ]]; then
         command -v cargo >/dev/null 2>&1 || die "no cairnd/cairn binaries under $TARGET_DIR and no cargo to build them"
-        log "building cairnd and cairn (cargo build --bins)"
-        (cd "$ROOT" && cargo build --bins)
-        CAIRND="${CAIRND_BIN:-$TARGET_DIR/debug/cairnd}"
-        CAIRN="${CAIRN_BIN:-$TARGET_DIR/debug/cairn}"
+        log "building cairnd and cairn (cargo build --release --bins)"
+        (cd "$ROOT" && cargo build --release --bins)
+        CAIRND="${CAIRND_BIN:-$TARGET_DIR/release/cairnd}"
+        CAIRN="${CAIRN_BIN:-$TARGET_DIR/release/cairn}"
     fi
     [[ -x "$CAIRND" ]] || die "cairnd not found or not executable: $CAIRND"
     [[ -x "$CAIRN" ]] || die "cairn not found or not executable: $CAIRN"
