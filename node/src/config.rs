@@ -130,11 +130,15 @@ struct FileConfig {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Config {
     pub data: PathBuf,
+    /// `disk` in the file, as the flag (printed under the file's name so that
+    /// `--print-config` output is a valid config file).
+    #[serde(rename = "disk")]
     pub disks: Vec<PathBuf>,
     pub s3_listen: SocketAddr,
     pub data_shards: u8,
     pub parity_shards: u8,
     pub region: String,
+    #[serde(rename = "domain")]
     pub domains: Vec<String>,
     pub multipart_expiry_secs: u64,
     pub max_requests: usize,
@@ -154,14 +158,24 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// What `--print-config` shows in place of a secret.
+pub const SECRET_MASK: &str = "********";
+
 fn mask_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(_) => s.serialize_str("********"),
+        Some(_) => s.serialize_str(SECRET_MASK),
         None => s.serialize_none(),
     }
 }
 
 impl Config {
+    /// The configuration as a TOML config file (secrets masked): what `--print-config`
+    /// prints. Read back with `--config`, it gives the same configuration (a masked
+    /// secret has to be put back, or given by flag or env).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(self).context("printing the configuration as TOML")
+    }
+
     /// The internode address this node is reached at.
     pub fn advertise_addr(&self) -> String {
         self.node_advertise.clone().unwrap_or_else(|| self.node_listen.to_string())
@@ -237,6 +251,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.cluster_secret.as_deref() == Some(SECRET_MASK) {
+            bail!(
+                "cluster_secret is \"{SECRET_MASK}\", the mask --print-config shows instead of the secret: \
+                 put the real secret in the config file, or give it with --cluster-secret or CAIRN_CLUSTER_SECRET"
+            );
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("tls_cert and tls_key go together: set both or neither");
         }
@@ -349,15 +369,36 @@ mod tests {
         let text = std::fs::read_to_string(example).unwrap();
         let effective = toml::to_string(&c).unwrap();
         for key in effective.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim())) {
-            let key = if key == "disks" {
-                "disk"
-            } else if key == "domains" {
-                "domain"
-            } else {
-                key
-            };
             assert!(text.contains(&format!("{key} = ")), "the example config does not mention {key}");
         }
+    }
+
+    #[test]
+    fn printed_config_reads_back_the_same() {
+        let dir = tempfile_dir();
+        let p = dir.join("printed.toml");
+        let args: Vec<&str> = "--config /dev/null --data /srv/cairn --disk /d1 --disk /d2 --disk /d3 \
+             --domain s3.example.com --domain example.org --data-shards 2 --parity-shards 1 --log-format json"
+            .split_whitespace()
+            .collect();
+        let printed = Config::load(&flags(&args)).unwrap().to_toml().unwrap();
+        std::fs::write(&p, &printed).unwrap();
+        let again = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap();
+        assert_eq!(again.to_toml().unwrap(), printed);
+        assert_eq!(again.disks.len(), 3);
+        assert_eq!(again.domains, ["s3.example.com", "example.org"]);
+    }
+
+    #[test]
+    fn a_masked_secret_is_refused_unless_the_real_one_is_given() {
+        let dir = tempfile_dir();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, format!("cluster_secret = \"{SECRET_MASK}\"\n")).unwrap();
+        let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("cluster_secret") && err.to_string().contains("--print-config"), "{err}");
+        let c =
+            Config::load(&flags(&["--config", p.to_str().unwrap(), "--cluster-secret", "a-real-secret-0123"])).unwrap();
+        assert_eq!(c.cluster_secret.as_deref(), Some("a-real-secret-0123"));
     }
 
     fn tempfile_dir() -> PathBuf {

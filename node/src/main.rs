@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     if flags.print_config {
-        println!("{}", toml::to_string_pretty(&cfg)?);
+        print!("{}", cfg.to_toml()?);
         return Ok(());
     }
     init_logging(cfg.log_format);
