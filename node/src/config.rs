@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 /// The config file read when `--config` is not given and this file exists.
@@ -57,7 +57,9 @@ pub struct Flags {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CAIRN_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Internode (QUIC) address: Raft and shard traffic between cluster nodes.
+    /// Internode (QUIC) address: Raft and shard traffic between cluster nodes (default
+    /// 127.0.0.1:9001). Unset, a node outside any cluster runs without one when that
+    /// port is taken; set it to form or join a cluster.
     #[arg(long, env = "CAIRN_NODE_LISTEN")]
     pub node_listen: Option<SocketAddr>,
     /// Internode address other nodes dial, when it differs from node_listen (e.g. 0.0.0.0).
@@ -145,7 +147,10 @@ pub struct Config {
     pub body_timeout_secs: u64,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    pub node_listen: SocketAddr,
+    /// None: not set anywhere, [`DEFAULT_NODE_LISTEN`] is used, and only needed once
+    /// the node is part of a cluster (see [`Config::internode_configured`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_listen: Option<SocketAddr>,
     pub node_advertise: Option<String>,
     pub peers: Vec<String>,
     #[serde(serialize_with = "mask_secret")]
@@ -173,16 +178,38 @@ impl Config {
     /// prints. Read back with `--config`, it gives the same configuration (a masked
     /// secret has to be put back, or given by flag or env).
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        toml::to_string_pretty(self).context("printing the configuration as TOML")
+        let mut text = toml::to_string_pretty(self).context("printing the configuration as TOML")?;
+        if self.node_listen.is_none() {
+            // Unset is not the same as set to the default: say so without setting it.
+            text.push_str(&format!(
+                "# node_listen is not set: internode listens on {DEFAULT_NODE_LISTEN} when that port is free, \
+                 and a node outside any cluster runs without it when not.\n\
+                 # node_listen = \"{DEFAULT_NODE_LISTEN}\"\n"
+            ));
+        }
+        Ok(text)
+    }
+
+    /// The address the internode endpoint listens on.
+    pub fn node_listen_addr(&self) -> SocketAddr {
+        self.node_listen.unwrap_or(DEFAULT_NODE_LISTEN)
+    }
+
+    /// Whether the internode endpoint was asked for (node_listen, node_advertise or
+    /// peers set): then failing to bind it stops the node. Unasked, only a node that is
+    /// part of a cluster needs it.
+    pub fn internode_configured(&self) -> bool {
+        self.node_listen.is_some() || self.node_advertise.is_some() || !self.peers.is_empty()
     }
 
     /// The internode address this node is reached at.
     pub fn advertise_addr(&self) -> String {
-        self.node_advertise.clone().unwrap_or_else(|| self.node_listen.to_string())
+        self.node_advertise.clone().unwrap_or_else(|| self.node_listen_addr().to_string())
     }
 }
 
 pub const DEFAULT_DISKS: usize = 4;
+pub const DEFAULT_NODE_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9001));
 pub const DEFAULT_MAX_REQUESTS: usize = 1024;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_MULTIPART_EXPIRY_SECS: u64 = 7 * 24 * 3600;
@@ -226,7 +253,7 @@ impl Config {
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
             tls_cert: flags.tls_cert.clone().or(file.tls_cert),
             tls_key: flags.tls_key.clone().or(file.tls_key),
-            node_listen: flags.node_listen.or(file.node_listen).unwrap_or_else(|| "127.0.0.1:9001".parse().unwrap()),
+            node_listen: flags.node_listen.or(file.node_listen),
             node_advertise: flags.node_advertise.clone().or(file.node_advertise),
             peers: if !flags.peers.is_empty() { flags.peers.clone() } else { file.peers.unwrap_or_default() },
             cluster_secret: flags.cluster_secret.clone().or(file.cluster_secret).filter(|s| !s.is_empty()),
@@ -327,6 +354,9 @@ mod tests {
         assert_eq!(c.disks.len(), 4);
         assert_eq!(c.s3_listen.to_string(), "127.0.0.1:9000");
         assert_eq!((c.data_shards, c.parity_shards), (2, 2));
+        assert_eq!(c.node_listen, None);
+        assert_eq!(c.node_listen_addr().to_string(), "127.0.0.1:9001");
+        assert!(!c.internode_configured());
     }
 
     #[test]
@@ -387,6 +417,16 @@ mod tests {
         assert_eq!(again.to_toml().unwrap(), printed);
         assert_eq!(again.disks.len(), 3);
         assert_eq!(again.domains, ["s3.example.com", "example.org"]);
+        assert_eq!(again.node_listen, None, "an unset node_listen stays unset:\n{printed}");
+
+        let printed = Config::load(&flags(&["--config", "/dev/null", "--node-listen", "127.0.0.1:9001"]))
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        std::fs::write(&p, &printed).unwrap();
+        let again = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap();
+        assert_eq!(again.node_listen, Some(DEFAULT_NODE_LISTEN), "a node_listen set stays set:\n{printed}");
+        assert!(again.internode_configured());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod transport;
 
 use anyhow::Context;
 use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_raft::rpc::PeerCaller;
 use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
 use cairn_s3api::access::{Authorizer, CairnAccess};
 use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
@@ -28,12 +29,13 @@ pub struct Node {
     /// `http` or `https`.
     pub scheme: &'static str,
     pub s3_addr: SocketAddr,
-    /// Internode address peers dial.
-    pub node_addr: String,
+    /// Internode address peers dial; None when the node runs without an internode
+    /// endpoint (alone, and the default port was taken).
+    pub node_addr: Option<String>,
     pub access_key: String,
     pub secret_key: String,
     meta: MetaStore,
-    transport: transport::Transport,
+    transport: Option<transport::Transport>,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -61,11 +63,11 @@ impl Node {
         let local_disks = local.clone();
         let meta_slot = Arc::new(OnceLock::new());
         let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone(), keyring.clone()));
-        let transport =
-            transport::Transport::bind(cfg.node_listen, state.secret.as_ref().map(|s| s.as_bytes().to_vec()), service)
-                .await
-                .with_context(|| format!("binding the internode endpoint {}", cfg.node_listen))?;
-        let advertise = cfg.node_advertise.clone().unwrap_or_else(|| transport.local_addr().to_string());
+        let transport = bind_internode(cfg, &state, service).await?;
+        let advertise = match &transport {
+            Some(t) => cfg.node_advertise.clone().unwrap_or_else(|| t.local_addr().to_string()),
+            None => String::new(),
+        };
         let bootstrap = if !cfg.peers.is_empty() {
             if state.node_id == 1 {
                 let members = cfg.peers.iter().enumerate().map(|(i, a)| (i as u64 + 1, a.clone())).collect();
@@ -83,7 +85,7 @@ impl Node {
             node_id: state.node_id,
             addr: advertise.clone(),
             bootstrap,
-            caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
+            caller: transport.clone().map(|t| Arc::new(TransportCaller::new(t)) as Arc<dyn PeerCaller>),
             snapshot_every: cfg.raft_snapshot_every,
         };
         let meta =
@@ -206,7 +208,7 @@ impl Node {
         Ok(Node {
             scheme: if tls.is_some() { "https" } else { "http" },
             s3_addr,
-            node_addr: advertise,
+            node_addr: transport.is_some().then_some(advertise),
             access_key: root.access_key_id,
             secret_key: root.secret_key,
             meta,
@@ -222,8 +224,39 @@ impl Node {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         let res = self.meta.shutdown().await;
-        self.transport.close().await;
+        if let Some(transport) = &self.transport {
+            transport.close().await;
+        }
         res
+    }
+}
+
+/// Binds the internode endpoint. A node that is in no cluster and was given no internode
+/// setting (node_listen, node_advertise, peers) does not need one: if the default port is
+/// taken, e.g. by another node on this machine, it runs without (None), and `cluster init`
+/// and `cluster join` tell how to give it one.
+async fn bind_internode(
+    cfg: &Config,
+    state: &ClusterState,
+    service: Arc<PeerService>,
+) -> anyhow::Result<Option<transport::Transport>> {
+    let listen = cfg.node_listen_addr();
+    let secret = state.secret.as_ref().map(|s| s.as_bytes().to_vec());
+    match transport::Transport::bind(listen, secret, service).await {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if !cfg.internode_configured() && !state.member => {
+            tracing::warn!(
+                %listen,
+                error = %format!("{e:#}"),
+                "the default internode port is taken: running alone without an internode endpoint; \
+                 to form or join a cluster, restart with --node-listen ADDR:PORT"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.context(format!(
+            "the internode endpoint cannot listen on {listen}: choose the address with --node-listen ADDR:PORT \
+             (env CAIRN_NODE_LISTEN, node_listen in the config file)"
+        ))),
     }
 }
 

@@ -52,7 +52,13 @@ fn main() -> anyhow::Result<()> {
         let endpoint = format!("{}://{}", node.scheme, node.s3_addr);
         println!("Cairn {} is ready.", env!("CARGO_PKG_VERSION"));
         println!("  S3 endpoint:  {endpoint}");
-        println!("  Internode:    {}", node.node_addr);
+        match &node.node_addr {
+            Some(addr) => println!("  Internode:    {addr}"),
+            None => println!(
+                "  Internode:    none ({} is taken; to form or join a cluster, restart with --node-listen ADDR:PORT)",
+                cfg.node_listen_addr()
+            ),
+        }
         println!("  Region:       {}", cfg.region);
         println!("  Access key:   {}", node.access_key);
         println!("  Secret key:   {}", node.secret_key);

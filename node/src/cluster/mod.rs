@@ -34,7 +34,8 @@ const PING_EVERY: Duration = Duration::from_millis(500);
 const PING_TIMEOUT: Duration = Duration::from_millis(1000);
 
 pub struct Cluster {
-    pub transport: Transport,
+    /// None: the node runs alone without an internode endpoint (see `bind_internode`).
+    pub transport: Option<Transport>,
     meta: MetaStore,
     disks: DiskSet,
     local: Vec<Arc<LocalDisk>>,
@@ -52,7 +53,7 @@ pub struct Cluster {
 }
 
 pub struct ClusterParts {
-    pub transport: Transport,
+    pub transport: Option<Transport>,
     pub meta: MetaStore,
     pub disks: DiskSet,
     pub local: Vec<Arc<LocalDisk>>,
@@ -68,6 +69,17 @@ pub struct ClusterParts {
 
 fn secret_bytes(secret: &str) -> Vec<u8> {
     secret.as_bytes().to_vec()
+}
+
+/// What `cluster init` and `cluster join` answer on a node without an internode endpoint.
+fn no_internode() -> AdminError {
+    AdminError::new(
+        409,
+        "NoInternodeEndpoint",
+        "this node runs without an internode endpoint: the default internode port was taken when it started. \
+         Restart it with --node-listen ADDR:PORT (or CAIRN_NODE_LISTEN, or node_listen in its config file) \
+         to form or join a cluster",
+    )
 }
 
 impl Cluster {
@@ -88,6 +100,10 @@ impl Cluster {
             keyring: p.keyring,
             join_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn transport(&self) -> Result<&Transport, AdminError> {
+        self.transport.as_ref().ok_or_else(no_internode)
     }
 
     fn state(&self) -> ClusterState {
@@ -131,15 +147,17 @@ impl Cluster {
                 let slot = &mut table[usize::from(n.first_disk + j)];
                 *slot = if n.id == me {
                     self.local.get(usize::from(j)).map(|d| d.clone() as Arc<dyn ShardDisk>)
-                } else {
+                } else if let Some(transport) = &self.transport {
                     Some(Arc::new(remote_disk::RemoteDisk::new(
-                        self.transport.clone(),
+                        transport.clone(),
                         n.addr.clone(),
                         n.id,
                         j,
                         self.health.flag(n.id),
                         tokio::runtime::Handle::current(),
                     )))
+                } else {
+                    None
                 };
             }
         }
@@ -187,9 +205,10 @@ impl Cluster {
     }
 
     fn probe_peers(&self, layout: &ClusterLayout) {
+        let Some(transport) = &self.transport else { return };
         let me = self.meta.node_id();
         for n in layout.nodes.iter().filter(|n| n.id != me) {
-            let transport = self.transport.clone();
+            let transport = transport.clone();
             let health = self.health.clone();
             let (id, addr) = (n.id, n.addr.clone());
             tokio::spawn(async move {
@@ -204,6 +223,7 @@ impl Cluster {
     }
 
     async fn do_init(&self) -> Result<serde_json::Value, AdminError> {
+        let transport = self.transport()?;
         let mut st = self.state();
         if st.secret.is_none() {
             let secret = hex::encode(rand::random::<[u8; 32]>());
@@ -211,7 +231,7 @@ impl Cluster {
             st.member = true;
             st.save(&self.data).map_err(|e| AdminError::new(500, "InternalError", format!("{e:#}")))?;
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = st.clone();
-            self.transport.set_secret(st.secret.as_deref().map(secret_bytes));
+            transport.set_secret(st.secret.as_deref().map(secret_bytes));
             self.register_self().await.map_err(meta_error)?;
         }
         let secret = st.secret.unwrap_or_default();
@@ -220,6 +240,7 @@ impl Cluster {
     }
 
     async fn do_join(&self, token: &str, addr: Option<&str>) -> Result<serde_json::Value, AdminError> {
+        let transport = self.transport()?;
         let _guard = self.join_lock.lock().await;
         let token = JoinToken::decode(token).map_err(|e| AdminError::new(400, "InvalidToken", e))?;
         let addr = addr
@@ -240,10 +261,10 @@ impl Cluster {
             ));
         }
         let old_secret = st.secret.clone();
-        self.transport.set_secret(Some(secret_bytes(&token.secret)));
+        transport.set_secret(Some(secret_bytes(&token.secret)));
         let ping = bincode::serialize(&PeerRequest::Ping).unwrap_or_default();
-        if let Err(e) = self.transport.call(&addr, &ping).await {
-            self.transport.set_secret(old_secret.as_deref().map(secret_bytes));
+        if let Err(e) = transport.call(&addr, &ping).await {
+            transport.set_secret(old_secret.as_deref().map(secret_bytes));
             return Err(match e {
                 TransportError::Auth { .. } | TransportError::Refused { .. } => {
                     AdminError::new(403, "AccessDenied", format!("{addr} refused the token's cluster secret"))
@@ -255,8 +276,7 @@ impl Cluster {
         // The cluster's keyring replaces this node's own: the secrets in the cluster's
         // metadata are sealed with it.
         let ask = bincode::serialize(&PeerRequest::Keyring).unwrap_or_default();
-        let keyring = match self
-            .transport
+        let keyring = match transport
             .call(&addr, &ask)
             .await
             .map(|r| messages::parse_reply(&r).ok().and_then(|b| <[u8; KEY_LEN]>::try_from(b).ok()))
@@ -285,7 +305,7 @@ impl Cluster {
                 node_id,
                 addr: self.advertise.clone(),
                 bootstrap: Bootstrap::Join,
-                caller: Some(Arc::new(TransportCaller::new(self.transport.clone()))),
+                caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
                 snapshot_every: self.raft_snapshot_every,
             };
             let fresh = MetaStore::open_with(&self.data.join(&new_state.meta_dir), opts)
@@ -299,11 +319,8 @@ impl Cluster {
 
         let msg = bincode::serialize(&PeerRequest::Join { id: node_id, addr: self.advertise.clone() })
             .map_err(|e| AdminError::new(500, "InternalError", e.to_string()))?;
-        let reply = self
-            .transport
-            .call(&addr, &msg)
-            .await
-            .map_err(|e| AdminError::new(502, "PeerUnreachable", e.to_string()))?;
+        let reply =
+            transport.call(&addr, &msg).await.map_err(|e| AdminError::new(502, "PeerUnreachable", e.to_string()))?;
         messages::parse_reply(&reply).map_err(|e| AdminError::new(502, "JoinFailed", e.to_string()))?;
         // Registering needs this node's log to have caught up: retry for a while.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
