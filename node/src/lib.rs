@@ -25,6 +25,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The request slots anonymous requests may hold at once: a quarter, so that
+/// unauthenticated clients can never take the slots signed requests need.
+fn anonymous_share(max_requests: usize) -> usize {
+    (max_requests / 4).max(1)
+}
+
 pub struct Node {
     /// `http` or `https`.
     pub scheme: &'static str,
@@ -160,7 +166,7 @@ impl Node {
             },
             rx.clone(),
         );
-        let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone()));
+        let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone()));
         let admin = AdminRoute::new(store.clone(), access.clone())
             .with_cluster(cluster.clone())
             .with_durability(Arc::new(durability::DurabilityApi(durability.clone())));
@@ -201,6 +207,10 @@ impl Node {
             }),
             metrics: Arc::new(metrics::Metrics::new(meta.clone(), disks.clone(), durability)),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
+            anon_limiter: Arc::new(tokio::sync::Semaphore::new(anonymous_share(cfg.max_requests))),
+            gate: cairn_s3api::gate::Gate { idle: Duration::from_secs(cfg.body_timeout_secs) },
+            host_id: format!("cairn-node-{}", state.node_id),
+            refused: server::RefusalLog::default(),
             domains: Arc::new(cfg.domains.clone()),
             tls: tls.clone(),
         });

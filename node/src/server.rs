@@ -1,14 +1,20 @@
 //! The HTTP front: accepts connections, answers the health probes itself and
-//! hands everything else to s3s. Shuts down gracefully on request.
+//! hands everything else to s3s, through the gate (`cairn_s3api::gate`): requests
+//! refused from their head never reach s3s, and every body is guarded. Holds the
+//! request slots: anonymous requests may take only a share of them. Shuts down
+//! gracefully on request.
 
-use crate::metrics::{Metrics, operation};
-use cairn_s3api::access::ConnInfo;
+use crate::metrics::{operation, Metrics};
+use cairn_s3api::access::{ConnInfo, OpName};
+use cairn_s3api::gate::{self, Gate, Refusal};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3Service;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -23,6 +29,13 @@ pub struct Front {
     pub metrics: Arc<Metrics>,
     /// Requests handled at once; beyond it S3's 503 SlowDown.
     pub limiter: Arc<tokio::sync::Semaphore>,
+    /// The share of those slots requests without credentials may take, so that
+    /// anonymous clients can never crowd out signed ones.
+    pub anon_limiter: Arc<tokio::sync::Semaphore>,
+    pub gate: Gate,
+    /// Names this node in error bodies (`<HostId>`).
+    pub host_id: String,
+    pub refused: RefusalLog,
     /// Domains for virtual-host style requests, to name the bucket in logs.
     pub domains: Arc<Vec<String>>,
     pub tls: Option<Arc<crate::tls::Tls>>,
@@ -133,37 +146,59 @@ impl Front {
             _ => {}
         }
         let request_id = format!("{:016X}", rand::random::<u64>());
-        let Ok(_permit) = self.limiter.clone().try_acquire_owned() else {
+        let (guess, bucket, object) = self.describe(&req);
+        let anonymous = gate::is_anonymous(req.headers(), req.uri().query());
+        let permits = self.limiter.clone().try_acquire_owned().ok().and_then(|p| {
+            if anonymous {
+                self.anon_limiter.clone().try_acquire_owned().ok().map(|a| (p, Some(a)))
+            } else {
+                Some((p, None))
+            }
+        });
+        let Some(_permits) = permits else {
             self.metrics.rejected();
-            let body = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-                 <Message>Please reduce your request rate.</Message><RequestId>{request_id}</RequestId></Error>"
-            );
-            let mut resp = text(http::StatusCode::SERVICE_UNAVAILABLE, "application/xml", body);
-            set_request_id(&mut resp, &request_id);
-            return resp;
+            self.refused.note(&request_id, "SlowDown", anonymous);
+            let refusal = Refusal {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                code: "SlowDown",
+                message: "Please reduce your request rate.".into(),
+            };
+            return self.refuse(&refusal, &request_id);
         };
-        let (op, bucket) = self.describe(&req);
         let is_head = req.method() == http::Method::HEAD;
         let bytes_in = match header_u64(req.headers(), "x-amz-decoded-content-length") {
             0 => header_u64(req.headers(), "content-length"),
             n => n,
         };
+        let (mut req, admitted) = match self.gate.admit(req, object) {
+            Ok(a) => a,
+            Err(refusal) => {
+                self.metrics.start();
+                self.metrics.finish(guess, refusal.status.as_u16(), 0.0, 0, 0);
+                self.refused.note(&request_id, refusal.code, anonymous);
+                return self.refuse(&refusal, &request_id);
+            }
+        };
+        let op_name = OpName::default();
+        req.extensions_mut().insert(op_name.clone());
         self.metrics.start();
         let started = Instant::now();
-        let mut resp = match self.service.call(req.map(s3s::Body::from)).await {
+        let resp = match self.service.call(req).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(request_id, error = ?e, "request failed inside s3s");
                 text(http::StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n".into())
             }
         };
+        let mut resp = self.gate.answer(&admitted, resp, &request_id, &self.host_id);
         // s3s sets 206 for a ranged GET but serializes every HEAD as 200.
         if is_head && resp.status() == http::StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE)
         {
             *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
         }
         set_request_id(&mut resp, &request_id);
+        let op = op_name.get();
+        let op = op.as_deref().unwrap_or(guess);
         let status = resp.status().as_u16();
         let bytes_out = if is_head { 0 } else { header_u64(resp.headers(), "content-length") };
         let elapsed = started.elapsed();
@@ -181,8 +216,19 @@ impl Front {
         resp
     }
 
-    /// The operation name and the bucket (path style or virtual host).
-    fn describe(&self, req: &http::Request<Incoming>) -> (&'static str, String) {
+    /// Answers a request refused before s3s saw it. Its body was not read, so the
+    /// connection is not kept.
+    fn refuse(&self, refusal: &Refusal, request_id: &str) -> http::Response<s3s::Body> {
+        let mut resp = gate::error_response(refusal, request_id, &self.host_id);
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        set_request_id(&mut resp, request_id);
+        resp
+    }
+
+    /// The operation name as far as the request line tells it (the authorizer
+    /// names it exactly once s3s has routed it), the bucket (path style or virtual
+    /// host), and whether a key is named.
+    fn describe(&self, req: &http::Request<Incoming>) -> (&'static str, String, bool) {
         let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         let host =
             host.rsplit_once(':').map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
@@ -192,16 +238,41 @@ impl Front {
             .find_map(|d| host.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.')).filter(|b| !b.is_empty()));
         let path = req.uri().path();
         let op = operation(req.method(), path, req.uri().query(), vhost.is_some());
-        let bucket = match vhost {
-            Some(b) => b.to_string(),
-            None => path.trim_start_matches('/').split('/').next().unwrap_or("").to_string(),
+        let trimmed = path.trim_start_matches('/');
+        let (bucket, object) = match vhost {
+            Some(b) => (b.to_string(), !trimmed.is_empty()),
+            None => match trimmed.split_once('/') {
+                Some((b, k)) => (b.to_string(), !k.is_empty()),
+                None => (trimmed.to_string(), false),
+            },
         };
-        (op, bucket)
+        (op, bucket, object)
     }
 }
 
 fn set_request_id(resp: &mut http::Response<s3s::Body>, id: &str) {
     if let Ok(v) = http::HeaderValue::from_str(id) {
         resp.headers_mut().insert("x-amz-request-id", v);
+    }
+}
+
+/// Logs refused requests without letting a flood of them flood the log: the
+/// first in each second is logged, with how many were refused since the last line.
+#[derive(Default)]
+pub struct RefusalLog {
+    since_last: AtomicU64,
+    last: Mutex<Option<Instant>>,
+}
+
+impl RefusalLog {
+    fn note(&self, request_id: &str, code: &str, anonymous: bool) {
+        let count = self.since_last.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.since_last.store(0, Ordering::Relaxed);
+        tracing::warn!(request_id, code, anonymous, refused_since_last_line = count, "request refused");
     }
 }

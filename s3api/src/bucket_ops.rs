@@ -78,6 +78,10 @@ impl CairnS3 {
         let cmd = Command::CreateBucket { bucket };
         match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
             CommandResult::Ok => {}
+            // us-east-1 answers a repeated create by the owner with 200 (a legacy of
+            // that region that clients rely on); every other region with 409.
+            CommandResult::BucketAlreadyExists { owner: existing }
+                if existing == owner && self.store.config.region == "us-east-1" => {}
             CommandResult::BucketAlreadyExists { owner: existing } if existing == owner => {
                 return Err(s3_error!(
                     BucketAlreadyOwnedByYou,
@@ -96,14 +100,48 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        let cmd = Command::DeleteBucket { name: req.input.bucket };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Ok => Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT)),
-            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            CommandResult::BucketNotEmpty => {
-                Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"))
+        let name = req.input.bucket;
+        // Incomplete multipart uploads do not keep a bucket alive (as on AWS): with no
+        // object left they are aborted, and the delete is tried again. Whether the
+        // bucket is empty is still decided by apply, so an object or upload created
+        // meanwhile makes it BucketNotEmpty.
+        for attempt in 0..2 {
+            let cmd = Command::DeleteBucket { name: name.clone() };
+            match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
+                CommandResult::Ok => {
+                    return Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT));
+                }
+                CommandResult::NoSuchBucket => {
+                    return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+                }
+                CommandResult::BucketNotEmpty
+                    if attempt == 0 && !self.store.meta.bucket_has_objects(&name).map_err(errors::meta)? =>
+                {
+                    self.abort_all_uploads(&name).await?;
+                }
+                CommandResult::BucketNotEmpty => {
+                    return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
+                }
+                other => return Err(unexpected(other)),
             }
-            other => Err(unexpected(other)),
+        }
+        Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"))
+    }
+
+    /// Aborts every incomplete multipart upload of a bucket, a page at a time.
+    async fn abort_all_uploads(&self, bucket: &str) -> S3Result<()> {
+        loop {
+            let page = self.store.meta.list_uploads(bucket, "", None, None, None, 1000).map_err(errors::meta)?;
+            if page.uploads.is_empty() {
+                return Ok(());
+            }
+            for u in page.uploads {
+                match self.abort_upload(u.bucket.clone(), u.key.clone(), u.upload_id.clone()).await {
+                    Ok(()) => {}
+                    Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
 

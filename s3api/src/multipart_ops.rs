@@ -12,7 +12,7 @@ use crate::object_ops::{
     write_condition,
 };
 use crate::preconditions::Conditions;
-use crate::service::{CairnS3, caller};
+use crate::service::{CairnS3, authorized_copy_source, caller};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -231,12 +231,13 @@ impl CairnS3 {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let copy_source = authorized_copy_source(&req)?;
         let input = req.input;
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let (_, _, src) = self
             .copy_source(
-                &input.copy_source,
+                &copy_source,
                 Conditions {
                     if_match: input.copy_source_if_match.as_ref(),
                     if_none_match: input.copy_source_if_none_match.as_ref(),
@@ -283,9 +284,18 @@ impl CairnS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let requested = input.multipart_upload.clone().and_then(|m| m.parts).unwrap_or_default();
+        let upload = match self.require_upload(&input.bucket, &input.key, &input.upload_id).await {
+            Ok(u) => u,
+            Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {
+                return match self.repeated_complete(&input.bucket, &input.key, &requested)? {
+                    Some(out) => Ok(S3Response::new(out)),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let condition: Option<WriteCondition> = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if requested.is_empty() {
             return Err(s3_error!(
                 MalformedXML,
@@ -366,6 +376,7 @@ impl CairnS3 {
         {
             checksums.insert(alg.name().to_string(), c);
         }
+        check_whole_checksums(&input, &checksums)?;
         let version = ObjectVersion {
             size,
             etag: etag.clone(),
@@ -543,6 +554,39 @@ impl CairnS3 {
         }))
     }
 
+    /// A CompleteMultipartUpload repeated after it succeeded answers as the first
+    /// one did, as S3 does: the upload is gone, but the key's current object is
+    /// the one exactly these parts made.
+    fn repeated_complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        requested: &[CompletedPart],
+    ) -> S3Result<Option<CompleteMultipartUploadOutput>> {
+        let Some(obj) = self.store.meta.get_object(bucket, key).map_err(errors::meta)? else { return Ok(None) };
+        let ObjectData::Parts(parts) = &obj.data else { return Ok(None) };
+        let same = parts.len() == requested.len()
+            && parts.iter().zip(requested).all(|(p, cp)| {
+                cp.part_number.is_some_and(|n| n as u32 == p.number)
+                    && cp.e_tag.as_ref().is_some_and(|e| strip_quotes(e.value()) == p.etag)
+            });
+        if !same {
+            return Ok(None);
+        }
+        let mut out = CompleteMultipartUploadOutput {
+            bucket: Some(bucket.to_string()),
+            key: Some(key.to_string()),
+            e_tag: Some(ETag::Strong(obj.etag.clone())),
+            location: Some(format!("/{bucket}/{key}")),
+            ..Default::default()
+        };
+        set_checksum_fields!(out, &obj.checksums);
+        if !obj.checksums.is_empty() {
+            out.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
+        }
+        Ok(Some(out))
+    }
+
     /// Aborts uploads initiated before `older_than`, a batch at a time with a
     /// pause between batches so request handling never waits on this.
     pub async fn abort_expired_uploads(&self, older_than: Nanos) -> usize {
@@ -574,6 +618,45 @@ impl CairnS3 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The `x-amz-checksum-*` of a CompleteMultipartUpload names the whole object's
+/// composite checksum (with or without its `-N`); a value that differs from the
+/// one the parts make is BadDigest, and one the upload cannot have is refused.
+fn check_whole_checksums(input: &CompleteMultipartUploadInput, computed: &BTreeMap<String, String>) -> S3Result<()> {
+    let declared = [
+        (Algorithm::Crc32, &input.checksum_crc32),
+        (Algorithm::Crc32c, &input.checksum_crc32c),
+        (Algorithm::Sha1, &input.checksum_sha1),
+        (Algorithm::Sha256, &input.checksum_sha256),
+    ];
+    let full_object = input.checksum_type.as_ref().is_some_and(|t| t.as_str() == ChecksumType::FULL_OBJECT);
+    if full_object && declared.iter().any(|(_, v)| v.is_some()) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Full-object checksums of multipart uploads are not implemented; Cairn checks composite checksums"
+        ));
+    }
+    let base = |v: &str| v.trim().split('-').next().unwrap_or("").to_string();
+    for (alg, want) in declared {
+        let Some(want) = want else { continue };
+        let Some(got) = computed.get(alg.name()) else {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The upload was not created with checksum algorithm {}, so its whole-object {} cannot be checked",
+                alg.name(),
+                alg.name()
+            ));
+        };
+        if base(want) != base(got) {
+            return Err(s3_error!(
+                BadDigest,
+                "The {} you specified did not match the calculated checksum.",
+                alg.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn set_declared_checksums(cp: &CompletedPart, out: &mut BTreeMap<Algorithm, String>) {

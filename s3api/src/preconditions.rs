@@ -59,7 +59,7 @@ impl Conditions<'_> {
     pub fn check_read(&self, obj: &ObjectVersion) -> S3Result<()> {
         match self.evaluate(obj) {
             Outcome::Proceed => Ok(()),
-            Outcome::NotModified => Err(s3_error!(NotModified)),
+            Outcome::NotModified => Err(not_modified(obj)),
             Outcome::PreconditionFailed => {
                 Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"))
             }
@@ -73,4 +73,20 @@ impl Conditions<'_> {
             _ => Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")),
         }
     }
+}
+
+/// 304 Not Modified carries the validators a cache needs to refresh its copy.
+fn not_modified(obj: &ObjectVersion) -> s3s::S3Error {
+    let mut e = s3_error!(NotModified);
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", obj.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    let secs = u64::try_from(to_seconds(obj.last_modified)).unwrap_or(0);
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    if let Ok(v) = http::HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
+    e
 }

@@ -3,6 +3,7 @@
 
 use crate::access::{self, Authorizer, Caller};
 use crate::store::Store;
+use crate::unconfigured::Unset;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::sync::Arc;
@@ -17,6 +18,15 @@ impl CairnS3 {
     pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
         Self { store, access }
     }
+}
+
+/// The copy source the authorizer parsed and decided on; the handler copies it and
+/// never re-reads the header.
+pub(crate) fn authorized_copy_source<T>(req: &S3Request<T>) -> S3Result<CopySource> {
+    access::authorized(req)?
+        .copy_source
+        .clone()
+        .ok_or_else(|| s3s::s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key"))
 }
 
 /// Who the authorizer decided the request runs as.
@@ -173,5 +183,109 @@ impl S3 for CairnS3 {
 
     async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
         self.put_object_acl_impl(req).await
+    }
+
+    // Settings never configured (see unconfigured.rs).
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.empty(&req.input.bucket).await
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        self.empty(&req.input.bucket).await
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        self.empty(&req.input.bucket).await
+    }
+
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+        self.empty(&req.input.bucket).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        self.unset(&req.input.bucket, Unset::Cors).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        self.unset(&req.input.bucket, Unset::Lifecycle).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        self.unset(&req.input.bucket, Unset::Tagging).await
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        self.unset(&req.input.bucket, Unset::Website).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        self.unset(&req.input.bucket, Unset::ObjectLock).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.unset(&req.input.bucket, Unset::Encryption).await
+    }
+
+    async fn get_bucket_replication(
+        &self,
+        req: S3Request<GetBucketReplicationInput>,
+    ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
+        self.unset(&req.input.bucket, Unset::Replication).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.unset(&req.input.bucket, Unset::OwnershipControls).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        self.unset(&req.input.bucket, Unset::PublicAccessBlock).await
+    }
+
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        self.get_bucket_request_payment_impl(req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        self.get_object_tagging_impl(req).await
     }
 }

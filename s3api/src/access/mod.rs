@@ -22,6 +22,7 @@ pub use ops::copy_source;
 
 use crate::errors;
 use crate::policy::{self, Decision, Policy};
+use crate::refusals;
 use acl::Asker;
 use cairn_raft::MetaStore;
 use cairn_raft::schema::BucketInfo;
@@ -42,11 +43,30 @@ pub struct ConnInfo {
     pub secure: bool,
 }
 
+/// The operation s3s routed a request to, named by the authorizer for the front's
+/// logs and metrics (the front can only guess from the request line). The front
+/// puts an empty one in the request's extensions.
+#[derive(Clone, Default, Debug)]
+pub struct OpName(Arc<std::sync::OnceLock<String>>);
+
+impl OpName {
+    pub fn get(&self) -> Option<String> {
+        self.0.get().cloned()
+    }
+
+    fn set(&self, name: &str) {
+        let _ = self.0.set(name.to_string());
+    }
+}
+
 /// The outcome of authorizing a request, kept in its extensions for the handlers.
 #[derive(Clone, Debug)]
 pub struct Authorized {
     pub caller: Caller,
     conditions: Arc<BTreeMap<String, Vec<String>>>,
+    /// The copy source of CopyObject / UploadPartCopy, as authorized: the handler
+    /// copies exactly this.
+    pub copy_source: Option<s3s::dto::CopySource>,
 }
 
 type Conditions = BTreeMap<String, Vec<String>>;
@@ -56,6 +76,8 @@ type ParsedPolicy = (String, Option<Policy>);
 
 pub struct Authorizer {
     meta: MetaStore,
+    /// The region credential scopes must name.
+    region: String,
     keyring: Keyring,
     /// Parsed bucket policies, by bucket.
     policies: Mutex<HashMap<String, Arc<ParsedPolicy>>>,
@@ -66,8 +88,8 @@ fn denied() -> s3s::S3Error {
 }
 
 impl Authorizer {
-    pub fn new(meta: MetaStore, keyring: Keyring) -> Self {
-        Authorizer { meta, keyring, policies: Mutex::new(HashMap::new()) }
+    pub fn new(meta: MetaStore, keyring: Keyring, region: String) -> Self {
+        Authorizer { meta, region, keyring, policies: Mutex::new(HashMap::new()) }
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -99,6 +121,9 @@ impl Authorizer {
     /// Decides an S3 request before its body is read.
     pub async fn authorize_s3(&self, req: &S3AccessContext<'_>, conn: Option<ConnInfo>) -> S3Result<Authorized> {
         let op = req.s3_op().name();
+        if req.credentials().is_some() {
+            refusals::credential_scope(&self.region, req.headers(), req.uri())?;
+        }
         let identity = self.identify(req.credentials()).await?;
         let conditions = Arc::new(conditions(op, identity.as_ref(), req.uri(), req.headers(), conn));
         let caller = Caller { identity };
@@ -107,24 +132,66 @@ impl Authorizer {
             S3Path::Bucket { bucket } => (Some(&**bucket), None),
             S3Path::Object { bucket, key } => (Some(&**bucket), Some(&**key)),
         };
+        let mut copy = None;
         match ops::rule(op) {
             Rule::Signed(_) if caller.identity.is_some() => {}
             Rule::Signed(_) => return Err(denied()),
             Rule::PerKey => {}
             Rule::Bucket(need) => {
                 let Some(bucket) = bucket else { return Err(denied()) };
-                self.decide(&caller, &need, bucket, key, &conditions)?;
-                if matches!(op, "CopyObject" | "UploadPartCopy") {
-                    let source = req.headers().get("x-amz-copy-source").and_then(|v| v.to_str().ok());
-                    if let Some((sb, sk)) = source.and_then(copy_source) {
-                        let read = ops::rule("GetObject");
-                        let Rule::Bucket(read) = read else { unreachable!("GetObject is a bucket rule") };
-                        self.decide(&caller, &read, &sb, Some(&sk), &conditions)?;
+                if let Err(e) = self.decide(&caller, &need, bucket, key, &conditions) {
+                    // A read of a missing key by someone who may list the bucket is the
+                    // handler's 404, as on AWS: listing would tell them anyway.
+                    if !(matches!(op, "GetObject" | "HeadObject")
+                        && self.may_learn_absence(&caller, bucket, key, &conditions)?)
+                    {
+                        return Err(e);
                     }
+                }
+                self.expected_owner(req.headers().get("x-amz-expected-bucket-owner"), bucket)?;
+                if matches!(op, "CopyObject" | "UploadPartCopy") {
+                    let header = req.headers().get("x-amz-copy-source").and_then(|v| v.to_str().ok());
+                    let header = header.ok_or_else(|| {
+                        s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key: bucket/key")
+                    })?;
+                    let source = copy_source(header)?;
+                    if let s3s::dto::CopySource::Bucket { bucket: sb, key: sk, .. } = &source {
+                        let Rule::Bucket(read) = ops::rule("GetObject") else {
+                            unreachable!("GetObject is a bucket rule")
+                        };
+                        self.decide(&caller, &read, sb, Some(sk), &conditions)?;
+                        self.expected_owner(req.headers().get("x-amz-source-expected-bucket-owner"), sb)?;
+                    }
+                    copy = Some(source);
                 }
             }
         }
-        Ok(Authorized { caller, conditions })
+        Ok(Authorized { caller, conditions, copy_source: copy })
+    }
+
+    /// True when `key` does not exist and the caller may list the bucket.
+    fn may_learn_absence(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: Option<&str>,
+        conds: &Conditions,
+    ) -> S3Result<bool> {
+        let Some(key) = key else { return Ok(false) };
+        if self.meta.get_object(bucket, key).map_err(errors::meta)?.is_some() {
+            return Ok(false);
+        }
+        let Rule::Bucket(list) = ops::rule("ListObjects") else { unreachable!("ListObjects is a bucket rule") };
+        Ok(self.decide(caller, &list, bucket, None, conds).is_ok())
+    }
+
+    /// `x-amz-expected-bucket-owner`: the request is refused when the bucket belongs
+    /// to someone else (the owner is named by canonical id or access key id).
+    fn expected_owner(&self, header: Option<&http::HeaderValue>, bucket: &str) -> S3Result<()> {
+        let Some(expected) = header else { return Ok(()) };
+        let expected = expected.to_str().unwrap_or("").trim();
+        let Some(info) = self.meta.get_bucket(bucket).map_err(errors::meta)? else { return Ok(()) };
+        if expected == info.owner || expected == owner_id(&info.owner) { Ok(()) } else { Err(denied()) }
     }
 
     /// Decides one key of a multi-object delete (the keys are in the body, read after
@@ -293,6 +360,13 @@ pub struct CairnAccess(pub Arc<Authorizer>);
 #[async_trait::async_trait]
 impl S3Access for CairnAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if let Some(slot) = cx.extensions_mut().get::<OpName>().cloned() {
+            slot.set(cx.s3_op().name());
+        }
+        let op = cx.s3_op().name();
+        refusals::unsupported_header(op, cx.headers())?;
+        refusals::metadata_size(op, cx.headers())?;
+        refusals::delete_objects_digest(op, cx.headers())?;
         let conn = cx.extensions_mut().get::<ConnInfo>().copied();
         let authorized = self.0.authorize_s3(cx, conn).await?;
         cx.extensions_mut().insert(authorized);

@@ -2,6 +2,8 @@
 //! ACL permission that can grant it to someone who owns neither bucket nor object.
 
 use super::acl::Perm;
+use s3s::dto::CopySource;
+use s3s::{S3Result, s3_error};
 
 /// Where an ACL permission is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,17 +71,44 @@ pub fn rule(op: &str) -> Rule {
         "ListParts" => need("s3:ListMultipartUploadParts", Some((Bucket, Write))),
         "GetObjectAcl" => need("s3:GetObjectAcl", Some((Object, ReadAcp))),
         "PutObjectAcl" => need("s3:PutObjectAcl", Some((Object, WriteAcp))),
+        "GetObjectTagging" => need("s3:GetObjectTagging", None),
+        "GetBucketVersioning" => need("s3:GetBucketVersioning", None),
+        "GetBucketNotificationConfiguration" => need("s3:GetBucketNotification", None),
+        "GetBucketLogging" => need("s3:GetBucketLogging", None),
+        "GetBucketAccelerateConfiguration" => need("s3:GetAccelerateConfiguration", None),
+        "GetBucketRequestPayment" => need("s3:GetBucketRequestPayment", None),
+        "GetBucketCors" => need("s3:GetBucketCORS", None),
+        "GetBucketLifecycleConfiguration" => need("s3:GetLifecycleConfiguration", None),
+        "GetBucketTagging" => need("s3:GetBucketTagging", None),
+        "GetBucketWebsite" => need("s3:GetBucketWebsite", None),
+        "GetObjectLockConfiguration" => need("s3:GetBucketObjectLockConfiguration", None),
+        "GetBucketEncryption" => need("s3:GetEncryptionConfiguration", None),
+        "GetBucketReplication" => need("s3:GetReplicationConfiguration", None),
+        "GetBucketOwnershipControls" => need("s3:GetBucketOwnershipControls", None),
+        "GetPublicAccessBlock" => need("s3:GetBucketPublicAccessBlock", None),
         _ => need("s3:*", None),
     })
 }
 
-/// The `x-amz-copy-source` of CopyObject / UploadPartCopy: `[/]bucket/key[?versionId=..]`,
-/// percent-encoded. `None` if it does not name a bucket and a key.
-pub fn copy_source(header: &str) -> Option<(String, String)> {
-    let path = header.split_once('?').map_or(header, |(p, _)| p);
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
-    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+/// The `x-amz-copy-source` of CopyObject / UploadPartCopy, parsed once: the
+/// authorizer decides on this value and the handler copies exactly it. The form is
+/// `[/]bucket/key[?versionId=id]`, percent-encoded; a `?` that does not start the
+/// version id must be encoded (`%3F`), since a raw one makes the key ambiguous.
+pub fn copy_source(header: &str) -> S3Result<CopySource> {
+    let invalid = || s3_error!(InvalidArgument, "Invalid copy source: expected bucket/key[?versionId=id], URL-encoded");
+    let path = header.find("?versionId=").map_or(header, |i| &header[..i]);
+    if path.contains('?') {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Invalid copy source: a '?' in the source key must be URL-encoded as %3F"
+        ));
+    }
+    match CopySource::parse(header) {
+        Ok(CopySource::Bucket { key, .. }) if key.is_empty() => Err(invalid()),
+        Ok(s @ CopySource::Bucket { .. }) => Ok(s),
+        Ok(_) => Err(s3_error!(NotImplemented, "Access point copy sources are not supported")),
+        Err(_) => Err(invalid()),
+    }
 }
 
 #[cfg(test)]
@@ -128,9 +157,18 @@ mod tests {
 
     #[test]
     fn copy_sources() {
-        assert_eq!(copy_source("/src/a%20b/c?versionId=x"), Some(("src".into(), "a b/c".into())));
-        assert_eq!(copy_source("src/k"), Some(("src".into(), "k".into())));
-        assert_eq!(copy_source("/src"), None);
-        assert_eq!(copy_source("/src/"), None);
+        let bk = |h: &str| match copy_source(h) {
+            Ok(CopySource::Bucket { bucket, key, version_id }) => {
+                Some((bucket.to_string(), key.to_string(), version_id.map(|v| v.to_string())))
+            }
+            _ => None,
+        };
+        assert_eq!(bk("/src/a%20b/c?versionId=x"), Some(("src".into(), "a b/c".into(), Some("x".into()))));
+        assert_eq!(bk("src/k"), Some(("src".into(), "k".into(), None)));
+        assert_eq!(bk("src/a%3Fb"), Some(("src".into(), "a?b".into(), None)));
+        assert_eq!(bk("/src"), None);
+        assert_eq!(bk("/src/"), None);
+        assert_eq!(bk("src/pub?secret"), None, "a raw ? outside versionId is refused");
+        assert_eq!(bk("src/pub?secret?versionId=1"), None);
     }
 }

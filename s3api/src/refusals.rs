@@ -1,0 +1,273 @@
+//! What the S3 layer refuses before an operation runs, decided from the request
+//! head in one place, before authorization and before any body byte is read:
+//!
+//! - features Cairn does not implement yet, named by a header, answer 501
+//!   NotImplemented (never a silent 200 that leaves the client believing its
+//!   object is encrypted, locked or tagged): [`UNSUPPORTED`] is the list, and it
+//!   shrinks as the features land;
+//! - a SigV4 credential scope naming another region, and presigned URLs valid for
+//!   more than seven days, are refused as AWS refuses them;
+//! - user metadata over 2 KB (MetadataTooLarge);
+//! - a DeleteObjects without a digest of its body (AWS requires one).
+//!
+//! Operations Cairn does not serve at all fall through to s3s's NotImplemented.
+
+use http::HeaderMap;
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+/// Which operations a refused header applies to (`None`: every operation).
+type Ops = Option<&'static [&'static str]>;
+
+/// A header naming a feature Cairn does not implement yet.
+pub struct Unsupported {
+    /// The header name, or a prefix of header names when it ends with `*`.
+    pub header: &'static str,
+    /// Refused only when its value is one of these (case-insensitive); empty: any value.
+    pub values: &'static [&'static str],
+    /// Refused unless the value is one of these (case-insensitive).
+    pub allowed: &'static [&'static str],
+    pub ops: Ops,
+    pub feature: &'static str,
+}
+
+const WRITES: &[&str] = &["PutObject", "CopyObject", "CreateMultipartUpload"];
+
+const fn any(header: &'static str, ops: Ops, feature: &'static str) -> Unsupported {
+    Unsupported { header, values: &[], allowed: &[], ops, feature }
+}
+
+/// Every header Cairn refuses with 501 until the feature it names exists.
+pub const UNSUPPORTED: &[Unsupported] = &[
+    any("x-amz-server-side-encryption", None, "Server-side encryption"),
+    any("x-amz-server-side-encryption-*", None, "Server-side encryption"),
+    any("x-amz-copy-source-server-side-encryption-*", None, "Server-side encryption"),
+    Unsupported {
+        header: "x-amz-bucket-object-lock-enabled",
+        values: &["true"],
+        allowed: &[],
+        ops: Some(&["CreateBucket"]),
+        feature: "Object lock",
+    },
+    any("x-amz-object-lock-*", None, "Object lock"),
+    any("x-amz-tagging", Some(WRITES), "Object tagging"),
+    Unsupported {
+        header: "x-amz-tagging-directive",
+        values: &["REPLACE"],
+        allowed: &[],
+        ops: Some(&["CopyObject"]),
+        feature: "Object tagging",
+    },
+    any("x-amz-website-redirect-location", Some(WRITES), "Website redirects"),
+    Unsupported {
+        header: "x-amz-storage-class",
+        values: &[],
+        allowed: &["STANDARD"],
+        ops: Some(WRITES),
+        feature: "Storage classes other than STANDARD",
+    },
+    any("x-amz-write-offset-bytes", None, "Appending to objects"),
+    any("x-amz-mfa", None, "MFA delete"),
+];
+
+/// S3's limit on user metadata: the bytes of every `x-amz-meta-*` name (less the
+/// prefix) and value, added up.
+pub const MAX_USER_METADATA: usize = 2048;
+
+/// The longest a presigned URL may be valid for: seven days.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+
+fn not_implemented(header: &str, feature: &str) -> S3Error {
+    s3_error!(
+        NotImplemented,
+        "{feature} is not implemented by this server; the request carried {header}. Nothing was stored."
+    )
+}
+
+fn matches(rule: &str, name: &str) -> bool {
+    match rule.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == rule,
+    }
+}
+
+/// The first header of the request naming a feature Cairn does not implement.
+pub fn unsupported_header(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    for (name, value) in headers {
+        let name = name.as_str();
+        let value = value.to_str().unwrap_or("").trim();
+        for rule in UNSUPPORTED {
+            if !matches(rule.header, name) || rule.ops.is_some_and(|ops| !ops.contains(&op)) {
+                continue;
+            }
+            let refused = if !rule.allowed.is_empty() {
+                !rule.allowed.iter().any(|v| v.eq_ignore_ascii_case(value))
+            } else {
+                rule.values.is_empty() || rule.values.iter().any(|v| v.eq_ignore_ascii_case(value))
+            };
+            if refused {
+                return Err(not_implemented(name, rule.feature));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// MetadataTooLarge for user metadata over [`MAX_USER_METADATA`] bytes.
+pub fn metadata_size(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    if !matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+        return Ok(());
+    }
+    let size: usize = headers
+        .iter()
+        .filter_map(|(n, v)| n.as_str().strip_prefix("x-amz-meta-").map(|k| k.len() + v.as_bytes().len()))
+        .sum();
+    if size > MAX_USER_METADATA {
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size: {size} bytes, at most {MAX_USER_METADATA}"
+        ));
+    }
+    Ok(())
+}
+
+/// AWS requires a digest of a DeleteObjects body (it names the keys to delete).
+pub fn delete_objects_digest(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    if op != "DeleteObjects" {
+        return Ok(());
+    }
+    let has = |n: &str| headers.contains_key(n);
+    let checksum =
+        ["crc32", "crc32c", "sha1", "sha256", "crc64nvme"].iter().any(|a| has(&format!("x-amz-checksum-{a}")));
+    if has("content-md5") || checksum || has("x-amz-sdk-checksum-algorithm") {
+        return Ok(());
+    }
+    Err(s3_error!(InvalidRequest, "Missing required header for this request: Content-MD5 or x-amz-checksum-*"))
+}
+
+fn custom(code: &str, message: String) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.to_string().into()), message);
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+/// The credential scope's region must be this node's, and a presigned URL may be
+/// valid for at most seven days.
+pub fn credential_scope(region: &str, headers: &HeaderMap, uri: &http::Uri) -> S3Result<()> {
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let q = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if let Some(credential) = q("X-Amz-Credential") {
+        if let Some(got) = scope_region(credential)
+            && got != region
+        {
+            return Err(custom(
+                "AuthorizationQueryParametersError",
+                format!(
+                    "Error parsing the X-Amz-Credential parameter; the region '{got}' is wrong; expecting '{region}'"
+                ),
+            ));
+        }
+        if let Some(expires) = q("X-Amz-Expires") {
+            match expires.parse::<u64>() {
+                Ok(n) if n <= MAX_PRESIGNED_EXPIRES => {}
+                Ok(_) => {
+                    return Err(custom(
+                        "AuthorizationQueryParametersError",
+                        format!("X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES}"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(custom(
+                        "AuthorizationQueryParametersError",
+                        "X-Amz-Expires should be a number of seconds".to_string(),
+                    ));
+                }
+            }
+        }
+        return Ok(());
+    }
+    let auth = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256")
+        && let Some(credential) = rest.split(',').find_map(|p| p.trim().strip_prefix("Credential="))
+        && let Some(got) = scope_region(credential)
+        && got != region
+    {
+        let mut e = custom(
+            "AuthorizationHeaderMalformed",
+            format!("The authorization header is malformed; the region '{got}' is wrong; expecting '{region}'"),
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The region of a credential scope `AKID/date/region/service/aws4_request`.
+fn scope_region(credential: &str) -> Option<&str> {
+    let parts: Vec<&str> = credential.trim().split('/').collect();
+    (parts.len() == 5).then(|| parts[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn unsupported_features_are_refused() {
+        let refused = |op: &str, pairs: &[(&str, &str)]| unsupported_header(op, &headers(pairs)).is_err();
+        assert!(refused("PutObject", &[("x-amz-server-side-encryption", "AES256")]));
+        assert!(refused("GetObject", &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]));
+        assert!(refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "True")]));
+        assert!(!refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "false")]));
+        assert!(refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON")]));
+        assert!(refused("PutObject", &[("x-amz-tagging", "a=b")]));
+        assert!(!refused("GetObject", &[("x-amz-tagging", "a=b")]));
+        assert!(refused("CopyObject", &[("x-amz-tagging-directive", "REPLACE")]));
+        assert!(!refused("CopyObject", &[("x-amz-tagging-directive", "COPY")]));
+        assert!(!refused("PutObject", &[("x-amz-storage-class", "STANDARD")]));
+        assert!(refused("PutObject", &[("x-amz-storage-class", "GLACIER")]));
+        assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));
+    }
+
+    #[test]
+    fn metadata_is_bounded() {
+        let v = "x".repeat(2000);
+        assert!(metadata_size("PutObject", &headers(&[("x-amz-meta-a", &v)])).is_ok());
+        let e = metadata_size("PutObject", &headers(&[("x-amz-meta-a", &v), ("x-amz-meta-b", &v)])).unwrap_err();
+        assert_eq!(*e.code(), S3ErrorCode::MetadataTooLarge);
+        assert!(metadata_size("GetObject", &headers(&[("x-amz-meta-a", &v), ("x-amz-meta-b", &v)])).is_ok());
+    }
+
+    #[test]
+    fn scopes_and_expiry() {
+        let h = |r: &str| {
+            headers(&[(
+                "authorization",
+                &format!(
+                    "AWS4-HMAC-SHA256 Credential=AK/20260101/{r}/s3/aws4_request, SignedHeaders=host, Signature=x"
+                ),
+            )])
+        };
+        let uri: http::Uri = "/b/k".parse().unwrap();
+        assert!(credential_scope("us-east-1", &h("us-east-1"), &uri).is_ok());
+        let e = credential_scope("us-east-1", &h("eu-west-1"), &uri).unwrap_err();
+        assert_eq!(e.code().as_str(), "AuthorizationHeaderMalformed");
+        let presigned = |exp: &str| -> http::Uri {
+            format!("/b/k?X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Expires={exp}")
+                .parse()
+                .unwrap()
+        };
+        assert!(credential_scope("us-east-1", &HeaderMap::new(), &presigned("604800")).is_ok());
+        let e = credential_scope("us-east-1", &HeaderMap::new(), &presigned("604801")).unwrap_err();
+        assert_eq!(e.code().as_str(), "AuthorizationQueryParametersError");
+        assert!(credential_scope("us-east-1", &HeaderMap::new(), &presigned("-1")).is_err());
+    }
+}

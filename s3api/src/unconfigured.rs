@@ -1,0 +1,100 @@
+//! Reads of bucket and object settings Cairn does not implement yet, answered as
+//! AWS answers for a bucket where they were never set: an empty configuration
+//! where AWS returns one (versioning, notifications, logging, accelerate, request
+//! payment, an object's tag set), and its "not found" error where AWS returns that
+//! (CORS, lifecycle, tagging, website, object lock, encryption, replication,
+//! ownership controls, public access block). Writes of these settings still answer
+//! NotImplemented. Each entry leaves this file when its feature lands.
+
+use crate::errors;
+use crate::object_ops::check_version_id;
+use crate::service::CairnS3;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+/// The error AWS gives for a setting never configured on a bucket.
+fn not_configured(code: &str, message: &str) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.to_string().into()), message.to_string());
+    e.set_status_code(http::StatusCode::NOT_FOUND);
+    e
+}
+
+/// Which settings of a bucket are read, and what their unconfigured answer is.
+pub(crate) enum Unset {
+    Cors,
+    Lifecycle,
+    Tagging,
+    Website,
+    ObjectLock,
+    Encryption,
+    Replication,
+    OwnershipControls,
+    PublicAccessBlock,
+}
+
+impl Unset {
+    fn error(self) -> S3Error {
+        let (code, message) = match self {
+            Unset::Cors => ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+            Unset::Lifecycle => ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+            Unset::Tagging => ("NoSuchTagSet", "The TagSet does not exist"),
+            Unset::Website => {
+                ("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration")
+            }
+            Unset::ObjectLock => {
+                ("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+            }
+            Unset::Encryption => (
+                "ServerSideEncryptionConfigurationNotFoundError",
+                "The server side encryption configuration was not found",
+            ),
+            Unset::Replication => {
+                ("ReplicationConfigurationNotFoundError", "The replication configuration was not found")
+            }
+            Unset::OwnershipControls => {
+                ("OwnershipControlsNotFoundError", "The bucket ownership controls were not found")
+            }
+            Unset::PublicAccessBlock => {
+                ("NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found")
+            }
+        };
+        not_configured(code, message)
+    }
+}
+
+impl CairnS3 {
+    /// The not-found answer for a setting of an existing bucket.
+    pub(crate) async fn unset<O>(&self, bucket: &str, what: Unset) -> S3Result<S3Response<O>> {
+        self.require_bucket(bucket).await?;
+        Err(what.error())
+    }
+
+    /// The empty configuration of an existing bucket.
+    pub(crate) async fn empty<O: Default>(&self, bucket: &str) -> S3Result<S3Response<O>> {
+        self.require_bucket(bucket).await?;
+        Ok(S3Response::new(O::default()))
+    }
+
+    pub(crate) async fn get_bucket_request_payment_impl(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketRequestPaymentOutput { payer: Some(Payer::from_static(Payer::BUCKET_OWNER)) }))
+    }
+
+    /// An existing object has an empty tag set until tagging lands.
+    pub(crate) async fn get_object_tagging_impl(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        self.require_bucket(&input.bucket).await?;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
+        if self.store.meta.get_object(&input.bucket, &input.key).map_err(errors::meta)?.is_none() {
+            return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+        }
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: Vec::new(), version_id: None }))
+    }
+}
