@@ -4,7 +4,7 @@
 //! request slots: anonymous requests may take only a share of them. Shuts down
 //! gracefully on request.
 
-use crate::metrics::{operation, Metrics};
+use crate::metrics::{Metrics, operation};
 use cairn_s3api::access::{ConnInfo, OpName};
 use cairn_s3api::gate::{self, Gate, Refusal};
 use hyper::body::Incoming;
@@ -12,9 +12,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3Service;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;

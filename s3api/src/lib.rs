@@ -14,6 +14,8 @@ pub mod key_admin;
 mod listing;
 mod multipart_ops;
 mod object_ops;
+#[cfg(test)]
+mod parser_props;
 mod placement;
 pub mod policy;
 mod policy_ops;

@@ -55,7 +55,7 @@ fn strip_quotes(etag: &str) -> &str {
 }
 
 /// `x-amz-copy-source-range: bytes=first-last` (both inclusive, both required).
-fn parse_copy_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+pub(crate) fn parse_copy_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
     let invalid = || {
         s3_error!(
             InvalidArgument,

@@ -184,7 +184,7 @@ impl Gate {
 /// an unsatisfiable one is 416). s3s refuses one, so the gate drops it first, when
 /// it can: a Range the request's signature covers must reach s3s as signed, and
 /// then s3s answers 400.
-fn ignore_malformed_range<B>(req: &mut http::Request<B>) {
+pub(crate) fn ignore_malformed_range<B>(req: &mut http::Request<B>) {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return;
     }
@@ -198,7 +198,7 @@ fn ignore_malformed_range<B>(req: &mut http::Request<B>) {
 }
 
 /// The header names a SigV4 signature covers (header or presigned form).
-fn signed_headers(headers: &HeaderMap, query: Option<&str>) -> Vec<String> {
+pub(crate) fn signed_headers(headers: &HeaderMap, query: Option<&str>) -> Vec<String> {
     if let Some(auth) = header(headers, "authorization")
         && let Some(list) = auth.split(',').find_map(|p| p.trim().split_once("SignedHeaders=").map(|(_, l)| l))
     {
