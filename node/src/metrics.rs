@@ -239,9 +239,15 @@ impl Metrics {
     }
 }
 
-/// The S3 operation a request asks for, from its method, path and query, for
-/// logs and metric labels. Unknown shapes are "Other".
+/// The S3 operation a request asks for, guessed from its method, path and query:
+/// the name logs and metrics use when s3s never routed the request (refused by the
+/// gate or before authorization). Routed requests are named by the authorizer,
+/// exactly as s3s names them. Unknown shapes are "Other"; Cairn's own endpoints
+/// are "CairnApi".
 pub fn operation(method: &http::Method, path: &str, query: Option<&str>, vhost_bucket: bool) -> &'static str {
+    if !vhost_bucket && (path == "/cairn" || path.starts_with("/cairn/")) {
+        return "CairnApi";
+    }
     let has = |name: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)));
     let segments = path.trim_start_matches('/');
     let (bucket, key) = match segments.split_once('/') {
@@ -293,5 +299,6 @@ mod tests {
         assert_eq!(op(Method::POST, "/b", Some("delete")), "DeleteObjects");
         assert_eq!(operation(&Method::GET, "/k", None, true), "GetObject");
         assert_eq!(operation(&Method::GET, "/", Some("list-type=2"), true), "ListObjectsV2");
+        assert_eq!(op(Method::GET, "/cairn/admin/v1/usage", None), "CairnApi");
     }
 }

@@ -218,3 +218,43 @@ async fn ready_needs_a_leader_and_a_write_quorum_of_disks() {
     let live = raw_http().get(format!("{}/health/live", node.endpoint())).send().await.unwrap();
     assert_eq!(live.status().as_u16(), 200, "the process is still alive");
 }
+
+/// Logs and `cairn_requests_total` name every operation as s3s routes it, the
+/// subresource operations included (a PutBucketVersioning is not a CreateBucket,
+/// a GetBucketCors not a ListObjects); a request refused before routing keeps the
+/// front's guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_are_named_as_routed() {
+    let node = TestNode::start();
+    let c = node.client();
+    c.create_bucket().bucket("named").send().await.unwrap();
+    let cors = c.get_bucket_cors().bucket("named").send().await;
+    assert_s3_err("GetBucketCors of an unconfigured bucket", cors, 404, "NoSuchCORSConfiguration");
+    let versioning = c.get_bucket_versioning().bucket("named").send().await.expect("GetBucketVersioning");
+    assert!(versioning.status().is_none(), "a bucket never versioned has no status: {versioning:?}");
+    let put = c
+        .put_bucket_versioning()
+        .bucket("named")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await;
+    assert_s3_err("PutBucketVersioning", put, 501, "NotImplemented");
+    let after = scrape(&node).await;
+    for series in [
+        r#"cairn_requests_total{op="GetBucketCors",status="404"}"#,
+        r#"cairn_requests_total{op="GetBucketVersioning",status="200"}"#,
+        r#"cairn_requests_total{op="PutBucketVersioning",status="501"}"#,
+        r#"cairn_requests_total{op="CreateBucket",status="200"}"#,
+    ] {
+        assert_eq!(sample(&after, series), Some(1.0), "{series} in:\n{after}");
+    }
+    let log = node.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("request") && l.contains("PutBucketVersioning") && l.contains("501")),
+        "the request log names the operation:\n{log}"
+    );
+}
