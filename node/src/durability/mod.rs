@@ -3,7 +3,8 @@
 //!
 //! - Heal passes run on the node that is asked (admin API, `cairn heal`), one at a time.
 //! - The scrubber runs on the Raft leader only; its progress lives in Raft.
-//! - Each node collects orphans and watches for wiped disks on its own local disks.
+//! - Each node collects orphans and watches for wiped disks on its own local disks,
+//!   which stay in refill until a pass over them leaves nothing degraded (refill.rs).
 //! - Two nodes healing the same shard cannot interleave: a shard's temp file is
 //!   created exclusively, so the second writer fails and retries later.
 
@@ -11,6 +12,7 @@ mod collector;
 mod heal_queue;
 mod pass;
 mod rebalance;
+mod refill;
 mod scrubber;
 mod throttle;
 
@@ -24,7 +26,8 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use heal_queue::HealQueue;
-use pass::{PassStatus, Scope, StripeCounts};
+use pass::{Checkpoint, PassStatus, Scope, StripeCounts};
+use refill::RefillStatus;
 use scrubber::Scrubber;
 
 /// How often local disks are checked for a wipe.
@@ -48,6 +51,8 @@ pub struct Durability {
     queue: HealQueue,
     scrubber: Arc<Scrubber>,
     rebalancer: Arc<rebalance::Rebalancer>,
+    /// Local disks being refilled (and the last refill of each, once done).
+    refills: Mutex<Vec<RefillStatus>>,
 }
 
 impl Durability {
@@ -77,22 +82,35 @@ impl Durability {
             queue,
             scrubber,
             rebalancer,
+            refills: Mutex::new(Vec::new()),
         });
         tokio::spawn(this.clone().watch_disks(shutdown.clone()));
         tokio::spawn(this.clone().collect_periodically(shutdown));
         this
     }
 
-    /// Runs a heal pass over `scope` in the background once no other heal pass runs.
+    /// Runs a heal pass over `scope` in the background (the caller holds the heal slot).
     fn spawn_pass(self: &Arc<Self>, scope: Scope, slot: tokio::sync::OwnedMutexGuard<()>) {
         *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = PassStatus::starting(scope.clone());
         let this = self.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            tracing::info!(?scope, "heal pass starting");
-            pass::run(&this.meta, &this.disks, &this.heal, None, &mut |_| true).await;
-            this.heal.lock().unwrap_or_else(|e| e.into_inner()).log_done("heal");
-        });
+        tokio::spawn(async move { this.run_pass(scope, slot, "heal", &mut |_| true).await });
+    }
+
+    /// Runs a heal pass over `scope` now, holding the heal slot, and answers how it ended.
+    /// The status endpoint shows it as the heal pass.
+    async fn run_pass(
+        &self,
+        scope: Scope,
+        _slot: tokio::sync::OwnedMutexGuard<()>,
+        kind: &str,
+        checkpoint: Checkpoint<'_>,
+    ) -> PassStatus {
+        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = PassStatus::starting(scope.clone());
+        tracing::info!(?scope, pass = kind, "heal pass starting");
+        pass::run(&self.meta, &self.disks, &self.heal, None, checkpoint).await;
+        let done = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        done.log_done(kind);
+        done
     }
 
     /// Global disk index of local disk `j`, once the layout has this node.
@@ -103,16 +121,15 @@ impl Durability {
     }
 
     /// Disks that came up without their format marker (new, or replaced while the node
-    /// was down) or lost it while running (wiped) are formatted and refilled by a heal
-    /// pass over the blobs placed on them.
+    /// was down) or lost it while running (wiped) are formatted and refilled by heal
+    /// passes over the blobs placed on them; so are disks whose refill an earlier run
+    /// of the node did not finish.
     async fn watch_disks(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         // A node's first start finds every disk fresh, with nothing to put on them.
         let holds_objects = self.meta.scan_objects(None, "", None, 1).is_ok_and(|p| !p.is_empty());
-        let mut refill: Vec<usize> = if holds_objects {
-            (0..self.local.len()).filter(|&j| self.local[j].was_fresh()).collect()
-        } else {
-            Vec::new()
-        };
+        let mut refill: Vec<usize> = (0..self.local.len())
+            .filter(|&j| refill::marked(self.local[j].root()) || (holds_objects && self.local[j].was_fresh()))
+            .collect();
         loop {
             for j in 0..self.local.len() {
                 let disk = self.local[j].clone();
@@ -129,18 +146,9 @@ impl Durability {
                     _ => {}
                 }
             }
-            let mut waiting = Vec::new();
             for j in refill.drain(..) {
-                match self.global_index(j) {
-                    Some(d) => {
-                        let slot = self.heal_slot.clone().lock_owned().await;
-                        tracing::info!(disk = d, "refilling disk");
-                        self.spawn_pass(Scope { disk: Some(d), ..Default::default() }, slot);
-                    }
-                    None => waiting.push(j),
-                }
+                self.refill(j, shutdown.clone());
             }
-            refill = waiting;
             tokio::select! {
                 _ = tokio::time::sleep(DISK_CHECK_EVERY) => {}
                 _ = shutdown.changed() => return,
@@ -168,7 +176,7 @@ impl Durability {
 
     fn heal_json(&self) -> serde_json::Value {
         let pass = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        json!({ "pass": pass, "on_read": self.queue.stats() })
+        json!({ "pass": pass, "on_read": self.queue.stats(), "refill": self.refill_status() })
     }
 }
 

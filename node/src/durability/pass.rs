@@ -192,7 +192,10 @@ pub async fn run(
         ) {
             Ok(p) => p,
             Err(e) => {
-                set(status, |s| s.last_error = Some(format!("metadata scan: {e}")));
+                set(status, |s| {
+                    s.last_error = Some(format!("metadata scan: {e}"));
+                    s.state = "stopped".into();
+                });
                 return;
             }
         };
