@@ -1,5 +1,7 @@
 //! Object operations: PUT, GET, HEAD, DELETE (single and batch) and COPY.
 
+mod first_stripe;
+
 use crate::access::{self, acl};
 use crate::bucket_ops::unexpected;
 use crate::checksum::{Algorithm, BodyHasher, ChecksumRequest};
@@ -389,7 +391,8 @@ impl CairnS3 {
                 },
             )
             .await?;
-        let body = self.store.read_blob(&obj, range.start, range.end)?;
+        // Nothing is answered before the first stripe of the range has been read.
+        let body = first_stripe::read_first(self.store.read_blob(&obj, range.start, range.end)?).await?;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
             ..Default::default()
