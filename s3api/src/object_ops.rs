@@ -7,7 +7,7 @@ use crate::bucket_ops::unexpected;
 use crate::checksum::{Algorithm, BodyHasher, ChecksumRequest};
 use crate::errors;
 use crate::preconditions::Conditions;
-use crate::service::{CairnS3, caller};
+use crate::service::{CairnS3, authorized_copy_source, caller};
 use crate::store::{ByteStream, WrittenBlob};
 use crate::timefmt::{format_http_date, now, parse_http_date, to_timestamp};
 use cairn_raft::schema::{Command, CommandResult, ObjectData, ObjectVersion, PartRef, WriteCondition};
@@ -541,13 +541,14 @@ impl CairnS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let caller = caller(&req)?;
+        let copy_source = authorized_copy_source(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
         let (src_bucket, src_key, src) = self
             .copy_source(
-                &input.copy_source,
+                &copy_source,
                 Conditions {
                     if_match: input.copy_source_if_match.as_ref(),
                     if_none_match: input.copy_source_if_none_match.as_ref(),
