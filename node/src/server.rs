@@ -86,10 +86,14 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let result = match tls {
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await,
+                None => {
+                    let Some(io) = first_bytes(stream, header_timeout).await else { return };
+                    watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
+                }
                 Some(tls) => match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
                     Ok(Ok(stream)) => {
-                        watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await
+                        let Some(io) = first_bytes(stream, header_timeout).await else { return };
+                        watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -109,6 +113,20 @@ pub async fn serve(
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}");
+    }
+}
+
+/// Waits, at most `timeout`, for a connection's first bytes. hyper's auto builder
+/// reads them to tell HTTP/1 from HTTP/2 before its header timeout starts, so a
+/// client that connects and sends nothing would otherwise hold its socket for
+/// ever. The small buffer only holds what that first read brings; later reads
+/// as large as it go straight to the connection.
+async fn first_bytes<S: tokio::io::AsyncRead + Unpin>(io: S, timeout: Duration) -> Option<tokio::io::BufReader<S>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut io = tokio::io::BufReader::with_capacity(64, io);
+    match tokio::time::timeout(timeout, io.fill_buf()).await {
+        Ok(Ok(first)) if !first.is_empty() => Some(io),
+        _ => None,
     }
 }
 
