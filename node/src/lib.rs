@@ -149,7 +149,6 @@ impl Node {
                 data_shards: cfg.data_shards,
                 parity_shards: cfg.parity_shards,
                 region: cfg.region.clone(),
-                body_idle_timeout: Duration::from_secs(cfg.body_timeout_secs),
                 ..StoreConfig::default()
             },
         ));

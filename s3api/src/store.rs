@@ -28,9 +28,6 @@ pub struct StoreConfig {
     /// buffers; a body waiting for a slot is not read, so TCP back-pressure
     /// holds the client and memory stays bounded however many arrive.
     pub max_concurrent_writes: usize,
-    /// A body that sends nothing for this long is abandoned with RequestTimeout,
-    /// so a stalled client cannot hold a writer slot.
-    pub body_idle_timeout: std::time::Duration,
 }
 
 impl Default for StoreConfig {
@@ -42,7 +39,6 @@ impl Default for StoreConfig {
             inline_max: 4096,
             region: "us-east-1".into(),
             max_concurrent_writes: 32,
-            body_idle_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -119,12 +115,9 @@ impl Store {
         let mut size: u64 = 0;
         let result: S3Result<()> = async {
             loop {
-                let next = tokio::time::timeout(self.config.body_idle_timeout, body.next()).await.map_err(|_| {
-                    s3_error!(
-                        RequestTimeout,
-                        "Your socket connection to the server was not read from or written to within the timeout period."
-                    )
-                })?;
+                // A body gone silent ends with an error from the gate's guard
+                // (node/src/server.rs wraps every body), which frees this slot.
+                let next = body.next().await;
                 let Some(chunk) = next else { break };
                 let chunk = chunk?;
                 hasher.update(&chunk);
