@@ -25,8 +25,11 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -n "${CAIRND_BIN:-}" && "$CAIRND_BIN" != /* ]]; then
+    CAIRND_BIN="$PWD/$CAIRND_BIN"
+fi
 cd "$ROOT"
-# shellcheck source=lib/need.sh
+# shellcheck source=scripts/lib/need.sh
 . "$ROOT/scripts/lib/need.sh"
 need_cmd python3 python3
 

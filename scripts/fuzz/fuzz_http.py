@@ -16,9 +16,14 @@ same seed gives the same requests whatever the concurrency; `--only I` replays
 request I alone against a fresh node (`--show` prints it).
 
 It fails (exit status 1) on any 5xx answer other than 501 and 503, on a panic in
-the node's log, or when the node dies or stops answering /health/live. At the end
-it checks the node is alive and prints the status codes, the node's peak RSS and
-the line `fuzz: N passed, F failed`.
+the node's log, or when the node dies or stops answering /health/live; it prints
+the first requests of each kind of 5xx answer with their answers, every panic
+location with the requests whose connection dropped just before, and keeps the
+node's log. At the end it checks the node is alive (GET /health/live, a signed
+ListBuckets) and prints the status codes, the 5xx answers by request shape, the
+node's peak RSS (VmHWM) and, last, `fuzz: N passed, F failed`: N is the requests
+sent less those answered with a failing 5xx, F counts those answers, panics and
+node failures (so a clean run is `fuzz: <requests sent> passed, 0 failed`).
 
 Every connection goes to 127.0.0.1; every loop is bounded in count and time.
 """
