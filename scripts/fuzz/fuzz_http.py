@@ -2084,18 +2084,32 @@ def shape(r):
     vhost = r.host is not None and re.fullmatch(r"[a-z0-9.-]+\.localhost(:\d+)?", r.host) is not None
     if path.startswith("/cairn/admin/"):
         kind = "admin"
-    elif path.startswith(("/health", "/metrics")):
+    elif path in ("/health/live", "/health/ready", "/metrics"):
         kind = "probe"
     elif vhost:
         kind = "object" if path.strip("/") else "bucket"
     else:
         kind = "service" if not path.strip("/") else "bucket" if len(segs) == 1 or segs[1:] == [""] else "object"
-    names = sorted({k for k, _ in urllib.parse.parse_qsl(r.query or "", keep_blank_values=True)
-                    if not k.startswith("X-Amz-")})
+    names = set()
+    for k, _ in urllib.parse.parse_qsl(r.query or "", keep_blank_values=True):
+        if k.startswith("response-"):
+            names.add("response-*")
+        elif k in OPERATION_PARAMS:
+            names.add(k)
+    names = sorted(names)
     body = "aws-chunked" if r.stream is not None else "chunked" if r.te else "body" if r.body else "no body"
-    if r.cl not in ("auto",) or r.half_close:
+    if r.cl != "auto" or r.half_close:
         body += ", framing"
-    return "%s %s%s (%s; %s)" % (r.method, kind, "?" + "&".join(names[:3]) if names else "", body, r.auth)
+    return "%s %s%s (%s)" % (r.method, kind, "?" + "&".join(names[:3]) if names else "", body)
+
+
+# Query parameters that choose the operation (the rest only tune it).
+OPERATION_PARAMS = {
+    "acl", "policy", "policyStatus", "tagging", "delete", "uploads", "uploadId", "partNumber", "versions", "versioning",
+    "location", "cors", "lifecycle", "website", "encryption", "replication", "ownershipControls", "publicAccessBlock",
+    "requestPayment", "object-lock", "legal-hold", "retention", "restore", "select", "attributes", "torrent",
+    "notification", "logging", "accelerate", "list-type",
+}
 
 
 # Answers that refuse the request's credentials or signature.
@@ -2359,7 +2373,7 @@ def main():
                 print(" #%d %s (mutations: %s; auth: %s)" % (i, r.op, ",".join(r.notes) or "none", r.auth))
                 print(show_request(data, 600))
         if run.classes:
-            print("5xx answers by request shape (status code, error code, method, path kind?query (body; signing): "
+            print("5xx answers by request shape (status, error code, method, path names?operation parameters (body): "
                   "count, first requests):")
             for (status, code, what), (n, ex) in sorted(run.classes.items(), key=lambda kv: -kv[1][0]):
                 print("  %d %s  %s: %d  %s" % (status, code or "-", what, n, ", ".join("#%d" % e for e in ex)))
