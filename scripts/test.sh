@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project: unit and end-to-end tests (cargo), the aws-cli
-# smoke script, and a one-minute soak of a 3-node cluster under kill -9 and shard
+# smoke script, a short HTTP fuzz run, and a one-minute soak of a 3-node cluster under kill -9 and shard
 # corruption. Everything it needs is installed by the scripts themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${CAIRN_TEST_THREADS:-2}"
 bash scripts/smoke-awscli.sh
+# A short fuzz run; release checks run the full 100,000 (scripts/fuzz-http.sh alone).
+bash scripts/fuzz-http.sh --count "${CAIRN_FUZZ_COUNT:-5000}"
 bash scripts/soak.sh --minutes 1

@@ -210,7 +210,7 @@ impl Node {
             gate: cairn_s3api::gate::Gate { idle: Duration::from_secs(cfg.body_timeout_secs) },
             host_id: format!("cairn-node-{}", state.node_id),
             refused: server::RefusalLog::default(),
-            domains: Arc::new(cfg.domains.clone()),
+            host: CairnHost::new(cfg.domains.clone()),
             tls: tls.clone(),
         });
         let server = tokio::spawn(server::serve(listener, front, Duration::from_secs(cfg.body_timeout_secs), rx));

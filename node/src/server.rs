@@ -36,8 +36,8 @@ pub struct Front {
     /// Names this node in error bodies (`<HostId>`).
     pub host_id: String,
     pub refused: RefusalLog,
-    /// Domains for virtual-host style requests, to name the bucket in logs.
-    pub domains: Arc<Vec<String>>,
+    /// Virtual-host style addressing, to name the bucket in logs.
+    pub host: cairn_s3api::CairnHost,
     pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
@@ -248,17 +248,12 @@ impl Front {
     /// host), and whether a key is named.
     fn describe(&self, req: &http::Request<Incoming>) -> (&'static str, String, bool) {
         let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let host =
-            host.rsplit_once(':').map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
-        let vhost = self
-            .domains
-            .iter()
-            .find_map(|d| host.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.')).filter(|b| !b.is_empty()));
+        let vhost = self.host.bucket_of(host);
         let path = req.uri().path();
         let op = operation(req.method(), path, req.uri().query(), vhost.is_some());
         let trimmed = path.trim_start_matches('/');
         let (bucket, object) = match vhost {
-            Some(b) => (b.to_string(), !trimmed.is_empty()),
+            Some(b) => (b, !trimmed.is_empty()),
             None => match trimmed.split_once('/') {
                 Some((b, k)) => (b.to_string(), !k.is_empty()),
                 None => (trimmed.to_string(), false),

@@ -656,7 +656,12 @@ fn resolve_range(
         return Ok((span, cr, Some(parts.len() as i32)));
     }
     let Some(r) = range else { return Ok((0..obj.size, None, None)) };
-    let span = r.check(obj.size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+    let unsatisfiable = || s3_error!(InvalidRange, "The requested range is not satisfiable");
+    let span = r.check(obj.size).map_err(|_| unsatisfiable())?;
+    // No range of an empty object is satisfiable (a suffix range checks out as 0..0).
+    if span.is_empty() {
+        return Err(unsatisfiable());
+    }
     let cr = format!("bytes {}-{}/{}", span.start, span.end - 1, obj.size);
     Ok((span, Some(cr), None))
 }

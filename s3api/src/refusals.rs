@@ -144,6 +144,29 @@ pub fn delete_objects_digest(op: &str, headers: &HeaderMap) -> S3Result<()> {
     Err(s3_error!(InvalidRequest, "Missing required header for this request: Content-MD5 or x-amz-checksum-*"))
 }
 
+/// The `response-*` overrides of GetObject / HeadObject: only signed requests may
+/// use them (as on AWS), and each must be a value a header can carry.
+pub fn response_overrides(op: &str, signed: bool, uri: &http::Uri) -> S3Result<()> {
+    if !matches!(op, "GetObject" | "HeadObject") {
+        return Ok(());
+    }
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if !k.starts_with("response-") {
+            continue;
+        }
+        if !signed {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Request specific response headers cannot be used for anonymous GET requests."
+            ));
+        }
+        if http::HeaderValue::from_str(&v).is_err() {
+            return Err(s3_error!(InvalidArgument, "The {k} parameter is not a valid header value."));
+        }
+    }
+    Ok(())
+}
+
 fn custom(code: &str, message: String) -> S3Error {
     let mut e = S3Error::with_message(S3ErrorCode::Custom(code.to_string().into()), message);
     e.set_status_code(http::StatusCode::BAD_REQUEST);
@@ -235,6 +258,15 @@ mod tests {
         assert!(!refused("PutObject", &[("x-amz-storage-class", "STANDARD")]));
         assert!(refused("PutObject", &[("x-amz-storage-class", "GLACIER")]));
         assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));
+    }
+
+    #[test]
+    fn response_overrides_are_checked() {
+        let uri = |q: &str| format!("/b/k?{q}").parse::<http::Uri>().unwrap();
+        assert!(response_overrides("GetObject", true, &uri("response-content-type=text%2Fplain")).is_ok());
+        assert!(response_overrides("HeadObject", true, &uri("response-content-type=a%0D%0Ab")).is_err());
+        assert!(response_overrides("GetObject", false, &uri("response-content-type=text%2Fplain")).is_err());
+        assert!(response_overrides("PutObject", false, &uri("response-content-type=a%0Db")).is_ok());
     }
 
     #[test]

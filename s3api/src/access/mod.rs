@@ -367,6 +367,7 @@ impl S3Access for CairnAccess {
         refusals::unsupported_header(op, cx.headers())?;
         refusals::metadata_size(op, cx.headers())?;
         refusals::delete_objects_digest(op, cx.headers())?;
+        refusals::response_overrides(op, cx.credentials().is_some(), cx.uri())?;
         let conn = cx.extensions_mut().get::<ConnInfo>().copied();
         let authorized = self.0.authorize_s3(cx, conn).await?;
         cx.extensions_mut().insert(authorized);

@@ -32,6 +32,8 @@ pub enum Breach {
     IncompleteChunked,
     /// An aws-chunked body whose framing is broken.
     MalformedChunked,
+    /// The connection ended before the body did.
+    Incomplete,
 }
 
 /// Shared between the body (which records) and the front (which reads after the
@@ -52,10 +54,13 @@ impl Watch {
     }
 }
 
-/// The digests a body read whole must match: `Content-MD5` and `x-amz-checksum-*`.
+/// The digests a body read whole must match: `Content-MD5`, `x-amz-checksum-*`, and
+/// the hex SHA-256 a signed `x-amz-content-sha256` names (s3s checks that one too,
+/// but its failure reaches the reader as an I/O error).
 pub struct Declared {
     pub content_md5: Option<String>,
     pub checksums: BTreeMap<Algorithm, String>,
+    pub content_sha256: Option<[u8; 32]>,
 }
 
 pub struct Rules {
@@ -77,8 +82,10 @@ pin_project_lite::pin_project! {
         sleep: Sleep,
         idle: Duration,
         max_len: Option<u64>,
+        // The announced length (Content-Length), when there is one.
+        length: Option<u64>,
         seen: u64,
-        hasher: Option<(BodyHasher, Declared)>,
+        hasher: Hashing,
         framing: Option<ChunkFraming>,
         watch: Arc<Watch>,
         // The idle clock runs only while we wait for the sender, not while the
@@ -88,13 +95,50 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<B> GuardedBody<B> {
+type Hashing = Option<(BodyHasher, Option<sha2::Sha256>, Declared)>;
+
+/// Compares the digests of a whole body with what the request declared.
+fn check_digests(hashing: Hashing) -> Result<(), Breach> {
+    let Some((hasher, sha, declared)) = hashing else { return Ok(()) };
+    if let (Some(sha), Some(want)) = (sha, declared.content_sha256)
+        && sha2::Digest::finalize(sha).as_slice() != want
+    {
+        let msg = "The provided 'x-amz-content-sha256' header does not match what was computed.";
+        return Err(Breach::Digest("XAmzContentSHA256Mismatch", msg.into()));
+    }
+    let digests = hasher.finish();
+    if let Err(e) = digests.verify(declared.content_md5.as_deref(), &declared.checksums) {
+        let code = match e.code() {
+            s3s::S3ErrorCode::InvalidDigest => "InvalidDigest",
+            _ => "BadDigest",
+        };
+        let msg = e.message().unwrap_or("The digest you specified did not match.").to_string();
+        return Err(Breach::Digest(code, msg));
+    }
+    Ok(())
+}
+
+/// The breach an empty body already makes, before anything is read: s3s checks a
+/// declared payload hash of an empty body before it reads it, and answers its
+/// failure as an internal error.
+pub fn check_empty(digests: Option<Declared>) -> Result<(), Breach> {
+    let algs: Vec<Algorithm> = digests.iter().flat_map(|d| d.checksums.keys().copied()).collect();
+    check_digests(digests.map(|d| {
+        let sha = d.content_sha256.map(|_| <sha2::Sha256 as sha2::Digest>::new());
+        (BodyHasher::new(&algs), sha, d)
+    }))
+}
+
+impl<B: Body> GuardedBody<B> {
     pub fn new(inner: B, rules: Rules, watch: Arc<Watch>) -> Self {
         let hasher = rules.digests.map(|d| {
             let algs: Vec<Algorithm> = d.checksums.keys().copied().collect();
-            (BodyHasher::new(&algs), d)
+            let sha = d.content_sha256.map(|_| <sha2::Sha256 as sha2::Digest>::new());
+            (BodyHasher::new(&algs), sha, d)
         });
+        let length = inner.size_hint().exact();
         GuardedBody {
+            length,
             inner,
             sleep: tokio::time::sleep(rules.idle),
             idle: rules.idle,
@@ -151,20 +195,17 @@ where
                         Err(FramingError::Malformed) => return fail(this.watch, this.done, Breach::MalformedChunked),
                     }
                 }
-                if let Some((hasher, declared)) = this.hasher.take() {
-                    let digests = hasher.finish();
-                    if let Err(e) = digests.verify(declared.content_md5.as_deref(), &declared.checksums) {
-                        let code = match e.code() {
-                            s3s::S3ErrorCode::InvalidDigest => "InvalidDigest",
-                            _ => "BadDigest",
-                        };
-                        let msg = e.message().unwrap_or("The digest you specified did not match.").to_string();
-                        return fail(this.watch, this.done, Breach::Digest(code, msg));
-                    }
+                if let Err(b) = check_digests(this.hasher.take()) {
+                    return fail(this.watch, this.done, b);
                 }
                 Poll::Ready(None)
             }
-            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            Some(Err(e)) => {
+                // The sender went away mid-body (hyper's error says how).
+                *this.done = true;
+                this.watch.record(Breach::Incomplete);
+                Poll::Ready(Some(Err(e.into())))
+            }
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     *this.seen += data.len() as u64;
@@ -178,8 +219,19 @@ where
                     {
                         return fail(this.watch, this.done, Breach::MalformedChunked);
                     }
-                    if let Some((h, _)) = this.hasher.as_mut() {
+                    if let Some((h, sha, _)) = this.hasher.as_mut() {
                         h.update(data);
+                        if let Some(sha) = sha {
+                            sha2::Digest::update(sha, data);
+                        }
+                    }
+                    // At the announced length the digests are decided before this
+                    // last frame is handed on: s3s's own payload-hash check fires
+                    // when it sees the last byte, and its error would hide ours.
+                    if Some(*this.seen) == *this.length
+                        && let Err(b) = check_digests(this.hasher.take())
+                    {
+                        return fail(this.watch, this.done, b);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))

@@ -125,6 +125,17 @@ impl Gate {
         }
         let chunked = aws_chunked(headers);
         let whole = !streams_body(method, object, query);
+        if whole && chunked {
+            // s3s cannot read an aws-chunked body whole (it miscounts its length); SDKs
+            // only stream object uploads this way.
+            return Err(Refusal {
+                status: StatusCode::NOT_IMPLEMENTED,
+                code: "NotImplemented",
+                message: "aws-chunked request bodies are accepted for PutObject and UploadPart only; send this \
+                          request with a plain body"
+                    .into(),
+            });
+        }
         if whole {
             let announced = if chunked {
                 length(headers, "x-amz-decoded-content-length")
@@ -138,7 +149,11 @@ impl Gate {
         // A CompleteMultipartUpload's x-amz-checksum-* is the object's composite
         // checksum, checked against its parts, not a digest of the XML.
         let completes = method == Method::POST && query_has(query.unwrap_or(""), "uploadId");
-        let digests = (whole && !chunked).then(|| Declared {
+        let digests = whole.then(|| Declared {
+            content_sha256: header(headers, "x-amz-content-sha256").and_then(|v| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(v.trim(), &mut out).ok().map(|()| out)
+            }),
             content_md5: header(headers, "content-md5").map(str::to_string),
             checksums: if completes {
                 BTreeMap::new()
@@ -149,7 +164,20 @@ impl Gate {
                     .collect()
             },
         });
-        let digests = digests.filter(|d| d.content_md5.is_some() || !d.checksums.is_empty());
+        let digests =
+            digests.filter(|d| d.content_md5.is_some() || !d.checksums.is_empty() || d.content_sha256.is_some());
+        // A body known to be empty is decided now (no Content-Length and no
+        // Transfer-Encoding means no body at all).
+        let empty = length(headers, "content-length") == Some(0)
+            || (!headers.contains_key("content-length") && !headers.contains_key(http::header::TRANSFER_ENCODING));
+        let digests = if empty && whole {
+            if let Err(b) = body::check_empty(digests) {
+                return Err(breach_refusal(&b));
+            }
+            None
+        } else {
+            digests
+        };
         let rules = Rules { idle: self.idle, max_len: whole.then_some(MAX_WHOLE_BODY), digests, chunked };
         let admitted = Admitted { anonymous: is_anonymous(headers, query), watch: Arc::new(Watch::default()) };
         let watch = admitted.watch.clone();
@@ -233,6 +261,10 @@ fn breach_refusal(b: &Breach) -> Refusal {
             bad("IncompleteBody", "The aws-chunked request body ended before its final zero-length chunk.".into())
         }
         Breach::MalformedChunked => bad("InvalidRequest", "The aws-chunked request body is not well framed.".into()),
+        Breach::Incomplete => bad(
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.".into(),
+        ),
     }
 }
 
