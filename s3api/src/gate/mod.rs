@@ -5,10 +5,12 @@
 //! read:
 //! - a browser-form POST (PostObject) is refused: s3s would read the whole file
 //!   into memory before anything authorizes the caller;
-//! - whether the caller presents credentials at all (the front gives anonymous
-//!   requests a bounded share of its request slots);
+//! - whether the caller presents credentials at all ([`is_anonymous`]: the front
+//!   gives anonymous requests a bounded share of its request slots);
 //! - a body that is read whole (XML and JSON: every operation but PutObject and
-//!   UploadPart) may not announce more than [`MAX_WHOLE_BODY`] bytes.
+//!   UploadPart) may not announce more than [`MAX_WHOLE_BODY`] bytes, nor come
+//!   aws-chunked, and an empty one's declared digests are checked at once;
+//! - a `Range` that does not parse is dropped when no signature covers it.
 //!
 //! It then wraps the body in a [`body::GuardedBody`], so that whoever reads it
 //! later, and only once authorization let them, meets the same rules: an idle
@@ -48,8 +50,6 @@ pub struct Gate {
 /// A request the gate let through.
 #[derive(Debug)]
 pub struct Admitted {
-    /// No credentials presented (no Authorization header, no presigned query).
-    pub anonymous: bool,
     watch: Arc<Watch>,
 }
 
@@ -136,15 +136,8 @@ impl Gate {
                     .into(),
             });
         }
-        if whole {
-            let announced = if chunked {
-                length(headers, "x-amz-decoded-content-length")
-            } else {
-                length(headers, "content-length")
-            };
-            if announced.is_some_and(|n| n > MAX_WHOLE_BODY) {
-                return Err(too_large());
-            }
+        if whole && length(headers, "content-length").is_some_and(|n| n > MAX_WHOLE_BODY) {
+            return Err(too_large());
         }
         // A CompleteMultipartUpload's x-amz-checksum-* is the object's composite
         // checksum, checked against its parts, not a digest of the XML.
@@ -179,7 +172,7 @@ impl Gate {
             digests
         };
         let rules = Rules { idle: self.idle, max_len: whole.then_some(MAX_WHOLE_BODY), digests, chunked };
-        let admitted = Admitted { anonymous: is_anonymous(headers, query), watch: Arc::new(Watch::default()) };
+        let admitted = Admitted { watch: Arc::new(Watch::default()) };
         let watch = admitted.watch.clone();
         let req = req.map(|b| s3s::Body::http_body(GuardedBody::new(b, rules, watch)));
         Ok((req, admitted))
