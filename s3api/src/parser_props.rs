@@ -53,9 +53,8 @@ fn policy_json() -> impl Strategy<Value = serde_json::Value> {
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
-            prop::collection::btree_map(keys.clone(), inner, 0..5).prop_map(|m| {
-                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-            }),
+            prop::collection::btree_map(keys.clone(), inner, 0..5)
+                .prop_map(|m| { serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
         ]
     })
 }
