@@ -84,15 +84,16 @@ pub async fn serve(
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
             let result = match tls {
                 None => {
-                    let Some(io) = first_bytes(stream, header_timeout).await else { return };
+                    let Some(io) = first_bytes(stream, header_timeout, stop).await else { return };
                     watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
                 }
                 Some(tls) => match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
                     Ok(Ok(stream)) => {
-                        let Some(io) = first_bytes(stream, header_timeout).await else { return };
+                        let Some(io) = first_bytes(stream, header_timeout, stop).await else { return };
                         watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
                     }
                     Ok(Err(e)) => {
@@ -119,12 +120,21 @@ pub async fn serve(
 /// Waits, at most `timeout`, for a connection's first bytes. hyper's auto builder
 /// reads them to tell HTTP/1 from HTTP/2 before its header timeout starts, so a
 /// client that connects and sends nothing would otherwise hold its socket for
-/// ever. The small buffer only holds what that first read brings; later reads
-/// as large as it go straight to the connection.
-async fn first_bytes<S: tokio::io::AsyncRead + Unpin>(io: S, timeout: Duration) -> Option<tokio::io::BufReader<S>> {
+/// ever. A shutdown ends the wait at once (the connection holds a graceful-shutdown
+/// watcher, which the drain waits for). The small buffer only holds what that first
+/// read brings; later reads as large as it go straight to the connection.
+async fn first_bytes<S: tokio::io::AsyncRead + Unpin>(
+    io: S,
+    timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Option<tokio::io::BufReader<S>> {
     use tokio::io::AsyncBufReadExt;
     let mut io = tokio::io::BufReader::with_capacity(64, io);
-    match tokio::time::timeout(timeout, io.fill_buf()).await {
+    let first = tokio::select! {
+        r = tokio::time::timeout(timeout, io.fill_buf()) => r,
+        _ = stop.changed() => return None,
+    };
+    match first {
         Ok(Ok(first)) if !first.is_empty() => Some(io),
         _ => None,
     }

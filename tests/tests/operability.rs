@@ -258,3 +258,19 @@ async fn operations_are_named_as_routed() {
         "the request log names the operation:\n{log}"
     );
 }
+
+/// A connection that never sends a request does not hold up a shutdown: SIGTERM
+/// with idle connections open (the default 60 s header timeout still running on
+/// them) exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_not_held_up_by_silent_connections() {
+    let mut node = TestNode::start();
+    let idle: Vec<std::net::TcpStream> =
+        (0..5).map(|_| std::net::TcpStream::connect(("127.0.0.1", node.port())).expect("connect")).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    assert!(node.terminate(), "cairnd did not exit within 20 s of SIGTERM");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?} with silent connections open");
+    drop(idle);
+}
