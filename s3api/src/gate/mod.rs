@@ -114,6 +114,7 @@ impl Gate {
     {
         ignore_malformed_range(&mut req);
         let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
+        authorization_shape(headers)?;
         if is_form_post(method, headers) {
             return Err(Refusal {
                 status: StatusCode::NOT_IMPLEMENTED,
@@ -199,6 +200,50 @@ impl Gate {
         };
         complete_error(resp, request_id, host_id)
     }
+}
+
+/// An `Authorization` header must be SigV4 of the form AWS gives
+/// (`AWS4-HMAC-SHA256 Credential=AKID/yyyymmdd/region/service/aws4_request,
+/// SignedHeaders=a;b, Signature=<64 hex>`) or SigV2 (`AWS AKID:signature`), as AWS
+/// answers: AuthorizationHeaderMalformed for a broken SigV4 header, InvalidArgument
+/// for another scheme. s3s would answer a generic InvalidRequest, and its date parser
+/// is not safe on arbitrary bytes.
+fn authorization_shape(headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else { return Ok(()) };
+    let auth = value.to_str().unwrap_or("").trim();
+    if auth.starts_with("AWS ") {
+        return Ok(());
+    }
+    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256") else {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidArgument",
+            message: "Unsupported Authorization Type: use AWS4-HMAC-SHA256 (or AWS for SigV2)".into(),
+        });
+    };
+    let field = |name: &str| rest.split(',').find_map(|p| p.trim().strip_prefix(name));
+    let scope_ok = field("Credential=").is_some_and(|c| {
+        let parts: Vec<&str> = c.split('/').collect();
+        parts.len() == 5
+            && !parts[0].is_empty()
+            && parts[1].len() == 8
+            && parts[1].bytes().all(|b| b.is_ascii_digit())
+            && !parts[2].is_empty()
+            && !parts[3].is_empty()
+            && parts[4] == "aws4_request"
+    });
+    let signed_ok = field("SignedHeaders=").is_some_and(|h| !h.is_empty());
+    let signature_ok = field("Signature=").is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    if scope_ok && signed_ok && signature_ok {
+        return Ok(());
+    }
+    Err(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "AuthorizationHeaderMalformed",
+        message: "The authorization header is malformed: expected AWS4-HMAC-SHA256 Credential=<key>/<yyyymmdd>/\
+                  <region>/<service>/aws4_request, SignedHeaders=<list>, Signature=<64 hex digits>"
+            .into(),
+    })
 }
 
 /// AWS ignores a Range header it cannot parse and serves the whole object (only
@@ -378,6 +423,30 @@ mod tests {
         assert!(!is_anonymous(&h, Some("X-Amz-Credential=a&X-Amz-Signature=b")));
         h.insert("authorization", "AWS4-HMAC-SHA256 x".parse().unwrap());
         assert!(!is_anonymous(&h, None));
+    }
+
+    #[test]
+    fn authorization_headers_have_a_shape() {
+        let check = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", v.parse().unwrap());
+            authorization_shape(&h).map_err(|r| r.code)
+        };
+        let sig = "0".repeat(64);
+        let good = format!(
+            "AWS4-HMAC-SHA256 Credential=AK/20261204/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature={sig}"
+        );
+        assert_eq!(check(&good), Ok(()));
+        assert_eq!(check("AWS AK:c2ln"), Ok(()));
+        assert_eq!(check("garbage"), Err("InvalidArgument"));
+        assert_eq!(check("AWS4-HMAC-SHA256"), Err("AuthorizationHeaderMalformed"));
+        assert_eq!(check(&good.replace("20261204", "2026-12-")), Err("AuthorizationHeaderMalformed"));
+        assert_eq!(check(&good.replace(&sig, "00")), Err("AuthorizationHeaderMalformed"));
+        assert_eq!(check(&good.replace("host;x-amz-date", "")), Err("AuthorizationHeaderMalformed"));
+        assert_eq!(
+            check("AWS4-HMAC-SHA256 Credential=AK, SignedHeaders=host, Signature=abc"),
+            Err("AuthorizationHeaderMalformed")
+        );
     }
 
     #[test]
