@@ -1114,7 +1114,9 @@ async fn unimplemented_features_metadata_and_heads_group() {
     let sse_c_key = random_bytes(21, 32);
     let sse_c_b64 = b64(&sse_c_key);
     let sse_c_md5 = md5_b64(&sse_c_key);
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>)> = vec![
+    // (what, key, headers)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("PutObject, x-amz-server-side-encryption: AES256", "sse", vec![("x-amz-server-side-encryption", "AES256")]),
         (
             "PutObject, SSE-C headers",
