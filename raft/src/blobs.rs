@@ -9,7 +9,9 @@
 
 use crate::error::MetaError;
 use crate::schema::{BlobOwner, ObjectData, ObjectVersion, PartRef};
-use std::collections::BTreeMap;
+use crate::tables::Table;
+use crate::trees::SmTrees;
+use crate::tx::Tx;
 
 pub(crate) fn blob_key(id: u128) -> [u8; 16] {
     id.to_be_bytes()
@@ -24,13 +26,8 @@ pub fn blob_ids(data: &ObjectData, out: &mut Vec<u128>) {
     }
 }
 
-/// Records `owner` for every blob of `data` (None removes them) in an overlay map.
-pub(crate) fn index(
-    ov: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    bytes: &mut usize,
-    data: &ObjectData,
-    owner: Option<&BlobOwner>,
-) -> Result<(), MetaError> {
+/// Records `owner` for every blob of `data` (None removes them).
+pub(crate) fn index(tx: &mut Tx, data: &ObjectData, owner: Option<&BlobOwner>) -> Result<(), MetaError> {
     let mut ids = Vec::new();
     blob_ids(data, &mut ids);
     if ids.is_empty() {
@@ -38,14 +35,14 @@ pub(crate) fn index(
     }
     let value = owner.map(bincode::serialize).transpose()?;
     for id in ids {
-        *bytes += 16 + value.as_ref().map_or(0, |v| v.len()) + 32;
-        ov.insert(blob_key(id).to_vec(), value.clone());
+        tx.set(Table::Blobs, blob_key(id).to_vec(), value.clone());
     }
     Ok(())
 }
 
-/// Rebuilds `blobs` from the objects and parts trees.
-pub(crate) fn rebuild(objects: &sled::Tree, parts: &sled::Tree, blobs: &sled::Tree) -> Result<u64, MetaError> {
+/// Rebuilds `sm_blobs` from the objects and parts tables.
+pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
+    let (objects, parts, blobs) = (t.tree(Table::Objects), t.tree(Table::Parts), t.tree(Table::Blobs));
     blobs.clear()?;
     let mut w = BatchWriter { tree: blobs, batch: sled::Batch::default(), pending: 0, count: 0 };
     for item in objects.iter() {

@@ -4,6 +4,21 @@
 //! version of the schema cannot be read by another. A store records the format it
 //! was created with; opening a store of another format stops with a message
 //! instead of misreading (or failing on) the first old record it meets.
+//!
+//! The rule:
+//! - **Bump [`FORMAT`]** when a stored record changes shape (a field added, removed
+//!   or reordered in [`crate::schema`], a log entry's encoding) or a key layout in
+//!   [`crate::keys`] changes meaning. Then either migrate the old format on open, or
+//!   keep refusing it with a clear message.
+//! - **Do not bump it** to add a table (a new tree with a new snapshot tag in
+//!   [`crate::tables`]), a command variant at the end of `Command`, or a derived
+//!   table: old records read the same, and derived tables are rebuilt when their
+//!   marker is missing. Snapshot tags and tree names are never reused.
+//! - **Keep a fixture.** `tests/fixtures/formatN.*` is a data directory and a
+//!   snapshot written by the cairnd that last wrote format N
+//!   (`scripts/fixtures/make-upgrade-fixture.sh`); `tests/tests/upgrade.rs` and the
+//!   state machine's tests open them with the current binary. A new format adds its
+//!   own fixture, and the old one's test shows the migration (or the refusal).
 
 use crate::keys::TREE_RAFT_META;
 use anyhow::bail;

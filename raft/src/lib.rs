@@ -1,14 +1,21 @@
 //! cairn-raft: the metadata of a Cairn cluster, replicated by one openraft group
 //! whose log and state machine live in sled.
 //!
-//! - [`schema`]: records and commands (the contract with the S3 layer).
-//! - [`MetaStore`]: open, propose, linearizable reads, local reads, listing.
-//! - [`keys`]: the sled layout (documented there).
+//! - [`schema`]: records and commands (the contract with the layers above).
+//! - [`MetaStore`] (`store/`): open, propose, linearizable reads, local reads, listing.
+//! - `tables`: the registry of state-machine tables; `keys`: their key layout;
+//!   [`format`]: the on-disk format version and its rule.
+//! - `apply/`: what each command does, one file per domain; `tx`: the overlay a
+//!   batch of entries is applied into and its atomic commit.
+//! - `state_machine`: the openraft state machine; `snapshot`: snapshot files.
+//! - [`feed`]: the change feed, every applied change as a typed event.
 //! - [`network`] and [`rpc`]: Raft RPCs and forwarded requests, sent through the
 //!   node's internode transport ([`rpc::PeerCaller`]).
 
+mod apply;
 pub mod blobs;
 pub mod error;
+pub mod feed;
 pub mod format;
 pub mod keys;
 mod layout;
@@ -20,13 +27,18 @@ pub mod rpc;
 // change the encoding-facing types.
 #[allow(clippy::large_enum_variant)]
 pub mod schema;
+mod snapshot;
 pub mod state_machine;
 mod store;
+mod tables;
+mod trees;
+mod tx;
 pub mod types;
 pub mod usage;
 
+pub use apply::etag_matches;
 pub use error::MetaError;
-pub use state_machine::etag_matches;
+pub use feed::{Change, ChangeEvent, ChangeFeed, FeedError, Position, Subscription};
 pub use store::{
     raft_config, raft_config_with, Bootstrap, MetaStore, OpenOptions, ProposalObserver, DEFAULT_SNAPSHOT_EVERY,
     MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,

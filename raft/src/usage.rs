@@ -7,6 +7,9 @@
 
 use crate::error::MetaError;
 use crate::schema::ObjectVersion;
+use crate::tables::Table;
+use crate::trees::SmTrees;
+use crate::tx::Tx;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -16,25 +19,10 @@ pub struct BucketUsage {
     pub bytes: u64,
 }
 
-/// Adds (`sign` = 1) or removes (-1) one object of `size` bytes to a bucket's usage in
-/// the overlay, reading the current figure from the overlay or the tree.
-pub(crate) fn adjust(
-    tree: &sled::Tree,
-    ov: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    bytes: &mut usize,
-    bucket: &str,
-    size: u64,
-    sign: i8,
-) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one object of `size` bytes to a bucket's usage.
+pub(crate) fn adjust(tx: &mut Tx, bucket: &str, size: u64, sign: i8) -> Result<(), MetaError> {
     let key = bucket.as_bytes().to_vec();
-    let current = match ov.get(&key) {
-        Some(v) => v.clone(),
-        None => tree.get(&key)?.map(|v| v.to_vec()),
-    };
-    let mut u: BucketUsage = match current {
-        Some(v) => bincode::deserialize(&v)?,
-        None => BucketUsage::default(),
-    };
+    let mut u: BucketUsage = tx.read(Table::Usage, &key)?.unwrap_or_default();
     if sign > 0 {
         u.objects += 1;
         u.bytes += size;
@@ -42,13 +30,12 @@ pub(crate) fn adjust(
         u.objects = u.objects.saturating_sub(1);
         u.bytes = u.bytes.saturating_sub(size);
     }
-    *bytes += key.len() + 64;
-    ov.insert(key, Some(bincode::serialize(&u)?));
-    Ok(())
+    tx.write(Table::Usage, key, &u)
 }
 
-/// Rebuilds `usage` from the objects tree.
-pub(crate) fn rebuild(objects: &sled::Tree, usage: &sled::Tree) -> Result<(), MetaError> {
+/// Rebuilds `sm_usage` from the objects table; returns the buckets written.
+pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
+    let (objects, usage) = (t.tree(Table::Objects), t.tree(Table::Usage));
     usage.clear()?;
     let mut all: BTreeMap<Vec<u8>, BucketUsage> = BTreeMap::new();
     for item in objects.iter() {
@@ -60,9 +47,10 @@ pub(crate) fn rebuild(objects: &sled::Tree, usage: &sled::Tree) -> Result<(), Me
         u.bytes += version.size;
     }
     let mut batch = sled::Batch::default();
+    let n = all.len() as u64;
     for (bucket, u) in all {
         batch.insert(bucket, bincode::serialize(&u)?);
     }
     usage.apply_batch(batch)?;
-    Ok(())
+    Ok(n)
 }

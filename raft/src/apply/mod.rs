@@ -1,0 +1,56 @@
+//! Apply: what each command does to the tables, decided here and nowhere else.
+//!
+//! Every decision that must be exact (a write condition, a bucket that must be
+//! empty, a part that must still be the one listed, a blob that must not have moved)
+//! is made here, against the state as of the command's place in the log. Apply is
+//! deterministic: the same commands on the same state give the same results on
+//! every node. A refusal is a [`CommandResult`], never an error; an error here is a
+//! storage failure and stops the state machine.
+//!
+//! | domain | commands | tables written |
+//! |---|---|---|
+//! | [`buckets`] | CreateBucket, DeleteBucket, PutBucketPolicy, PutBucketAcl | buckets, usage |
+//! | [`objects`] | PutObject, DeleteObject, PutObjectAcl, MoveBlob | objects, blobs, usage |
+//! | [`uploads`] | CreateUpload, PutPart, AbortUpload, CompleteUpload | uploads, parts, objects, blobs, usage |
+//! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
+//! | [`cluster`] | RegisterNode, PutServiceState | cluster |
+
+mod access_keys;
+mod buckets;
+mod cluster;
+mod objects;
+mod uploads;
+
+pub use objects::etag_matches;
+
+use crate::error::MetaError;
+use crate::schema::{Command, CommandResult};
+use crate::tx::Tx;
+
+/// Applies one command to `tx`.
+pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
+    match cmd {
+        Command::CreateBucket { bucket } => buckets::create(tx, bucket),
+        Command::DeleteBucket { name } => buckets::delete(tx, name),
+        Command::PutBucketPolicy { bucket, policy } => buckets::update(tx, bucket, |b| b.policy = policy),
+        Command::PutBucketAcl { bucket, acl } => buckets::update(tx, bucket, |b| b.acl = acl),
+        Command::PutObject { bucket, key, version, condition } => objects::put(tx, bucket, key, version, condition),
+        Command::DeleteObject { bucket, key } => objects::delete(tx, bucket, key),
+        Command::PutObjectAcl { bucket, key, acl } => objects::set_acl(tx, bucket, key, acl),
+        Command::MoveBlob { bucket, key, id, from, to, layout_version } => {
+            objects::move_blob(tx, bucket, key, id, &from, &to, layout_version)
+        }
+        Command::CreateUpload { upload } => uploads::create(tx, upload),
+        Command::PutPart { bucket, key, upload_id, part } => uploads::put_part(tx, bucket, key, upload_id, part),
+        Command::AbortUpload { bucket, key, upload_id } => uploads::abort(tx, bucket, key, upload_id),
+        Command::CompleteUpload { bucket, key, upload_id, version, condition } => {
+            uploads::complete(tx, bucket, key, upload_id, version, condition)
+        }
+        Command::PutAccessKey { key } => access_keys::put(tx, key),
+        Command::DeleteAccessKey { access_key_id } => access_keys::delete(tx, access_key_id),
+        Command::RegisterNode { node, data_shards, parity_shards } => {
+            cluster::register_node(tx, node, data_shards, parity_shards)
+        }
+        Command::PutServiceState { name, value } => cluster::put_service_state(tx, name, value),
+    }
+}

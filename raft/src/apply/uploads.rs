@@ -1,0 +1,136 @@
+//! Multipart uploads: creation, parts (replaced parts are discarded), abort, and
+//! completion, which checks every listed part is still exactly the stored one
+//! before the object becomes current.
+
+use super::{buckets, objects};
+use crate::blobs;
+use crate::error::MetaError;
+use crate::keys::{object_key, part_key, part_prefix, upload_key};
+use crate::schema::{BlobOwner, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition};
+use crate::tables::Table;
+use crate::tx::Tx;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn exists(tx: &Tx, ukey: &[u8]) -> Result<bool, MetaError> {
+    Ok(tx.get(Table::Uploads, ukey)?.is_some())
+}
+
+/// Every stored part of `upload_id` with its key, by number.
+fn parts_of(tx: &Tx, upload_id: &str) -> Result<Vec<(Vec<u8>, PartRef)>, MetaError> {
+    let prefix = part_prefix(upload_id);
+    // Longer keys belong to an upload id that extends this one with a NUL.
+    let want = prefix.len() + 4;
+    let mut out = Vec::new();
+    for (k, v) in tx.scan_prefix(Table::Parts, &prefix)? {
+        if k.len() == want {
+            out.push((k, bincode::deserialize(&v)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes an upload and all its parts from the tables and the blob index; returns
+/// the parts, by number.
+fn remove(tx: &mut Tx, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, MetaError> {
+    let parts = parts_of(tx, upload_id)?;
+    let mut out = Vec::with_capacity(parts.len());
+    for (k, p) in parts {
+        tx.remove(Table::Parts, k);
+        out.push(p);
+    }
+    tx.remove(Table::Uploads, ukey);
+    Ok(out)
+}
+
+pub(super) fn create(tx: &mut Tx, upload: MultipartUpload) -> Result<CommandResult, MetaError> {
+    if buckets::get(tx, &upload.bucket)?.is_none() {
+        return Ok(CommandResult::NoSuchBucket);
+    }
+    let Some(ukey) = upload_key(&upload.bucket, &upload.key, &upload.upload_id) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    tx.write(Table::Uploads, ukey, &upload)?;
+    Ok(CommandResult::Ok)
+}
+
+pub(super) fn put_part(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part: PartRef,
+) -> Result<CommandResult, MetaError> {
+    let Some(ukey) = upload_key(&bucket, &key, &upload_id) else {
+        return Ok(CommandResult::NoSuchUpload);
+    };
+    if !exists(tx, &ukey)? {
+        return Ok(CommandResult::NoSuchUpload);
+    }
+    let pkey = part_key(&upload_id, part.number);
+    let old: Option<PartRef> = tx.read(Table::Parts, &pkey)?;
+    // A re-sent part that points at the very same blob replaces nothing.
+    let discard = old.map(|o| o.data).filter(|d| *d != part.data);
+    if let Some(d) = &discard {
+        blobs::index(tx, d, None)?;
+    }
+    blobs::index(tx, &part.data, Some(&BlobOwner::Part { upload_id, number: part.number }))?;
+    tx.write(Table::Parts, pkey, &part)?;
+    Ok(CommandResult::Discard(discard.into_iter().collect()))
+}
+
+pub(super) fn abort(tx: &mut Tx, bucket: String, key: String, upload_id: String) -> Result<CommandResult, MetaError> {
+    let Some(ukey) = upload_key(&bucket, &key, &upload_id) else {
+        return Ok(CommandResult::NoSuchUpload);
+    };
+    if !exists(tx, &ukey)? {
+        return Ok(CommandResult::NoSuchUpload);
+    }
+    let parts = remove(tx, ukey, &upload_id)?;
+    for p in &parts {
+        blobs::index(tx, &p.data, None)?;
+    }
+    Ok(CommandResult::Discard(parts.into_iter().map(|p| p.data).collect()))
+}
+
+pub(super) fn complete(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    version: ObjectVersion,
+    condition: Option<WriteCondition>,
+) -> Result<CommandResult, MetaError> {
+    if buckets::get(tx, &bucket)?.is_none() {
+        return Ok(CommandResult::NoSuchBucket);
+    }
+    let (Some(ukey), Some(okey)) = (upload_key(&bucket, &key, &upload_id), object_key(&bucket, &key)) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    if !exists(tx, &ukey)? {
+        return Ok(CommandResult::NoSuchUpload);
+    }
+    let ObjectData::Parts(listed) = &version.data else {
+        return Ok(CommandResult::InvalidPart { number: 0 });
+    };
+    let stored: BTreeMap<u32, PartRef> = parts_of(tx, &upload_id)?.into_iter().map(|(_, p)| (p.number, p)).collect();
+    for p in listed {
+        match stored.get(&p.number) {
+            Some(s) if s.etag == p.etag && s.data == p.data => {}
+            _ => return Ok(CommandResult::InvalidPart { number: p.number }),
+        }
+    }
+    let existing = objects::current(tx, &okey)?;
+    if let Some(refusal) = objects::check_condition(condition.as_ref(), existing.as_ref()) {
+        return Ok(refusal);
+    }
+    let kept: BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
+    let mut discard: Vec<ObjectData> =
+        stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
+    for d in &discard {
+        blobs::index(tx, d, None)?;
+    }
+    remove(tx, ukey, &upload_id)?;
+    objects::install(tx, bucket, key, okey, &version, existing.as_ref())?;
+    discard.extend(existing.map(|v| v.data));
+    Ok(CommandResult::Discard(discard))
+}

@@ -1,0 +1,150 @@
+//! [`Tx`]: the pending writes of the entries being applied, over the trees.
+//!
+//! Apply evaluates commands against an in-memory overlay on top of the trees, so a
+//! command sees the effects of earlier commands of the same batch; [`Tx::commit`]
+//! then writes the overlay and `last_applied` (and the membership, when it changed)
+//! in one sled transaction over exactly the tables the batch touched. Reads through a
+//! `Tx` see the overlay first; nothing reaches sled before the commit.
+
+use crate::error::MetaError;
+use crate::keys::*;
+use crate::tables::{Table, TABLES};
+use crate::trees::SmTrees;
+use crate::types::{LogId, StoredMembership};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Pending writes of one table: `None` is a removal.
+type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+pub(crate) struct Tx<'a> {
+    t: &'a SmTrees,
+    ov: Vec<Pending>,
+    /// Approximate bytes held by the overlay.
+    pub bytes: usize,
+}
+
+/// `(start, end)` bounds covering every key that starts with `prefix`.
+pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let end = match prefix_end(prefix) {
+        Some(e) => Bound::Excluded(e),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(prefix.to_vec()), end)
+}
+
+impl<'a> Tx<'a> {
+    pub fn new(t: &'a SmTrees) -> Tx<'a> {
+        Tx { t, ov: TABLES.iter().map(|_| Pending::new()).collect(), bytes: 0 }
+    }
+
+    /// The value under `key`, overlay first.
+    pub fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+        match self.ov[table as usize].get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.t.tree(table).get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// The record under `key`, decoded.
+    pub fn read<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<T>, MetaError> {
+        match self.get(table, key)? {
+            Some(v) => Ok(Some(bincode::deserialize(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` (None removes the key).
+    pub fn set(&mut self, table: Table, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.bytes += key.len() + value.as_ref().map_or(0, |v| v.len()) + 32;
+        self.ov[table as usize].insert(key, value);
+    }
+
+    /// Stores a record, encoded.
+    pub fn write<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) -> Result<(), MetaError> {
+        let v = bincode::serialize(value)?;
+        self.set(table, key, Some(v));
+        Ok(())
+    }
+
+    pub fn remove(&mut self, table: Table, key: Vec<u8>) {
+        self.set(table, key, None);
+    }
+
+    /// True if a key starting with `prefix` exists.
+    pub fn has_prefix(&self, table: Table, prefix: &[u8]) -> Result<bool, MetaError> {
+        let range = prefix_range(prefix);
+        let ov = &self.ov[table as usize];
+        if ov.range(range.clone()).any(|(_, v)| v.is_some()) {
+            return Ok(true);
+        }
+        for item in self.t.tree(table).range(range) {
+            let (k, _) = item?;
+            match ov.get(k.as_ref()) {
+                Some(None) => continue,
+                _ => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every key and value starting with `prefix`, overlay applied, in key order.
+    pub fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, MetaError> {
+        let range = prefix_range(prefix);
+        let mut merged = BTreeMap::new();
+        for item in self.t.tree(table).range(range.clone()) {
+            let (k, v) = item?;
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, v) in self.ov[table as usize].range(range) {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged)
+    }
+
+    /// Writes the overlay, `last_applied` and (if changed) the membership atomically,
+    /// and starts an empty overlay.
+    pub fn commit(&mut self, last_applied: LogId, membership: Option<&StoredMembership>) -> Result<(), MetaError> {
+        let ov = std::mem::replace(&mut self.ov, TABLES.iter().map(|_| Pending::new()).collect());
+        self.bytes = 0;
+        let mut trees = Vec::new();
+        let mut batches = Vec::new();
+        for (i, pending) in ov.iter().enumerate() {
+            if pending.is_empty() {
+                continue;
+            }
+            let mut b = sled::Batch::default();
+            for (k, v) in pending {
+                match v {
+                    Some(v) => b.insert(k.as_slice(), v.as_slice()),
+                    None => b.remove(k.as_slice()),
+                }
+            }
+            trees.push(self.t.all()[i].clone());
+            batches.push(b);
+        }
+        let mut mb = sled::Batch::default();
+        mb.insert(SM_LAST_APPLIED, bincode::serialize(&Some(last_applied))?);
+        if let Some(m) = membership {
+            mb.insert(SM_MEMBERSHIP, bincode::serialize(m)?);
+        }
+        trees.push(self.t.meta.clone());
+        batches.push(mb);
+        trees
+            .as_slice()
+            .transaction(|views| {
+                for (view, batch) in views.iter().zip(&batches) {
+                    view.apply_batch(batch)?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| MetaError::Storage(format!("apply transaction: {e:?}")))
+    }
+}
