@@ -227,6 +227,12 @@ impl Node {
         })
     }
 
+    /// The node's metadata store: in-process embedders and tests read its state and
+    /// subscribe to its change feed ([`MetaStore::feed`]).
+    pub fn meta(&self) -> &MetaStore {
+        &self.meta
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), then stops Raft
     /// and flushes metadata.
     pub async fn stop(self) -> anyhow::Result<()> {
