@@ -92,8 +92,15 @@ impl TestNode {
 
     /// Start a node with extra command-line arguments.
     pub fn start_with(extra_args: &[&str]) -> TestNode {
+        Self::start_prepared(extra_args, |_| {})
+    }
+
+    /// Start a node on a data directory that `prepare` fills first (it is given the
+    /// directory's parent; the data directory is `<parent>/data`).
+    pub fn start_prepared(extra_args: &[&str], prepare: impl FnOnce(&Path)) -> TestNode {
         let root = tempfile::Builder::new().prefix("cairn-e2e-").tempdir().expect("tempdir");
         let data = root.path().join("data");
+        prepare(root.path());
         std::fs::create_dir_all(&data).expect("create data dir");
         let log_path = root.path().join("cairnd.log");
         let mut node = TestNode {
