@@ -1,3 +1,6 @@
+//! [`DiskSet`]: the table of disks (local or remote) by global index, and the entry
+//! points that write, read, heal and remove one object's shards across them.
+
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};

@@ -1,3 +1,5 @@
+//! [`ErasureError`]: what can go wrong writing, reading or healing shards.
+
 use std::io;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,3 +1,7 @@
+//! [`ShardReader`]: streams an object's bytes (or a range) back from its shard files,
+//! data blocks first, rebuilding a stripe from parity when a block is missing or fails
+//! its checksum, and reporting damage through the disk set's hook.
+
 use std::sync::Arc;
 
 use bytes::Bytes;

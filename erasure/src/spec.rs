@@ -1,3 +1,6 @@
+//! [`ShardSpec`]: which blob a set of shard files belongs to and how its stripes are
+//! cut (k, m, block size, the disks).
+
 use crate::error::ErasureError;
 use reed_solomon_simd::ReedSolomonEncoder;
 

@@ -1,3 +1,6 @@
+//! [`ShardWriter`]: streams one object into k+m shard files, fsyncs them, and
+//! reports the write quorum reached.
+
 use std::sync::Arc;
 
 use tokio::task::{spawn_blocking, JoinHandle};
