@@ -1,6 +1,7 @@
 //! Node configuration: flag > `CAIRN_*` env var > TOML file > built-in default.
 //! Every key has the same name in all three places (dashes in flags,
-//! underscores in TOML and env).
+//! underscores in TOML and env). Reads the flags, the environment and the config
+//! file; touches nothing else.
 
 use anyhow::{Context, bail};
 use clap::Parser;

@@ -1,6 +1,7 @@
 //! The root access key: taken from CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY
 //! or generated on the first start, then kept in the Raft state machine with its
-//! secret sealed by the cluster keyring.
+//! secret sealed by the cluster keyring. Touches the metadata store (access keys)
+//! and the keyring, read only.
 
 use anyhow::{Context, bail};
 use cairn_raft::MetaStore;
@@ -8,6 +9,7 @@ use cairn_raft::schema::{AccessKey, Command, CommandResult};
 use cairn_s3api::access::Keyring;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+use std::time::Duration;
 
 /// The root key as cairnd prints it.
 pub struct RootKey {
@@ -26,7 +28,7 @@ pub fn root_key_from_env() -> bool {
 }
 
 /// Printed by a cluster member that cannot read the root key yet (no leader).
-pub fn placeholder() -> RootKey {
+fn placeholder() -> RootKey {
     let note = "(held by the cluster: see the first node, or CAIRN_ROOT_ACCESS_KEY)".to_string();
     RootKey { access_key_id: note.clone(), secret_key: note }
 }
@@ -53,6 +55,31 @@ pub async fn root_key(meta: &MetaStore, keyring: &Keyring, may_create: bool) -> 
         return Ok(None);
     }
     ensure_root_key(meta, keyring).await.map(Some)
+}
+
+/// The root key a cluster member prints at start. A member may start before a quorum
+/// of its peers: the S3 endpoint comes up at once and answers 503 until the cluster
+/// has a leader. So the key is waited for only briefly; past that the member prints
+/// the placeholder and keeps asking in the background (once a second, for ten
+/// minutes), so that a member allowed to create the key still does once a leader is
+/// there.
+pub async fn member_root_key(meta: &MetaStore, keyring: &Keyring, may_create: bool) -> RootKey {
+    match tokio::time::timeout(Duration::from_secs(5), root_key(meta, keyring, may_create)).await {
+        Ok(Ok(Some(k))) => k,
+        _ => {
+            let meta = meta.clone();
+            let keyring = keyring.clone();
+            tokio::spawn(async move {
+                for _ in 0..600 {
+                    if let Ok(Some(_)) = root_key(&meta, &keyring, may_create).await {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+            placeholder()
+        }
+    }
 }
 
 pub async fn ensure_root_key(meta: &MetaStore, keyring: &Keyring) -> anyhow::Result<RootKey> {

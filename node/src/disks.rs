@@ -1,6 +1,6 @@
 //! The local disk list is part of the erasure layout: shard placement records
 //! disk indices, so the list may not change order or shrink between starts
-//! until layout changes go through Raft.
+//! until layout changes go through Raft. Touches `<data>/disks.json` only.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};

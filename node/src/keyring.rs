@@ -4,7 +4,7 @@
 //! A lone node makes a random one on its first start and keeps it when it becomes
 //! a cluster (`cluster init`); a node that joins takes the cluster's from the member
 //! it joins through; the nodes of a static cluster derive the same one from the
-//! shared cluster secret.
+//! shared cluster secret. Touches `<data>/keyring` only.
 
 use anyhow::{Context, bail};
 use cairn_s3api::access::{KEY_LEN, Keyring};

@@ -1,3 +1,7 @@
+//! The `cairnd` binary: parses flags, loads the configuration, sets up logging,
+//! starts the node (`cairn_node::Node`), prints its endpoint and keys, and stops it
+//! gracefully on SIGTERM or Ctrl-C. Everything else is the library's.
+
 use cairn_node::Node;
 use cairn_node::config::{Config, Flags, LogFormat};
 use clap::Parser;

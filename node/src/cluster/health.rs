@@ -1,5 +1,7 @@
 //! Which peers answer right now. Placement asks before every write, so a node that
-//! died gets no new shards a second or two after it stopped answering pings.
+//! died gets no new shards a second or two after it stopped answering pings. The
+//! prober (`mod.rs`) sets the flags and a failed remote-disk call lowers one; memory
+//! only, touching nothing else.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

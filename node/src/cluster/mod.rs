@@ -1,18 +1,18 @@
 //! Cluster membership and layout as this node sees them: forming and joining a
-//! cluster, registering this node's disks, keeping the disk table in step with the
-//! layout in Raft, and probing peers.
+//! cluster (`cluster init`, join tokens in `token.rs`), who this node is in which
+//! cluster (`state.rs`, `<data>/cluster.json`), registering this node's disks, keeping
+//! the disk table in step with the layout in Raft, and probing peers (`health.rs`).
+//!
+//! A client of the peer protocol (`crate::peer`: pings, the keyring and joins) and of
+//! the internode transport, never their server. May touch the metadata store (layout,
+//! membership), the disk table, the keyring and `cluster.json`; nothing of S3.
 
-mod caller;
 mod health;
-mod messages;
-mod remote_disk;
-mod service;
 pub mod state;
 mod token;
 
-pub use caller::TransportCaller;
-pub use service::PeerService;
-
+use crate::peer::messages::{self, PeerRequest};
+use crate::peer::{RemoteDisk, TransportCaller};
 use crate::transport::{Transport, TransportError};
 use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
 use cairn_raft::schema::{ClusterLayout, Command, CommandResult, NodeEntry};
@@ -20,7 +20,6 @@ use cairn_raft::{Bootstrap, MetaError, MetaStore, OpenOptions};
 use cairn_s3api::access::{KEY_LEN, Keyring};
 use cairn_s3api::{AdminError, ClusterAdmin};
 use health::PeerHealth;
-use messages::PeerRequest;
 use serde_json::json;
 use state::ClusterState;
 use std::path::PathBuf;
@@ -34,7 +33,7 @@ const PING_EVERY: Duration = Duration::from_millis(500);
 const PING_TIMEOUT: Duration = Duration::from_millis(1000);
 
 pub struct Cluster {
-    /// None: the node runs alone without an internode endpoint (see `bind_internode`).
+    /// None: the node runs alone without an internode endpoint (see `crate::peer::listen`).
     pub transport: Option<Transport>,
     meta: MetaStore,
     disks: DiskSet,
@@ -148,7 +147,7 @@ impl Cluster {
                 *slot = if n.id == me {
                     self.local.get(usize::from(j)).map(|d| d.clone() as Arc<dyn ShardDisk>)
                 } else if let Some(transport) = &self.transport {
-                    Some(Arc::new(remote_disk::RemoteDisk::new(
+                    Some(Arc::new(RemoteDisk::new(
                         transport.clone(),
                         n.addr.clone(),
                         n.id,

@@ -1,7 +1,9 @@
 //! `<data>/cluster.json`: who this node is in which cluster. Written before the node
-//! acts on it (fsync + rename), read at every start.
+//! acts on it (fsync + rename), read at every start. Touches that file only.
 
+use crate::config::Config;
 use anyhow::{Context, bail};
+use cairn_raft::Bootstrap;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +27,37 @@ impl ClusterState {
     /// A node that has never been part of a cluster.
     pub fn lone() -> Self {
         ClusterState { node_id: 1, secret: None, meta_dir: "meta".into(), member: false }
+    }
+
+    /// The state this node starts in: given by the static peer list when the config
+    /// has one, else as `cluster.json` says, else a node that has never been part of a
+    /// cluster.
+    pub fn at_start(cfg: &Config) -> anyhow::Result<ClusterState> {
+        if cfg.peers.is_empty() {
+            Ok(Self::load(&cfg.data)?.unwrap_or_else(Self::lone))
+        } else {
+            let secret = cfg.cluster_secret.as_deref().unwrap_or_default();
+            Self::for_static(&cfg.data, &cfg.peers, &cfg.advertise_addr(), secret)
+        }
+    }
+
+    /// How the metadata store starts: the first node of a static cluster initializes
+    /// the group with every peer as a voter; the other peers, and a node that became a
+    /// member, never initialize one but take part in the existing group; a lone node
+    /// forms a group of one.
+    pub fn bootstrap(&self, peers: &[String]) -> Bootstrap {
+        if !peers.is_empty() {
+            if self.node_id == 1 {
+                let members = peers.iter().enumerate().map(|(i, a)| (i as u64 + 1, a.clone())).collect();
+                Bootstrap::Members(members)
+            } else {
+                Bootstrap::Join
+            }
+        } else if self.member {
+            Bootstrap::Join
+        } else {
+            Bootstrap::SingleNode
+        }
     }
 
     pub fn load(data: &Path) -> anyhow::Result<Option<ClusterState>> {

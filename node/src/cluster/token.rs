@@ -1,5 +1,6 @@
 //! Join tokens: what `cairn cluster init` prints and `cairn cluster join` takes. A
 //! token carries the cluster secret, so it is a credential: whoever holds it can join.
+//! Encoding only, touching nothing.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -5,6 +5,10 @@
 //! ([`PeerStream`]) and know nothing of QUIC. Every connection is TLS 1.3 (ALPN `cairn/1`) and is
 //! mutually authenticated with the cluster secret, bound to the TLS session (see `auth.rs`),
 //! before any stream reaches a [`Handler`]. Outgoing connections are cached, one per peer.
+//!
+//! The one place that touches the internode socket (UDP, quinn). Knows nothing of what the
+//! bytes mean: the protocol is `crate::peer`'s, and this module is also public so that tests
+//! can drive it with handlers of their own.
 
 mod auth;
 mod error;

@@ -1,7 +1,9 @@
 //! Prometheus metrics (`GET /metrics`, unauthenticated like the health probes)
 //! and the S3 operation name of a request, shared by metrics and request logs.
+//! Counts what the front sees; reads the metadata store, the disk table and the
+//! durability workers' gauges when rendered; touches nothing.
 
-use crate::durability::Durability;
+use crate::workers::durability::Durability;
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
 use prometheus_client::encoding::EncodeLabelSet;

@@ -1,4 +1,5 @@
 //! Raft RPCs over the transport: the [`PeerCaller`] the metadata store sends through.
+//! Touches nothing but the transport.
 
 use super::messages::PeerRequest;
 use crate::transport::Transport;

@@ -1,4 +1,6 @@
-//! The server side of the transport: what a node does for its peers.
+//! The server side of the peer protocol: what a node does for its peers. May touch the
+//! metadata store (Raft RPCs, adding a joining node), this node's local disks (shard
+//! streams) and the keyring (read, for a joining node); only authenticated peers get here.
 
 use super::messages::{self, APPEND, COMMIT, MAX_READ, PeerRequest, PeerStatus};
 use crate::transport::{Handler, PeerStream};

@@ -1,5 +1,6 @@
 //! TLS for the S3 endpoint: a certificate and key from PEM files, reloaded in
-//! place (on SIGHUP) without dropping connections.
+//! place (on SIGHUP) without dropping connections. Touches the two PEM files, read
+//! only. (The internode endpoint's TLS is `crate::transport`'s, a different thing.)
 
 use anyhow::Context;
 use rustls::ServerConfig;
@@ -51,5 +52,20 @@ impl Tls {
 
     pub fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.config.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
+
+/// Reloads `tls` on every SIGHUP; a failed reload keeps the current certificate.
+pub async fn reload_on_sighup(tls: Arc<Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; TLS certificates will not be reloaded");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "TLS reload failed; keeping the current certificate"),
+        }
     }
 }

@@ -7,6 +7,10 @@
 //!   which stay in refill until a pass over them leaves nothing degraded (refill.rs).
 //! - Two nodes healing the same shard cannot interleave: a shard's temp file is
 //!   created exclusively, so the second writer fails and retries later.
+//!
+//! May touch shards on every disk (through the disk set) and the local disks (orphans,
+//! refill markers), and the metadata store: reads, the scrubber's and the rebalancer's
+//! progress (service state) and blob moves (`MoveBlob`). Nothing of S3 or HTTP.
 
 mod collector;
 mod heal_queue;

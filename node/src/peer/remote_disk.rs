@@ -1,6 +1,7 @@
 //! A disk of a peer node, reached over the transport. The erasure crate calls it from
 //! blocking tasks, so each call drives its async transport work to completion on the
-//! runtime handle captured at construction.
+//! runtime handle captured at construction. Touches the transport and the peer's up flag
+//! (kept by `crate::cluster`'s prober; a failed call lowers it).
 
 use super::messages::{self, APPEND, COMMIT, PeerRequest};
 use crate::transport::{PeerStream, Transport};

@@ -1,10 +1,14 @@
-//! The HTTP front: accepts connections, answers the health probes itself and
-//! hands everything else to s3s, through the gate (`cairn_s3api::gate`): requests
-//! refused from their head never reach s3s, and every body is guarded. Holds the
-//! request slots: anonymous requests may take only a share of them. Shuts down
-//! gracefully on request.
+//! Connections and requests: accepts TCP (and TLS) connections, answers the health
+//! probes and `/metrics` itself and hands everything else to s3s, through the gate
+//! (`cairn_s3api::gate`): requests refused from their head never reach s3s, and every
+//! body is guarded. Holds the request slots: anonymous requests may take only a share
+//! of them. Logs and counts every request; shuts down gracefully on request. Touches
+//! sockets and the s3s service; what a request does is s3s's and s3api's business.
 
-use crate::metrics::{Metrics, operation};
+use super::health::Health;
+use super::metrics::{Metrics, operation};
+use super::text;
+use super::tls::Tls;
 use cairn_s3api::access::{ConnInfo, OpName};
 use cairn_s3api::gate::{self, Gate, Refusal};
 use hyper::body::Incoming;
@@ -25,7 +29,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything a connection needs to answer requests.
 pub struct Front {
     pub service: S3Service,
-    pub ready: Arc<dyn Fn() -> bool + Send + Sync>,
+    pub health: Health,
     pub metrics: Arc<Metrics>,
     /// Requests handled at once; beyond it S3's 503 SlowDown.
     pub limiter: Arc<tokio::sync::Semaphore>,
@@ -38,7 +42,7 @@ pub struct Front {
     pub refused: RefusalLog,
     /// Virtual-host style addressing, to name the bucket in logs.
     pub host: cairn_s3api::CairnHost,
-    pub tls: Option<Arc<crate::tls::Tls>>,
+    pub tls: Option<Arc<Tls>>,
 }
 
 /// Request heads larger than this are refused (hyper answers 431).
@@ -140,38 +144,23 @@ async fn first_bytes<S: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-fn text(status: http::StatusCode, content_type: &str, body: String) -> http::Response<s3s::Body> {
-    let mut resp = http::Response::new(s3s::Body::from(body));
-    *resp.status_mut() = status;
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    resp
-}
-
 fn header_u64(headers: &http::HeaderMap, name: &str) -> u64 {
     headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 impl Front {
     async fn handle(&self, req: http::Request<Incoming>) -> http::Response<s3s::Body> {
-        match (req.method(), req.uri().path()) {
-            (&http::Method::GET, "/health/live") => return text(http::StatusCode::OK, "text/plain", "ok\n".into()),
-            (&http::Method::GET, "/health/ready") => {
-                return if (self.ready)() {
-                    text(http::StatusCode::OK, "text/plain", "ok\n".into())
-                } else {
-                    text(http::StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into())
-                };
+        if req.method() == http::Method::GET {
+            if let Some(resp) = self.health.answer(req.uri().path()) {
+                return resp;
             }
-            (&http::Method::GET, "/metrics") => {
+            if req.uri().path() == "/metrics" {
                 return text(
                     http::StatusCode::OK,
                     "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     self.metrics.render(),
                 );
             }
-            _ => {}
         }
         let request_id = format!("{:016X}", rand::random::<u64>());
         let (guess, bucket, object) = self.describe(&req);

@@ -7,6 +7,8 @@
 //!   stream that ends without a commit discards the shard.
 //!
 //! Shard replies are a status byte ([`OK`] or [`ERR`]) followed by data or a UTF-8 error.
+//!
+//! The wire format only: types and encoding, touching nothing.
 
 use cairn_raft::rpc::RaftRpc;
 use serde::{Deserialize, Serialize};

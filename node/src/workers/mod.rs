@@ -1,0 +1,59 @@
+//! The node's background workers: the work a node does on its own, outside any request.
+//! [`start`] starts them all; each stops when the shutdown signal is sent.
+//!
+//! - `durability/`: keeping stored data whole. Heal on read (blobs found damaged by a
+//!   read or a short write, healed soon after), heal passes on request, the scrubber
+//!   (Raft leader only, progress in Raft), the rebalancer (Raft leader only), the orphan
+//!   collector and the refill of wiped disks (each node, on its own local disks).
+//!   Throttled by `scrub_rate_mib` and `rebalance_rate_mib`.
+//! - `uploads.rs`: upload expiry, aborting multipart uploads older than
+//!   `multipart_expiry_secs` (each node).
+//! - Lifecycle (not yet): expiring and transitioning objects by the bucket's lifecycle
+//!   rules will be a worker here, beside upload expiry, going through the object layer
+//!   as upload expiry does.
+//!
+//! Workers change stored data only through the object layer (`cairn_s3api`) or the
+//! metadata store's commands and the disks' shard API; never over HTTP.
+//!
+//! Background tasks that are not workers stay with what they serve: the layout watcher
+//! and peer prober are the cluster's membership (`crate::cluster`), the TLS reload on
+//! SIGHUP is the front's (`crate::front`), the accept loop the transport's, and a
+//! cluster member waiting for its root key is start-up (`crate::credentials`).
+
+pub mod durability;
+mod uploads;
+
+use crate::config::Config;
+use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_raft::MetaStore;
+use cairn_s3api::CairnS3;
+use durability::{Durability, DurabilityConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Starts every worker. The durability workers' handle answers the admin API
+/// (heal, scrub and refill status) and feeds `/metrics`.
+pub fn start(
+    cfg: &Config,
+    meta: MetaStore,
+    disks: Arc<DiskSet>,
+    local: Vec<Arc<LocalDisk>>,
+    s3: CairnS3,
+    shutdown: watch::Receiver<bool>,
+) -> Arc<Durability> {
+    let durability = Durability::start(
+        meta,
+        disks,
+        local,
+        DurabilityConfig {
+            scrub_rate_mib: cfg.scrub_rate_mib,
+            rebalance_rate_mib: cfg.rebalance_rate_mib,
+            scrub_interval: Duration::from_secs(cfg.scrub_interval_secs),
+            orphan_grace: Duration::from_secs(cfg.orphan_grace_secs),
+        },
+        shutdown.clone(),
+    );
+    tokio::spawn(uploads::expire(s3, Duration::from_secs(cfg.multipart_expiry_secs), shutdown));
+    durability
+}
