@@ -2,9 +2,9 @@
 //! erasure-coded disk set. Writing a blob never commits metadata; reading never
 //! returns bytes that failed their checksums.
 
-use crate::checksum::{BodyHasher, Digests};
 use crate::errors;
 use crate::placement;
+use crate::s3::checksum::{BodyHasher, Digests};
 use bytes::Bytes;
 use cairn_erasure::{DiskSet, ShardSpec, ShardWriter};
 use cairn_raft::MetaStore;

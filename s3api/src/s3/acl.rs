@@ -1,10 +1,10 @@
 //! GetBucketAcl, PutBucketAcl, GetObjectAcl and PutObjectAcl over canned ACLs.
 
 use crate::access::{Owners, acl};
-use crate::bucket_ops::unexpected;
 use crate::errors;
-use crate::object_ops::check_version_id;
-use crate::service::CairnS3;
+use crate::s3::bucket::unexpected;
+use crate::s3::object::check_version_id;
+use crate::s3::service::CairnS3;
 use cairn_raft::schema::{CannedAcl, Command, CommandResult};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};

@@ -3,16 +3,14 @@
 //! copies object bytes and is decided atomically in the state machine.
 
 use crate::access::{Owners, acl};
-use crate::bucket_ops::unexpected;
-use crate::checksum::Algorithm;
 use crate::errors;
-use crate::listing::Encoder;
-use crate::object_ops::{
-    Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, stored_content_encoding, user_metadata,
-    write_condition,
-};
-use crate::preconditions::Conditions;
-use crate::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::bucket::unexpected;
+use crate::s3::checksum::{Algorithm, set_checksum_fields};
+use crate::s3::ingest::{Ingest, MAX_PUT_SIZE};
+use crate::s3::listing::Encoder;
+use crate::s3::preconditions::{Conditions, write_condition};
+use crate::s3::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -79,7 +77,7 @@ fn composite_checksum(alg: Algorithm, parts: &[PartRef]) -> Option<String> {
     for p in parts {
         joined.extend(B64.decode(p.checksum.as_deref()?).ok()?);
     }
-    let mut h = crate::checksum::BodyHasher::new(&[alg]);
+    let mut h = crate::s3::checksum::BodyHasher::new(&[alg]);
     h.update(&joined);
     let value = h.finish().checksums.remove(&alg)?;
     Some(format!("{value}-{}", parts.len()))
@@ -255,7 +253,7 @@ impl CairnS3 {
         }
         let algorithm = upload_algorithm(&upload);
         let body = self.store.read_blob(&src, range.start, range.end)?;
-        let hasher = crate::checksum::BodyHasher::new(&algorithm.into_iter().collect::<Vec<_>>());
+        let hasher = crate::s3::checksum::BodyHasher::new(&algorithm.into_iter().collect::<Vec<_>>());
         let blob =
             self.store.write_blob(&input.bucket, &input.key, body, hasher, Some(range.end - range.start)).await?;
         let etag = blob.digests.etag();

@@ -2,10 +2,10 @@
 //! Policies are validated here and stored in the bucket's metadata record through
 //! Raft; the authorizer evaluates them.
 
-use crate::bucket_ops::unexpected;
 use crate::errors;
 use crate::policy::{MAX_POLICY_SIZE, Policy};
-use crate::service::CairnS3;
+use crate::s3::bucket::unexpected;
+use crate::s3::service::CairnS3;
 use cairn_raft::schema::{Command, CommandResult};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
