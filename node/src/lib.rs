@@ -13,10 +13,11 @@ pub mod transport;
 
 use anyhow::Context;
 use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_object::{Store, StoreConfig};
 use cairn_raft::rpc::PeerCaller;
 use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
 use cairn_s3api::access::{Authorizer, CairnAccess};
-use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store, StoreConfig};
+use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3};
 use cluster::state::ClusterState;
 use cluster::{Cluster, ClusterParts, PeerService, TransportCaller};
 use config::Config;
@@ -170,9 +171,10 @@ impl Node {
             .with_cluster(cluster.clone())
             .with_durability(Arc::new(durability::DurabilityApi(durability.clone())));
         let disks = store.disks.clone();
+        let uploads = store.clone();
         let s3 = CairnS3::new(store, access.clone());
         cluster.spawn_background(rx.clone());
-        tokio::spawn(expire_uploads(s3.clone(), Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
+        tokio::spawn(expire_uploads(uploads, Duration::from_secs(cfg.multipart_expiry_secs), rx.clone()));
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(CairnAuth::new(meta.clone(), keyring.clone()));
         builder.set_access(CairnAccess(access));
@@ -271,7 +273,7 @@ async fn bind_internode(
 
 /// Aborts incomplete multipart uploads older than `max_age`, checking a few
 /// times per `max_age` (at most hourly).
-async fn expire_uploads(s3: CairnS3, max_age: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn expire_uploads(store: Arc<Store>, max_age: Duration, mut shutdown: watch::Receiver<bool>) {
     let every = (max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -283,7 +285,7 @@ async fn expire_uploads(s3: CairnS3, max_age: Duration, mut shutdown: watch::Rec
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
-        let n = s3.abort_expired_uploads(cutoff).await;
+        let n = store.abort_expired_uploads(cutoff).await;
         if n > 0 {
             tracing::info!(aborted = n, "expired multipart uploads aborted");
         }

@@ -4,7 +4,7 @@
 
 use crate::access::Authorizer;
 use crate::key_admin;
-use crate::store::Store;
+use cairn_object::Store;
 use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result};
 use serde_json::json;

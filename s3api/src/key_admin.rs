@@ -5,8 +5,9 @@
 use crate::access::{Keyring, owner_id};
 use crate::admin::AdminError;
 use crate::timefmt::now;
+use cairn_object::{ObjectError, meta as commit};
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{AccessKey, Command, CommandResult, Nanos};
+use cairn_raft::schema::{AccessKey, Nanos};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde_json::{Value, json};
@@ -55,6 +56,17 @@ fn unavailable(e: cairn_raft::MetaError) -> AdminError {
     AdminError::new(503, "ServiceUnavailable", e.to_string())
 }
 
+/// A key commit's failure: the cluster unavailable, the key gone, or an answer
+/// the command never yields.
+fn refused(e: ObjectError, id: &str) -> AdminError {
+    match e {
+        ObjectError::Meta(e) => unavailable(e),
+        ObjectError::NoSuchKey => no_such_key(id),
+        ObjectError::Unexpected(other) => AdminError::new(500, "InternalError", format!("unexpected result {other:?}")),
+        other => AdminError::new(500, "InternalError", other.to_string()),
+    }
+}
+
 fn no_such_key(id: &str) -> AdminError {
     AdminError::new(404, "NoSuchKey", format!("there is no access key {id}"))
 }
@@ -83,10 +95,7 @@ pub async fn create(meta: &MetaStore, keyring: &Keyring, body: &[u8]) -> Result<
         ));
     }
     let (key, secret) = new_key(keyring, req.name.as_deref(), req.admin);
-    match meta.propose(Command::PutAccessKey { key: key.clone() }).await.map_err(unavailable)? {
-        CommandResult::Ok => {}
-        other => return Err(AdminError::new(500, "InternalError", format!("unexpected result {other:?}"))),
-    }
+    commit::put_access_key(meta, key.clone()).await.map_err(|e| refused(e, &key.access_key_id))?;
     tracing::info!(access_key = %key.access_key_id, name = %key.name, admin = key.admin, "access key created");
     let mut v = describe(&key);
     v["secret_access_key"] = json!(secret);
@@ -121,11 +130,7 @@ pub async fn delete(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
     if key.is_root {
         return Err(AdminError::new(409, "CannotDeleteRootKey", "the root key cannot be deleted"));
     }
-    match meta.propose(Command::DeleteAccessKey { access_key_id: id.to_string() }).await.map_err(unavailable)? {
-        CommandResult::Ok => {}
-        CommandResult::NoSuchKey => return Err(no_such_key(id)),
-        other => return Err(AdminError::new(500, "InternalError", format!("unexpected result {other:?}"))),
-    }
+    commit::delete_access_key(meta, id.to_string()).await.map_err(|e| refused(e, id))?;
     tracing::info!(access_key = %id, "access key deleted");
     Ok(json!({ "deleted": id }))
 }

@@ -1,5 +1,5 @@
-//! The S3 API of Cairn: an s3s `S3` implementation over the Raft metadata store
-//! and the erasure-coded disk set.
+//! The protocols of Cairn over the object layer (`cairn-object`): the S3 API (`s3/`,
+//! an s3s `S3` implementation, behind `gate/` and `access/`) and the admin API.
 
 pub mod access;
 mod admin;
@@ -10,11 +10,9 @@ mod host;
 pub mod key_admin;
 #[cfg(test)]
 mod parser_props;
-mod placement;
 pub mod policy;
 pub mod refusals;
 mod s3;
-mod store;
 mod timefmt;
 
 pub use admin::{AdminError, AdminRoute, ClusterAdmin, DurabilityAdmin};
@@ -22,4 +20,3 @@ pub use auth::CairnAuth;
 pub use host::CairnHost;
 pub use s3::multipart::{MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use s3::service::CairnS3;
-pub use store::{Store, StoreConfig, placement_hash, spec_of};

@@ -5,7 +5,8 @@ use crate::errors;
 use crate::s3::listing;
 use crate::s3::service::{CairnS3, caller};
 use crate::timefmt::{now, to_timestamp};
-use cairn_raft::schema::{BucketInfo, Command, CommandResult};
+use cairn_object::{ObjectError, meta};
+use cairn_raft::schema::BucketInfo;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -47,11 +48,7 @@ impl CairnS3 {
             return Ok(b);
         }
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        self.store
-            .meta
-            .get_bucket(name)
-            .map_err(errors::meta)?
-            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+        self.store.meta.get_bucket(name).map_err(errors::meta)?.ok_or_else(errors::no_such_bucket)
     }
 
     pub(crate) async fn create_bucket_impl(
@@ -75,23 +72,19 @@ impl CairnS3 {
             ));
         }
         let bucket = BucketInfo { name: name.clone(), owner: owner.clone(), created: now(), acl, policy: None };
-        let cmd = Command::CreateBucket { bucket };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Ok => {}
+        match meta::create_bucket(&self.store.meta, bucket).await {
+            Ok(()) => {}
             // us-east-1 answers a repeated create by the owner with 200 (a legacy of
             // that region that clients rely on); every other region with 409.
-            CommandResult::BucketAlreadyExists { owner: existing }
+            Err(ObjectError::BucketAlreadyExists { owner: existing })
                 if existing == owner && self.store.config.region == "us-east-1" => {}
-            CommandResult::BucketAlreadyExists { owner: existing } if existing == owner => {
+            Err(ObjectError::BucketAlreadyExists { owner: existing }) if existing == owner => {
                 return Err(s3_error!(
                     BucketAlreadyOwnedByYou,
                     "Your previous request to create the named bucket succeeded and you already own it."
                 ));
             }
-            CommandResult::BucketAlreadyExists { .. } => {
-                return Err(s3_error!(BucketAlreadyExists, "The requested bucket name is not available."));
-            }
-            other => return Err(unexpected(other)),
+            Err(e) => return Err(errors::object(e)),
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }
@@ -100,49 +93,9 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        let name = req.input.bucket;
-        // Incomplete multipart uploads do not keep a bucket alive (as on AWS): with no
-        // object left they are aborted, and the delete is tried again. Whether the
-        // bucket is empty is still decided by apply, so an object or upload created
-        // meanwhile makes it BucketNotEmpty.
-        for attempt in 0..2 {
-            let cmd = Command::DeleteBucket { name: name.clone() };
-            match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-                CommandResult::Ok => {
-                    return Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT));
-                }
-                CommandResult::NoSuchBucket => {
-                    return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
-                }
-                CommandResult::BucketNotEmpty
-                    if attempt == 0 && !self.store.meta.bucket_has_objects(&name).map_err(errors::meta)? =>
-                {
-                    self.abort_all_uploads(&name).await?;
-                }
-                CommandResult::BucketNotEmpty => {
-                    return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
-                }
-                other => return Err(unexpected(other)),
-            }
-        }
-        Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"))
-    }
-
-    /// Aborts every incomplete multipart upload of a bucket, a page at a time.
-    async fn abort_all_uploads(&self, bucket: &str) -> S3Result<()> {
-        loop {
-            let page = self.store.meta.list_uploads(bucket, "", None, None, None, 1000).map_err(errors::meta)?;
-            if page.uploads.is_empty() {
-                return Ok(());
-            }
-            for u in page.uploads {
-                match self.abort_upload(u.bucket.clone(), u.key.clone(), u.upload_id.clone()).await {
-                    Ok(()) => {}
-                    Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+        // Uploads alone do not keep a bucket alive: see `Store::delete_bucket`.
+        self.store.delete_bucket(&req.input.bucket).await.map_err(errors::object)?;
+        Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT))
     }
 
     pub(crate) async fn list_buckets_impl(
@@ -226,11 +179,6 @@ impl CairnS3 {
         let location_constraint = (region != "us-east-1").then(|| BucketLocationConstraint::from(region.clone()));
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
-}
-
-pub fn unexpected(r: CommandResult) -> s3s::S3Error {
-    tracing::error!(result = ?r, "unexpected metadata result");
-    s3_error!(InternalError, "unexpected metadata result")
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! errors s3s reports on it, and every digest the client declared, checked before
 //! anything is committed. PutObject and UploadPart share it.
 
-use crate::s3::checksum::{Algorithm, BodyHasher, ChecksumRequest};
+use crate::errors;
+use crate::s3::checksum::{Algorithm, BodyHasher, ChecksumRequest, Digests};
 use crate::s3::service::CairnS3;
-use crate::store::{ByteStream, WrittenBlob};
+use cairn_object::{DataStream, ObjectError};
 use cairn_raft::schema::ObjectData;
 use futures::StreamExt;
 use s3s::dto::*;
@@ -13,10 +14,19 @@ use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 /// S3's limit for a single PUT (and a copy source).
 pub(crate) const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
-pub(crate) fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
+/// A body that has been durably written but not yet committed, and its digests.
+pub(crate) struct WrittenBlob {
+    pub data: ObjectData,
+    pub size: u64,
+    pub digests: Digests,
+}
+
+/// The request body as the object layer reads it; its errors come back unchanged
+/// (see `errors::object`).
+pub(crate) fn body_stream(body: Option<StreamingBlob>) -> DataStream {
     match body {
         None => Box::pin(futures::stream::empty()),
-        Some(b) => Box::pin(b.map(|r| r.map_err(body_error))),
+        Some(b) => Box::pin(b.map(|r| r.map_err(|e| ObjectError::Body(Box::new(body_error(e)))))),
     }
 }
 
@@ -62,12 +72,6 @@ pub(crate) fn expected_length(headers: &http::HeaderMap, content_length: Option<
     Ok(if streaming { None } else { content_length.and_then(|n| u64::try_from(n).ok()) })
 }
 
-/// Only the shard-backed part of a version needs cleaning up; inline bytes go
-/// away with the record.
-pub(crate) fn shards_of(data: &ObjectData) -> Option<ObjectData> {
-    (!matches!(data, ObjectData::Inline(_))).then(|| data.clone())
-}
-
 pub(crate) struct Ingest<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
@@ -93,10 +97,7 @@ impl CairnS3 {
         }
         let mut algorithms = ck.algorithms.clone();
         algorithms.extend(req.also_compute);
-        let blob = self
-            .store
-            .write_blob(req.bucket, req.key, body_stream(req.body), BodyHasher::new(&algorithms), expected)
-            .await?;
+        let blob = self.write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected).await?;
         let mut declared = ck.declared;
         if let Some(alg) = ck.trailer {
             let value = req
@@ -120,9 +121,26 @@ impl CairnS3 {
         Ok(blob)
     }
 
+    /// Writes `body` through the object layer, computing the ETag's MD5 and the
+    /// `algorithms` checksums on the way.
+    pub(crate) async fn write_hashed(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: DataStream,
+        algorithms: &[Algorithm],
+        expected: Option<u64>,
+    ) -> S3Result<WrittenBlob> {
+        let mut hasher = BodyHasher::new(algorithms);
+        let written = self
+            .store
+            .write_data(bucket, key, body, &mut |chunk| hasher.update(chunk), expected)
+            .await
+            .map_err(errors::object)?;
+        Ok(WrittenBlob { data: written.data, size: written.size, digests: hasher.finish() })
+    }
+
     pub(crate) fn discard_blob(&self, data: &ObjectData) {
-        if let Some(d) = shards_of(data) {
-            self.store.discard(d);
-        }
+        self.store.discard_data(data);
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::access::{self, Authorizer, Caller};
 use crate::s3::unconfigured::Unset;
-use crate::store::Store;
+use cairn_object::Store;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::sync::Arc;

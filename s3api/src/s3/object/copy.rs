@@ -2,7 +2,7 @@
 
 use crate::access::acl;
 use crate::errors;
-use crate::s3::checksum::{Algorithm, BodyHasher, set_checksum_fields};
+use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::MAX_PUT_SIZE;
 use crate::s3::object::check_version_id;
 use crate::s3::preconditions::Conditions;
@@ -73,11 +73,8 @@ impl CairnS3 {
         if let Some(a) = input.checksum_algorithm.as_ref() {
             algorithms.push(Algorithm::parse(a.as_str())?);
         }
-        let body = self.store.read_blob(&src, 0, src.size)?;
-        let blob = self
-            .store
-            .write_blob(&input.bucket, &input.key, body, BodyHasher::new(&algorithms), Some(src.size))
-            .await?;
+        let body = self.store.read(&src, 0, src.size).map_err(errors::object)?;
+        let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size)).await?;
         let etag = blob.digests.etag();
         let checksums = blob.digests.stored();
         let last_modified = now();
@@ -112,7 +109,7 @@ impl CairnS3 {
                 ..src
             }
         };
-        self.commit_object(input.bucket, input.key, version, None).await?;
+        self.store.put_version(input.bucket, input.key, version, None).await.map_err(errors::object)?;
         let mut result = CopyObjectResult {
             e_tag: Some(ETag::Strong(etag)),
             last_modified: Some(to_timestamp(last_modified)),

@@ -2,29 +2,16 @@
 
 use crate::access;
 use crate::errors;
-use crate::s3::bucket::unexpected;
-use crate::s3::ingest::shards_of;
 use crate::s3::object::check_version_id;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::CairnS3;
-use cairn_raft::schema::{Command, CommandResult};
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
     async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
-        let cmd = Command::DeleteObject { bucket: bucket.to_string(), key: key.to_string() };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Replaced(old) => {
-                if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
-                    self.store.discard(d);
-                }
-                Ok(())
-            }
-            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            other => Err(unexpected(other)),
-        }
+        self.store.delete_version(bucket, key).await.map_err(errors::object)
     }
 
     pub(crate) async fn delete_object_impl(

@@ -2,6 +2,7 @@
 //! headers to answer with; a GET reads the first stripe before it answers.
 
 use super::first_stripe;
+use crate::errors;
 
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::object::check_version_id;
@@ -121,7 +122,8 @@ impl CairnS3 {
             )
             .await?;
         // Nothing is answered before the first stripe of the range has been read.
-        let body = first_stripe::read_first(self.store.read_blob(&obj, range.start, range.end)?).await?;
+        let body =
+            first_stripe::read_first(self.store.read(&obj, range.start, range.end).map_err(errors::object)?).await?;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
             ..Default::default()

@@ -22,7 +22,7 @@ pub(crate) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
 impl CairnS3 {
     /// Callers that must see the latest write run a read barrier first.
     pub(crate) async fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
-        match self.store.meta.get_object(bucket, key).map_err(errors::meta)? {
+        match self.store.current_version(bucket, key).map_err(errors::object)? {
             Some(o) => Ok(o),
             None => {
                 self.require_bucket(bucket).await?;

@@ -2,54 +2,17 @@
 
 use crate::access::acl;
 use crate::errors;
-use crate::s3::bucket::unexpected;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
-use crate::s3::ingest::{Ingest, shards_of};
+use crate::s3::ingest::Ingest;
 use crate::s3::preconditions::write_condition;
 use crate::s3::service::{CairnS3, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now};
-use cairn_raft::schema::{Command, CommandResult, ObjectVersion, WriteCondition};
+use cairn_raft::schema::ObjectVersion;
 use s3s::dto::*;
-use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result};
 
 impl CairnS3 {
-    /// Proposes the new version; the state machine decides the condition. Shards
-    /// of a refused write, and of the version it replaced, are removed after.
-    pub(super) async fn commit_object(
-        &self,
-        bucket: String,
-        key: String,
-        version: ObjectVersion,
-        condition: Option<WriteCondition>,
-    ) -> S3Result<()> {
-        let fresh = shards_of(&version.data);
-        let cmd = Command::PutObject { bucket, key, version, condition };
-        // On a Raft error the outcome is unknown: the new shards stay for the
-        // orphan collector rather than risk a committed record without bytes.
-        let result = self.store.meta.propose(cmd).await.map_err(errors::meta)?;
-        let refuse = |e: S3Error| {
-            if let Some(d) = fresh.clone() {
-                self.store.discard(d);
-            }
-            Err(e)
-        };
-        match result {
-            CommandResult::Replaced(old) => {
-                if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
-                    self.store.discard(d);
-                }
-                Ok(())
-            }
-            CommandResult::PreconditionFailed => {
-                refuse(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"))
-            }
-            CommandResult::NoSuchKey => refuse(s3_error!(NoSuchKey, "The specified key does not exist.")),
-            CommandResult::NoSuchBucket => refuse(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            other => refuse(unexpected(other)),
-        }
-    }
-
     pub(crate) async fn put_object_impl(
         &self,
         req: S3Request<PutObjectInput>,
@@ -91,7 +54,7 @@ impl CairnS3 {
             data: blob.data,
             acl,
         };
-        self.commit_object(input.bucket, input.key, version, condition).await?;
+        self.store.put_version(input.bucket, input.key, version, condition).await.map_err(errors::object)?;
         let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
         set_checksum_fields!(out, &checksums);
         Ok(S3Response::new(out))
