@@ -17,7 +17,7 @@ use cairn_object::{Store, StoreConfig};
 use cairn_raft::rpc::PeerCaller;
 use cairn_raft::{Bootstrap, MetaStore, OpenOptions};
 use cairn_s3api::access::{Authorizer, CairnAccess};
-use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3};
+use cairn_s3api::{CairnAuth, CairnHost, CairnS3, ExtRoute};
 use cluster::state::ClusterState;
 use cluster::{Cluster, ClusterParts, PeerService, TransportCaller};
 use config::Config;
@@ -167,7 +167,7 @@ impl Node {
             rx.clone(),
         );
         let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone()));
-        let admin = AdminRoute::new(store.clone(), access.clone())
+        let admin = ExtRoute::new(store.clone(), access.clone())
             .with_cluster(cluster.clone())
             .with_durability(Arc::new(durability::DurabilityApi(durability.clone())));
         let disks = store.disks.clone();

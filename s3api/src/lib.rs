@@ -2,12 +2,11 @@
 //! an s3s `S3` implementation, behind `gate/` and `access/`) and the admin API.
 
 pub mod access;
-mod admin;
 mod auth;
 mod errors;
+pub mod ext;
 pub mod gate;
 mod host;
-pub mod key_admin;
 #[cfg(test)]
 mod parser_props;
 pub mod policy;
@@ -15,8 +14,9 @@ pub mod refusals;
 mod s3;
 mod timefmt;
 
-pub use admin::{AdminError, AdminRoute, ClusterAdmin, DurabilityAdmin};
 pub use auth::CairnAuth;
+pub use ext::ExtRoute;
+pub use ext::admin::{AdminError, ClusterAdmin, DurabilityAdmin};
 pub use host::CairnHost;
 pub use s3::multipart::{MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use s3::service::CairnS3;

@@ -1,16 +1,43 @@
-//! Access key administration behind `/cairn/admin/v1/keys`: create, list, describe
-//! and delete keys. Secrets are sealed before they are proposed to Raft and are
-//! shown once, in the answer to the create call.
+//! Access key administration behind `/cairn/admin/v1/keys`: create (POST), list
+//! (GET), describe (GET `keys/<id>`) and delete (DELETE `keys/<id>`) keys. Secrets are
+//! sealed before they are committed and are shown once, in the answer to the create
+//! call.
 
+use super::{Admin, AdminError};
 use crate::access::{Keyring, owner_id};
-use crate::admin::AdminError;
+use crate::ext::{MAX_BODY, answer};
 use crate::timefmt::now;
+use cairn_api::admin::{CreateKey, KeyDeleted, KeyInfo, KeyList};
 use cairn_object::{ObjectError, meta as commit};
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{AccessKey, Nanos};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use serde_json::{Value, json};
+use s3s::{Body, S3Response};
+
+impl Admin {
+    /// `id`: the segments after `keys` (none for the collection).
+    pub(super) async fn keys_call(&self, method: &http::Method, id: &[&str], mut body: Body) -> S3Response<Body> {
+        let meta = &self.store.meta;
+        let id = (!id.is_empty())
+            .then(|| percent_encoding::percent_decode_str(&id.join("/")).decode_utf8_lossy().into_owned());
+        match (method, id.as_deref()) {
+            (&http::Method::POST, None) => answer(match body.store_all_limited(MAX_BODY).await {
+                Ok(bytes) => create(meta, self.access.keyring(), &bytes).await,
+                Err(e) => Err(AdminError::new(400, "InvalidRequest", e.to_string())),
+            }),
+            (&http::Method::GET, None) => answer(list(meta).await),
+            (&http::Method::GET, Some(id)) => answer(info(meta, id).await),
+            (&http::Method::DELETE, Some(id)) => answer(delete(meta, id).await),
+            (_, None) => {
+                answer::<()>(Err(AdminError::new(405, "MethodNotAllowed", "keys answers GET (list) and POST (create)")))
+            }
+            (_, Some(_)) => {
+                answer::<()>(Err(AdminError::new(405, "MethodNotAllowed", "keys/<id> answers GET (info) and DELETE")))
+            }
+        }
+    }
+}
 
 const MAX_NAME: usize = 128;
 
@@ -41,15 +68,17 @@ fn rfc3339(n: Nanos) -> String {
         .unwrap_or_default()
 }
 
-fn describe(k: &AccessKey) -> Value {
-    json!({
-        "access_key_id": k.access_key_id,
-        "name": k.name,
-        "owner_id": owner_id(&k.access_key_id),
-        "admin": k.admin || k.is_root,
-        "root": k.is_root,
-        "created": rfc3339(k.created),
-    })
+fn describe(k: &AccessKey) -> KeyInfo {
+    KeyInfo {
+        access_key_id: k.access_key_id.clone(),
+        name: k.name.clone(),
+        owner_id: owner_id(&k.access_key_id),
+        admin: k.admin || k.is_root,
+        root: k.is_root,
+        created: rfc3339(k.created),
+        secret_access_key: None,
+        buckets: None,
+    }
 }
 
 fn unavailable(e: cairn_raft::MetaError) -> AdminError {
@@ -71,16 +100,9 @@ fn no_such_key(id: &str) -> AdminError {
     AdminError::new(404, "NoSuchKey", format!("there is no access key {id}"))
 }
 
-pub async fn create(meta: &MetaStore, keyring: &Keyring, body: &[u8]) -> Result<Value, AdminError> {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Create {
-        name: Option<String>,
-        #[serde(default)]
-        admin: bool,
-    }
-    let req: Create = if body.iter().all(u8::is_ascii_whitespace) {
-        Create::default()
+pub async fn create(meta: &MetaStore, keyring: &Keyring, body: &[u8]) -> Result<KeyInfo, AdminError> {
+    let req: CreateKey = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateKey::default()
     } else {
         serde_json::from_slice(body)
             .map_err(|e| AdminError::new(400, "InvalidRequest", format!("expected {{\"name\", \"admin\"}}: {e}")))?
@@ -97,18 +119,16 @@ pub async fn create(meta: &MetaStore, keyring: &Keyring, body: &[u8]) -> Result<
     let (key, secret) = new_key(keyring, req.name.as_deref(), req.admin);
     commit::put_access_key(meta, key.clone()).await.map_err(|e| refused(e, &key.access_key_id))?;
     tracing::info!(access_key = %key.access_key_id, name = %key.name, admin = key.admin, "access key created");
-    let mut v = describe(&key);
-    v["secret_access_key"] = json!(secret);
-    Ok(v)
+    Ok(KeyInfo { secret_access_key: Some(secret), ..describe(&key) })
 }
 
-pub async fn list(meta: &MetaStore) -> Result<Value, AdminError> {
+pub async fn list(meta: &MetaStore) -> Result<KeyList, AdminError> {
     meta.read_barrier().await.map_err(unavailable)?;
-    let keys: Vec<Value> = meta.list_access_keys().map_err(unavailable)?.iter().map(describe).collect();
-    Ok(json!({ "keys": keys }))
+    let keys = meta.list_access_keys().map_err(unavailable)?.iter().map(describe).collect();
+    Ok(KeyList { keys })
 }
 
-pub async fn info(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
+pub async fn info(meta: &MetaStore, id: &str) -> Result<KeyInfo, AdminError> {
     meta.read_barrier().await.map_err(unavailable)?;
     let key = meta.get_access_key(id).map_err(unavailable)?.ok_or_else(|| no_such_key(id))?;
     let mut buckets = Vec::new();
@@ -119,12 +139,10 @@ pub async fn info(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
         after = Some(last.name.clone());
         buckets.extend(page.into_iter().filter(|b| b.owner == key.access_key_id).map(|b| b.name));
     }
-    let mut v = describe(&key);
-    v["buckets"] = json!(buckets);
-    Ok(v)
+    Ok(KeyInfo { buckets: Some(buckets), ..describe(&key) })
 }
 
-pub async fn delete(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
+pub async fn delete(meta: &MetaStore, id: &str) -> Result<KeyDeleted, AdminError> {
     meta.read_barrier().await.map_err(unavailable)?;
     let key = meta.get_access_key(id).map_err(unavailable)?.ok_or_else(|| no_such_key(id))?;
     if key.is_root {
@@ -132,5 +150,5 @@ pub async fn delete(meta: &MetaStore, id: &str) -> Result<Value, AdminError> {
     }
     commit::delete_access_key(meta, id.to_string()).await.map_err(|e| refused(e, id))?;
     tracing::info!(access_key = %id, "access key deleted");
-    Ok(json!({ "deleted": id }))
+    Ok(KeyDeleted { deleted: id.to_string() })
 }
