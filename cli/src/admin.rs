@@ -1,4 +1,5 @@
-//! Signed JSON requests to Cairn's admin API (`/cairn/admin/v1/`).
+//! Signed JSON requests to Cairn's admin API (`/cairn/admin/v1/`), answers read into
+//! the server's own types (`cairn-api`).
 
 use crate::client::Connection;
 use anyhow::{Context, bail};
@@ -6,31 +7,34 @@ use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
     sign,
 };
+use cairn_api::{ADMIN_PREFIX, ErrorBody};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::time::SystemTime;
 
-pub async fn get(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
+pub async fn get<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
     request(conn, "GET", endpoint, None).await
 }
 
-pub async fn post(conn: &Connection, endpoint: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-    request(conn, "POST", endpoint, Some(body)).await
+pub async fn post<T: DeserializeOwned>(conn: &Connection, endpoint: &str, body: &impl Serialize) -> anyhow::Result<T> {
+    request(conn, "POST", endpoint, Some(serde_json::to_vec(body)?)).await
 }
 
-pub async fn delete(conn: &Connection, endpoint: &str) -> anyhow::Result<serde_json::Value> {
+pub async fn delete<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
     request(conn, "DELETE", endpoint, None).await
 }
 
-async fn request(
+async fn request<T: DeserializeOwned>(
     conn: &Connection,
     method: &str,
     endpoint: &str,
-    body: Option<&serde_json::Value>,
-) -> anyhow::Result<serde_json::Value> {
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<T> {
+    let body = body.unwrap_or_default();
     let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
         bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     };
-    let url = format!("{}/cairn/admin/v1/{endpoint}", conn.endpoint.trim_end_matches('/'));
+    let url = format!("{}{ADMIN_PREFIX}{endpoint}", conn.endpoint.trim_end_matches('/'));
     let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "cairn-cli").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
@@ -61,19 +65,14 @@ async fn request(
     if !status.is_success() {
         // Signature and access errors come from the S3 layer as XML; the admin
         // API's own errors are JSON.
+        let json = serde_json::from_str::<ErrorBody>(&text).ok();
         let code = text
             .split_once("<Code>")
             .and_then(|(_, rest)| rest.split_once("</Code>"))
             .map(|(c, _)| c.to_string())
-            .or_else(|| {
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
-            })
+            .or_else(|| json.as_ref().map(|e| e.error.code.clone()))
             .unwrap_or_else(|| text.trim().to_string());
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+        let message = json.map(|e| e.error.message);
         match message {
             Some(m) => bail!("{code}: {m}"),
             None => bail!("{url}: HTTP {status}: {code}"),

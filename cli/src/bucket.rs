@@ -75,9 +75,10 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
         BucketCommand::Info { name } => {
             s3.head_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("bucket {name}"), e))?;
             // With an admin key, the node's exact counters; else count by listing.
-            let usage = crate::admin::get(conn, &format!("usage?bucket={name}")).await.ok();
-            if let Some(u) = usage.as_ref().and_then(|u| u["buckets"].get(0)) {
-                println!("bucket:  {name}\nobjects: {}\nbytes:   {}", u["objects"], u["bytes"]);
+            let usage: Option<cairn_api::admin::Usage> =
+                crate::admin::get(conn, &format!("usage?bucket={name}")).await.ok();
+            if let Some(u) = usage.as_ref().and_then(|u| u.buckets.first()) {
+                println!("bucket:  {name}\nobjects: {}\nbytes:   {}", u.objects, u.bytes);
                 return Ok(());
             }
             let (mut objects, mut bytes) = (0u64, 0u64);

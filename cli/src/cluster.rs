@@ -3,7 +3,7 @@
 
 use crate::admin;
 use crate::client::Connection;
-use serde_json::{Value, json};
+use cairn_api::admin::{ClusterInit, ClusterJoined, ClusterStatus, JoinRequest};
 
 #[derive(clap::Subcommand)]
 pub enum ClusterCommand {
@@ -28,22 +28,19 @@ pub enum ClusterCommand {
 pub async fn run(conn: &Connection, cmd: ClusterCommand) -> anyhow::Result<()> {
     match cmd {
         ClusterCommand::Init => {
-            let v = admin::post(conn, "cluster/init", &json!({})).await?;
-            println!("Cluster initialized on node {} ({}).", v["node_id"], v["addr"].as_str().unwrap_or("?"));
+            let v: ClusterInit = admin::post(conn, "cluster/init", &serde_json::json!({})).await?;
+            println!("Cluster initialized on node {} ({}).", v.node_id, v.addr);
             println!("Join other nodes with:");
-            println!(
-                "  cairn --endpoint <their S3 endpoint> cluster join --token {}",
-                v["token"].as_str().unwrap_or("")
-            );
+            println!("  cairn --endpoint <their S3 endpoint> cluster join --token {}", v.token);
             Ok(())
         }
         ClusterCommand::Join { token, addr } => {
-            let v = admin::post(conn, "cluster/join", &json!({ "token": token, "addr": addr })).await?;
-            println!("Joined as node {} via {}.", v["node_id"], v["joined_via"].as_str().unwrap_or("?"));
+            let v: ClusterJoined = admin::post(conn, "cluster/join", &JoinRequest { token, addr }).await?;
+            println!("Joined as node {} via {}.", v.node_id, v.joined_via);
             Ok(())
         }
         ClusterCommand::Status { json } => {
-            let v = admin::get(conn, "cluster").await?;
+            let v: ClusterStatus = admin::get(conn, "cluster").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -54,29 +51,37 @@ pub async fn run(conn: &Connection, cmd: ClusterCommand) -> anyhow::Result<()> {
     }
 }
 
-fn print_status(v: &Value) {
-    let leader = v["leader"].as_u64().map_or("none".to_string(), |l| l.to_string());
+/// An optional index as JSON shows it.
+fn or_null(v: Option<u64>) -> String {
+    v.map_or("null".to_string(), |v| v.to_string())
+}
+
+fn print_status(v: &ClusterStatus) {
+    let leader = v.leader.map_or("none".to_string(), |l| l.to_string());
     println!(
         "node {}  leader {}  term {}  log {}  applied {}",
-        v["node_id"], leader, v["term"], v["last_log_index"], v["applied_index"]
+        v.node_id,
+        leader,
+        v.term,
+        or_null(v.last_log_index),
+        or_null(v.applied_index)
     );
-    let l = &v["layout"];
+    let l = &v.layout;
     println!(
         "layout v{}: {}+{} erasure, {} disks in {} sets",
-        l["version"], l["data_shards"], l["parity_shards"], l["disks"], l["erasure_sets"]
+        l.version, l.data_shards, l.parity_shards, l.disks, l.erasure_sets
     );
     println!("{:<20} {:<8} {:<7} {:<22} {:<22} DISKS", "NODE", "ROLE", "HEALTH", "INTERNODE", "S3");
-    for n in v["nodes"].as_array().into_iter().flatten() {
-        // serde_json's Display ignores width, so ids go through a String.
+    for n in &v.nodes {
         println!(
             "{:<20} {:<8} {:<7} {:<22} {:<22} {}/{}",
-            n["id"].to_string(),
-            n["role"].as_str().unwrap_or("?"),
-            if n["online"].as_bool() == Some(true) { "up" } else { "DOWN" },
-            n["addr"].as_str().unwrap_or("?"),
-            n["s3_addr"].as_str().unwrap_or("?"),
-            n["disks_online"],
-            n["disks"]
+            n.id,
+            n.role.as_str(),
+            if n.online { "up" } else { "DOWN" },
+            n.addr,
+            n.s3_addr,
+            n.disks_online,
+            n.disks
         );
     }
 }

@@ -92,7 +92,7 @@ async fn follow(conn: &Connection, endpoint: &str, path: fn(&Value) -> &Value) -
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(120));
     loop {
-        let v = admin::get(conn, endpoint).await?;
+        let v = admin::get::<Value>(conn, endpoint).await?;
         let p = path(&v).clone();
         bar.set_message(format!("{} — {}", scope_text(&p), summary(&p)));
         if p["state"].as_str() != Some("running") {
@@ -116,7 +116,11 @@ pub async fn heal(conn: &Connection, a: HealArgs) -> anyhow::Result<()> {
             bail!("--object needs BUCKET/KEY");
         };
         let ep = format!("heal/object?{}", query(&[("bucket", bucket), ("key", key)]));
-        let v = if a.dry_run { admin::get(conn, &ep).await? } else { admin::post(conn, &ep, &json!({})).await? };
+        let v = if a.dry_run {
+            admin::get::<Value>(conn, &ep).await?
+        } else {
+            admin::post::<Value>(conn, &ep, &json!({})).await?
+        };
         if a.json {
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
@@ -144,12 +148,15 @@ pub async fn heal(conn: &Connection, a: HealArgs) -> anyhow::Result<()> {
         };
     }
     let v = if a.status {
-        admin::get(conn, "heal").await?
+        admin::get::<Value>(conn, "heal").await?
     } else {
         let (bucket, prefix) = a.target.as_deref().map(split_target).unwrap_or(("", ""));
-        let started =
-            admin::post(conn, &format!("heal?{}", query(&[("bucket", bucket), ("prefix", prefix)])), &json!({}))
-                .await?;
+        let started = admin::post::<Value>(
+            conn,
+            &format!("heal?{}", query(&[("bucket", bucket), ("prefix", prefix)])),
+            &json!({}),
+        )
+        .await?;
         if a.no_wait { started } else { follow(conn, "heal", |v| &v["pass"]).await? }
     };
     let p = &v["pass"];
@@ -172,8 +179,11 @@ pub async fn heal(conn: &Connection, a: HealArgs) -> anyhow::Result<()> {
 }
 
 pub async fn scrub(conn: &Connection, a: ScrubArgs) -> anyhow::Result<()> {
-    let mut v =
-        if a.status { admin::get(conn, "scrub").await? } else { admin::post(conn, "scrub", &json!({})).await? };
+    let mut v = if a.status {
+        admin::get::<Value>(conn, "scrub").await?
+    } else {
+        admin::post::<Value>(conn, "scrub", &json!({})).await?
+    };
     if a.wait {
         // The leader picks the request up within a couple of seconds.
         for _ in 0..50 {
@@ -181,7 +191,7 @@ pub async fn scrub(conn: &Connection, a: ScrubArgs) -> anyhow::Result<()> {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            v = admin::get(conn, "scrub").await?;
+            v = admin::get::<Value>(conn, "scrub").await?;
         }
         v = follow(conn, "scrub", |v| if v["current"].is_null() { &v["last"] } else { &v["current"] }).await?;
     }
@@ -215,7 +225,7 @@ pub struct RebalanceArgs {
 }
 
 pub async fn rebalance(conn: &Connection, a: RebalanceArgs) -> anyhow::Result<()> {
-    let v = admin::get(conn, "rebalance").await?;
+    let v = admin::get::<Value>(conn, "rebalance").await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -247,7 +257,7 @@ pub async fn gc(conn: &Connection, a: GcArgs) -> anyhow::Result<()> {
         Some(g) => format!("gc?grace_secs={g}"),
         None => "gc".into(),
     };
-    let v = admin::post(conn, &ep, &json!({})).await?;
+    let v = admin::post::<Value>(conn, &ep, &json!({})).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

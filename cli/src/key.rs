@@ -4,8 +4,8 @@
 use crate::admin;
 use crate::client::Connection;
 use anyhow::bail;
+use cairn_api::admin::{CreateKey, KeyDeleted, KeyInfo, KeyList};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Map, Value};
 
 #[derive(clap::Subcommand)]
 pub enum KeyCommand {
@@ -45,7 +45,7 @@ pub enum KeyCommand {
 pub async fn run(conn: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
     match cmd {
         KeyCommand::Create { name, admin, json } => {
-            let v = admin::post(conn, "keys", &create_body(name, admin)).await?;
+            let v: KeyInfo = admin::post(conn, "keys", &create_body(name, admin)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -55,16 +55,15 @@ pub async fn run(conn: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
             }
         }
         KeyCommand::List { json } => {
-            let v = admin::get(conn, "keys").await?;
+            let v: KeyList = admin::get(conn, "keys").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                let keys = v["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
-                print!("{}", key_table(keys));
+                print!("{}", key_table(&v.keys));
             }
         }
         KeyCommand::Info { id, json } => {
-            let v = admin::get(conn, &key_path(&id)?).await?;
+            let v: KeyInfo = admin::get(conn, &key_path(&id)?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -72,21 +71,16 @@ pub async fn run(conn: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
             }
         }
         KeyCommand::Delete { id } => {
-            let v = admin::delete(conn, &key_path(&id)?).await?;
-            println!("deleted key {}", v["deleted"].as_str().unwrap_or(&id));
+            let v: KeyDeleted = admin::delete(conn, &key_path(&id)?).await?;
+            println!("deleted key {}", v.deleted);
         }
     }
     Ok(())
 }
 
 /// The body of `POST keys`: `name` only when given (the server defaults it to the access key id).
-fn create_body(name: Option<String>, admin: bool) -> Value {
-    let mut body = Map::new();
-    if let Some(name) = name {
-        body.insert("name".into(), Value::String(name));
-    }
-    body.insert("admin".into(), Value::Bool(admin));
-    Value::Object(body)
+fn create_body(name: Option<String>, admin: bool) -> CreateKey {
+    CreateKey { name, admin }
 }
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded, as SigV4 expects.
@@ -102,32 +96,29 @@ fn key_path(id: &str) -> anyhow::Result<String> {
     Ok(format!("keys/{}", utf8_percent_encode(id, PATH_SEGMENT)))
 }
 
-fn text<'a>(v: &'a Value, field: &str) -> &'a str {
-    v[field].as_str().unwrap_or("-")
+/// A field an answer left out shows as `-`.
+fn text(v: &str) -> &str {
+    if v.is_empty() { "-" } else { v }
 }
 
-fn yes_no(v: &Value) -> &'static str {
-    match v.as_bool() {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "-",
-    }
+fn yes_no(v: bool) -> &'static str {
+    if v { "yes" } else { "no" }
 }
 
 /// One key as `label: value` lines: the secret when the answer has one (create), the
 /// owned buckets when it lists them (info).
-fn describe(v: &Value) -> String {
-    let mut rows = vec![("access key id", text(v, "access_key_id").to_string())];
-    if let Some(secret) = v["secret_access_key"].as_str() {
+fn describe(v: &KeyInfo) -> String {
+    let mut rows = vec![("access key id", text(&v.access_key_id).to_string())];
+    if let Some(secret) = &v.secret_access_key {
         rows.push(("secret key", secret.to_string()));
     }
     rows.extend([
-        ("name", text(v, "name").to_string()),
-        ("owner id", text(v, "owner_id").to_string()),
-        ("admin", yes_no(&v["admin"]).to_string()),
-        ("created", text(v, "created").to_string()),
+        ("name", text(&v.name).to_string()),
+        ("owner id", text(&v.owner_id).to_string()),
+        ("admin", yes_no(v.admin).to_string()),
+        ("created", text(&v.created).to_string()),
     ]);
-    let buckets = v["buckets"].as_array();
+    let buckets = v.buckets.as_ref();
     if let Some(b) = buckets {
         rows.push(("buckets", if b.is_empty() { "(none)".to_string() } else { b.len().to_string() }));
     }
@@ -137,18 +128,16 @@ fn describe(v: &Value) -> String {
         out.push_str(&format!("{:<width$} {value}\n", format!("{label}:")));
     }
     for b in buckets.into_iter().flatten() {
-        out.push_str(&format!("  {}\n", b.as_str().unwrap_or("?")));
+        out.push_str(&format!("  {b}\n"));
     }
     out
 }
 
 /// The keys of `GET keys` as a table aligned on the widest value of each column.
-fn key_table(keys: &[Value]) -> String {
+fn key_table(keys: &[KeyInfo]) -> String {
     let header = ["ACCESS KEY", "NAME", "ADMIN", "CREATED"];
-    let rows: Vec<[&str; 4]> = keys
-        .iter()
-        .map(|k| [text(k, "access_key_id"), text(k, "name"), yes_no(&k["admin"]), text(k, "created")])
-        .collect();
+    let rows: Vec<[&str; 4]> =
+        keys.iter().map(|k| [text(&k.access_key_id), text(&k.name), yes_no(k.admin), text(&k.created)]).collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -178,6 +167,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A key as the server's JSON has it.
+    fn key(v: serde_json::Value) -> KeyInfo {
+        serde_json::from_value(v).expect("a key")
+    }
+
     #[test]
     fn key_path_encodes_one_segment() {
         assert_eq!(key_path("AKIA0123abcd").unwrap(), "keys/AKIA0123abcd");
@@ -190,17 +184,18 @@ mod tests {
 
     #[test]
     fn create_body_leaves_out_a_missing_name() {
-        assert_eq!(create_body(None, false), json!({"admin": false}));
-        assert_eq!(create_body(Some("alice".into()), true), json!({"name": "alice", "admin": true}));
+        let body = |name, admin| serde_json::to_value(create_body(name, admin)).unwrap();
+        assert_eq!(body(None, false), json!({"admin": false}));
+        assert_eq!(body(Some("alice".into()), true), json!({"name": "alice", "admin": true}));
     }
 
     #[test]
     fn table_aligns_columns() {
         let keys = [
-            json!({"access_key_id": "AK1", "name": "alice", "owner_id": "ab", "admin": false,
-                   "created": "2026-11-22T10:00:00Z"}),
-            json!({"access_key_id": "AKLONGERKEYID", "name": "root", "owner_id": "cd", "admin": true,
-                   "created": "2026-11-21T09:00:00Z"}),
+            key(json!({"access_key_id": "AK1", "name": "alice", "owner_id": "ab", "admin": false,
+                   "created": "2026-11-22T10:00:00Z"})),
+            key(json!({"access_key_id": "AKLONGERKEYID", "name": "root", "owner_id": "cd", "admin": true,
+                   "created": "2026-11-21T09:00:00Z"})),
         ];
         assert_eq!(
             key_table(&keys),
@@ -217,14 +212,14 @@ mod tests {
 
     #[test]
     fn table_pads_by_characters_and_marks_missing_fields() {
-        let keys = [json!({"access_key_id": "AK1", "name": "zoë", "admin": true})];
+        let keys = [key(json!({"access_key_id": "AK1", "name": "zoë", "admin": true}))];
         assert_eq!(key_table(&keys), "ACCESS KEY  NAME  ADMIN  CREATED\nAK1         zoë   yes    -\n");
     }
 
     #[test]
     fn describe_shows_secret_and_buckets_when_present() {
-        let created = json!({"access_key_id": "AK1", "secret_access_key": "SK1", "name": "alice",
-                             "owner_id": "ab", "admin": false, "created": "2026-11-22T10:00:00Z"});
+        let created = key(json!({"access_key_id": "AK1", "secret_access_key": "SK1", "name": "alice",
+                             "owner_id": "ab", "admin": false, "created": "2026-11-22T10:00:00Z"}));
         assert_eq!(
             describe(&created),
             "access key id: AK1\n\
@@ -234,8 +229,8 @@ mod tests {
              admin:         no\n\
              created:       2026-11-22T10:00:00Z\n"
         );
-        let info = json!({"access_key_id": "AK1", "name": "alice", "owner_id": "ab", "admin": true,
-                          "created": "2026-11-22T10:00:00Z", "buckets": ["docs", "photos"]});
+        let info = key(json!({"access_key_id": "AK1", "name": "alice", "owner_id": "ab", "admin": true,
+                          "created": "2026-11-22T10:00:00Z", "buckets": ["docs", "photos"]}));
         assert_eq!(
             describe(&info),
             "access key id: AK1\n\
@@ -245,7 +240,7 @@ mod tests {
              created:       2026-11-22T10:00:00Z\n\
              buckets:       2\n  docs\n  photos\n"
         );
-        let none = json!({"access_key_id": "AK2", "buckets": []});
+        let none = key(json!({"access_key_id": "AK2", "buckets": []}));
         assert!(describe(&none).ends_with("buckets:       (none)\n"), "{}", describe(&none));
     }
 }

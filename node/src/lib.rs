@@ -22,10 +22,11 @@ mod workers;
 
 use anyhow::Context;
 use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_object::{Store, StoreConfig};
 use cairn_raft::rpc::PeerCaller;
 use cairn_raft::{MetaStore, OpenOptions};
+use cairn_s3api::CairnS3;
 use cairn_s3api::access::Authorizer;
-use cairn_s3api::{CairnS3, Store, StoreConfig};
 use cluster::state::ClusterState;
 use cluster::{Cluster, ClusterParts};
 use config::Config;
@@ -124,7 +125,7 @@ impl Node {
         let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone()));
         let s3 = CairnS3::new(store.clone(), access.clone());
         let (shutdown, rx) = watch::channel(false);
-        let durability = workers::start(cfg, meta.clone(), store.disks.clone(), local, s3.clone(), rx.clone());
+        let durability = workers::start(cfg, meta.clone(), store.disks.clone(), local, store.clone(), rx.clone());
         cluster.spawn_background(rx.clone());
         let parts = front::FrontParts {
             meta: meta.clone(),

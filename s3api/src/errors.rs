@@ -2,8 +2,62 @@
 //! InternalError with the cause logged, never a panic or a guess.
 
 use cairn_erasure::ErasureError;
+use cairn_object::ObjectError;
 use cairn_raft::MetaError;
+use cairn_raft::schema::CommandResult;
 use s3s::{S3Error, s3_error};
+
+/// The object layer's answer as S3 answers it.
+pub fn object(e: ObjectError) -> S3Error {
+    match e {
+        ObjectError::Meta(e) => meta(e),
+        ObjectError::Erasure(e) => erasure(e),
+        // The body's own error (the gate's, or s3s's) goes back as it came.
+        ObjectError::Body(e) => match e.downcast::<S3Error>() {
+            Ok(e) => *e,
+            Err(other) => S3Error::with_message(s3s::S3ErrorCode::InternalError, other.to_string()),
+        },
+        ObjectError::IncompleteBody => s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ),
+        ObjectError::NoPlacement => {
+            s3_error!(ServiceUnavailable, "The cluster layout has fewer disks than one erasure set needs.")
+        }
+        ObjectError::ShuttingDown => s3_error!(ServiceUnavailable, "shutting down"),
+        ObjectError::Corrupt => s3_error!(InternalError, "inline object shorter than its recorded size"),
+        ObjectError::NoSuchBucket => no_such_bucket(),
+        ObjectError::NoSuchKey => s3_error!(NoSuchKey, "The specified key does not exist."),
+        ObjectError::NoSuchUpload => no_such_upload(),
+        ObjectError::PreconditionFailed => {
+            s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+        }
+        ObjectError::InvalidPart { number } => {
+            s3_error!(InvalidPart, "Part {number} changed while the upload was being completed")
+        }
+        ObjectError::BucketAlreadyExists { .. } => {
+            s3_error!(BucketAlreadyExists, "The requested bucket name is not available.")
+        }
+        ObjectError::BucketNotEmpty => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
+        ObjectError::Unexpected(r) => unexpected(*r),
+    }
+}
+
+pub fn no_such_bucket() -> S3Error {
+    s3_error!(NoSuchBucket, "The specified bucket does not exist")
+}
+
+pub fn no_such_upload() -> S3Error {
+    s3_error!(
+        NoSuchUpload,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )
+}
+
+pub fn unexpected(r: CommandResult) -> S3Error {
+    tracing::error!(result = ?r, "unexpected metadata result");
+    s3_error!(InternalError, "unexpected metadata result")
+}
 
 pub fn meta(e: MetaError) -> S3Error {
     tracing::error!(error = %e, "metadata operation failed");

@@ -1,34 +1,22 @@
-//! The S3 API of Cairn: an s3s `S3` implementation over the Raft metadata store
-//! and the erasure-coded disk set.
+//! The protocols of Cairn over the object layer (`cairn-object`): the S3 API (`s3/`,
+//! an s3s `S3` implementation, behind `gate/` and `access/`) and the admin API.
 
 pub mod access;
-mod acl_ops;
-mod admin;
 mod auth;
-mod bucket_ops;
-mod checksum;
 mod errors;
+pub mod ext;
 pub mod gate;
 mod host;
-pub mod key_admin;
-mod listing;
-mod multipart_ops;
-mod object_ops;
 #[cfg(test)]
 mod parser_props;
-mod placement;
 pub mod policy;
-mod policy_ops;
-mod preconditions;
 pub mod refusals;
-mod service;
-mod store;
+mod s3;
 mod timefmt;
-mod unconfigured;
 
-pub use admin::{AdminError, AdminRoute, ClusterAdmin, DurabilityAdmin};
 pub use auth::CairnAuth;
+pub use ext::ExtRoute;
+pub use ext::admin::{AdminError, ClusterAdmin, DurabilityAdmin};
 pub use host::CairnHost;
-pub use multipart_ops::{MAX_PART_NUMBER, MIN_PART_SIZE};
-pub use service::CairnS3;
-pub use store::{Store, StoreConfig, placement_hash, spec_of};
+pub use s3::multipart::{MAX_PART_NUMBER, MIN_PART_SIZE};
+pub use s3::service::CairnS3;

@@ -4,9 +4,9 @@
 
 use crate::access::copy_source;
 use crate::gate::{ignore_malformed_range, signed_headers};
-use crate::multipart_ops::parse_copy_range;
 use crate::policy::Policy;
 use crate::refusals::credential_scope;
+use crate::s3::multipart::parse_copy_range;
 use proptest::prelude::*;
 use s3s::dto::CopySource;
 

@@ -195,3 +195,22 @@ async fn cli_key_lifecycle() {
     let (ok, _, err) = cairn(&node, &["key", "delete", node.access_key()], None);
     assert!(!ok && err.contains("CannotDeleteRootKey"), "deleting the root key: {err}");
 }
+
+/// One router answers everything under `/cairn/`: the tenant API (`/cairn/v1/`) serves
+/// nothing yet and says so in JSON, as do unknown paths; `/cairn/` alone is still the
+/// reserved bucket, which S3 answers in XML.
+#[tokio::test]
+async fn extension_paths_answer_json() {
+    let node = TestNode::start();
+    for path in ["/cairn/v1/quotas", "/cairn/v1/", "/cairn/nope"] {
+        let url = format!("{}{path}", node.endpoint());
+        let (status, body) = send_signed("GET", &url, &[], Payload::Bytes(b""), Vec::new(), SystemTime::now()).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        let err: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert_eq!(err["error"]["code"], "NoSuchEndpoint", "{path}: {body}");
+    }
+    let url = format!("{}/cairn/", node.endpoint());
+    let (status, body) = send_signed("GET", &url, &[], Payload::Bytes(b""), Vec::new(), SystemTime::now()).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("<Code>NoSuchBucket</Code>"), "{body}");
+}

@@ -14,13 +14,13 @@ mod token;
 use crate::peer::messages::{self, PeerRequest};
 use crate::peer::{RemoteDisk, TransportCaller};
 use crate::transport::{Transport, TransportError};
+use cairn_api::admin::{ClusterInit, ClusterJoined, ClusterStatus, LayoutSummary, NodeRole, NodeStatus};
 use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
 use cairn_raft::schema::{ClusterLayout, Command, CommandResult, NodeEntry};
 use cairn_raft::{Bootstrap, MetaError, MetaStore, OpenOptions};
 use cairn_s3api::access::{KEY_LEN, Keyring};
 use cairn_s3api::{AdminError, ClusterAdmin};
 use health::PeerHealth;
-use serde_json::json;
 use state::ClusterState;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -221,7 +221,7 @@ impl Cluster {
         }
     }
 
-    async fn do_init(&self) -> Result<serde_json::Value, AdminError> {
+    async fn do_init(&self) -> Result<ClusterInit, AdminError> {
         let transport = self.transport()?;
         let mut st = self.state();
         if st.secret.is_none() {
@@ -235,10 +235,10 @@ impl Cluster {
         }
         let secret = st.secret.unwrap_or_default();
         let token = JoinToken { secret, addrs: vec![self.advertise.clone()] }.encode();
-        Ok(json!({ "token": token, "node_id": st.node_id, "addr": self.advertise }))
+        Ok(ClusterInit { token, node_id: st.node_id, addr: self.advertise.clone() })
     }
 
-    async fn do_join(&self, token: &str, addr: Option<&str>) -> Result<serde_json::Value, AdminError> {
+    async fn do_join(&self, token: &str, addr: Option<&str>) -> Result<ClusterJoined, AdminError> {
         let transport = self.transport()?;
         let _guard = self.join_lock.lock().await;
         let token = JoinToken::decode(token).map_err(|e| AdminError::new(400, "InvalidToken", e))?;
@@ -335,10 +335,10 @@ impl Cluster {
             let _ = tokio::fs::remove_dir_all(&old_dir).await;
         }
         tracing::info!(node = node_id, via = %addr, "joined the cluster");
-        Ok(json!({ "node_id": node_id, "joined_via": addr }))
+        Ok(ClusterJoined { node_id, joined_via: addr })
     }
 
-    async fn do_status(&self) -> serde_json::Value {
+    async fn do_status(&self) -> ClusterStatus {
         let m = self.meta.metrics();
         let membership = m.membership_config.membership().clone();
         let voters: Vec<u64> = membership.voter_ids().collect();
@@ -348,46 +348,46 @@ impl Cluster {
         let mut nodes = Vec::new();
         for n in &layout.nodes {
             let role = if m.current_leader == Some(n.id) {
-                "leader"
+                NodeRole::Leader
             } else if voters.contains(&n.id) {
-                "voter"
+                NodeRole::Voter
             } else if learners.contains(&n.id) {
-                "learner"
+                NodeRole::Learner
             } else {
-                "none"
+                NodeRole::None
             };
             let online = n.id == me || self.health.is_up(n.id);
             let disks_online = (0..n.disks).filter(|j| self.disks.is_online(n.first_disk + j)).count();
-            nodes.push(json!({
-                "id": n.id,
-                "addr": n.addr,
-                "s3_addr": n.s3_addr,
-                "role": role,
-                "online": online,
-                "disks": n.disks,
-                "disks_online": disks_online,
-                "first_disk": n.first_disk,
-            }));
+            nodes.push(NodeStatus {
+                id: n.id,
+                addr: n.addr.clone(),
+                s3_addr: n.s3_addr.clone(),
+                role,
+                online,
+                disks: n.disks,
+                disks_online: disks_online as u64,
+                first_disk: n.first_disk,
+            });
         }
-        json!({
-            "node_id": me,
-            "clustered": self.state().member,
-            "leader": m.current_leader,
-            "state": format!("{:?}", m.state),
-            "term": m.current_term,
-            "last_log_index": m.last_log_index,
-            "applied_index": m.last_applied.map(|l| l.index),
-            "voters": voters,
-            "learners": learners,
-            "layout": {
-                "version": layout.version,
-                "data_shards": layout.data_shards,
-                "parity_shards": layout.parity_shards,
-                "disks": layout.disk_count(),
-                "erasure_sets": layout.erasure_sets().len(),
+        ClusterStatus {
+            node_id: me,
+            clustered: self.state().member,
+            leader: m.current_leader,
+            state: format!("{:?}", m.state),
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            applied_index: m.last_applied.map(|l| l.index),
+            voters,
+            learners,
+            layout: LayoutSummary {
+                version: layout.version,
+                data_shards: layout.data_shards,
+                parity_shards: layout.parity_shards,
+                disks: layout.disk_count() as u64,
+                erasure_sets: layout.erasure_sets().len() as u64,
             },
-            "nodes": nodes,
-        })
+            nodes,
+        }
     }
 }
 
@@ -402,15 +402,15 @@ fn meta_error(e: MetaError) -> AdminError {
 
 #[async_trait::async_trait]
 impl ClusterAdmin for Cluster {
-    async fn status(&self) -> serde_json::Value {
+    async fn status(&self) -> ClusterStatus {
         self.do_status().await
     }
 
-    async fn init(&self) -> Result<serde_json::Value, AdminError> {
+    async fn init(&self) -> Result<ClusterInit, AdminError> {
         self.do_init().await
     }
 
-    async fn join(&self, token: &str, addr: Option<&str>) -> Result<serde_json::Value, AdminError> {
+    async fn join(&self, token: &str, addr: Option<&str>) -> Result<ClusterJoined, AdminError> {
         self.do_join(token, addr).await
     }
 }

@@ -22,9 +22,10 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::workers::durability::{Durability, DurabilityApi};
 use anyhow::Context;
+use cairn_object::Store;
 use cairn_raft::MetaStore;
 use cairn_s3api::access::{Authorizer, CairnAccess, Keyring};
-use cairn_s3api::{AdminRoute, CairnAuth, CairnHost, CairnS3, Store};
+use cairn_s3api::{CairnAuth, CairnHost, CairnS3, ExtRoute};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -63,7 +64,7 @@ pub fn start(
     p: FrontParts,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Running> {
-    let admin = AdminRoute::new(p.store.clone(), p.access.clone())
+    let admin = ExtRoute::new(p.store.clone(), p.access.clone())
         .with_cluster(p.cluster)
         .with_durability(Arc::new(DurabilityApi(p.durability.clone())));
     let disks = p.store.disks.clone();

@@ -12,7 +12,7 @@
 //!   rules will be a worker here, beside upload expiry, going through the object layer
 //!   as upload expiry does.
 //!
-//! Workers change stored data only through the object layer (`cairn_s3api`) or the
+//! Workers change stored data only through the object layer (`cairn_object`) or the
 //! metadata store's commands and the disks' shard API; never over HTTP.
 //!
 //! Background tasks that are not workers stay with what they serve: the layout watcher
@@ -25,8 +25,8 @@ mod uploads;
 
 use crate::config::Config;
 use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_object::Store;
 use cairn_raft::MetaStore;
-use cairn_s3api::CairnS3;
 use durability::{Durability, DurabilityConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub fn start(
     meta: MetaStore,
     disks: Arc<DiskSet>,
     local: Vec<Arc<LocalDisk>>,
-    s3: CairnS3,
+    store: Arc<Store>,
     shutdown: watch::Receiver<bool>,
 ) -> Arc<Durability> {
     let durability = Durability::start(
@@ -54,6 +54,6 @@ pub fn start(
         },
         shutdown.clone(),
     );
-    tokio::spawn(uploads::expire(s3, Duration::from_secs(cfg.multipart_expiry_secs), shutdown));
+    tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown));
     durability
 }

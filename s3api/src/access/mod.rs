@@ -118,6 +118,11 @@ impl Authorizer {
         }
     }
 
+    /// Any valid key: the extension endpoints that are not admin-only.
+    pub async fn authorize_signed(&self, creds: Option<&Credentials>) -> S3Result<Identity> {
+        self.identify(creds).await?.ok_or_else(|| s3_error!(AccessDenied, "Signature is required"))
+    }
+
     /// Decides an S3 request before its body is read.
     pub async fn authorize_s3(&self, req: &S3AccessContext<'_>, conn: Option<ConnInfo>) -> S3Result<Authorized> {
         let op = req.s3_op().name();

@@ -9,7 +9,7 @@
 //! answer the right S3 error instead of the reader's generic one.
 
 use super::chunked::{ChunkFraming, FramingError};
-use crate::checksum::{Algorithm, BodyHasher};
+use crate::s3::checksum::{Algorithm, BodyHasher};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::BTreeMap;

@@ -25,7 +25,7 @@
 pub mod body;
 pub mod chunked;
 
-use crate::checksum::Algorithm;
+use crate::s3::checksum::Algorithm;
 use body::{Breach, Declared, GuardedBody, Rules, Watch};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};

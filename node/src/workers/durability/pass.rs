@@ -96,11 +96,11 @@ pub fn unix_now() -> u64 {
 pub fn blobs_of(v: &ObjectVersion) -> Vec<(ShardSpec, u64)> {
     match &v.data {
         ObjectData::Inline(_) => Vec::new(),
-        ObjectData::Shards(r) => vec![(cairn_s3api::spec_of(r), v.size)],
+        ObjectData::Shards(r) => vec![(cairn_object::spec_of(r), v.size)],
         ObjectData::Parts(parts) => parts
             .iter()
             .filter_map(|p| match &p.data {
-                ObjectData::Shards(r) => Some((cairn_s3api::spec_of(r), p.size)),
+                ObjectData::Shards(r) => Some((cairn_object::spec_of(r), p.size)),
                 _ => None,
             })
             .collect(),
@@ -117,7 +117,7 @@ pub fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
         BlobOwner::Part { upload_id, number } => {
             let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;
             match &p.data {
-                ObjectData::Shards(r) if r.id == id => Some((cairn_s3api::spec_of(r), p.size)),
+                ObjectData::Shards(r) if r.id == id => Some((cairn_object::spec_of(r), p.size)),
                 _ => None,
             }
         }

@@ -145,7 +145,7 @@ impl Rebalancer {
                     s.state = "stopped".into();
                     return s;
                 }
-                if let Some(primary) = layout.placement(cairn_s3api::placement_hash(&bucket, &key)) {
+                if let Some(primary) = layout.placement(cairn_object::placement_hash(&bucket, &key)) {
                     for (spec, size) in blobs_of(&version_rec) {
                         if spec.disks == primary || spec.disks.len() != primary.len() {
                             continue;

@@ -9,16 +9,23 @@
 //! off after the headers. A later stripe that fails still ends the body before its
 //! Content-Length, which clients detect as a truncated response.
 
-use crate::store::ByteStream;
-use futures::StreamExt;
+use crate::errors;
+use bytes::Bytes;
+use cairn_object::DataStream;
+use futures::{Stream, StreamExt};
 use s3s::{S3Error, S3Result, s3_error};
+use std::pin::Pin;
+
+/// A GET's body as s3s sends it.
+pub(super) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>;
 
 /// Seconds a client is asked to wait before retrying such a GET: about what a peer
 /// restart, or a disk coming back, takes.
 const RETRY_AFTER_SECS: u32 = 5;
 
 /// `body` with its first chunk already read, or the 503 to answer instead.
-pub(super) async fn read_first(mut body: ByteStream) -> S3Result<ByteStream> {
+pub(super) async fn read_first(body: DataStream) -> S3Result<ByteStream> {
+    let mut body: ByteStream = Box::pin(body.map(|r| r.map_err(errors::object)));
     match body.next().await {
         // An empty range: no stripe to read.
         None => Ok(Box::pin(futures::stream::empty())),

@@ -2,21 +2,16 @@
 //! Policies are validated here and stored in the bucket's metadata record through
 //! Raft; the authorizer evaluates them.
 
-use crate::bucket_ops::unexpected;
 use crate::errors;
 use crate::policy::{MAX_POLICY_SIZE, Policy};
-use crate::service::CairnS3;
-use cairn_raft::schema::{Command, CommandResult};
+use crate::s3::service::CairnS3;
+use cairn_object::meta;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
     async fn set_policy(&self, bucket: String, policy: Option<String>) -> S3Result<()> {
-        match self.store.meta.propose(Command::PutBucketPolicy { bucket, policy }).await.map_err(errors::meta)? {
-            CommandResult::Ok => Ok(()),
-            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            other => Err(unexpected(other)),
-        }
+        meta::put_bucket_policy(&self.store.meta, bucket, policy).await.map_err(errors::object)
     }
 
     pub(crate) async fn put_bucket_policy_impl(

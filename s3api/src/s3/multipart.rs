@@ -3,25 +3,20 @@
 //! copies object bytes and is decided atomically in the state machine.
 
 use crate::access::{Owners, acl};
-use crate::bucket_ops::unexpected;
-use crate::checksum::Algorithm;
 use crate::errors;
-use crate::listing::Encoder;
-use crate::object_ops::{
-    Ingest, MAX_PUT_SIZE, content_type_string, set_checksum_fields, stored_content_encoding, user_metadata,
-    write_condition,
-};
-use crate::preconditions::Conditions;
-use crate::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::checksum::{Algorithm, set_checksum_fields};
+use crate::s3::ingest::{Ingest, MAX_PUT_SIZE};
+use crate::s3::listing::Encoder;
+use crate::s3::preconditions::{Conditions, write_condition};
+use crate::s3::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use cairn_raft::schema::{
-    Command, CommandResult, MultipartUpload, Nanos, ObjectData, ObjectVersion, PartRef, WriteCondition,
-};
+use cairn_raft::schema::{MultipartUpload, Nanos, ObjectData, ObjectVersion, PartRef, WriteCondition};
 use md5::{Digest, Md5};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 
 pub const MAX_PART_NUMBER: i32 = 10_000;
@@ -33,13 +28,6 @@ const MAX_LIST: usize = 1000;
 /// Upload ids sort by creation time, so one key's uploads list in that order.
 fn new_upload_id(initiated: Nanos) -> String {
     format!("{:016x}{:016x}", initiated as u64, rand::random::<u64>())
-}
-
-fn no_such_upload() -> S3Error {
-    s3_error!(
-        NoSuchUpload,
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
-    )
 }
 
 fn check_part_number(n: i32) -> S3Result<u32> {
@@ -79,7 +67,7 @@ fn composite_checksum(alg: Algorithm, parts: &[PartRef]) -> Option<String> {
     for p in parts {
         joined.extend(B64.decode(p.checksum.as_deref()?).ok()?);
     }
-    let mut h = crate::checksum::BodyHasher::new(&[alg]);
+    let mut h = crate::s3::checksum::BodyHasher::new(&[alg]);
     h.update(&joined);
     let value = h.finish().checksums.remove(&alg)?;
     Some(format!("{value}-{}", parts.len()))
@@ -109,7 +97,7 @@ impl CairnS3 {
             Some(u) => Ok(u),
             None => {
                 self.require_bucket(bucket).await?;
-                Err(no_such_upload())
+                Err(errors::no_such_upload())
             }
         }
     }
@@ -160,11 +148,7 @@ impl CairnS3 {
             checksum_algorithm: algorithm.map(|a| a.name().to_string()),
             template,
         };
-        match self.store.meta.propose(Command::CreateUpload { upload }).await.map_err(errors::meta)? {
-            CommandResult::Ok => {}
-            CommandResult::NoSuchBucket => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            other => return Err(unexpected(other)),
-        }
+        self.store.create_upload(upload).await.map_err(errors::object)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -178,22 +162,7 @@ impl CairnS3 {
     /// Commits a written part; a refused part's blob and a replaced part's blob
     /// are removed afterwards.
     async fn commit_part(&self, bucket: String, key: String, upload_id: String, part: PartRef) -> S3Result<()> {
-        let fresh = part.data.clone();
-        let cmd = Command::PutPart { bucket, key, upload_id, part };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Discard(old) => {
-                old.into_iter().for_each(|d| self.store.discard(d));
-                Ok(())
-            }
-            CommandResult::NoSuchUpload => {
-                self.store.discard(fresh);
-                Err(no_such_upload())
-            }
-            other => {
-                self.store.discard(fresh);
-                Err(unexpected(other))
-            }
-        }
+        self.store.put_part(bucket, key, upload_id, part).await.map_err(errors::object)
     }
 
     pub(crate) async fn upload_part_impl(
@@ -254,10 +223,10 @@ impl CairnS3 {
             return Err(s3_error!(InvalidRequest, "A part may be at most {MAX_PUT_SIZE} bytes"));
         }
         let algorithm = upload_algorithm(&upload);
-        let body = self.store.read_blob(&src, range.start, range.end)?;
-        let hasher = crate::checksum::BodyHasher::new(&algorithm.into_iter().collect::<Vec<_>>());
+        let body = self.store.read(&src, range.start, range.end).map_err(errors::object)?;
+        let algorithms: Vec<Algorithm> = algorithm.into_iter().collect();
         let blob =
-            self.store.write_blob(&input.bucket, &input.key, body, hasher, Some(range.end - range.start)).await?;
+            self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(range.end - range.start)).await?;
         let etag = blob.digests.etag();
         let stored = blob.digests.stored();
         let last_modified = now();
@@ -339,7 +308,7 @@ impl CairnS3 {
                     .map_err(errors::meta)?
                     .is_none()
                 {
-                    return Err(no_such_upload());
+                    return Err(errors::no_such_upload());
                 }
                 return Err(invalid());
             };
@@ -385,29 +354,10 @@ impl CairnS3 {
             data: ObjectData::Parts(parts),
             ..upload.template.clone()
         };
-        let cmd = Command::CompleteUpload {
-            bucket: input.bucket.clone(),
-            key: input.key.clone(),
-            upload_id: input.upload_id.clone(),
-            version,
-            condition,
-        };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Discard(garbage) => garbage.into_iter().for_each(|d| self.store.discard(d)),
-            CommandResult::NoSuchUpload => return Err(no_such_upload()),
-            CommandResult::NoSuchBucket => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            CommandResult::InvalidPart { number } => {
-                return Err(s3_error!(InvalidPart, "Part {number} changed while the upload was being completed"));
-            }
-            CommandResult::PreconditionFailed => {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
-            }
-            CommandResult::NoSuchKey => return Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
-            other => return Err(unexpected(other)),
-        }
+        self.store
+            .complete_upload(input.bucket.clone(), input.key.clone(), input.upload_id.clone(), version, condition)
+            .await
+            .map_err(errors::object)?;
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
@@ -428,19 +378,8 @@ impl CairnS3 {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
-        self.abort_upload(input.bucket, input.key, input.upload_id).await?;
+        self.store.abort_upload(input.bucket, input.key, input.upload_id).await.map_err(errors::object)?;
         Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
-    }
-
-    pub(crate) async fn abort_upload(&self, bucket: String, key: String, upload_id: String) -> S3Result<()> {
-        match self.store.meta.propose(Command::AbortUpload { bucket, key, upload_id }).await.map_err(errors::meta)? {
-            CommandResult::Discard(garbage) => {
-                garbage.into_iter().for_each(|d| self.store.discard(d));
-                Ok(())
-            }
-            CommandResult::NoSuchUpload => Err(no_such_upload()),
-            other => Err(unexpected(other)),
-        }
     }
 
     pub(crate) async fn list_parts_impl(
@@ -585,38 +524,6 @@ impl CairnS3 {
             out.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
         }
         Ok(Some(out))
-    }
-
-    /// Aborts uploads initiated before `older_than`, a batch at a time with a
-    /// pause between batches so request handling never waits on this.
-    pub async fn abort_expired_uploads(&self, older_than: Nanos) -> usize {
-        let mut aborted = 0;
-        loop {
-            let batch = match self.store.meta.expired_uploads(older_than, 64) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "listing expired uploads failed");
-                    return aborted;
-                }
-            };
-            if batch.is_empty() {
-                return aborted;
-            }
-            for u in batch {
-                match self.abort_upload(u.bucket.clone(), u.key.clone(), u.upload_id.clone()).await {
-                    Ok(()) => {
-                        aborted += 1;
-                        tracing::info!(bucket = %u.bucket, key = %u.key, upload_id = %u.upload_id, "aborted expired multipart upload");
-                    }
-                    Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, upload_id = %u.upload_id, "aborting an expired upload failed");
-                        return aborted;
-                    }
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
     }
 }
 

@@ -2,8 +2,8 @@
 //! Cairn does not serve fall through to s3s's NotImplemented default.
 
 use crate::access::{self, Authorizer, Caller};
-use crate::store::Store;
-use crate::unconfigured::Unset;
+use crate::s3::unconfigured::Unset;
+use cairn_object::Store;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! GetBucketAcl, PutBucketAcl, GetObjectAcl and PutObjectAcl over canned ACLs.
 
 use crate::access::{Owners, acl};
-use crate::bucket_ops::unexpected;
 use crate::errors;
-use crate::object_ops::check_version_id;
-use crate::service::CairnS3;
-use cairn_raft::schema::{CannedAcl, Command, CommandResult};
+use crate::s3::object::check_version_id;
+use crate::s3::service::CairnS3;
+use cairn_object::meta;
+use cairn_raft::schema::CannedAcl;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -46,12 +46,8 @@ impl CairnS3 {
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
         self.require_bucket(&input.bucket).await?;
-        let cmd = Command::PutBucketAcl { bucket: input.bucket, acl };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Ok => Ok(S3Response::new(PutBucketAclOutput {})),
-            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            other => Err(unexpected(other)),
-        }
+        meta::put_bucket_acl(&self.store.meta, input.bucket, acl).await.map_err(errors::object)?;
+        Ok(S3Response::new(PutBucketAclOutput {}))
     }
 
     pub(crate) async fn get_object_acl_impl(
@@ -76,12 +72,7 @@ impl CairnS3 {
         check_version_id(input.version_id.as_deref())?;
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
-        let cmd = Command::PutObjectAcl { bucket: input.bucket.clone(), key: input.key, acl };
-        match self.store.meta.propose(cmd).await.map_err(errors::meta)? {
-            CommandResult::Ok => Ok(S3Response::new(PutObjectAclOutput { request_charged: None })),
-            CommandResult::NoSuchBucket => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            CommandResult::NoSuchKey => Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
-            other => Err(unexpected(other)),
-        }
+        self.store.put_version_acl(input.bucket, input.key, acl).await.map_err(errors::object)?;
+        Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
     }
 }

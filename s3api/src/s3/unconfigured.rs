@@ -7,8 +7,8 @@
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
 use crate::errors;
-use crate::object_ops::check_version_id;
-use crate::service::CairnS3;
+use crate::s3::object::check_version_id;
+use crate::s3::service::CairnS3;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 

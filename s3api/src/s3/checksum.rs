@@ -215,6 +215,22 @@ impl ChecksumRequest {
     }
 }
 
+/// Every s3s output that carries checksums names the four fields alike.
+macro_rules! set_checksum_fields {
+    ($out:expr, $stored:expr) => {
+        for (name, value) in $stored {
+            match Algorithm::parse(name) {
+                Ok(Algorithm::Crc32) => $out.checksum_crc32 = Some(value.clone()),
+                Ok(Algorithm::Crc32c) => $out.checksum_crc32c = Some(value.clone()),
+                Ok(Algorithm::Sha1) => $out.checksum_sha1 = Some(value.clone()),
+                Ok(Algorithm::Sha256) => $out.checksum_sha256 = Some(value.clone()),
+                Err(_) => {}
+            }
+        }
+    };
+}
+pub(crate) use set_checksum_fields;
+
 #[cfg(test)]
 mod tests {
     use super::*;

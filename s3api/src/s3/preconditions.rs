@@ -2,7 +2,7 @@
 //! source of CopyObject.
 
 use crate::timefmt::{timestamp_seconds, to_seconds};
-use cairn_raft::schema::ObjectVersion;
+use cairn_raft::schema::{ObjectVersion, WriteCondition};
 use s3s::dto::{ETagCondition, Timestamp};
 use s3s::{S3Result, s3_error};
 
@@ -89,4 +89,23 @@ fn not_modified(obj: &ObjectVersion) -> s3s::S3Error {
     }
     e.set_headers(h);
     e
+}
+
+pub(crate) fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<Option<WriteCondition>> {
+    match (if_match, if_none_match) {
+        (Some(_), Some(_)) => {
+            Err(s3_error!(NotImplemented, "If-Match and If-None-Match together are not supported on writes"))
+        }
+        (None, Some(c)) if c.is_any() => Ok(Some(WriteCondition::IfNoneMatchAny)),
+        (None, Some(_)) => Err(s3_error!(NotImplemented, "If-None-Match on writes supports only *")),
+        (Some(c), None) if c.is_any() => Ok(Some(WriteCondition::IfMatch("*".into()))),
+        (Some(c), None) => match c.as_etag() {
+            Some(e) => Ok(Some(WriteCondition::IfMatch(e.value().to_string()))),
+            None => Err(s3_error!(InvalidArgument, "invalid If-Match header")),
+        },
+        (None, None) => Ok(None),
+    }
 }

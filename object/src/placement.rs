@@ -1,9 +1,43 @@
-//! Where a new blob's shards go: the layout's primary placement for the key, with any
-//! disk that is down right now replaced by a live one. The blob's record keeps the
-//! disks actually used, so reads never recompute placement.
+//! Where a new blob's shards go: the layout's primary placement for the key (the
+//! layout itself is `cairn-raft`'s, `raft/src/layout.rs`), with any disk that is down
+//! right now replaced by a live one. The blob's record keeps the disks actually used,
+//! so reads never recompute placement. May read the layout and the disks' health.
 
+use crate::{ObjectError, Store};
+use cairn_erasure::ShardSpec;
 use cairn_raft::schema::ClusterLayout;
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+/// The hash that picks an object's erasure set and rotation in the layout. Only new
+/// writes and the rebalancer use it: reads follow the disks recorded in the ShardRef.
+pub fn placement_hash(bucket: &str, key: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bucket.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+impl Store {
+    /// The shards of a new blob of `bucket/key`, and the layout version they were placed with.
+    pub(crate) fn new_spec(&self, bucket: &str, key: &str) -> Result<(ShardSpec, u64), ObjectError> {
+        let hash = placement_hash(bucket, key);
+        let layout = self.meta.layout()?;
+        // Disk indices are global: until this node has the layout (and its disk table
+        // follows it), no index can be trusted to name the right disk.
+        let primary = layout.placement(hash).ok_or(ObjectError::NoPlacement)?;
+        let disks = substitute(&layout, primary, hash, |d| self.disks.is_online(d));
+        let (k, m) = (layout.data_shards, layout.parity_shards);
+        let spec = ShardSpec {
+            id: rand::random::<u128>(),
+            data_shards: k,
+            parity_shards: m,
+            block_size: self.config.block_size,
+            disks,
+        };
+        Ok((spec, layout.version))
+    }
+}
 
 /// Replaces the offline disks of `placement` with online, unused disks, preferring
 /// nodes that hold the fewest shards of this blob (so losing one more node costs as

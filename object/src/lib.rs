@@ -1,0 +1,87 @@
+//! The object layer: the one way between the protocols (S3, later `/cairn/v1`) or the
+//! background workers and storage. It owns placement, writing a version's data,
+//! committing its metadata, reading a version, deleting, completing and expiring
+//! multipart uploads, and returning freed shards to the collector. Callers never
+//! build a Raft `Command` nor touch a shard themselves; they call [`Store`] (objects
+//! and uploads) or [`meta`] (bucket, policy and key records) and get typed outcomes.
+//!
+//! It knows the metadata API of `cairn-raft` and the shard API of `cairn-erasure`,
+//! never HTTP, S3 or sled; errors are [`ObjectError`], which each protocol maps to
+//! its own answers.
+//!
+//! Where each decision lives:
+//!
+//! | decision | where |
+//! |---|---|
+//! | placement of a new blob (erasure set, rotation, substitutes for offline disks) | here, [`placement`], from the Raft layout (`raft/src/layout.rs`); reads follow the disks recorded in the version |
+//! | write quorum, fsync before commit | here, [`data`] (the erasure writer decides the quorum) |
+//! | inline or shards | here, [`data`], by [`StoreConfig::inline_max`] |
+//! | conditional writes (If-Match / If-None-Match), bucket exists, bucket empty, upload and part still current | the state machine's `apply` in `cairn-raft`; [`commit`] maps its answer to [`ObjectError`] |
+//! | freed shards (a replaced or refused version, replaced or dropped parts, aborted uploads) | here, [`freed`], after the commit; a crash in between leaves orphans for the node's collector |
+//! | quotas (to come) | `apply`, with the write |
+//! | object lock (to come) | `apply` |
+//! | encryption choice (to come) | here, before the data write |
+//! | locks | none: concurrent writers race to the commit, and apply orders them |
+//! | authorization, request digests, S3 preconditions on reads | the protocol, before it calls here |
+
+pub mod commit;
+pub mod data;
+mod error;
+pub mod freed;
+pub mod meta;
+pub mod placement;
+
+pub use data::{DataStream, WrittenData, spec_of};
+pub use error::{BoxError, ObjectError};
+pub use placement::placement_hash;
+
+use cairn_erasure::DiskSet;
+use cairn_raft::MetaStore;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    /// Object bytes per shard per stripe.
+    pub block_size: u32,
+    /// Bodies up to this size live in the metadata record instead of shards.
+    pub inline_max: usize,
+    pub region: String,
+    /// Bodies streaming to shards at once. Each holds about two stripes of
+    /// buffers; a body waiting for a slot is not read, so TCP back-pressure
+    /// holds the client and memory stays bounded however many arrive.
+    pub max_concurrent_writes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_shards: 2,
+            parity_shards: 2,
+            block_size: 256 * 1024,
+            inline_max: 4096,
+            region: "us-east-1".into(),
+            max_concurrent_writes: 32,
+        }
+    }
+}
+
+/// The object store: metadata through Raft, bytes through the erasure-coded disk set.
+/// Writing data never commits metadata; reading never returns bytes that failed their
+/// checksums.
+pub struct Store {
+    /// Metadata reads (lookups, listings, barriers) go here directly; writes go
+    /// through [`commit`] and [`meta`].
+    pub meta: MetaStore,
+    pub disks: Arc<DiskSet>,
+    pub config: StoreConfig,
+    writers: Arc<tokio::sync::Semaphore>,
+}
+
+impl Store {
+    pub fn new(meta: MetaStore, disks: DiskSet, config: StoreConfig) -> Self {
+        let writers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)));
+        Self { meta, disks: Arc::new(disks), config, writers }
+    }
+}

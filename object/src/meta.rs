@@ -1,0 +1,52 @@
+//! Commits of records that hold no object data: buckets, bucket ACLs and policies,
+//! access keys. Each proposes one command and maps the state machine's answer to a
+//! typed outcome; what must be atomic (a bucket name taken, a key present) is decided
+//! in apply. Deleting a bucket may abort uploads, so it is [`Store::delete_bucket`].
+//!
+//! [`Store::delete_bucket`]: crate::Store::delete_bucket
+
+use crate::ObjectError;
+use cairn_raft::MetaStore;
+use cairn_raft::schema::{AccessKey, BucketInfo, CannedAcl, Command, CommandResult};
+
+/// Creates a bucket; a taken name is [`ObjectError::BucketAlreadyExists`] with its owner.
+pub async fn create_bucket(meta: &MetaStore, bucket: BucketInfo) -> Result<(), ObjectError> {
+    match meta.propose(Command::CreateBucket { bucket }).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::BucketAlreadyExists { owner } => Err(ObjectError::BucketAlreadyExists { owner }),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+pub async fn put_bucket_acl(meta: &MetaStore, bucket: String, acl: CannedAcl) -> Result<(), ObjectError> {
+    match meta.propose(Command::PutBucketAcl { bucket, acl }).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+/// Sets (or with `None` removes) a bucket's policy document.
+pub async fn put_bucket_policy(meta: &MetaStore, bucket: String, policy: Option<String>) -> Result<(), ObjectError> {
+    match meta.propose(Command::PutBucketPolicy { bucket, policy }).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+pub async fn put_access_key(meta: &MetaStore, key: AccessKey) -> Result<(), ObjectError> {
+    match meta.propose(Command::PutAccessKey { key }).await? {
+        CommandResult::Ok => Ok(()),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+/// Deletes an access key; a missing one is [`ObjectError::NoSuchKey`].
+pub async fn delete_access_key(meta: &MetaStore, access_key_id: String) -> Result<(), ObjectError> {
+    match meta.propose(Command::DeleteAccessKey { access_key_id }).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}

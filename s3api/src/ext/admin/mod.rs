@@ -1,0 +1,131 @@
+//! `/cairn/admin/v1/`: node information and usage (here), access keys (`keys.rs`),
+//! the cluster (`cluster.rs`) and durability services (`durability.rs`). Only admin
+//! keys get in (the router checks). May touch: the object layer (metadata reads, key
+//! records), the authorizer's keyring, the node's services through the traits.
+
+mod cluster;
+mod durability;
+pub mod keys;
+
+pub use cluster::ClusterAdmin;
+pub use durability::DurabilityAdmin;
+
+use super::{answer, json_error, no_such_endpoint};
+use crate::access::Authorizer;
+use cairn_api::admin::{BucketUsage, DiskInfo, ErasureInfo, NodeInfo, RaftInfo, Usage};
+use cairn_object::Store;
+use s3s::{Body, S3Response};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An admin request refused: HTTP status, stable code, message.
+#[derive(Debug)]
+pub struct AdminError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+}
+
+pub(crate) struct Admin {
+    pub store: Arc<Store>,
+    pub access: Arc<Authorizer>,
+    pub cluster: Option<Arc<dyn ClusterAdmin>>,
+    pub durability: Option<Arc<dyn DurabilityAdmin>>,
+    pub started: Instant,
+}
+
+impl Admin {
+    /// `path`: the segments after `/cairn/admin/v1/`.
+    pub async fn call(
+        &self,
+        method: &http::Method,
+        path: &[&str],
+        query: Option<&str>,
+        body: Body,
+    ) -> S3Response<Body> {
+        use http::Method;
+        match path {
+            ["cluster", op @ ..] => self.cluster_call(method, op, body).await,
+            ["keys", id @ ..] => self.keys_call(method, id, body).await,
+            ["heal"] | ["heal", "object"] | ["scrub"] | ["gc"] | ["rebalance"] => {
+                self.durability_call(method, path, query).await
+            }
+            ["info"] if method == Method::GET => answer(Ok(self.info())),
+            ["info"] => json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "info answers GET"),
+            ["usage"] if method == Method::GET => answer(self.usage(query).await),
+            _ => no_such_endpoint(),
+        }
+    }
+
+    /// Objects and bytes per bucket (one bucket with `?bucket=`), exact as of a read barrier.
+    async fn usage(&self, query: Option<&str>) -> Result<Usage, AdminError> {
+        let unavailable = |e: cairn_raft::MetaError| AdminError::new(503, "ServiceUnavailable", e.to_string());
+        self.store.meta.read_barrier().await.map_err(unavailable)?;
+        let only = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "bucket")
+            .map(|(_, v)| v.into_owned());
+        let buckets = match only {
+            Some(b) => {
+                if self.store.meta.get_bucket(&b).map_err(unavailable)?.is_none() {
+                    return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {b} does not exist")));
+                }
+                let u = self.store.meta.bucket_usage(&b).map_err(unavailable)?;
+                vec![BucketUsage { bucket: b, objects: u.objects, bytes: u.bytes }]
+            }
+            None => self
+                .store
+                .meta
+                .all_usage()
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|(bucket, u)| BucketUsage { bucket, objects: u.objects, bytes: u.bytes })
+                .collect(),
+        };
+        Ok(Usage { buckets })
+    }
+
+    fn info(&self) -> NodeInfo {
+        let m = self.store.meta.metrics();
+        let cfg = &self.store.config;
+        let disks = self
+            .store
+            .disks
+            .usage()
+            .into_iter()
+            .map(|d| DiskInfo {
+                index: d.index as u64,
+                path: d.root.display().to_string(),
+                online: d.online,
+                total_bytes: d.total_bytes,
+                free_bytes: d.free_bytes,
+            })
+            .collect();
+        NodeInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            node_id: m.id,
+            uptime_seconds: self.started.elapsed().as_secs(),
+            region: cfg.region.clone(),
+            erasure: ErasureInfo {
+                data_shards: cfg.data_shards,
+                parity_shards: cfg.parity_shards,
+                block_size: cfg.block_size,
+                inline_max: cfg.inline_max as u64,
+            },
+            raft: RaftInfo {
+                state: format!("{:?}", m.state),
+                leader: m.current_leader,
+                term: m.current_term,
+                last_log_index: m.last_log_index,
+                applied_index: m.last_applied.map(|l| l.index),
+                voters: m.membership_config.membership().voter_ids().collect(),
+            },
+            disks,
+        }
+    }
+}

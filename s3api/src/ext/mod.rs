@@ -1,0 +1,123 @@
+//! One router for everything under `/cairn/` (a bucket name no user can take): the
+//! admin API (`admin/`, `/cairn/admin/v1/`) and the tenant API (`v1/`, `/cairn/v1/`).
+//! It is an s3s route, so every request is SigV4-verified like an S3 request,
+//! presigned URLs included. Paths are dispatched by their parsed segments; answers and
+//! errors are JSON, typed in `cairn-api`. May touch: the object layer, the authorizer,
+//! and the node's services through the `ClusterAdmin` and `DurabilityAdmin` traits.
+
+pub mod admin;
+mod v1;
+
+use crate::access::Authorizer;
+use admin::{AdminError, ClusterAdmin, DurabilityAdmin};
+use cairn_api::{EXT_PREFIX, ErrorBody};
+use cairn_object::Store;
+use s3s::route::S3Route;
+use s3s::{Body, S3Request, S3Response, S3Result};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest request body of an extension endpoint.
+const MAX_BODY: usize = 64 << 10;
+
+pub struct ExtRoute {
+    admin: admin::Admin,
+    access: Arc<Authorizer>,
+}
+
+impl ExtRoute {
+    pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
+        let admin =
+            admin::Admin { store, access: access.clone(), cluster: None, durability: None, started: Instant::now() };
+        Self { admin, access }
+    }
+
+    pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
+        self.admin.cluster = Some(cluster);
+        self
+    }
+
+    pub fn with_durability(mut self, durability: Arc<dyn DurabilityAdmin>) -> Self {
+        self.admin.durability = Some(durability);
+        self
+    }
+}
+
+/// What a `/cairn/` path names.
+enum Area<'a> {
+    /// `/cairn/admin/v1/<rest>`
+    Admin(Vec<&'a str>),
+    /// `/cairn/v1/<rest>`
+    V1(Vec<&'a str>),
+    Unknown,
+}
+
+/// The path under `/cairn/` in segments (still percent-encoded), or None when the
+/// path is not an extension path: `/cairn` and `/cairn/` alone are the reserved
+/// bucket, which S3 answers.
+fn segments(path: &str) -> Option<Vec<&str>> {
+    let rest = path.strip_prefix(EXT_PREFIX).filter(|r| !r.is_empty())?;
+    Some(rest.split('/').collect())
+}
+
+fn area(segs: Vec<&str>) -> Area<'_> {
+    match segs.as_slice() {
+        ["admin", "v1", ..] => Area::Admin(segs[2..].to_vec()),
+        ["v1", ..] => Area::V1(segs[1..].to_vec()),
+        _ => Area::Unknown,
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Route for ExtRoute {
+    fn is_match(&self, _: &http::Method, uri: &http::Uri, _: &http::HeaderMap, _: &mut http::Extensions) -> bool {
+        segments(uri.path()).is_some()
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let segs = segments(req.uri.path()).unwrap_or_default();
+        match area(segs) {
+            Area::Admin(_) => self.access.authorize_admin(req.credentials.as_ref()).await.map(|_| ()),
+            // Tenants' access rules come with the tenant API; until then any valid key.
+            Area::V1(_) | Area::Unknown => self.access.authorize_signed(req.credentials.as_ref()).await.map(|_| ()),
+        }
+    }
+
+    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let path = req.uri.path().to_string();
+        let segs = segments(&path).unwrap_or_default();
+        Ok(match area(segs) {
+            Area::Admin(rest) => self.admin.call(&req.method, &rest, req.uri.query(), req.input).await,
+            Area::V1(rest) => v1::call(&req.method, &rest),
+            Area::Unknown => no_such_endpoint(),
+        })
+    }
+}
+
+/// A typed answer, or the error's JSON body with its status.
+pub(crate) fn answer<T: Serialize>(res: Result<T, AdminError>) -> S3Response<Body> {
+    match res {
+        Ok(v) => json_response(http::StatusCode::OK, &v),
+        Err(e) => json_error(
+            http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            e.code,
+            &e.message,
+        ),
+    }
+}
+
+fn json_response<T: Serialize>(status: http::StatusCode, value: &T) -> S3Response<Body> {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    let mut resp = S3Response::with_status(Body::from(text), status);
+    resp.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp
+}
+
+pub(crate) fn json_error(status: http::StatusCode, code: &str, message: &str) -> S3Response<Body> {
+    json_response(status, &ErrorBody::new(code, message))
+}
+
+pub(crate) fn no_such_endpoint() -> S3Response<Body> {
+    json_error(http::StatusCode::NOT_FOUND, "NoSuchEndpoint", "No such admin endpoint")
+}

@@ -1,0 +1,16 @@
+//! The S3 protocol: the s3s `S3` trait (`service.rs`) and one file per feature area.
+//! Handlers parse S3 requests, call the object layer and answer S3; they never
+//! build Raft commands or touch shards themselves.
+
+pub(crate) mod acl;
+pub(crate) mod bucket;
+pub(crate) mod checksum;
+pub(crate) mod ingest;
+pub(crate) mod listing;
+pub(crate) mod multipart;
+pub(crate) mod object;
+pub(crate) mod policy;
+pub(crate) mod preconditions;
+pub(crate) mod service;
+pub(crate) mod unconfigured;
+pub(crate) mod version_fields;

@@ -1,0 +1,121 @@
+//! CopyObject, and the copy source that UploadPartCopy shares.
+
+use crate::access::acl;
+use crate::errors;
+use crate::s3::checksum::{Algorithm, set_checksum_fields};
+use crate::s3::ingest::MAX_PUT_SIZE;
+use crate::s3::object::check_version_id;
+use crate::s3::preconditions::Conditions;
+use crate::s3::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
+use crate::timefmt::{format_http_date, now, to_timestamp};
+use cairn_raft::schema::ObjectVersion;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+impl CairnS3 {
+    /// The current version named by `x-amz-copy-source`, once its
+    /// `x-amz-copy-source-if-*` conditions hold.
+    pub(crate) async fn copy_source(
+        &self,
+        source: &CopySource,
+        conditions: Conditions<'_>,
+    ) -> S3Result<(String, String, ObjectVersion)> {
+        let CopySource::Bucket { bucket, key, version_id } = source else {
+            return Err(s3_error!(NotImplemented, "Access point copy sources are not supported"));
+        };
+        check_version_id(version_id.as_deref())?;
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
+        let src = self.current_object(bucket, key).await?;
+        conditions.check_copy_source(&src)?;
+        Ok((bucket.to_string(), key.to_string(), src))
+    }
+
+    pub(crate) async fn copy_object_impl(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let caller = caller(&req)?;
+        let copy_source = authorized_copy_source(&req)?;
+        let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
+        let input = req.input;
+        let bucket = self.require_bucket(&input.bucket).await?;
+        let owner = caller.owner_or(&bucket.owner).to_string();
+        let (src_bucket, src_key, src) = self
+            .copy_source(
+                &copy_source,
+                Conditions {
+                    if_match: input.copy_source_if_match.as_ref(),
+                    if_none_match: input.copy_source_if_none_match.as_ref(),
+                    if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                    if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+                },
+            )
+            .await?;
+        let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+            None | Some(MetadataDirective::COPY) => false,
+            Some(MetadataDirective::REPLACE) => true,
+            Some(other) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive {other}")),
+        };
+        if src_bucket == input.bucket && src_key == input.key && !replace {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        if src.size > MAX_PUT_SIZE {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"
+            ));
+        }
+        let mut algorithms: Vec<Algorithm> = src.checksums.keys().filter_map(|k| Algorithm::parse(k).ok()).collect();
+        if let Some(a) = input.checksum_algorithm.as_ref() {
+            algorithms.push(Algorithm::parse(a.as_str())?);
+        }
+        let body = self.store.read(&src, 0, src.size).map_err(errors::object)?;
+        let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size)).await?;
+        let etag = blob.digests.etag();
+        let checksums = blob.digests.stored();
+        let last_modified = now();
+        let version = if replace {
+            ObjectVersion {
+                version_id: None,
+                size: blob.size,
+                etag: etag.clone(),
+                last_modified,
+                content_type: content_type_string(input.content_type.as_ref()),
+                content_encoding: stored_content_encoding(input.content_encoding),
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires.as_ref().map(format_http_date),
+                user_meta: user_metadata(input.metadata),
+                checksums: checksums.clone(),
+                owner,
+                data: blob.data,
+                acl,
+            }
+        } else {
+            ObjectVersion {
+                version_id: None,
+                size: blob.size,
+                etag: etag.clone(),
+                last_modified,
+                checksums: checksums.clone(),
+                owner,
+                data: blob.data,
+                acl,
+                ..src
+            }
+        };
+        self.store.put_version(input.bucket, input.key, version, None).await.map_err(errors::object)?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(ETag::Strong(etag)),
+            last_modified: Some(to_timestamp(last_modified)),
+            ..Default::default()
+        };
+        set_checksum_fields!(result, &checksums);
+        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    }
+}

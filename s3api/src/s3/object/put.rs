@@ -1,0 +1,62 @@
+//! PutObject: the body streamed to storage, then the new version committed.
+
+use crate::access::acl;
+use crate::errors;
+use crate::s3::checksum::{Algorithm, set_checksum_fields};
+use crate::s3::ingest::Ingest;
+use crate::s3::preconditions::write_condition;
+use crate::s3::service::{CairnS3, caller};
+use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
+use crate::timefmt::{format_http_date, now};
+use cairn_raft::schema::ObjectVersion;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+impl CairnS3 {
+    pub(crate) async fn put_object_impl(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let caller = caller(&req)?;
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
+        let bucket = self.require_bucket(&input.bucket).await?;
+        let owner = caller.owner_or(&bucket.owner).to_string();
+        let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let blob = self
+            .ingest(Ingest {
+                bucket: &input.bucket,
+                key: &input.key,
+                headers: &headers,
+                trailing_headers: trailing_headers.as_ref(),
+                body: input.body,
+                content_length: input.content_length,
+                content_md5: input.content_md5.as_deref(),
+                also_compute: None,
+            })
+            .await?;
+        let etag = blob.digests.etag();
+        let checksums = blob.digests.stored();
+        let version = ObjectVersion {
+            version_id: None,
+            size: blob.size,
+            etag: etag.clone(),
+            last_modified: now(),
+            content_type: content_type_string(input.content_type.as_ref()),
+            content_encoding: stored_content_encoding(input.content_encoding),
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires.as_ref().map(format_http_date),
+            user_meta: user_metadata(input.metadata),
+            checksums: checksums.clone(),
+            owner,
+            data: blob.data,
+            acl,
+        };
+        self.store.put_version(input.bucket, input.key, version, condition).await.map_err(errors::object)?;
+        let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
+        set_checksum_fields!(out, &checksums);
+        Ok(S3Response::new(out))
+    }
+}
