@@ -1,6 +1,6 @@
 //! `/cairn/admin/v1/`: node information, usage, access keys and the cluster. The
-//! durability endpoints (`heal`, `scrub`, `rebalance`, `gc`) still answer documents
-//! built from the node's own pass records.
+//! durability endpoints (`heal`, `scrub`, `rebalance`, `gc`) are in
+//! [`crate::durability`].
 
 use serde::{Deserialize, Serialize};
 

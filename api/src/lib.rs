@@ -4,6 +4,7 @@
 //! Pure data: serde structs and the paths they travel on, no I/O.
 
 pub mod admin;
+pub mod durability;
 
 use serde::{Deserialize, Serialize};
 

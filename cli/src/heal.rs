@@ -4,7 +4,12 @@
 use crate::admin;
 use crate::client::Connection;
 use anyhow::bail;
-use serde_json::{Value, json};
+use cairn_api::durability::{
+    GcReport, HealStatus, ObjectHealReport, ObjectHealth, PassState, PassStatus, RebalanceStatus, ScrubStatus,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -62,24 +67,24 @@ fn query(pairs: &[(&str, &str)]) -> String {
     q.finish()
 }
 
-fn summary(p: &Value) -> String {
-    let s = &p["stripes"];
+fn summary(p: &PassStatus) -> String {
+    let s = &p.stripes;
     format!(
         "{} objects, {} blobs, {:.1} MiB verified | stripes: {} whole, {} degraded, {} lost | {} shards rewritten, {} failures",
-        p["objects"],
-        p["blobs"],
-        p["bytes_verified"].as_f64().unwrap_or(0.0) / (1 << 20) as f64,
-        s["whole"],
-        s["degraded"],
-        s["lost"],
-        p["shards_rewritten"],
-        p["heal_failures"],
+        p.objects,
+        p.blobs,
+        p.bytes_verified as f64 / (1 << 20) as f64,
+        s.whole,
+        s.degraded,
+        s.lost,
+        p.shards_rewritten,
+        p.heal_failures,
     )
 }
 
-fn scope_text(p: &Value) -> String {
-    let scope = &p["scope"];
-    match (scope["bucket"].as_str(), scope["prefix"].as_str().unwrap_or(""), scope["disk"].as_u64()) {
+fn scope_text(p: &PassStatus) -> String {
+    let scope = &p.scope;
+    match (scope.bucket.as_deref(), scope.prefix.as_str(), scope.disk) {
         (_, _, Some(d)) => format!("disk {d}"),
         (Some(b), "", _) => format!("bucket {b}"),
         (Some(b), pre, _) => format!("{b}/{pre}*"),
@@ -87,15 +92,33 @@ fn scope_text(p: &Value) -> String {
     }
 }
 
-/// Polls `endpoint` until the pass at `path` is no longer running, with a spinner.
-async fn follow(conn: &Connection, endpoint: &str, path: fn(&Value) -> &Value) -> anyhow::Result<Value> {
+fn state_text(s: PassState) -> &'static str {
+    match s {
+        PassState::Idle => "idle",
+        PassState::Running => "running",
+        PassState::Done => "done",
+        PassState::Stopped => "stopped",
+    }
+}
+
+/// Polls `endpoint` until the pass `pass` picks out is no longer running, with a spinner.
+async fn follow<T: DeserializeOwned>(
+    conn: &Connection,
+    endpoint: &str,
+    pass: fn(&T) -> Option<&PassStatus>,
+) -> anyhow::Result<T> {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(120));
     loop {
-        let v = admin::get::<Value>(conn, endpoint).await?;
-        let p = path(&v).clone();
-        bar.set_message(format!("{} — {}", scope_text(&p), summary(&p)));
-        if p["state"].as_str() != Some("running") {
+        let v = admin::get::<T>(conn, endpoint).await?;
+        let running = match pass(&v) {
+            Some(p) => {
+                bar.set_message(format!("{} — {}", scope_text(p), summary(p)));
+                p.state == PassState::Running
+            }
+            None => false,
+        };
+        if !running {
             bar.finish_and_clear();
             return Ok(v);
         }
@@ -103,10 +126,15 @@ async fn follow(conn: &Connection, endpoint: &str, path: fn(&Value) -> &Value) -
     }
 }
 
-fn verdict(p: &Value) -> anyhow::Result<()> {
-    if p["stripes"]["lost"].as_u64().unwrap_or(0) > 0 {
-        bail!("{} stripes are lost: fewer than k good shards remain", p["stripes"]["lost"]);
+fn verdict(p: &PassStatus) -> anyhow::Result<()> {
+    if p.stripes.lost > 0 {
+        bail!("{} stripes are lost: fewer than k good shards remain", p.stripes.lost);
     }
+    Ok(())
+}
+
+fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -116,103 +144,91 @@ pub async fn heal(conn: &Connection, a: HealArgs) -> anyhow::Result<()> {
             bail!("--object needs BUCKET/KEY");
         };
         let ep = format!("heal/object?{}", query(&[("bucket", bucket), ("key", key)]));
-        let v = if a.dry_run {
-            admin::get::<Value>(conn, &ep).await?
-        } else {
-            admin::post::<Value>(conn, &ep, &json!({})).await?
-        };
+        let v: ObjectHealReport =
+            if a.dry_run { admin::get(conn, &ep).await? } else { admin::post(conn, &ep, &json!({})).await? };
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            print_json(&v)?;
         } else {
-            let s = &v["stripes"];
-            println!(
-                "{bucket}/{key}: {} ({} whole, {} degraded, {} lost stripes)",
-                v["state"].as_str().unwrap_or("?"),
-                s["whole"],
-                s["degraded"],
-                s["lost"]
-            );
-            for b in v["blobs"].as_array().into_iter().flatten() {
-                let rewritten = b["rewritten"].as_u64().unwrap_or(0);
-                if rewritten > 0 {
-                    println!("  blob {}: {rewritten} shards rewritten", b["id"].as_str().unwrap_or("?"));
+            let s = &v.stripes;
+            let state = match v.state {
+                ObjectHealth::Whole => "whole",
+                ObjectHealth::Degraded => "degraded",
+                ObjectHealth::Lost => "lost",
+            };
+            println!("{bucket}/{key}: {state} ({} whole, {} degraded, {} lost stripes)", s.whole, s.degraded, s.lost);
+            for b in &v.blobs {
+                if b.rewritten > 0 {
+                    println!("  blob {}: {} shards rewritten", b.id, b.rewritten);
                 }
-                for f in b["failed"].as_array().into_iter().flatten() {
-                    println!("  blob {} shard {}: {}", b["id"].as_str().unwrap_or("?"), f["shard"], f["error"]);
+                for f in &b.failed {
+                    println!("  blob {} shard {}: {}", b.id, f.shard, f.error);
                 }
             }
         }
-        return match v["state"].as_str() {
-            Some("lost") => bail!("the object has lost stripes"),
+        return match v.state {
+            ObjectHealth::Lost => bail!("the object has lost stripes"),
             _ => Ok(()),
         };
     }
-    let v = if a.status {
-        admin::get::<Value>(conn, "heal").await?
+    let v: HealStatus = if a.status {
+        admin::get(conn, "heal").await?
     } else {
         let (bucket, prefix) = a.target.as_deref().map(split_target).unwrap_or(("", ""));
-        let started = admin::post::<Value>(
-            conn,
-            &format!("heal?{}", query(&[("bucket", bucket), ("prefix", prefix)])),
-            &json!({}),
-        )
-        .await?;
-        if a.no_wait { started } else { follow(conn, "heal", |v| &v["pass"]).await? }
+        let started: HealStatus =
+            admin::post(conn, &format!("heal?{}", query(&[("bucket", bucket), ("prefix", prefix)])), &json!({}))
+                .await?;
+        if a.no_wait { started } else { follow(conn, "heal", |v: &HealStatus| Some(&v.pass)).await? }
     };
-    let p = &v["pass"];
+    let p = &v.pass;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
     } else {
-        println!("heal of {}: {}", scope_text(p), p["state"].as_str().unwrap_or("?"));
+        println!("heal of {}: {}", scope_text(p), state_text(p.state));
         println!("  {}", summary(p));
-        if let Some(e) = p["last_error"].as_str() {
+        if let Some(e) = &p.last_error {
             println!("  last error: {e}");
         }
-        let r = &v["on_read"];
+        let r = &v.on_read;
         println!(
             "  heal on read: {} reported, {} healed, {} pending, {} failed",
-            r["reported"], r["healed"], r["pending"], r["failed"]
+            r.reported, r.healed, r.pending, r.failed
         );
     }
     // Only a pass this command ran decides the exit status; --status is a query.
-    if !a.status && p["state"].as_str() == Some("done") { verdict(p) } else { Ok(()) }
+    if !a.status && p.state == PassState::Done { verdict(p) } else { Ok(()) }
 }
 
 pub async fn scrub(conn: &Connection, a: ScrubArgs) -> anyhow::Result<()> {
-    let mut v = if a.status {
-        admin::get::<Value>(conn, "scrub").await?
-    } else {
-        admin::post::<Value>(conn, "scrub", &json!({})).await?
-    };
+    let mut v: ScrubStatus =
+        if a.status { admin::get(conn, "scrub").await? } else { admin::post(conn, "scrub", &json!({})).await? };
     if a.wait {
         // The leader picks the request up within a couple of seconds.
         for _ in 0..50 {
-            if v["current"]["state"].as_str() == Some("running") {
+            if v.current.as_ref().is_some_and(|c| c.state == PassState::Running) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            v = admin::get::<Value>(conn, "scrub").await?;
+            v = admin::get(conn, "scrub").await?;
         }
-        v = follow(conn, "scrub", |v| if v["current"].is_null() { &v["last"] } else { &v["current"] }).await?;
+        v = follow(conn, "scrub", |v: &ScrubStatus| v.current.as_ref().or(v.last.as_ref())).await?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return print_json(&v);
     }
     println!(
-        "scrubber: {} at most {} MiB/s, a pass every {} s (leader: node {})",
-        if v["running"].as_bool() == Some(true) { "running," } else { "idle," },
-        v["rate_mib"],
-        v["interval_secs"],
-        v["leader"]
+        "scrubber: {} at most {} MiB/s, a pass every {} s (leader: {})",
+        if v.running { "running," } else { "idle," },
+        v.rate_mib,
+        v.interval_secs,
+        v.leader.map(|l| format!("node {l}")).unwrap_or_else(|| "none".into())
     );
-    if !v["current"].is_null() {
-        println!("  current pass: {}", summary(&v["current"]));
+    if let Some(c) = &v.current {
+        println!("  current pass: {}", summary(c));
     }
-    if !v["last"].is_null() {
-        println!("  last pass:    {}", summary(&v["last"]));
+    if let Some(l) = &v.last {
+        println!("  last pass:    {}", summary(l));
         if a.wait {
-            verdict(&v["last"])?;
+            verdict(l)?;
         }
     }
     Ok(())
@@ -225,27 +241,26 @@ pub struct RebalanceArgs {
 }
 
 pub async fn rebalance(conn: &Connection, a: RebalanceArgs) -> anyhow::Result<()> {
-    let v = admin::get::<Value>(conn, "rebalance").await?;
+    let v: RebalanceStatus = admin::get(conn, "rebalance").await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return print_json(&v);
     }
-    let placed = v["done_version"] == v["layout_version"];
+    let placed = v.done_version == v.layout_version;
     println!(
         "layout v{}: {} (at most {} MiB/s)",
-        v["layout_version"],
+        v.layout_version,
         if placed { "every shard where the layout places it" } else { "shards still to move" },
-        v["rate_mib"]
+        v.rate_mib
     );
-    for (name, p) in [("current", &v["current"]), ("last", &v["last"])] {
-        if !p.is_null() {
+    for (name, p) in [("current", &v.current), ("last", &v.last)] {
+        if let Some(p) = p {
             println!(
                 "  {name} pass: {} objects, {} blobs moved ({} shards), {} skipped{}",
-                p["objects"],
-                p["blobs_moved"],
-                p["shards_moved"],
-                p["skipped"],
-                p["last_error"].as_str().map(|e| format!("; last error: {e}")).unwrap_or_default()
+                p.objects,
+                p.blobs_moved,
+                p.shards_moved,
+                p.skipped,
+                p.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
             );
         }
     }
@@ -257,13 +272,13 @@ pub async fn gc(conn: &Connection, a: GcArgs) -> anyhow::Result<()> {
         Some(g) => format!("gc?grace_secs={g}"),
         None => "gc".into(),
     };
-    let v = admin::post::<Value>(conn, &ep, &json!({})).await?;
+    let v: GcReport = admin::post(conn, &ep, &json!({})).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
     } else {
         println!(
             "{} shard files on {} disks: {} orphans removed, {} too young, {} stale temp files removed",
-            v["scanned"], v["disks"], v["removed"], v["young"], v["tmp_removed"]
+            v.scanned, v.disks, v.removed, v.young, v.tmp_removed
         );
     }
     Ok(())

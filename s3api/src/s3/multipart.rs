@@ -502,7 +502,7 @@ impl CairnS3 {
         key: &str,
         requested: &[CompletedPart],
     ) -> S3Result<Option<CompleteMultipartUploadOutput>> {
-        let Some(obj) = self.store.meta.get_object(bucket, key).map_err(errors::meta)? else { return Ok(None) };
+        let Some(obj) = self.store.current_version(bucket, key).map_err(errors::object)? else { return Ok(None) };
         let ObjectData::Parts(parts) = &obj.data else { return Ok(None) };
         let same = parts.len() == requested.len()
             && parts.iter().zip(requested).all(|(p, cp)| {

@@ -92,7 +92,7 @@ impl CairnS3 {
         check_version_id(input.version_id.as_deref())?;
         self.require_bucket(&input.bucket).await?;
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        if self.store.meta.get_object(&input.bucket, &input.key).map_err(errors::meta)?.is_none() {
+        if self.store.current_version(&input.bucket, &input.key).map_err(errors::object)?.is_none() {
             return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
         }
         Ok(S3Response::new(GetObjectTaggingOutput { tag_set: Vec::new(), version_id: None }))

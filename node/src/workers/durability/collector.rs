@@ -10,23 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use cairn_erasure::{LocalDisk, ShardDisk};
 use cairn_raft::MetaStore;
-use serde::Serialize;
 
 use super::pass::resolve;
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct GcReport {
-    pub disks: usize,
-    /// Committed shard files looked at.
-    pub scanned: u64,
-    /// Shard files removed: no object or upload part refers to their blob.
-    pub removed: u64,
-    /// Files younger than the grace period, left alone.
-    pub young: u64,
-    /// Stale temp files removed.
-    pub tmp_removed: u64,
-    pub errors: u64,
-}
+pub use cairn_api::durability::GcReport;
 
 /// One pass over this node's disks.
 pub async fn collect(

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -28,16 +27,7 @@ const MAX_ATTEMPTS: u32 = 5;
 const HEAL_RETRY_DELAY: Duration = Duration::from_secs(15);
 const MAX_HEAL_ATTEMPTS: u32 = 40;
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct QueueStats {
-    pub reported: u64,
-    pub healed: u64,
-    pub already_whole: u64,
-    pub failed: u64,
-    /// Reports dropped because the queue was full or the blob was not referenced.
-    pub dropped: u64,
-    pub pending: u64,
-}
+pub use cairn_api::durability::HealQueueStats as QueueStats;
 
 #[derive(Clone)]
 pub struct HealQueue {

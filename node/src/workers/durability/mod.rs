@@ -23,15 +23,17 @@ mod throttle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_api::durability::{
+    BlobHealReport, GcReport, HealStatus, ObjectHealReport, ObjectHealth, RebalanceStatus, ScrubStatus, ShardFailure,
+};
 use cairn_erasure::{DiskSet, LocalDisk};
 use cairn_raft::MetaStore;
 use cairn_s3api::{AdminError, DurabilityAdmin};
-use serde_json::json;
 use tokio::sync::watch;
 
 use heal_queue::HealQueue;
-use pass::{Checkpoint, PassStatus, Scope, StripeCounts};
-use refill::RefillStatus;
+use pass::{Checkpoint, PassState, PassStatus, Scope, StripeCounts};
+use refill::Refill;
 use scrubber::Scrubber;
 
 /// How often local disks are checked for a wipe.
@@ -56,7 +58,7 @@ pub struct Durability {
     scrubber: Arc<Scrubber>,
     rebalancer: Arc<rebalance::Rebalancer>,
     /// Local disks being refilled (and the last refill of each, once done).
-    refills: Mutex<Vec<RefillStatus>>,
+    refills: Mutex<Vec<Refill>>,
 }
 
 impl Durability {
@@ -81,7 +83,7 @@ impl Durability {
             disks,
             local,
             cfg,
-            heal: Arc::new(Mutex::new(PassStatus::idle())),
+            heal: Arc::new(Mutex::new(PassStatus::default())),
             heal_slot: Arc::new(tokio::sync::Mutex::new(())),
             queue,
             scrubber,
@@ -95,7 +97,7 @@ impl Durability {
 
     /// Runs a heal pass over `scope` in the background (the caller holds the heal slot).
     fn spawn_pass(self: &Arc<Self>, scope: Scope, slot: tokio::sync::OwnedMutexGuard<()>) {
-        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = PassStatus::starting(scope.clone());
+        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = pass::starting(scope.clone());
         let this = self.clone();
         tokio::spawn(async move { this.run_pass(scope, slot, "heal", &mut |_| true).await });
     }
@@ -109,11 +111,11 @@ impl Durability {
         kind: &str,
         checkpoint: Checkpoint<'_>,
     ) -> PassStatus {
-        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = PassStatus::starting(scope.clone());
+        *self.heal.lock().unwrap_or_else(|e| e.into_inner()) = pass::starting(scope.clone());
         tracing::info!(?scope, pass = kind, "heal pass starting");
         pass::run(&self.meta, &self.disks, &self.heal, None, checkpoint).await;
         let done = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        done.log_done(kind);
+        pass::log_done(&done, kind);
         done
     }
 
@@ -178,9 +180,9 @@ impl Durability {
         self.local.iter().enumerate().map(|(j, d)| (d.clone(), self.global_index(j))).collect()
     }
 
-    fn heal_json(&self) -> serde_json::Value {
+    fn heal_status(&self) -> HealStatus {
         let pass = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        json!({ "pass": pass, "on_read": self.queue.stats(), "refill": self.refill_status() })
+        HealStatus { pass, on_read: self.queue.stats(), refill: self.refill_status() }
     }
 }
 
@@ -202,13 +204,12 @@ impl Durability {
     pub fn gauges(&self) -> Gauges {
         let heal = self.heal.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let s = self.scrubber.status();
-        let scrub_running = s["current"].is_object() && s["current"]["state"] == "running";
-        let pick = if s["current"].is_object() { &s["current"] } else { &s["last"] };
+        let scrub_running = s.current.as_ref().is_some_and(|c| c.state == PassState::Running);
         Gauges {
-            heal_running: heal.state == "running",
+            heal_running: heal.state == PassState::Running,
             heal,
             scrub_running,
-            scrub: serde_json::from_value(pick.clone()).ok(),
+            scrub: s.current.or(s.last),
             on_read: self.queue.stats(),
         }
     }
@@ -219,11 +220,11 @@ pub struct DurabilityApi(pub Arc<Durability>);
 
 #[async_trait::async_trait]
 impl DurabilityAdmin for DurabilityApi {
-    fn heal_status(&self) -> serde_json::Value {
-        self.0.heal_json()
+    fn heal_status(&self) -> HealStatus {
+        self.0.heal_status()
     }
 
-    async fn heal_start(&self, bucket: Option<String>, prefix: String) -> Result<serde_json::Value, AdminError> {
+    async fn heal_start(&self, bucket: Option<String>, prefix: String) -> Result<HealStatus, AdminError> {
         if let Some(b) = &bucket {
             self.0.meta.read_barrier().await.map_err(meta_err)?;
             if self.0.meta.get_bucket(b).map_err(meta_err)?.is_none() {
@@ -236,10 +237,10 @@ impl DurabilityAdmin for DurabilityApi {
             return Err(AdminError::new(409, "HealInProgress", "a heal pass is already running on this node"));
         };
         Durability::spawn_pass(&self.0, Scope { bucket, prefix, disk: None }, slot);
-        Ok(self.0.heal_json())
+        Ok(self.0.heal_status())
     }
 
-    async fn heal_object(&self, bucket: &str, key: &str, heal: bool) -> Result<serde_json::Value, AdminError> {
+    async fn heal_object(&self, bucket: &str, key: &str, heal: bool) -> Result<ObjectHealReport, AdminError> {
         self.0.meta.read_barrier().await.map_err(meta_err)?;
         let Some(v) = self.0.meta.get_object(bucket, key).map_err(meta_err)? else {
             return Err(AdminError::new(404, "NoSuchKey", format!("{bucket}/{key} does not exist")));
@@ -259,51 +260,50 @@ impl DurabilityAdmin for DurabilityApi {
             found.whole += r.found.whole;
             found.degraded += r.found.degraded;
             found.lost += r.found.lost;
-            blobs.push(json!({
-                "id": format!("{id:032x}"),
-                "size": size,
-                "stripes": { "whole": r.after.whole, "degraded": r.after.degraded, "lost": r.after.lost },
-                "bad_shards": r.after.bad_shards,
-                "rewritten": r.rewritten,
-                "failed": r.failed.iter().map(|(i, why)| json!({"shard": i, "error": why})).collect::<Vec<_>>(),
-            }));
+            blobs.push(BlobHealReport {
+                id: format!("{id:032x}"),
+                size,
+                stripes: StripeCounts { whole: r.after.whole, degraded: r.after.degraded, lost: r.after.lost },
+                bad_shards: r.after.bad_shards,
+                rewritten: r.rewritten,
+                failed: r.failed.into_iter().map(|(shard, error)| ShardFailure { shard, error }).collect(),
+            });
         }
         let state = if total.lost > 0 {
-            "lost"
+            ObjectHealth::Lost
         } else if total.degraded > 0 {
-            "degraded"
+            ObjectHealth::Degraded
         } else {
-            "whole"
+            ObjectHealth::Whole
         };
-        Ok(json!({
-            "bucket": bucket,
-            "key": key,
-            "size": v.size,
-            "state": state,
-            "stripes": total,
-            "found": found,
-            "blobs": blobs,
-        }))
+        Ok(ObjectHealReport {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size: v.size,
+            state,
+            stripes: total,
+            found,
+            blobs,
+        })
     }
 
-    fn scrub_status(&self) -> serde_json::Value {
+    fn scrub_status(&self) -> ScrubStatus {
         self.0.scrubber.status()
     }
 
-    async fn scrub_start(&self) -> Result<serde_json::Value, AdminError> {
+    async fn scrub_start(&self) -> Result<ScrubStatus, AdminError> {
         self.0.scrubber.request().await.map_err(|e| AdminError::new(503, "ServiceUnavailable", e))?;
         Ok(self.0.scrubber.status())
     }
 
-    fn rebalance_status(&self) -> serde_json::Value {
+    fn rebalance_status(&self) -> RebalanceStatus {
         self.0.rebalancer.status()
     }
 
-    async fn collect(&self, grace_secs: Option<u64>) -> Result<serde_json::Value, AdminError> {
+    async fn collect(&self, grace_secs: Option<u64>) -> Result<GcReport, AdminError> {
         let grace = grace_secs.map(Duration::from_secs).unwrap_or(self.0.cfg.orphan_grace);
-        let r = collector::collect(&self.0.meta, &self.0.local_disks(), grace)
+        collector::collect(&self.0.meta, &self.0.local_disks(), grace)
             .await
-            .map_err(|e| AdminError::new(503, "ServiceUnavailable", e))?;
-        Ok(serde_json::to_value(r).unwrap_or_default())
+            .map_err(|e| AdminError::new(503, "ServiceUnavailable", e))
     }
 }

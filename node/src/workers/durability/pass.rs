@@ -8,84 +8,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_erasure::{BlobHealth, DiskSet, Pace, ShardSpec};
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{BlobOwner, ObjectData, ObjectVersion};
-use serde::{Deserialize, Serialize};
 
 /// Objects read from the metadata per page.
 const PAGE: usize = 128;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StripeCounts {
-    pub whole: u64,
-    pub degraded: u64,
-    pub lost: u64,
+pub use cairn_api::durability::{PassScope as Scope, PassState, PassStatus, StripeCounts};
+
+fn add(counts: &mut StripeCounts, h: &BlobHealth) {
+    counts.whole += h.whole;
+    counts.degraded += h.degraded;
+    counts.lost += h.lost;
 }
 
-impl StripeCounts {
-    fn add(&mut self, h: &BlobHealth) {
-        self.whole += h.whole;
-        self.degraded += h.degraded;
-        self.lost += h.lost;
-    }
+/// A pass that starts now over `scope`.
+pub fn starting(scope: Scope) -> PassStatus {
+    PassStatus { state: PassState::Running, scope, started: Some(unix_now()), ..Default::default() }
 }
 
-/// What a pass walks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scope {
-    pub bucket: Option<String>,
-    pub prefix: String,
-    /// Only blobs with a shard on this global disk index (refilling one disk).
-    pub disk: Option<u16>,
-}
-
-/// Progress and findings of a pass; the admin API and `cairn heal` / `cairn scrub`
-/// show it as is.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct PassStatus {
-    /// `idle` (never ran), `running`, `done`, or `stopped` (interrupted; resumes).
-    pub state: String,
-    pub scope: Scope,
-    /// Unix seconds.
-    pub started: Option<u64>,
-    pub finished: Option<u64>,
-    /// The last object done; a resumed pass continues after it.
-    pub cursor: Option<(String, String)>,
-    pub objects: u64,
-    pub blobs: u64,
-    /// Shard bytes read and checked.
-    pub bytes_verified: u64,
-    /// Stripes as the pass found them.
-    pub found: StripeCounts,
-    /// Stripes after healing, each verified again after its rewrite: the health of
-    /// everything the pass covered.
-    pub stripes: StripeCounts,
-    pub blobs_healed: u64,
-    pub shards_rewritten: u64,
-    /// Shards that could not be rewritten (their disk is away, or too few good shards).
-    pub heal_failures: u64,
-    pub last_error: Option<String>,
-}
-
-impl PassStatus {
-    pub fn idle() -> Self {
-        PassStatus { state: "idle".into(), ..Default::default() }
-    }
-
-    pub fn starting(scope: Scope) -> Self {
-        PassStatus { state: "running".into(), scope, started: Some(unix_now()), ..Default::default() }
-    }
-
-    /// One log line with what a finished pass found and did.
-    pub fn log_done(&self, kind: &str) {
-        tracing::info!(
-            pass = kind,
-            objects = self.objects,
-            whole = self.stripes.whole,
-            degraded = self.stripes.degraded,
-            lost = self.stripes.lost,
-            rewritten = self.shards_rewritten,
-            "pass done"
-        );
-    }
+/// One log line with what a finished pass found and did.
+pub fn log_done(p: &PassStatus, kind: &str) {
+    tracing::info!(
+        pass = kind,
+        objects = p.objects,
+        whole = p.stripes.whole,
+        degraded = p.stripes.degraded,
+        lost = p.stripes.lost,
+        rewritten = p.shards_rewritten,
+        "pass done"
+    );
 }
 
 pub fn unix_now() -> u64 {
@@ -194,7 +144,7 @@ pub async fn run(
             Err(e) => {
                 set(status, |s| {
                     s.last_error = Some(format!("metadata scan: {e}"));
-                    s.state = "stopped".into();
+                    s.state = PassState::Stopped;
                 });
                 return;
             }
@@ -209,8 +159,8 @@ pub async fn run(
                     Ok(Some(r)) => set(status, |s| {
                         s.blobs += 1;
                         s.bytes_verified += r.found.bytes;
-                        s.found.add(&r.found);
-                        s.stripes.add(&r.after);
+                        add(&mut s.found, &r.found);
+                        add(&mut s.stripes, &r.after);
                         if r.rewritten > 0 {
                             s.blobs_healed += 1;
                             s.shards_rewritten += r.rewritten as u64;
@@ -230,13 +180,13 @@ pub async fn run(
             });
             let snapshot = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if !checkpoint(&snapshot) {
-                set(status, |s| s.state = "stopped".into());
+                set(status, |s| s.state = PassState::Stopped);
                 return;
             }
         }
         if last_page {
             set(status, |s| {
-                s.state = "done".into();
+                s.state = PassState::Done;
                 s.finished = Some(unix_now());
             });
             return;

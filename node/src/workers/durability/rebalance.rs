@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_api::durability::{PassState, RebalancePass, RebalanceStatus};
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{Command, CommandResult};
@@ -26,31 +27,17 @@ const OLD_COPY_GRACE: Duration = Duration::from_secs(15);
 const SWEEP_EVERY: u64 = 3600;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct RebalanceStatus {
-    pub state: String,
-    pub layout_version: u64,
-    pub started: Option<u64>,
-    pub finished: Option<u64>,
-    pub objects: u64,
-    pub blobs_moved: u64,
-    pub shards_moved: u64,
-    /// Blobs left in place because a target disk was offline, or a copy failed.
-    pub skipped: u64,
-    pub last_error: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
     /// The layout version the last complete pass (nothing skipped) placed everything by.
     done_version: u64,
-    last: Option<RebalanceStatus>,
+    last: Option<RebalancePass>,
 }
 
 pub struct Rebalancer {
     meta: MetaStore,
     disks: Arc<DiskSet>,
     rate_bytes: u64,
-    live: Mutex<Option<RebalanceStatus>>,
+    live: Mutex<Option<RebalancePass>>,
 }
 
 impl Rebalancer {
@@ -62,17 +49,17 @@ impl Rebalancer {
         self.meta.service_state(STATE).ok().flatten().and_then(|v| serde_json::from_slice(&v).ok()).unwrap_or_default()
     }
 
-    pub fn status(&self) -> serde_json::Value {
+    pub fn status(&self) -> RebalanceStatus {
         let st = self.load();
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        serde_json::json!({
-            "running": live.is_some(),
-            "current": live,
-            "last": st.last,
-            "done_version": st.done_version,
-            "layout_version": self.meta.layout().map(|l| l.version).unwrap_or(0),
-            "rate_mib": self.rate_bytes >> 20,
-        })
+        RebalanceStatus {
+            running: live.is_some(),
+            current: live,
+            last: st.last,
+            done_version: st.done_version,
+            layout_version: self.meta.layout().map(|l| l.version).unwrap_or(0),
+            rate_mib: self.rate_bytes >> 20,
+        }
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -97,7 +84,7 @@ impl Rebalancer {
             }
             let status = self.pass(layout.version, &shutdown).await;
             let done_version =
-                if status.state == "done" && status.skipped == 0 { layout.version } else { st.done_version };
+                if status.state == PassState::Done && status.skipped == 0 { layout.version } else { st.done_version };
             let _ = self.save(State { done_version, last: Some(status) }).await;
             *self.live.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
@@ -108,13 +95,13 @@ impl Rebalancer {
         self.meta.propose(Command::PutServiceState { name: STATE.into(), value }).await.is_ok()
     }
 
-    fn update(&self, s: &RebalanceStatus) {
+    fn update(&self, s: &RebalancePass) {
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Some(s.clone());
     }
 
-    async fn pass(&self, version: u64, shutdown: &watch::Receiver<bool>) -> RebalanceStatus {
-        let mut s = RebalanceStatus {
-            state: "running".into(),
+    async fn pass(&self, version: u64, shutdown: &watch::Receiver<bool>) -> RebalancePass {
+        let mut s = RebalancePass {
+            state: PassState::Running,
             layout_version: version,
             started: Some(unix_now()),
             ..Default::default()
@@ -128,7 +115,7 @@ impl Rebalancer {
                     Ok(p) => p,
                     Err(e) => {
                         s.last_error = Some(e.to_string());
-                        s.state = "stopped".into();
+                        s.state = PassState::Stopped;
                         return s;
                     }
                 };
@@ -136,13 +123,13 @@ impl Rebalancer {
             for (bucket, key, version_rec) in page {
                 let m = self.meta.metrics();
                 if m.current_leader != Some(m.id) || *shutdown.borrow() {
-                    s.state = "stopped".into();
+                    s.state = PassState::Stopped;
                     return s;
                 }
                 let Ok(layout) = self.meta.layout() else { continue };
                 if layout.version != version {
                     // The layout moved on: the next pass places by the new one.
-                    s.state = "stopped".into();
+                    s.state = PassState::Stopped;
                     return s;
                 }
                 if let Some(primary) = layout.placement(cairn_object::placement_hash(&bucket, &key)) {
@@ -168,7 +155,7 @@ impl Rebalancer {
                 self.update(&s);
             }
             if last_page {
-                s.state = "done".into();
+                s.state = PassState::Done;
                 s.finished = Some(unix_now());
                 if s.blobs_moved > 0 || s.skipped > 0 {
                     tracing::info!(

@@ -14,12 +14,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use cairn_api::durability::{RefillState, RefillStatus};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Durability;
-use super::pass::{PassStatus, Scope, unix_now};
+use super::pass::{PassState, PassStatus, Scope, unix_now};
 
 /// Present in a disk's root while the disk is being refilled.
 pub const MARKER: &str = ".cairn-refill";
@@ -29,43 +29,28 @@ const RETRY_MAX: Duration = Duration::from_secs(300);
 /// How often a waiting refill looks for disks that came back online.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The refill of one local disk, as `GET /cairn/admin/v1/heal` shows it under `refill`.
-#[derive(Clone, Debug, Serialize)]
-pub struct RefillStatus {
-    /// Global index of the disk; None until the layout places this node's disks.
-    pub disk: Option<u16>,
-    pub path: String,
-    /// `waiting` (for the layout, or for another heal pass on this node to end),
-    /// `running`, `retrying` (the last pass left work: another one starts at
-    /// `next_pass`, or sooner when an offline disk returns) or `done`.
-    pub state: String,
-    /// Unix seconds.
-    pub started: u64,
-    pub finished: Option<u64>,
-    /// Passes started so far.
-    pub passes: u32,
-    pub next_pass: Option<u64>,
-    /// The last pass that ended: its stripe counts say what is left to rebuild.
-    pub last: Option<PassStatus>,
+/// The refill of one local disk: what `GET /cairn/admin/v1/heal` shows under
+/// `refill`, and what only this module needs.
+#[derive(Clone, Debug)]
+pub struct Refill {
+    pub status: RefillStatus,
     /// Index of the disk among this node's disks.
-    #[serde(skip)]
     local: usize,
     /// Counts wipes seen while refilling: a pass under way when the disk was wiped
     /// again may already have passed shards that are gone again.
-    #[serde(skip)]
     wipes: u64,
 }
 
-impl RefillStatus {
+impl Refill {
     pub fn active(&self) -> bool {
-        self.state != "done"
+        self.status.state != RefillState::Done
     }
 }
 
 /// A pass after which the disk holds every shard it should: it walked its whole scope
 /// and left nothing degraded, lost or unwritten.
 fn complete(p: &PassStatus) -> bool {
-    p.state == "done"
+    p.state == PassState::Done
         && p.stripes.degraded == 0
         && p.stripes.lost == 0
         && p.heal_failures == 0
@@ -97,15 +82,17 @@ impl Durability {
                 return;
             }
             all.retain(|r| r.local != j);
-            all.push(RefillStatus {
-                disk: None,
-                path: root.display().to_string(),
-                state: "waiting".into(),
-                started: unix_now(),
-                finished: None,
-                passes: 0,
-                next_pass: None,
-                last: None,
+            all.push(Refill {
+                status: RefillStatus {
+                    disk: None,
+                    path: root.display().to_string(),
+                    state: RefillState::Waiting,
+                    started: unix_now(),
+                    finished: None,
+                    passes: 0,
+                    next_pass: None,
+                    last: None,
+                },
                 local: j,
                 wipes: 0,
             });
@@ -115,10 +102,10 @@ impl Durability {
     }
 
     pub(super) fn refill_status(&self) -> Vec<RefillStatus> {
-        self.refills.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.refills.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|r| r.status.clone()).collect()
     }
 
-    fn update_refill<T>(&self, j: usize, f: impl FnOnce(&mut RefillStatus) -> T) -> Option<T> {
+    fn update_refill<T>(&self, j: usize, f: impl FnOnce(&mut Refill) -> T) -> Option<T> {
         let mut all = self.refills.lock().unwrap_or_else(|e| e.into_inner());
         all.iter_mut().find(|r| r.local == j && r.active()).map(f)
     }
@@ -143,7 +130,7 @@ impl Durability {
                 _ = shutdown.changed() => return,
             }
         };
-        self.update_refill(j, |r| r.disk = Some(disk));
+        self.update_refill(j, |r| r.status.disk = Some(disk));
         let started = Instant::now();
         let mut delay = RETRY_MIN;
         loop {
@@ -152,10 +139,10 @@ impl Durability {
                 _ = shutdown.changed() => return,
             };
             let Some((pass_no, wipes)) = self.update_refill(j, |r| {
-                r.state = "running".into();
-                r.next_pass = None;
-                r.passes += 1;
-                (r.passes, r.wipes)
+                r.status.state = RefillState::Running;
+                r.status.next_pass = None;
+                r.status.passes += 1;
+                (r.status.passes, r.wipes)
             }) else {
                 return;
             };
@@ -173,9 +160,9 @@ impl Durability {
             if complete(&p) && !again {
                 set_marker(&root, false);
                 self.update_refill(j, |r| {
-                    r.state = "done".into();
-                    r.finished = Some(unix_now());
-                    r.last = Some(p.clone());
+                    r.status.state = RefillState::Done;
+                    r.status.finished = Some(unix_now());
+                    r.status.last = Some(p.clone());
                 });
                 tracing::info!(
                     disk,
@@ -197,9 +184,9 @@ impl Durability {
                 "refill pass left stripes to rebuild; another pass follows"
             );
             self.update_refill(j, |r| {
-                r.state = "retrying".into();
-                r.next_pass = Some(unix_now() + delay.as_secs());
-                r.last = Some(p.clone());
+                r.status.state = RefillState::Retrying;
+                r.status.next_pass = Some(unix_now() + delay.as_secs());
+                r.status.last = Some(p.clone());
             });
             // Until the delay is over, a disk that was offline since the pass began
             // comes back, or the disk is wiped again.

@@ -5,13 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cairn_api::durability::ScrubStatus;
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
 use cairn_raft::schema::Command;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
-use super::pass::{self, PassStatus, Scope, unix_now};
+use super::pass::{self, PassState, PassStatus, Scope, unix_now};
 use super::throttle::rate_limit;
 
 const STATE: &str = "scrub";
@@ -78,22 +79,22 @@ impl Scrubber {
     }
 
     /// The live pass on this node, else the last persisted state.
-    pub fn status(&self) -> serde_json::Value {
+    pub fn status(&self) -> ScrubStatus {
         let state = self.load();
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let next_due = (self.interval > Duration::ZERO).then(|| {
             let base = state.last.as_ref().and_then(|l| l.started).unwrap_or(state.since);
             base + self.interval.as_secs()
         });
-        serde_json::json!({
-            "running": live.is_some() || state.current.is_some(),
-            "current": live.or(state.current),
-            "last": state.last,
-            "rate_mib": self.rate_bytes >> 20,
-            "interval_secs": self.interval.as_secs(),
-            "next_due": next_due,
-            "leader": self.meta.metrics().current_leader,
-        })
+        ScrubStatus {
+            running: live.is_some() || state.current.is_some(),
+            current: live.or(state.current),
+            last: state.last,
+            rate_mib: self.rate_bytes >> 20,
+            interval_secs: self.interval.as_secs(),
+            next_due,
+            leader: self.meta.metrics().current_leader,
+        }
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -123,10 +124,10 @@ impl Scrubber {
             };
             let current = match state.current.take() {
                 Some(mut c) => {
-                    c.state = "running".into();
+                    c.state = PassState::Running;
                     c
                 }
-                None if request > state.handled_request || due => PassStatus::starting(Scope::default()),
+                None if request > state.handled_request || due => pass::starting(Scope::default()),
                 None => continue,
             };
             state.handled_request = state.handled_request.max(request);
@@ -180,8 +181,8 @@ impl Scrubber {
             let _ = h.await;
         }
         let done = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if done.state == "done" {
-            done.log_done("scrub");
+        if done.state == PassState::Done {
+            pass::log_done(&done, "scrub");
             state.current = None;
             state.last = Some(done);
         } else {
