@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{AccessKey, Command, CommandResult};
+use cairn_raft::schema::AccessKey;
 use cairn_s3api::access::Keyring;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -107,10 +107,10 @@ pub async fn ensure_root_key(meta: &MetaStore, keyring: &Keyring) -> anyhow::Res
         created: time_now_nanos(),
         admin: true,
     };
-    match meta.propose(Command::PutAccessKey { key }).await? {
-        CommandResult::Ok => Ok(RootKey { access_key_id, secret_key }),
-        other => bail!("storing the root key failed: {other:?}"),
-    }
+    cairn_object::meta::put_access_key(meta, key)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the root key failed: {e}"))?;
+    Ok(RootKey { access_key_id, secret_key })
 }
 
 fn time_now_nanos() -> i64 {

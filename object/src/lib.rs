@@ -21,6 +21,7 @@
 //! | quotas (to come) | `apply`, with the write |
 //! | object lock (to come) | `apply` |
 //! | encryption choice (to come) | here, before the data write |
+//! | moving a blob to the disks a new layout places it on | the rebalancer (`node/src/workers/durability/rebalance.rs`) copies the shards; [`moves`] commits the switch, which `apply` refuses if the object or the layout changed |
 //! | locks | none: concurrent writers race to the commit, and apply orders them |
 //! | authorization, request digests, S3 preconditions on reads | the protocol, before it calls here |
 
@@ -29,6 +30,7 @@ pub mod data;
 mod error;
 pub mod freed;
 pub mod meta;
+pub mod moves;
 pub mod placement;
 
 pub use data::{DataStream, WrittenData, spec_of};

@@ -10,7 +10,8 @@
 //!
 //! May touch shards on every disk (through the disk set) and the local disks (orphans,
 //! refill markers), and the metadata store: reads, the scrubber's and the rebalancer's
-//! progress (service state) and blob moves (`MoveBlob`). Nothing of S3 or HTTP.
+//! progress (service state), and blob moves through the object layer
+//! (`cairn_object::moves`). Nothing of S3 or HTTP.
 
 mod collector;
 mod heal_queue;

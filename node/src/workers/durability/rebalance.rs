@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use cairn_api::durability::{PassState, RebalancePass, RebalanceStatus};
 use cairn_erasure::DiskSet;
+use cairn_object::moves::{BlobMove, commit_move};
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{Command, CommandResult};
+use cairn_raft::schema::Command;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -200,7 +201,7 @@ impl Rebalancer {
                 }
             }
         }
-        let cmd = Command::MoveBlob {
+        let mv = BlobMove {
             bucket: bucket.to_string(),
             key: key.to_string(),
             id: spec.id,
@@ -208,12 +209,12 @@ impl Rebalancer {
             to: primary.to_vec(),
             layout_version: version,
         };
-        match self.meta.propose(cmd).await {
-            Ok(CommandResult::Ok) => {
+        match commit_move(&self.meta, mv).await {
+            Ok(true) => {
                 self.remove_later(spec.id, moved.iter().map(|&i| (spec.disks[i], i)).collect(), OLD_COPY_GRACE);
                 Ok(Some(moved.len()))
             }
-            Ok(_) => {
+            Ok(false) => {
                 self.remove_later(spec.id, moved.iter().map(|&i| (primary[i], i)).collect(), Duration::ZERO);
                 Ok(None)
             }
