@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A/B of two cairnd builds in one sitting, with one client: 4 KiB and 1 MiB PUT and
-# GET, and listing 10,000 keys. Runs alternate A, B, A, B... so that a change in the
+# GET, and listing 10,000 keys. Rounds alternate A B, B A, ... so that a change in the
 # machine's load hits both; each cell is the median of RUNS runs. Both nodes run the
 # default layout (2+2 over 4 disk directories) on loopback.
 #
 # Usage: scripts/bench-ab.sh A_BIN_DIR B_BIN_DIR   (dirs holding cairnd; the cairn
-#        client is taken from B_BIN_DIR)   env: RUNS=3, SECONDS_PER_RUN=8
+#        client is taken from B_BIN_DIR)   env: RUNS=3, SECONDS_PER_RUN=8, ONLY=put4k,...
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/need.sh
@@ -42,14 +42,20 @@ run() { # side label args...
         python3 -c 'import json,sys; r=json.load(sys.stdin); r["side"]=sys.argv[1]; r["label"]=sys.argv[2]; print(json.dumps(r))' \
             "$side" "$label" >>"$OUT"
 }
+# ONLY=put4k,get1m (say) runs a subset: put4k get4k put1m get1m list10k.
+ONLY="${ONLY:-put4k,get4k,put1m,get1m,list10k}"
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for r in $(seq "$RUNS"); do
-    for side in A B; do
+    # A B, then B A: a machine that slows (or speeds up) during the sitting weighs on
+    # both sides alike.
+    if ((r % 2)); then order="A B"; else order="B A"; fi
+    for side in $order; do
         echo "bench-ab: run $r/$RUNS on $side" >&2
-        run "$side" "PUT 4 KiB x16" --op put --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-put4k
-        run "$side" "GET 4 KiB x16" --op get --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-get4k
-        run "$side" "PUT 1 MiB x16" --op put --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-put1m
-        run "$side" "GET 1 MiB x16" --op get --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-get1m
-        run "$side" "LIST 10k keys" --op list --objects 10000 --concurrency 1 --duration "$SECS" --bucket "ab-list-$r"
+        if want put4k; then run "$side" "PUT 4 KiB x16" --op put --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-put4k; fi
+        if want get4k; then run "$side" "GET 4 KiB x16" --op get --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-get4k; fi
+        if want put1m; then run "$side" "PUT 1 MiB x16" --op put --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-put1m; fi
+        if want get1m; then run "$side" "GET 1 MiB x16" --op get --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-get1m; fi
+        if want list10k; then run "$side" "LIST 10k keys" --op list --objects 10000 --concurrency 1 --duration "$SECS" --bucket "ab-list-$r"; fi
     done
 done
 python3 - "$OUT" <<'PY'
