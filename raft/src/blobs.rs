@@ -1,14 +1,15 @@
 //! The blob index: which object or upload part owns each erasure-coded blob.
 //!
 //! `sm_blobs` maps a blob id (u128 big-endian) to bincode([`BlobOwner`]). It is
-//! derived data: apply keeps it in step with `sm_objects` and `sm_parts` in the same
-//! transaction, snapshots do not carry it, and it is rebuilt from those two trees
+//! derived data: apply keeps it in step with `sm_objects`, `sm_versions` and `sm_parts`
+//! in the same transaction, snapshots do not carry it, and it is rebuilt from them
 //! after a snapshot install or when a store written before the index existed opens.
 //! The orphan collector asks it whether a shard file on disk is still referenced,
 //! and the healer asks it which object a damaged blob belongs to.
 
 use crate::error::MetaError;
-use crate::schema::{BlobOwner, ObjectData, ObjectVersion, PartRef};
+use crate::keys::split_history_key;
+use crate::schema::{BlobOwner, ObjectData, ObjectVersion, PartRef, VersionEntry};
 use crate::tables::Table;
 use crate::trees::SmTrees;
 use crate::tx::Tx;
@@ -52,6 +53,15 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
         let bucket = String::from_utf8_lossy(&k[1..1 + blen]).into_owned();
         let key = String::from_utf8_lossy(&k[1 + blen..]).into_owned();
         w.add(&version.data, &BlobOwner::Object { bucket, key })?;
+    }
+    for item in t.tree(Table::Versions).iter() {
+        let (k, v) = item?;
+        let VersionEntry::Object(version) = bincode::deserialize(&v)? else { continue };
+        let blen = k[0] as usize;
+        let bucket = String::from_utf8_lossy(&k[1..1 + blen]).into_owned();
+        let (key, _) = split_history_key(&k[1 + blen..])
+            .ok_or_else(|| MetaError::Storage("malformed version history key".into()))?;
+        w.add(&version.data, &BlobOwner::Version { bucket, key, version_id: version.version_id.clone() })?;
     }
     for item in parts.iter() {
         let (k, v) = item?;

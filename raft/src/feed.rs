@@ -64,6 +64,8 @@ pub enum Change {
         key: String,
         size: u64,
         etag: String,
+        /// The new version's id in a versioning-enabled bucket.
+        version_id: Option<String>,
     },
     ObjectDeleted {
         bucket: String,
@@ -102,6 +104,7 @@ pub enum Change {
         upload_id: String,
         size: u64,
         etag: String,
+        version_id: Option<String>,
     },
     AccessKeyPut {
         access_key_id: String,
@@ -117,6 +120,21 @@ pub enum Change {
     },
     /// The Raft membership changed (a membership entry).
     Membership,
+    BucketVersioningSet {
+        bucket: String,
+    },
+    /// A delete marker became the current version of `bucket/key`.
+    DeleteMarkerPut {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    /// One version (or marker) of `bucket/key` was removed for good.
+    VersionDeleted {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
     /// A snapshot replaced the whole state up to this position: re-read what you mirror.
     SnapshotInstalled,
 }
@@ -134,6 +152,7 @@ impl Change {
                 key: key.clone(),
                 size: version.size,
                 etag: version.etag.clone(),
+                version_id: None,
             },
             Command::DeleteObject { bucket, key } => Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() },
             Command::PutObjectAcl { bucket, key, .. } => {
@@ -162,6 +181,7 @@ impl Change {
                 upload_id: upload_id.clone(),
                 size: version.size,
                 etag: version.etag.clone(),
+                version_id: None,
             },
             Command::PutAccessKey { key } => Change::AccessKeyPut { access_key_id: key.access_key_id.clone() },
             Command::DeleteAccessKey { access_key_id } => {
@@ -169,6 +189,33 @@ impl Change {
             }
             Command::RegisterNode { node, .. } => Change::NodeRegistered { node_id: node.id },
             Command::PutServiceState { name, .. } => Change::ServiceStateSet { name: name.clone() },
+            Command::PutBucketVersioning { bucket, .. } => Change::BucketVersioningSet { bucket: bucket.clone() },
+            Command::DeleteObjectAt { bucket, key, .. } => {
+                Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() }
+            }
+            Command::DeleteObjectVersion { bucket, key, version_id } => {
+                Change::VersionDeleted { bucket: bucket.clone(), key: key.clone(), version_id: version_id.clone() }
+            }
+        }
+    }
+
+    /// Fills in what only the result says: the id a versioned write made, and whether
+    /// a delete made a marker.
+    pub(crate) fn refine(self, result: &CommandResult) -> Change {
+        let CommandResult::Versioned { version_id: made, delete_marker, .. } = result else {
+            return self;
+        };
+        match self {
+            Change::ObjectPut { bucket, key, size, etag, .. } => {
+                Change::ObjectPut { bucket, key, size, etag, version_id: made.clone() }
+            }
+            Change::UploadCompleted { bucket, key, upload_id, size, etag, .. } => {
+                Change::UploadCompleted { bucket, key, upload_id, size, etag, version_id: made.clone() }
+            }
+            Change::ObjectDeleted { bucket, key } if *delete_marker => {
+                Change::DeleteMarkerPut { bucket, key, version_id: made.clone() }
+            }
+            other => other,
         }
     }
 
@@ -177,7 +224,16 @@ impl Change {
         match (self, result) {
             // Deleting a key that does not exist changes nothing.
             (Change::ObjectDeleted { .. }, CommandResult::Replaced(old)) => old.is_some(),
-            (_, CommandResult::Ok | CommandResult::Replaced(_) | CommandResult::Discard(_)) => true,
+            (Change::VersionDeleted { .. }, CommandResult::Versioned { delete_marker, freed, .. }) => {
+                *delete_marker || !freed.is_empty()
+            }
+            (
+                _,
+                CommandResult::Ok
+                | CommandResult::Replaced(_)
+                | CommandResult::Discard(_)
+                | CommandResult::Versioned { .. },
+            ) => true,
             _ => false,
         }
     }

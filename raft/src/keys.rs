@@ -8,13 +8,14 @@
 //! | `raft_meta`   | `vote`, `committed`, `last_purged`, `format`                     | bincode / `u32` BE         |
 //! | `sm_buckets`  | bucket name (UTF-8 bytes)                                        | bincode(`BucketInfo`)      |
 //! | `sm_objects`  | `[bucket_len: u8][bucket][object key]`                           | bincode(`ObjectVersion`)   |
-//! | `sm_versions` | `[bucket_len: u8][bucket][object key][0x00][!version_ts: u64 BE]`| reserved for S3 versioning |
+//! | `sm_versions` | `[bucket_len: u8][bucket][escaped object key][0x00 0x01][!stamp]`  | bincode(`VersionEntry`)    |
 //! | `sm_keys`     | access key id                                                    | bincode(`AccessKey`)       |
 //! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
 //! | `sm_cluster`  | `layout`, `svc/<service name>`                                   | bincode / service's own    |
 //! | `sm_blobs`    | blob id, `u128` big-endian                                       | bincode(`BlobOwner`)       |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
+//! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
@@ -23,10 +24,19 @@
 //! (and skipping a common prefix is one seek). The length byte keeps bucket `a` apart
 //! from bucket `ab`: `[1]a...` and `[2]ab...` never interleave.
 //!
-//! `sm_versions` (created, not yet written) will hold every version of a key, newest
-//! first: the inverted big-endian timestamp sorts newer versions before older ones and
-//! the `0x00` separator (never part of a UTF-8 key) keeps one key's versions apart from
-//! keys that extend it.
+//! `sm_versions` holds the history of versioned buckets: every noncurrent version and
+//! every delete marker (a current marker too: `sm_objects` holds only object versions,
+//! so listings never meet markers or history). `stamp` is 13 bytes, the log position
+//! that made the entry (index u64 BE, command u32 BE, sub u8), stored inverted so a
+//! key's entries scan newest first. The key is escaped as in `sm_uploads` (`0x00` as
+//! `0x00 0xff`) and followed by `0x00 0x01`, which sorts before any escaped key that
+//! extends it (`0x00 0xff`) and after the key itself, so (key, newest first) is byte
+//! order. A version's id is its stamp in hex (see [`crate::versions`]); the null
+//! version, which has no id, is stamped when it enters the history.
+//!
+//! `sm_bucket_settings` holds one record per bucket setting (`versioning`, and the
+//! settings to come: object lock, tagging, public access block, ownership), so a new
+//! setting is a new name, not a change to `BucketInfo`'s shape.
 //!
 //! `sm_uploads` holds the multipart uploads in progress, in (bucket, key, upload id)
 //! order, so listing the uploads of a bucket is one ordered range scan and the uploads
@@ -47,6 +57,8 @@
 //! flushed per apply: `last_applied` is written in the same atomic sled transaction as
 //! the effects of the entries it covers, so after a crash openraft re-applies from it.
 
+use crate::versions::{Stamp, STAMP_LEN};
+
 /// Tree names.
 pub(crate) const TREE_LOG: &str = "raft_log";
 pub(crate) const TREE_RAFT_META: &str = "raft_meta";
@@ -60,6 +72,7 @@ pub(crate) const TREE_PARTS: &str = "sm_parts";
 pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
 pub(crate) const TREE_BLOBS: &str = "sm_blobs";
 pub(crate) const TREE_USAGE: &str = "sm_usage";
+pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.
@@ -98,12 +111,42 @@ pub(crate) fn object_key(bucket: &str, key: &str) -> Option<Vec<u8>> {
     Some(k)
 }
 
-/// `sm_versions` key of one version of `bucket/key` (reserved; unused so far).
-#[allow(dead_code)]
-pub(crate) fn version_key(bucket: &str, key: &str, version_ts: u64) -> Option<Vec<u8>> {
-    let mut k = object_key(bucket, key)?;
-    k.push(0);
-    k.extend_from_slice(&(!version_ts).to_be_bytes());
+/// `sm_versions` prefix of every history entry of `bucket/key`.
+pub(crate) fn history_prefix(bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let mut k = bucket_prefix(bucket)?;
+    push_escaped(&mut k, key);
+    k.extend_from_slice(&[0, 1]);
+    Some(k)
+}
+
+/// `sm_versions` key of the history entry of `bucket/key` stamped `stamp`.
+pub(crate) fn history_key(bucket: &str, key: &str, stamp: &Stamp) -> Option<Vec<u8>> {
+    let mut k = history_prefix(bucket, key)?;
+    k.extend_from_slice(&stamp.inverted());
+    Some(k)
+}
+
+/// Splits the part after `[len][bucket]` of an `sm_versions` key into the object key
+/// and the stamp.
+pub(crate) fn split_history_key(rest: &[u8]) -> Option<(String, Stamp)> {
+    let n = rest.len().checked_sub(STAMP_LEN + 2)?;
+    if rest[n..n + 2] != [0, 1] {
+        return None;
+    }
+    let stamp = Stamp::from_inverted(&rest[n + 2..])?;
+    let mut key = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        key.push(rest[i]);
+        i += if rest[i] == 0 { 2 } else { 1 };
+    }
+    Some((String::from_utf8(key).ok()?, stamp))
+}
+
+/// `sm_bucket_settings` key of setting `name` of `bucket`.
+pub(crate) fn setting_key(bucket: &str, name: &str) -> Option<Vec<u8>> {
+    let mut k = bucket_prefix(bucket)?;
+    k.extend_from_slice(name.as_bytes());
     Some(k)
 }
 
@@ -230,10 +273,22 @@ mod tests {
     }
 
     #[test]
-    fn versions_sort_newest_first() {
-        let old = version_key("b", "k", 10).unwrap();
-        let new = version_key("b", "k", 20).unwrap();
-        assert!(new < old);
-        assert!(old < object_key("b", "k\u{1}").unwrap());
+    fn history_sorts_by_key_then_newest_first() {
+        let keys = ["a", "a\0", "a\0\u{1}", "a\u{1}", "a/", "ab", "b"];
+        let stamps = [(300, 0, 1), (7, 1, 0), (7, 0, 1), (0, 0, 0)].map(|(index, seq, sub)| Stamp { index, seq, sub });
+        let mut encoded = Vec::new();
+        for k in keys {
+            for s in &stamps {
+                let e = history_key("bkt", k, s).unwrap();
+                let rest = &e[bucket_prefix("bkt").unwrap().len()..];
+                assert_eq!(split_history_key(rest), Some((k.to_string(), *s)));
+                encoded.push(e);
+            }
+        }
+        let mut sorted = encoded.clone();
+        sorted.sort();
+        assert_eq!(sorted, encoded, "(key, newest first) is byte order");
+        let a = history_prefix("bkt", "a").unwrap();
+        assert!(encoded.iter().filter(|e| e.starts_with(&a)).count() == stamps.len(), "a prefix holds one key");
     }
 }

@@ -35,6 +35,8 @@ mod trees;
 mod tx;
 pub mod types;
 pub mod usage;
+mod version_listing;
+pub mod versions;
 
 pub use apply::etag_matches;
 pub use error::MetaError;

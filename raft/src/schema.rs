@@ -228,13 +228,49 @@ pub enum Command {
         key: String,
         acl: CannedAcl,
     },
+    /// Turns versioning on (Enabled) or pauses it (Suspended); NoSuchBucket if none.
+    PutBucketVersioning {
+        bucket: String,
+        state: Versioning,
+    },
+    /// DeleteObject without a version id, as S3 defines it for the bucket's state:
+    /// unversioned, the key's object goes; enabled, a delete marker (by `owner`, at
+    /// `at`) becomes current; suspended, a null delete marker replaces the null version.
+    /// Answers `Versioned` in a versioned bucket, `Replaced` otherwise.
+    DeleteObjectAt {
+        bucket: String,
+        key: String,
+        owner: String,
+        at: Nanos,
+    },
+    /// Removes one version (or delete marker) for good: `None` is the null version.
+    /// Removing the current version makes the next newest current. Answers
+    /// `Versioned` (nothing removed: `freed` empty and `version_id` the one asked for).
+    DeleteObjectVersion {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
 }
 
 /// What refers to a blob: an object's current version or a part of an upload in progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BlobOwner {
-    Object { bucket: String, key: String },
-    Part { upload_id: String, number: u32 },
+    /// The current version of `bucket/key`.
+    Object {
+        bucket: String,
+        key: String,
+    },
+    Part {
+        upload_id: String,
+        number: u32,
+    },
+    /// A noncurrent version of `bucket/key` (`None`: the null version).
+    Version {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
 }
 
 /// One node of the cluster layout. Its disks take the global disk indices
@@ -290,6 +326,14 @@ pub enum CommandResult {
     Discard(Vec<ObjectData>),
     /// A RegisterNode that contradicts the layout (a node's disk count changed).
     LayoutConflict(String),
+    /// A write or delete that made (or removed) a version: its id (`None` is the null
+    /// version), whether it is a delete marker, and the blobs nothing refers to any
+    /// more (a null version replaced, a version removed for good, parts left out).
+    Versioned {
+        version_id: Option<String>,
+        delete_marker: bool,
+        freed: Vec<ObjectData>,
+    },
 }
 
 /// One upload in a listing of uploads.
@@ -310,4 +354,58 @@ pub struct ListPage {
     pub is_truncated: bool,
     /// The last key or common prefix returned; the marker for the next page.
     pub next_marker: Option<String>,
+}
+
+/// A bucket's versioning state, once set (S3: never back to unversioned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+}
+
+/// A delete marker: a version that says the key was deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMarker {
+    /// `None`: the null version (a delete in a suspended bucket).
+    pub version_id: Option<String>,
+    pub last_modified: Nanos,
+    /// Access key id of the deleter.
+    pub owner: String,
+}
+
+/// One version of a key: an object version or a delete marker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VersionEntry {
+    Object(ObjectVersion),
+    Marker(DeleteMarker),
+}
+
+impl VersionEntry {
+    pub fn version_id(&self) -> Option<&str> {
+        match self {
+            VersionEntry::Object(v) => v.version_id.as_deref(),
+            VersionEntry::Marker(m) => m.version_id.as_deref(),
+        }
+    }
+
+    pub fn last_modified(&self) -> Nanos {
+        match self {
+            VersionEntry::Object(v) => v.last_modified,
+            VersionEntry::Marker(m) => m.last_modified,
+        }
+    }
+}
+
+/// One page of ListObjectVersions, from one ordered scan of the current versions and
+/// the history. Entries of a key come newest first; `is_latest` marks the current one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionListPage {
+    /// (key, entry, is_latest), in key order, each key's versions newest first.
+    pub versions: Vec<(String, VersionEntry, bool)>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    /// `None` with a key marker: the next page starts after every version of it (a
+    /// common prefix); `Some("null")` names the null version.
+    pub next_version_id_marker: Option<String>,
 }

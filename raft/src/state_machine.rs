@@ -125,11 +125,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     let mut rs = Vec::with_capacity(batch.0.len());
                     for (seq, cmd) in batch.0.into_iter().enumerate() {
                         let change = Change::of(&cmd);
+                        tx.at = (log_id.index, seq as u32);
                         let r =
                             apply::apply(&mut tx, cmd).map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
                         if change.took_effect(&r) {
                             let position = Position { index: log_id.index, seq: seq as u32 };
-                            events.push(ChangeEvent { position, change });
+                            events.push(ChangeEvent { position, change: change.refine(&r) });
                         }
                         rs.push(r);
                     }

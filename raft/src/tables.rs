@@ -32,6 +32,7 @@ pub(crate) enum Table {
     Cluster,
     Blobs,
     Usage,
+    BucketSettings,
 }
 
 /// How a table is kept.
@@ -51,7 +52,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 9] = [
+pub(crate) const TABLES: [TableDef; 10] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -69,6 +70,7 @@ pub(crate) const TABLES: [TableDef; 9] = [
         tree: TREE_USAGE,
         kind: Kind::Derived { marker: SM_USAGE_INDEXED, rebuild: crate::usage::rebuild },
     },
+    TableDef { table: Table::BucketSettings, tree: TREE_BUCKET_SETTINGS, kind: Kind::Data { tag: 8 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -26,6 +26,9 @@ pub(crate) struct Tx<'a> {
     ov: Vec<Pending>,
     /// Approximate bytes held by the overlay.
     pub bytes: usize,
+    /// The log position of the command being applied (index, place in the entry):
+    /// what version stamps are made from.
+    pub at: (u64, u32),
 }
 
 /// `(start, end)` bounds covering every key that starts with `prefix`.
@@ -39,7 +42,7 @@ pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 
 impl<'a> Tx<'a> {
     pub fn new(t: &'a SmTrees) -> Tx<'a> {
-        Tx { t, ov: TABLES.iter().map(|_| Pending::new()).collect(), bytes: 0 }
+        Tx { t, ov: TABLES.iter().map(|_| Pending::new()).collect(), bytes: 0, at: (0, 0) }
     }
 
     /// The value under `key`, overlay first.

@@ -1,4 +1,5 @@
-//! Per-bucket usage: objects and bytes of the current versions, kept by apply in
+//! Per-bucket usage: objects and bytes of every object version, current or not (delete
+//! markers count nothing), kept by apply in
 //! `sm_usage` (bucket name -> bincode([`BucketUsage`])) in the same transaction as
 //! the objects, so the figures are exact at every applied index. Derived from
 //! `sm_objects` like the blob index: snapshots do not carry it, and it is rebuilt
@@ -6,7 +7,7 @@
 //! Uploads in progress are not counted (S3 reports completed objects only).
 
 use crate::error::MetaError;
-use crate::schema::ObjectVersion;
+use crate::schema::{ObjectVersion, VersionEntry};
 use crate::tables::Table;
 use crate::trees::SmTrees;
 use crate::tx::Tx;
@@ -45,6 +46,15 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
         let u = all.entry(k[1..1 + blen].to_vec()).or_default();
         u.objects += 1;
         u.bytes += version.size;
+    }
+    for item in t.tree(Table::Versions).iter() {
+        let (k, v) = item?;
+        if let VersionEntry::Object(version) = bincode::deserialize(&v)? {
+            let blen = k[0] as usize;
+            let u = all.entry(k[1..1 + blen].to_vec()).or_default();
+            u.objects += 1;
+            u.bytes += version.size;
+        }
     }
     let mut batch = sled::Batch::default();
     let n = all.len() as u64;

@@ -30,10 +30,14 @@ pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaErr
     }
     // Uploads in progress count: no upload may outlive its bucket.
     if let Some(p) = bucket_prefix(&name) {
-        if tx.has_prefix(Table::Objects, &p)? || tx.has_prefix(Table::Uploads, &p)? {
+        if tx.has_prefix(Table::Objects, &p)?
+            || tx.has_prefix(Table::Uploads, &p)?
+            || tx.has_prefix(Table::Versions, &p)?
+        {
             return Ok(CommandResult::BucketNotEmpty);
         }
     }
+    super::versions::drop_settings(tx, &name)?;
     tx.remove(Table::Usage, name.as_bytes().to_vec());
     tx.remove(Table::Buckets, name.into_bytes());
     Ok(CommandResult::Ok)

@@ -14,12 +14,14 @@
 //! | [`uploads`] | CreateUpload, PutPart, AbortUpload, CompleteUpload | uploads, parts, objects, blobs, usage |
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
+//! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, blobs, usage |
 
 mod access_keys;
 mod buckets;
 mod cluster;
 mod objects;
 mod uploads;
+mod versions;
 
 pub use objects::etag_matches;
 
@@ -52,5 +54,15 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
             cluster::register_node(tx, node, data_shards, parity_shards)
         }
         Command::PutServiceState { name, value } => cluster::put_service_state(tx, name, value),
+        Command::PutBucketVersioning { bucket, state } => versions::set_state(tx, bucket, state),
+        Command::DeleteObjectAt { bucket, key, owner, at } => {
+            if buckets::get(tx, &bucket)?.is_none() {
+                return Ok(CommandResult::NoSuchBucket);
+            }
+            versions::delete(tx, bucket, key, owner, at)
+        }
+        Command::DeleteObjectVersion { bucket, key, version_id } => {
+            versions::delete_version(tx, bucket, key, version_id)
+        }
     }
 }

@@ -81,8 +81,7 @@ pub(super) fn put(
     if let Some(refusal) = check_condition(condition.as_ref(), existing.as_ref()) {
         return Ok(refusal);
     }
-    install(tx, bucket, key, okey, &version, existing.as_ref())?;
-    Ok(CommandResult::Replaced(existing))
+    super::versions::make_current(tx, bucket, key, okey, version, existing, None)
 }
 
 pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<CommandResult, MetaError> {

@@ -124,13 +124,10 @@ pub(super) fn complete(
         return Ok(refusal);
     }
     let kept: BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
-    let mut discard: Vec<ObjectData> =
-        stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
+    let discard: Vec<ObjectData> = stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
     for d in &discard {
         blobs::index(tx, d, None)?;
     }
     remove(tx, ukey, &upload_id)?;
-    objects::install(tx, bucket, key, okey, &version, existing.as_ref())?;
-    discard.extend(existing.map(|v| v.data));
-    Ok(CommandResult::Discard(discard))
+    super::versions::make_current(tx, bucket, key, okey, version, existing, Some(discard))
 }

@@ -17,6 +17,7 @@
 mod batcher;
 mod group;
 mod reads;
+mod versions;
 
 use crate::error::MetaError;
 use crate::feed::{ChangeFeed, FEED_HISTORY};

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_erasure::{BlobHealth, DiskSet, Pace, ShardSpec};
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{BlobOwner, ObjectData, ObjectVersion};
+use cairn_raft::schema::{BlobOwner, ObjectData, ObjectVersion, VersionEntry};
 
 /// Objects read from the metadata per page.
 const PAGE: usize = 128;
@@ -63,6 +63,12 @@ pub fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
         BlobOwner::Object { bucket, key } => {
             let v = meta.get_object(&bucket, &key).ok()??;
             blobs_of(&v).into_iter().find(|(s, _)| s.id == id)
+        }
+        BlobOwner::Version { bucket, key, version_id } => {
+            match meta.get_version(&bucket, &key, version_id.as_deref()).ok()?? {
+                (VersionEntry::Object(v), _) => blobs_of(&v).into_iter().find(|(s, _)| s.id == id),
+                (VersionEntry::Marker(_), _) => None,
+            }
         }
         BlobOwner::Part { upload_id, number } => {
             let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;

@@ -1,0 +1,257 @@
+//! Versioning: a bucket's versioning state, making a version current as that state
+//! says, delete markers, removing one version for good, and promoting the next newest
+//! version when the current one goes.
+//!
+//! The invariant kept here: `sm_objects` holds a key's current version when that is an
+//! object version; `sm_versions` holds everything else of the key (noncurrent versions,
+//! and every delete marker), each stamped (`crate::versions`). Every history entry is
+//! older than the `sm_objects` entry, and when there is none, the newest history entry
+//! is a delete marker (or there is no history). So listings of current objects scan
+//! `sm_objects` alone, and a key's versions, newest first, are its `sm_objects` entry
+//! followed by its history in key order.
+//!
+//! Usage counts every object version, current or not (as S3 bills them); markers
+//! count nothing. The blob index names a noncurrent version's blobs
+//! [`BlobOwner::Version`], so neither the collector nor a heal loses them.
+
+use super::{buckets, objects};
+use crate::blobs;
+use crate::error::MetaError;
+use crate::keys::{bucket_prefix, history_key, history_prefix, object_key, setting_key};
+use crate::schema::{
+    BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, VersionEntry, Versioning,
+};
+use crate::tables::Table;
+use crate::tx::Tx;
+use crate::usage;
+use crate::versions::Stamp;
+
+/// `sm_bucket_settings` name of the versioning state.
+const VERSIONING: &str = "versioning";
+
+/// The bucket's versioning state; `None` while it has never been set.
+pub(crate) fn state(tx: &Tx, bucket: &str) -> Result<Option<Versioning>, MetaError> {
+    match setting_key(bucket, VERSIONING) {
+        Some(k) => tx.read(Table::BucketSettings, &k),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn set_state(tx: &mut Tx, bucket: String, to: Versioning) -> Result<CommandResult, MetaError> {
+    let (Some(_), Some(k)) = (buckets::get(tx, &bucket)?, setting_key(&bucket, VERSIONING)) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    tx.write(Table::BucketSettings, k, &to)?;
+    Ok(CommandResult::Ok)
+}
+
+/// Removes every setting of a bucket being deleted.
+pub(super) fn drop_settings(tx: &mut Tx, bucket: &str) -> Result<(), MetaError> {
+    if let Some(p) = bucket_prefix(bucket) {
+        for k in tx.scan_prefix(Table::BucketSettings, &p)?.into_keys() {
+            tx.remove(Table::BucketSettings, k);
+        }
+    }
+    Ok(())
+}
+
+fn stamp(tx: &Tx, sub: u8) -> Stamp {
+    Stamp { index: tx.at.0, seq: tx.at.1, sub }
+}
+
+/// The history of `bucket/key`, newest first, with each entry's `sm_versions` key.
+fn history(tx: &Tx, bucket: &str, key: &str) -> Result<Vec<(Vec<u8>, VersionEntry)>, MetaError> {
+    let Some(p) = history_prefix(bucket, key) else {
+        return Ok(Vec::new());
+    };
+    tx.scan_prefix(Table::Versions, &p)?.into_iter().map(|(k, v)| Ok((k, bincode::deserialize(&v)?))).collect()
+}
+
+/// Where an entry goes in the history: its id's stamp, or `null_stamp` for the null
+/// version (stamped as it enters).
+fn history_stamp(entry: &VersionEntry, null_stamp: Stamp) -> Stamp {
+    entry.version_id().and_then(Stamp::parse_id).unwrap_or(null_stamp)
+}
+
+fn push_history(tx: &mut Tx, bucket: &str, key: &str, entry: &VersionEntry, at: Stamp) -> Result<(), MetaError> {
+    let Some(k) = history_key(bucket, key, &at) else {
+        return Ok(());
+    };
+    if let VersionEntry::Object(v) = entry {
+        let owner = BlobOwner::Version { bucket: bucket.into(), key: key.into(), version_id: v.version_id.clone() };
+        blobs::index(tx, &v.data, Some(&owner))?;
+    }
+    tx.write(Table::Versions, k, entry)
+}
+
+/// Forgets an object version for good: out of the blob index and usage; its data is freed.
+fn forget(tx: &mut Tx, bucket: &str, v: ObjectVersion, freed: &mut Vec<ObjectData>) -> Result<(), MetaError> {
+    blobs::index(tx, &v.data, None)?;
+    usage::adjust(tx, bucket, v.size, -1)?;
+    freed.push(v.data);
+    Ok(())
+}
+
+/// Removes the null version (object or marker) from the history of `bucket/key`.
+fn drop_null_history(tx: &mut Tx, bucket: &str, key: &str, freed: &mut Vec<ObjectData>) -> Result<(), MetaError> {
+    for (k, e) in history(tx, bucket, key)? {
+        if e.version_id().is_none() {
+            tx.remove(Table::Versions, k);
+            if let VersionEntry::Object(v) = e {
+                forget(tx, bucket, v, freed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes the current object version of `bucket/key` out of `sm_objects`: into the
+/// history (versioned) or gone for good (the null version in a suspended bucket).
+fn retire_current(
+    tx: &mut Tx,
+    bucket: &str,
+    key: &str,
+    old: ObjectVersion,
+    state: Versioning,
+    at: Stamp,
+    freed: &mut Vec<ObjectData>,
+) -> Result<(), MetaError> {
+    if state == Versioning::Suspended && old.version_id.is_none() {
+        return forget(tx, bucket, old, freed);
+    }
+    let entry = VersionEntry::Object(old);
+    let s = history_stamp(&entry, Stamp { sub: 0, ..at });
+    push_history(tx, bucket, key, &entry, s)
+}
+
+/// Makes `version` current under `okey`, after the caller checked its condition
+/// against `existing` (the current object version). Unversioned buckets answer
+/// `Replaced(existing)` for a PUT (`also_freed` None) and `Discard` of `also_freed`
+/// and `existing` for a completion; versioned ones `Versioned` with the new id (none
+/// in a suspended bucket) and what was freed, `also_freed` included.
+pub(super) fn make_current(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    okey: Vec<u8>,
+    mut version: ObjectVersion,
+    existing: Option<ObjectVersion>,
+    also_freed: Option<Vec<ObjectData>>,
+) -> Result<CommandResult, MetaError> {
+    let Some(st) = state(tx, &bucket)? else {
+        version.version_id = None;
+        objects::install(tx, bucket, key, okey, &version, existing.as_ref())?;
+        return Ok(match also_freed {
+            None => CommandResult::Replaced(existing),
+            Some(f) => CommandResult::Discard(f.into_iter().chain(existing.map(|v| v.data)).collect()),
+        });
+    };
+    let at = stamp(tx, 1);
+    let mut freed = also_freed.unwrap_or_default();
+    if let Some(old) = existing {
+        tx.remove(Table::Objects, okey.clone());
+        retire_current(tx, &bucket, &key, old, st, at, &mut freed)?;
+    }
+    version.version_id = match st {
+        Versioning::Enabled => Some(at.id()),
+        Versioning::Suspended => {
+            drop_null_history(tx, &bucket, &key, &mut freed)?;
+            None
+        }
+    };
+    let version_id = version.version_id.clone();
+    objects::install(tx, bucket, key, okey, &version, None)?;
+    Ok(CommandResult::Versioned { version_id, delete_marker: false, freed })
+}
+
+/// DeleteObject without a version id.
+pub(super) fn delete(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    owner: String,
+    at_time: Nanos,
+) -> Result<CommandResult, MetaError> {
+    let Some(st) = state(tx, &bucket)? else {
+        return objects::delete(tx, bucket, key);
+    };
+    let Some(okey) = object_key(&bucket, &key) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    let at = stamp(tx, 1);
+    let mut freed = Vec::new();
+    if let Some(old) = objects::current(tx, &okey)? {
+        tx.remove(Table::Objects, okey);
+        retire_current(tx, &bucket, &key, old, st, at, &mut freed)?;
+    }
+    let version_id = match st {
+        Versioning::Enabled => Some(at.id()),
+        Versioning::Suspended => {
+            drop_null_history(tx, &bucket, &key, &mut freed)?;
+            None
+        }
+    };
+    let marker = VersionEntry::Marker(DeleteMarker { version_id: version_id.clone(), last_modified: at_time, owner });
+    push_history(tx, &bucket, &key, &marker, at)?;
+    Ok(CommandResult::Versioned { version_id, delete_marker: true, freed })
+}
+
+/// Removes one version of `bucket/key` for good (`None`: the null version).
+pub(super) fn delete_version(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+) -> Result<CommandResult, MetaError> {
+    if buckets::get(tx, &bucket)?.is_none() {
+        return Ok(CommandResult::NoSuchBucket);
+    }
+    let Some(okey) = object_key(&bucket, &key) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    let mut freed = Vec::new();
+    let current = objects::current(tx, &okey)?;
+    if let Some(cur) = current.as_ref().filter(|c| c.version_id == version_id) {
+        let cur = cur.clone();
+        tx.remove(Table::Objects, okey.clone());
+        forget(tx, &bucket, cur, &mut freed)?;
+        promote(tx, &bucket, &key, okey)?;
+        return Ok(CommandResult::Versioned { version_id, delete_marker: false, freed });
+    }
+    let entries = history(tx, &bucket, &key)?;
+    let wanted = match &version_id {
+        Some(id) => Stamp::parse_id(id)
+            .and_then(|s| history_key(&bucket, &key, &s))
+            .and_then(|k| entries.iter().position(|(hk, _)| *hk == k)),
+        None => entries.iter().position(|(_, e)| e.version_id().is_none()),
+    };
+    let Some(i) = wanted else {
+        // S3 answers a version that does not exist as deleted.
+        return Ok(CommandResult::Versioned { version_id, delete_marker: false, freed });
+    };
+    let (k, entry) = entries.into_iter().nth(i).expect("position found");
+    tx.remove(Table::Versions, k);
+    let delete_marker = match entry {
+        VersionEntry::Object(v) => {
+            forget(tx, &bucket, v, &mut freed)?;
+            false
+        }
+        VersionEntry::Marker(_) => true,
+    };
+    // The newest entry of a key without a current object was its current version.
+    if current.is_none() && i == 0 {
+        promote(tx, &bucket, &key, okey)?;
+    }
+    Ok(CommandResult::Versioned { version_id, delete_marker, freed })
+}
+
+/// After the current version of `bucket/key` is gone: the newest history entry, if it
+/// is an object version, becomes current (a newest delete marker is current as it is).
+fn promote(tx: &mut Tx, bucket: &str, key: &str, okey: Vec<u8>) -> Result<(), MetaError> {
+    if let Some((k, VersionEntry::Object(v))) = history(tx, bucket, key)?.into_iter().next() {
+        tx.remove(Table::Versions, k);
+        blobs::index(tx, &v.data, Some(&BlobOwner::Object { bucket: bucket.into(), key: key.into() }))?;
+        tx.write(Table::Objects, okey, &v)?;
+    }
+    Ok(())
+}
