@@ -210,3 +210,43 @@ async fn version_listing_pages_and_prefixes() {
     let p = s.list_versions("b", "", Some("/"), Some("d/1"), None, 100).unwrap();
     assert_eq!(p.versions.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["e"; 4]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_walk_every_stored_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    for b in ["a", "ab"] {
+        create_bucket(&s, b).await;
+        s.propose(set(b, Versioning::Enabled)).await.unwrap();
+    }
+    for (b, k, etag) in [("a", "k1", "1"), ("a", "k1", "2"), ("a", "k2", "3"), ("ab", "k0", "4"), ("ab", "k0", "5")] {
+        put_v(&s, b, k, etag).await;
+    }
+    // k2's only object version is behind a marker now; it must still be walked.
+    s.propose(del("a", "k2")).await.unwrap();
+    // A key with nothing but a marker yields no versions.
+    s.propose(del("ab", "gone")).await.unwrap();
+    let walk = |after: Option<(&str, &str)>, limit| {
+        s.scan_keys_with_history(None, "", after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(b, k, v)| (b, k, v.into_iter().map(|v| v.etag).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    let all = walk(None, 100);
+    let expect =
+        |b: &str, k: &str, e: &[&str]| (b.to_string(), k.to_string(), e.iter().map(|x| x.to_string()).collect());
+    assert_eq!(
+        all,
+        [
+            expect("a", "k1", &["2", "1"]),
+            expect("a", "k2", &["3"]),
+            expect("ab", "gone", &[]),
+            expect("ab", "k0", &["5", "4"])
+        ]
+    );
+    // Resuming after each key gives the rest, a page at a time.
+    assert_eq!(walk(Some(("a", "k1")), 2), all[1..3]);
+    assert_eq!(walk(Some(("ab", "gone")), 5), all[3..]);
+    assert_eq!(s.scan_keys_with_history(Some("a"), "k2", None, 10).unwrap().len(), 1, "a bucket and prefix scope");
+}

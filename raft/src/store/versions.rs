@@ -1,11 +1,14 @@
 //! Reads of versioning state: a bucket's versioning, one version of a key (current or
-//! from its history), a key's latest entry (which may be a delete marker), and
-//! ListObjectVersions (`crate::version_listing`).
+//! from its history), a key's latest entry (which may be a delete marker),
+//! ListObjectVersions (`crate::version_listing`), and the walk of every stored version
+//! that heal and scrub passes make.
 
 use super::{decode, MetaStore};
 use crate::error::MetaError;
-use crate::keys::{history_key, history_prefix, setting_key};
-use crate::schema::{VersionEntry, VersionListPage, Versioning};
+use crate::keys::{
+    bucket_prefix, history_key, history_prefix, object_key, prefix_end, push_escaped, setting_key, split_history_key,
+};
+use crate::schema::{ObjectVersion, VersionEntry, VersionListPage, Versioning};
 use crate::tables::Table;
 use crate::version_listing;
 use crate::versions::Stamp;
@@ -106,5 +109,96 @@ impl MetaStore {
             version_id_marker,
             max,
         )
+    }
+
+    /// The object versions, current and noncurrent, of up to `limit` keys in (bucket,
+    /// key) order after `after`, in one bucket (and prefix) or all: what heal and scrub
+    /// passes walk, so no stored version escapes them. Delete markers hold no data and
+    /// are left out; a key whose only entries are markers comes with no versions.
+    pub fn scan_keys_with_history(
+        &self,
+        bucket: Option<&str>,
+        prefix: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, Vec<ObjectVersion>)>, MetaError> {
+        let inner = self.inner();
+        let (objects, versions) = (inner.trees.tree(Table::Objects), inner.trees.tree(Table::Versions));
+        // Scope and start in each tree's key form.
+        let (obj_scope, ver_scope) = match bucket {
+            Some(b) => {
+                let (Some(o), Some(mut v)) = (object_key(b, prefix), bucket_prefix(b)) else {
+                    return Ok(Vec::new());
+                };
+                push_escaped(&mut v, prefix);
+                (o, v)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let (obj_start, ver_start) = match after.and_then(|(b, k)| Some((object_key(b, k)?, bucket_prefix(b)?, k))) {
+            Some((mut o, mut v, k)) => {
+                o.push(0);
+                push_escaped(&mut v, k);
+                v.extend_from_slice(&[0, 2]);
+                (o.max(obj_scope.clone()), v.max(ver_scope.clone()))
+            }
+            None => (obj_scope.clone(), ver_scope.clone()),
+        };
+        let range = |tree: &sled::Tree, start: Vec<u8>, scope: &[u8]| match prefix_end(scope) {
+            Some(e) if start >= e => None,
+            Some(e) => Some(tree.range(start..e)),
+            None => Some(tree.range(start..)),
+        };
+        let mut objs = range(objects, obj_start, &obj_scope).into_iter().flatten().peekable();
+        let mut vers = range(versions, ver_start, &ver_scope).into_iter().flatten().peekable();
+        // (bucket with its length byte, key) of a key in either tree.
+        let obj_id = |k: &[u8]| -> (Vec<u8>, String) {
+            let blen = k[0] as usize;
+            (k[..1 + blen].to_vec(), String::from_utf8_lossy(&k[1 + blen..]).into_owned())
+        };
+        let ver_id = |k: &[u8]| -> Result<(Vec<u8>, String), MetaError> {
+            let blen = k[0] as usize;
+            let (key, _) = split_history_key(&k[1 + blen..])
+                .ok_or_else(|| MetaError::Storage("malformed version history key".into()))?;
+            Ok((k[..1 + blen].to_vec(), key))
+        };
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let next_obj = match objs.peek() {
+                Some(Ok((k, _))) => Some(obj_id(k)),
+                Some(Err(_)) => return Err(objs.next().expect("peeked").unwrap_err().into()),
+                None => None,
+            };
+            let next_ver = match vers.peek() {
+                Some(Ok((k, _))) => Some(ver_id(k)?),
+                Some(Err(_)) => return Err(vers.next().expect("peeked").unwrap_err().into()),
+                None => None,
+            };
+            let id = match (next_obj.clone(), next_ver.clone()) {
+                (None, None) => break,
+                (Some(a), None) | (None, Some(a)) => a,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            let mut found = Vec::new();
+            if next_obj.as_ref() == Some(&id) {
+                let (_, v) = objs.next().expect("peeked")?;
+                found.push(bincode::deserialize(&v)?);
+            }
+            while let Some(Ok((k, _))) = vers.peek() {
+                if ver_id(k)? != id {
+                    break;
+                }
+                let (_, v) = vers.next().expect("peeked")?;
+                if let VersionEntry::Object(o) = bincode::deserialize(&v)? {
+                    found.push(o);
+                }
+            }
+            let (b, key) = id;
+            if bucket.is_none() && !key.starts_with(prefix) {
+                continue;
+            }
+            out.push((String::from_utf8_lossy(&b[1..]).into_owned(), key, found));
+        }
+        Ok(out)
     }
 }

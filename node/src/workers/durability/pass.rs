@@ -140,7 +140,7 @@ pub async fn run(
     let scope = status.lock().unwrap_or_else(|e| e.into_inner()).scope.clone();
     loop {
         let cursor = status.lock().unwrap_or_else(|e| e.into_inner()).cursor.clone();
-        let page = match meta.scan_objects(
+        let page = match meta.scan_keys_with_history(
             scope.bucket.as_deref(),
             &scope.prefix,
             cursor.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
@@ -156,8 +156,8 @@ pub async fn run(
             }
         };
         let last_page = page.len() < PAGE;
-        for (bucket, key, version) in page {
-            for (spec, size) in blobs_of(&version) {
+        for (bucket, key, versions) in page {
+            for (spec, size) in versions.iter().flat_map(blobs_of) {
                 if scope.disk.is_some_and(|d| !spec.disks.contains(&d)) {
                     continue;
                 }
