@@ -46,6 +46,14 @@ pub struct BenchArgs {
     /// Keep the objects instead of deleting them.
     #[arg(long)]
     keep: bool,
+    /// Turn versioning on for the bucket first (PutBucketVersioning Enabled).
+    #[arg(long)]
+    versioned: bool,
+    /// Write every seeded object this many more times first, so that in a versioned
+    /// bucket each key has this many noncurrent versions; PUTs then overwrite the
+    /// seeded keys (default pool for put: 1000 keys) instead of writing new ones.
+    #[arg(long, default_value_t = 0)]
+    history: u32,
 }
 
 /// Operations when neither --count nor --duration is given...
@@ -166,6 +174,17 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     if client.head_bucket().bucket(&args.bucket).send().await.is_err() {
         client.create_bucket().bucket(&args.bucket).send().await?;
     }
+    if args.versioned {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        client
+            .put_bucket_versioning()
+            .bucket(&args.bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await?;
+    }
     if args.op == "multipart" {
         return multipart(&client, &args).await;
     }
@@ -178,14 +197,20 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     // GET needs objects to read: seed a pool first.
     let limits = Limits::new(args.count, args.duration);
     let pool = match (args.op.as_str(), args.objects) {
+        ("put", Some(n)) if args.history > 0 => n,
+        ("put", None) if args.history > 0 => 1000,
         ("put", _) => 0,
         (_, Some(n)) => n,
         ("list", None) => 10_000,
         ("delete", None) => args.count.unwrap_or(DEFAULT_COUNT),
         _ => (args.concurrency as u64 * 4).min(limits.count.max(1)),
     };
-    seed(&client, &args.bucket, &prefix, &payload, pool).await?;
-    keys.store(pool, Ordering::SeqCst);
+    for _ in 0..=args.history {
+        seed(&client, &args.bucket, &prefix, &payload, pool).await?;
+    }
+    // PUTs overwrite the seeded keys when they carry a history, else write new keys.
+    let overwrite = args.history > 0;
+    keys.store(if overwrite { 0 } else { pool }, Ordering::SeqCst);
 
     let issued = Arc::new(AtomicU64::new(0));
     let ended = Arc::new(AtomicU8::new(ENDED_RUNNING));
@@ -269,6 +294,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                     }
                 } else if do_put {
                     let k = keys.fetch_add(1, Ordering::SeqCst);
+                    let k = if overwrite { k % pool.max(1) } else { k };
                     let r = client
                         .put_object()
                         .bucket(&bucket)
@@ -364,7 +390,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if !args.keep {
-        let total = keys.load(Ordering::SeqCst);
+        let total = if overwrite { pool } else { keys.load(Ordering::SeqCst) };
         for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
             let ids: Vec<_> = chunk
                 .iter()

@@ -4,7 +4,7 @@ use crate::client::Connection;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// An SDK error as one line: S3's error code and message when there is one.
-fn sdk<E, R>(what: &str, e: SdkError<E, R>) -> anyhow::Error
+pub(crate) fn sdk<E, R>(what: &str, e: SdkError<E, R>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,

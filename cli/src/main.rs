@@ -7,6 +7,7 @@ mod client;
 mod cluster;
 mod heal;
 mod key;
+mod object;
 mod profile;
 mod status;
 
@@ -32,6 +33,9 @@ enum Command {
     /// Buckets.
     #[command(subcommand)]
     Bucket(bucket::BucketCommand),
+    /// Objects: a key's versions, and rolling back to one.
+    #[command(subcommand)]
+    Object(object::ObjectCommand),
     /// Cluster: init, join, status (admin key).
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -75,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(&conn, args).await,
             Command::Status { json } => status::run(&conn, json).await,
             Command::Bucket(cmd) => bucket::run(&conn, cmd).await,
+            Command::Object(cmd) => object::run(&conn, cmd).await,
             Command::Cluster(cmd) => cluster::run(&conn, cmd).await,
             Command::Heal(a) => heal::heal(&conn, a).await,
             Command::Scrub(a) => heal::scrub(&conn, a).await,

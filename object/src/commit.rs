@@ -20,15 +20,16 @@ impl Store {
     }
 
     /// Commits a version whose data is written; the state machine decides the
-    /// condition. Shards of a refused write, and of the version it replaced, are
-    /// freed after.
+    /// condition and, by the bucket's versioning, the version id (answered; `None` is
+    /// the null version). Shards of a refused write, and of a version it replaced,
+    /// are freed after.
     pub async fn put_version(
         self: &Arc<Self>,
         bucket: String,
         key: String,
         version: ObjectVersion,
         condition: Option<WriteCondition>,
-    ) -> Result<(), ObjectError> {
+    ) -> Result<Option<String>, ObjectError> {
         let fresh = shards_of(&version.data);
         let cmd = Command::PutObject { bucket, key, version, condition };
         // On a Raft error the outcome is unknown: the new shards stay for the
@@ -45,28 +46,16 @@ impl Store {
                 if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
                     self.discard(d);
                 }
-                Ok(())
+                Ok(None)
+            }
+            CommandResult::Versioned { version_id, freed, .. } => {
+                freed.into_iter().for_each(|d| self.discard(d));
+                Ok(version_id)
             }
             CommandResult::PreconditionFailed => refuse(ObjectError::PreconditionFailed),
             CommandResult::NoSuchKey => refuse(ObjectError::NoSuchKey),
             CommandResult::NoSuchBucket => refuse(ObjectError::NoSuchBucket),
             other => refuse(ObjectError::Unexpected(Box::new(other))),
-        }
-    }
-
-    /// Deletes the current version of `bucket/key` (a missing key is no error) and
-    /// frees its shards.
-    pub async fn delete_version(self: &Arc<Self>, bucket: &str, key: &str) -> Result<(), ObjectError> {
-        let cmd = Command::DeleteObject { bucket: bucket.to_string(), key: key.to_string() };
-        match self.meta.propose(cmd).await? {
-            CommandResult::Replaced(old) => {
-                if let Some(d) = old.as_ref().and_then(|o| shards_of(&o.data)) {
-                    self.discard(d);
-                }
-                Ok(())
-            }
-            CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
-            other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }
 
@@ -126,12 +115,16 @@ impl Store {
         upload_id: String,
         version: ObjectVersion,
         condition: Option<WriteCondition>,
-    ) -> Result<(), ObjectError> {
+    ) -> Result<Option<String>, ObjectError> {
         let cmd = Command::CompleteUpload { bucket, key, upload_id, version, condition };
         match self.meta.propose(cmd).await? {
             CommandResult::Discard(garbage) => {
                 garbage.into_iter().for_each(|d| self.discard(d));
-                Ok(())
+                Ok(None)
+            }
+            CommandResult::Versioned { version_id, freed, .. } => {
+                freed.into_iter().for_each(|d| self.discard(d));
+                Ok(version_id)
             }
             CommandResult::NoSuchUpload => Err(ObjectError::NoSuchUpload),
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),

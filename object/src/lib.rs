@@ -22,6 +22,7 @@
 //! | object lock (to come) | `apply` |
 //! | encryption choice (to come) | here, before the data write |
 //! | moving a blob to the disks a new layout places it on | the rebalancer (`node/src/workers/durability/rebalance.rs`) copies the shards; [`moves`] commits the switch, which `apply` refuses if the object or the layout changed |
+//! | version ids, what a PUT or DELETE does to a key's history (enabled, suspended, unversioned), promotion of the next version | `apply` (`raft/src/apply/versions.rs`); [`versions`] proposes and frees what it answers |
 //! | locks | none: concurrent writers race to the commit, and apply orders them |
 //! | authorization, request digests, S3 preconditions on reads | the protocol, before it calls here |
 
@@ -32,6 +33,7 @@ pub mod freed;
 pub mod meta;
 pub mod moves;
 pub mod placement;
+pub mod versions;
 
 pub use data::{DataStream, WrittenData, spec_of};
 pub use error::{BoxError, ObjectError};

@@ -570,12 +570,14 @@ async fn signatures_and_unimplemented_features() {
         let r = signed("PUT", &format!("{ep}/locked"), &[("x-amz-bucket-object-lock-enabled", "true")], b"").await;
         check("CreateBucket with object lock", &want(501, "NotImplemented"), r.0, &r.1);
         assert_status_err("no locked bucket", c.head_bucket().bucket("locked").send().await, 404);
-        let v = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
-        let r = signed("PUT", &format!("{ep}/hostile?versioning"), &[("content-md5", &md5_b64_of(v))], v).await;
-        check("PutBucketVersioning", &want(501, "NotImplemented"), r.0, &r.1);
         let r = signed("GET", &format!("{ep}/hostile?versioning"), &[], b"").await;
         check("GetBucketVersioning, never set", &ok(200), r.0, &r.1);
         assert!(!r.1.contains("<Status>"), "an unversioned bucket has no status: {}", r.1);
+        let v = b"<VersioningConfiguration><Status>Sometimes</Status></VersioningConfiguration>";
+        let r = signed("PUT", &format!("{ep}/hostile?versioning"), &[("content-md5", &md5_b64_of(v))], v).await;
+        check("PutBucketVersioning, unknown status", &want(400, "MalformedXML"), r.0, &r.1);
+        let r = signed("GET", &format!("{ep}/hostile?versioning"), &[], b"").await;
+        assert!(!r.1.contains("<Status>"), "a refused configuration changes nothing: {}", r.1);
         let r = signed("GET", &format!("{ep}/hostile?cors"), &[], b"").await;
         check("GetBucketCors, never set", &want(404, "NoSuchCORSConfiguration"), r.0, &r.1);
         let r = signed("GET", &format!("{ep}/hostile?tagging"), &[], b"").await;

@@ -73,6 +73,7 @@ pub fn rule(op: &str) -> Rule {
         "PutObjectAcl" => need("s3:PutObjectAcl", Some((Object, WriteAcp))),
         "GetObjectTagging" => need("s3:GetObjectTagging", None),
         "GetBucketVersioning" => need("s3:GetBucketVersioning", None),
+        "PutBucketVersioning" => need("s3:PutBucketVersioning", None),
         "GetBucketNotificationConfiguration" => need("s3:GetBucketNotification", None),
         "GetBucketLogging" => need("s3:GetBucketLogging", None),
         "GetBucketAccelerateConfiguration" => need("s3:GetAccelerateConfiguration", None),

@@ -2,8 +2,8 @@
 
 use crate::access::{Owners, acl};
 use crate::errors;
-use crate::s3::object::check_version_id;
 use crate::s3::service::CairnS3;
+use crate::s3::versioning::parse_version_id;
 use cairn_object::meta;
 use cairn_raft::schema::CannedAcl;
 use s3s::dto::*;
@@ -55,8 +55,7 @@ impl CairnS3 {
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
-        let obj = self.current_object(&input.bucket, &input.key).await?;
+        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let bucket = self.require_bucket(&input.bucket).await?;
         let mut owners = Owners::new(&self.store.meta);
         let owner = owners.get(&obj.owner);
@@ -69,7 +68,13 @@ impl CairnS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
+        if let Some(named) = parse_version_id(input.version_id.as_deref())? {
+            // Only the latest version's ACL can change; naming it by id is fine.
+            let latest = self.store.latest(&input.bucket, &input.key).map_err(errors::object)?;
+            if latest.as_ref().map(|e| e.version_id()) != Some(named) {
+                return Err(s3_error!(NotImplemented, "Setting the ACL of a noncurrent version is not supported"));
+            }
+        }
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
         self.store.put_version_acl(input.bucket, input.key, acl).await.map_err(errors::object)?;

@@ -1,5 +1,5 @@
-//! ListObjects (v1, v2) and ListObjectVersions over the metadata's ordered range
-//! scan, plus the encodings S3 applies to keys and tokens in listings.
+//! ListObjects (v1, v2) over the metadata's ordered range scan, plus the encodings
+//! S3 applies to keys and tokens in listings (ListObjectVersions is `versioning.rs`).
 
 use crate::access::Owners;
 use crate::errors;
@@ -201,46 +201,6 @@ impl CairnS3 {
             next_marker,
             encoding_type: input.encoding_type,
             request_charged: None,
-        }))
-    }
-
-    pub(crate) async fn list_object_versions_impl(
-        &self,
-        req: S3Request<ListObjectVersionsInput>,
-    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        let input = req.input;
-        // Without versioning every key has exactly one version, "null": the key
-        // marker alone positions the scan.
-        let Scan { enc, max, prefix, delimiter, page } = self
-            .scan(ScanRequest {
-                bucket: &input.bucket,
-                encoding_type: input.encoding_type.as_ref(),
-                max_keys: input.max_keys,
-                prefix: input.prefix.as_deref(),
-                delimiter: input.delimiter.as_deref(),
-                after: input.key_marker.as_deref(),
-            })
-            .await?;
-        let delimiter = delimiter.as_deref();
-        let mut owners = Owners::new(&self.store.meta);
-        let versions: Vec<_> =
-            page.objects.iter().map(|(k, v)| version_entry(&enc, k, v, owners.get(&v.owner))).collect();
-        let next_key_marker = page.is_truncated.then(|| enc.encode_opt(page.next_marker.as_deref())).flatten();
-        Ok(S3Response::new(ListObjectVersionsOutput {
-            common_prefixes: common_prefixes(&enc, &page),
-            delete_markers: None,
-            delimiter: enc.encode_opt(delimiter),
-            encoding_type: input.encoding_type,
-            is_truncated: Some(page.is_truncated),
-            key_marker: Some(enc.encode(input.key_marker.as_deref().unwrap_or(""))),
-            max_keys: Some(max as i32),
-            name: Some(input.bucket),
-            next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_string()),
-            next_key_marker,
-            prefix: Some(enc.encode(&prefix)),
-            request_charged: None,
-            version_id_marker: input.version_id_marker,
-            versions: (!versions.is_empty()).then_some(versions),
         }))
     }
 }

@@ -14,3 +14,4 @@ pub(crate) mod preconditions;
 pub(crate) mod service;
 pub(crate) mod unconfigured;
 pub(crate) mod version_fields;
+pub(crate) mod versioning;

@@ -354,11 +354,13 @@ impl CairnS3 {
             data: ObjectData::Parts(parts),
             ..upload.template.clone()
         };
-        self.store
+        let made = self
+            .store
             .complete_upload(input.bucket.clone(), input.key.clone(), input.upload_id.clone(), version, condition)
             .await
             .map_err(errors::object)?;
         let mut out = CompleteMultipartUploadOutput {
+            version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             e_tag: Some(ETag::Strong(etag)),
@@ -513,6 +515,7 @@ impl CairnS3 {
             return Ok(None);
         }
         let mut out = CompleteMultipartUploadOutput {
+            version_id: self.shown_version_id(bucket, obj.version_id.as_deref())?,
             bucket: Some(bucket.to_string()),
             key: Some(key.to_string()),
             e_tag: Some(ETag::Strong(obj.etag.clone())),

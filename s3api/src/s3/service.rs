@@ -67,6 +67,20 @@ impl S3 for CairnS3 {
         self.list_objects_v2_impl(req).await
     }
 
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.get_bucket_versioning_impl(req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        self.put_bucket_versioning_impl(req).await
+    }
+
     async fn list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
@@ -186,13 +200,6 @@ impl S3 for CairnS3 {
     }
 
     // Settings never configured (see unconfigured.rs).
-
-    async fn get_bucket_versioning(
-        &self,
-        req: S3Request<GetBucketVersioningInput>,
-    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        self.empty(&req.input.bucket).await
-    }
 
     async fn get_bucket_notification_configuration(
         &self,

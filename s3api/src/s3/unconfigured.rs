@@ -1,16 +1,15 @@
 //! Reads of bucket and object settings Cairn does not implement yet, answered as
 //! AWS answers for a bucket where they were never set: an empty configuration
-//! where AWS returns one (versioning, notifications, logging, accelerate, request
+//! where AWS returns one (notifications, logging, accelerate, request
 //! payment, an object's tag set), and its "not found" error where AWS returns that
 //! (CORS, lifecycle, tagging, website, object lock, encryption, replication,
 //! ownership controls, public access block). Writes of these settings still answer
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
 use crate::errors;
-use crate::s3::object::check_version_id;
 use crate::s3::service::CairnS3;
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 /// The error AWS gives for a setting never configured on a bucket.
 fn not_configured(code: &str, message: &str) -> S3Error {
@@ -89,12 +88,9 @@ impl CairnS3 {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
-        self.require_bucket(&input.bucket).await?;
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        if self.store.current_version(&input.bucket, &input.key).map_err(errors::object)?.is_none() {
-            return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-        }
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: Vec::new(), version_id: None }))
+        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
+        let version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: Vec::new(), version_id }))
     }
 }

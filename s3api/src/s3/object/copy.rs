@@ -4,7 +4,6 @@ use crate::access::acl;
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::MAX_PUT_SIZE;
-use crate::s3::object::check_version_id;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
@@ -14,8 +13,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
-    /// The current version named by `x-amz-copy-source`, once its
-    /// `x-amz-copy-source-if-*` conditions hold.
+    /// The version named by `x-amz-copy-source` (the latest, or its `versionId`), once
+    /// its `x-amz-copy-source-if-*` conditions hold.
     pub(crate) async fn copy_source(
         &self,
         source: &CopySource,
@@ -24,9 +23,8 @@ impl CairnS3 {
         let CopySource::Bucket { bucket, key, version_id } = source else {
             return Err(s3_error!(NotImplemented, "Access point copy sources are not supported"));
         };
-        check_version_id(version_id.as_deref())?;
         self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let src = self.current_object(bucket, key).await?;
+        let src = self.object_version(bucket, key, version_id.as_deref()).await?;
         conditions.check_copy_source(&src)?;
         Ok((bucket.to_string(), key.to_string(), src))
     }
@@ -57,7 +55,10 @@ impl CairnS3 {
             Some(MetadataDirective::REPLACE) => true,
             Some(other) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive {other}")),
         };
-        if src_bucket == input.bucket && src_key == input.key && !replace {
+        let src_version_id = src.version_id.clone();
+        // Copying an older version onto its own key restores it (a rollback).
+        let names_version = matches!(&copy_source, CopySource::Bucket { version_id: Some(_), .. });
+        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -109,13 +110,20 @@ impl CairnS3 {
                 ..src
             }
         };
-        self.store.put_version(input.bucket, input.key, version, None).await.map_err(errors::object)?;
+        let source_version = src_version_id;
+        let made =
+            self.store.put_version(input.bucket.clone(), input.key, version, None).await.map_err(errors::object)?;
         let mut result = CopyObjectResult {
             e_tag: Some(ETag::Strong(etag)),
             last_modified: Some(to_timestamp(last_modified)),
             ..Default::default()
         };
         set_checksum_fields!(result, &checksums);
-        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
+            copy_source_version_id: self.shown_version_id(&src_bucket, source_version.as_deref())?,
+            ..Default::default()
+        }))
     }
 }

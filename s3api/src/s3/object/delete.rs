@@ -1,28 +1,39 @@
-//! DeleteObject and DeleteObjects.
+//! DeleteObject and DeleteObjects: without a version id, the object goes (unversioned
+//! bucket) or a delete marker is added (versioned); with one, that version or marker
+//! is removed for good. The state machine decides which (`cairn_object::versions`).
 
 use crate::access;
 use crate::errors;
-use crate::s3::object::check_version_id;
 use crate::s3::preconditions::Conditions;
-use crate::s3::service::CairnS3;
+use crate::s3::service::{CairnS3, caller};
+use crate::s3::versioning::parse_version_id;
+use crate::timefmt::now;
+use cairn_object::versions::Deleted;
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
-    async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
-        self.store.delete_version(bucket, key).await.map_err(errors::object)
+    /// Deletes `key` (a marker in a versioned bucket), or its version `version_id`.
+    async fn delete_one(&self, bucket: &str, key: &str, version_id: Option<&str>, owner: &str) -> S3Result<Deleted> {
+        match parse_version_id(version_id)? {
+            None => self.store.delete_object(bucket, key, owner, now()).await,
+            Some(id) => self.store.delete_object_version(bucket, key, id).await,
+        }
+        .map_err(errors::object)
     }
 
     pub(crate) async fn delete_object_impl(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let caller = caller(&req)?;
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
+        parse_version_id(input.version_id.as_deref())?;
+        let bucket = self.require_bucket(&input.bucket).await?;
         if let Some(cond) = input.if_match.as_ref() {
             self.store.meta.read_barrier().await.map_err(errors::meta)?;
-            let obj = self.current_object(&input.bucket, &input.key).await?;
+            let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
             Conditions {
                 if_match: Some(cond),
                 if_none_match: None,
@@ -31,8 +42,18 @@ impl CairnS3 {
             }
             .check_copy_source(&obj)?;
         }
-        self.delete_one(&input.bucket, &input.key).await?;
-        Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+        let owner = caller.owner_or(&bucket.owner).to_string();
+        let done = self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &owner).await?;
+        let shown = match input.version_id {
+            Some(asked) => Some(asked),
+            None => self.shown_version_id(&input.bucket, done.version_id.as_deref())?.filter(|_| done.delete_marker),
+        };
+        let out = DeleteObjectOutput {
+            delete_marker: done.delete_marker.then_some(true),
+            version_id: shown,
+            ..Default::default()
+        };
+        Ok(S3Response::with_status(out, http::StatusCode::NO_CONTENT))
     }
 
     pub(crate) async fn delete_objects_impl(
@@ -41,7 +62,9 @@ impl CairnS3 {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let auth = access::authorized(&req)?.clone();
         let input = req.input;
-        self.require_bucket(&input.bucket).await?;
+        let bucket_info = self.require_bucket(&input.bucket).await?;
+        let owner = auth.caller.owner_or(&bucket_info.owner).to_string();
+        let owner = owner.as_str();
         let objects = input.delete.objects;
         if objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
@@ -52,10 +75,10 @@ impl CairnS3 {
         // Concurrent proposals share Raft log flushes; `buffered` keeps the order.
         let results: Vec<_> = futures::stream::iter(objects)
             .map(|o| async move {
-                let allowed = check_version_id(o.version_id.as_deref())
-                    .and_then(|()| self.access.authorize_delete(auth, bucket, &o.key));
+                let allowed = parse_version_id(o.version_id.as_deref())
+                    .and_then(|_| self.access.authorize_delete(auth, bucket, &o.key));
                 let result = match allowed {
-                    Ok(()) => self.delete_one(bucket, &o.key).await,
+                    Ok(()) => self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner).await,
                     Err(e) => Err(e),
                 };
                 (o, result)
@@ -67,9 +90,18 @@ impl CairnS3 {
         let mut failed = Vec::new();
         for (o, result) in results {
             match result {
-                Ok(()) if quiet => {}
-                Ok(()) => {
-                    deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() })
+                Ok(_) if quiet => {}
+                Ok(done) => {
+                    let marker_id = match (&o.version_id, done.delete_marker) {
+                        (None, true) => self.shown_version_id(bucket, done.version_id.as_deref())?,
+                        _ => None,
+                    };
+                    deleted.push(DeletedObject {
+                        key: Some(o.key),
+                        delete_marker: done.delete_marker.then_some(true),
+                        delete_marker_version_id: marker_id,
+                        version_id: o.version_id,
+                    })
                 }
                 Err(e) => failed.push(s3s::dto::Error {
                     code: Some(e.code().as_str().to_string()),

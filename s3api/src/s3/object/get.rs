@@ -5,7 +5,6 @@ use super::first_stripe;
 use crate::errors;
 
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
-use crate::s3::object::check_version_id;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::CairnS3;
 use crate::timefmt::{parse_http_date, to_timestamp};
@@ -89,8 +88,7 @@ impl CairnS3 {
     /// The authorizer ran a read barrier for this request, so a write acknowledged
     /// by any node before it started is seen.
     async fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
-        check_version_id(read.version_id)?;
-        let obj = self.current_object(bucket, key).await?;
+        let obj = self.object_version(bucket, key, read.version_id).await?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
         let whole = content_range.is_none() && parts_count.is_none();
@@ -130,6 +128,7 @@ impl CairnS3 {
         };
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
+        out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         Ok(S3Response::new(out))
     }
 
@@ -159,6 +158,7 @@ impl CairnS3 {
         let mut out = HeadObjectOutput::default();
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
+        out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         Ok(S3Response::new(out))

@@ -9,25 +9,58 @@ mod put;
 
 use crate::errors;
 use crate::s3::service::CairnS3;
-use cairn_raft::schema::ObjectVersion;
-use s3s::{S3Result, s3_error};
+use crate::s3::versioning::parse_version_id;
+use cairn_raft::schema::{ObjectVersion, VersionEntry};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
-pub(crate) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+/// A 404 or 405 that names the delete marker it met, as S3 does.
+fn marker_error(code: S3ErrorCode, message: &str, version_id: Option<String>) -> S3Error {
+    let mut e = S3Error::with_message(code, message.to_string());
+    let mut h = http::HeaderMap::new();
+    h.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Some(v) = version_id.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+        h.insert("x-amz-version-id", v);
     }
+    e.set_headers(h);
+    e
 }
 
 impl CairnS3 {
+    /// The object version a request names: the latest without `versionId`, else that
+    /// version (`null` included). A latest delete marker is 404 NoSuchKey, a marker
+    /// named by id is 405 MethodNotAllowed, both with `x-amz-delete-marker`; an id
+    /// that names nothing is 404 NoSuchVersion, one that cannot be an id 400.
     /// Callers that must see the latest write run a read barrier first.
-    pub(crate) async fn current_object(&self, bucket: &str, key: &str) -> S3Result<ObjectVersion> {
-        match self.store.current_version(bucket, key).map_err(errors::object)? {
-            Some(o) => Ok(o),
-            None => {
-                self.require_bucket(bucket).await?;
-                Err(s3_error!(NoSuchKey, "The specified key does not exist."))
-            }
+    pub(crate) async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectVersion> {
+        match parse_version_id(version_id)? {
+            None => match self.store.latest(bucket, key).map_err(errors::object)? {
+                Some(VersionEntry::Object(o)) => Ok(o),
+                Some(VersionEntry::Marker(m)) => {
+                    let shown = self.shown_version_id(bucket, m.version_id.as_deref())?;
+                    Err(marker_error(S3ErrorCode::NoSuchKey, "The specified key does not exist.", shown))
+                }
+                None => {
+                    self.require_bucket(bucket).await?;
+                    Err(s3_error!(NoSuchKey, "The specified key does not exist."))
+                }
+            },
+            Some(id) => match self.store.version(bucket, key, id).map_err(errors::object)? {
+                Some((VersionEntry::Object(o), _)) => Ok(o),
+                Some((VersionEntry::Marker(m), _)) => Err(marker_error(
+                    S3ErrorCode::MethodNotAllowed,
+                    "The specified method is not allowed against this resource.",
+                    Some(m.version_id.unwrap_or_else(|| "null".into())),
+                )),
+                None => {
+                    self.require_bucket(bucket).await?;
+                    Err(s3_error!(NoSuchVersion, "The specified version does not exist."))
+                }
+            },
         }
     }
 }

@@ -54,8 +54,16 @@ impl CairnS3 {
             data: blob.data,
             acl,
         };
-        self.store.put_version(input.bucket, input.key, version, condition).await.map_err(errors::object)?;
-        let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
+        let made = self
+            .store
+            .put_version(input.bucket.clone(), input.key, version, condition)
+            .await
+            .map_err(errors::object)?;
+        let mut out = PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
+            ..Default::default()
+        };
         set_checksum_fields!(out, &checksums);
         Ok(S3Response::new(out))
     }
