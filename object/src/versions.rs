@@ -5,7 +5,7 @@
 //! and frees what the answer says nothing refers to any more.
 
 use crate::{ObjectError, Store};
-use cairn_raft::schema::{Command, CommandResult, Nanos, VersionEntry, Versioning};
+use cairn_raft::schema::{Command, CommandResult, Nanos, VersionEntry, Versioning, WriteCondition};
 use std::sync::Arc;
 
 /// What a delete did.
@@ -49,30 +49,36 @@ impl Store {
     }
 
     /// DeleteObject without a version id: removes the object (unversioned), or adds a
-    /// delete marker by `owner` (versioned). A missing key is no error.
+    /// delete marker by `owner` (versioned). A missing key is no error, unless
+    /// `condition` (If-Match, decided in apply against the current version) asks for one.
     pub async fn delete_object(
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
         owner: &str,
         now: Nanos,
+        condition: Option<WriteCondition>,
     ) -> Result<Deleted, ObjectError> {
-        let cmd = Command::DeleteObjectAt { bucket: bucket.into(), key: key.into(), owner: owner.into(), at: now };
+        let cmd =
+            Command::DeleteObjectAt { bucket: bucket.into(), key: key.into(), owner: owner.into(), at: now, condition };
         self.deleted(self.meta.propose(cmd).await?)
     }
 
     /// Removes one version or marker for good (`None`: the null version); one that
-    /// does not exist is no error.
+    /// does not exist is no error, unless `condition` (If-Match against that version,
+    /// decided in apply) asks for one.
     pub async fn delete_object_version(
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+        condition: Option<WriteCondition>,
     ) -> Result<Deleted, ObjectError> {
         let cmd = Command::DeleteObjectVersion {
             bucket: bucket.into(),
             key: key.into(),
             version_id: version_id.map(str::to_string),
+            condition,
         };
         self.deleted(self.meta.propose(cmd).await?)
     }
@@ -90,6 +96,8 @@ impl Store {
                 Ok(Deleted { version_id, delete_marker })
             }
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+            CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
+            CommandResult::PreconditionFailed => Err(ObjectError::PreconditionFailed),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }

@@ -193,7 +193,7 @@ impl Change {
             Command::DeleteObjectAt { bucket, key, .. } => {
                 Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() }
             }
-            Command::DeleteObjectVersion { bucket, key, version_id } => {
+            Command::DeleteObjectVersion { bucket, key, version_id, .. } => {
                 Change::VersionDeleted { bucket: bucket.clone(), key: key.clone(), version_id: version_id.clone() }
             }
         }

@@ -236,20 +236,25 @@ pub enum Command {
     /// DeleteObject without a version id, as S3 defines it for the bucket's state:
     /// unversioned, the key's object goes; enabled, a delete marker (by `owner`, at
     /// `at`) becomes current; suspended, a null delete marker replaces the null version.
-    /// Answers `Versioned` in a versioned bucket, `Replaced` otherwise.
+    /// Answers `Versioned` in a versioned bucket, `Replaced` otherwise. `If-Match`
+    /// (`condition`) is decided against the current version: PreconditionFailed, or
+    /// NoSuchKey when there is none.
     DeleteObjectAt {
         bucket: String,
         key: String,
         owner: String,
         at: Nanos,
+        condition: Option<WriteCondition>,
     },
     /// Removes one version (or delete marker) for good: `None` is the null version.
     /// Removing the current version makes the next newest current. Answers
     /// `Versioned` (nothing removed: `freed` empty and `version_id` the one asked for).
+    /// `If-Match` (`condition`) is decided against that version.
     DeleteObjectVersion {
         bucket: String,
         key: String,
         version_id: Option<String>,
+        condition: Option<WriteCondition>,
     },
 }
 

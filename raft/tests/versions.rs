@@ -13,11 +13,16 @@ fn set(bucket: &str, state: Versioning) -> Command {
 }
 
 fn del(bucket: &str, key: &str) -> Command {
-    Command::DeleteObjectAt { bucket: bucket.into(), key: key.into(), owner: "me".into(), at: 9 }
+    Command::DeleteObjectAt { bucket: bucket.into(), key: key.into(), owner: "me".into(), at: 9, condition: None }
 }
 
 fn del_version(bucket: &str, key: &str, id: Option<&str>) -> Command {
-    Command::DeleteObjectVersion { bucket: bucket.into(), key: key.into(), version_id: id.map(String::from) }
+    Command::DeleteObjectVersion {
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: id.map(String::from),
+        condition: None,
+    }
 }
 
 /// Puts and answers the new version's id.
@@ -249,4 +254,43 @@ async fn passes_walk_every_stored_version() {
     assert_eq!(walk(Some(("a", "k1")), 2), all[1..3]);
     assert_eq!(walk(Some(("ab", "gone")), 5), all[3..]);
     assert_eq!(s.scan_keys_with_history(Some("a"), "k2", None, 10).unwrap().len(), 1, "a bucket and prefix scope");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_deletes_are_decided_in_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    create_bucket(&s, "b").await;
+    let if_match = |e: &str| Some(WriteCondition::IfMatch(e.into()));
+    let del_if = |key: &str, c| Command::DeleteObjectAt {
+        bucket: "b".into(),
+        key: key.into(),
+        owner: "me".into(),
+        at: 9,
+        condition: c,
+    };
+    s.propose(put("b", "k", "e1", None)).await.unwrap();
+    assert_eq!(s.propose(del_if("k", if_match("other"))).await.unwrap(), CommandResult::PreconditionFailed);
+    assert_eq!(s.propose(del_if("nothing", if_match("e1"))).await.unwrap(), CommandResult::NoSuchKey);
+    // Two deletes conditioned on the same ETag race: exactly one removes the object.
+    let a = s.propose(del_if("k", if_match("e1")));
+    let b = s.propose(del_if("k", if_match("e1")));
+    let (a, b) = tokio::join!(a, b);
+    let mut rs = [a.unwrap(), b.unwrap()];
+    rs.sort_by_key(|r| matches!(r, CommandResult::NoSuchKey));
+    assert!(matches!(rs[0], CommandResult::Replaced(Some(_))), "{rs:?}");
+    assert_eq!(rs[1], CommandResult::NoSuchKey);
+    // By version: the condition is checked against that version.
+    s.propose(set("b", Versioning::Enabled)).await.unwrap();
+    let v1 = put_v(&s, "b", "k", "e2").await.unwrap();
+    put_v(&s, "b", "k", "e3").await.unwrap();
+    let by_version = |c| Command::DeleteObjectVersion {
+        bucket: "b".into(),
+        key: "k".into(),
+        version_id: Some(v1.clone()),
+        condition: c,
+    };
+    assert_eq!(s.propose(by_version(if_match("e3"))).await.unwrap(), CommandResult::PreconditionFailed);
+    assert!(matches!(s.propose(by_version(if_match("e2"))).await.unwrap(), CommandResult::Versioned { .. }));
+    assert_eq!(s.propose(by_version(if_match("e2"))).await.unwrap(), CommandResult::NoSuchKey, "gone now");
 }

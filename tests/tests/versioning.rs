@@ -88,8 +88,16 @@ async fn versions_markers_and_states() {
         "NoSuchVersion",
     );
 
+    // A conditional DELETE is decided in the state machine against the current version.
+    assert_s3_err(
+        "delete if-match another etag",
+        c.delete_object().bucket(B).key("k").if_match("\"0123456789abcdef0123456789abcdef\"").send().await,
+        412,
+        "PreconditionFailed",
+    );
+    let etag_v2 = c.head_object().bucket(B).key("k").send().await.unwrap().e_tag().unwrap().to_string();
     // DELETE adds a marker: GET is 404 naming it, GET of the marker by id is 405.
-    let d = c.delete_object().bucket(B).key("k").send().await.unwrap();
+    let d = c.delete_object().bucket(B).key("k").if_match(&etag_v2).send().await.unwrap();
     assert_eq!(d.delete_marker(), Some(true));
     let marker = d.version_id().expect("the marker's id").to_string();
     let r = c.get_object().bucket(B).key("k").send().await;

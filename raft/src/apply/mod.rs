@@ -55,14 +55,11 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
         }
         Command::PutServiceState { name, value } => cluster::put_service_state(tx, name, value),
         Command::PutBucketVersioning { bucket, state } => versions::set_state(tx, bucket, state),
-        Command::DeleteObjectAt { bucket, key, owner, at } => {
-            if buckets::get(tx, &bucket)?.is_none() {
-                return Ok(CommandResult::NoSuchBucket);
-            }
-            versions::delete(tx, bucket, key, owner, at)
+        Command::DeleteObjectAt { bucket, key, owner, at, condition } => {
+            versions::delete(tx, bucket, key, owner, at, condition)
         }
-        Command::DeleteObjectVersion { bucket, key, version_id } => {
-            versions::delete_version(tx, bucket, key, version_id)
+        Command::DeleteObjectVersion { bucket, key, version_id, condition } => {
+            versions::delete_version(tx, bucket, key, version_id, condition)
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::blobs;
 use crate::error::MetaError;
 use crate::keys::{bucket_prefix, history_key, history_prefix, object_key, setting_key};
 use crate::schema::{
-    BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, VersionEntry, Versioning,
+    BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, VersionEntry, Versioning, WriteCondition,
 };
 use crate::tables::Table;
 use crate::tx::Tx;
@@ -171,12 +171,19 @@ pub(super) fn delete(
     key: String,
     owner: String,
     at_time: Nanos,
+    condition: Option<WriteCondition>,
 ) -> Result<CommandResult, MetaError> {
-    let Some(st) = state(tx, &bucket)? else {
-        return objects::delete(tx, bucket, key);
-    };
+    if buckets::get(tx, &bucket)?.is_none() {
+        return Ok(CommandResult::NoSuchBucket);
+    }
     let Some(okey) = object_key(&bucket, &key) else {
         return Ok(CommandResult::NoSuchBucket);
+    };
+    if let Some(refusal) = check_delete_condition(condition.as_ref(), objects::current(tx, &okey)?.as_ref()) {
+        return Ok(refusal);
+    }
+    let Some(st) = state(tx, &bucket)? else {
+        return objects::delete(tx, bucket, key);
     };
     let at = stamp(tx, 1);
     let mut freed = Vec::new();
@@ -202,6 +209,7 @@ pub(super) fn delete_version(
     bucket: String,
     key: String,
     version_id: Option<String>,
+    condition: Option<WriteCondition>,
 ) -> Result<CommandResult, MetaError> {
     if buckets::get(tx, &bucket)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
@@ -212,6 +220,9 @@ pub(super) fn delete_version(
     let mut freed = Vec::new();
     let current = objects::current(tx, &okey)?;
     if let Some(cur) = current.as_ref().filter(|c| c.version_id == version_id) {
+        if let Some(refusal) = check_delete_condition(condition.as_ref(), Some(cur)) {
+            return Ok(refusal);
+        }
         let cur = cur.clone();
         tx.remove(Table::Objects, okey.clone());
         forget(tx, &bucket, cur, &mut freed)?;
@@ -226,10 +237,20 @@ pub(super) fn delete_version(
         None => entries.iter().position(|(_, e)| e.version_id().is_none()),
     };
     let Some(i) = wanted else {
+        if condition.is_some() {
+            return Ok(CommandResult::NoSuchKey);
+        }
         // S3 answers a version that does not exist as deleted.
         return Ok(CommandResult::Versioned { version_id, delete_marker: false, freed });
     };
     let (k, entry) = entries.into_iter().nth(i).expect("position found");
+    let target = match &entry {
+        VersionEntry::Object(v) => Some(v),
+        VersionEntry::Marker(_) => None,
+    };
+    if let Some(refusal) = check_delete_condition(condition.as_ref(), target) {
+        return Ok(refusal);
+    }
     tx.remove(Table::Versions, k);
     let delete_marker = match entry {
         VersionEntry::Object(v) => {
@@ -243,6 +264,19 @@ pub(super) fn delete_version(
         promote(tx, &bucket, &key, okey)?;
     }
     Ok(CommandResult::Versioned { version_id, delete_marker, freed })
+}
+
+/// A delete's `If-Match` against the version it would remove (or hide): the refusal,
+/// if it fails. A missing version, or a delete marker, is NoSuchKey.
+fn check_delete_condition(condition: Option<&WriteCondition>, target: Option<&ObjectVersion>) -> Option<CommandResult> {
+    match (condition?, target) {
+        (WriteCondition::IfMatch(_), None) => Some(CommandResult::NoSuchKey),
+        (WriteCondition::IfMatch(e), Some(v)) if !objects::etag_matches(e, &v.etag) => {
+            Some(CommandResult::PreconditionFailed)
+        }
+        (WriteCondition::IfNoneMatchAny, _) => Some(CommandResult::PreconditionFailed),
+        _ => None,
+    }
 }
 
 /// After the current version of `bucket/key` is gone: the newest history entry, if it

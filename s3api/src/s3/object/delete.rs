@@ -4,21 +4,30 @@
 
 use crate::access;
 use crate::errors;
-use crate::s3::preconditions::Conditions;
+use crate::s3::preconditions::write_condition;
 use crate::s3::service::{CairnS3, caller};
 use crate::s3::versioning::parse_version_id;
 use crate::timefmt::now;
 use cairn_object::versions::Deleted;
+use cairn_raft::schema::WriteCondition;
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
-    /// Deletes `key` (a marker in a versioned bucket), or its version `version_id`.
-    async fn delete_one(&self, bucket: &str, key: &str, version_id: Option<&str>, owner: &str) -> S3Result<Deleted> {
+    /// Deletes `key` (a marker in a versioned bucket), or its version `version_id`;
+    /// `condition` is decided in the state machine.
+    async fn delete_one(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        owner: &str,
+        condition: Option<WriteCondition>,
+    ) -> S3Result<Deleted> {
         match parse_version_id(version_id)? {
-            None => self.store.delete_object(bucket, key, owner, now()).await,
-            Some(id) => self.store.delete_object_version(bucket, key, id).await,
+            None => self.store.delete_object(bucket, key, owner, now(), condition).await,
+            Some(id) => self.store.delete_object_version(bucket, key, id, condition).await,
         }
         .map_err(errors::object)
     }
@@ -31,19 +40,9 @@ impl CairnS3 {
         let input = req.input;
         parse_version_id(input.version_id.as_deref())?;
         let bucket = self.require_bucket(&input.bucket).await?;
-        if let Some(cond) = input.if_match.as_ref() {
-            self.store.meta.read_barrier().await.map_err(errors::meta)?;
-            let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
-            Conditions {
-                if_match: Some(cond),
-                if_none_match: None,
-                if_modified_since: None,
-                if_unmodified_since: None,
-            }
-            .check_copy_source(&obj)?;
-        }
+        let condition = write_condition(input.if_match.as_ref(), None)?;
         let owner = caller.owner_or(&bucket.owner).to_string();
-        let done = self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &owner).await?;
+        let done = self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &owner, condition).await?;
         let shown = match input.version_id {
             Some(asked) => Some(asked),
             None => self.shown_version_id(&input.bucket, done.version_id.as_deref())?.filter(|_| done.delete_marker),
@@ -78,7 +77,7 @@ impl CairnS3 {
                 let allowed = parse_version_id(o.version_id.as_deref())
                     .and_then(|_| self.access.authorize_delete(auth, bucket, &o.key));
                 let result = match allowed {
-                    Ok(()) => self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner).await,
+                    Ok(()) => self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner, None).await,
                     Err(e) => Err(e),
                 };
                 (o, result)
