@@ -428,3 +428,48 @@ async fn cli_lists_versions_and_rolls_back() {
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.lines().next().unwrap().contains("(latest)"), "{out}");
 }
+
+/// A request that names a version is authorized as the version action AWS names
+/// (`s3:GetObjectVersion`, `s3:DeleteObjectVersion`), so a policy can allow reading
+/// and deleting the latest while keeping the history out of reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_tell_version_actions_apart() {
+    let node = TestNode::start();
+    let c = node.client();
+    create_bucket(&c, B).await;
+    set_versioning(&c, B, BucketVersioningStatus::Enabled).await;
+    let v1 = put_v(&c, "doc", b"one").await.unwrap();
+    put_v(&c, "doc", b"two").await.unwrap();
+    let (status, text) = admin_request(node.endpoint(), "POST", "keys", br#"{"name":"reader"}"#).await;
+    assert_eq!(status, 200, "{text}");
+    let key: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (id, secret) = (key["access_key_id"].as_str().unwrap(), key["secret_access_key"].as_str().unwrap());
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": [id] },
+            "Action": ["s3:GetObject", "s3:DeleteObject"],
+            "Resource": [format!("arn:aws:s3:::{B}/*")],
+        }],
+    });
+    c.put_bucket_policy().bucket(B).policy(policy.to_string()).send().await.unwrap();
+    let reader = ClientBuilder::new(node.endpoint()).credentials(id, secret).build();
+    let r = reader.get_object().bucket(B).key("doc").send().await.expect("the latest is readable");
+    assert_eq!(read_body(r.body).await, b"two");
+    assert_s3_err(
+        "GET by version without s3:GetObjectVersion",
+        reader.get_object().bucket(B).key("doc").version_id(&v1).send().await,
+        403,
+        "AccessDenied",
+    );
+    assert_s3_err(
+        "DELETE by version without s3:DeleteObjectVersion",
+        reader.delete_object().bucket(B).key("doc").version_id(&v1).send().await,
+        403,
+        "AccessDenied",
+    );
+    let d = reader.delete_object().bucket(B).key("doc").send().await.expect("a delete marker is allowed");
+    assert_eq!(d.delete_marker(), Some(true));
+    assert_eq!(get_v(&c, "doc", Some(&v1)).await.0, b"one", "the history is intact");
+}

@@ -138,7 +138,9 @@ impl Authorizer {
             S3Path::Object { bucket, key } => (Some(&**bucket), Some(&**key)),
         };
         let mut copy = None;
-        match ops::rule(op) {
+        let names_version = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .any(|(k, v)| k == "versionId" && !v.is_empty());
+        match ops::rule_for(op, names_version) {
             Rule::Signed(_) if caller.identity.is_some() => {}
             Rule::Signed(_) => return Err(denied()),
             Rule::PerKey => {}
@@ -160,8 +162,8 @@ impl Authorizer {
                         s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key: bucket/key")
                     })?;
                     let source = copy_source(header)?;
-                    if let s3s::dto::CopySource::Bucket { bucket: sb, key: sk, .. } = &source {
-                        let Rule::Bucket(read) = ops::rule("GetObject") else {
+                    if let s3s::dto::CopySource::Bucket { bucket: sb, key: sk, version_id } = &source {
+                        let Rule::Bucket(read) = ops::rule_for("GetObject", version_id.is_some()) else {
                             unreachable!("GetObject is a bucket rule")
                         };
                         self.decide(&caller, &read, sb, Some(sk), &conditions)?;
@@ -199,10 +201,12 @@ impl Authorizer {
         if expected == info.owner || expected == owner_id(&info.owner) { Ok(()) } else { Err(denied()) }
     }
 
-    /// Decides one key of a multi-object delete (the keys are in the body, read after
-    /// [`Self::authorize_s3`] ran).
-    pub fn authorize_delete(&self, auth: &Authorized, bucket: &str, key: &str) -> S3Result<()> {
-        let Rule::Bucket(need) = ops::rule("DeleteObject") else { unreachable!("DeleteObject is a bucket rule") };
+    /// Decides one key (or one version of it) of a multi-object delete (the keys are
+    /// in the body, read after [`Self::authorize_s3`] ran).
+    pub fn authorize_delete(&self, auth: &Authorized, bucket: &str, key: &str, names_version: bool) -> S3Result<()> {
+        let Rule::Bucket(need) = ops::rule_for("DeleteObject", names_version) else {
+            unreachable!("DeleteObject is a bucket rule")
+        };
         self.decide(&auth.caller, &need, bucket, Some(key), &auth.conditions)
     }
 

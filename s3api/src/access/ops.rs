@@ -91,6 +91,27 @@ pub fn rule(op: &str) -> Rule {
     })
 }
 
+/// The action an operation is authorized as when it names a version (`versionId`),
+/// as AWS names them; the ACL permission stays the operation's.
+pub fn version_action(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "GetObject" | "HeadObject" => "s3:GetObjectVersion",
+        "DeleteObject" => "s3:DeleteObjectVersion",
+        "GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        _ => return None,
+    })
+}
+
+/// [`rule`], with the version action when the request names a version.
+pub fn rule_for(op: &str, names_version: bool) -> Rule {
+    match (rule(op), names_version.then(|| version_action(op)).flatten()) {
+        (Rule::Bucket(need), Some(action)) => Rule::Bucket(Need { action, ..need }),
+        (r, _) => r,
+    }
+}
+
 /// The `x-amz-copy-source` of CopyObject / UploadPartCopy, parsed once: the
 /// authorizer decides on this value and the handler copies exactly it. The form is
 /// `[/]bucket/key[?versionId=id]`, percent-encoded; a `?` that does not start the

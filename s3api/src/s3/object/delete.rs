@@ -75,7 +75,7 @@ impl CairnS3 {
         let results: Vec<_> = futures::stream::iter(objects)
             .map(|o| async move {
                 let allowed = parse_version_id(o.version_id.as_deref())
-                    .and_then(|_| self.access.authorize_delete(auth, bucket, &o.key));
+                    .and_then(|_| self.access.authorize_delete(auth, bucket, &o.key, o.version_id.is_some()));
                 let result = match allowed {
                     Ok(()) => self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner, None).await,
                     Err(e) => Err(e),
