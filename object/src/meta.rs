@@ -35,6 +35,22 @@ pub async fn put_bucket_policy(meta: &MetaStore, bucket: String, policy: Option<
     }
 }
 
+/// Stores (`Some`) or removes (`None`) a bucket setting the protocol encodes itself
+/// (a tag set, say).
+pub async fn put_bucket_setting(
+    meta: &MetaStore,
+    bucket: &str,
+    name: &str,
+    value: Option<Vec<u8>>,
+) -> Result<(), ObjectError> {
+    let cmd = Command::PutBucketSetting { bucket: bucket.into(), name: name.into(), value };
+    match meta.propose(cmd).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
 pub async fn put_access_key(meta: &MetaStore, key: AccessKey) -> Result<(), ObjectError> {
     match meta.propose(Command::PutAccessKey { key }).await? {
         CommandResult::Ok => Ok(()),

@@ -123,6 +123,10 @@ pub enum Change {
     BucketVersioningSet {
         bucket: String,
     },
+    BucketSettingSet {
+        bucket: String,
+        name: String,
+    },
     /// A delete marker became the current version of `bucket/key`.
     DeleteMarkerPut {
         bucket: String,
@@ -190,6 +194,9 @@ impl Change {
             Command::RegisterNode { node, .. } => Change::NodeRegistered { node_id: node.id },
             Command::PutServiceState { name, .. } => Change::ServiceStateSet { name: name.clone() },
             Command::PutBucketVersioning { bucket, .. } => Change::BucketVersioningSet { bucket: bucket.clone() },
+            Command::PutBucketSetting { bucket, name, .. } => {
+                Change::BucketSettingSet { bucket: bucket.clone(), name: name.clone() }
+            }
             Command::DeleteObjectAt { bucket, key, .. } => {
                 Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() }
             }

@@ -73,6 +73,8 @@ pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
 pub(crate) const TREE_BLOBS: &str = "sm_blobs";
 pub(crate) const TREE_USAGE: &str = "sm_usage";
 pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
+/// `sm_bucket_settings` name of a bucket's versioning state.
+pub(crate) const SETTING_VERSIONING: &str = "versioning";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.

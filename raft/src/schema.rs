@@ -256,6 +256,13 @@ pub enum Command {
         version_id: Option<String>,
         condition: Option<WriteCondition>,
     },
+    /// Stores (`Some`) or removes (`None`) a bucket setting the state machine does not
+    /// interpret (a tag set, say), as the protocol encoded it; NoSuchBucket if none.
+    PutBucketSetting {
+        bucket: String,
+        name: String,
+        value: Option<Vec<u8>>,
+    },
 }
 
 /// What refers to a blob: an object's current version or a part of an upload in progress.

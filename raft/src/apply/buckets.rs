@@ -37,7 +37,7 @@ pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaErr
             return Ok(CommandResult::BucketNotEmpty);
         }
     }
-    super::versions::drop_settings(tx, &name)?;
+    super::settings::drop_all(tx, &name)?;
     tx.remove(Table::Usage, name.as_bytes().to_vec());
     tx.remove(Table::Buckets, name.into_bytes());
     Ok(CommandResult::Ok)

@@ -14,12 +14,14 @@
 //! | [`uploads`] | CreateUpload, PutPart, AbortUpload, CompleteUpload | uploads, parts, objects, blobs, usage |
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
+//! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, blobs, usage |
 
 mod access_keys;
 mod buckets;
 mod cluster;
 mod objects;
+mod settings;
 mod uploads;
 mod versions;
 
@@ -61,5 +63,6 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
         Command::DeleteObjectVersion { bucket, key, version_id, condition } => {
             versions::delete_version(tx, bucket, key, version_id, condition)
         }
+        Command::PutBucketSetting { bucket, name, value } => settings::put(tx, bucket, name, value),
     }
 }

@@ -17,7 +17,7 @@
 use super::{buckets, objects};
 use crate::blobs;
 use crate::error::MetaError;
-use crate::keys::{bucket_prefix, history_key, history_prefix, object_key, setting_key};
+use crate::keys::{history_key, history_prefix, object_key, setting_key, SETTING_VERSIONING as VERSIONING};
 use crate::schema::{
     BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, VersionEntry, Versioning, WriteCondition,
 };
@@ -25,9 +25,6 @@ use crate::tables::Table;
 use crate::tx::Tx;
 use crate::usage;
 use crate::versions::Stamp;
-
-/// `sm_bucket_settings` name of the versioning state.
-const VERSIONING: &str = "versioning";
 
 /// The bucket's versioning state; `None` while it has never been set.
 pub(crate) fn state(tx: &Tx, bucket: &str) -> Result<Option<Versioning>, MetaError> {
@@ -43,16 +40,6 @@ pub(super) fn set_state(tx: &mut Tx, bucket: String, to: Versioning) -> Result<C
     };
     tx.write(Table::BucketSettings, k, &to)?;
     Ok(CommandResult::Ok)
-}
-
-/// Removes every setting of a bucket being deleted.
-pub(super) fn drop_settings(tx: &mut Tx, bucket: &str) -> Result<(), MetaError> {
-    if let Some(p) = bucket_prefix(bucket) {
-        for k in tx.scan_prefix(Table::BucketSettings, &p)?.into_keys() {
-            tx.remove(Table::BucketSettings, k);
-        }
-    }
-    Ok(())
 }
 
 fn stamp(tx: &Tx, sub: u8) -> Stamp {

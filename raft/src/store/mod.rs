@@ -17,6 +17,7 @@
 mod batcher;
 mod group;
 mod reads;
+mod settings;
 mod versions;
 
 use crate::error::MetaError;

@@ -1,27 +1,19 @@
-//! Reads of versioning state: a bucket's versioning, one version of a key (current or
+//! Reads of versions: one version of a key (current or
 //! from its history), a key's latest entry (which may be a delete marker),
 //! ListObjectVersions (`crate::version_listing`), and the walk of every stored version
 //! that heal and scrub passes make.
 
-use super::{decode, MetaStore};
+use super::MetaStore;
 use crate::error::MetaError;
 use crate::keys::{
-    bucket_prefix, history_key, history_prefix, object_key, prefix_end, push_escaped, setting_key, split_history_key,
+    bucket_prefix, history_key, history_prefix, object_key, prefix_end, push_escaped, split_history_key,
 };
-use crate::schema::{ObjectVersion, VersionEntry, VersionListPage, Versioning};
+use crate::schema::{ObjectVersion, VersionEntry, VersionListPage};
 use crate::tables::Table;
 use crate::version_listing;
 use crate::versions::Stamp;
 
 impl MetaStore {
-    /// The bucket's versioning state; `None` while it was never set.
-    pub fn bucket_versioning(&self, bucket: &str) -> Result<Option<Versioning>, MetaError> {
-        let Some(k) = setting_key(bucket, "versioning") else {
-            return Ok(None);
-        };
-        decode(self.inner().trees.tree(Table::BucketSettings).get(k)?)
-    }
-
     /// The version `version_id` of `bucket/key` (`None`: the null version), current or
     /// not, with whether it is the latest.
     pub fn get_version(

@@ -81,6 +81,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketCors" => need("s3:GetBucketCORS", None),
         "GetBucketLifecycleConfiguration" => need("s3:GetLifecycleConfiguration", None),
         "GetBucketTagging" => need("s3:GetBucketTagging", None),
+        "PutBucketTagging" | "DeleteBucketTagging" => need("s3:PutBucketTagging", None),
         "GetBucketWebsite" => need("s3:GetBucketWebsite", None),
         "GetObjectLockConfiguration" => need("s3:GetBucketObjectLockConfiguration", None),
         "GetBucketEncryption" => need("s3:GetEncryptionConfiguration", None),

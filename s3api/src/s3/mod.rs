@@ -12,6 +12,7 @@ pub(crate) mod object;
 pub(crate) mod policy;
 pub(crate) mod preconditions;
 pub(crate) mod service;
+pub(crate) mod tagging;
 pub(crate) mod unconfigured;
 pub(crate) mod version_fields;
 pub(crate) mod versioning;

@@ -2,7 +2,7 @@
 //! AWS answers for a bucket where they were never set: an empty configuration
 //! where AWS returns one (notifications, logging, accelerate, request
 //! payment, an object's tag set), and its "not found" error where AWS returns that
-//! (CORS, lifecycle, tagging, website, object lock, encryption, replication,
+//! (CORS, lifecycle, website, object lock, encryption, replication,
 //! ownership controls, public access block). Writes of these settings still answer
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
@@ -32,7 +32,7 @@ pub(crate) enum Unset {
 }
 
 impl Unset {
-    fn error(self) -> S3Error {
+    pub(crate) fn error(self) -> S3Error {
         let (code, message) = match self {
             Unset::Cors => ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
             Unset::Lifecycle => ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),

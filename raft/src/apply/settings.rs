@@ -1,0 +1,36 @@
+//! Bucket settings: one record per (bucket, setting name) in `sm_bucket_settings`, so a
+//! new bucket setting (versioning, tags, and those to come: object lock, public
+//! access block, ownership, lifecycle, CORS) is a new name, not a change to
+//! `BucketInfo`. The records of the settings apply decides on (versioning) are typed
+//! where they are used; the others are the protocol's bytes, stored as sent.
+
+use super::buckets;
+use crate::error::MetaError;
+use crate::keys::{bucket_prefix, setting_key};
+use crate::schema::CommandResult;
+use crate::tables::Table;
+use crate::tx::Tx;
+
+/// Stores (`Some`) or removes (`None`) setting `name` of an existing bucket.
+pub(super) fn put(
+    tx: &mut Tx,
+    bucket: String,
+    name: String,
+    value: Option<Vec<u8>>,
+) -> Result<CommandResult, MetaError> {
+    let (Some(_), Some(k)) = (buckets::get(tx, &bucket)?, setting_key(&bucket, &name)) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    tx.set(Table::BucketSettings, k, value);
+    Ok(CommandResult::Ok)
+}
+
+/// Removes every setting of a bucket being deleted.
+pub(super) fn drop_all(tx: &mut Tx, bucket: &str) -> Result<(), MetaError> {
+    if let Some(p) = bucket_prefix(bucket) {
+        for k in tx.scan_prefix(Table::BucketSettings, &p)?.into_keys() {
+            tx.remove(Table::BucketSettings, k);
+        }
+    }
+    Ok(())
+}
