@@ -15,6 +15,7 @@ pub mod acl;
 mod identity;
 mod keyring;
 mod ops;
+pub mod ownership;
 
 pub use identity::{Caller, Identity, Owners, owner_id};
 pub use keyring::{KEY_LEN, Keyring};
@@ -245,6 +246,10 @@ impl Authorizer {
         }
         if decision == Decision::Allow {
             return Ok(());
+        }
+        if !ownership::Ownership::effective(&self.meta, bucket)?.acls_apply() {
+            // ACLs are off (BucketOwnerEnforced): only the owner and policies grant.
+            return Err(denied());
         }
         let asker = if who.is_some() { Asker::Authenticated } else { Asker::Anonymous };
         let granted = match need.acl {

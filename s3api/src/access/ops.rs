@@ -87,6 +87,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketEncryption" => need("s3:GetEncryptionConfiguration", None),
         "GetBucketReplication" => need("s3:GetReplicationConfiguration", None),
         "GetBucketOwnershipControls" => need("s3:GetBucketOwnershipControls", None),
+        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => need("s3:PutBucketOwnershipControls", None),
         "GetPublicAccessBlock" => need("s3:GetBucketPublicAccessBlock", None),
         _ => need("s3:*", None),
     })

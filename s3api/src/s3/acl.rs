@@ -1,5 +1,6 @@
 //! GetBucketAcl, PutBucketAcl, GetObjectAcl and PutObjectAcl over canned ACLs.
 
+use crate::access::ownership::Ownership;
 use crate::access::{Owners, acl};
 use crate::errors;
 use crate::s3::service::CairnS3;
@@ -46,6 +47,7 @@ impl CairnS3 {
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
         self.require_bucket(&input.bucket).await?;
+        Ownership::effective(&self.store.meta, &input.bucket)?.check_acl_change(acl, CannedAcl::Private)?;
         meta::put_bucket_acl(&self.store.meta, input.bucket, acl).await.map_err(errors::object)?;
         Ok(S3Response::new(PutBucketAclOutput {}))
     }
@@ -77,6 +79,8 @@ impl CairnS3 {
         }
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
+        Ownership::effective(&self.store.meta, &input.bucket)?
+            .check_acl_change(acl, CannedAcl::BucketOwnerFullControl)?;
         self.store.put_version_acl(input.bucket, input.key, acl).await.map_err(errors::object)?;
         Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
     }

@@ -1,12 +1,14 @@
 //! Bucket operations and the listings that scan a bucket.
 
+use crate::access::ownership::Ownership;
 use crate::access::{Owners, acl};
 use crate::errors;
 use crate::s3::listing;
+use crate::s3::ownership::parse_rule;
 use crate::s3::service::{CairnS3, caller};
 use crate::timefmt::{now, to_timestamp};
 use cairn_object::{ObjectError, meta};
-use cairn_raft::schema::BucketInfo;
+use cairn_raft::schema::{BucketInfo, CannedAcl};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -59,6 +61,13 @@ impl CairnS3 {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
+        let ownership = req.input.object_ownership.as_ref().map(|o| parse_rule(o.as_str())).transpose()?;
+        if ownership == Some(Ownership::BucketOwnerEnforced) && req.input.acl.is_some() && acl != CannedAcl::Private {
+            return Err(s3_error!(
+                InvalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            ));
+        }
         let name = req.input.bucket;
         validate_bucket_name(&name)?;
         if let Some(loc) = req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
@@ -85,6 +94,9 @@ impl CairnS3 {
                 ));
             }
             Err(e) => return Err(errors::object(e)),
+        }
+        if let Some(rule) = ownership {
+            self.set_ownership(&name, rule).await?;
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }

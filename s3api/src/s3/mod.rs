@@ -9,6 +9,7 @@ pub(crate) mod ingest;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod object;
+pub(crate) mod ownership;
 pub(crate) mod policy;
 pub(crate) mod preconditions;
 pub(crate) mod service;

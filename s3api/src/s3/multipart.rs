@@ -2,6 +2,7 @@
 //! by one; completing writes one metadata record that lists them, so it never
 //! copies object bytes and is decided atomically in the state machine.
 
+use crate::access::ownership::Ownership;
 use crate::access::{Owners, acl};
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
@@ -111,6 +112,9 @@ impl CairnS3 {
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let asked = input.acl.is_some();
+        let (owner, acl) =
+            Ownership::effective(&self.store.meta, &bucket.name)?.new_object(&owner, &bucket.owner, acl, asked)?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
         if let Some(t) = &input.checksum_type
             && t.as_str() != ChecksumType::COMPOSITE

@@ -102,6 +102,27 @@ impl S3 for CairnS3 {
         self.delete_bucket_tagging_impl(req).await
     }
 
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.get_bucket_ownership_controls_impl(req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        self.put_bucket_ownership_controls_impl(req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        self.delete_bucket_ownership_controls_impl(req).await
+    }
+
     async fn list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
@@ -280,13 +301,6 @@ impl S3 for CairnS3 {
         req: S3Request<GetBucketReplicationInput>,
     ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
         self.unset(&req.input.bucket, Unset::Replication).await
-    }
-
-    async fn get_bucket_ownership_controls(
-        &self,
-        req: S3Request<GetBucketOwnershipControlsInput>,
-    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
-        self.unset(&req.input.bucket, Unset::OwnershipControls).await
     }
 
     async fn get_public_access_block(

@@ -3,7 +3,7 @@
 //! where AWS returns one (notifications, logging, accelerate, request
 //! payment, an object's tag set), and its "not found" error where AWS returns that
 //! (CORS, lifecycle, website, object lock, encryption, replication,
-//! ownership controls, public access block). Writes of these settings still answer
+//! public access block). Writes of these settings still answer
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
 use crate::errors;

@@ -1,6 +1,7 @@
 //! CopyObject, and the copy source that UploadPartCopy shares.
 
 use crate::access::acl;
+use crate::access::ownership::Ownership;
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::MAX_PUT_SIZE;
@@ -39,6 +40,12 @@ impl CairnS3 {
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let (owner, acl) = Ownership::effective(&self.store.meta, &input.bucket)?.new_object(
+            &owner,
+            &bucket.owner,
+            acl,
+            input.acl.is_some(),
+        )?;
         let (src_bucket, src_key, src) = self
             .copy_source(
                 &copy_source,

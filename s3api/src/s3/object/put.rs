@@ -1,6 +1,7 @@
 //! PutObject: the body streamed to storage, then the new version committed.
 
 use crate::access::acl;
+use crate::access::ownership::Ownership;
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::Ingest;
@@ -22,6 +23,12 @@ impl CairnS3 {
         let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let (owner, acl) = Ownership::effective(&self.store.meta, &input.bucket)?.new_object(
+            &owner,
+            &bucket.owner,
+            acl,
+            input.acl.is_some(),
+        )?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let blob = self
             .ingest(Ingest {
