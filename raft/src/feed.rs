@@ -141,6 +141,14 @@ pub enum Change {
     },
     /// A snapshot replaced the whole state up to this position: re-read what you mirror.
     SnapshotInstalled,
+    /// Attribute `name` (tags, retention, legal hold) of one version changed; after
+    /// the result, `version_id` is the version's own id (`None`: the null version).
+    VersionAttrSet {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        name: String,
+    },
 }
 
 impl Change {
@@ -200,9 +208,29 @@ impl Change {
             Command::DeleteObjectAt { bucket, key, .. } => {
                 Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() }
             }
-            Command::DeleteObjectVersion { bucket, key, version_id, .. } => {
+            Command::DeleteObjectVersion { bucket, key, version_id, .. }
+            | Command::DeleteVersionAt { bucket, key, version_id, .. } => {
                 Change::VersionDeleted { bucket: bucket.clone(), key: key.clone(), version_id: version_id.clone() }
             }
+            Command::PutObjectWith { bucket, key, version, .. } => Change::ObjectPut {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                size: version.size,
+                etag: version.etag.clone(),
+                version_id: None,
+            },
+            Command::CreateUploadWith { upload, .. } => Change::UploadCreated {
+                bucket: upload.bucket.clone(),
+                key: upload.key.clone(),
+                upload_id: upload.upload_id.clone(),
+            },
+            Command::PutVersionAttr { bucket, key, version_id, name, .. } => Change::VersionAttrSet {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                version_id: version_id.clone(),
+                name: name.clone(),
+            },
+            Command::CreateBucketWith { bucket, .. } => Change::BucketCreated { bucket: bucket.name.clone() },
         }
     }
 
@@ -221,6 +249,9 @@ impl Change {
             }
             Change::ObjectDeleted { bucket, key } if *delete_marker => {
                 Change::DeleteMarkerPut { bucket, key, version_id: made.clone() }
+            }
+            Change::VersionAttrSet { bucket, key, name, .. } => {
+                Change::VersionAttrSet { bucket, key, version_id: made.clone(), name }
             }
             other => other,
         }

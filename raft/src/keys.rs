@@ -16,6 +16,7 @@
 //! | `sm_blobs`    | blob id, `u128` big-endian                                       | bincode(`BlobOwner`)       |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
+//! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
@@ -37,6 +38,13 @@
 //! `sm_bucket_settings` holds one record per bucket setting (`versioning`, and the
 //! settings to come: object lock, tagging, public access block, ownership), so a new
 //! setting is a new name, not a change to `BucketInfo`'s shape.
+//!
+//! `sm_object_attrs` holds the named attributes of object versions (tags, retention,
+//! legal hold: [`crate::schema::Attrs`]), one record per attribute, and those of
+//! uploads in progress, which their completion moves onto the version made. The
+//! subject is `v` followed by the version id (`null` for the null version) or `u`
+//! followed by the upload id; neither contains `0x00`, so the `0x00` after it ends it.
+//! A version's attributes are one short range scan, and they go when the version goes.
 //!
 //! `sm_uploads` holds the multipart uploads in progress, in (bucket, key, upload id)
 //! order, so listing the uploads of a bucket is one ordered range scan and the uploads
@@ -73,8 +81,7 @@ pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
 pub(crate) const TREE_BLOBS: &str = "sm_blobs";
 pub(crate) const TREE_USAGE: &str = "sm_usage";
 pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
-/// `sm_bucket_settings` name of a bucket's versioning state.
-pub(crate) const SETTING_VERSIONING: &str = "versioning";
+pub(crate) const TREE_OBJECT_ATTRS: &str = "sm_object_attrs";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.
@@ -149,6 +156,40 @@ pub(crate) fn split_history_key(rest: &[u8]) -> Option<(String, Stamp)> {
 pub(crate) fn setting_key(bucket: &str, name: &str) -> Option<Vec<u8>> {
     let mut k = bucket_prefix(bucket)?;
     k.extend_from_slice(name.as_bytes());
+    Some(k)
+}
+
+/// Whose attributes an `sm_object_attrs` record holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AttrSubject<'a> {
+    /// A version (`None`: the null version).
+    Version(Option<&'a str>),
+    /// An upload in progress.
+    Upload(&'a str),
+}
+
+/// `sm_object_attrs` prefix of every attribute of `bucket/key` (all its subjects).
+pub(crate) fn attrs_key_prefix(bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let mut k = bucket_prefix(bucket)?;
+    push_escaped(&mut k, key);
+    k.extend_from_slice(&[0, 2]);
+    Some(k)
+}
+
+/// `sm_object_attrs` prefix of every attribute of one subject of `bucket/key`.
+pub(crate) fn attrs_prefix(bucket: &str, key: &str, subject: AttrSubject) -> Option<Vec<u8>> {
+    let mut k = attrs_key_prefix(bucket, key)?;
+    match subject {
+        AttrSubject::Version(id) => {
+            k.push(b'v');
+            k.extend_from_slice(id.unwrap_or("null").as_bytes());
+        }
+        AttrSubject::Upload(id) => {
+            k.push(b'u');
+            k.extend_from_slice(id.as_bytes());
+        }
+    }
+    k.push(0);
     Some(k)
 }
 

@@ -263,6 +263,128 @@ pub enum Command {
         name: String,
         value: Option<Vec<u8>>,
     },
+    /// PutObject that stores the new version's attributes ([`Attrs`]) in the same
+    /// commit. In a bucket with object lock, a version given no retention gets the
+    /// bucket's default retention, counted from `version.last_modified`; lock
+    /// attributes in a bucket without lock are refused (`LockNotEnabled`).
+    PutObjectWith {
+        bucket: String,
+        key: String,
+        version: ObjectVersion,
+        condition: Option<WriteCondition>,
+        attrs: Attrs,
+    },
+    /// CreateUpload with the attributes its object gets when the upload completes
+    /// (CompleteUpload moves them onto the new version; AbortUpload drops them).
+    CreateUploadWith {
+        upload: MultipartUpload,
+        attrs: Attrs,
+    },
+    /// Sets (`Some`) or removes (`None`) attribute `name` of one version of
+    /// `bucket/key`: `version_id` `None` is the current version, `Some("null")` the
+    /// null version. Answers `Versioned` with the version's id. Retention is decided
+    /// against the one in force at `at`: COMPLIANCE is never shortened or removed,
+    /// GOVERNANCE only with `bypass_governance`.
+    PutVersionAttr {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        name: String,
+        value: Option<Vec<u8>>,
+        at: Nanos,
+        bypass_governance: bool,
+    },
+    /// DeleteObjectVersion under object lock: a version under legal hold, or whose
+    /// retention runs past `at`, is refused (`ObjectLocked`), GOVERNANCE retention
+    /// unless `bypass_governance`. Otherwise as DeleteObjectVersion.
+    DeleteVersionAt {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        condition: Option<WriteCondition>,
+        at: Nanos,
+        bypass_governance: bool,
+    },
+    /// CreateBucket with its first settings (versioning, object lock, ownership), so a
+    /// bucket created with object lock never exists without it.
+    CreateBucketWith {
+        bucket: BucketInfo,
+        settings: Attrs,
+    },
+}
+
+/// Named attributes of one object version (or of the object an upload will make),
+/// each encoded as its owner encodes it. Apply decides on the object-lock ones
+/// ([`ATTR_RETENTION`], [`ATTR_LEGAL_HOLD`]) and stores the others as they are.
+pub type Attrs = BTreeMap<String, Vec<u8>>;
+
+/// Attribute: the object's tag set, bincode([`TagSet`]).
+pub const ATTR_TAGS: &str = "tags";
+/// Attribute: bincode([`ObjectRetention`]).
+pub const ATTR_RETENTION: &str = "retention";
+/// Attribute: bincode(`bool`), a legal hold that is on.
+pub const ATTR_LEGAL_HOLD: &str = "legal-hold";
+
+/// Bucket setting: bincode([`ObjectLockConfig`]); present once object lock is on,
+/// and never removed.
+pub const SETTING_OBJECT_LOCK: &str = "object-lock";
+/// Bucket setting: bincode([`Versioning`]).
+pub const SETTING_VERSIONING: &str = "versioning";
+
+/// Tags in the order they were given.
+pub type TagSet = Vec<(String, String)>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+/// A version's retention: it may not be removed before `retain_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRetention {
+    pub mode: LockMode,
+    pub retain_until: Nanos,
+}
+
+/// A default retention period, as the configuration gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionPeriod {
+    Days(u32),
+    Years(u32),
+}
+
+impl RetentionPeriod {
+    /// The period in nanoseconds (a year is 365 days).
+    pub fn nanos(self) -> Nanos {
+        const DAY: Nanos = 86_400 * 1_000_000_000;
+        match self {
+            RetentionPeriod::Days(d) => Nanos::from(d) * DAY,
+            RetentionPeriod::Years(y) => Nanos::from(y) * 365 * DAY,
+        }
+    }
+}
+
+/// A bucket's object lock configuration (lock is on while it exists).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    pub default_retention: Option<(LockMode, RetentionPeriod)>,
+}
+
+/// Why apply refused a command that is well formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The version is under legal hold or retention (S3: AccessDenied).
+    ObjectLocked,
+    /// A lock attribute in a bucket without object lock (S3: InvalidRequest).
+    LockNotEnabled,
+    /// Versioning cannot be suspended under object lock, and lock needs versioning
+    /// enabled (S3: InvalidBucketState).
+    InvalidBucketState,
+    /// The version named is a delete marker (S3: MethodNotAllowed).
+    DeleteMarker,
+    /// The version named does not exist (S3: NoSuchVersion).
+    NoSuchVersion,
 }
 
 /// What refers to a blob: an object's current version or a part of an upload in progress.
@@ -346,6 +468,7 @@ pub enum CommandResult {
         delete_marker: bool,
         freed: Vec<ObjectData>,
     },
+    Refused(Refusal),
 }
 
 /// One upload in a listing of uploads.

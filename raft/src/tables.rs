@@ -33,6 +33,7 @@ pub(crate) enum Table {
     Blobs,
     Usage,
     BucketSettings,
+    ObjectAttrs,
 }
 
 /// How a table is kept.
@@ -52,7 +53,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 10] = [
+pub(crate) const TABLES: [TableDef; 11] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -71,6 +72,7 @@ pub(crate) const TABLES: [TableDef; 10] = [
         kind: Kind::Derived { marker: SM_USAGE_INDEXED, rebuild: crate::usage::rebuild },
     },
     TableDef { table: Table::BucketSettings, tree: TREE_BUCKET_SETTINGS, kind: Kind::Data { tag: 8 } },
+    TableDef { table: Table::ObjectAttrs, tree: TREE_OBJECT_ATTRS, kind: Kind::Data { tag: 9 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -2,7 +2,7 @@
 
 use crate::error::MetaError;
 use crate::keys::bucket_prefix;
-use crate::schema::{BucketInfo, CommandResult};
+use crate::schema::{Attrs, BucketInfo, CommandResult};
 use crate::tables::Table;
 use crate::tx::Tx;
 
@@ -24,6 +24,24 @@ pub(super) fn create(tx: &mut Tx, bucket: BucketInfo) -> Result<CommandResult, M
     Ok(CommandResult::Ok)
 }
 
+/// CreateBucket with its first settings, each checked as PutBucketSetting checks it.
+pub(super) fn create_with(tx: &mut Tx, bucket: BucketInfo, settings: Attrs) -> Result<CommandResult, MetaError> {
+    let name = bucket.name.clone();
+    if let Some(refusal) = super::settings::check_initial(&settings)? {
+        return Ok(CommandResult::Refused(refusal));
+    }
+    match create(tx, bucket)? {
+        CommandResult::Ok => {}
+        other => return Ok(other),
+    }
+    for (setting, value) in settings {
+        if let Some(k) = crate::keys::setting_key(&name, &setting) {
+            tx.set(Table::BucketSettings, k, Some(value));
+        }
+    }
+    Ok(CommandResult::Ok)
+}
+
 pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaError> {
     if get(tx, &name)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
@@ -38,6 +56,7 @@ pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaErr
         }
     }
     super::settings::drop_all(tx, &name)?;
+    super::attrs::drop_bucket(tx, &name)?;
     tx.remove(Table::Usage, name.as_bytes().to_vec());
     tx.remove(Table::Buckets, name.into_bytes());
     Ok(CommandResult::Ok)

@@ -9,17 +9,21 @@
 //!
 //! | domain | commands | tables written |
 //! |---|---|---|
-//! | [`buckets`] | CreateBucket, DeleteBucket, PutBucketPolicy, PutBucketAcl | buckets, usage |
-//! | [`objects`] | PutObject, DeleteObject, PutObjectAcl, MoveBlob | objects, blobs, usage |
-//! | [`uploads`] | CreateUpload, PutPart, AbortUpload, CompleteUpload | uploads, parts, objects, blobs, usage |
+//! | [`buckets`] | CreateBucket(With), DeleteBucket, PutBucketPolicy, PutBucketAcl | buckets, bucket settings, usage |
+//! | [`objects`] | PutObject(With), DeleteObject, PutObjectAcl, MoveBlob | objects, object attrs, blobs, usage |
+//! | [`uploads`] | CreateUpload(With), PutPart, AbortUpload, CompleteUpload | uploads, parts, object attrs, objects, blobs, usage |
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
 //! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
-//! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, blobs, usage |
+//! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
+//! | [`attrs`] | PutVersionAttr (and every write and removal of a version) | object attrs |
+//! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 
 mod access_keys;
+mod attrs;
 mod buckets;
 mod cluster;
+mod lock;
 mod objects;
 mod settings;
 mod uploads;
@@ -28,23 +32,30 @@ mod versions;
 pub use objects::etag_matches;
 
 use crate::error::MetaError;
-use crate::schema::{Command, CommandResult};
+use crate::schema::{Attrs, Command, CommandResult, Nanos};
 use crate::tx::Tx;
 
 /// Applies one command to `tx`.
 pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
     match cmd {
         Command::CreateBucket { bucket } => buckets::create(tx, bucket),
+        Command::CreateBucketWith { bucket, settings } => buckets::create_with(tx, bucket, settings),
         Command::DeleteBucket { name } => buckets::delete(tx, name),
         Command::PutBucketPolicy { bucket, policy } => buckets::update(tx, bucket, |b| b.policy = policy),
         Command::PutBucketAcl { bucket, acl } => buckets::update(tx, bucket, |b| b.acl = acl),
-        Command::PutObject { bucket, key, version, condition } => objects::put(tx, bucket, key, version, condition),
+        Command::PutObject { bucket, key, version, condition } => {
+            objects::put(tx, bucket, key, version, condition, Attrs::new())
+        }
+        Command::PutObjectWith { bucket, key, version, condition, attrs } => {
+            objects::put(tx, bucket, key, version, condition, attrs)
+        }
         Command::DeleteObject { bucket, key } => objects::delete(tx, bucket, key),
         Command::PutObjectAcl { bucket, key, acl } => objects::set_acl(tx, bucket, key, acl),
         Command::MoveBlob { bucket, key, id, from, to, layout_version } => {
             objects::move_blob(tx, bucket, key, id, &from, &to, layout_version)
         }
-        Command::CreateUpload { upload } => uploads::create(tx, upload),
+        Command::CreateUpload { upload } => uploads::create(tx, upload, Attrs::new()),
+        Command::CreateUploadWith { upload, attrs } => uploads::create(tx, upload, attrs),
         Command::PutPart { bucket, key, upload_id, part } => uploads::put_part(tx, bucket, key, upload_id, part),
         Command::AbortUpload { bucket, key, upload_id } => uploads::abort(tx, bucket, key, upload_id),
         Command::CompleteUpload { bucket, key, upload_id, version, condition } => {
@@ -60,8 +71,15 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
         Command::DeleteObjectAt { bucket, key, owner, at, condition } => {
             versions::delete(tx, bucket, key, owner, at, condition)
         }
+        // Written before object lock existed: no version it names can be locked.
         Command::DeleteObjectVersion { bucket, key, version_id, condition } => {
-            versions::delete_version(tx, bucket, key, version_id, condition)
+            versions::delete_version(tx, bucket, key, version_id, condition, Nanos::MIN, false)
+        }
+        Command::DeleteVersionAt { bucket, key, version_id, condition, at, bypass_governance } => {
+            versions::delete_version(tx, bucket, key, version_id, condition, at, bypass_governance)
+        }
+        Command::PutVersionAttr { bucket, key, version_id, name, value, at, bypass_governance } => {
+            attrs::put(tx, bucket, key, version_id, name, value, at, bypass_governance)
         }
         Command::PutBucketSetting { bucket, name, value } => settings::put(tx, bucket, name, value),
     }

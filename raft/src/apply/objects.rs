@@ -2,11 +2,11 @@
 //! blob moves of the rebalancer. Every change keeps the blob index and the bucket's
 //! usage in step.
 
-use super::buckets;
+use super::{attrs, buckets, lock};
 use crate::blobs;
 use crate::error::MetaError;
-use crate::keys::object_key;
-use crate::schema::{BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, WriteCondition};
+use crate::keys::{object_key, AttrSubject};
+use crate::schema::{Attrs, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, WriteCondition};
 use crate::tables::Table;
 use crate::tx::Tx;
 use crate::usage;
@@ -46,7 +46,7 @@ pub(super) fn current(tx: &Tx, okey: &[u8]) -> Result<Option<ObjectVersion>, Met
 }
 
 /// Makes `version` current under `okey`, taking `replaced` out of the blob index
-/// and usage and putting `version` in.
+/// and usage (its attributes gone) and putting `version` in.
 pub(super) fn install(
     tx: &mut Tx,
     bucket: String,
@@ -56,6 +56,7 @@ pub(super) fn install(
     replaced: Option<&ObjectVersion>,
 ) -> Result<(), MetaError> {
     if let Some(old) = replaced {
+        attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
         blobs::index(tx, &old.data, None)?;
         usage::adjust(tx, &bucket, old.size, -1)?;
     }
@@ -70,6 +71,7 @@ pub(super) fn put(
     key: String,
     version: ObjectVersion,
     condition: Option<WriteCondition>,
+    new_attrs: Attrs,
 ) -> Result<CommandResult, MetaError> {
     if buckets::get(tx, &bucket)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
@@ -81,7 +83,11 @@ pub(super) fn put(
     if let Some(refusal) = check_condition(condition.as_ref(), existing.as_ref()) {
         return Ok(refusal);
     }
-    super::versions::make_current(tx, bucket, key, okey, version, existing, None)
+    let new_attrs = match lock::new_version_attrs(tx, &bucket, new_attrs, version.last_modified)? {
+        Ok(a) => a,
+        Err(refusal) => return Ok(CommandResult::Refused(refusal)),
+    };
+    super::versions::make_current(tx, bucket, key, okey, version, existing, None, new_attrs)
 }
 
 pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<CommandResult, MetaError> {
@@ -93,6 +99,7 @@ pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<Command
     };
     let existing = current(tx, &okey)?;
     if let Some(old) = &existing {
+        attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
         blobs::index(tx, &old.data, None)?;
         usage::adjust(tx, &bucket, old.size, -1)?;
         tx.remove(Table::Objects, okey);

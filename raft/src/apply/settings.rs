@@ -4,10 +4,10 @@
 //! `BucketInfo`. The records of the settings apply decides on (versioning) are typed
 //! where they are used; the others are the protocol's bytes, stored as sent.
 
-use super::buckets;
+use super::{buckets, versions};
 use crate::error::MetaError;
 use crate::keys::{bucket_prefix, setting_key};
-use crate::schema::CommandResult;
+use crate::schema::{Attrs, CommandResult, Refusal, Versioning, SETTING_OBJECT_LOCK, SETTING_VERSIONING};
 use crate::tables::Table;
 use crate::tx::Tx;
 
@@ -21,8 +21,26 @@ pub(super) fn put(
     let (Some(_), Some(k)) = (buckets::get(tx, &bucket)?, setting_key(&bucket, &name)) else {
         return Ok(CommandResult::NoSuchBucket);
     };
+    if name == SETTING_OBJECT_LOCK {
+        // Lock needs versioning on, and once on it stays (its default may change).
+        if value.is_none() || versions::state(tx, &bucket)? != Some(Versioning::Enabled) {
+            return Ok(CommandResult::Refused(Refusal::InvalidBucketState));
+        }
+    }
     tx.set(Table::BucketSettings, k, value);
     Ok(CommandResult::Ok)
+}
+
+/// The first settings of a new bucket: object lock only with versioning Enabled.
+pub(super) fn check_initial(settings: &Attrs) -> Result<Option<Refusal>, MetaError> {
+    if settings.contains_key(SETTING_OBJECT_LOCK) {
+        let versioning: Option<Versioning> =
+            settings.get(SETTING_VERSIONING).map(|v| bincode::deserialize(v)).transpose()?;
+        if versioning != Some(Versioning::Enabled) {
+            return Ok(Some(Refusal::InvalidBucketState));
+        }
+    }
+    Ok(None)
 }
 
 /// Removes every setting of a bucket being deleted.

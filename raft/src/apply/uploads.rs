@@ -2,11 +2,13 @@
 //! completion, which checks every listed part is still exactly the stored one
 //! before the object becomes current.
 
-use super::{buckets, objects};
+use super::{attrs, buckets, lock, objects};
 use crate::blobs;
 use crate::error::MetaError;
-use crate::keys::{object_key, part_key, part_prefix, upload_key};
-use crate::schema::{BlobOwner, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition};
+use crate::keys::{object_key, part_key, part_prefix, upload_key, AttrSubject};
+use crate::schema::{
+    Attrs, BlobOwner, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition,
+};
 use crate::tables::Table;
 use crate::tx::Tx;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,13 +44,19 @@ fn remove(tx: &mut Tx, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, M
     Ok(out)
 }
 
-pub(super) fn create(tx: &mut Tx, upload: MultipartUpload) -> Result<CommandResult, MetaError> {
+/// Records an upload with the attributes its object will get (lock attributes only
+/// in a bucket with lock; the default retention is added at completion).
+pub(super) fn create(tx: &mut Tx, upload: MultipartUpload, new_attrs: Attrs) -> Result<CommandResult, MetaError> {
     if buckets::get(tx, &upload.bucket)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
     }
     let Some(ukey) = upload_key(&upload.bucket, &upload.key, &upload.upload_id) else {
         return Ok(CommandResult::NoSuchBucket);
     };
+    if lock::config(tx, &upload.bucket)?.is_none() && new_attrs.keys().any(|n| lock::is_lock_attr(n)) {
+        return Ok(CommandResult::Refused(crate::schema::Refusal::LockNotEnabled));
+    }
+    attrs::write_all(tx, &upload.bucket, &upload.key, AttrSubject::Upload(&upload.upload_id), new_attrs);
     tx.write(Table::Uploads, ukey, &upload)?;
     Ok(CommandResult::Ok)
 }
@@ -86,6 +94,7 @@ pub(super) fn abort(tx: &mut Tx, bucket: String, key: String, upload_id: String)
         return Ok(CommandResult::NoSuchUpload);
     }
     let parts = remove(tx, ukey, &upload_id)?;
+    attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
     for p in &parts {
         blobs::index(tx, &p.data, None)?;
     }
@@ -123,11 +132,17 @@ pub(super) fn complete(
     if let Some(refusal) = objects::check_condition(condition.as_ref(), existing.as_ref()) {
         return Ok(refusal);
     }
+    let new_attrs = attrs::of(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    let new_attrs = match lock::new_version_attrs(tx, &bucket, new_attrs, version.last_modified)? {
+        Ok(a) => a,
+        Err(refusal) => return Ok(CommandResult::Refused(refusal)),
+    };
     let kept: BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
     let discard: Vec<ObjectData> = stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
     for d in &discard {
         blobs::index(tx, d, None)?;
     }
     remove(tx, ukey, &upload_id)?;
-    super::versions::make_current(tx, bucket, key, okey, version, existing, Some(discard))
+    attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    super::versions::make_current(tx, bucket, key, okey, version, existing, Some(discard), new_attrs)
 }

@@ -14,12 +14,14 @@
 //! count nothing. The blob index names a noncurrent version's blobs
 //! [`BlobOwner::Version`], so neither the collector nor a heal loses them.
 
-use super::{buckets, objects};
+use super::{attrs, buckets, lock, objects};
 use crate::blobs;
 use crate::error::MetaError;
-use crate::keys::{history_key, history_prefix, object_key, setting_key, SETTING_VERSIONING as VERSIONING};
+use crate::keys::{history_key, history_prefix, object_key, setting_key, AttrSubject};
+use crate::schema::SETTING_VERSIONING as VERSIONING;
 use crate::schema::{
-    BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, VersionEntry, Versioning, WriteCondition,
+    Attrs, BlobOwner, CommandResult, DeleteMarker, Nanos, ObjectData, ObjectVersion, Refusal, VersionEntry, Versioning,
+    WriteCondition,
 };
 use crate::tables::Table;
 use crate::tx::Tx;
@@ -38,6 +40,9 @@ pub(super) fn set_state(tx: &mut Tx, bucket: String, to: Versioning) -> Result<C
     let (Some(_), Some(k)) = (buckets::get(tx, &bucket)?, setting_key(&bucket, VERSIONING)) else {
         return Ok(CommandResult::NoSuchBucket);
     };
+    if to == Versioning::Suspended && lock::config(tx, &bucket)?.is_some() {
+        return Ok(CommandResult::Refused(Refusal::InvalidBucketState));
+    }
     tx.write(Table::BucketSettings, k, &to)?;
     Ok(CommandResult::Ok)
 }
@@ -71,8 +76,16 @@ fn push_history(tx: &mut Tx, bucket: &str, key: &str, entry: &VersionEntry, at: 
     tx.write(Table::Versions, k, entry)
 }
 
-/// Forgets an object version for good: out of the blob index and usage; its data is freed.
-fn forget(tx: &mut Tx, bucket: &str, v: ObjectVersion, freed: &mut Vec<ObjectData>) -> Result<(), MetaError> {
+/// Forgets an object version for good: out of the blob index and usage, its
+/// attributes gone; its data is freed.
+fn forget(
+    tx: &mut Tx,
+    bucket: &str,
+    key: &str,
+    v: ObjectVersion,
+    freed: &mut Vec<ObjectData>,
+) -> Result<(), MetaError> {
+    attrs::drop(tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?;
     blobs::index(tx, &v.data, None)?;
     usage::adjust(tx, bucket, v.size, -1)?;
     freed.push(v.data);
@@ -85,7 +98,7 @@ fn drop_null_history(tx: &mut Tx, bucket: &str, key: &str, freed: &mut Vec<Objec
         if e.version_id().is_none() {
             tx.remove(Table::Versions, k);
             if let VersionEntry::Object(v) = e {
-                forget(tx, bucket, v, freed)?;
+                forget(tx, bucket, key, v, freed)?;
             }
         }
     }
@@ -104,18 +117,20 @@ fn retire_current(
     freed: &mut Vec<ObjectData>,
 ) -> Result<(), MetaError> {
     if state == Versioning::Suspended && old.version_id.is_none() {
-        return forget(tx, bucket, old, freed);
+        return forget(tx, bucket, key, old, freed);
     }
     let entry = VersionEntry::Object(old);
     let s = history_stamp(&entry, Stamp { sub: 0, ..at });
     push_history(tx, bucket, key, &entry, s)
 }
 
-/// Makes `version` current under `okey`, after the caller checked its condition
-/// against `existing` (the current object version). Unversioned buckets answer
+/// Makes `version` current under `okey` with its attributes `new_attrs` (lock
+/// defaults already filled in), after the caller checked its condition against
+/// `existing` (the current object version). Unversioned buckets answer
 /// `Replaced(existing)` for a PUT (`also_freed` None) and `Discard` of `also_freed`
 /// and `existing` for a completion; versioned ones `Versioned` with the new id (none
 /// in a suspended bucket) and what was freed, `also_freed` included.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn make_current(
     tx: &mut Tx,
     bucket: String,
@@ -124,10 +139,12 @@ pub(super) fn make_current(
     mut version: ObjectVersion,
     existing: Option<ObjectVersion>,
     also_freed: Option<Vec<ObjectData>>,
+    new_attrs: Attrs,
 ) -> Result<CommandResult, MetaError> {
     let Some(st) = state(tx, &bucket)? else {
         version.version_id = None;
-        objects::install(tx, bucket, key, okey, &version, existing.as_ref())?;
+        objects::install(tx, bucket.clone(), key.clone(), okey, &version, existing.as_ref())?;
+        attrs::write_all(tx, &bucket, &key, AttrSubject::Version(None), new_attrs);
         return Ok(match also_freed {
             None => CommandResult::Replaced(existing),
             Some(f) => CommandResult::Discard(f.into_iter().chain(existing.map(|v| v.data)).collect()),
@@ -147,6 +164,7 @@ pub(super) fn make_current(
         }
     };
     let version_id = version.version_id.clone();
+    attrs::write_all(tx, &bucket, &key, AttrSubject::Version(version_id.as_deref()), new_attrs);
     objects::install(tx, bucket, key, okey, &version, None)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: false, freed })
 }
@@ -190,14 +208,21 @@ pub(super) fn delete(
     Ok(CommandResult::Versioned { version_id, delete_marker: true, freed })
 }
 
-/// Removes one version of `bucket/key` for good (`None`: the null version).
+/// Removes one version of `bucket/key` for good (`None`: the null version), unless
+/// object lock keeps it at `at` (see [`lock::may_remove`]).
 pub(super) fn delete_version(
     tx: &mut Tx,
     bucket: String,
     key: String,
     version_id: Option<String>,
     condition: Option<WriteCondition>,
+    at: Nanos,
+    bypass_governance: bool,
 ) -> Result<CommandResult, MetaError> {
+    let locked = |tx: &Tx, v: &ObjectVersion| -> Result<bool, MetaError> {
+        let a = attrs::of(tx, &bucket, &key, AttrSubject::Version(v.version_id.as_deref()))?;
+        Ok(!lock::may_remove(&a, at, bypass_governance)?)
+    };
     if buckets::get(tx, &bucket)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
     }
@@ -210,9 +235,12 @@ pub(super) fn delete_version(
         if let Some(refusal) = check_delete_condition(condition.as_ref(), Some(cur)) {
             return Ok(refusal);
         }
+        if locked(tx, cur)? {
+            return Ok(CommandResult::Refused(Refusal::ObjectLocked));
+        }
         let cur = cur.clone();
         tx.remove(Table::Objects, okey.clone());
-        forget(tx, &bucket, cur, &mut freed)?;
+        forget(tx, &bucket, &key, cur, &mut freed)?;
         promote(tx, &bucket, &key, okey)?;
         return Ok(CommandResult::Versioned { version_id, delete_marker: false, freed });
     }
@@ -238,10 +266,15 @@ pub(super) fn delete_version(
     if let Some(refusal) = check_delete_condition(condition.as_ref(), target) {
         return Ok(refusal);
     }
+    if let Some(v) = target {
+        if locked(tx, v)? {
+            return Ok(CommandResult::Refused(Refusal::ObjectLocked));
+        }
+    }
     tx.remove(Table::Versions, k);
     let delete_marker = match entry {
         VersionEntry::Object(v) => {
-            forget(tx, &bucket, v, &mut freed)?;
+            forget(tx, &bucket, &key, v, &mut freed)?;
             false
         }
         VersionEntry::Marker(_) => true,
@@ -275,4 +308,41 @@ fn promote(tx: &mut Tx, bucket: &str, key: &str, okey: Vec<u8>) -> Result<(), Me
         tx.write(Table::Objects, okey, &v)?;
     }
     Ok(())
+}
+
+/// What a version id names in `bucket/key`.
+pub(super) enum Located {
+    Bucketless,
+    Nothing,
+    Marker,
+    Object(ObjectVersion),
+}
+
+/// The version `version_id` names: `None` the current one, `"null"` the null version,
+/// otherwise a version id.
+pub(super) fn locate(tx: &Tx, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Located, MetaError> {
+    let (Some(_), Some(okey)) = (buckets::get(tx, bucket)?, object_key(bucket, key)) else {
+        return Ok(Located::Bucketless);
+    };
+    let current = objects::current(tx, &okey)?;
+    let want_null = version_id == Some("null");
+    let found = match (version_id, current) {
+        (None, Some(c)) => return Ok(Located::Object(c)),
+        (None, None) => return Ok(Located::Nothing),
+        (Some(id), Some(c)) if c.version_id.as_deref() == Some(id) || (want_null && c.version_id.is_none()) => {
+            return Ok(Located::Object(c))
+        }
+        (Some(id), _) => history(tx, bucket, key)?.into_iter().map(|(_, e)| e).find(|e| {
+            if want_null {
+                e.version_id().is_none()
+            } else {
+                e.version_id() == Some(id)
+            }
+        }),
+    };
+    Ok(match found {
+        Some(VersionEntry::Object(v)) => Located::Object(v),
+        Some(VersionEntry::Marker(_)) => Located::Marker,
+        None => Located::Nothing,
+    })
 }

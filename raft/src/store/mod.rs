@@ -14,6 +14,7 @@
 //! many concurrent PUTs share one log flush (openraft 0.9 flushes each entry before it
 //! takes the next client write). Reads come straight from the applied state machine.
 
+mod attrs;
 mod batcher;
 mod group;
 mod reads;

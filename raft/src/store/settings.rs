@@ -3,8 +3,9 @@
 
 use super::{decode, MetaStore};
 use crate::error::MetaError;
-use crate::keys::{setting_key, SETTING_VERSIONING};
+use crate::keys::setting_key;
 use crate::schema::Versioning;
+use crate::schema::{ObjectLockConfig, SETTING_OBJECT_LOCK, SETTING_VERSIONING};
 use crate::tables::Table;
 
 impl MetaStore {
@@ -22,5 +23,13 @@ impl MetaStore {
             return Ok(None);
         };
         Ok(self.inner().trees.tree(Table::BucketSettings).get(k)?.map(|v| v.to_vec()))
+    }
+
+    /// The bucket's object lock configuration; `None`: the bucket has no lock.
+    pub fn bucket_object_lock(&self, bucket: &str) -> Result<Option<ObjectLockConfig>, MetaError> {
+        let Some(k) = setting_key(bucket, SETTING_OBJECT_LOCK) else {
+            return Ok(None);
+        };
+        decode(self.inner().trees.tree(Table::BucketSettings).get(k)?)
     }
 }
