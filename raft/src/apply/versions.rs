@@ -315,7 +315,8 @@ pub(super) enum Located {
     Bucketless,
     Nothing,
     Marker,
-    Object(ObjectVersion),
+    /// An object version, by its id (`None`: the null version).
+    Object(Option<String>),
 }
 
 /// The version `version_id` names: `None` the current one, `"null"` the null version,
@@ -327,10 +328,10 @@ pub(super) fn locate(tx: &Tx, bucket: &str, key: &str, version_id: Option<&str>)
     let current = objects::current(tx, &okey)?;
     let want_null = version_id == Some("null");
     let found = match (version_id, current) {
-        (None, Some(c)) => return Ok(Located::Object(c)),
+        (None, Some(c)) => return Ok(Located::Object(c.version_id)),
         (None, None) => return Ok(Located::Nothing),
         (Some(id), Some(c)) if c.version_id.as_deref() == Some(id) || (want_null && c.version_id.is_none()) => {
-            return Ok(Located::Object(c))
+            return Ok(Located::Object(c.version_id))
         }
         (Some(id), _) => history(tx, bucket, key)?.into_iter().map(|(_, e)| e).find(|e| {
             if want_null {
@@ -341,7 +342,7 @@ pub(super) fn locate(tx: &Tx, bucket: &str, key: &str, version_id: Option<&str>)
         }),
     };
     Ok(match found {
-        Some(VersionEntry::Object(v)) => Located::Object(v),
+        Some(VersionEntry::Object(v)) => Located::Object(v.version_id),
         Some(VersionEntry::Marker(_)) => Located::Marker,
         None => Located::Nothing,
     })
