@@ -361,14 +361,43 @@ t_ver_restore() {
     [[ "$n" == "3" ]] || { echo "expected 3 versions after the restore, got $n"; return 1; }
 }
 
+t_tagging() {
+    awsc s3api put-object-tagging --bucket "$VBUCKET" --key doc.txt \
+        --tagging 'TagSet=[{Key=project,Value=smoke},{Key=stage,Value=review}]' >/dev/null || return 1
+    local tags; tags="$(awsc s3api get-object-tagging --bucket "$VBUCKET" --key doc.txt --query 'TagSet[].[Key,Value]' --output text)" || return 1
+    [[ "$tags" == "project"$'\t'"smoke"$'\n'"stage"$'\t'"review" ]] || { echo "get-object-tagging: '$tags'"; return 1; }
+    local V1; V1="$(cat "$WORK/v1.id")" || return 1
+    local old; old="$(awsc s3api get-object-tagging --bucket "$VBUCKET" --key doc.txt --version-id "$V1" --query 'length(TagSet)' --output text)" || return 1
+    [[ "$old" == "0" ]] || { echo "the old version has tags: $old"; return 1; }
+    awsc s3api put-object --bucket "$VBUCKET" --key tagged.txt --body "$WORK/v1.txt" --tagging 'a=1&b=2' >/dev/null || return 1
+    local n; n="$(awsc s3api get-object-tagging --bucket "$VBUCKET" --key tagged.txt --query 'length(TagSet)' --output text)" || return 1
+    [[ "$n" == "2" ]] || { echo "x-amz-tagging on put-object: $n tags"; return 1; }
+}
+
+t_lock() {
+    local LB="$BUCKET-lock"
+    awsc s3api create-bucket --bucket "$LB" --object-lock-enabled-for-bucket >/dev/null || return 1
+    local until; until="$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)"
+    local id; id="$(awsc s3api put-object --bucket "$LB" --key kept.txt --body "$WORK/v1.txt" \
+        --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$until" --query VersionId --output text)" || return 1
+    local mode; mode="$(awsc s3api get-object-retention --bucket "$LB" --key kept.txt --query Retention.Mode --output text)" || return 1
+    [[ "$mode" == "GOVERNANCE" ]] || { echo "get-object-retention: $mode"; return 1; }
+    if awsc s3api delete-object --bucket "$LB" --key kept.txt --version-id "$id" >/dev/null 2>&1; then
+        echo "a GOVERNANCE version was deleted without a bypass"; return 1
+    fi
+    awsc s3api delete-object --bucket "$LB" --key kept.txt --version-id "$id" --bypass-governance-retention >/dev/null || return 1
+    awsc s3api delete-bucket --bucket "$LB" || return 1
+}
+
 t_ver_marker_and_cleanup() {
     awsc s3 rm "s3://$VBUCKET/doc.txt" >/dev/null || return 1
     local m; m="$(awsc s3api list-object-versions --bucket "$VBUCKET" --query 'DeleteMarkers[0].IsLatest' --output text)" || return 1
     [[ "$m" == "True" ]] || { echo "no latest delete marker: $m"; return 1; }
-    local id
-    for id in $(awsc s3api list-object-versions --bucket "$VBUCKET" --query '[Versions,DeleteMarkers][].VersionId' --output text); do
-        awsc s3api delete-object --bucket "$VBUCKET" --key doc.txt --version-id "$id" >/dev/null || return 1
-    done
+    local key id listing
+    listing="$(awsc s3api list-object-versions --bucket "$VBUCKET" --query '[Versions,DeleteMarkers][].[Key,VersionId]' --output text)" || return 1
+    while read -r key id; do
+        awsc s3api delete-object --bucket "$VBUCKET" --key "$key" --version-id "$id" >/dev/null || return 1
+    done <<<"$listing"
     awsc s3api delete-bucket --bucket "$VBUCKET" || return 1
 }
 
@@ -398,6 +427,8 @@ step "s3 rb" t_rb
 step "versioning: put-bucket-versioning Enabled" t_ver_enable
 step "versioning: overwrite, list-object-versions, get an old version" t_ver_overwrite
 step "versioning: restore an old version with copy-object" t_ver_restore
+step "tagging: put/get-object-tagging per version, put-object --tagging" t_tagging
+step "object lock: GOVERNANCE retention, delete refused, --bypass-governance-retention" t_lock
 step "versioning: delete marker; remove every version; delete-bucket" t_ver_marker_and_cleanup
 
 printf 'smoke-awscli: %d passed, %d failed\n' "$PASSED" "$FAILED"

@@ -8,7 +8,7 @@
 use crate::freed::shards_of;
 use crate::{ObjectError, Store};
 use cairn_raft::schema::{
-    CannedAcl, Command, CommandResult, MultipartUpload, Nanos, ObjectVersion, PartRef, WriteCondition,
+    Attrs, CannedAcl, Command, CommandResult, MultipartUpload, Nanos, ObjectVersion, PartRef, WriteCondition,
 };
 use std::sync::Arc;
 
@@ -19,19 +19,20 @@ impl Store {
         Ok(self.meta.get_object(bucket, key)?)
     }
 
-    /// Commits a version whose data is written; the state machine decides the
-    /// condition and, by the bucket's versioning, the version id (answered; `None` is
-    /// the null version). Shards of a refused write, and of a version it replaced,
-    /// are freed after.
+    /// Commits a version whose data is written, with its attributes (tags, lock); the
+    /// state machine decides the condition, object lock and, by the bucket's
+    /// versioning, the version id (answered; `None` is the null version). Shards of a
+    /// refused write, and of a version it replaced, are freed after.
     pub async fn put_version(
         self: &Arc<Self>,
         bucket: String,
         key: String,
         version: ObjectVersion,
         condition: Option<WriteCondition>,
+        attrs: Attrs,
     ) -> Result<Option<String>, ObjectError> {
         let fresh = shards_of(&version.data);
-        let cmd = Command::PutObject { bucket, key, version, condition };
+        let cmd = Command::PutObjectWith { bucket, key, version, condition, attrs };
         // On a Raft error the outcome is unknown: the new shards stay for the
         // orphan collector rather than risk a committed record without bytes.
         let result = self.meta.propose(cmd).await?;
@@ -55,6 +56,7 @@ impl Store {
             CommandResult::PreconditionFailed => refuse(ObjectError::PreconditionFailed),
             CommandResult::NoSuchKey => refuse(ObjectError::NoSuchKey),
             CommandResult::NoSuchBucket => refuse(ObjectError::NoSuchBucket),
+            CommandResult::Refused(r) => refuse(ObjectError::Refused(r)),
             other => refuse(ObjectError::Unexpected(Box::new(other))),
         }
     }
@@ -69,11 +71,12 @@ impl Store {
         }
     }
 
-    /// Records a new multipart upload.
-    pub async fn create_upload(&self, upload: MultipartUpload) -> Result<(), ObjectError> {
-        match self.meta.propose(Command::CreateUpload { upload }).await? {
+    /// Records a new multipart upload, with the attributes its object will get.
+    pub async fn create_upload(&self, upload: MultipartUpload, attrs: Attrs) -> Result<(), ObjectError> {
+        match self.meta.propose(Command::CreateUploadWith { upload, attrs }).await? {
             CommandResult::Ok => Ok(()),
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }
@@ -131,6 +134,7 @@ impl Store {
             CommandResult::InvalidPart { number } => Err(ObjectError::InvalidPart { number }),
             CommandResult::PreconditionFailed => Err(ObjectError::PreconditionFailed),
             CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }

@@ -4,7 +4,7 @@
 
 use cairn_erasure::ErasureError;
 use cairn_raft::MetaError;
-use cairn_raft::schema::CommandResult;
+use cairn_raft::schema::{CommandResult, Refusal};
 
 /// The error a caller's body stream carries (an S3 body's error, say); the layer
 /// hands it back untouched in [`ObjectError::Body`].
@@ -49,6 +49,9 @@ pub enum ObjectError {
     BucketAlreadyExists { owner: String },
     #[error("bucket not empty")]
     BucketNotEmpty,
+    /// The state machine refused a well-formed command (object lock, a marker named).
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
     /// The state machine answered something this command never yields.
     #[error("unexpected metadata result {0:?}")]
     Unexpected(Box<CommandResult>),

@@ -7,13 +7,24 @@
 
 use crate::ObjectError;
 use cairn_raft::MetaStore;
-use cairn_raft::schema::{AccessKey, BucketInfo, CannedAcl, Command, CommandResult};
+use cairn_raft::schema::{AccessKey, Attrs, BucketInfo, CannedAcl, Command, CommandResult};
 
 /// Creates a bucket; a taken name is [`ObjectError::BucketAlreadyExists`] with its owner.
 pub async fn create_bucket(meta: &MetaStore, bucket: BucketInfo) -> Result<(), ObjectError> {
     match meta.propose(Command::CreateBucket { bucket }).await? {
         CommandResult::Ok => Ok(()),
         CommandResult::BucketAlreadyExists { owner } => Err(ObjectError::BucketAlreadyExists { owner }),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+/// Creates a bucket with its first settings (versioning, object lock, ownership) in
+/// one commit.
+pub async fn create_bucket_with(meta: &MetaStore, bucket: BucketInfo, settings: Attrs) -> Result<(), ObjectError> {
+    match meta.propose(Command::CreateBucketWith { bucket, settings }).await? {
+        CommandResult::Ok => Ok(()),
+        CommandResult::BucketAlreadyExists { owner } => Err(ObjectError::BucketAlreadyExists { owner }),
+        CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
         other => Err(ObjectError::Unexpected(Box::new(other))),
     }
 }
@@ -47,6 +58,7 @@ pub async fn put_bucket_setting(
     match meta.propose(cmd).await? {
         CommandResult::Ok => Ok(()),
         CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+        CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
         other => Err(ObjectError::Unexpected(Box::new(other))),
     }
 }

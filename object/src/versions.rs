@@ -23,6 +23,7 @@ impl Store {
         match self.meta.propose(Command::PutBucketVersioning { bucket: bucket.to_string(), state }).await? {
             CommandResult::Ok => Ok(()),
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }
@@ -66,19 +67,24 @@ impl Store {
 
     /// Removes one version or marker for good (`None`: the null version); one that
     /// does not exist is no error, unless `condition` (If-Match against that version,
-    /// decided in apply) asks for one.
+    /// decided in apply) asks for one. A version object lock keeps at `now` is
+    /// refused (GOVERNANCE retention unless `bypass_governance`).
     pub async fn delete_object_version(
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         condition: Option<WriteCondition>,
+        now: Nanos,
+        bypass_governance: bool,
     ) -> Result<Deleted, ObjectError> {
-        let cmd = Command::DeleteObjectVersion {
+        let cmd = Command::DeleteVersionAt {
             bucket: bucket.into(),
             key: key.into(),
             version_id: version_id.map(str::to_string),
             condition,
+            at: now,
+            bypass_governance,
         };
         self.deleted(self.meta.propose(cmd).await?)
     }
@@ -98,6 +104,7 @@ impl Store {
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
             CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
             CommandResult::PreconditionFailed => Err(ObjectError::PreconditionFailed),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }

@@ -4,7 +4,7 @@
 use cairn_erasure::ErasureError;
 use cairn_object::ObjectError;
 use cairn_raft::MetaError;
-use cairn_raft::schema::CommandResult;
+use cairn_raft::schema::{CommandResult, Refusal};
 use s3s::{S3Error, s3_error};
 
 /// The object layer's answer as S3 answers it.
@@ -39,7 +39,24 @@ pub fn object(e: ObjectError) -> S3Error {
             s3_error!(BucketAlreadyExists, "The requested bucket name is not available.")
         }
         ObjectError::BucketNotEmpty => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
+        ObjectError::Refused(r) => refused(r),
         ObjectError::Unexpected(r) => unexpected(*r),
+    }
+}
+
+/// What S3 answers for each refusal of the state machine.
+pub fn refused(r: Refusal) -> S3Error {
+    match r {
+        Refusal::ObjectLocked => s3_error!(AccessDenied, "Access Denied because object protected by object lock."),
+        Refusal::LockNotEnabled => s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"),
+        Refusal::InvalidBucketState => s3_error!(
+            InvalidBucketState,
+            "Object Lock needs versioning Enabled, and versioning cannot be suspended on a bucket with Object Lock"
+        ),
+        Refusal::DeleteMarker => {
+            s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.")
+        }
+        Refusal::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
     }
 }
 

@@ -41,22 +41,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     any("x-amz-server-side-encryption", None, "Server-side encryption"),
     any("x-amz-server-side-encryption-*", None, "Server-side encryption"),
     any("x-amz-copy-source-server-side-encryption-*", None, "Server-side encryption"),
-    Unsupported {
-        header: "x-amz-bucket-object-lock-enabled",
-        values: &["true"],
-        allowed: &[],
-        ops: Some(&["CreateBucket"]),
-        feature: "Object lock",
-    },
-    any("x-amz-object-lock-*", None, "Object lock"),
-    any("x-amz-tagging", Some(WRITES), "Object tagging"),
-    Unsupported {
-        header: "x-amz-tagging-directive",
-        values: &["REPLACE"],
-        allowed: &[],
-        ops: Some(&["CopyObject"]),
-        feature: "Object tagging",
-    },
     any("x-amz-website-redirect-location", Some(WRITES), "Website redirects"),
     Unsupported {
         header: "x-amz-storage-class",
@@ -248,13 +232,11 @@ mod tests {
         let refused = |op: &str, pairs: &[(&str, &str)]| unsupported_header(op, &headers(pairs)).is_err();
         assert!(refused("PutObject", &[("x-amz-server-side-encryption", "AES256")]));
         assert!(refused("GetObject", &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]));
-        assert!(refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "True")]));
-        assert!(!refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "false")]));
-        assert!(refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON")]));
-        assert!(refused("PutObject", &[("x-amz-tagging", "a=b")]));
-        assert!(!refused("GetObject", &[("x-amz-tagging", "a=b")]));
-        assert!(refused("CopyObject", &[("x-amz-tagging-directive", "REPLACE")]));
-        assert!(!refused("CopyObject", &[("x-amz-tagging-directive", "COPY")]));
+        // Object lock and tagging are served now.
+        assert!(!refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "True")]));
+        assert!(!refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON"), ("x-amz-tagging", "a=b")]));
+        assert!(!refused("CopyObject", &[("x-amz-tagging-directive", "REPLACE")]));
+        assert!(refused("PutObject", &[("x-amz-mfa", "x")]));
         assert!(!refused("PutObject", &[("x-amz-storage-class", "STANDARD")]));
         assert!(refused("PutObject", &[("x-amz-storage-class", "GLACIER")]));
         assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));

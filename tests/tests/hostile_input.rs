@@ -556,9 +556,6 @@ async fn signatures_and_unimplemented_features() {
                     ("x-amz-server-side-encryption-customer-key-md5", "AAAAAAAAAAAAAAAAAAAAAA=="),
                 ],
             ),
-            ("legal hold", vec![("x-amz-object-lock-legal-hold", "ON")]),
-            ("retention", vec![("x-amz-object-lock-mode", "COMPLIANCE"), ("x-amz-object-lock-retain-until-date", "2030-01-01T00:00:00Z")]),
-            ("tagging", vec![("x-amz-tagging", "a=b")]),
             ("storage class", vec![("x-amz-storage-class", "GLACIER")]),
         ] {
             let r = signed("PUT", &put, &headers, b"data").await;
@@ -567,9 +564,17 @@ async fn signatures_and_unimplemented_features() {
         }
         let r = signed("GET", &url, &[("x-amz-server-side-encryption-customer-algorithm", "AES256")], b"").await;
         check("GET with SSE-C", &want(501, "NotImplemented"), r.0, &r.1);
-        let r = signed("PUT", &format!("{ep}/locked"), &[("x-amz-bucket-object-lock-enabled", "true")], b"").await;
-        check("CreateBucket with object lock", &want(501, "NotImplemented"), r.0, &r.1);
-        assert_status_err("no locked bucket", c.head_bucket().bucket("locked").send().await, 404);
+        // Lock headers where there is no lock are refused, never stored.
+        for (class, headers) in [
+            ("legal hold", vec![("x-amz-object-lock-legal-hold", "ON")]),
+            ("retention", vec![("x-amz-object-lock-mode", "COMPLIANCE"), ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z")]),
+        ] {
+            let r = signed("PUT", &put, &headers, b"data").await;
+            check(&format!("PUT with {class}, bucket without lock"), &want(400, "InvalidRequest"), r.0, &r.1);
+            assert!(absent(&c, "hostile", "feature").await, "{class}: an object was stored");
+        }
+        let r = signed("PUT", &put, &[("x-amz-object-lock-mode", "COMPLIANCE")], b"data").await;
+        check("PUT with a lock mode and no date", &want(400, "InvalidArgument"), r.0, &r.1);
         let r = signed("GET", &format!("{ep}/hostile?versioning"), &[], b"").await;
         check("GetBucketVersioning, never set", &ok(200), r.0, &r.1);
         assert!(!r.1.contains("<Status>"), "an unversioned bucket has no status: {}", r.1);

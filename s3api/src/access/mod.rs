@@ -16,6 +16,7 @@ mod identity;
 mod keyring;
 mod ops;
 pub mod ownership;
+mod tags;
 
 pub use identity::{Caller, Identity, Owners, owner_id};
 pub use keyring::{KEY_LEN, Keyring};
@@ -131,7 +132,7 @@ impl Authorizer {
             refusals::credential_scope(&self.region, req.headers(), req.uri())?;
         }
         let identity = self.identify(req.credentials()).await?;
-        let conditions = Arc::new(conditions(op, identity.as_ref(), req.uri(), req.headers(), conn));
+        let mut conditions = conditions(op, identity.as_ref(), req.uri(), req.headers(), conn);
         let caller = Caller { identity };
         let (bucket, key) = match req.s3_path() {
             S3Path::Root => (None, None),
@@ -139,8 +140,12 @@ impl Authorizer {
             S3Path::Object { bucket, key } => (Some(&**bucket), Some(&**key)),
         };
         let mut copy = None;
-        let names_version = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .any(|(k, v)| k == "versionId" && !v.is_empty());
+        let version_id = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .find(|(k, v)| k == "versionId" && !v.is_empty())
+            .map(|(_, v)| v.into_owned());
+        let names_version = version_id.is_some();
+        self.tag_conditions(&mut conditions, op, bucket, key, version_id.as_deref(), req.headers())?;
+        let conditions = Arc::new(conditions);
         match ops::rule_for(op, names_version) {
             Rule::Signed(_) if caller.identity.is_some() => {}
             Rule::Signed(_) => return Err(denied()),
@@ -150,9 +155,9 @@ impl Authorizer {
                 if let Err(e) = self.decide(&caller, &need, bucket, key, &conditions) {
                     // A read of a missing key by someone who may list the bucket is the
                     // handler's 404, as on AWS: listing would tell them anyway.
-                    if !(matches!(op, "GetObject" | "HeadObject")
-                        && self.may_learn_absence(&caller, bucket, key, &conditions)?)
-                    {
+                    let absent_ok = matches!(op, "GetObject" | "HeadObject")
+                        && self.may_learn_absence(&caller, bucket, key, &conditions)?;
+                    if !absent_ok && !self.decided_on_body(op, bucket)? {
                         return Err(e);
                     }
                 }

@@ -72,6 +72,13 @@ pub fn rule(op: &str) -> Rule {
         "GetObjectAcl" => need("s3:GetObjectAcl", Some((Object, ReadAcp))),
         "PutObjectAcl" => need("s3:PutObjectAcl", Some((Object, WriteAcp))),
         "GetObjectTagging" => need("s3:GetObjectTagging", None),
+        "PutObjectTagging" => need("s3:PutObjectTagging", None),
+        "DeleteObjectTagging" => need("s3:DeleteObjectTagging", None),
+        "GetObjectRetention" => need("s3:GetObjectRetention", None),
+        "PutObjectRetention" => need("s3:PutObjectRetention", None),
+        "GetObjectLegalHold" => need("s3:GetObjectLegalHold", None),
+        "PutObjectLegalHold" => need("s3:PutObjectLegalHold", None),
+        "PutObjectLockConfiguration" => need("s3:PutBucketObjectLockConfiguration", None),
         "GetBucketVersioning" => need("s3:GetBucketVersioning", None),
         "PutBucketVersioning" => need("s3:PutBucketVersioning", None),
         "GetBucketNotificationConfiguration" => need("s3:GetBucketNotification", None),
@@ -102,6 +109,8 @@ pub fn version_action(op: &str) -> Option<&'static str> {
         "GetObjectAcl" => "s3:GetObjectVersionAcl",
         "PutObjectAcl" => "s3:PutObjectVersionAcl",
         "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
         _ => return None,
     })
 }

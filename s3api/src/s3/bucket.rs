@@ -1,14 +1,14 @@
 //! Bucket operations and the listings that scan a bucket.
 
-use crate::access::ownership::Ownership;
+use crate::access::ownership::{self, Ownership};
 use crate::access::{Owners, acl};
 use crate::errors;
-use crate::s3::listing;
 use crate::s3::ownership::parse_rule;
 use crate::s3::service::{CairnS3, caller};
+use crate::s3::{listing, object_lock};
 use crate::timefmt::{now, to_timestamp};
 use cairn_object::{ObjectError, meta};
-use cairn_raft::schema::{BucketInfo, CannedAcl};
+use cairn_raft::schema::{Attrs, BucketInfo, CannedAcl, SETTING_OBJECT_LOCK, SETTING_VERSIONING, Versioning};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -81,7 +81,18 @@ impl CairnS3 {
             ));
         }
         let bucket = BucketInfo { name: name.clone(), owner: owner.clone(), created: now(), acl, policy: None };
-        match meta::create_bucket(&self.store.meta, bucket).await {
+        // Settings the bucket is created with, in the same commit: one created with
+        // object lock never exists without it.
+        let mut settings = Attrs::new();
+        if let Some(rule) = ownership {
+            settings.insert(ownership::SETTING.into(), rule.as_str().as_bytes().to_vec());
+        }
+        if req.input.object_lock_enabled_for_bucket == Some(true) {
+            let enabled = bincode::serialize(&Versioning::Enabled).map_err(|e| s3_error!(InternalError, "{e}"))?;
+            settings.insert(SETTING_VERSIONING.into(), enabled);
+            settings.insert(SETTING_OBJECT_LOCK.into(), object_lock::enabled_at_creation()?);
+        }
+        match meta::create_bucket_with(&self.store.meta, bucket, settings).await {
             Ok(()) => {}
             // us-east-1 answers a repeated create by the owner with 200 (a legacy of
             // that region that clients rely on); every other region with 409.
@@ -94,9 +105,6 @@ impl CairnS3 {
                 ));
             }
             Err(e) => return Err(errors::object(e)),
-        }
-        if let Some(rule) = ownership {
-            self.set_ownership(&name, rule).await?;
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }

@@ -9,6 +9,8 @@ pub(crate) mod ingest;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod object;
+pub(crate) mod object_lock;
+pub(crate) mod object_tagging;
 pub(crate) mod ownership;
 pub(crate) mod policy;
 pub(crate) mod preconditions;

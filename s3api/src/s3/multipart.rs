@@ -8,6 +8,8 @@ use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::{Ingest, MAX_PUT_SIZE};
 use crate::s3::listing::Encoder;
+use crate::s3::object::new_version_attrs;
+use crate::s3::object_tagging;
 use crate::s3::preconditions::{Conditions, write_condition};
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
@@ -125,6 +127,15 @@ impl CairnS3 {
                 t.as_str()
             ));
         }
+        let tags = object_tagging::from_header(input.tagging.as_deref())?;
+        let attrs = new_version_attrs(
+            &self.store,
+            &input.bucket,
+            tags.as_ref(),
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let initiated = now();
         let upload_id = new_upload_id(initiated);
         let template = ObjectVersion {
@@ -152,7 +163,7 @@ impl CairnS3 {
             checksum_algorithm: algorithm.map(|a| a.name().to_string()),
             template,
         };
-        self.store.create_upload(upload).await.map_err(errors::object)?;
+        self.store.create_upload(upload, attrs).await.map_err(errors::object)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),

@@ -1,12 +1,10 @@
 //! Reads of bucket and object settings Cairn does not implement yet, answered as
 //! AWS answers for a bucket where they were never set: an empty configuration
 //! where AWS returns one (notifications, logging, accelerate, request
-//! payment, an object's tag set), and its "not found" error where AWS returns that
-//! (CORS, lifecycle, website, object lock, encryption, replication,
-//! public access block). Writes of these settings still answer
+//! payment), and its "not found" error where AWS returns that (CORS, lifecycle,
+//! website, encryption, replication, public access block). Writes of these settings still answer
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
-use crate::errors;
 use crate::s3::service::CairnS3;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -80,17 +78,5 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
         self.require_bucket(&req.input.bucket).await?;
         Ok(S3Response::new(GetBucketRequestPaymentOutput { payer: Some(Payer::from_static(Payer::BUCKET_OWNER)) }))
-    }
-
-    /// An existing object has an empty tag set until tagging lands.
-    pub(crate) async fn get_object_tagging_impl(
-        &self,
-        req: S3Request<GetObjectTaggingInput>,
-    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
-        let version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: Vec::new(), version_id }))
     }
 }

@@ -5,6 +5,8 @@ use crate::access::ownership::Ownership;
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::MAX_PUT_SIZE;
+use crate::s3::object::new_version_attrs;
+use crate::s3::object_tagging;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
@@ -62,6 +64,22 @@ impl CairnS3 {
             Some(MetadataDirective::REPLACE) => true,
             Some(other) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive {other}")),
         };
+        let tags = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
+            None | Some(TaggingDirective::COPY) => {
+                let a = self.store.version_attrs(&src_bucket, &src_key, src.version_id.as_deref());
+                Some(object_tagging::of(&a.map_err(errors::object)?)?)
+            }
+            Some(TaggingDirective::REPLACE) => object_tagging::from_header(input.tagging.as_deref())?,
+            Some(other) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive {other}")),
+        };
+        let attrs = new_version_attrs(
+            &self.store,
+            &input.bucket,
+            tags.as_ref(),
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let src_version_id = src.version_id.clone();
         // Copying an older version onto its own key restores it (a rollback).
         let names_version = matches!(&copy_source, CopySource::Bucket { version_id: Some(_), .. });
@@ -118,8 +136,11 @@ impl CairnS3 {
             }
         };
         let source_version = src_version_id;
-        let made =
-            self.store.put_version(input.bucket.clone(), input.key, version, None).await.map_err(errors::object)?;
+        let made = self
+            .store
+            .put_version(input.bucket.clone(), input.key, version, None, attrs)
+            .await
+            .map_err(errors::object)?;
         let mut result = CopyObjectResult {
             e_tag: Some(ETag::Strong(etag)),
             last_modified: Some(to_timestamp(last_modified)),

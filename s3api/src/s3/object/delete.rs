@@ -1,11 +1,13 @@
 //! DeleteObject and DeleteObjects: without a version id, the object goes (unversioned
 //! bucket) or a delete marker is added (versioned); with one, that version or marker
-//! is removed for good. The state machine decides which (`cairn_object::versions`).
+//! is removed for good, unless object lock keeps it (`x-amz-bypass-governance-retention`
+//! counts for callers allowed `s3:BypassGovernanceRetention`). The state machine
+//! decides which (`cairn_object::versions`).
 
 use crate::access;
 use crate::errors;
 use crate::s3::preconditions::write_condition;
-use crate::s3::service::{CairnS3, caller};
+use crate::s3::service::CairnS3;
 use crate::s3::versioning::parse_version_id;
 use crate::timefmt::now;
 use cairn_object::versions::Deleted;
@@ -16,7 +18,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl CairnS3 {
     /// Deletes `key` (a marker in a versioned bucket), or its version `version_id`;
-    /// `condition` is decided in the state machine.
+    /// `condition` and object lock are decided in the state machine.
     async fn delete_one(
         &self,
         bucket: &str,
@@ -24,10 +26,11 @@ impl CairnS3 {
         version_id: Option<&str>,
         owner: &str,
         condition: Option<WriteCondition>,
+        bypass_governance: bool,
     ) -> S3Result<Deleted> {
         match parse_version_id(version_id)? {
             None => self.store.delete_object(bucket, key, owner, now(), condition).await,
-            Some(id) => self.store.delete_object_version(bucket, key, id, condition).await,
+            Some(id) => self.store.delete_object_version(bucket, key, id, condition, now(), bypass_governance).await,
         }
         .map_err(errors::object)
     }
@@ -36,13 +39,15 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let caller = caller(&req)?;
+        let auth = access::authorized(&req)?.clone();
         let input = req.input;
         parse_version_id(input.version_id.as_deref())?;
         let bucket = self.require_bucket(&input.bucket).await?;
         let condition = write_condition(input.if_match.as_ref(), None)?;
-        let owner = caller.owner_or(&bucket.owner).to_string();
-        let done = self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &owner, condition).await?;
+        let owner = auth.caller.owner_or(&bucket.owner).to_string();
+        let bypass = self.bypass_governance(&auth, input.bypass_governance_retention, &input.bucket, &input.key)?;
+        let done =
+            self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &owner, condition, bypass).await?;
         let shown = match input.version_id {
             Some(asked) => Some(asked),
             None => self.shown_version_id(&input.bucket, done.version_id.as_deref())?.filter(|_| done.delete_marker),
@@ -69,6 +74,7 @@ impl CairnS3 {
             return Err(s3_error!(MalformedXML, "A delete request may name at most 1000 keys"));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bypass_asked = input.bypass_governance_retention;
         let auth = &auth;
         let bucket = input.bucket.as_str();
         // Concurrent proposals share Raft log flushes; `buffered` keeps the order.
@@ -76,9 +82,13 @@ impl CairnS3 {
             .map(|o| async move {
                 let allowed = parse_version_id(o.version_id.as_deref())
                     .and_then(|_| self.access.authorize_delete(auth, bucket, &o.key, o.version_id.is_some()));
-                let result = match allowed {
-                    Ok(()) => self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner, None).await,
-                    Err(e) => Err(e),
+                let bypass = allowed.as_ref().ok().map(|_| self.bypass_governance(auth, bypass_asked, bucket, &o.key));
+                let result = match (allowed, bypass) {
+                    (Ok(()), Some(Ok(bypass))) => {
+                        self.delete_one(bucket, &o.key, o.version_id.as_deref(), owner, None, bypass).await
+                    }
+                    (Err(e), _) | (_, Some(Err(e))) => Err(e),
+                    (Ok(()), None) => unreachable!("bypass is decided for every allowed key"),
                 };
                 (o, result)
             })

@@ -2,11 +2,12 @@
 //! headers to answer with; a GET reads the first stripe before it answers.
 
 use super::first_stripe;
+use crate::access::{self, Authorized};
 use crate::errors;
-
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::CairnS3;
+use crate::s3::{object_lock, object_tagging};
 use crate::timefmt::{parse_http_date, to_timestamp};
 use cairn_raft::schema::{ObjectData, ObjectVersion, PartRef};
 use s3s::dto::*;
@@ -49,6 +50,9 @@ macro_rules! fill_read_headers {
         $out.expires = $input.response_expires.or($h.expires);
         $out.last_modified = Some(to_timestamp($obj.last_modified));
         $out.metadata = $h.metadata;
+        $out.object_lock_mode = $h.lock.mode;
+        $out.object_lock_retain_until_date = $h.lock.retain_until;
+        $out.object_lock_legal_hold_status = $h.lock.legal_hold;
         set_checksum_fields!($out, &$h.checksums);
         if let Some(v) = $h.checksums.values().next() {
             // A multipart object's checksum is a checksum of part checksums.
@@ -67,6 +71,10 @@ struct Headers {
     expires: Option<Timestamp>,
     metadata: Option<Metadata>,
     checksums: BTreeMap<String, String>,
+    /// `x-amz-tagging-count`.
+    tag_count: Option<i32>,
+    /// The version's retention and legal hold, for callers allowed to read them.
+    lock: object_lock::Shown,
 }
 
 fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
@@ -79,6 +87,8 @@ fn stored_headers(obj: &ObjectVersion, with_checksums: bool) -> Headers {
         expires: obj.expires.as_deref().and_then(parse_http_date),
         metadata: (!obj.user_meta.is_empty()).then(|| obj.user_meta.clone().into_iter().collect()),
         checksums: if with_checksums { obj.checksums.clone() } else { BTreeMap::new() },
+        tag_count: None,
+        lock: object_lock::Shown::default(),
     }
 }
 
@@ -87,12 +97,31 @@ impl CairnS3 {
     /// serve and the headers to answer with.
     /// The authorizer ran a read barrier for this request, so a write acknowledged
     /// by any node before it started is seen.
-    async fn prepare_read(&self, bucket: &str, key: &str, read: ReadRequest<'_>) -> S3Result<PreparedRead> {
+    async fn prepare_read(
+        &self,
+        auth: &Authorized,
+        bucket: &str,
+        key: &str,
+        read: ReadRequest<'_>,
+    ) -> S3Result<PreparedRead> {
         let obj = self.object_version(bucket, key, read.version_id).await?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
         let whole = content_range.is_none() && parts_count.is_none();
-        let headers = stored_headers(&obj, whole && read.checksum_mode);
+        let mut headers = stored_headers(&obj, whole && read.checksum_mode);
+        let attrs = self.store.version_attrs(bucket, key, obj.version_id.as_deref()).map_err(errors::object)?;
+        if !attrs.is_empty() {
+            headers.tag_count = object_tagging::count(&attrs)?;
+            let shown = object_lock::shown(&attrs)?;
+            // AWS shows each only to callers allowed to read it.
+            if shown.mode.is_some() && self.access.may(auth, "s3:GetObjectRetention", bucket, key)? {
+                headers.lock.mode = shown.mode;
+                headers.lock.retain_until = shown.retain_until;
+            }
+            if shown.legal_hold.is_some() && self.access.may(auth, "s3:GetObjectLegalHold", bucket, key)? {
+                headers.lock.legal_hold = shown.legal_hold;
+            }
+        }
         Ok(PreparedRead { obj, range, content_range, parts_count, headers })
     }
 
@@ -100,9 +129,11 @@ impl CairnS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        let auth = access::authorized(&req)?.clone();
         let input = req.input;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
             .prepare_read(
+                &auth,
                 &input.bucket,
                 &input.key,
                 ReadRequest {
@@ -126,8 +157,10 @@ impl CairnS3 {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
             ..Default::default()
         };
+        let tag_count = h.tag_count;
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
+        out.tag_count = tag_count;
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         Ok(S3Response::new(out))
     }
@@ -136,9 +169,11 @@ impl CairnS3 {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let auth = access::authorized(&req)?.clone();
         let input = req.input;
         let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
             .prepare_read(
+                &auth,
                 &input.bucket,
                 &input.key,
                 ReadRequest {
@@ -156,12 +191,18 @@ impl CairnS3 {
             )
             .await?;
         let mut out = HeadObjectOutput::default();
+        let tag_count = h.tag_count;
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
-        Ok(S3Response::new(out))
+        let mut resp = S3Response::new(out);
+        // s3s's HeadObjectOutput has no field for it; AWS sends it on HEAD as on GET.
+        if let Some(n) = tag_count {
+            resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
+        Ok(resp)
     }
 }
 

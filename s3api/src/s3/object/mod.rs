@@ -10,8 +10,32 @@ mod put;
 use crate::errors;
 use crate::s3::service::CairnS3;
 use crate::s3::versioning::parse_version_id;
-use cairn_raft::schema::{ObjectVersion, VersionEntry};
+use crate::s3::{object_lock, object_tagging};
+use cairn_raft::schema::{Attrs, ObjectVersion, TagSet, VersionEntry};
+use s3s::dto::{ObjectLockLegalHoldStatus, ObjectLockMode, Timestamp};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+/// The attributes a write gives its new version in `bucket`: its tags and the
+/// `x-amz-object-lock-*` headers, checked before any byte of the body is stored (lock
+/// headers where the bucket has no lock are InvalidRequest; the state machine checks
+/// again at commit).
+pub(crate) fn new_version_attrs(
+    store: &cairn_object::Store,
+    bucket: &str,
+    tags: Option<&TagSet>,
+    lock_mode: Option<&ObjectLockMode>,
+    retain_until: Option<&Timestamp>,
+    legal_hold: Option<&ObjectLockLegalHoldStatus>,
+) -> S3Result<Attrs> {
+    let mut attrs = Attrs::new();
+    object_tagging::put_into(&mut attrs, tags)?;
+    let before = attrs.len();
+    object_lock::put_into(&mut attrs, lock_mode, retain_until, legal_hold)?;
+    if attrs.len() > before && store.object_lock(bucket).map_err(errors::object)?.is_none() {
+        return Err(errors::refused(cairn_raft::schema::Refusal::LockNotEnabled));
+    }
+    Ok(attrs)
+}
 
 /// A 404 or 405 that names the delete marker it met, as S3 does.
 fn marker_error(code: S3ErrorCode, message: &str, version_id: Option<String>) -> S3Error {

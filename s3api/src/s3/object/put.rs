@@ -5,6 +5,8 @@ use crate::access::ownership::Ownership;
 use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::ingest::Ingest;
+use crate::s3::object::new_version_attrs;
+use crate::s3::object_tagging;
 use crate::s3::preconditions::write_condition;
 use crate::s3::service::{CairnS3, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
@@ -30,6 +32,15 @@ impl CairnS3 {
             input.acl.is_some(),
         )?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let tags = object_tagging::from_header(input.tagging.as_deref())?;
+        let attrs = new_version_attrs(
+            &self.store,
+            &input.bucket,
+            tags.as_ref(),
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let blob = self
             .ingest(Ingest {
                 bucket: &input.bucket,
@@ -63,7 +74,7 @@ impl CairnS3 {
         };
         let made = self
             .store
-            .put_version(input.bucket.clone(), input.key, version, condition)
+            .put_version(input.bucket.clone(), input.key, version, condition, attrs)
             .await
             .map_err(errors::object)?;
         let mut out = PutObjectOutput {
