@@ -16,6 +16,7 @@ mod identity;
 mod keyring;
 mod ops;
 pub mod ownership;
+pub mod public_block;
 mod tags;
 
 pub use identity::{Caller, Identity, Owners, owner_id};
@@ -29,6 +30,7 @@ use acl::Asker;
 use cairn_raft::MetaStore;
 use cairn_raft::schema::BucketInfo;
 use ops::{Need, On, Rule};
+use public_block::PublicAccessBlock;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::Credentials;
 use s3s::path::S3Path;
@@ -162,6 +164,9 @@ impl Authorizer {
                     }
                 }
                 self.expected_owner(req.headers().get("x-amz-expected-bucket-owner"), bucket)?;
+                if public_block::sets_acl(op) {
+                    PublicAccessBlock::effective(&self.meta, bucket)?.check_request_acl(op, req.headers())?;
+                }
                 if matches!(op, "CopyObject" | "UploadPartCopy") {
                     let header = req.headers().get("x-amz-copy-source").and_then(|v| v.to_str().ok());
                     let header = header.ok_or_else(|| {
@@ -235,7 +240,11 @@ impl Authorizer {
             Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
             None => format!("arn:aws:s3:::{bucket}"),
         };
-        let decision = self.policy_decision(&info, need.action, &resource, who, conds);
+        let mut decision = self.policy_decision(&info, need.action, &resource, who, conds);
+        if decision == Decision::Allow && !owner && self.restricts_public_policy(&info)? {
+            // RestrictPublicBuckets: a public policy grants nothing to others.
+            decision = Decision::NoMatch;
+        }
         if decision == Decision::Deny {
             return Err(denied());
         }
@@ -257,11 +266,14 @@ impl Authorizer {
             return Err(denied());
         }
         let asker = if who.is_some() { Asker::Authenticated } else { Asker::Anonymous };
+        // IgnorePublicAcls: every grant a canned ACL makes to others is public.
+        let acls_count = need.acl.is_some() && !PublicAccessBlock::effective(&self.meta, bucket)?.ignore_public_acls;
+        let grants = |acl, perm| acls_count && acl::grants(acl, perm, asker);
         let granted = match need.acl {
-            Some((On::Bucket, perm)) => acl::grants(info.acl, perm, asker),
+            Some((On::Bucket, perm)) => grants(info.acl, perm),
             Some((On::Object, perm)) => match key {
                 Some(k) => match self.meta.get_object(bucket, k).map_err(errors::meta)? {
-                    Some(obj) => who.is_some_and(|i| i.access_key_id == obj.owner) || acl::grants(obj.acl, perm, asker),
+                    Some(obj) => who.is_some_and(|i| i.access_key_id == obj.owner) || grants(obj.acl, perm),
                     None => false,
                 },
                 None => false,
@@ -291,6 +303,15 @@ impl Authorizer {
             name: i.name.clone(),
         });
         policy.evaluate(&policy::RequestContext { action, resource, principal: principal.as_ref(), conditions })
+    }
+
+    /// RestrictPublicBuckets is on and the bucket's policy is public.
+    fn restricts_public_policy(&self, info: &BucketInfo) -> S3Result<bool> {
+        let Some(text) = &info.policy else { return Ok(false) };
+        if !PublicAccessBlock::effective(&self.meta, &info.name)?.restrict_public_buckets {
+            return Ok(false);
+        }
+        Ok(self.parsed(&info.name, text).1.as_ref().is_some_and(|p| p.is_public()))
     }
 
     fn parsed(&self, bucket: &str, text: &str) -> Arc<ParsedPolicy> {

@@ -96,6 +96,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketOwnershipControls" => need("s3:GetBucketOwnershipControls", None),
         "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => need("s3:PutBucketOwnershipControls", None),
         "GetPublicAccessBlock" => need("s3:GetBucketPublicAccessBlock", None),
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => need("s3:PutBucketPublicAccessBlock", None),
         _ => need("s3:*", None),
     })
 }

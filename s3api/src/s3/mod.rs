@@ -14,6 +14,7 @@ pub(crate) mod object_tagging;
 pub(crate) mod ownership;
 pub(crate) mod policy;
 pub(crate) mod preconditions;
+pub(crate) mod public_access_block;
 pub(crate) mod service;
 pub(crate) mod tagging;
 pub(crate) mod unconfigured;

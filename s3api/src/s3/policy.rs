@@ -2,6 +2,7 @@
 //! Policies are validated here and stored in the bucket's metadata record through
 //! Raft; the authorizer evaluates them.
 
+use crate::access::public_block::PublicAccessBlock;
 use crate::errors;
 use crate::policy::{MAX_POLICY_SIZE, Policy};
 use crate::s3::service::CairnS3;
@@ -27,9 +28,8 @@ impl CairnS3 {
                 input.policy.len()
             ));
         }
-        if let Err(e) = Policy::parse(&input.policy, &input.bucket) {
-            return Err(s3_error!(MalformedPolicy, "{e}"));
-        }
+        let parsed = Policy::parse(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+        PublicAccessBlock::effective(&self.store.meta, &input.bucket)?.check_policy(parsed.is_public())?;
         self.set_policy(input.bucket, Some(input.policy)).await?;
         Ok(S3Response::with_status(PutBucketPolicyOutput {}, http::StatusCode::NO_CONTENT))
     }

@@ -356,7 +356,21 @@ impl S3 for CairnS3 {
         &self,
         req: S3Request<GetPublicAccessBlockInput>,
     ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
-        self.unset(&req.input.bucket, Unset::PublicAccessBlock).await
+        self.get_public_access_block_impl(req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        self.put_public_access_block_impl(req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        self.delete_public_access_block_impl(req).await
     }
 
     async fn get_bucket_request_payment(
