@@ -40,7 +40,13 @@ struct Row {
     marker: bool,
     size: i64,
     modified: String,
+    /// `modified` as (seconds, nanoseconds), to order by: the text drops trailing zeros.
+    at: (i64, u32),
     etag: String,
+}
+
+fn at(t: Option<&aws_sdk_s3::primitives::DateTime>) -> (i64, u32) {
+    t.map_or((0, 0), |t| (t.secs(), t.subsec_nanos()))
 }
 
 fn object_row(v: &ObjectVersion) -> Row {
@@ -50,6 +56,7 @@ fn object_row(v: &ObjectVersion) -> Row {
         marker: false,
         size: v.size().unwrap_or(0),
         modified: v.last_modified().map(|t| t.to_string()).unwrap_or_default(),
+        at: at(v.last_modified()),
         etag: v.e_tag().unwrap_or("").to_string(),
     }
 }
@@ -78,6 +85,7 @@ pub async fn run(conn: &Connection, cmd: ObjectCommand) -> anyhow::Result<()> {
                     marker: true,
                     size: 0,
                     modified: m.last_modified().map(|t| t.to_string()).unwrap_or_default(),
+                    at: at(m.last_modified()),
                     etag: String::new(),
                 }));
                 // Past this key: the rest of the prefix holds other keys.
@@ -88,8 +96,9 @@ pub async fn run(conn: &Connection, cmd: ObjectCommand) -> anyhow::Result<()> {
                 km = page.next_key_marker().map(str::to_string);
                 vm = page.next_version_id_marker().map(str::to_string);
             }
-            // Newest first, across versions and markers.
-            rows.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.latest.cmp(&a.latest)));
+            // Newest first, across versions and markers (each list already is; the
+            // stable sort keeps that order between entries of the same instant).
+            rows.sort_by(|a, b| b.latest.cmp(&a.latest).then(b.at.cmp(&a.at)));
             if rows.is_empty() {
                 anyhow::bail!("{bucket}/{key} has no versions");
             }

@@ -5,7 +5,9 @@
 //! and frees what the answer says nothing refers to any more.
 
 use crate::{ObjectError, Store};
-use cairn_raft::schema::{Command, CommandResult, Nanos, VersionEntry, Versioning, WriteCondition};
+use cairn_raft::schema::{
+    Attrs, Command, CommandResult, Nanos, ObjectVersion, VersionEntry, Versioning, WriteCondition,
+};
 use std::sync::Arc;
 
 /// What a delete did.
@@ -87,6 +89,43 @@ impl Store {
             bypass_governance,
         };
         self.deleted(self.meta.propose(cmd).await?)
+    }
+
+    /// A new version of `bucket/key` sharing the shards of its version `source`
+    /// (`"null"`: the null version): a rollback that copies no byte. `template` gives
+    /// the new version's headers; the state machine takes the data from the source as
+    /// it is at commit (gone: `Refused(NoSuchVersion)`). Answers the new version's id.
+    pub async fn copy_version(
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+        source: &str,
+        template: ObjectVersion,
+        attrs: Attrs,
+    ) -> Result<Option<String>, ObjectError> {
+        let cmd = Command::CopyVersion {
+            bucket: bucket.into(),
+            key: key.into(),
+            source_version_id: source.into(),
+            version: template,
+            condition: None,
+            attrs,
+        };
+        match self.meta.propose(cmd).await? {
+            CommandResult::Versioned { version_id, freed, .. } => {
+                freed.into_iter().for_each(|d| self.discard(d));
+                Ok(version_id)
+            }
+            CommandResult::Replaced(old) => {
+                if let Some(old) = old {
+                    self.discard(old.data);
+                }
+                Ok(None)
+            }
+            CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
+            other => Err(ObjectError::Unexpected(Box::new(other))),
+        }
     }
 
     fn deleted(self: &Arc<Self>, result: CommandResult) -> Result<Deleted, ObjectError> {

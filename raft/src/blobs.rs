@@ -1,11 +1,18 @@
-//! The blob index: which object or upload part owns each erasure-coded blob.
+//! The blob index: which object versions and upload parts refer to each
+//! erasure-coded blob. A blob may have more than one: a rollback (CopyVersion) makes a
+//! new version of a key that shares an older version's blobs, copying no byte.
 //!
-//! `sm_blobs` maps a blob id (u128 big-endian) to bincode([`BlobOwner`]). It is
-//! derived data: apply keeps it in step with `sm_objects`, `sm_versions` and `sm_parts`
-//! in the same transaction, snapshots do not carry it, and it is rebuilt from them
-//! after a snapshot install or when a store written before the index existed opens.
-//! The orphan collector asks it whether a shard file on disk is still referenced,
-//! and the healer asks it which object a damaged blob belongs to.
+//! `sm_blob_refs` holds one key per (blob, owner): `[blob id: u128 BE][bincode(BlobOwner)]`,
+//! with an empty value, so a blob's owners are one prefix scan and "is it referenced?"
+//! one seek. It is derived data: apply keeps it in step with `sm_objects`, `sm_versions`
+//! and `sm_parts` in the same transaction, snapshots do not carry it, and it is rebuilt
+//! from them after a snapshot install or when a store written before it opens (the
+//! single-owner `sm_blobs` of earlier stores is dropped then).
+//!
+//! A blob's data is garbage only when its last owner goes: [`release`] removes one owner
+//! and answers the part of the data nothing refers to any more. The orphan collector
+//! asks whether a shard file on disk is still referenced, the healer which version a
+//! damaged blob belongs to, and a blob move retargets every owner at once.
 
 use crate::error::MetaError;
 use crate::keys::split_history_key;
@@ -14,8 +21,23 @@ use crate::tables::Table;
 use crate::trees::SmTrees;
 use crate::tx::Tx;
 
+/// The single-owner index of stores written before blobs could be shared.
+pub(crate) const OLD_TREE: &str = "sm_blobs";
+
 pub(crate) fn blob_key(id: u128) -> [u8; 16] {
     id.to_be_bytes()
+}
+
+fn ref_key(id: u128, owner: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + owner.len());
+    k.extend_from_slice(&blob_key(id));
+    k.extend_from_slice(owner);
+    k
+}
+
+/// Decodes the owner out of an `sm_blob_refs` key.
+pub(crate) fn owner_of_key(k: &[u8]) -> Result<BlobOwner, MetaError> {
+    Ok(bincode::deserialize(k.get(16..).unwrap_or_default())?)
 }
 
 /// Every blob id of `data` (a multipart object has one per sharded part).
@@ -27,22 +49,84 @@ pub fn blob_ids(data: &ObjectData, out: &mut Vec<u128>) {
     }
 }
 
-/// Records `owner` for every blob of `data` (None removes them).
-pub(crate) fn index(tx: &mut Tx, data: &ObjectData, owner: Option<&BlobOwner>) -> Result<(), MetaError> {
+fn ids_of(data: &ObjectData) -> Vec<u128> {
     let mut ids = Vec::new();
     blob_ids(data, &mut ids);
+    ids
+}
+
+/// Records `owner` as referring to every blob of `data`.
+pub(crate) fn add(tx: &mut Tx, data: &ObjectData, owner: &BlobOwner) -> Result<(), MetaError> {
+    let ids = ids_of(data);
     if ids.is_empty() {
         return Ok(());
     }
-    let value = owner.map(bincode::serialize).transpose()?;
+    let o = bincode::serialize(owner)?;
     for id in ids {
-        tx.set(Table::Blobs, blob_key(id).to_vec(), value.clone());
+        tx.set(Table::Blobs, ref_key(id, &o), Some(Vec::new()));
     }
     Ok(())
 }
 
-/// Rebuilds `sm_blobs` from the objects and parts tables.
+/// Forgets that `owner` refers to the blobs of `data`.
+pub(crate) fn remove(tx: &mut Tx, data: &ObjectData, owner: &BlobOwner) -> Result<(), MetaError> {
+    let ids = ids_of(data);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let o = bincode::serialize(owner)?;
+    for id in ids {
+        tx.remove(Table::Blobs, ref_key(id, &o));
+    }
+    Ok(())
+}
+
+/// The blob now belongs to `to` instead of `from` (a version moving into the history,
+/// a noncurrent version promoted).
+pub(crate) fn transfer(tx: &mut Tx, data: &ObjectData, from: &BlobOwner, to: &BlobOwner) -> Result<(), MetaError> {
+    remove(tx, data, from)?;
+    add(tx, data, to)
+}
+
+/// Whether anything refers to blob `id`.
+pub(crate) fn referenced(tx: &Tx, id: u128) -> Result<bool, MetaError> {
+    tx.has_prefix(Table::Blobs, &blob_key(id))
+}
+
+/// Every owner of blob `id`.
+pub(crate) fn owners(tx: &Tx, id: u128) -> Result<Vec<BlobOwner>, MetaError> {
+    tx.scan_prefix(Table::Blobs, &blob_key(id))?.into_keys().map(|k| owner_of_key(&k)).collect()
+}
+
+/// What of `data` nothing refers to (any more): the data to free, `None` when every
+/// blob is still referenced. Inline data is always answered: it has no shards to keep.
+/// A command asks this after all its own changes to the index, so a blob it both
+/// drops and takes up again (a rollback onto the version it replaces) is kept.
+pub(crate) fn unreferenced(tx: &Tx, data: ObjectData) -> Result<Option<ObjectData>, MetaError> {
+    Ok(match data {
+        ObjectData::Inline(_) => Some(data),
+        ObjectData::Shards(ref r) => (!referenced(tx, r.id)?).then_some(data),
+        ObjectData::Parts(parts) => {
+            let mut free = Vec::with_capacity(parts.len());
+            for p in parts {
+                let shared = match &p.data {
+                    ObjectData::Shards(r) => referenced(tx, r.id)?,
+                    _ => false,
+                };
+                if !shared {
+                    free.push(p);
+                }
+            }
+            (!free.is_empty()).then_some(ObjectData::Parts(free))
+        }
+    })
+}
+
+/// Rebuilds `sm_blob_refs` from the objects, versions and parts tables.
 pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
+    if t.db.tree_names().iter().any(|n| n.as_ref() == OLD_TREE.as_bytes()) {
+        t.db.drop_tree(OLD_TREE)?;
+    }
     let (objects, parts, blobs) = (t.tree(Table::Objects), t.tree(Table::Parts), t.tree(Table::Blobs));
     blobs.clear()?;
     let mut w = BatchWriter { tree: blobs, batch: sled::Batch::default(), pending: 0, count: 0 };
@@ -83,14 +167,13 @@ struct BatchWriter<'a> {
 
 impl BatchWriter<'_> {
     fn add(&mut self, data: &ObjectData, owner: &BlobOwner) -> Result<(), MetaError> {
-        let mut ids = Vec::new();
-        blob_ids(data, &mut ids);
+        let ids = ids_of(data);
         if ids.is_empty() {
             return Ok(());
         }
-        let v = bincode::serialize(owner)?;
+        let o = bincode::serialize(owner)?;
         for id in ids {
-            self.batch.insert(&blob_key(id)[..], v.clone());
+            self.batch.insert(ref_key(id, &o), Vec::<u8>::new());
             self.pending += 1;
             self.count += 1;
         }

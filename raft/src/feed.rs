@@ -231,6 +231,13 @@ impl Change {
                 name: name.clone(),
             },
             Command::CreateBucketWith { bucket, .. } => Change::BucketCreated { bucket: bucket.name.clone() },
+            Command::CopyVersion { bucket, key, version, .. } => Change::ObjectPut {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                size: version.size,
+                etag: version.etag.clone(),
+                version_id: None,
+            },
         }
     }
 

@@ -13,7 +13,7 @@
 //! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
 //! | `sm_cluster`  | `layout`, `svc/<service name>`                                   | bincode / service's own    |
-//! | `sm_blobs`    | blob id, `u128` big-endian                                       | bincode(`BlobOwner`)       |
+//! | `sm_blob_refs` | `[blob id: u128 BE][bincode(BlobOwner)]`, one per owner          | empty                      |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
 //! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
@@ -78,7 +78,8 @@ pub(crate) const TREE_SM_META: &str = "sm_meta";
 pub(crate) const TREE_UPLOADS: &str = "sm_uploads";
 pub(crate) const TREE_PARTS: &str = "sm_parts";
 pub(crate) const TREE_CLUSTER: &str = "sm_cluster";
-pub(crate) const TREE_BLOBS: &str = "sm_blobs";
+/// (`sm_blobs`, the single-owner index of earlier stores, is never reused.)
+pub(crate) const TREE_BLOBS: &str = "sm_blob_refs";
 pub(crate) const TREE_USAGE: &str = "sm_usage";
 pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
 pub(crate) const TREE_OBJECT_ATTRS: &str = "sm_object_attrs";
@@ -98,8 +99,9 @@ pub(crate) const SM_MEMBERSHIP: &[u8] = b"membership";
 /// Present while a snapshot is being loaded into the trees; on open, a store that
 /// finds it reloads the current snapshot file.
 pub(crate) const SM_INSTALLING: &[u8] = b"installing";
-/// Present once `sm_blobs` matches the objects and parts trees (see [`crate::blobs`]).
-pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blobs_indexed";
+/// Present once `sm_blob_refs` matches the objects, versions and parts trees (see
+/// [`crate::blobs`]). (`blobs_indexed`, the marker of the old `sm_blobs`, is never reused.)
+pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 /// Present once `sm_usage` matches the objects tree (see [`crate::usage`]).
 pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_indexed";
 

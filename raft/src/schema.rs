@@ -311,6 +311,21 @@ pub enum Command {
         bucket: BucketInfo,
         settings: Attrs,
     },
+    /// A new version of `bucket/key` made from its version `source_version_id`
+    /// (`"null"`: the null version) sharing that version's data: no byte is copied (a
+    /// rollback). Apply takes the data, size, ETag and checksums from the source as it
+    /// is at this point of the log (`Refused(NoSuchVersion)` when it is gone,
+    /// `Refused(DeleteMarker)` for a marker); `version` gives the other headers. The
+    /// blobs are freed only when the last version referring to them goes. Otherwise
+    /// as PutObjectWith.
+    CopyVersion {
+        bucket: String,
+        key: String,
+        source_version_id: String,
+        version: ObjectVersion,
+        condition: Option<WriteCondition>,
+        attrs: Attrs,
+    },
 }
 
 /// Named attributes of one object version (or of the object an upload will make),

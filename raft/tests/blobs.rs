@@ -165,14 +165,130 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
         s.shutdown().await.unwrap();
     }
     {
+        // As a store written before blobs could be shared: the old single-owner tree
+        // and its marker, no sm_blob_refs.
         let db = sled::open(dir.path().join("sled")).unwrap();
-        db.open_tree("sm_meta").unwrap().remove("blobs_indexed").unwrap();
-        db.open_tree("sm_blobs").unwrap().clear().unwrap();
+        db.open_tree("sm_meta").unwrap().remove("blob_refs_indexed").unwrap();
+        db.open_tree("sm_meta").unwrap().insert("blobs_indexed", &b"1"[..]).unwrap();
+        db.open_tree("sm_blob_refs").unwrap().clear().unwrap();
+        db.open_tree("sm_blobs").unwrap().insert(13u128.to_be_bytes(), &b"stale"[..]).unwrap();
         db.flush().unwrap();
     }
     let s = MetaStore::open(dir.path(), 1).await.unwrap();
     for (id, want) in [(10, object_owner("bkt", "m")), (13, object_owner("bkt", "m")), (1, None), (20, None)] {
         assert_eq!(s.blob_owner(id).unwrap(), want, "blob {id} after rebuild");
     }
+    s.shutdown().await.unwrap();
+    drop(s);
+    let db = sled::open(dir.path().join("sled")).unwrap();
+    assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"sm_blobs"), "the old index is dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_blobs_live_until_their_last_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    create_bucket(&s, "bkt").await;
+    s.propose(Command::PutBucketVersioning { bucket: "bkt".into(), state: Versioning::Enabled }).await.unwrap();
+    let put = |data: ObjectData| Command::PutObjectWith {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        version: with_data(data),
+        condition: None,
+        attrs: Attrs::new(),
+    };
+    let made = |r: CommandResult| match r {
+        CommandResult::Versioned { version_id, freed, .. } => (version_id.unwrap(), freed),
+        other => panic!("{other:?}"),
+    };
+    let (v1, _) = made(s.propose(put(shards(1))).await.unwrap());
+    let (v2, _) = made(s.propose(put(shards(2))).await.unwrap());
+    // Roll back to v1: a new version sharing blob 1, nothing copied or freed.
+    let copy = |src: &str| Command::CopyVersion {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        source_version_id: src.into(),
+        version: version("template"),
+        condition: None,
+        attrs: Attrs::new(),
+    };
+    let (v3, freed) = made(s.propose(copy(&v1)).await.unwrap());
+    assert!(freed.is_empty());
+    let cur = s.get_object("bkt", "k").unwrap().unwrap();
+    assert_eq!((cur.data.clone(), cur.etag.as_str(), cur.version_id.as_deref()), (shards(1), "e", Some(v3.as_str())));
+    let mut owners = s.blob_owners(1).unwrap();
+    owners.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(
+        owners,
+        vec![
+            BlobOwner::Object { bucket: "bkt".into(), key: "k".into() },
+            BlobOwner::Version { bucket: "bkt".into(), key: "k".into(), version_id: Some(v1.clone()) },
+        ]
+    );
+    assert_eq!(s.bucket_usage("bkt").unwrap().objects, 3, "each version counts, as S3 bills them");
+
+    // A move retargets every version that refers to the blob, and only from where it is.
+    let mv = |from: Vec<u16>| Command::MoveBlob {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        id: 1,
+        from,
+        to: vec![4, 5, 6, 7],
+        layout_version: 2,
+    };
+    assert_eq!(s.propose(mv(vec![9, 9, 9, 9])).await.unwrap(), CommandResult::PreconditionFailed);
+    assert_eq!(s.propose(mv(vec![0, 1, 2, 3])).await.unwrap(), CommandResult::Ok);
+    let disks = |e: &VersionEntry| match e {
+        VersionEntry::Object(ObjectVersion { data: ObjectData::Shards(r), .. }) => r.disks.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(disks(&s.get_version("bkt", "k", Some(&v1)).unwrap().unwrap().0), vec![4, 5, 6, 7]);
+    assert_eq!(disks(&s.get_version("bkt", "k", Some(&v3)).unwrap().unwrap().0), vec![4, 5, 6, 7]);
+
+    // Deleting either sharer frees nothing; deleting the last frees the blob.
+    let del = |id: &str| Command::DeleteVersionAt {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        version_id: Some(id.into()),
+        condition: None,
+        at: 0,
+        bypass_governance: false,
+    };
+    let (_, freed) = made(s.propose(del(&v3)).await.unwrap());
+    assert!(freed.is_empty(), "v1 still refers to blob 1: {freed:?}");
+    assert_eq!(s.get_object("bkt", "k").unwrap().unwrap().version_id.as_deref(), Some(v2.as_str()));
+    let (_, freed) = made(s.propose(del(&v1)).await.unwrap());
+    assert_eq!(freed.len(), 1);
+    assert!(matches!(&freed[0], ObjectData::Shards(r) if r.id == 1));
+    assert_eq!(s.blob_owner(1).unwrap(), None);
+
+    // A rollback onto the version it replaces (the current one, copied onto itself in
+    // a suspended bucket, where the null version is replaced) keeps the shared blob.
+    s.propose(Command::PutBucketVersioning { bucket: "bkt".into(), state: Versioning::Suspended }).await.unwrap();
+    let null = s.propose(put(shards(5))).await.unwrap();
+    assert!(matches!(null, CommandResult::Versioned { version_id: None, .. }));
+    match s.propose(copy("null")).await.unwrap() {
+        CommandResult::Versioned { version_id: None, freed, .. } => assert!(freed.is_empty(), "{freed:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.get_object("bkt", "k").unwrap().unwrap().data, shards(5));
+    assert!(s.blob_owner(5).unwrap().is_some());
+
+    // The source must still be there when the copy commits.
+    let gone = s.propose(copy(&v1)).await.unwrap();
+    assert_eq!(gone, CommandResult::Refused(Refusal::NoSuchVersion));
+
+    // A rebuild gives the same owners.
+    s.shutdown().await.unwrap();
+    drop(s);
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        db.open_tree("sm_meta").unwrap().remove("blob_refs_indexed").unwrap();
+        db.open_tree("sm_blob_refs").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    assert_eq!(s.blob_owners(2).unwrap().len(), 1);
+    assert_eq!(s.blob_owners(5).unwrap(), vec![BlobOwner::Object { bucket: "bkt".into(), key: "k".into() }]);
     s.shutdown().await.unwrap();
 }

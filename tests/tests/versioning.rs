@@ -325,6 +325,59 @@ async fn noncurrent_shards_survive_collection_and_go_when_removed() {
     assert_eq!(get_v(&c, "s", None).await, (v1_data, Some(v1)));
 }
 
+/// Bytes of every shard file on `disks`.
+fn shard_bytes(disks: &[std::path::PathBuf]) -> u64 {
+    disks.iter().flat_map(|d| shard_files(d)).map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum()
+}
+
+/// A rollback shares the restored version's shards: nothing is written, and the
+/// shards stay until the last version that refers to them is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_copies_no_bytes() {
+    let node = TestNode::start();
+    let c = node.client();
+    create_bucket(&c, B).await;
+    set_versioning(&c, B, BucketVersioningStatus::Enabled).await;
+    let disks = node.disk_dirs();
+    let d1 = random_bytes(21, 600_000);
+    let v1 = put_v(&c, "cut", &d1).await.unwrap();
+    let only_v1 = shard_groups(&disks);
+    let d2 = random_bytes(22, 600_000);
+    let v2 = put_v(&c, "cut", &d2).await.unwrap();
+    let (groups, bytes) = (shard_groups(&disks), shard_bytes(&disks));
+    assert_eq!(groups.len(), 2);
+
+    let r = c.copy_object().bucket(B).key("cut").copy_source(format!("{B}/cut?versionId={v1}")).send().await.unwrap();
+    let v3 = r.version_id().unwrap().to_string();
+    assert_eq!(r.copy_object_result().unwrap().e_tag(), Some(format!("\"{}\"", md5_hex(&d1)).as_str()));
+    assert_eq!((shard_groups(&disks), shard_bytes(&disks)), (groups.clone(), bytes), "no shard was written");
+    assert_eq!(get_v(&c, "cut", None).await, (d1.clone(), Some(v3.clone())));
+    let l = c.list_object_versions().bucket(B).send().await.unwrap();
+    assert_eq!(l.versions().len(), 3);
+
+    // Removing the version it was restored from keeps the restored one, and its
+    // shards: the orphan collector leaves them, a read finds them.
+    c.delete_object().bucket(B).key("cut").version_id(&v1).send().await.unwrap();
+    let (status, body) = node.admin("POST", "gc?grace_secs=0", b"").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"removed\":0"), "{body}");
+    assert_eq!(shard_groups(&disks), groups, "v3 still refers to v1's shards");
+    assert_eq!(get_v(&c, "cut", Some(&v3)).await.0, d1);
+    // A rollback of the rollback shares them again, then removing both frees them.
+    let r = c.copy_object().bucket(B).key("cut").copy_source(format!("{B}/cut?versionId={v2}")).send().await.unwrap();
+    let v4 = r.version_id().unwrap().to_string();
+    assert_eq!(get_v(&c, "cut", None).await.0, d2);
+    c.delete_object().bucket(B).key("cut").version_id(&v3).send().await.unwrap();
+    let v2_only: std::collections::BTreeSet<String> = groups.difference(&only_v1).cloned().collect();
+    assert!(eventually(Duration::from_secs(10), || shard_groups(&disks) == v2_only).await, "v1's shards are freed");
+    assert_eq!(get_v(&c, "cut", Some(&v2)).await.0, d2);
+    c.delete_object().bucket(B).key("cut").version_id(&v2).send().await.unwrap();
+    assert_eq!(shard_groups(&disks), v2_only, "v4 still refers to v2's shards");
+    assert_eq!(get_v(&c, "cut", None).await, (d2, Some(v4.clone())));
+    c.delete_object().bucket(B).key("cut").version_id(&v4).send().await.unwrap();
+    assert!(eventually(Duration::from_secs(10), || shard_groups(&disks).is_empty()).await, "all freed");
+}
+
 /// Concurrent PUTs and DELETEs on one versioned key: every acknowledged version is
 /// listed once and reads back as written; every acknowledged delete left a marker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

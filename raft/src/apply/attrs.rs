@@ -74,7 +74,7 @@ pub(super) fn put(
         versions::Located::Nothing if version_id.is_none() => return Ok(CommandResult::NoSuchKey),
         versions::Located::Nothing => return Ok(CommandResult::Refused(Refusal::NoSuchVersion)),
         versions::Located::Marker => return Ok(CommandResult::Refused(Refusal::DeleteMarker)),
-        versions::Located::Object(id) => id,
+        versions::Located::Object(v) => v.version_id,
     };
     let subject = AttrSubject::Version(target.as_deref());
     if lock::is_lock_attr(&name) {

@@ -10,7 +10,7 @@
 //! | domain | commands | tables written |
 //! |---|---|---|
 //! | [`buckets`] | CreateBucket(With), DeleteBucket, PutBucketPolicy, PutBucketAcl | buckets, bucket settings, usage |
-//! | [`objects`] | PutObject(With), DeleteObject, PutObjectAcl, MoveBlob | objects, object attrs, blobs, usage |
+//! | [`objects`] | PutObject(With), CopyVersion, DeleteObject, PutObjectAcl, MoveBlob | objects, object attrs, blobs, usage |
 //! | [`uploads`] | CreateUpload(With), PutPart, AbortUpload, CompleteUpload | uploads, parts, object attrs, objects, blobs, usage |
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
@@ -77,6 +77,9 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
         }
         Command::DeleteVersionAt { bucket, key, version_id, condition, at, bypass_governance } => {
             versions::delete_version(tx, bucket, key, version_id, condition, at, bypass_governance)
+        }
+        Command::CopyVersion { bucket, key, source_version_id, version, condition, attrs } => {
+            objects::copy_version(tx, bucket, key, source_version_id, version, condition, attrs)
         }
         Command::PutVersionAttr { bucket, key, version_id, name, value, at, bypass_governance } => {
             attrs::put(tx, bucket, key, version_id, name, value, at, bypass_governance)

@@ -5,8 +5,11 @@
 use super::{attrs, buckets, lock};
 use crate::blobs;
 use crate::error::MetaError;
-use crate::keys::{object_key, AttrSubject};
-use crate::schema::{Attrs, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, WriteCondition};
+use crate::keys::{object_key, part_key, AttrSubject};
+use crate::schema::{
+    Attrs, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, PartRef, Refusal, VersionEntry,
+    WriteCondition,
+};
 use crate::tables::Table;
 use crate::tx::Tx;
 use crate::usage;
@@ -46,7 +49,8 @@ pub(super) fn current(tx: &Tx, okey: &[u8]) -> Result<Option<ObjectVersion>, Met
 }
 
 /// Makes `version` current under `okey`, taking `replaced` out of the blob index
-/// and usage (its attributes gone) and putting `version` in.
+/// and usage (its attributes gone) and putting `version` in. Answers the data of
+/// `replaced` that nothing refers to any more.
 pub(super) fn install(
     tx: &mut Tx,
     bucket: String,
@@ -54,15 +58,28 @@ pub(super) fn install(
     okey: Vec<u8>,
     version: &ObjectVersion,
     replaced: Option<&ObjectVersion>,
-) -> Result<(), MetaError> {
+) -> Result<Option<ObjectData>, MetaError> {
+    let owner = BlobOwner::Object { bucket, key };
+    let BlobOwner::Object { bucket, key } = &owner else { unreachable!("built above") };
     if let Some(old) = replaced {
-        attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
-        blobs::index(tx, &old.data, None)?;
-        usage::adjust(tx, &bucket, old.size, -1)?;
+        attrs::drop(tx, bucket, key, AttrSubject::Version(old.version_id.as_deref()))?;
+        blobs::remove(tx, &old.data, &owner)?;
+        usage::adjust(tx, bucket, old.size, -1)?;
     }
-    usage::adjust(tx, &bucket, version.size, 1)?;
-    blobs::index(tx, &version.data, Some(&BlobOwner::Object { bucket, key }))?;
-    tx.write(Table::Objects, okey, version)
+    usage::adjust(tx, bucket, version.size, 1)?;
+    blobs::add(tx, &version.data, &owner)?;
+    tx.write(Table::Objects, okey, version)?;
+    match replaced {
+        Some(old) => blobs::unreferenced(tx, old.data.clone()),
+        None => Ok(None),
+    }
+}
+
+/// `old` as a `Replaced` answer carries it: with only the data nothing refers to any
+/// more (none, when every blob is shared).
+pub(super) fn as_replaced(mut old: ObjectVersion, freed: Option<ObjectData>) -> ObjectVersion {
+    old.data = freed.unwrap_or(ObjectData::Inline(Vec::new()));
+    old
 }
 
 pub(super) fn put(
@@ -90,6 +107,30 @@ pub(super) fn put(
     super::versions::make_current(tx, bucket, key, okey, version, existing, None, new_attrs)
 }
 
+/// CopyVersion: a new version of `bucket/key` sharing the data of its version
+/// `source_version_id`, as that version is now.
+pub(super) fn copy_version(
+    tx: &mut Tx,
+    bucket: String,
+    key: String,
+    source_version_id: String,
+    mut version: ObjectVersion,
+    condition: Option<WriteCondition>,
+    new_attrs: Attrs,
+) -> Result<CommandResult, MetaError> {
+    let source = match super::versions::locate(tx, &bucket, &key, Some(&source_version_id))? {
+        super::versions::Located::Bucketless => return Ok(CommandResult::NoSuchBucket),
+        super::versions::Located::Nothing => return Ok(CommandResult::Refused(Refusal::NoSuchVersion)),
+        super::versions::Located::Marker => return Ok(CommandResult::Refused(Refusal::DeleteMarker)),
+        super::versions::Located::Object(v) => v,
+    };
+    version.data = source.data;
+    version.size = source.size;
+    version.etag = source.etag;
+    version.checksums = source.checksums;
+    put(tx, bucket, key, version, condition, new_attrs)
+}
+
 pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<CommandResult, MetaError> {
     if buckets::get(tx, &bucket)?.is_none() {
         return Ok(CommandResult::NoSuchBucket);
@@ -97,14 +138,15 @@ pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<Command
     let Some(okey) = object_key(&bucket, &key) else {
         return Ok(CommandResult::NoSuchBucket);
     };
-    let existing = current(tx, &okey)?;
-    if let Some(old) = &existing {
-        attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
-        blobs::index(tx, &old.data, None)?;
-        usage::adjust(tx, &bucket, old.size, -1)?;
-        tx.remove(Table::Objects, okey);
-    }
-    Ok(CommandResult::Replaced(existing))
+    let Some(old) = current(tx, &okey)? else {
+        return Ok(CommandResult::Replaced(None));
+    };
+    attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
+    usage::adjust(tx, &bucket, old.size, -1)?;
+    tx.remove(Table::Objects, okey);
+    blobs::remove(tx, &old.data, &BlobOwner::Object { bucket, key })?;
+    let freed = blobs::unreferenced(tx, old.data.clone())?;
+    Ok(CommandResult::Replaced(Some(as_replaced(old, freed))))
 }
 
 pub(super) fn set_acl(tx: &mut Tx, bucket: String, key: String, acl: CannedAcl) -> Result<CommandResult, MetaError> {
@@ -122,8 +164,11 @@ pub(super) fn set_acl(tx: &mut Tx, bucket: String, key: String, acl: CannedAcl) 
     Ok(CommandResult::Ok)
 }
 
-/// Points blob `id` of `bucket/key` at the disks `to`; refused unless it still sits
-/// on `from`, so a move never undoes a newer write or another move.
+/// Points blob `id` of `bucket/key` at the disks `to`, in every record that refers to
+/// it (the current version, noncurrent versions sharing it after a rollback); refused
+/// unless the key's current version refers to it and every record still has it on
+/// `from`, so a move never undoes a newer write or another move, and no version is
+/// left pointing at shards the move removes.
 pub(super) fn move_blob(
     tx: &mut Tx,
     bucket: String,
@@ -136,13 +181,50 @@ pub(super) fn move_blob(
     let Some(okey) = object_key(&bucket, &key) else {
         return Ok(CommandResult::NoSuchKey);
     };
-    let Some(mut version) = current(tx, &okey)? else {
+    if current(tx, &okey)?.is_none() {
         return Ok(CommandResult::NoSuchKey);
-    };
-    if !retarget(&mut version.data, id, from, to, layout_version) {
+    }
+    let mut updated: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut owns_current = false;
+    for owner in blobs::owners(tx, id)? {
+        let found = match owner {
+            BlobOwner::Object { bucket: b, key: k } => {
+                owns_current |= b == bucket && k == key;
+                let ok = object_key(&b, &k).ok_or_else(|| MetaError::Storage("blob owner without a key".into()))?;
+                current(tx, &ok)?.map(|mut v| {
+                    let moved = retarget(&mut v.data, id, from, to, layout_version);
+                    (moved, Table::Objects, ok, bincode::serialize(&v))
+                })
+            }
+            BlobOwner::Version { bucket: b, key: k, version_id } => super::versions::history(tx, &b, &k)?
+                .into_iter()
+                .find(|(_, e)| e.version_id() == version_id.as_deref() && matches!(e, VersionEntry::Object(_)))
+                .map(|(hk, mut e)| {
+                    let moved = match &mut e {
+                        VersionEntry::Object(v) => retarget(&mut v.data, id, from, to, layout_version),
+                        VersionEntry::Marker(_) => false,
+                    };
+                    (moved, Table::Versions, hk, bincode::serialize(&e))
+                }),
+            BlobOwner::Part { upload_id, number } => {
+                let pk = part_key(&upload_id, number);
+                tx.read::<PartRef>(Table::Parts, &pk)?.map(|mut p| {
+                    let moved = retarget(&mut p.data, id, from, to, layout_version);
+                    (moved, Table::Parts, pk, bincode::serialize(&p))
+                })
+            }
+        };
+        match found {
+            Some((true, table, k, v)) => updated.push((table, k, v?)),
+            _ => return Ok(CommandResult::PreconditionFailed),
+        }
+    }
+    if !owns_current {
         return Ok(CommandResult::PreconditionFailed);
     }
-    tx.write(Table::Objects, okey, &version)?;
+    for (table, k, v) in updated {
+        tx.set(table, k, Some(v));
+    }
     Ok(CommandResult::Ok)
 }
 

@@ -38,6 +38,7 @@ fn remove(tx: &mut Tx, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, M
     let mut out = Vec::with_capacity(parts.len());
     for (k, p) in parts {
         tx.remove(Table::Parts, k);
+        blobs::remove(tx, &p.data, &BlobOwner::Part { upload_id: upload_id.into(), number: p.number })?;
         out.push(p);
     }
     tx.remove(Table::Uploads, ukey);
@@ -78,10 +79,11 @@ pub(super) fn put_part(
     let old: Option<PartRef> = tx.read(Table::Parts, &pkey)?;
     // A re-sent part that points at the very same blob replaces nothing.
     let discard = old.map(|o| o.data).filter(|d| *d != part.data);
+    let owner = BlobOwner::Part { upload_id, number: part.number };
     if let Some(d) = &discard {
-        blobs::index(tx, d, None)?;
+        blobs::remove(tx, d, &owner)?;
     }
-    blobs::index(tx, &part.data, Some(&BlobOwner::Part { upload_id, number: part.number }))?;
+    blobs::add(tx, &part.data, &owner)?;
     tx.write(Table::Parts, pkey, &part)?;
     Ok(CommandResult::Discard(discard.into_iter().collect()))
 }
@@ -95,9 +97,6 @@ pub(super) fn abort(tx: &mut Tx, bucket: String, key: String, upload_id: String)
     }
     let parts = remove(tx, ukey, &upload_id)?;
     attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
-    for p in &parts {
-        blobs::index(tx, &p.data, None)?;
-    }
     Ok(CommandResult::Discard(parts.into_iter().map(|p| p.data).collect()))
 }
 
@@ -139,9 +138,6 @@ pub(super) fn complete(
     };
     let kept: BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
     let discard: Vec<ObjectData> = stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
-    for d in &discard {
-        blobs::index(tx, d, None)?;
-    }
     remove(tx, ukey, &upload_id)?;
     attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
     super::versions::make_current(tx, bucket, key, okey, version, existing, Some(discard), new_attrs)

@@ -52,7 +52,7 @@ fn stamp(tx: &Tx, sub: u8) -> Stamp {
 }
 
 /// The history of `bucket/key`, newest first, with each entry's `sm_versions` key.
-fn history(tx: &Tx, bucket: &str, key: &str) -> Result<Vec<(Vec<u8>, VersionEntry)>, MetaError> {
+pub(super) fn history(tx: &Tx, bucket: &str, key: &str) -> Result<Vec<(Vec<u8>, VersionEntry)>, MetaError> {
     let Some(p) = history_prefix(bucket, key) else {
         return Ok(Vec::new());
     };
@@ -65,31 +65,52 @@ fn history_stamp(entry: &VersionEntry, null_stamp: Stamp) -> Stamp {
     entry.version_id().and_then(Stamp::parse_id).unwrap_or(null_stamp)
 }
 
+/// The blob owner of `bucket/key`'s current version.
+fn current_owner(bucket: &str, key: &str) -> BlobOwner {
+    BlobOwner::Object { bucket: bucket.into(), key: key.into() }
+}
+
+/// The blob owner of a version of `bucket/key` in the history.
+fn history_owner(bucket: &str, key: &str, v: &ObjectVersion) -> BlobOwner {
+    BlobOwner::Version { bucket: bucket.into(), key: key.into(), version_id: v.version_id.clone() }
+}
+
+/// Writes `entry` (a marker, or a version leaving `sm_objects`) into the history.
 fn push_history(tx: &mut Tx, bucket: &str, key: &str, entry: &VersionEntry, at: Stamp) -> Result<(), MetaError> {
     let Some(k) = history_key(bucket, key, &at) else {
         return Ok(());
     };
     if let VersionEntry::Object(v) = entry {
-        let owner = BlobOwner::Version { bucket: bucket.into(), key: key.into(), version_id: v.version_id.clone() };
-        blobs::index(tx, &v.data, Some(&owner))?;
+        blobs::transfer(tx, &v.data, &current_owner(bucket, key), &history_owner(bucket, key, v))?;
     }
     tx.write(Table::Versions, k, entry)
 }
 
-/// Forgets an object version for good: out of the blob index and usage, its
-/// attributes gone; its data is freed.
+/// Forgets an object version for good (`owner` is where it was: current or in the
+/// history): out of the blob index and usage, its attributes gone; its data is a
+/// candidate to free ([`settle`] keeps what is still referenced at the end).
 fn forget(
     tx: &mut Tx,
     bucket: &str,
     key: &str,
     v: ObjectVersion,
+    owner: &BlobOwner,
     freed: &mut Vec<ObjectData>,
 ) -> Result<(), MetaError> {
     attrs::drop(tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?;
-    blobs::index(tx, &v.data, None)?;
     usage::adjust(tx, bucket, v.size, -1)?;
+    blobs::remove(tx, &v.data, owner)?;
     freed.push(v.data);
     Ok(())
+}
+
+/// The candidates of a command that nothing refers to once all its changes are made.
+fn settle(tx: &Tx, freed: Vec<ObjectData>) -> Result<Vec<ObjectData>, MetaError> {
+    let mut out = Vec::with_capacity(freed.len());
+    for d in freed {
+        out.extend(blobs::unreferenced(tx, d)?);
+    }
+    Ok(out)
 }
 
 /// Removes the null version (object or marker) from the history of `bucket/key`.
@@ -98,7 +119,8 @@ fn drop_null_history(tx: &mut Tx, bucket: &str, key: &str, freed: &mut Vec<Objec
         if e.version_id().is_none() {
             tx.remove(Table::Versions, k);
             if let VersionEntry::Object(v) = e {
-                forget(tx, bucket, key, v, freed)?;
+                let owner = history_owner(bucket, key, &v);
+                forget(tx, bucket, key, v, &owner, freed)?;
             }
         }
     }
@@ -117,7 +139,7 @@ fn retire_current(
     freed: &mut Vec<ObjectData>,
 ) -> Result<(), MetaError> {
     if state == Versioning::Suspended && old.version_id.is_none() {
-        return forget(tx, bucket, key, old, freed);
+        return forget(tx, bucket, key, old, &current_owner(bucket, key), freed);
     }
     let entry = VersionEntry::Object(old);
     let s = history_stamp(&entry, Stamp { sub: 0, ..at });
@@ -143,11 +165,11 @@ pub(super) fn make_current(
 ) -> Result<CommandResult, MetaError> {
     let Some(st) = state(tx, &bucket)? else {
         version.version_id = None;
-        objects::install(tx, bucket.clone(), key.clone(), okey, &version, existing.as_ref())?;
+        let old_data = objects::install(tx, bucket.clone(), key.clone(), okey, &version, existing.as_ref())?;
         attrs::write_all(tx, &bucket, &key, AttrSubject::Version(None), new_attrs);
         return Ok(match also_freed {
-            None => CommandResult::Replaced(existing),
-            Some(f) => CommandResult::Discard(f.into_iter().chain(existing.map(|v| v.data)).collect()),
+            None => CommandResult::Replaced(existing.map(|v| objects::as_replaced(v, old_data))),
+            Some(f) => CommandResult::Discard(f.into_iter().chain(old_data).collect()),
         });
     };
     let at = stamp(tx, 1);
@@ -166,6 +188,7 @@ pub(super) fn make_current(
     let version_id = version.version_id.clone();
     attrs::write_all(tx, &bucket, &key, AttrSubject::Version(version_id.as_deref()), new_attrs);
     objects::install(tx, bucket, key, okey, &version, None)?;
+    let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: false, freed })
 }
 
@@ -205,6 +228,7 @@ pub(super) fn delete(
     };
     let marker = VersionEntry::Marker(DeleteMarker { version_id: version_id.clone(), last_modified: at_time, owner });
     push_history(tx, &bucket, &key, &marker, at)?;
+    let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: true, freed })
 }
 
@@ -240,8 +264,9 @@ pub(super) fn delete_version(
         }
         let cur = cur.clone();
         tx.remove(Table::Objects, okey.clone());
-        forget(tx, &bucket, &key, cur, &mut freed)?;
+        forget(tx, &bucket, &key, cur, &current_owner(&bucket, &key), &mut freed)?;
         promote(tx, &bucket, &key, okey)?;
+        let freed = settle(tx, freed)?;
         return Ok(CommandResult::Versioned { version_id, delete_marker: false, freed });
     }
     let entries = history(tx, &bucket, &key)?;
@@ -274,7 +299,8 @@ pub(super) fn delete_version(
     tx.remove(Table::Versions, k);
     let delete_marker = match entry {
         VersionEntry::Object(v) => {
-            forget(tx, &bucket, &key, v, &mut freed)?;
+            let owner = history_owner(&bucket, &key, &v);
+            forget(tx, &bucket, &key, v, &owner, &mut freed)?;
             false
         }
         VersionEntry::Marker(_) => true,
@@ -283,6 +309,7 @@ pub(super) fn delete_version(
     if current.is_none() && i == 0 {
         promote(tx, &bucket, &key, okey)?;
     }
+    let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker, freed })
 }
 
@@ -304,7 +331,7 @@ fn check_delete_condition(condition: Option<&WriteCondition>, target: Option<&Ob
 fn promote(tx: &mut Tx, bucket: &str, key: &str, okey: Vec<u8>) -> Result<(), MetaError> {
     if let Some((k, VersionEntry::Object(v))) = history(tx, bucket, key)?.into_iter().next() {
         tx.remove(Table::Versions, k);
-        blobs::index(tx, &v.data, Some(&BlobOwner::Object { bucket: bucket.into(), key: key.into() }))?;
+        blobs::transfer(tx, &v.data, &history_owner(bucket, key, &v), &current_owner(bucket, key))?;
         tx.write(Table::Objects, okey, &v)?;
     }
     Ok(())
@@ -315,8 +342,7 @@ pub(super) enum Located {
     Bucketless,
     Nothing,
     Marker,
-    /// An object version, by its id (`None`: the null version).
-    Object(Option<String>),
+    Object(Box<ObjectVersion>),
 }
 
 /// The version `version_id` names: `None` the current one, `"null"` the null version,
@@ -328,10 +354,10 @@ pub(super) fn locate(tx: &Tx, bucket: &str, key: &str, version_id: Option<&str>)
     let current = objects::current(tx, &okey)?;
     let want_null = version_id == Some("null");
     let found = match (version_id, current) {
-        (None, Some(c)) => return Ok(Located::Object(c.version_id)),
+        (None, Some(c)) => return Ok(Located::Object(Box::new(c))),
         (None, None) => return Ok(Located::Nothing),
         (Some(id), Some(c)) if c.version_id.as_deref() == Some(id) || (want_null && c.version_id.is_none()) => {
-            return Ok(Located::Object(c.version_id))
+            return Ok(Located::Object(Box::new(c)))
         }
         (Some(id), _) => history(tx, bucket, key)?.into_iter().map(|(_, e)| e).find(|e| {
             if want_null {
@@ -342,7 +368,7 @@ pub(super) fn locate(tx: &Tx, bucket: &str, key: &str, version_id: Option<&str>)
         }),
     };
     Ok(match found {
-        Some(VersionEntry::Object(v)) => Located::Object(v.version_id),
+        Some(VersionEntry::Object(v)) => Located::Object(Box::new(v)),
         Some(VersionEntry::Marker(_)) => Located::Marker,
         None => Located::Nothing,
     })

@@ -43,9 +43,20 @@ impl MetaStore {
         Ok(out)
     }
 
-    /// The object or upload part that refers to blob `id`, as this node has applied it.
+    /// One object version or upload part that refers to blob `id` (the first of its
+    /// owners), as this node has applied it; `None` when nothing does.
     pub fn blob_owner(&self, id: u128) -> Result<Option<BlobOwner>, MetaError> {
-        decode(self.inner().trees.tree(Table::Blobs).get(crate::blobs::blob_key(id))?)
+        match self.inner().trees.tree(Table::Blobs).scan_prefix(crate::blobs::blob_key(id)).next() {
+            Some(item) => Ok(Some(crate::blobs::owner_of_key(&item?.0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every object version and upload part that refers to blob `id`.
+    pub fn blob_owners(&self, id: u128) -> Result<Vec<BlobOwner>, MetaError> {
+        let inner = self.inner();
+        let tree = inner.trees.tree(Table::Blobs);
+        tree.scan_prefix(crate::blobs::blob_key(id)).map(|item| crate::blobs::owner_of_key(&item?.0)).collect()
     }
 
     /// Objects and bytes of a bucket's current versions, as this node has applied them.

@@ -99,6 +99,33 @@ impl CairnS3 {
         if let Some(a) = input.checksum_algorithm.as_ref() {
             algorithms.push(Algorithm::parse(a.as_str())?);
         }
+        // A rollback (a version of this key copied onto it, headers kept) shares the
+        // version's shards: no byte is read or written.
+        let same_key = src_bucket == input.bucket && src_key == input.key;
+        let checksums_kept = input.checksum_algorithm.as_ref().is_none_or(|a| src.checksums.contains_key(a.as_str()));
+        if same_key && names_version && !replace && checksums_kept {
+            let source = src.version_id.clone().unwrap_or_else(|| "null".into());
+            let last_modified = now();
+            let template = ObjectVersion { version_id: None, last_modified, owner, acl, ..src };
+            let (etag, checksums) = (template.etag.clone(), template.checksums.clone());
+            let made = self
+                .store
+                .copy_version(&input.bucket, &input.key, &source, template, attrs)
+                .await
+                .map_err(errors::object)?;
+            let mut result = CopyObjectResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(to_timestamp(last_modified)),
+                ..Default::default()
+            };
+            set_checksum_fields!(result, &checksums);
+            return Ok(S3Response::new(CopyObjectOutput {
+                copy_object_result: Some(result),
+                version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
+                copy_source_version_id: self.shown_version_id(&src_bucket, src_version_id.as_deref())?,
+                ..Default::default()
+            }));
+        }
         let body = self.store.read(&src, 0, src.size).map_err(errors::object)?;
         let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size)).await?;
         let etag = blob.digests.etag();
