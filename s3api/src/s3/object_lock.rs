@@ -258,11 +258,8 @@ impl CairnS3 {
         req: S3Request<GetObjectRetentionInput>,
     ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         self.require_lock(&input.bucket).await?;
-        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
-        let attrs =
-            self.store.version_attrs(&input.bucket, &input.key, obj.version_id.as_deref()).map_err(errors::object)?;
+        let (_, attrs) = self.named_version_attrs(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let Some(r) = stored_retention(&attrs)? else { return Err(no_lock_on_version()) };
         Ok(S3Response::new(GetObjectRetentionOutput {
             retention: Some(ObjectLockRetention {
@@ -296,11 +293,8 @@ impl CairnS3 {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
         self.require_lock(&input.bucket).await?;
-        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
-        let attrs =
-            self.store.version_attrs(&input.bucket, &input.key, obj.version_id.as_deref()).map_err(errors::object)?;
+        let (_, attrs) = self.named_version_attrs(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let Some(on) = stored_hold(&attrs)? else { return Err(no_lock_on_version()) };
         let status = ObjectLockLegalHoldStatus::from(if on { "ON" } else { "OFF" }.to_string());
         Ok(S3Response::new(GetObjectLegalHoldOutput { legal_hold: Some(ObjectLockLegalHold { status: Some(status) }) }))

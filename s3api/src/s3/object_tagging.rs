@@ -97,10 +97,7 @@ impl CairnS3 {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
-        self.store.meta.read_barrier().await.map_err(errors::meta)?;
-        let obj = self.object_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
-        let attrs =
-            self.store.version_attrs(&input.bucket, &input.key, obj.version_id.as_deref()).map_err(errors::object)?;
+        let (obj, attrs) = self.named_version_attrs(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let tag_set = of(&attrs)?.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect();
         let version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id }))

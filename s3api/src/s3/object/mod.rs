@@ -50,6 +50,20 @@ fn marker_error(code: S3ErrorCode, message: &str, version_id: Option<String>) ->
 }
 
 impl CairnS3 {
+    /// The version a request names (see [`Self::object_version`]) and its attributes,
+    /// after a read barrier: what the attribute reads (tags, retention, legal hold) share.
+    pub(crate) async fn named_version_attrs(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<(ObjectVersion, Attrs)> {
+        self.store.meta.read_barrier().await.map_err(errors::meta)?;
+        let obj = self.object_version(bucket, key, version_id).await?;
+        let attrs = self.store.version_attrs(bucket, key, obj.version_id.as_deref()).map_err(errors::object)?;
+        Ok((obj, attrs))
+    }
+
     /// The object version a request names: the latest without `versionId`, else that
     /// version (`null` included). A latest delete marker is 404 NoSuchKey, a marker
     /// named by id is 405 MethodNotAllowed, both with `x-amz-delete-marker`; an id
