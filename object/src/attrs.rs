@@ -4,7 +4,7 @@
 //! this file proposes and maps the answer.
 
 use crate::{ObjectError, Store};
-use cairn_raft::schema::{Attrs, Command, CommandResult, Nanos, ObjectLockConfig};
+use cairn_raft::schema::{Attrs, CannedAcl, Command, CommandResult, Nanos, ObjectLockConfig};
 
 /// Which version an attribute change names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,17 @@ pub enum VersionRef<'a> {
     Null,
     /// A version by id.
     Id(&'a str),
+}
+
+impl VersionRef<'_> {
+    /// How a command names the version: `None` the current one, `"null"` the null one.
+    fn command_id(self) -> Option<String> {
+        match self {
+            VersionRef::Current => None,
+            VersionRef::Null => Some("null".to_string()),
+            VersionRef::Id(id) => Some(id.to_string()),
+        }
+    }
 }
 
 impl Store {
@@ -33,6 +44,25 @@ impl Store {
         Ok(self.meta.bucket_object_lock(bucket)?)
     }
 
+    /// Sets the ACL of one version, current or not; answers its id.
+    pub async fn put_version_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: VersionRef<'_>,
+        acl: CannedAcl,
+    ) -> Result<Option<String>, ObjectError> {
+        let cmd =
+            Command::PutVersionAcl { bucket: bucket.into(), key: key.into(), version_id: version.command_id(), acl };
+        match self.meta.propose(cmd).await? {
+            CommandResult::Versioned { version_id, .. } => Ok(version_id),
+            CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
+            CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
+            CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
+            other => Err(ObjectError::Unexpected(Box::new(other))),
+        }
+    }
+
     /// Sets (`Some`) or removes (`None`) attribute `name` of one version, as of `now`;
     /// answers the version's id (`None`: the null version).
     #[allow(clippy::too_many_arguments)]
@@ -46,15 +76,10 @@ impl Store {
         now: Nanos,
         bypass_governance: bool,
     ) -> Result<Option<String>, ObjectError> {
-        let version_id = match version {
-            VersionRef::Current => None,
-            VersionRef::Null => Some("null".to_string()),
-            VersionRef::Id(id) => Some(id.to_string()),
-        };
         let cmd = Command::PutVersionAttr {
             bucket: bucket.into(),
             key: key.into(),
-            version_id,
+            version_id: version.command_id(),
             name: name.into(),
             value,
             at: now,

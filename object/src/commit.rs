@@ -8,7 +8,7 @@
 use crate::freed::shards_of;
 use crate::{ObjectError, Store};
 use cairn_raft::schema::{
-    Attrs, CannedAcl, Command, CommandResult, MultipartUpload, Nanos, ObjectVersion, PartRef, WriteCondition,
+    Attrs, Command, CommandResult, MultipartUpload, Nanos, ObjectVersion, PartRef, WriteCondition,
 };
 use std::sync::Arc;
 
@@ -58,16 +58,6 @@ impl Store {
             CommandResult::NoSuchBucket => refuse(ObjectError::NoSuchBucket),
             CommandResult::Refused(r) => refuse(ObjectError::Refused(r)),
             other => refuse(ObjectError::Unexpected(Box::new(other))),
-        }
-    }
-
-    /// Replaces the ACL of the current version of `bucket/key`.
-    pub async fn put_version_acl(&self, bucket: String, key: String, acl: CannedAcl) -> Result<(), ObjectError> {
-        match self.meta.propose(Command::PutObjectAcl { bucket, key, acl }).await? {
-            CommandResult::Ok => Ok(()),
-            CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
-            CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
-            other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }
 

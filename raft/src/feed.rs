@@ -231,6 +231,9 @@ impl Change {
                 name: name.clone(),
             },
             Command::CreateBucketWith { bucket, .. } => Change::BucketCreated { bucket: bucket.name.clone() },
+            Command::PutVersionAcl { bucket, key, .. } => {
+                Change::ObjectAclSet { bucket: bucket.clone(), key: key.clone() }
+            }
             Command::CopyVersion { bucket, key, version, .. } => Change::ObjectPut {
                 bucket: bucket.clone(),
                 key: key.clone(),

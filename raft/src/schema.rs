@@ -326,6 +326,16 @@ pub enum Command {
         condition: Option<WriteCondition>,
         attrs: Attrs,
     },
+    /// Sets the ACL of one version of `bucket/key`, current or not: `version_id` `None`
+    /// is the current version, `Some("null")` the null version. Answers `Versioned`
+    /// with the version's id; NoSuchKey without a current version, `Refused` for a
+    /// marker or a version that does not exist.
+    PutVersionAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        acl: CannedAcl,
+    },
 }
 
 /// Named attributes of one object version (or of the object an upload will make),

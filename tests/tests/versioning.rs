@@ -8,7 +8,8 @@
 use cairn_tests::aws_sdk_s3::error::SdkError;
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectCannedAcl, ObjectIdentifier,
+    VersioningConfiguration,
 };
 use cairn_tests::aws_sdk_s3::Client;
 use cairn_tests::*;
@@ -123,6 +124,29 @@ async fn versions_markers_and_states() {
     assert_eq!(get_v(&c, "k", None).await.0, b"two");
     c.delete_object().bucket(B).key("k").version_id(&v2).send().await.unwrap();
     assert_eq!(get_v(&c, "k", None).await, (big1.clone(), Some(v1.clone())));
+
+    // The ACL of a noncurrent version is its own: set and read by id.
+    let v_acl = put_v(&c, "k", b"newer").await.unwrap();
+    c.put_object_acl().bucket(B).key("k").version_id(&v1).acl(ObjectCannedAcl::PublicRead).send().await.unwrap();
+    let public = |r: &cairn_tests::aws_sdk_s3::operation::get_object_acl::GetObjectAclOutput| {
+        r.grants().iter().any(|g| g.grantee().and_then(|e| e.uri()).is_some_and(|u| u.ends_with("AllUsers")))
+    };
+    let old_acl = c.get_object_acl().bucket(B).key("k").version_id(&v1).send().await.unwrap();
+    assert!(public(&old_acl), "v1 is public-read: {old_acl:?}");
+    let cur_acl = c.get_object_acl().bucket(B).key("k").send().await.unwrap();
+    assert!(!public(&cur_acl), "the current version stays private: {cur_acl:?}");
+    // Each version's ACL decides for it: anonymous reads of v1 pass, of the others not.
+    let anon = |q: String| {
+        let url = format!("{}/{B}/k{q}", node.endpoint());
+        async move { raw_http().get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(anon(format!("?versionId={v1}")).await, 200);
+    assert_eq!(anon(String::new()).await, 403);
+    assert_eq!(anon(format!("?versionId={v_acl}")).await, 403);
+    let r =
+        c.put_object_acl().bucket(B).key("k").version_id("00000000000000000000000000").acl(ObjectCannedAcl::Private);
+    assert_s3_err("ACL of no such version", r.send().await, 404, "NoSuchVersion");
+    c.delete_object().bucket(B).key("k").version_id(&v_acl).send().await.unwrap();
 
     // Suspended: writes replace the null version, which the listing shows once.
     set_versioning(&c, B, BucketVersioningStatus::Suspended).await;

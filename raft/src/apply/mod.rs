@@ -15,7 +15,7 @@
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
 //! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
-//! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
+//! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
 //! | [`attrs`] | PutVersionAttr (and every write and removal of a version) | object attrs |
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 
@@ -77,6 +77,9 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
         }
         Command::DeleteVersionAt { bucket, key, version_id, condition, at, bypass_governance } => {
             versions::delete_version(tx, bucket, key, version_id, condition, at, bypass_governance)
+        }
+        Command::PutVersionAcl { bucket, key, version_id, acl } => {
+            versions::update(tx, &bucket, &key, version_id.as_deref(), |v| v.acl = acl)
         }
         Command::CopyVersion { bucket, key, source_version_id, version, condition, attrs } => {
             objects::copy_version(tx, bucket, key, source_version_id, version, condition, attrs)

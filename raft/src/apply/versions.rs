@@ -337,6 +337,46 @@ fn promote(tx: &mut Tx, bucket: &str, key: &str, okey: Vec<u8>) -> Result<(), Me
     Ok(())
 }
 
+/// Changes one object version where it is stored (`version_id` as in [`locate`]).
+pub(super) fn update(
+    tx: &mut Tx,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    f: impl FnOnce(&mut ObjectVersion),
+) -> Result<CommandResult, MetaError> {
+    let (Some(_), Some(okey)) = (buckets::get(tx, bucket)?, object_key(bucket, key)) else {
+        return Ok(CommandResult::NoSuchBucket);
+    };
+    let names = |v: Option<&str>| match version_id {
+        None => true,
+        Some("null") => v.is_none(),
+        Some(id) => v == Some(id),
+    };
+    if let Some(mut c) = objects::current(tx, &okey)?.filter(|c| names(c.version_id.as_deref())) {
+        f(&mut c);
+        let id = c.version_id.clone();
+        tx.write(Table::Objects, okey, &c)?;
+        return Ok(CommandResult::Versioned { version_id: id, delete_marker: false, freed: Vec::new() });
+    }
+    if version_id.is_none() {
+        return Ok(CommandResult::NoSuchKey);
+    }
+    for (k, mut e) in history(tx, bucket, key)? {
+        if !names(e.version_id()) {
+            continue;
+        }
+        let VersionEntry::Object(v) = &mut e else {
+            return Ok(CommandResult::Refused(Refusal::DeleteMarker));
+        };
+        f(v);
+        let id = v.version_id.clone();
+        tx.write(Table::Versions, k, &e)?;
+        return Ok(CommandResult::Versioned { version_id: id, delete_marker: false, freed: Vec::new() });
+    }
+    Ok(CommandResult::Refused(Refusal::NoSuchVersion))
+}
+
 /// What a version id names in `bucket/key`.
 pub(super) enum Located {
     Bucketless,

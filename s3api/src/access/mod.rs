@@ -28,7 +28,7 @@ use crate::policy::{self, Decision, Policy};
 use crate::refusals;
 use acl::Asker;
 use cairn_raft::MetaStore;
-use cairn_raft::schema::BucketInfo;
+use cairn_raft::schema::{BucketInfo, ObjectVersion, VersionEntry};
 use ops::{Need, On, Rule};
 use public_block::PublicAccessBlock;
 use s3s::access::{S3Access, S3AccessContext};
@@ -154,7 +154,7 @@ impl Authorizer {
             Rule::PerKey => {}
             Rule::Bucket(need) => {
                 let Some(bucket) = bucket else { return Err(denied()) };
-                if let Err(e) = self.decide(&caller, &need, bucket, key, &conditions) {
+                if let Err(e) = self.decide(&caller, &need, bucket, key, version_id.as_deref(), &conditions) {
                     // A read of a missing key by someone who may list the bucket is the
                     // handler's 404, as on AWS: listing would tell them anyway.
                     let absent_ok = matches!(op, "GetObject" | "HeadObject")
@@ -177,7 +177,7 @@ impl Authorizer {
                         let Rule::Bucket(read) = ops::rule_for("GetObject", version_id.is_some()) else {
                             unreachable!("GetObject is a bucket rule")
                         };
-                        self.decide(&caller, &read, sb, Some(sk), &conditions)?;
+                        self.decide(&caller, &read, sb, Some(sk), version_id.as_deref(), &conditions)?;
                         self.expected_owner(req.headers().get("x-amz-source-expected-bucket-owner"), sb)?;
                     }
                     copy = Some(source);
@@ -200,7 +200,7 @@ impl Authorizer {
             return Ok(false);
         }
         let Rule::Bucket(list) = ops::rule("ListObjects") else { unreachable!("ListObjects is a bucket rule") };
-        Ok(self.decide(caller, &list, bucket, None, conds).is_ok())
+        Ok(self.decide(caller, &list, bucket, None, None, conds).is_ok())
     }
 
     /// `x-amz-expected-bucket-owner`: the request is refused when the bucket belongs
@@ -218,15 +218,18 @@ impl Authorizer {
         let Rule::Bucket(need) = ops::rule_for("DeleteObject", names_version) else {
             unreachable!("DeleteObject is a bucket rule")
         };
-        self.decide(&auth.caller, &need, bucket, Some(key), &auth.conditions)
+        self.decide(&auth.caller, &need, bucket, Some(key), None, &auth.conditions)
     }
 
+    /// Decides `need` on `bucket` (or its object `key`; an object ACL is that of the
+    /// version `version` names, the current one when `None`).
     fn decide(
         &self,
         caller: &Caller,
         need: &Need,
         bucket: &str,
         key: Option<&str>,
+        version: Option<&str>,
         conds: &Conditions,
     ) -> S3Result<()> {
         // A missing bucket is for the handler to report (NoSuchBucket), as S3 does.
@@ -271,16 +274,26 @@ impl Authorizer {
         let grants = |acl, perm| acls_count && acl::grants(acl, perm, asker);
         let granted = match need.acl {
             Some((On::Bucket, perm)) => grants(info.acl, perm),
-            Some((On::Object, perm)) => match key {
-                Some(k) => match self.meta.get_object(bucket, k).map_err(errors::meta)? {
-                    Some(obj) => who.is_some_and(|i| i.access_key_id == obj.owner) || grants(obj.acl, perm),
-                    None => false,
-                },
-                None => false,
+            Some((On::Object, perm)) => match key.map(|k| self.named_version(bucket, k, version)).transpose()? {
+                Some(Some(obj)) => who.is_some_and(|i| i.access_key_id == obj.owner) || grants(obj.acl, perm),
+                _ => false,
             },
             None => false,
         };
         if granted { Ok(()) } else { Err(denied()) }
+    }
+
+    /// The object version `version` names (`null` included; the current one when
+    /// `None`), for its owner and ACL.
+    fn named_version(&self, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Option<ObjectVersion>> {
+        let Some(id) = version else {
+            return self.meta.get_object(bucket, key).map_err(errors::meta);
+        };
+        let id = (id != "null").then_some(id);
+        Ok(match self.meta.get_version(bucket, key, id).map_err(errors::meta)? {
+            Some((VersionEntry::Object(v), _)) => Some(v),
+            _ => None,
+        })
     }
 
     fn policy_decision(

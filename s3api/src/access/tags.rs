@@ -90,7 +90,7 @@ impl Authorizer {
         let mut conds = (*auth.conditions).clone();
         add_request_tags(&mut conds, tags);
         match ops::rule_for(op, names_version) {
-            Rule::Bucket(need) => self.decide(&auth.caller, &need, bucket, Some(key), &conds),
+            Rule::Bucket(need) => self.decide(&auth.caller, &need, bucket, Some(key), None, &conds),
             _ => Ok(()),
         }
     }
@@ -99,7 +99,7 @@ impl Authorizer {
     /// ownership decide; no ACL grants it).
     pub fn may(&self, auth: &Authorized, action: &'static str, bucket: &str, key: &str) -> S3Result<bool> {
         let need = Need { action, acl: None, owner_only: false };
-        match self.decide(&auth.caller, &need, bucket, Some(key), &auth.conditions) {
+        match self.decide(&auth.caller, &need, bucket, Some(key), None, &auth.conditions) {
             Ok(()) => Ok(true),
             Err(e) if *e.code() == S3ErrorCode::AccessDenied => Ok(false),
             Err(e) => Err(e),

@@ -4,7 +4,7 @@ use crate::access::ownership::Ownership;
 use crate::access::{Owners, acl};
 use crate::errors;
 use crate::s3::service::CairnS3;
-use crate::s3::versioning::parse_version_id;
+use crate::s3::versioning::version_ref;
 use cairn_object::meta;
 use cairn_raft::schema::CannedAcl;
 use s3s::dto::*;
@@ -70,18 +70,12 @@ impl CairnS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = req.input;
-        if let Some(named) = parse_version_id(input.version_id.as_deref())? {
-            // Only the latest version's ACL can change; naming it by id is fine.
-            let latest = self.store.latest(&input.bucket, &input.key).map_err(errors::object)?;
-            if latest.as_ref().map(|e| e.version_id()) != Some(named) {
-                return Err(s3_error!(NotImplemented, "Setting the ACL of a noncurrent version is not supported"));
-            }
-        }
+        let target = version_ref(input.version_id.as_deref())?;
         let acl =
             requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &req.headers)?;
         Ownership::effective(&self.store.meta, &input.bucket)?
             .check_acl_change(acl, CannedAcl::BucketOwnerFullControl)?;
-        self.store.put_version_acl(input.bucket, input.key, acl).await.map_err(errors::object)?;
+        self.store.put_version_acl(&input.bucket, &input.key, target, acl).await.map_err(errors::object)?;
         Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
     }
 }

@@ -11,9 +11,9 @@
 
 use crate::access::{self, Authorized};
 use crate::errors;
-use crate::s3::object_tagging::version_ref;
 use crate::s3::service::CairnS3;
 use crate::s3::unconfigured::Unset;
+use crate::s3::versioning::version_ref;
 use crate::timefmt::{now, to_timestamp};
 use cairn_object::meta::put_bucket_setting;
 use cairn_raft::schema::{

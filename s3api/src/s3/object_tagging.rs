@@ -9,9 +9,8 @@ use crate::access;
 use crate::errors;
 use crate::s3::service::CairnS3;
 use crate::s3::tagging::validate;
-use crate::s3::versioning::parse_version_id;
+use crate::s3::versioning::version_ref;
 use crate::timefmt::now;
-use cairn_object::attrs::VersionRef;
 use cairn_raft::schema::{ATTR_TAGS, Attrs, TagSet};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -52,15 +51,6 @@ pub(crate) fn of(attrs: &Attrs) -> S3Result<TagSet> {
 pub(crate) fn count(attrs: &Attrs) -> S3Result<Option<i32>> {
     let n = of(attrs)?.len();
     Ok((n > 0).then_some(n as i32))
-}
-
-/// The version a `versionId` parameter names for an attribute change.
-pub(crate) fn version_ref(version_id: Option<&str>) -> S3Result<VersionRef<'_>> {
-    Ok(match parse_version_id(version_id)? {
-        None => VersionRef::Current,
-        Some(None) => VersionRef::Null,
-        Some(Some(id)) => VersionRef::Id(id),
-    })
 }
 
 impl CairnS3 {

@@ -8,6 +8,7 @@ use crate::errors;
 use crate::s3::listing::{Encoder, max_keys};
 use crate::s3::service::CairnS3;
 use crate::timefmt::to_timestamp;
+use cairn_object::attrs::VersionRef;
 use cairn_raft::schema::{VersionEntry, Versioning};
 use s3s::dto::{self, *};
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -21,6 +22,16 @@ pub(crate) fn parse_version_id(version_id: Option<&str>) -> S3Result<Option<Opti
         Some(id) if cairn_raft::versions::is_valid_version_id(id) => Ok(Some(Some(id))),
         Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
     }
+}
+
+/// The version a `versionId` parameter names for a change to one version (its ACL,
+/// tags, retention, legal hold): the current one when absent.
+pub(crate) fn version_ref(version_id: Option<&str>) -> S3Result<VersionRef<'_>> {
+    Ok(match parse_version_id(version_id)? {
+        None => VersionRef::Current,
+        Some(None) => VersionRef::Null,
+        Some(Some(id)) => VersionRef::Id(id),
+    })
 }
 
 impl CairnS3 {
