@@ -244,6 +244,26 @@ async fn shared_blobs_live_until_their_last_version() {
     };
     assert_eq!(disks(&s.get_version("bkt", "k", Some(&v1)).unwrap().unwrap().0), vec![4, 5, 6, 7]);
     assert_eq!(disks(&s.get_version("bkt", "k", Some(&v3)).unwrap().unwrap().0), vec![4, 5, 6, 7]);
+    // A blob only a noncurrent version refers to moves too.
+    let mv2 = Command::MoveBlob {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        id: 2,
+        from: vec![0, 1, 2, 3],
+        to: vec![4, 5, 6, 7],
+        layout_version: 2,
+    };
+    assert_eq!(s.propose(mv2).await.unwrap(), CommandResult::Ok);
+    assert_eq!(disks(&s.get_version("bkt", "k", Some(&v2)).unwrap().unwrap().0), vec![4, 5, 6, 7]);
+    let other_key = Command::MoveBlob {
+        bucket: "bkt".into(),
+        key: "other".into(),
+        id: 2,
+        from: vec![4, 5, 6, 7],
+        to: vec![0, 1, 2, 3],
+        layout_version: 3,
+    };
+    assert_eq!(s.propose(other_key).await.unwrap(), CommandResult::NoSuchKey, "not that key's blob");
 
     // Deleting either sharer frees nothing; deleting the last frees the blob.
     let del = |id: &str| Command::DeleteVersionAt {

@@ -1,6 +1,7 @@
 //! Adding a node moves shards onto it: the rebalancer on the leader copies misplaced
 //! shards to their primary disks, commits each move, and removes the old copies,
-//! while every object keeps reading back byte-exact.
+//! while every version of every object keeps reading back byte-exact: noncurrent
+//! versions move too, and a blob that versions share (a rollback) moves once, for all.
 
 use cairn_tests::cluster::{cairn, start_node, stderr, stdout, TestCluster};
 use cairn_tests::*;
@@ -32,14 +33,44 @@ async fn a_new_node_gets_its_share_of_existing_shards() {
     let ep = cluster.nodes[0].endpoint().to_string();
     let c = cluster.nodes[0].client();
     create_bucket(&c, BUCKET).await;
+    let on = cairn_tests::aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(cairn_tests::aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    c.put_bucket_versioning().bucket(BUCKET).versioning_configuration(on).send().await.unwrap();
+    // (key, version id, bytes) of every version written.
+    let mut versions: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let put_version = |key: String, data: Vec<u8>| {
+        let c = c.clone();
+        async move {
+            let r = c.put_object().bucket(BUCKET).key(&key).body(data.clone().into()).send().await.unwrap();
+            (key, r.version_id().unwrap().to_string(), data)
+        }
+    };
     let mut objects = Vec::new();
     for i in 0..12u64 {
         let key = format!("obj-{i:02}");
         let data = random_bytes(300 + i, 600 * 1024);
-        put_bytes(&c, BUCKET, &key, data.clone()).await;
+        versions.push(put_version(key.clone(), data.clone()).await);
         objects.push((key, data));
     }
-    let blobs = objects.len();
+    // Four keys get a newer version (the first becomes noncurrent); one is rolled back
+    // to its first, sharing its blob.
+    for (i, (key, current)) in objects.iter_mut().take(4).enumerate() {
+        *current = random_bytes(900 + i as u64, 600 * 1024);
+        versions.push(put_version(key.clone(), current.clone()).await);
+    }
+    let first = versions[0].clone();
+    let r = c
+        .copy_object()
+        .bucket(BUCKET)
+        .key(&first.0)
+        .copy_source(format!("{BUCKET}/{}?versionId={}", first.0, first.1))
+        .send()
+        .await
+        .unwrap();
+    versions.push((first.0.clone(), r.version_id().unwrap().to_string(), first.2.clone()));
+    objects[0].1 = first.2.clone();
+    let blobs = 16;
 
     // A third node joins: the layout grows from 8 to 12 disks and most objects'
     // primary placement changes.
@@ -82,6 +113,11 @@ async fn a_new_node_gets_its_share_of_existing_shards() {
         let c = node.client();
         for (key, data) in &objects {
             assert!(get_bytes(&c, BUCKET, key).await == *data, "{key} through node {i}");
+        }
+        for (key, id, data) in &versions {
+            let r = c.get_object().bucket(BUCKET).key(key).version_id(id).send().await;
+            let got = read_body(r.unwrap_or_else(|e| panic!("{key} {id} through node {i}: {e:?}")).body).await;
+            assert!(got == *data, "{key} version {id} through node {i}");
         }
     }
     for (key, _) in &objects {

@@ -11,11 +11,19 @@ use std::time::{Duration, Instant};
 
 const BUCKET: &str = "refill-bkt";
 
-/// `GET /cairn/admin/v1/heal` of the node at `endpoint`.
+/// `GET /cairn/admin/v1/heal` of the node at `endpoint`. A 503 (no quorum for the
+/// read barrier for a moment, while a node restarts) is retried, as clients should.
 async fn heal_status(endpoint: &str) -> Value {
-    let (status, body) = admin_request(endpoint, "GET", "heal", b"").await;
-    assert_eq!(status, 200, "heal status: {body}");
-    serde_json::from_str(&body).unwrap()
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = admin_request(endpoint, "GET", "heal", b"").await;
+        if status == 503 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(status, 200, "heal status: {body}");
+        return serde_json::from_str(&body).unwrap();
+    }
 }
 
 /// The refill of the disk at `path`, as the node reports it.

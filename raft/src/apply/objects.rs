@@ -165,10 +165,10 @@ pub(super) fn set_acl(tx: &mut Tx, bucket: String, key: String, acl: CannedAcl) 
 }
 
 /// Points blob `id` of `bucket/key` at the disks `to`, in every record that refers to
-/// it (the current version, noncurrent versions sharing it after a rollback); refused
-/// unless the key's current version refers to it and every record still has it on
-/// `from`, so a move never undoes a newer write or another move, and no version is
-/// left pointing at shards the move removes.
+/// it (current or noncurrent versions of the key, several after a rollback); refused
+/// unless a version of the key refers to it and every record still has it on `from`,
+/// so a move never undoes a newer write or another move, and no version is left
+/// pointing at shards the move removes.
 pub(super) fn move_blob(
     tx: &mut Tx,
     bucket: String,
@@ -178,18 +178,20 @@ pub(super) fn move_blob(
     to: &[u16],
     layout_version: u64,
 ) -> Result<CommandResult, MetaError> {
-    let Some(okey) = object_key(&bucket, &key) else {
-        return Ok(CommandResult::NoSuchKey);
-    };
-    if current(tx, &okey)?.is_none() {
-        return Ok(CommandResult::NoSuchKey);
+    let owners = blobs::owners(tx, id)?;
+    let of_key = |b: &String, k: &String| *b == bucket && *k == key;
+    let owned = owners.iter().any(|o| match o {
+        BlobOwner::Object { bucket: b, key: k } | BlobOwner::Version { bucket: b, key: k, .. } => of_key(b, k),
+        BlobOwner::Part { .. } => false,
+    });
+    if !owned {
+        let exists = object_key(&bucket, &key).map(|k| current(tx, &k)).transpose()?.flatten().is_some();
+        return Ok(if exists { CommandResult::PreconditionFailed } else { CommandResult::NoSuchKey });
     }
     let mut updated: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut owns_current = false;
-    for owner in blobs::owners(tx, id)? {
+    for owner in owners {
         let found = match owner {
             BlobOwner::Object { bucket: b, key: k } => {
-                owns_current |= b == bucket && k == key;
                 let ok = object_key(&b, &k).ok_or_else(|| MetaError::Storage("blob owner without a key".into()))?;
                 current(tx, &ok)?.map(|mut v| {
                     let moved = retarget(&mut v.data, id, from, to, layout_version);
@@ -218,9 +220,6 @@ pub(super) fn move_blob(
             Some((true, table, k, v)) => updated.push((table, k, v?)),
             _ => return Ok(CommandResult::PreconditionFailed),
         }
-    }
-    if !owns_current {
-        return Ok(CommandResult::PreconditionFailed);
     }
     for (table, k, v) in updated {
         tx.set(table, k, Some(v));

@@ -111,17 +111,18 @@ impl Rebalancer {
         let pace = rate_limit(self.rate_bytes);
         let mut cursor: Option<(String, String)> = None;
         loop {
-            let page =
-                match self.meta.scan_objects(None, "", cursor.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        s.last_error = Some(e.to_string());
-                        s.state = PassState::Stopped;
-                        return s;
-                    }
-                };
+            // Every stored version of each key: noncurrent ones are placed by their key too.
+            let after = cursor.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
+            let page = match self.meta.scan_keys_with_history(None, "", after, PAGE) {
+                Ok(p) => p,
+                Err(e) => {
+                    s.last_error = Some(e.to_string());
+                    s.state = PassState::Stopped;
+                    return s;
+                }
+            };
             let last_page = page.len() < PAGE;
-            for (bucket, key, version_rec) in page {
+            for (bucket, key, versions) in page {
                 let m = self.meta.metrics();
                 if m.current_leader != Some(m.id) || *shutdown.borrow() {
                     s.state = PassState::Stopped;
@@ -134,8 +135,10 @@ impl Rebalancer {
                     return s;
                 }
                 if let Some(primary) = layout.placement(cairn_object::placement_hash(&bucket, &key)) {
-                    for (spec, size) in blobs_of(&version_rec) {
-                        if spec.disks == primary || spec.disks.len() != primary.len() {
+                    // A blob shared by versions (a rollback) moves once, for all of them.
+                    let mut seen = std::collections::HashSet::new();
+                    for (spec, size) in versions.iter().flat_map(blobs_of) {
+                        if spec.disks == primary || spec.disks.len() != primary.len() || !seen.insert(spec.id) {
                             continue;
                         }
                         match self.move_blob(&bucket, &key, spec, size, &primary, version, pace.clone()).await {
