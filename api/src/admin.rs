@@ -54,8 +54,12 @@ pub struct Usage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketUsage {
     pub bucket: String,
+    /// Object versions, current and noncurrent.
     pub objects: u64,
+    /// Their bytes, plus the key-name bytes of every delete marker (as S3 bills them).
     pub bytes: u64,
+    #[serde(default)]
+    pub delete_markers: u64,
 }
 
 /// `POST keys`: a new key, optionally named, optionally an admin key. An empty

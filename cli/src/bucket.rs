@@ -79,6 +79,9 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
                 crate::admin::get(conn, &format!("usage?bucket={name}")).await.ok();
             if let Some(u) = usage.as_ref().and_then(|u| u.buckets.first()) {
                 println!("bucket:  {name}\nobjects: {}\nbytes:   {}", u.objects, u.bytes);
+                if u.delete_markers > 0 {
+                    println!("delete markers: {}", u.delete_markers);
+                }
                 return Ok(());
             }
             let (mut objects, mut bytes) = (0u64, 0u64);

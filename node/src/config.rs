@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn flag_beats_file() {
         let dir = tempfile_dir();
-        let p = dir.join("c.toml");
+        let p = dir.path().join("c.toml");
         std::fs::write(&p, "data = \"/x\"\ns3_listen = \"127.0.0.1:1234\"\ndata_shards = 1\nparity_shards = 1\n")
             .unwrap();
         let c = Config::load(&flags(&["--config", p.to_str().unwrap(), "--s3-listen", "127.0.0.1:5"])).unwrap();
@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn unknown_key_is_an_error() {
         let dir = tempfile_dir();
-        let p = dir.join("c.toml");
+        let p = dir.path().join("c.toml");
         std::fs::write(&p, "datta = \"/x\"\n").unwrap();
         let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
         assert!(format!("{err:#}").contains("datta"), "{err:#}");
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn printed_config_reads_back_the_same() {
         let dir = tempfile_dir();
-        let p = dir.join("printed.toml");
+        let p = dir.path().join("printed.toml");
         let args: Vec<&str> = "--config /dev/null --data /srv/cairn --disk /d1 --disk /d2 --disk /d3 \
              --domain s3.example.com --domain example.org --data-shards 2 --parity-shards 1 --log-format json"
             .split_whitespace()
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn a_masked_secret_is_refused_unless_the_real_one_is_given() {
         let dir = tempfile_dir();
-        let p = dir.join("c.toml");
+        let p = dir.path().join("c.toml");
         std::fs::write(&p, format!("cluster_secret = \"{SECRET_MASK}\"\n")).unwrap();
         let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
         assert!(err.to_string().contains("cluster_secret") && err.to_string().contains("--print-config"), "{err}");
@@ -442,9 +442,8 @@ mod tests {
         assert_eq!(c.cluster_secret.as_deref(), Some("a-real-secret-0123"));
     }
 
-    fn tempfile_dir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("cairn-cfg-{}", rand::random::<u64>()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A directory removed when the test ends.
+    fn tempfile_dir() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("cairn-cfg-").tempdir().unwrap()
     }
 }

@@ -103,7 +103,8 @@ pub(crate) const SM_INSTALLING: &[u8] = b"installing";
 /// [`crate::blobs`]). (`blobs_indexed`, the marker of the old `sm_blobs`, is never reused.)
 pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 /// Present once `sm_usage` matches the objects tree (see [`crate::usage`]).
-pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_indexed";
+/// (`usage_indexed` marked the record without delete markers; it is never reused.)
+pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_markers_indexed";
 
 /// The key prefix shared by all objects of `bucket`: `[len][bucket]`. `None` when
 /// the name is longer than 255 bytes (no such bucket can exist).

@@ -1,5 +1,5 @@
-//! Per-bucket usage: objects and bytes of every object version, current or not (delete
-//! markers count nothing), kept by apply in
+//! Per-bucket usage, as S3 bills it: objects and bytes of every object version, current
+//! or not, and delete markers, each counted as the bytes of its key name. Kept by apply in
 //! `sm_usage` (bucket name -> bincode([`BucketUsage`])) in the same transaction as
 //! the objects, so the figures are exact at every applied index. Derived from
 //! `sm_objects` like the blob index: snapshots do not carry it, and it is rebuilt
@@ -7,6 +7,7 @@
 //! Uploads in progress are not counted (S3 reports completed objects only).
 
 use crate::error::MetaError;
+use crate::keys::split_history_key;
 use crate::schema::{ObjectVersion, VersionEntry};
 use crate::tables::Table;
 use crate::trees::SmTrees;
@@ -16,8 +17,11 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketUsage {
+    /// Object versions, current and noncurrent.
     pub objects: u64,
+    /// Their bytes, plus the key-name bytes of every delete marker.
     pub bytes: u64,
+    pub delete_markers: u64,
 }
 
 /// Adds (`sign` = 1) or removes (-1) one object of `size` bytes to a bucket's usage.
@@ -34,7 +38,22 @@ pub(crate) fn adjust(tx: &mut Tx, bucket: &str, size: u64, sign: i8) -> Result<(
     tx.write(Table::Usage, key, &u)
 }
 
-/// Rebuilds `sm_usage` from the objects table; returns the buckets written.
+/// Adds (`sign` = 1) or removes (-1) one delete marker of `key` to a bucket's usage.
+pub(crate) fn adjust_marker(tx: &mut Tx, bucket: &str, key: &str, sign: i8) -> Result<(), MetaError> {
+    let k = bucket.as_bytes().to_vec();
+    let mut u: BucketUsage = tx.read(Table::Usage, &k)?.unwrap_or_default();
+    let size = key.len() as u64;
+    if sign > 0 {
+        u.delete_markers += 1;
+        u.bytes += size;
+    } else {
+        u.delete_markers = u.delete_markers.saturating_sub(1);
+        u.bytes = u.bytes.saturating_sub(size);
+    }
+    tx.write(Table::Usage, k, &u)
+}
+
+/// Rebuilds `sm_usage` from the objects and versions tables; returns the buckets written.
 pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     let (objects, usage) = (t.tree(Table::Objects), t.tree(Table::Usage));
     usage.clear()?;
@@ -49,11 +68,19 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     }
     for item in t.tree(Table::Versions).iter() {
         let (k, v) = item?;
-        if let VersionEntry::Object(version) = bincode::deserialize(&v)? {
-            let blen = k[0] as usize;
-            let u = all.entry(k[1..1 + blen].to_vec()).or_default();
-            u.objects += 1;
-            u.bytes += version.size;
+        let blen = k[0] as usize;
+        let u = all.entry(k[1..1 + blen].to_vec()).or_default();
+        match bincode::deserialize(&v)? {
+            VersionEntry::Object(version) => {
+                u.objects += 1;
+                u.bytes += version.size;
+            }
+            VersionEntry::Marker(_) => {
+                let (key, _) = split_history_key(&k[1 + blen..])
+                    .ok_or_else(|| MetaError::Storage("malformed version history key".into()))?;
+                u.delete_markers += 1;
+                u.bytes += key.len() as u64;
+            }
         }
     }
     let mut batch = sled::Batch::default();

@@ -17,7 +17,7 @@ fn put(bucket: &str, key: &str, size: u64) -> Command {
 }
 
 fn usage(objects: u64, bytes: u64) -> BucketUsage {
-    BucketUsage { objects, bytes }
+    BucketUsage { objects, bytes, delete_markers: 0 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +90,7 @@ async fn usage_is_exact_through_every_kind_of_change() {
     drop(s);
     {
         let db = sled::open(dir.path().join("sled")).unwrap();
-        db.open_tree("sm_meta").unwrap().remove("usage_indexed").unwrap();
+        db.open_tree("sm_meta").unwrap().remove("usage_markers_indexed").unwrap();
         db.open_tree("sm_usage").unwrap().clear().unwrap();
         db.flush().unwrap();
     }

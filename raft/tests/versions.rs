@@ -95,6 +95,9 @@ async fn enabled_bucket_keeps_every_version_and_markers() {
     );
     // The bucket is not empty while versions remain.
     assert_eq!(s.propose(Command::DeleteBucket { name: "b".into() }).await.unwrap(), CommandResult::BucketNotEmpty);
+    // A marker counts as S3 bills it: one marker, the bytes of its key name.
+    let u = s.bucket_usage("b").unwrap();
+    assert_eq!((u.objects, u.bytes, u.delete_markers), (3, 6 + 1, 1));
 
     // Removing the marker makes v2 current again.
     assert_eq!(
@@ -114,7 +117,7 @@ async fn enabled_bucket_keeps_every_version_and_markers() {
         CommandResult::Versioned { version_id: Some(v2.clone()), delete_marker: false, freed: vec![] }
     );
     let u = s.bucket_usage("b").unwrap();
-    assert_eq!((u.objects, u.bytes), (2, 4));
+    assert_eq!((u.objects, u.bytes, u.delete_markers), (2, 4, 0));
     // Everything survives a restart.
     s.shutdown().await.unwrap();
     drop(s);
@@ -167,6 +170,23 @@ async fn suspended_bucket_replaces_the_null_version() {
     let l = listed(&s.list_versions("b", "", None, None, None, 100).unwrap());
     assert_eq!(l.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), [v3.as_str(), "null", v1.as_str()]);
     assert_eq!(s.bucket_usage("b").unwrap().objects, 2);
+    // A second null marker (suspended again) replaces the first in the usage too.
+    s.propose(set("b", Versioning::Suspended)).await.unwrap();
+    s.propose(del("b", "k")).await.unwrap();
+    s.propose(del("b", "k")).await.unwrap();
+    let u = s.bucket_usage("b").unwrap();
+    assert_eq!((u.objects, u.delete_markers), (2, 1), "{u:?}");
+    // A rebuild from the trees gives the same figures.
+    s.shutdown().await.unwrap();
+    drop(s);
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        db.open_tree("sm_meta").unwrap().remove("usage_markers_indexed").unwrap();
+        db.open_tree("sm_usage").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), u);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

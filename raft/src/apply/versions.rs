@@ -118,9 +118,12 @@ fn drop_null_history(tx: &mut Tx, bucket: &str, key: &str, freed: &mut Vec<Objec
     for (k, e) in history(tx, bucket, key)? {
         if e.version_id().is_none() {
             tx.remove(Table::Versions, k);
-            if let VersionEntry::Object(v) = e {
-                let owner = history_owner(bucket, key, &v);
-                forget(tx, bucket, key, v, &owner, freed)?;
+            match e {
+                VersionEntry::Object(v) => {
+                    let owner = history_owner(bucket, key, &v);
+                    forget(tx, bucket, key, v, &owner, freed)?;
+                }
+                VersionEntry::Marker(_) => usage::adjust_marker(tx, bucket, key, -1)?,
             }
         }
     }
@@ -228,6 +231,7 @@ pub(super) fn delete(
     };
     let marker = VersionEntry::Marker(DeleteMarker { version_id: version_id.clone(), last_modified: at_time, owner });
     push_history(tx, &bucket, &key, &marker, at)?;
+    usage::adjust_marker(tx, &bucket, &key, 1)?;
     let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: true, freed })
 }
@@ -303,7 +307,10 @@ pub(super) fn delete_version(
             forget(tx, &bucket, &key, v, &owner, &mut freed)?;
             false
         }
-        VersionEntry::Marker(_) => true,
+        VersionEntry::Marker(_) => {
+            usage::adjust_marker(tx, &bucket, &key, -1)?;
+            true
+        }
     };
     // The newest entry of a key without a current object was its current version.
     if current.is_none() && i == 0 {

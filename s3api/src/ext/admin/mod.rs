@@ -76,7 +76,7 @@ impl Admin {
                     return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {b} does not exist")));
                 }
                 let u = self.store.meta.bucket_usage(&b).map_err(unavailable)?;
-                vec![BucketUsage { bucket: b, objects: u.objects, bytes: u.bytes }]
+                vec![BucketUsage { bucket: b, objects: u.objects, bytes: u.bytes, delete_markers: u.delete_markers }]
             }
             None => self
                 .store
@@ -84,7 +84,12 @@ impl Admin {
                 .all_usage()
                 .map_err(unavailable)?
                 .into_iter()
-                .map(|(bucket, u)| BucketUsage { bucket, objects: u.objects, bytes: u.bytes })
+                .map(|(bucket, u)| BucketUsage {
+                    bucket,
+                    objects: u.objects,
+                    bytes: u.bytes,
+                    delete_markers: u.delete_markers,
+                })
                 .collect(),
         };
         Ok(Usage { buckets })
