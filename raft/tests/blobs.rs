@@ -167,7 +167,7 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
     {
         // As a store written before blobs could be shared: the old single-owner tree
         // and its marker, no sm_blob_refs.
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("blob_refs_indexed").unwrap();
         db.open_tree("sm_meta").unwrap().insert("blobs_indexed", &b"1"[..]).unwrap();
         db.open_tree("sm_blob_refs").unwrap().clear().unwrap();
@@ -180,7 +180,7 @@ async fn blob_index_follows_puts_deletes_and_uploads() {
     }
     s.shutdown().await.unwrap();
     drop(s);
-    let db = sled::open(dir.path().join("sled")).unwrap();
+    let db = open_sled_after_drop(dir.path());
     assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"sm_blobs"), "the old index is dropped");
 }
 
@@ -302,7 +302,7 @@ async fn shared_blobs_live_until_their_last_version() {
     s.shutdown().await.unwrap();
     drop(s);
     {
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("blob_refs_indexed").unwrap();
         db.open_tree("sm_blob_refs").unwrap().clear().unwrap();
         db.flush().unwrap();

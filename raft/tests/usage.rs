@@ -89,7 +89,7 @@ async fn usage_is_exact_through_every_kind_of_change() {
     s.shutdown().await.unwrap();
     drop(s);
     {
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("usage_markers_indexed").unwrap();
         db.open_tree("sm_usage").unwrap().clear().unwrap();
         db.flush().unwrap();

@@ -180,7 +180,7 @@ async fn suspended_bucket_replaces_the_null_version() {
     s.shutdown().await.unwrap();
     drop(s);
     {
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("usage_markers_indexed").unwrap();
         db.open_tree("sm_usage").unwrap().clear().unwrap();
         db.flush().unwrap();

@@ -48,3 +48,19 @@ pub async fn put_all(s: &MetaStore, bucket: &str, keys: &[String]) {
         assert!(matches!(r.unwrap(), CommandResult::Replaced(_)));
     }
 }
+
+/// Opens the sled database of a store a test just shut down and dropped. The store's
+/// background threads may hold sled's file lock a moment longer: retry for a while.
+pub fn open_sled_after_drop(dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match sled::open(dir.join("sled")) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("opening the store's sled database: {e}"),
+        }
+    }
+}
