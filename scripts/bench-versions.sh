@@ -6,7 +6,8 @@
 # so it must not slow down with the history. Each cell is the median of RUNS runs.
 #
 # Usage: scripts/bench-versions.sh [BIN_DIR]   (holding cairnd and cairn; default
-#        target/release)   env: RUNS=3, SECONDS_PER_RUN=8
+#        target/release)   env: RUNS=3, SECONDS_PER_RUN=8, HISTORY=10 (noncurrent
+#        versions each key has before the timed runs; 0 compares the write paths alone)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/need.sh
@@ -16,6 +17,7 @@ need_cmd python3 python3
 BIN="$(realpath "${1:-$ROOT/target/release}")"
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-8}"
+HIST="${HISTORY:-10}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-versions.XXXXXX")"
 PID=""
 cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
@@ -38,11 +40,11 @@ for r in $(seq "$RUNS"); do
     for side in unversioned versioned; do
         flag=(); [[ "$side" == versioned ]] && flag=(--versioned)
         echo "bench-versions: run $r/$RUNS, $side" >&2
-        run "PUT 4 KiB x16 (1000 keys, 10 old versions each)" "$side" --op put --size 4KiB --concurrency 16 \
-            --duration "$SECS" --objects 1000 --history 10 --bucket "$side-put4k-$r" "${flag[@]}"
-        run "PUT 1 MiB x16 (32 keys, 10 old versions each)" "$side" --op put --size 1MiB --concurrency 16 \
-            --duration "$SECS" --objects 32 --history 10 --bucket "$side-put1m-$r" "${flag[@]}"
-        run "LIST 10k keys (10 old versions each)" "$side" --op list --size 1KiB --objects 10000 --history 10 \
+        run "PUT 4 KiB x16 (1000 keys, $HIST old versions each)" "$side" --op put --size 4KiB --concurrency 16 \
+            --duration "$SECS" --objects 1000 --history "$HIST" --bucket "$side-put4k-$r" "${flag[@]}"
+        run "PUT 1 MiB x16 (32 keys, $HIST old versions each)" "$side" --op put --size 1MiB --concurrency 16 \
+            --duration "$SECS" --objects 32 --history "$HIST" --bucket "$side-put1m-$r" "${flag[@]}"
+        run "LIST 10k keys ($HIST old versions each)" "$side" --op list --size 1KiB --objects 10000 --history "$HIST" \
             --concurrency 1 --duration "$SECS" --bucket "$side-list-$r" "${flag[@]}"
     done
 done
