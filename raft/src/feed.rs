@@ -149,6 +149,13 @@ pub enum Change {
         version_id: Option<String>,
         name: String,
     },
+    /// A tenant was created, or its quota or thresholds changed.
+    TenantSet {
+        id: String,
+    },
+    TenantDeleted {
+        id: String,
+    },
 }
 
 impl Change {
@@ -241,6 +248,9 @@ impl Change {
                 etag: version.etag.clone(),
                 version_id: None,
             },
+            Command::PutTenant { tenant, .. } => Change::TenantSet { id: tenant.id.clone() },
+            Command::DeleteTenant { id } => Change::TenantDeleted { id: id.clone() },
+            Command::PutAccessKeyIn { key, .. } => Change::AccessKeyPut { access_key_id: key.access_key_id.clone() },
         }
     }
 

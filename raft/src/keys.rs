@@ -17,7 +17,18 @@
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
 //! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
+//! | `sm_tenancy`  | `t<tenant id>`; `c<parent id>\0<name>`; `k<access key id>`; `K<tenant id>\0<key id>`; `B<tenant id>\0<bucket>` | bincode(`Tenant`); child id; bincode(`KeyTenancy`); empty; empty |
+//! | `sm_pools`    | `b<bucket>`, `k<access key id>`, `t<tenant id>`                  | bincode(`PoolUsage`)       |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
+//!
+//! `sm_tenancy` holds tenants and what belongs to them, under one-letter prefixes: the
+//! tenant records by id; a child index per parent in name order (top-level tenants
+//! under the empty parent id), so listing a tenant's children is one range scan and a
+//! sibling's name is one lookup; each key's tenancy; and the keys and buckets of each
+//! tenant (a tenant holding any cannot be deleted). Tenant ids are `[a-z0-9-]`, bucket
+//! names and key ids have no `0x00`, so the `0x00` after a tenant id ends it.
+//!
+//! `sm_pools` (derived, see [`crate::quota`]) holds what each quota pool counts.
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
 //! share the prefix `[bucket_len][bucket]` and sled orders keys bytewise, the keys of a
@@ -83,6 +94,8 @@ pub(crate) const TREE_BLOBS: &str = "sm_blob_refs";
 pub(crate) const TREE_USAGE: &str = "sm_usage";
 pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
 pub(crate) const TREE_OBJECT_ATTRS: &str = "sm_object_attrs";
+pub(crate) const TREE_TENANCY: &str = "sm_tenancy";
+pub(crate) const TREE_POOLS: &str = "sm_pools";
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.
@@ -105,6 +118,8 @@ pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 /// Present once `sm_usage` matches the objects tree (see [`crate::usage`]).
 /// (`usage_indexed` marked the record without delete markers; it is never reused.)
 pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_markers_indexed";
+/// Present once `sm_pools` matches the data (see [`crate::quota`]).
+pub(crate) const SM_POOLS_INDEXED: &[u8] = b"pools_indexed";
 
 /// The key prefix shared by all objects of `bucket`: `[len][bucket]`. `None` when
 /// the name is longer than 255 bytes (no such bucket can exist).
@@ -194,6 +209,51 @@ pub(crate) fn attrs_prefix(bucket: &str, key: &str, subject: AttrSubject) -> Opt
     }
     k.push(0);
     Some(k)
+}
+
+/// `sm_tenancy` key of tenant `id`.
+pub(crate) fn tenant_key(id: &str) -> Vec<u8> {
+    [b"t", id.as_bytes()].concat()
+}
+
+/// `sm_tenancy` prefix of the child index of `parent` (`None`: the top level).
+pub(crate) fn children_prefix(parent: Option<&str>) -> Vec<u8> {
+    [b"c", parent.unwrap_or("").as_bytes(), b"\0"].concat()
+}
+
+/// `sm_tenancy` key of the child named `name` of `parent`.
+pub(crate) fn child_key(parent: Option<&str>, name: &str) -> Vec<u8> {
+    [children_prefix(parent).as_slice(), name.as_bytes()].concat()
+}
+
+/// `sm_tenancy` key of the tenancy of access key `id`.
+pub(crate) fn key_tenancy_key(id: &str) -> Vec<u8> {
+    [b"k", id.as_bytes()].concat()
+}
+
+/// Member kinds of a tenant in `sm_tenancy`.
+pub const MEMBER_KEYS: u8 = b'K';
+pub const MEMBER_BUCKETS: u8 = b'B';
+
+/// `sm_tenancy` prefix of the members ([`MEMBER_KEYS`], [`MEMBER_BUCKETS`]) of `tenant`.
+pub(crate) fn members_prefix(kind: u8, tenant: &str) -> Vec<u8> {
+    [&[kind][..], tenant.as_bytes(), b"\0"].concat()
+}
+
+/// `sm_tenancy` key of member `name` of `tenant`.
+pub(crate) fn member_key(kind: u8, tenant: &str, name: &str) -> Vec<u8> {
+    [members_prefix(kind, tenant).as_slice(), name.as_bytes()].concat()
+}
+
+/// `sm_pools` key of a pool.
+pub(crate) fn pool_key(pool: &crate::schema::Pool) -> Vec<u8> {
+    use crate::schema::Pool;
+    let (tag, id) = match pool {
+        Pool::Bucket(b) => (b'b', b),
+        Pool::Key(k) => (b'k', k),
+        Pool::Tenant(t) => (b't', t),
+    };
+    [&[tag][..], id.as_bytes()].concat()
 }
 
 /// Appends `key` to `out`, escaping `0x00` as `0x00 0xff` (see the module docs).

@@ -22,6 +22,7 @@ mod layout;
 mod listing;
 pub mod log_store;
 pub mod network;
+pub mod quota;
 pub mod rpc;
 // The schema's enums are wire records, moved rarely: boxing variants would only
 // change the encoding-facing types.
@@ -41,6 +42,7 @@ pub mod versions;
 pub use apply::etag_matches;
 pub use error::MetaError;
 pub use feed::{Change, ChangeEvent, ChangeFeed, FeedError, Position, Subscription};
+pub use keys::{MEMBER_BUCKETS, MEMBER_KEYS};
 pub use store::{
     raft_config, raft_config_with, Bootstrap, MetaStore, OpenOptions, ProposalObserver, DEFAULT_SNAPSHOT_EVERY,
     MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,

@@ -336,6 +336,26 @@ pub enum Command {
         version_id: Option<String>,
         acl: CannedAcl,
     },
+    /// Creates a tenant (`create`) or changes an existing one's quota and warning
+    /// thresholds (its name and parent never change). Apply refuses (`TenantRefused`) a
+    /// missing parent, a tree deeper than [`MAX_TENANT_DEPTH`], a name its siblings
+    /// already use, and a quota that does not fit the carving rule: the quotas set on
+    /// a tenant's children add up to at most the tenant's own, in bytes and in objects.
+    PutTenant {
+        tenant: Tenant,
+        create: bool,
+    },
+    /// Removes a tenant; refused while it has child tenants, buckets or keys.
+    DeleteTenant {
+        id: String,
+    },
+    /// PutAccessKey for a key that belongs to a tenant (`tenancy.tenant`), possibly as
+    /// its tenant admin, with a per-key quota. Refused when the tenant does not exist.
+    /// Writing it again for an existing key changes only its quota.
+    PutAccessKeyIn {
+        key: AccessKey,
+        tenancy: KeyTenancy,
+    },
 }
 
 /// Named attributes of one object version (or of the object an upload will make),
@@ -494,6 +514,10 @@ pub enum CommandResult {
         freed: Vec<ObjectData>,
     },
     Refused(Refusal),
+    /// A write that would take a pool past its limit; nothing of it was applied.
+    QuotaExceeded(QuotaBreach),
+    /// A tenant command apply refused.
+    TenantRefused(TenantRefusal),
 }
 
 /// One upload in a listing of uploads.
@@ -568,4 +592,102 @@ pub struct VersionListPage {
     /// `None` with a key marker: the next page starts after every version of it (a
     /// common prefix); `Some("null")` names the null version.
     pub next_version_id_marker: Option<String>,
+}
+
+/// Attribute: the access key id that wrote the version (or started the upload), as
+/// UTF-8; the per-key quota pool it counts in. Set by the object layer with every new
+/// version and upload; never changed after.
+pub const ATTR_WRITER: &str = "writer";
+/// Bucket setting: bincode(`String`), the id of the tenant the bucket belongs to (that
+/// of the key that created it); written by apply at creation, never changed.
+pub const SETTING_TENANT: &str = "tenant";
+/// Bucket setting: bincode([`Quota`]), the bucket's own limits.
+pub const SETTING_QUOTA: &str = "quota";
+
+/// The deepest a tenant may sit: a top-level tenant is at depth 1.
+pub const MAX_TENANT_DEPTH: usize = 8;
+
+/// Limits of one pool; `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub bytes: Option<u64>,
+    pub objects: Option<u64>,
+}
+
+/// A tenant: a customer of the platform, possibly inside another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub quota: Quota,
+    /// Usage thresholds, in percent of the quota, whose crossing is announced.
+    pub warn_percent: Vec<u8>,
+    pub created: Nanos,
+}
+
+/// What an access key belongs to, beyond [`AccessKey`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTenancy {
+    pub tenant: Option<String>,
+    /// May administer its tenant's subtree (keys, sub-tenants, their quotas).
+    pub tenant_admin: bool,
+    /// The key's own limits: the versions and parts it wrote.
+    pub quota: Quota,
+}
+
+/// A quota pool: what a write counts against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pool {
+    Bucket(String),
+    Key(String),
+    Tenant(String),
+}
+
+/// Bytes and objects counted in one pool: every object version (current or not),
+/// delete markers (the bytes of the key name), and parts of uploads in progress
+/// (bytes only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUsage {
+    pub bytes: u64,
+    pub objects: u64,
+}
+
+/// The limit a refused write would have passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaBreach {
+    pub pool: Pool,
+    /// `true`: the object-count limit; `false`: the byte limit.
+    pub objects: bool,
+    pub limit: u64,
+    /// Usage before the write.
+    pub used: u64,
+    /// What the write would have added.
+    pub adding: u64,
+    /// When `pool` is an ancestor of the bucket's tenant: that tenant.
+    pub below: Option<String>,
+}
+
+/// Why apply refused a tenant command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TenantRefusal {
+    NoSuchTenant(String),
+    /// A tenant with this id exists, or a sibling has this name.
+    AlreadyExists(String),
+    TooDeep,
+    /// The children's quotas would add up to more than the parent's
+    /// (`objects`: in objects, otherwise in bytes).
+    ExceedsParent {
+        parent: String,
+        objects: bool,
+        parent_limit: u64,
+        children: u64,
+    },
+    /// The new quota is below what the tenant's children were given.
+    BelowChildren {
+        objects: bool,
+        children: u64,
+    },
+    /// Child tenants, buckets or keys remain.
+    NotEmpty(String),
 }

@@ -34,6 +34,8 @@ pub(crate) enum Table {
     Usage,
     BucketSettings,
     ObjectAttrs,
+    Tenancy,
+    Pools,
 }
 
 /// How a table is kept.
@@ -53,7 +55,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 11] = [
+pub(crate) const TABLES: [TableDef; 13] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -73,6 +75,12 @@ pub(crate) const TABLES: [TableDef; 11] = [
     },
     TableDef { table: Table::BucketSettings, tree: TREE_BUCKET_SETTINGS, kind: Kind::Data { tag: 8 } },
     TableDef { table: Table::ObjectAttrs, tree: TREE_OBJECT_ATTRS, kind: Kind::Data { tag: 9 } },
+    TableDef { table: Table::Tenancy, tree: TREE_TENANCY, kind: Kind::Data { tag: 10 } },
+    TableDef {
+        table: Table::Pools,
+        tree: TREE_POOLS,
+        kind: Kind::Derived { marker: SM_POOLS_INDEXED, rebuild: crate::quota::rebuild },
+    },
 ];
 
 /// The data table whose snapshot records carry `tag`.

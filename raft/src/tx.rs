@@ -21,6 +21,9 @@ use std::ops::Bound;
 /// Pending writes of one table: `None` is a removal.
 type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// One undoable write: the table, the key, and what the overlay held for it before.
+type UndoEntry = (usize, Vec<u8>, Option<Option<Vec<u8>>>);
+
 pub(crate) struct Tx<'a> {
     t: &'a SmTrees,
     ov: Vec<Pending>,
@@ -29,6 +32,12 @@ pub(crate) struct Tx<'a> {
     /// The log position of the command being applied (index, place in the entry):
     /// what version stamps are made from.
     pub at: (u64, u32),
+    /// While a command that may be refused after its effects runs (a quota check):
+    /// what each write replaced in the overlay, to undo them.
+    undo: Option<Vec<UndoEntry>>,
+    /// What the command being applied added to each quota pool (bytes, objects), in
+    /// the order the pools were first charged.
+    pub charges: Vec<(crate::schema::Pool, i128, i64)>,
 }
 
 /// `(start, end)` bounds covering every key that starts with `prefix`.
@@ -42,7 +51,37 @@ pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 
 impl<'a> Tx<'a> {
     pub fn new(t: &'a SmTrees) -> Tx<'a> {
-        Tx { t, ov: TABLES.iter().map(|_| Pending::new()).collect(), bytes: 0, at: (0, 0) }
+        Tx {
+            t,
+            ov: TABLES.iter().map(|_| Pending::new()).collect(),
+            bytes: 0,
+            at: (0, 0),
+            undo: None,
+            charges: Vec::new(),
+        }
+    }
+
+    /// Starts a command that may be undone: its writes are recorded from here.
+    pub fn begin_undoable(&mut self) {
+        self.undo = Some(Vec::new());
+        self.charges.clear();
+    }
+
+    /// Keeps what the command since [`Tx::begin_undoable`] wrote.
+    pub fn keep(&mut self) {
+        self.undo = None;
+        self.charges.clear();
+    }
+
+    /// Takes back every write since [`Tx::begin_undoable`].
+    pub fn undo(&mut self) {
+        for (table, key, before) in self.undo.take().unwrap_or_default().into_iter().rev() {
+            match before {
+                Some(v) => self.ov[table].insert(key, v),
+                None => self.ov[table].remove(&key),
+            };
+        }
+        self.charges.clear();
     }
 
     /// The value under `key`, overlay first.
@@ -64,6 +103,9 @@ impl<'a> Tx<'a> {
     /// Stores `value` (None removes the key).
     pub fn set(&mut self, table: Table, key: Vec<u8>, value: Option<Vec<u8>>) {
         self.bytes += key.len() + value.as_ref().map_or(0, |v| v.len()) + 32;
+        if let Some(undo) = &mut self.undo {
+            undo.push((table as usize, key.clone(), self.ov[table as usize].get(&key).cloned()));
+        }
         self.ov[table as usize].insert(key, value);
     }
 

@@ -24,8 +24,10 @@ pub struct BucketUsage {
     pub delete_markers: u64,
 }
 
-/// Adds (`sign` = 1) or removes (-1) one object of `size` bytes to a bucket's usage.
-pub(crate) fn adjust(tx: &mut Tx, bucket: &str, size: u64, sign: i8) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one object of `size` bytes, written by `writer`,
+/// to a bucket's usage and to its quota pools ([`crate::quota`]).
+pub(crate) fn adjust(tx: &mut Tx, bucket: &str, writer: Option<&str>, size: u64, sign: i8) -> Result<(), MetaError> {
+    crate::quota::charge(tx, bucket, writer, i128::from(size) * i128::from(sign), i64::from(sign))?;
     let key = bucket.as_bytes().to_vec();
     let mut u: BucketUsage = tx.read(Table::Usage, &key)?.unwrap_or_default();
     if sign > 0 {
@@ -38,11 +40,13 @@ pub(crate) fn adjust(tx: &mut Tx, bucket: &str, size: u64, sign: i8) -> Result<(
     tx.write(Table::Usage, key, &u)
 }
 
-/// Adds (`sign` = 1) or removes (-1) one delete marker of `key` to a bucket's usage.
-pub(crate) fn adjust_marker(tx: &mut Tx, bucket: &str, key: &str, sign: i8) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one delete marker of `key`, made by `owner`, to
+/// a bucket's usage and to its quota pools.
+pub(crate) fn adjust_marker(tx: &mut Tx, bucket: &str, key: &str, owner: &str, sign: i8) -> Result<(), MetaError> {
+    let size = key.len() as u64;
+    crate::quota::charge(tx, bucket, Some(owner), i128::from(size) * i128::from(sign), 0)?;
     let k = bucket.as_bytes().to_vec();
     let mut u: BucketUsage = tx.read(Table::Usage, &k)?.unwrap_or_default();
-    let size = key.len() as u64;
     if sign > 0 {
         u.delete_markers += 1;
         u.bytes += size;

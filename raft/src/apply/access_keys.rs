@@ -1,4 +1,5 @@
-//! Access keys: stored sealed (the S3 layer seals the secret), removed by id.
+//! Access keys: stored sealed (the S3 layer seals the secret), removed by id (with
+//! their tenancy, see `tenants`).
 
 use crate::error::MetaError;
 use crate::schema::{AccessKey, CommandResult};
@@ -14,6 +15,7 @@ pub(super) fn delete(tx: &mut Tx, access_key_id: String) -> Result<CommandResult
     if tx.get(Table::Keys, access_key_id.as_bytes())?.is_none() {
         return Ok(CommandResult::NoSuchKey);
     }
+    super::tenants::forget_key(tx, &access_key_id)?;
     tx.remove(Table::Keys, access_key_id.into_bytes());
     Ok(CommandResult::Ok)
 }

@@ -6,7 +6,7 @@
 use super::{lock, versions};
 use crate::error::MetaError;
 use crate::keys::{attrs_prefix, bucket_prefix, AttrSubject};
-use crate::schema::{Attrs, CommandResult, Nanos, Refusal, ATTR_RETENTION};
+use crate::schema::{Attrs, CommandResult, Nanos, Refusal, ATTR_RETENTION, ATTR_WRITER};
 use crate::tables::Table;
 use crate::tx::Tx;
 
@@ -77,6 +77,10 @@ pub(super) fn put(
         versions::Located::Object(v) => v.version_id,
     };
     let subject = AttrSubject::Version(target.as_deref());
+    if name == ATTR_WRITER {
+        // The quota pool a version counts in never changes.
+        return Ok(CommandResult::Refused(Refusal::InvalidBucketState));
+    }
     if lock::is_lock_attr(&name) {
         if lock::config(tx, &bucket)?.is_none() {
             return Ok(CommandResult::Refused(Refusal::LockNotEnabled));

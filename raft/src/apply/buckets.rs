@@ -20,6 +20,7 @@ pub(super) fn create(tx: &mut Tx, bucket: BucketInfo) -> Result<CommandResult, M
     if let Some(existing) = get(tx, &bucket.name)? {
         return Ok(CommandResult::BucketAlreadyExists { owner: existing.owner });
     }
+    super::tenants::adopt_bucket(tx, &bucket)?;
     tx.write(Table::Buckets, bucket.name.as_bytes().to_vec(), &bucket)?;
     Ok(CommandResult::Ok)
 }
@@ -55,6 +56,7 @@ pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaErr
             return Ok(CommandResult::BucketNotEmpty);
         }
     }
+    super::tenants::release_bucket(tx, &name)?;
     super::settings::drop_all(tx, &name)?;
     super::attrs::drop_bucket(tx, &name)?;
     tx.remove(Table::Usage, name.as_bytes().to_vec());

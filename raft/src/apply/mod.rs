@@ -18,6 +18,12 @@
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
 //! | [`attrs`] | PutVersionAttr (and every write and removal of a version) | object attrs |
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
+//! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings |
+//!
+//! Quotas are decided here too, around the commands that may add bytes (PutObject,
+//! CopyVersion, PutPart, CompleteUpload): each runs undoably, and if it left a quota
+//! pool it added to past its limit ([`crate::quota::breach`]), it is undone and
+//! answered `QuotaExceeded`.
 
 mod access_keys;
 mod attrs;
@@ -26,6 +32,7 @@ mod cluster;
 mod lock;
 mod objects;
 mod settings;
+mod tenants;
 mod uploads;
 mod versions;
 
@@ -35,8 +42,36 @@ use crate::error::MetaError;
 use crate::schema::{Attrs, Command, CommandResult, Nanos};
 use crate::tx::Tx;
 
-/// Applies one command to `tx`.
+/// Applies one command to `tx`; a command that may add bytes is undone when it would
+/// pass a quota.
 pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
+    let quota_checked = matches!(
+        cmd,
+        Command::PutObject { .. }
+            | Command::PutObjectWith { .. }
+            | Command::CopyVersion { .. }
+            | Command::PutPart { .. }
+            | Command::CompleteUpload { .. }
+    );
+    if !quota_checked {
+        tx.charges.clear();
+        return dispatch(tx, cmd);
+    }
+    tx.begin_undoable();
+    let result = dispatch(tx, cmd)?;
+    match crate::quota::breach(tx)? {
+        Some(breach) => {
+            tx.undo();
+            Ok(CommandResult::QuotaExceeded(breach))
+        }
+        None => {
+            tx.keep();
+            Ok(result)
+        }
+    }
+}
+
+fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
     match cmd {
         Command::CreateBucket { bucket } => buckets::create(tx, bucket),
         Command::CreateBucketWith { bucket, settings } => buckets::create_with(tx, bucket, settings),
@@ -88,5 +123,8 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
             attrs::put(tx, bucket, key, version_id, name, value, at, bypass_governance)
         }
         Command::PutBucketSetting { bucket, name, value } => settings::put(tx, bucket, name, value),
+        Command::PutTenant { tenant, create } => tenants::put(tx, tenant, create),
+        Command::DeleteTenant { id } => tenants::delete(tx, id),
+        Command::PutAccessKeyIn { key, tenancy } => tenants::put_key(tx, key, tenancy),
     }
 }

@@ -6,6 +6,7 @@ use super::{attrs, buckets, lock};
 use crate::blobs;
 use crate::error::MetaError;
 use crate::keys::{object_key, part_key, AttrSubject};
+use crate::quota;
 use crate::schema::{
     Attrs, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, PartRef, Refusal, VersionEntry,
     WriteCondition,
@@ -49,7 +50,7 @@ pub(super) fn current(tx: &Tx, okey: &[u8]) -> Result<Option<ObjectVersion>, Met
 }
 
 /// Makes `version` current under `okey`, taking `replaced` out of the blob index
-/// and usage (its attributes gone) and putting `version` in. Answers the data of
+/// and usage (its attributes gone) and putting `version`, written by `writer`, in. Answers the data of
 /// `replaced` that nothing refers to any more.
 pub(super) fn install(
     tx: &mut Tx,
@@ -57,16 +58,17 @@ pub(super) fn install(
     key: String,
     okey: Vec<u8>,
     version: &ObjectVersion,
+    writer: Option<&str>,
     replaced: Option<&ObjectVersion>,
 ) -> Result<Option<ObjectData>, MetaError> {
     let owner = BlobOwner::Object { bucket, key };
     let BlobOwner::Object { bucket, key } = &owner else { unreachable!("built above") };
     if let Some(old) = replaced {
-        attrs::drop(tx, bucket, key, AttrSubject::Version(old.version_id.as_deref()))?;
+        let gone = attrs::drop(tx, bucket, key, AttrSubject::Version(old.version_id.as_deref()))?;
         blobs::remove(tx, &old.data, &owner)?;
-        usage::adjust(tx, bucket, old.size, -1)?;
+        usage::adjust(tx, bucket, quota::writer_of(&gone), old.size, -1)?;
     }
-    usage::adjust(tx, bucket, version.size, 1)?;
+    usage::adjust(tx, bucket, writer, version.size, 1)?;
     blobs::add(tx, &version.data, &owner)?;
     tx.write(Table::Objects, okey, version)?;
     match replaced {
@@ -141,8 +143,8 @@ pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<Command
     let Some(old) = current(tx, &okey)? else {
         return Ok(CommandResult::Replaced(None));
     };
-    attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
-    usage::adjust(tx, &bucket, old.size, -1)?;
+    let gone = attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
+    usage::adjust(tx, &bucket, quota::writer_of(&gone), old.size, -1)?;
     tx.remove(Table::Objects, okey);
     blobs::remove(tx, &old.data, &BlobOwner::Object { bucket, key })?;
     let freed = blobs::unreferenced(tx, old.data.clone())?;

@@ -7,7 +7,9 @@
 use super::{buckets, versions};
 use crate::error::MetaError;
 use crate::keys::{bucket_prefix, setting_key};
-use crate::schema::{Attrs, CommandResult, Refusal, Versioning, SETTING_OBJECT_LOCK, SETTING_VERSIONING};
+use crate::schema::{
+    Attrs, CommandResult, Refusal, Versioning, SETTING_OBJECT_LOCK, SETTING_TENANT, SETTING_VERSIONING,
+};
 use crate::tables::Table;
 use crate::tx::Tx;
 
@@ -21,6 +23,10 @@ pub(super) fn put(
     let (Some(_), Some(k)) = (buckets::get(tx, &bucket)?, setting_key(&bucket, &name)) else {
         return Ok(CommandResult::NoSuchBucket);
     };
+    if name == SETTING_TENANT {
+        // Apply gives a bucket its tenant at creation; nothing changes it.
+        return Ok(CommandResult::Refused(Refusal::InvalidBucketState));
+    }
     if name == SETTING_OBJECT_LOCK {
         // Lock needs versioning on, and once on it stays (its default may change).
         if value.is_none() || versions::state(tx, &bucket)? != Some(Versioning::Enabled) {
@@ -33,6 +39,9 @@ pub(super) fn put(
 
 /// The first settings of a new bucket: object lock only with versioning Enabled.
 pub(super) fn check_initial(settings: &Attrs) -> Result<Option<Refusal>, MetaError> {
+    if settings.contains_key(SETTING_TENANT) {
+        return Ok(Some(Refusal::InvalidBucketState));
+    }
     if settings.contains_key(SETTING_OBJECT_LOCK) {
         let versioning: Option<Versioning> =
             settings.get(SETTING_VERSIONING).map(|v| bincode::deserialize(v)).transpose()?;

@@ -1,11 +1,13 @@
 //! Multipart uploads: creation, parts (replaced parts are discarded), abort, and
 //! completion, which checks every listed part is still exactly the stored one
-//! before the object becomes current.
+//! before the object becomes current. Parts count in the quota pools of the upload's
+//! writer from their commit until the upload completes or is aborted.
 
 use super::{attrs, buckets, lock, objects};
 use crate::blobs;
 use crate::error::MetaError;
 use crate::keys::{object_key, part_key, part_prefix, upload_key, AttrSubject};
+use crate::quota;
 use crate::schema::{
     Attrs, BlobOwner, CommandResult, MultipartUpload, ObjectData, ObjectVersion, PartRef, WriteCondition,
 };
@@ -31,9 +33,16 @@ fn parts_of(tx: &Tx, upload_id: &str) -> Result<Vec<(Vec<u8>, PartRef)>, MetaErr
     Ok(out)
 }
 
-/// Removes an upload and all its parts from the tables and the blob index; returns
-/// the parts, by number.
-fn remove(tx: &mut Tx, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, MetaError> {
+/// Removes an upload of `bucket/key` and all its parts from the tables, the blob
+/// index and the quota pools, its attributes too; returns the parts, by number, and
+/// the attributes.
+fn remove(
+    tx: &mut Tx,
+    bucket: &str,
+    key: &str,
+    ukey: Vec<u8>,
+    upload_id: &str,
+) -> Result<(Vec<PartRef>, Attrs), MetaError> {
     let parts = parts_of(tx, upload_id)?;
     let mut out = Vec::with_capacity(parts.len());
     for (k, p) in parts {
@@ -42,7 +51,10 @@ fn remove(tx: &mut Tx, ukey: Vec<u8>, upload_id: &str) -> Result<Vec<PartRef>, M
         out.push(p);
     }
     tx.remove(Table::Uploads, ukey);
-    Ok(out)
+    let attrs = attrs::drop(tx, bucket, key, AttrSubject::Upload(upload_id))?;
+    let bytes: u64 = out.iter().map(|p| p.size).sum();
+    quota::charge(tx, bucket, quota::writer_of(&attrs), -i128::from(bytes), 0)?;
+    Ok((out, attrs))
 }
 
 /// Records an upload with the attributes its object will get (lock attributes only
@@ -77,6 +89,9 @@ pub(super) fn put_part(
     }
     let pkey = part_key(&upload_id, part.number);
     let old: Option<PartRef> = tx.read(Table::Parts, &pkey)?;
+    let upload_attrs = attrs::of(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    let added = i128::from(part.size) - old.as_ref().map_or(0, |o| i128::from(o.size));
+    quota::charge(tx, &bucket, quota::writer_of(&upload_attrs), added, 0)?;
     // A re-sent part that points at the very same blob replaces nothing.
     let discard = old.map(|o| o.data).filter(|d| *d != part.data);
     let owner = BlobOwner::Part { upload_id, number: part.number };
@@ -95,8 +110,7 @@ pub(super) fn abort(tx: &mut Tx, bucket: String, key: String, upload_id: String)
     if !exists(tx, &ukey)? {
         return Ok(CommandResult::NoSuchUpload);
     }
-    let parts = remove(tx, ukey, &upload_id)?;
-    attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    let (parts, _) = remove(tx, &bucket, &key, ukey, &upload_id)?;
     Ok(CommandResult::Discard(parts.into_iter().map(|p| p.data).collect()))
 }
 
@@ -138,7 +152,6 @@ pub(super) fn complete(
     };
     let kept: BTreeSet<u32> = listed.iter().map(|p| p.number).collect();
     let discard: Vec<ObjectData> = stored.into_values().filter(|p| !kept.contains(&p.number)).map(|p| p.data).collect();
-    remove(tx, ukey, &upload_id)?;
-    attrs::drop(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    remove(tx, &bucket, &key, ukey, &upload_id)?;
     super::versions::make_current(tx, bucket, key, okey, version, existing, Some(discard), new_attrs)
 }

@@ -97,8 +97,8 @@ fn forget(
     owner: &BlobOwner,
     freed: &mut Vec<ObjectData>,
 ) -> Result<(), MetaError> {
-    attrs::drop(tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?;
-    usage::adjust(tx, bucket, v.size, -1)?;
+    let gone = attrs::drop(tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?;
+    usage::adjust(tx, bucket, crate::quota::writer_of(&gone), v.size, -1)?;
     blobs::remove(tx, &v.data, owner)?;
     freed.push(v.data);
     Ok(())
@@ -123,7 +123,7 @@ fn drop_null_history(tx: &mut Tx, bucket: &str, key: &str, freed: &mut Vec<Objec
                     let owner = history_owner(bucket, key, &v);
                     forget(tx, bucket, key, v, &owner, freed)?;
                 }
-                VersionEntry::Marker(_) => usage::adjust_marker(tx, bucket, key, -1)?,
+                VersionEntry::Marker(m) => usage::adjust_marker(tx, bucket, key, &m.owner, -1)?,
             }
         }
     }
@@ -168,7 +168,9 @@ pub(super) fn make_current(
 ) -> Result<CommandResult, MetaError> {
     let Some(st) = state(tx, &bucket)? else {
         version.version_id = None;
-        let old_data = objects::install(tx, bucket.clone(), key.clone(), okey, &version, existing.as_ref())?;
+        let writer = crate::quota::writer_of(&new_attrs).map(str::to_string);
+        let old_data =
+            objects::install(tx, bucket.clone(), key.clone(), okey, &version, writer.as_deref(), existing.as_ref())?;
         attrs::write_all(tx, &bucket, &key, AttrSubject::Version(None), new_attrs);
         return Ok(match also_freed {
             None => CommandResult::Replaced(existing.map(|v| objects::as_replaced(v, old_data))),
@@ -189,8 +191,9 @@ pub(super) fn make_current(
         }
     };
     let version_id = version.version_id.clone();
+    let writer = crate::quota::writer_of(&new_attrs).map(str::to_string);
     attrs::write_all(tx, &bucket, &key, AttrSubject::Version(version_id.as_deref()), new_attrs);
-    objects::install(tx, bucket, key, okey, &version, None)?;
+    objects::install(tx, bucket, key, okey, &version, writer.as_deref(), None)?;
     let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: false, freed })
 }
@@ -229,9 +232,9 @@ pub(super) fn delete(
             None
         }
     };
+    usage::adjust_marker(tx, &bucket, &key, &owner, 1)?;
     let marker = VersionEntry::Marker(DeleteMarker { version_id: version_id.clone(), last_modified: at_time, owner });
     push_history(tx, &bucket, &key, &marker, at)?;
-    usage::adjust_marker(tx, &bucket, &key, 1)?;
     let freed = settle(tx, freed)?;
     Ok(CommandResult::Versioned { version_id, delete_marker: true, freed })
 }
@@ -307,8 +310,8 @@ pub(super) fn delete_version(
             forget(tx, &bucket, &key, v, &owner, &mut freed)?;
             false
         }
-        VersionEntry::Marker(_) => {
-            usage::adjust_marker(tx, &bucket, &key, -1)?;
+        VersionEntry::Marker(m) => {
+            usage::adjust_marker(tx, &bucket, &key, &m.owner, -1)?;
             true
         }
     };

@@ -19,6 +19,7 @@ mod batcher;
 mod group;
 mod reads;
 mod settings;
+mod tenancy;
 mod versions;
 
 use crate::error::MetaError;

@@ -1,0 +1,351 @@
+//! Tenants and quotas in the state machine: nesting, the carving rule, what a tenant
+//! must hold no more of before it goes; pools of bucket, key, tenant and every
+//! ancestor charged with every write and given back by every removal; writes that
+//! would pass a limit refused whole, concurrent ones included; and the pools rebuilt
+//! from the data.
+
+mod common;
+
+use cairn_raft::schema::*;
+use cairn_raft::{MetaStore, MEMBER_BUCKETS};
+use common::*;
+
+fn tenant(id: &str, parent: Option<&str>, bytes: Option<u64>, objects: Option<u64>) -> Tenant {
+    Tenant {
+        id: id.into(),
+        name: format!("{id}-name"),
+        parent: parent.map(String::from),
+        quota: Quota { bytes, objects },
+        warn_percent: vec![80, 95],
+        created: 1,
+    }
+}
+
+fn key(id: &str) -> AccessKey {
+    AccessKey {
+        access_key_id: id.into(),
+        sealed_secret: vec![1],
+        name: id.into(),
+        is_root: false,
+        created: 1,
+        admin: false,
+    }
+}
+
+fn writer(id: &str) -> Attrs {
+    Attrs::from([(ATTR_WRITER.to_string(), id.as_bytes().to_vec())])
+}
+
+fn put_by(bucket: &str, k: &str, size: u64, by: &str) -> Command {
+    Command::PutObjectWith {
+        bucket: bucket.into(),
+        key: k.into(),
+        version: ObjectVersion { size, ..version("e") },
+        condition: None,
+        attrs: writer(by),
+    }
+}
+
+fn pool(s: &MetaStore, p: Pool) -> (u64, u64) {
+    let u = s.pool_usage(&p).unwrap();
+    (u.bytes, u.objects)
+}
+
+async fn ok(s: &MetaStore, cmd: Command) {
+    let r = s.propose(cmd).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            CommandResult::Ok
+                | CommandResult::Replaced(_)
+                | CommandResult::Versioned { .. }
+                | CommandResult::Discard(_)
+        ),
+        "{r:?}"
+    );
+}
+
+fn refused(r: CommandResult) -> TenantRefusal {
+    match r {
+        CommandResult::TenantRefused(t) => t,
+        other => panic!("expected a tenant refusal, got {other:?}"),
+    }
+}
+
+fn breach(r: CommandResult) -> QuotaBreach {
+    match r {
+        CommandResult::QuotaExceeded(b) => b,
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+}
+
+/// studio (1000 bytes) > prod (600) > dept (no quota); key `K1` in dept, bucket `b` of K1.
+async fn studio(s: &MetaStore) {
+    ok(s, Command::PutTenant { tenant: tenant("studio", None, Some(1000), None), create: true }).await;
+    ok(s, Command::PutTenant { tenant: tenant("prod", Some("studio"), Some(600), None), create: true }).await;
+    ok(s, Command::PutTenant { tenant: tenant("dept", Some("prod"), None, None), create: true }).await;
+    let tenancy = KeyTenancy { tenant: Some("dept".into()), tenant_admin: false, quota: Quota::default() };
+    ok(s, Command::PutAccessKeyIn { key: key("K1"), tenancy }).await;
+    ok(s, Command::CreateBucket { bucket: bucket("b", "K1") }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_nest_and_carve() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    studio(&s).await;
+    assert_eq!(s.tenant_path("dept").unwrap(), ["dept", "prod", "studio"]);
+    assert_eq!(s.bucket_tenant("b").unwrap().as_deref(), Some("dept"));
+    assert_eq!(s.tenant_members(MEMBER_BUCKETS, "dept", 10).unwrap(), ["b"]);
+
+    // Children in name order, one page at a time.
+    for (id, name) in [("p2", "beta"), ("p3", "alpha")] {
+        let t = Tenant { name: name.into(), ..tenant(id, Some("studio"), Some(100), None) };
+        ok(&s, Command::PutTenant { tenant: t, create: true }).await;
+    }
+    let names = |v: Vec<Tenant>| v.into_iter().map(|t| t.name).collect::<Vec<_>>();
+    assert_eq!(names(s.tenant_children(Some("studio"), None, 10).unwrap()), ["alpha", "beta", "prod-name"]);
+    assert_eq!(names(s.tenant_children(Some("studio"), Some("alpha"), 1).unwrap()), ["beta"]);
+    assert_eq!(names(s.tenant_children(None, None, 10).unwrap()), ["studio-name"]);
+
+    // 600 + 100 + 100 are given; 300 more do not fit in 1000.
+    let r = s.propose(Command::PutTenant { tenant: tenant("p4", Some("studio"), Some(300), None), create: true }).await;
+    assert_eq!(
+        refused(r.unwrap()),
+        TenantRefusal::ExceedsParent { parent: "studio".into(), objects: false, parent_limit: 1000, children: 1100 }
+    );
+    ok(&s, Command::PutTenant { tenant: tenant("p4", Some("studio"), Some(200), None), create: true }).await;
+    // Raising a child is checked too; lowering the parent below its children is refused.
+    let r = s.propose(Command::PutTenant { tenant: tenant("prod", Some("studio"), Some(601), None), create: false });
+    assert!(matches!(refused(r.await.unwrap()), TenantRefusal::ExceedsParent { .. }));
+    let r = s.propose(Command::PutTenant { tenant: tenant("studio", None, Some(999), None), create: false });
+    assert_eq!(refused(r.await.unwrap()), TenantRefusal::BelowChildren { objects: false, children: 1000 });
+    // A sibling's name, a missing parent, and depth.
+    let taken = Tenant { name: "alpha".into(), ..tenant("p5", Some("studio"), None, None) };
+    assert!(matches!(
+        refused(s.propose(Command::PutTenant { tenant: taken, create: true }).await.unwrap()),
+        TenantRefusal::AlreadyExists(_)
+    ));
+    let orphan = tenant("p6", Some("nope"), None, None);
+    assert_eq!(
+        refused(s.propose(Command::PutTenant { tenant: orphan, create: true }).await.unwrap()),
+        TenantRefusal::NoSuchTenant("nope".into())
+    );
+    let mut parent = "dept".to_string();
+    for depth in 4..=MAX_TENANT_DEPTH {
+        let id = format!("d{depth}");
+        ok(&s, Command::PutTenant { tenant: tenant(&id, Some(&parent), None, None), create: true }).await;
+        parent = id;
+    }
+    let deep = tenant("too-deep", Some(&parent), None, None);
+    assert_eq!(
+        refused(s.propose(Command::PutTenant { tenant: deep, create: true }).await.unwrap()),
+        TenantRefusal::TooDeep
+    );
+
+    // A tenant goes only once its children, buckets and keys are gone.
+    let del = |id: &str| Command::DeleteTenant { id: id.into() };
+    assert_eq!(refused(s.propose(del("prod")).await.unwrap()), TenantRefusal::NotEmpty("child tenants".into()));
+    for depth in (4..=MAX_TENANT_DEPTH).rev() {
+        ok(&s, del(&format!("d{depth}"))).await;
+    }
+    assert_eq!(refused(s.propose(del("dept")).await.unwrap()), TenantRefusal::NotEmpty("buckets".into()));
+    ok(&s, Command::DeleteBucket { name: "b".into() }).await;
+    assert_eq!(refused(s.propose(del("dept")).await.unwrap()), TenantRefusal::NotEmpty("access keys".into()));
+    ok(&s, Command::DeleteAccessKey { access_key_id: "K1".into() }).await;
+    assert!(s.key_tenancy("K1").unwrap().is_none());
+    ok(&s, del("dept")).await;
+    assert!(s.tenant("dept").unwrap().is_none());
+    assert_eq!(names(s.tenant_children(Some("prod"), None, 10).unwrap()), Vec::<String>::new());
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pool_counts_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    studio(&s).await;
+    let all = |s: &MetaStore| {
+        [
+            pool(s, Pool::Bucket("b".into())),
+            pool(s, Pool::Key("K1".into())),
+            pool(s, Pool::Tenant("dept".into())),
+            pool(s, Pool::Tenant("prod".into())),
+            pool(s, Pool::Tenant("studio".into())),
+        ]
+    };
+    ok(&s, put_by("b", "a", 100, "K1")).await;
+    assert_eq!(all(&s), [(100, 1); 5]);
+    // An overwrite counts the difference; prod's 600 is the binding limit.
+    ok(&s, put_by("b", "a", 550, "K1")).await;
+    assert_eq!(all(&s), [(550, 1); 5]);
+    let b = breach(s.propose(put_by("b", "c", 51, "K1")).await.unwrap());
+    assert_eq!(
+        b,
+        QuotaBreach {
+            pool: Pool::Tenant("prod".into()),
+            objects: false,
+            limit: 600,
+            used: 550,
+            adding: 51,
+            below: Some("dept".into())
+        }
+    );
+    assert!(s.get_object("b", "c").unwrap().is_none(), "a refused write leaves nothing");
+    assert_eq!(all(&s), [(550, 1); 5]);
+    ok(&s, put_by("b", "c", 50, "K1")).await;
+    assert_eq!(all(&s), [(600, 2); 5], "exactly at the limit is allowed");
+    // A shrinking overwrite passes even at the limit; a delete gives back at once.
+    ok(&s, put_by("b", "c", 10, "K1")).await;
+    ok(&s, Command::DeleteObject { bucket: "b".into(), key: "a".into() }).await;
+    assert_eq!(all(&s), [(10, 1); 5]);
+
+    // The bucket's own limit, then the key's.
+    let q = Quota { bytes: Some(40), objects: None };
+    let set = Command::PutBucketSetting {
+        bucket: "b".into(),
+        name: SETTING_QUOTA.into(),
+        value: Some(bincode::serialize(&q).unwrap()),
+    };
+    ok(&s, set).await;
+    assert_eq!(breach(s.propose(put_by("b", "d", 31, "K1")).await.unwrap()).pool, Pool::Bucket("b".into()));
+    ok(&s, Command::PutBucketSetting { bucket: "b".into(), name: SETTING_QUOTA.into(), value: None }).await;
+    let tenancy =
+        KeyTenancy { tenant: Some("dept".into()), tenant_admin: false, quota: Quota { bytes: None, objects: Some(2) } };
+    ok(&s, Command::PutAccessKeyIn { key: key("K1"), tenancy }).await;
+    ok(&s, put_by("b", "d", 1, "K1")).await;
+    let b = breach(s.propose(put_by("b", "e", 1, "K1")).await.unwrap());
+    assert_eq!(
+        b,
+        QuotaBreach { pool: Pool::Key("K1".into()), objects: true, limit: 2, used: 2, adding: 1, below: None }
+    );
+    // Another key of the same tenant has its own pool, and the tenant's still counts.
+    ok(&s, put_by("b", "e", 5, "K2")).await;
+    assert_eq!(pool(&s, Pool::Key("K2".into())), (5, 1));
+    assert_eq!(pool(&s, Pool::Tenant("studio".into())), (16, 3));
+
+    // Parts count while the upload is in progress; completion counts the difference,
+    // abort gives it all back.
+    let upload = |id: &str| MultipartUpload {
+        upload_id: id.into(),
+        bucket: "b".into(),
+        key: "m".into(),
+        initiated: 1,
+        checksum_algorithm: None,
+        template: version("t"),
+    };
+    let part = |n: u32, size: u64| PartRef {
+        number: n,
+        size,
+        etag: format!("p{n}"),
+        checksum: None,
+        last_modified: 1,
+        data: ObjectData::Inline(vec![n as u8]),
+    };
+    let put_part =
+        |id: &str, p: PartRef| Command::PutPart { bucket: "b".into(), key: "m".into(), upload_id: id.into(), part: p };
+    ok(&s, Command::CreateUploadWith { upload: upload("u1"), attrs: writer("K2") }).await;
+    ok(&s, put_part("u1", part(1, 300))).await;
+    ok(&s, put_part("u1", part(2, 200))).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (516, 3));
+    assert_eq!(pool(&s, Pool::Key("K2".into())), (505, 1));
+    let b = breach(s.propose(put_part("u1", part(3, 85))).await.unwrap());
+    assert_eq!(b.pool, Pool::Tenant("prod".into()));
+    ok(&s, put_part("u1", part(2, 100))).await; // a replaced part counts the difference
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (416, 3));
+    let done = ObjectVersion { size: 300, data: ObjectData::Parts(vec![part(1, 300)]), ..version("m") };
+    let complete = Command::CompleteUpload {
+        bucket: "b".into(),
+        key: "m".into(),
+        upload_id: "u1".into(),
+        version: done,
+        condition: None,
+    };
+    ok(&s, complete).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (316, 4), "part 2, left out, is given back");
+    assert_eq!(pool(&s, Pool::Key("K2".into())), (305, 2), "the object counts for the upload's writer");
+    ok(&s, Command::CreateUploadWith { upload: upload("u2"), attrs: writer("K2") }).await;
+    ok(&s, put_part("u2", part(1, 250))).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (566, 4));
+    ok(&s, Command::AbortUpload { bucket: "b".into(), key: "m".into(), upload_id: "u2".into() }).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (316, 4));
+
+    // Versioning: noncurrent versions count; markers count their key name and are
+    // never refused, even over the limit.
+    ok(&s, Command::PutBucketVersioning { bucket: "b".into(), state: Versioning::Enabled }).await;
+    ok(&s, put_by("b", "v", 200, "K2")).await;
+    ok(&s, put_by("b", "v", 80, "K2")).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (596, 6));
+    let b = breach(s.propose(put_by("b", "v", 5, "K2")).await.unwrap());
+    assert_eq!((b.used, b.adding), (596, 5));
+    let del =
+        Command::DeleteObjectAt { bucket: "b".into(), key: "v".into(), owner: "K2".into(), at: 5, condition: None };
+    ok(&s, del.clone()).await;
+    ok(&s, del).await;
+    assert_eq!(pool(&s, Pool::Tenant("prod".into())), (598, 6));
+    let before = s.all_usage().unwrap();
+
+    // The pools are derived: rebuilt from the data, they come out the same.
+    let pools = [
+        Pool::Bucket("b".into()),
+        Pool::Key("K1".into()),
+        Pool::Key("K2".into()),
+        Pool::Tenant("dept".into()),
+        Pool::Tenant("prod".into()),
+        Pool::Tenant("studio".into()),
+    ];
+    let figures = |s: &MetaStore| pools.iter().map(|p| pool(s, p.clone())).collect::<Vec<_>>();
+    let expected = figures(&s);
+    s.shutdown().await.unwrap();
+    drop(s);
+    {
+        let db = open_sled_after_drop(dir.path());
+        db.open_tree("sm_meta").unwrap().remove("pools_indexed").unwrap();
+        db.open_tree("sm_pools").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    assert_eq!(figures(&s), expected, "rebuilt from the data");
+    assert_eq!(s.all_usage().unwrap(), before);
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_never_pass_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    studio(&s).await;
+    for round in 0..5 {
+        // 64 writers of 7 to 70 bytes race for prod's 600.
+        let futs = (0..64u64).map(|i| {
+            let s = s.clone();
+            let cmd = put_by("b", &format!("r{round}/{i}"), 7 + (i * 13 + round) % 64, "K1");
+            async move { (cmd.clone(), s.propose(cmd).await.unwrap()) }
+        });
+        let mut accepted = 0u64;
+        for (cmd, r) in futures::future::join_all(futs).await {
+            let Command::PutObjectWith { version, .. } = cmd else { unreachable!() };
+            match r {
+                CommandResult::Replaced(_) => accepted += version.size,
+                CommandResult::QuotaExceeded(b) => assert!(b.used + b.adding > b.limit, "{b:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (bytes, _) = pool(&s, Pool::Tenant("prod".into()));
+        assert!(bytes <= 600, "round {round}: {bytes} bytes stored past 600");
+        assert_eq!(bytes, accepted, "round {round}: the pool is exactly what was accepted");
+        let stored: u64 = s
+            .list_objects("b", &format!("r{round}/"), None, None, 1000)
+            .unwrap()
+            .objects
+            .iter()
+            .map(|(_, v)| v.size)
+            .sum();
+        assert_eq!(stored, accepted);
+        for i in 0..64 {
+            s.propose(Command::DeleteObject { bucket: "b".into(), key: format!("r{round}/{i}") }).await.unwrap();
+        }
+        assert_eq!(pool(&s, Pool::Tenant("prod".into())), (0, 0));
+    }
+    s.shutdown().await.unwrap();
+}
