@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod durability;
+pub mod tenants;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const EXT_PREFIX: &str = "/cairn/";
 /// Cluster and key administration.
 pub const ADMIN_PREFIX: &str = "/cairn/admin/v1/";
-/// Tenants, quotas, assets and annotations (to come).
+/// Tenants and quotas ([`tenants`]); assets and annotations to come.
 pub const V1_PREFIX: &str = "/cairn/v1/";
 
 /// Every JSON error: `{"error": {"code": ..., "message": ...}}`. Codes are stable;

@@ -1,5 +1,5 @@
-//! Signed JSON requests to Cairn's admin API (`/cairn/admin/v1/`), answers read into
-//! the server's own types (`cairn-api`).
+//! Signed JSON requests to Cairn's admin API (`/cairn/admin/v1/`) and, through [`v1`],
+//! its tenant API (`/cairn/v1/`), answers read into the server's own types (`cairn-api`).
 
 use crate::client::Connection;
 use anyhow::{Context, bail};
@@ -7,26 +7,56 @@ use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
     sign,
 };
-use cairn_api::{ADMIN_PREFIX, ErrorBody};
+use cairn_api::{ADMIN_PREFIX, ErrorBody, V1_PREFIX};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::SystemTime;
 
 pub async fn get<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
-    request(conn, "GET", endpoint, None).await
+    request(conn, "GET", ADMIN_PREFIX, endpoint, None).await
 }
 
 pub async fn post<T: DeserializeOwned>(conn: &Connection, endpoint: &str, body: &impl Serialize) -> anyhow::Result<T> {
-    request(conn, "POST", endpoint, Some(serde_json::to_vec(body)?)).await
+    request(conn, "POST", ADMIN_PREFIX, endpoint, Some(serde_json::to_vec(body)?)).await
 }
 
 pub async fn delete<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
-    request(conn, "DELETE", endpoint, None).await
+    request(conn, "DELETE", ADMIN_PREFIX, endpoint, None).await
+}
+
+/// The same under `/cairn/v1/`.
+pub mod v1 {
+    use super::*;
+
+    pub async fn get<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
+        request(conn, "GET", V1_PREFIX, endpoint, None).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(
+        conn: &Connection,
+        endpoint: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        request(conn, "POST", V1_PREFIX, endpoint, Some(serde_json::to_vec(body)?)).await
+    }
+
+    pub async fn put<T: DeserializeOwned>(
+        conn: &Connection,
+        endpoint: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        request(conn, "PUT", V1_PREFIX, endpoint, Some(serde_json::to_vec(body)?)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
+        request(conn, "DELETE", V1_PREFIX, endpoint, None).await
+    }
 }
 
 async fn request<T: DeserializeOwned>(
     conn: &Connection,
     method: &str,
+    prefix: &str,
     endpoint: &str,
     body: Option<Vec<u8>>,
 ) -> anyhow::Result<T> {
@@ -34,7 +64,7 @@ async fn request<T: DeserializeOwned>(
     let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
         bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     };
-    let url = format!("{}{ADMIN_PREFIX}{endpoint}", conn.endpoint.trim_end_matches('/'));
+    let url = format!("{}{prefix}{endpoint}", conn.endpoint.trim_end_matches('/'));
     let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "cairn-cli").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)

@@ -30,9 +30,25 @@ pub enum BucketCommand {
     },
     /// Object count and total size of a bucket (lists every key).
     Info { name: String },
+    /// Show a bucket's quota and usage, or set it (admin, or an admin of its tenant).
+    Quota {
+        name: String,
+        /// Byte limit, e.g. 100GiB.
+        #[arg(long, value_parser = crate::tenant::parse_size)]
+        bytes: Option<u64>,
+        /// Object limit.
+        #[arg(long)]
+        objects: Option<u64>,
+        /// Remove the bucket's limits.
+        #[arg(long, conflicts_with_all = ["bytes", "objects"])]
+        clear: bool,
+    },
 }
 
 pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
+    if let BucketCommand::Quota { name, bytes, objects, clear } = &cmd {
+        return crate::tenant::bucket_quota(conn, name, *bytes, *objects, *clear).await;
+    }
     let s3 = conn.s3()?;
     match cmd {
         BucketCommand::Ls => {
@@ -72,6 +88,7 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
             s3.delete_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("removing {name}"), e))?;
             println!("removed {name}");
         }
+        BucketCommand::Quota { .. } => unreachable!("answered above"),
         BucketCommand::Info { name } => {
             s3.head_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("bucket {name}"), e))?;
             // With an admin key, the node's exact counters; else count by listing.

@@ -15,9 +15,22 @@ pub enum KeyCommand {
         #[arg(long)]
         name: Option<String>,
         /// Make it an admin key: it may use the admin API and every bucket.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tenant")]
         admin: bool,
-        /// Print the admin API's JSON (it holds the secret key).
+        /// Make it a key of this tenant (id): its buckets belong to the tenant, and
+        /// an admin of the tenant (or of one above it) may create it.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// With --tenant: it administers the tenant's subtree (keys, sub-tenants, their quotas).
+        #[arg(long, requires = "tenant")]
+        tenant_admin: bool,
+        /// With --tenant: byte limit of what this key writes, e.g. 100GiB.
+        #[arg(long, requires = "tenant", value_parser = crate::tenant::parse_size)]
+        quota_bytes: Option<u64>,
+        /// With --tenant: object limit of what this key writes.
+        #[arg(long, requires = "tenant")]
+        quota_objects: Option<u64>,
+        /// Print the API's JSON (it holds the secret key).
         #[arg(long)]
         json: bool,
     },
@@ -44,7 +57,30 @@ pub enum KeyCommand {
 
 pub async fn run(conn: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
     match cmd {
-        KeyCommand::Create { name, admin, json } => {
+        KeyCommand::Create { name, tenant: Some(tenant), tenant_admin, quota_bytes, quota_objects, json, .. } => {
+            let body = cairn_api::tenants::CreateTenantKey {
+                name,
+                tenant_admin,
+                quota: cairn_api::tenants::Quota { bytes: quota_bytes, objects: quota_objects },
+            };
+            let path = format!("tenants/{}/keys", crate::tenant::segment(&tenant)?);
+            let v: cairn_api::tenants::TenantKey = admin::v1::post(conn, &path, &body).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                let (bytes, objects) = crate::tenant::show_use(v.used, v.quota);
+                println!("access key id: {}", v.access_key_id);
+                println!("secret key:    {}", v.secret_access_key.as_deref().unwrap_or("-"));
+                println!("name:          {}", v.name);
+                println!("tenant:        {}", v.tenant);
+                println!("tenant admin:  {}", yes_no(v.tenant_admin));
+                println!("bytes:         {bytes}");
+                println!("objects:       {objects}");
+                println!();
+                println!("The secret key is shown only this once: store it now.");
+            }
+        }
+        KeyCommand::Create { name, admin, json, .. } => {
             let v: KeyInfo = admin::post(conn, "keys", &create_body(name, admin)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);

@@ -10,6 +10,7 @@ mod key;
 mod object;
 mod profile;
 mod status;
+mod tenant;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,9 @@ enum Command {
     /// Access keys: create, list, show, delete (admin key).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Tenants and their quotas (admin or tenant admin key).
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
     /// Named connections (endpoint, keys, region) in the profile file.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -86,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Gc(a) => heal::gc(&conn, a).await,
             Command::Rebalance(a) => heal::rebalance(&conn, a).await,
             Command::Key(cmd) => key::run(&conn, cmd).await,
+            Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),
             Command::Completions { shell } => {
                 use clap::CommandFactory;

@@ -57,6 +57,7 @@ impl Store {
             CommandResult::NoSuchKey => refuse(ObjectError::NoSuchKey),
             CommandResult::NoSuchBucket => refuse(ObjectError::NoSuchBucket),
             CommandResult::Refused(r) => refuse(ObjectError::Refused(r)),
+            CommandResult::QuotaExceeded(b) => refuse(ObjectError::QuotaExceeded(b)),
             other => refuse(ObjectError::Unexpected(Box::new(other))),
         }
     }
@@ -90,6 +91,10 @@ impl Store {
             CommandResult::NoSuchUpload => {
                 self.discard(fresh);
                 Err(ObjectError::NoSuchUpload)
+            }
+            CommandResult::QuotaExceeded(b) => {
+                self.discard(fresh);
+                Err(ObjectError::QuotaExceeded(b))
             }
             other => {
                 self.discard(fresh);
@@ -125,6 +130,7 @@ impl Store {
             CommandResult::PreconditionFailed => Err(ObjectError::PreconditionFailed),
             CommandResult::NoSuchKey => Err(ObjectError::NoSuchKey),
             CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
+            CommandResult::QuotaExceeded(b) => Err(ObjectError::QuotaExceeded(b)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }

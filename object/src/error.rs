@@ -4,7 +4,7 @@
 
 use cairn_erasure::ErasureError;
 use cairn_raft::MetaError;
-use cairn_raft::schema::{CommandResult, Refusal};
+use cairn_raft::schema::{CommandResult, QuotaBreach, Refusal, TenantRefusal};
 
 /// The error a caller's body stream carries (an S3 body's error, say); the layer
 /// hands it back untouched in [`ObjectError::Body`].
@@ -52,6 +52,12 @@ pub enum ObjectError {
     /// The state machine refused a well-formed command (object lock, a marker named).
     #[error("refused: {0:?}")]
     Refused(Refusal),
+    /// The write would have taken a quota pool past its limit; nothing was stored.
+    #[error("quota exceeded: {0:?}")]
+    QuotaExceeded(QuotaBreach),
+    /// The state machine refused a tenant command.
+    #[error("tenant refused: {0:?}")]
+    Tenant(TenantRefusal),
     /// The state machine answered something this command never yields.
     #[error("unexpected metadata result {0:?}")]
     Unexpected(Box<CommandResult>),

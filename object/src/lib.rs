@@ -18,8 +18,9 @@
 //! | inline or shards | here, [`data`], by [`StoreConfig::inline_max`] |
 //! | conditional writes (If-Match / If-None-Match), bucket exists, bucket empty, upload and part still current | the state machine's `apply` in `cairn-raft`; [`commit`] maps its answer to [`ObjectError`] |
 //! | freed shards (a replaced or refused version, replaced or dropped parts, aborted uploads) | here, [`freed`], after the commit; a crash in between leaves orphans for the node's collector |
-//! | quotas (to come) | `apply`, with the write |
-//! | object lock (to come) | `apply` |
+//! | quotas: every limit a write counts against (bucket, key, tenant, ancestors) | `apply` (`raft/src/quota.rs`), with the write; [`tenants`] only refuses early a body that cannot fit |
+//! | tenants: nesting, the carving rule, what a tenant holds | `apply` (`raft/src/apply/tenants.rs`); [`tenants`] proposes |
+//! | object lock | `apply` |
 //! | encryption choice (to come) | here, before the data write |
 //! | moving a blob to the disks a new layout places it on | the rebalancer (`node/src/workers/durability/rebalance.rs`) copies the shards; [`moves`] commits the switch, which `apply` refuses if the object or the layout changed |
 //! | version ids, what a PUT or DELETE does to a key's history (enabled, suspended, unversioned), promotion of the next version | `apply` (`raft/src/apply/versions.rs`); [`versions`] proposes and frees what it answers |
@@ -34,6 +35,7 @@ pub mod freed;
 pub mod meta;
 pub mod moves;
 pub mod placement;
+pub mod tenants;
 pub mod versions;
 
 pub use data::{DataStream, WrittenData, spec_of};

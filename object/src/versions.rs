@@ -124,6 +124,7 @@ impl Store {
             }
             CommandResult::NoSuchBucket => Err(ObjectError::NoSuchBucket),
             CommandResult::Refused(r) => Err(ObjectError::Refused(r)),
+            CommandResult::QuotaExceeded(b) => Err(ObjectError::QuotaExceeded(b)),
             other => Err(ObjectError::Unexpected(Box::new(other))),
         }
     }

@@ -4,8 +4,8 @@
 use cairn_erasure::ErasureError;
 use cairn_object::ObjectError;
 use cairn_raft::MetaError;
-use cairn_raft::schema::{CommandResult, Refusal};
-use s3s::{S3Error, s3_error};
+use cairn_raft::schema::{CommandResult, Pool, QuotaBreach, Refusal};
+use s3s::{S3Error, S3ErrorCode, s3_error};
 
 /// The object layer's answer as S3 answers it.
 pub fn object(e: ObjectError) -> S3Error {
@@ -40,8 +40,33 @@ pub fn object(e: ObjectError) -> S3Error {
         }
         ObjectError::BucketNotEmpty => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
         ObjectError::Refused(r) => refused(r),
+        ObjectError::QuotaExceeded(b) => quota_exceeded(&b),
+        ObjectError::Tenant(r) => s3_error!(InvalidRequest, "tenant refused: {r:?}"),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
+}
+
+/// 403 `QuotaExceeded`, naming the limit the write would pass and what is left of it.
+pub fn quota_exceeded(b: &QuotaBreach) -> S3Error {
+    let pool = match &b.pool {
+        Pool::Bucket(name) => format!("bucket {name}"),
+        Pool::Key(id) => format!("access key {id}"),
+        Pool::Tenant(id) => match &b.below {
+            Some(own) => format!("tenant {id} (an ancestor of the bucket's tenant {own})"),
+            None => format!("tenant {id}"),
+        },
+    };
+    let (unit, left) = if b.objects { ("objects", "objects") } else { ("bytes", "bytes") };
+    let msg = format!(
+        "The quota of {pool} allows {limit} {unit}; {used} are used, {remaining} {left} are left, and this write needs {adding}.",
+        limit = b.limit,
+        used = b.used,
+        remaining = b.limit.saturating_sub(b.used),
+        adding = b.adding,
+    );
+    let mut e = S3Error::with_message(S3ErrorCode::Custom("QuotaExceeded".into()), msg);
+    e.set_status_code(http::StatusCode::FORBIDDEN);
+    e
 }
 
 /// What S3 answers for each refusal of the state machine.

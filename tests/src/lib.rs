@@ -1051,3 +1051,17 @@ impl http_body::Body for ChannelBody {
         http_body::SizeHint::with_exact(self.remaining)
     }
 }
+
+/// A request to the tenant API (`/cairn/v1/`) signed with `creds`: `op` is what follows
+/// `/cairn/v1/`, query string included. Returns (status, body text).
+pub async fn v1_request(endpoint: &str, creds: (&str, &str), method: &str, op: &str, body: &[u8]) -> (u16, String) {
+    let url = format!("{}/cairn/v1/{}", endpoint.trim_end_matches('/'), op.trim_start_matches('/'));
+    let signed = sigv4_headers(method, &url, &[], Payload::Bytes(body), std::time::SystemTime::now(), Some(creds));
+    let mut req = raw_http().request(method.parse().unwrap(), &url);
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let r = req.body(body.to_vec()).send().await.expect("send tenant API request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}

@@ -6,6 +6,7 @@
 use crate::workers::durability::Durability;
 use cairn_erasure::DiskSet;
 use cairn_raft::MetaStore;
+use cairn_raft::schema::Pool;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,6 +36,11 @@ struct StripeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BucketLabels {
     bucket: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,10 +85,17 @@ pub struct Metrics {
     heal_on_read: Family<ResultLabels, Gauge<u64, AtomicU64>>,
     bucket_objects: Family<BucketLabels, Gauge<u64, AtomicU64>>,
     bucket_bytes: Family<BucketLabels, Gauge<u64, AtomicU64>>,
+    tenant_used_bytes: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    tenant_used_objects: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    tenant_quota_bytes: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    tenant_quota_objects: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     meta: MetaStore,
     disks: Arc<DiskSet>,
     durability: Arc<Durability>,
 }
+
+/// The most top-level tenants `/metrics` reports.
+const MAX_TENANT_SERIES: usize = 1000;
 
 fn latency_histogram() -> Histogram {
     // 0.5 ms to ~16 s.
@@ -117,6 +130,10 @@ impl Metrics {
             heal_on_read: Family::default(),
             bucket_objects: Family::default(),
             bucket_bytes: Family::default(),
+            tenant_used_bytes: Family::default(),
+            tenant_used_objects: Family::default(),
+            tenant_quota_bytes: Family::default(),
+            tenant_quota_objects: Family::default(),
             meta,
             disks,
             durability,
@@ -170,7 +187,49 @@ impl Metrics {
         );
         registry.register("bucket_objects", "Objects in the bucket (current versions)", m.bucket_objects.clone());
         registry.register("bucket_bytes", "Bytes of the bucket's objects (current versions)", m.bucket_bytes.clone());
+        registry.register(
+            "tenant_used_bytes",
+            "Bytes a top-level tenant holds with its sub-tenants (versions, markers, parts in flight)",
+            m.tenant_used_bytes.clone(),
+        );
+        registry.register(
+            "tenant_used_objects",
+            "Object versions a top-level tenant holds",
+            m.tenant_used_objects.clone(),
+        );
+        registry.register(
+            "tenant_quota_bytes",
+            "Byte quota of a top-level tenant (absent: none)",
+            m.tenant_quota_bytes.clone(),
+        );
+        registry.register(
+            "tenant_quota_objects",
+            "Object quota of a top-level tenant (absent: none)",
+            m.tenant_quota_objects.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Usage and quota of the top-level tenants (their sub-tenants are inside them), so
+    /// the label count stays bounded by the platform's customers, not their trees.
+    fn render_tenants(&self) {
+        for f in
+            [&self.tenant_used_bytes, &self.tenant_used_objects, &self.tenant_quota_bytes, &self.tenant_quota_objects]
+        {
+            f.clear();
+        }
+        for t in self.meta.tenant_children(None, None, MAX_TENANT_SERIES).unwrap_or_default() {
+            let used = self.meta.pool_usage(&Pool::Tenant(t.id.clone())).unwrap_or_default();
+            let l = TenantLabels { tenant: t.id };
+            self.tenant_used_bytes.get_or_create(&l).set(used.bytes);
+            self.tenant_used_objects.get_or_create(&l).set(used.objects);
+            if let Some(b) = t.quota.bytes {
+                self.tenant_quota_bytes.get_or_create(&l).set(b);
+            }
+            if let Some(o) = t.quota.objects {
+                self.tenant_quota_objects.get_or_create(&l).set(o);
+            }
+        }
     }
 
     pub fn start(&self) {
@@ -210,6 +269,7 @@ impl Metrics {
             self.bucket_objects.get_or_create(&l).set(u.objects);
             self.bucket_bytes.get_or_create(&l).set(u.bytes);
         }
+        self.render_tenants();
         let g = self.durability.gauges();
         for (pass, running, status) in [("heal", g.heal_running, Some(g.heal)), ("scrub", g.scrub_running, g.scrub)] {
             let l = PassLabels { pass };

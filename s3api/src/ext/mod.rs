@@ -23,14 +23,16 @@ const MAX_BODY: usize = 64 << 10;
 
 pub struct ExtRoute {
     admin: admin::Admin,
+    v1: v1::V1,
     access: Arc<Authorizer>,
 }
 
 impl ExtRoute {
     pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
+        let v1 = v1::V1 { store: store.clone(), access: access.clone() };
         let admin =
             admin::Admin { store, access: access.clone(), cluster: None, durability: None, started: Instant::now() };
-        Self { admin, access }
+        Self { admin, v1, access }
     }
 
     pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
@@ -79,7 +81,7 @@ impl S3Route for ExtRoute {
         let segs = segments(req.uri.path()).unwrap_or_default();
         match area(segs) {
             Area::Admin(_) => self.access.authorize_admin(req.credentials.as_ref()).await.map(|_| ()),
-            // Tenants' access rules come with the tenant API; until then any valid key.
+            // Any valid key; what it may do there is decided per tenant (`v1/scope.rs`).
             Area::V1(_) | Area::Unknown => self.access.authorize_signed(req.credentials.as_ref()).await.map(|_| ()),
         }
     }
@@ -89,7 +91,10 @@ impl S3Route for ExtRoute {
         let segs = segments(&path).unwrap_or_default();
         Ok(match area(segs) {
             Area::Admin(rest) => self.admin.call(&req.method, &rest, req.uri.query(), req.input).await,
-            Area::V1(rest) => v1::call(&req.method, &rest),
+            Area::V1(rest) => {
+                let caller = req.credentials.as_ref().map(|c| c.access_key.clone()).unwrap_or_default();
+                self.v1.call(&caller, &req.method, &rest, req.uri.query(), req.input).await
+            }
             Area::Unknown => no_such_endpoint(),
         })
     }
@@ -107,7 +112,7 @@ pub(crate) fn answer<T: Serialize>(res: Result<T, AdminError>) -> S3Response<Bod
     }
 }
 
-fn json_response<T: Serialize>(status: http::StatusCode, value: &T) -> S3Response<Body> {
+pub(crate) fn json_response<T: Serialize>(status: http::StatusCode, value: &T) -> S3Response<Body> {
     let text = serde_json::to_string(value).unwrap_or_default();
     let mut resp = S3Response::with_status(Body::from(text), status);
     resp.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));

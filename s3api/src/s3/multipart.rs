@@ -114,6 +114,7 @@ impl CairnS3 {
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let writer = owner.clone();
         let asked = input.acl.is_some();
         let (owner, acl) =
             Ownership::effective(&self.store.meta, &bucket.name)?.new_object(&owner, &bucket.owner, acl, asked)?;
@@ -135,6 +136,7 @@ impl CairnS3 {
             input.object_lock_mode.as_ref(),
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
+            &writer,
         )?;
         let initiated = now();
         let upload_id = new_upload_id(initiated);
@@ -188,6 +190,16 @@ impl CairnS3 {
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let algorithm = upload_algorithm(&upload);
+        if let Some(len) = input.content_length {
+            let len = u64::try_from(len).unwrap_or(0);
+            let expects =
+                headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if cairn_object::tenants::refuse_early(len, expects) {
+                self.store
+                    .precheck_part(&input.bucket, &input.key, &input.upload_id, number, len)
+                    .map_err(errors::object)?;
+            }
+        }
         let blob = self
             .ingest(Ingest {
                 bucket: &input.bucket,

@@ -61,7 +61,7 @@ pub fn new_key(keyring: &Keyring, name: Option<&str>, admin: bool) -> (AccessKey
     (key, secret)
 }
 
-fn rfc3339(n: Nanos) -> String {
+pub(crate) fn rfc3339(n: Nanos) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

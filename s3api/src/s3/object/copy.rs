@@ -42,6 +42,7 @@ impl CairnS3 {
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let writer = owner.clone();
         let (owner, acl) = Ownership::effective(&self.store.meta, &input.bucket)?.new_object(
             &owner,
             &bucket.owner,
@@ -79,6 +80,7 @@ impl CairnS3 {
             input.object_lock_mode.as_ref(),
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
+            &writer,
         )?;
         let src_version_id = src.version_id.clone();
         // Copying an older version onto its own key restores it (a rollback).
@@ -95,6 +97,7 @@ impl CairnS3 {
                 "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"
             ));
         }
+        self.store.precheck_put(&input.bucket, &input.key, &writer, src.size).map_err(errors::object)?;
         let mut algorithms: Vec<Algorithm> = src.checksums.keys().filter_map(|k| Algorithm::parse(k).ok()).collect();
         if let Some(a) = input.checksum_algorithm.as_ref() {
             algorithms.push(Algorithm::parse(a.as_str())?);

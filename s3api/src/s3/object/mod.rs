@@ -26,8 +26,10 @@ pub(crate) fn new_version_attrs(
     lock_mode: Option<&ObjectLockMode>,
     retain_until: Option<&Timestamp>,
     legal_hold: Option<&ObjectLockLegalHoldStatus>,
+    writer: &str,
 ) -> S3Result<Attrs> {
     let mut attrs = Attrs::new();
+    cairn_object::tenants::writer_attr(&mut attrs, writer);
     object_tagging::put_into(&mut attrs, tags)?;
     let before = attrs.len();
     object_lock::put_into(&mut attrs, lock_mode, retain_until, legal_hold)?;

@@ -25,6 +25,7 @@ impl CairnS3 {
         let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
+        let writer = owner.clone();
         let (owner, acl) = Ownership::effective(&self.store.meta, &input.bucket)?.new_object(
             &owner,
             &bucket.owner,
@@ -40,7 +41,17 @@ impl CairnS3 {
             input.object_lock_mode.as_ref(),
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
+            &writer,
         )?;
+        // A large body that cannot fit is refused before it is read (see `refuse_early`).
+        if let Some(len) = input.content_length {
+            let len = u64::try_from(len).unwrap_or(0);
+            let expects =
+                headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if cairn_object::tenants::refuse_early(len, expects) {
+                self.store.precheck_put(&input.bucket, &input.key, &writer, len).map_err(errors::object)?;
+            }
+        }
         let blob = self
             .ingest(Ingest {
                 bucket: &input.bucket,

@@ -1,0 +1,249 @@
+//! `cairn tenant create|ls|info|set-quota|rm|usage` and `cairn bucket quota`: tenants
+//! and quotas through the tenant API (`/cairn/v1/`), as an admin or a tenant admin key.
+//! Sizes are human both ways: `10TiB`, `500GB`, `1.5GiB`, or plain bytes.
+
+use crate::admin::v1;
+use crate::client::Connection;
+use anyhow::{Context, bail};
+use cairn_api::tenants::{
+    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, Used,
+};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+#[derive(clap::Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant, at the top level or inside --parent (whose quota it is carved from).
+    Create {
+        name: String,
+        /// The parent tenant's id.
+        #[arg(long)]
+        parent: Option<String>,
+        /// The tenant's id (a-z, 0-9, -) [default: generated]; creating the same id again is a no-op.
+        #[arg(long)]
+        id: Option<String>,
+        /// Byte limit, e.g. 10TiB or 500GB [default: none].
+        #[arg(long, value_parser = parse_size)]
+        quota_bytes: Option<u64>,
+        /// Object limit [default: none].
+        #[arg(long)]
+        quota_objects: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tenants inside --parent, or the top-level ones (a tenant admin: its own).
+    Ls {
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One tenant: path, quota, usage.
+    Info {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a tenant's limits (an absent flag removes that limit).
+    SetQuota {
+        id: String,
+        #[arg(long, value_parser = parse_size)]
+        bytes: Option<u64>,
+        #[arg(long)]
+        objects: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a tenant that has no child tenants, buckets or keys left.
+    Rm { id: String },
+    /// What a tenant holds: in all, per bucket and per child tenant.
+    Usage {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Human sizes in: `10TiB`, `500GB`, `1.5 GiB`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    byte_unit::Byte::parse_str(s.trim(), true)
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("{s:?} is not a size such as 10TiB, 500GB or 4096: {e}"))
+}
+
+/// Human sizes out: exact bytes below 1 KiB, else two decimals in binary units.
+pub fn show_size(n: u64) -> String {
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let a = byte_unit::Byte::from_u64(n).get_appropriate_unit(byte_unit::UnitType::Binary);
+    format!("{a:.2}")
+}
+
+fn show_limit(limit: Option<u64>, sizes: bool) -> String {
+    match limit {
+        None => "none".into(),
+        Some(n) if sizes => show_size(n),
+        Some(n) => n.to_string(),
+    }
+}
+
+/// `used / limit (percent)` for bytes, then objects.
+pub fn show_use(used: Used, quota: Quota) -> (String, String) {
+    let pct = |u: u64, l: Option<u64>| match l {
+        Some(l) if l > 0 => format!(" ({:.1}%)", u as f64 * 100.0 / l as f64),
+        _ => String::new(),
+    };
+    (
+        format!("{} of {}{}", show_size(used.bytes), show_limit(quota.bytes, true), pct(used.bytes, quota.bytes)),
+        format!("{} of {}{}", used.objects, show_limit(quota.objects, false), pct(used.objects, quota.objects)),
+    )
+}
+
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// One path segment, percent-encoded (and never `.`, `..` or empty).
+pub fn segment(s: &str) -> anyhow::Result<String> {
+    if s.is_empty() || s == "." || s == ".." || s.contains('/') {
+        bail!("invalid name {s:?}");
+    }
+    Ok(utf8_percent_encode(s, SEGMENT).to_string())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn describe(t: &TenantInfo) -> String {
+    let (bytes, objects) = show_use(t.used, t.quota);
+    let rows = [
+        ("id", t.id.clone()),
+        ("name", t.name.clone()),
+        ("path", t.path.join(" / ")),
+        ("bytes", bytes),
+        ("objects", objects),
+        ("warn at", t.warn_percent.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")),
+        ("created", t.created.clone()),
+    ];
+    rows.iter().map(|(k, v)| format!("{:<9} {v}\n", format!("{k}:"))).collect()
+}
+
+fn table(tenants: &[TenantInfo]) -> String {
+    let mut out = format!("{:<20} {:<24} {:>24} {:>16}\n", "ID", "NAME", "BYTES (OF QUOTA)", "OBJECTS");
+    for t in tenants {
+        let (bytes, objects) = show_use(t.used, t.quota);
+        out.push_str(&format!("{:<20} {:<24} {:>24} {:>16}\n", t.id, t.name, bytes, objects));
+    }
+    out
+}
+
+pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
+    match cmd {
+        TenantCommand::Create { name, parent, id, quota_bytes, quota_objects, json } => {
+            let body = CreateTenant {
+                name,
+                id,
+                parent,
+                quota: Quota { bytes: quota_bytes, objects: quota_objects },
+                warn_percent: None,
+            };
+            let t: TenantInfo = v1::post(conn, "tenants", &body).await?;
+            if json { print_json(&t)? } else { print!("{}", describe(&t)) }
+        }
+        TenantCommand::Ls { parent, json } => {
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                if let Some(p) = &parent {
+                    q.append_pair("parent", p);
+                }
+                if let Some(c) = &cursor {
+                    q.append_pair("cursor", c);
+                }
+                let q = q.finish();
+                let path = if q.is_empty() { "tenants".to_string() } else { format!("tenants?{q}") };
+                let page: TenantList = v1::get(conn, &path).await?;
+                all.extend(page.tenants);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json { print_json(&all)? } else { print!("{}", table(&all)) }
+        }
+        TenantCommand::Info { id, json } => {
+            let t: TenantInfo = v1::get(conn, &format!("tenants/{}", segment(&id)?)).await?;
+            if json { print_json(&t)? } else { print!("{}", describe(&t)) }
+        }
+        TenantCommand::SetQuota { id, bytes, objects, json } => {
+            let body = SetQuota { quota: Quota { bytes, objects }, warn_percent: None };
+            let t: TenantInfo = v1::put(conn, &format!("tenants/{}/quota", segment(&id)?), &body).await?;
+            if json { print_json(&t)? } else { print!("{}", describe(&t)) }
+        }
+        TenantCommand::Rm { id } => {
+            let d: Deleted = v1::delete(conn, &format!("tenants/{}", segment(&id)?)).await?;
+            println!("deleted tenant {}", d.deleted);
+        }
+        TenantCommand::Usage { id, json } => {
+            let u: TenantUsage = v1::get(conn, &format!("tenants/{}/usage", segment(&id)?)).await?;
+            if json {
+                return print_json(&u);
+            }
+            print!("{}", describe(&u.tenant));
+            println!();
+            println!("{:<32} {:>24} {:>16}", "BUCKET", "BYTES (OF QUOTA)", "OBJECTS");
+            for b in &u.buckets {
+                let (bytes, objects) = show_use(b.used, b.quota);
+                println!("{:<32} {bytes:>24} {objects:>16}", b.bucket);
+            }
+            if !u.children.is_empty() {
+                println!();
+                print!("{}", table(&u.children));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cairn bucket quota BUCKET [--bytes SIZE] [--objects N] [--clear]`.
+pub async fn bucket_quota(
+    conn: &Connection,
+    bucket: &str,
+    bytes: Option<u64>,
+    objects: Option<u64>,
+    clear: bool,
+) -> anyhow::Result<()> {
+    let path = format!("buckets/{}/quota", segment(bucket)?);
+    let q: BucketQuota = if clear || bytes.is_some() || objects.is_some() {
+        let body = SetQuota { quota: Quota { bytes, objects }, warn_percent: None };
+        v1::put(conn, &path, &body).await.context("setting the bucket's quota")?
+    } else {
+        v1::get(conn, &path).await?
+    };
+    let (b, o) = show_use(q.used, q.quota);
+    println!("bucket:  {}", q.bucket);
+    println!("tenant:  {}", q.tenant.as_deref().unwrap_or("-"));
+    println!("bytes:   {b}");
+    println!("objects: {o}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(parse_size("10TiB"), Ok(10 << 40));
+        assert_eq!(parse_size("500GB"), Ok(500_000_000_000));
+        assert_eq!(parse_size("1.5 GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("100gib"), Ok(100 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("-1").is_err());
+        assert_eq!(show_size(1000), "1000 B");
+        assert_eq!(show_size(10 << 40), "10.00 TiB");
+        assert_eq!(show_size(3 << 29), "1.50 GiB");
+    }
+}

@@ -1,0 +1,384 @@
+//! Tenants and quotas end to end: real `cairnd` processes driven by the `cairn` CLI,
+//! the tenant API and `aws-sdk-s3`. A studio with a production and a department, a
+//! tenant admin that cannot step outside its subtree, limits on a key, a bucket, a
+//! tenant and an ancestor refused with S3's 403 `QuotaExceeded`, a body that cannot
+//! fit refused before it is sent, multipart parts counted while in flight; and 64
+//! writers through three nodes that never pass a tenant's quota by one byte.
+
+use cairn_tests::aws_sdk_s3::primitives::ByteStream;
+use cairn_tests::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::*;
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime};
+
+const ROOT: (&str, &str) = (ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+const KIB: u64 = 1024;
+
+async fn v1(endpoint: &str, creds: (&str, &str), method: &str, op: &str, body: Value) -> (u16, Value) {
+    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
+    let (status, text) = v1_request(endpoint, creds, method, op, &body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// `(status, body)` must be `status`; answers the body.
+fn expect(what: &str, got: (u16, Value), status: u16) -> Value {
+    assert_eq!(got.0, status, "{what}: {}", got.1);
+    got.1
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+/// `cairn` as root, `--json`, parsed.
+fn cli_json(endpoint: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = cairn(endpoint, &all);
+    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
+}
+
+fn creds_of(key: &Value) -> (String, String) {
+    (key["access_key_id"].as_str().unwrap().to_string(), key["secret_access_key"].as_str().unwrap().to_string())
+}
+
+fn client_as(endpoint: &str, (ak, sk): (&str, &str)) -> cairn_tests::aws_sdk_s3::Client {
+    ClientBuilder::new(endpoint).credentials(ak, sk).build()
+}
+
+async fn put(c: &cairn_tests::aws_sdk_s3::Client, bucket: &str, key: &str, len: u64) -> Result<(), ErrInfo> {
+    let body = ByteStream::from(random_bytes(len, len as usize));
+    c.put_object().bucket(bucket).key(key).body(body).send().await.map(|_| ()).map_err(|e| ErrInfo::from_sdk(&e))
+}
+
+fn used(v: &Value) -> (u64, u64) {
+    (v["used"]["bytes"].as_u64().unwrap(), v["used"]["objects"].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_keys_and_every_kind_of_limit() {
+    within(240, async {
+        let node = TestNode::start();
+        let ep = node.endpoint().to_string();
+
+        // Root builds the studio with the CLI; sizes are human both ways.
+        let studio = cli_json(&ep, &["tenant", "create", "Studio", "--id", "studio", "--quota-bytes", "1MiB"]);
+        assert_eq!(studio["quota"]["bytes"], 1 << 20);
+        let again = cli_json(&ep, &["tenant", "create", "Studio", "--id", "studio", "--quota-bytes", "1MiB"]);
+        assert_eq!(again["id"], "studio", "the same id again is a replay");
+        let out = cairn(&ep, &["tenant", "create", "Other", "--id", "studio"]);
+        assert!(!out.status.success() && stderr(&out).contains("TenantAlreadyExists"), "{}", stderr(&out));
+        cli_json(&ep, &["tenant", "create", "Prod", "--id", "prod", "--parent", "studio", "--quota-bytes", "600KiB"]);
+        cli_json(&ep, &["tenant", "create", "Rival", "--id", "rival", "--quota-bytes", "1GB"]);
+        let out = cairn(&ep, &["tenant", "create", "Greedy", "--parent", "studio", "--quota-bytes", "500KiB"]);
+        assert!(!out.status.success() && stderr(&out).contains("QuotaExceedsParent"), "carving: {}", stderr(&out));
+        let info = cairn(&ep, &["tenant", "info", "prod"]);
+        let text = stdout(&info);
+        assert!(text.contains("studio / prod") && text.contains("600.00 KiB"), "{text}");
+
+        // A tenant admin of the studio works inside it and nowhere else.
+        let admin = cli_json(&ep, &["key", "create", "--tenant", "studio", "--tenant-admin", "--name", "studio-admin"]);
+        let (aid, asec) = creds_of(&admin);
+        let ta = (aid.as_str(), asec.as_str());
+        let dept = expect(
+            "tenant admin creates a department",
+            v1(&ep, ta, "POST", "tenants", json!({"name": "Dept", "id": "dept", "parent": "prod"})).await,
+            201,
+        );
+        assert_eq!(dept["path"], json!(["studio", "prod", "dept"]));
+        let listed = expect("list", v1(&ep, ta, "GET", "tenants", Value::Null).await, 200);
+        assert_eq!(listed["tenants"][0]["id"], "studio", "a tenant admin lists its own tenant");
+        for (method, op, body) in [
+            ("GET", "tenants/rival", Value::Null),
+            ("GET", "tenants/rival/usage", Value::Null),
+            ("POST", "tenants", json!({"name": "x", "parent": "rival"})),
+            ("POST", "tenants/rival/keys", json!({})),
+            ("PUT", "tenants/rival/quota", json!({"quota": {"bytes": 1}})),
+            ("DELETE", "tenants/rival", Value::Null),
+            ("PUT", "tenants/studio/quota", json!({"quota": {"bytes": 1u64 << 40}})),
+            ("DELETE", "tenants/studio", Value::Null),
+            ("POST", "tenants", json!({"name": "top"})),
+        ] {
+            let (status, v) = v1(&ep, ta, method, op, body).await;
+            assert!(status == 403 || status == 400, "{method} {op}: {status} {v}");
+            assert!(code(&v) == "AccessDenied" || code(&v) == "InvalidRequest", "{method} {op}: {v}");
+        }
+        assert_eq!(
+            expect("rival untouched", v1(&ep, ROOT, "GET", "tenants/rival", Value::Null).await, 200)["quota"]["bytes"],
+            1_000_000_000u64
+        );
+
+        // An editor key in the department, made by the tenant admin, with its own limit.
+        let editor = expect(
+            "editor key",
+            v1(&ep, ta, "POST", "tenants/dept/keys", json!({"name": "editor", "quota": {"bytes": 300 * KIB}})).await,
+            201,
+        );
+        let (eid, esec) = creds_of(&editor);
+        let ed = (eid.as_str(), esec.as_str());
+        let (status, v) = v1(&ep, ed, "GET", "tenants/dept", Value::Null).await;
+        assert_eq!((status, code(&v)), (403, "AccessDenied"), "an ordinary key has no tenant API");
+
+        let c = client_as(&ep, ed);
+        c.create_bucket().bucket("dept-media").send().await.unwrap();
+        let q = expect("bucket quota", v1(&ep, ta, "GET", "buckets/dept-media/quota", Value::Null).await, 200);
+        assert_eq!(q["tenant"], "dept", "a bucket belongs to its creator's tenant");
+
+        // The key's limit: 200 KiB fit, 150 KiB more do not.
+        put(&c, "dept-media", "a", 200 * KIB).await.unwrap();
+        let e = put(&c, "dept-media", "b", 150 * KIB).await.unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("QuotaExceeded")), "{e:?}");
+        assert!(e.message.as_deref().unwrap_or("").contains(&format!("access key {eid}")), "{e:?}");
+        assert!(e.message.as_deref().unwrap_or("").contains(&format!("{} bytes are left", 100 * KIB)), "{e:?}");
+        assert_s3_err(
+            "the refused key is absent",
+            c.head_object().bucket("dept-media").key("b").send().await,
+            404,
+            "NotFound",
+        );
+
+        // A body that cannot fit is refused before it is sent: 100 GB announced, none sent.
+        let url = format!("{ep}/dept-media/huge");
+        let len = (100u64 << 30).to_string();
+        let headers = [("content-length", len.as_str())];
+        let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        all.extend(sigv4_headers("PUT", &url, &headers, Payload::Unsigned, SystemTime::now(), Some(ed)));
+        let (tx, body) = ChannelBody::new(100 << 30);
+        let mut req = raw_http().put(&url).body(reqwest::Body::wrap(body));
+        for (k, v) in &all {
+            req = req.header(k, v);
+        }
+        let r =
+            tokio::time::timeout(Duration::from_secs(15), req.send()).await.expect("an answer before any body byte");
+        drop(tx);
+        let r = r.unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(xml_error_code(&r.text().await.unwrap()).as_deref(), Some("QuotaExceeded"));
+
+        // Raise the key's limit: now prod (600 KiB), an ancestor, binds.
+        expect(
+            "key quota",
+            v1(&ep, ta, "PUT", &format!("tenants/dept/keys/{eid}/quota"), json!({"quota": {"bytes": 10u64 << 20}}))
+                .await,
+            200,
+        );
+        put(&c, "dept-media", "b", 350 * KIB).await.unwrap();
+        let e = put(&c, "dept-media", "c", 60 * KIB).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("QuotaExceeded"));
+        let msg = e.message.unwrap_or_default();
+        assert!(msg.contains("tenant prod (an ancestor of the bucket's tenant dept)"), "{msg}");
+        // Deletes are never refused and give space back at once; overwrites count the difference.
+        c.delete_object().bucket("dept-media").key("b").send().await.unwrap();
+        put(&c, "dept-media", "a", 100 * KIB).await.unwrap();
+        let u = expect("usage", v1(&ep, ta, "GET", "tenants/dept/usage", Value::Null).await, 200);
+        assert_eq!(used(&u["tenant"]), (100 * KIB, 1));
+        assert_eq!(used(&u["buckets"][0]), (100 * KIB, 1));
+
+        // The bucket's own limit.
+        let out = cairn(&ep, &["bucket", "quota", "dept-media", "--bytes", "150KiB"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let e = put(&c, "dept-media", "d", 60 * KIB).await.unwrap_err();
+        assert!(e.message.unwrap_or_default().contains("bucket dept-media"));
+        let out = cairn(&ep, &["bucket", "quota", "dept-media", "--clear"]);
+        assert!(out.status.success() && stdout(&out).contains("of none"), "{}", stdout(&out));
+
+        // Multipart: a part counts from its commit; abort gives it back.
+        let up = c.create_multipart_upload().bucket("dept-media").key("mp").send().await.unwrap();
+        let id = up.upload_id().unwrap();
+        c.upload_part()
+            .bucket("dept-media")
+            .key("mp")
+            .upload_id(id)
+            .part_number(1)
+            .body(ByteStream::from(random_bytes(1, (300 * KIB) as usize)))
+            .send()
+            .await
+            .unwrap();
+        let dept_now = cli_json(&ep, &["tenant", "info", "dept"]);
+        assert_eq!(used(&dept_now), (400 * KIB, 1), "the part in flight counts");
+        let e = c
+            .upload_part()
+            .bucket("dept-media")
+            .key("mp")
+            .upload_id(id)
+            .part_number(2)
+            .body(ByteStream::from(random_bytes(2, (250 * KIB) as usize)))
+            .send()
+            .await
+            .map_err(|e| ErrInfo::from_sdk(&e))
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("QuotaExceeded"), "a part that cannot fit");
+        c.abort_multipart_upload().bucket("dept-media").key("mp").upload_id(id).send().await.unwrap();
+        assert_eq!(used(&cli_json(&ep, &["tenant", "info", "dept"])), (100 * KIB, 1));
+
+        // Completion counts only the difference, and the version belongs to the uploader.
+        let up = c.create_multipart_upload().bucket("dept-media").key("mp").send().await.unwrap();
+        let id = up.upload_id().unwrap();
+        let p = c
+            .upload_part()
+            .bucket("dept-media")
+            .key("mp")
+            .upload_id(id)
+            .part_number(1)
+            .body(ByteStream::from(random_bytes(3, (200 * KIB) as usize)))
+            .send()
+            .await
+            .unwrap();
+        let parts = CompletedMultipartUpload::builder()
+            .parts(CompletedPart::builder().part_number(1).e_tag(p.e_tag().unwrap()).build())
+            .build();
+        c.complete_multipart_upload()
+            .bucket("dept-media")
+            .key("mp")
+            .upload_id(id)
+            .multipart_upload(parts)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(used(&cli_json(&ep, &["tenant", "info", "dept"])), (300 * KIB, 2));
+        let keys = expect("keys", v1(&ep, ta, "GET", "tenants/dept/keys", Value::Null).await, 200);
+        assert_eq!(used(&keys["keys"][0]), (300 * KIB, 2));
+
+        // A tenant with buckets, keys or children cannot go; the CLI reads the usage.
+        let (status, v) = v1(&ep, ROOT, "DELETE", "tenants/dept", Value::Null).await;
+        assert_eq!((status, code(&v)), (409, "TenantNotEmpty"));
+        let out = cairn(&ep, &["tenant", "usage", "prod"]);
+        assert!(out.status.success() && stdout(&out).contains("dept"), "{}", stdout(&out));
+        let out = cairn(&ep, &["tenant", "ls", "--parent", "studio"]);
+        assert!(stdout(&out).contains("prod"), "{}", stdout(&out));
+
+        // Usage is exact after a restart (the pools are rebuilt or kept as applied).
+        let before = cli_json(&ep, &["tenant", "info", "studio"]);
+        let mut node = node;
+        node.restart(false);
+        node.wait_ready(Duration::from_secs(30)).await;
+        assert_eq!(used(&cli_json(node.endpoint(), &["tenant", "info", "studio"])), used(&before));
+    })
+    .await;
+}
+
+/// How many times the race runs (`QUOTA_ROUNDS`, default 20).
+fn rounds() -> usize {
+    std::env::var("QUOTA_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_writers_through_three_nodes_never_pass_the_quota() {
+    within(900, async {
+        let cluster = TestCluster::start(3);
+        let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
+        const QUOTA: u64 = 1 << 20;
+        cli_json(&eps[0], &["tenant", "create", "Small", "--id", "small", "--quota-bytes", "1MiB"]);
+        cli_json(&eps[0], &["tenant", "create", "Team", "--id", "team", "--parent", "small"]);
+        let key = cli_json(&eps[0], &["key", "create", "--tenant", "team"]);
+        let (kid, ksec) = creds_of(&key);
+        let clients: Vec<_> = eps.iter().map(|e| client_as(e, (&kid, &ksec))).collect();
+        clients[0].create_bucket().bucket("race").send().await.unwrap();
+        put(&clients[0], "race", "seed", 30 * KIB).await.unwrap();
+
+        for round in 0..rounds() {
+            // Writers through every node: single PUTs, copies of the seed, one-part uploads.
+            let tasks: Vec<_> = (0..64u64)
+                .map(|i| {
+                    let c = clients[(i % 3) as usize].clone();
+                    let key = format!("r{round}/{i}");
+                    let size = 5 * KIB + (i * 7919 + round as u64 * 104_729) % (40 * KIB);
+                    tokio::spawn(async move {
+                        let r = match i % 4 {
+                            0 => c
+                                .copy_object()
+                                .bucket("race")
+                                .key(&key)
+                                .copy_source("race/seed")
+                                .send()
+                                .await
+                                .map(|_| 30 * KIB)
+                                .map_err(|e| ErrInfo::from_sdk(&e)),
+                            1 => {
+                                let up = c.create_multipart_upload().bucket("race").key(&key).send().await.unwrap();
+                                let id = up.upload_id().unwrap().to_string();
+                                let part = c
+                                    .upload_part()
+                                    .bucket("race")
+                                    .key(&key)
+                                    .upload_id(&id)
+                                    .part_number(1)
+                                    .body(ByteStream::from(random_bytes(i, size as usize)))
+                                    .send()
+                                    .await;
+                                match part {
+                                    Ok(p) => {
+                                        let parts = CompletedMultipartUpload::builder()
+                                            .parts(
+                                                CompletedPart::builder()
+                                                    .part_number(1)
+                                                    .e_tag(p.e_tag().unwrap())
+                                                    .build(),
+                                            )
+                                            .build();
+                                        c.complete_multipart_upload()
+                                            .bucket("race")
+                                            .key(&key)
+                                            .upload_id(&id)
+                                            .multipart_upload(parts)
+                                            .send()
+                                            .await
+                                            .map(|_| size)
+                                            .map_err(|e| ErrInfo::from_sdk(&e))
+                                    }
+                                    Err(e) => {
+                                        c.abort_multipart_upload()
+                                            .bucket("race")
+                                            .key(&key)
+                                            .upload_id(&id)
+                                            .send()
+                                            .await
+                                            .unwrap();
+                                        Err(ErrInfo::from_sdk(&e))
+                                    }
+                                }
+                            }
+                            _ => put(&c, "race", &key, size).await.map(|_| size),
+                        };
+                        (key, r)
+                    })
+                })
+                .collect();
+            let mut accepted = 30 * KIB; // the seed
+            let mut refused = 0;
+            for t in tasks {
+                let (key, r) = t.await.unwrap();
+                match r {
+                    Ok(size) => accepted += size,
+                    Err(e) => {
+                        assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("QuotaExceeded")), "{key}: {e:?}");
+                        refused += 1;
+                    }
+                }
+            }
+            assert!(refused > 0, "round {round}: 64 writers of ~25 KiB each must meet a 1 MiB quota");
+            assert!(accepted <= QUOTA, "round {round}: {accepted} bytes accepted past {QUOTA}");
+            // Usage, read through another node right away, is exactly what is stored.
+            let reader = &eps[(round + 1) % 3];
+            let small = cli_json(reader, &["tenant", "info", "small"]);
+            let listed = clients[round % 3].list_objects_v2().bucket("race").send().await.unwrap();
+            let stored: u64 = listed.contents().iter().map(|o| o.size().unwrap_or(0) as u64).sum();
+            assert_eq!(stored, accepted, "round {round}: what is stored is what was acknowledged");
+            assert_eq!(used(&small).0, stored, "round {round}: usage is exact");
+            for o in listed.contents() {
+                if o.key() != Some("seed") {
+                    clients[0].delete_object().bucket("race").key(o.key().unwrap()).send().await.unwrap();
+                }
+            }
+            assert_eq!(used(&cli_json(reader, &["tenant", "info", "team"])).0, 30 * KIB);
+        }
+
+        // A write acknowledged by one node shows in the usage another node answers at once.
+        put(&clients[0], "race", "late", 10 * KIB).await.unwrap();
+        let u = expect("usage on a follower", v1(&eps[2], ROOT, "GET", "tenants/small/usage", Value::Null).await, 200);
+        assert_eq!(used(&u["tenant"]), (40 * KIB, 2));
+    })
+    .await;
+}
