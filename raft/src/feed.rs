@@ -2,7 +2,9 @@
 //!
 //! Every command that changes the tables yields one [`ChangeEvent`]: what changed
 //! ([`Change`]), its keys, and its [`Position`] (the Raft log index of its entry and
-//! its place among the entry's commands). A refused command (a failed condition, a
+//! its place among the entry's events). A write that carries a tenant's usage across
+//! one of its warning thresholds yields one [`Change::QuotaThreshold`] more per
+//! threshold, right after its own. A refused command (a failed condition, a
 //! missing bucket) changed nothing and yields nothing. Leaders and followers apply
 //! the same entries, so every node produces the same events at the same positions.
 //!
@@ -28,7 +30,8 @@ use tokio::sync::watch;
 pub const FEED_HISTORY: usize = 65_536;
 
 /// Where an event sits in the applied log: its entry's index, then its place among
-/// that entry's commands. Positions only grow.
+/// that entry's events (a command yields one event, and one more per quota warning
+/// threshold it carried a tenant across). Positions only grow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub index: u64,
@@ -156,6 +159,22 @@ pub enum Change {
     TenantDeleted {
         id: String,
     },
+    /// The write just before this event carried `tenant`'s usage across one of its
+    /// warning thresholds: `percent`% of its byte limit (or, with `objects`, of its
+    /// object limit), upward (`rising`) or, after a delete, back below it. `used` is
+    /// the usage after the write, `limit` the limit it is measured against.
+    QuotaThreshold {
+        tenant: String,
+        percent: u8,
+        objects: bool,
+        rising: bool,
+        used: u64,
+        limit: u64,
+    },
+    /// Every tenant's usage was sampled for hour `slot` (unix seconds).
+    UsageSampled {
+        slot: u64,
+    },
 }
 
 impl Change {
@@ -251,6 +270,7 @@ impl Change {
             Command::PutTenant { tenant, .. } => Change::TenantSet { id: tenant.id.clone() },
             Command::DeleteTenant { id } => Change::TenantDeleted { id: id.clone() },
             Command::PutAccessKeyIn { key, .. } => Change::AccessKeyPut { access_key_id: key.access_key_id.clone() },
+            Command::SampleUsage { slot, .. } => Change::UsageSampled { slot: *slot },
         }
     }
 

@@ -19,6 +19,7 @@
 //! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
 //! | `sm_tenancy`  | `t<tenant id>`; `c<parent id>\0<name>`; `k<access key id>`; `K<tenant id>\0<key id>`; `B<tenant id>\0<bucket>` | bincode(`Tenant`); child id; bincode(`KeyTenancy`); empty; empty |
 //! | `sm_pools`    | `b<bucket>`, `k<access key id>`, `t<tenant id>`                  | bincode(`PoolUsage`)       |
+//! | `sm_usage_history` | `h<tenant id>\0[slot: u64 BE]`, `d<tenant id>\0[day: u64 BE]`; `~last` | bincode(`PoolUsage`); bincode(`u64`) |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_tenancy` holds tenants and what belongs to them, under one-letter prefixes: the
@@ -29,6 +30,10 @@
 //! names and key ids have no `0x00`, so the `0x00` after a tenant id ends it.
 //!
 //! `sm_pools` (derived, see [`crate::quota`]) holds what each quota pool counts.
+//!
+//! `sm_usage_history` holds each tenant's usage samples, hourly (`h`) and daily (`d`),
+//! oldest first under one prefix per tenant and kind, so a tenant's history is one
+//! range scan; `~last` is the last hour sampled.
 //!
 //! `sm_objects` holds the current version of each key. Because a bucket's keys all
 //! share the prefix `[bucket_len][bucket]` and sled orders keys bytewise, the keys of a
@@ -96,6 +101,12 @@ pub(crate) const TREE_BUCKET_SETTINGS: &str = "sm_bucket_settings";
 pub(crate) const TREE_OBJECT_ATTRS: &str = "sm_object_attrs";
 pub(crate) const TREE_TENANCY: &str = "sm_tenancy";
 pub(crate) const TREE_POOLS: &str = "sm_pools";
+pub(crate) const TREE_USAGE_HISTORY: &str = "sm_usage_history";
+/// `sm_usage_history` key of the last hour sampled.
+pub(crate) const HISTORY_LAST: &[u8] = b"~last";
+/// `sm_usage_history` sample kinds.
+pub(crate) const HISTORY_HOURLY: u8 = b'h';
+pub(crate) const HISTORY_DAILY: u8 = b'd';
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
 /// `sm_cluster` key prefix of background service states.
@@ -254,6 +265,17 @@ pub(crate) fn pool_key(pool: &crate::schema::Pool) -> Vec<u8> {
         Pool::Tenant(t) => (b't', t),
     };
     [&[tag][..], id.as_bytes()].concat()
+}
+
+/// `sm_usage_history` prefix of `tenant`'s samples of `kind` ([`HISTORY_HOURLY`],
+/// [`HISTORY_DAILY`]).
+pub(crate) fn sample_prefix(kind: u8, tenant: &str) -> Vec<u8> {
+    [&[kind][..], tenant.as_bytes(), b"\0"].concat()
+}
+
+/// `sm_usage_history` key of `tenant`'s sample of `kind` at `slot`.
+pub(crate) fn sample_key(kind: u8, tenant: &str, slot: u64) -> Vec<u8> {
+    [sample_prefix(kind, tenant).as_slice(), &slot.to_be_bytes()].concat()
 }
 
 /// Appends `key` to `out`, escaping `0x00` as `0x00 0xff` (see the module docs).

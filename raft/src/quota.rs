@@ -18,10 +18,16 @@
 //! Because the decision is made in apply, on the state as of the command's place in
 //! the log, no interleaving of writers on any node can pass a limit.
 //!
+//! Warnings: a tenant names thresholds (percentages of its limits); a command whose
+//! charges carry a tenant's usage across one of them, either way, yields a
+//! [`Change::QuotaThreshold`] event right after its own ([`crossings`]), so a platform
+//! hears of it before uploads start failing.
+//!
 //! `sm_pools` is derived: snapshots do not carry it; [`rebuild`] recomputes it from
 //! the objects, versions, parts, attributes and tenancy tables.
 
 use crate::error::MetaError;
+use crate::feed::Change;
 use crate::keys::{attrs_prefix, key_tenancy_key, pool_key, setting_key, split_history_key, tenant_key, AttrSubject};
 use crate::schema::{
     KeyTenancy, MultipartUpload, ObjectVersion, PartRef, Pool, PoolUsage, Quota, QuotaBreach, Tenant, VersionEntry,
@@ -160,6 +166,44 @@ pub(crate) fn breach(tx: &Tx) -> Result<Option<QuotaBreach>, MetaError> {
         }
     }
     Ok(None)
+}
+
+/// The warning thresholds the command just applied carried a tenant across: for each
+/// tenant pool it charged, each threshold of the tenant's byte and object limits that
+/// its usage was below before the command and is at or above now (rising), or the
+/// other way round.
+pub(crate) fn crossings(tx: &Tx) -> Result<Vec<Change>, MetaError> {
+    let mut out = Vec::new();
+    for (pool, bytes, objects) in &tx.charges {
+        let Pool::Tenant(id) = pool else { continue };
+        let Some(tenant) = tx.read::<Tenant>(Table::Tenancy, &tenant_key(id))? else { continue };
+        if tenant.warn_percent.is_empty() {
+            continue;
+        }
+        let now = usage_of(tx, pool)?;
+        let dims = [
+            (tenant.quota.bytes, now.bytes, *bytes, false),
+            (tenant.quota.objects, now.objects, i128::from(*objects), true),
+        ];
+        for (limit, now, delta, objects) in dims {
+            let Some(limit) = limit.filter(|l| *l > 0 && delta != 0) else { continue };
+            let before = add(now, -delta);
+            for &percent in &tenant.warn_percent {
+                let passed = |used: u64| u128::from(used) * 100 >= u128::from(limit) * u128::from(percent);
+                if passed(before) != passed(now) {
+                    out.push(Change::QuotaThreshold {
+                        tenant: id.clone(),
+                        percent,
+                        objects,
+                        rising: passed(now),
+                        used: now,
+                        limit,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Rebuilds `sm_pools` from the data tables; returns the pools written.

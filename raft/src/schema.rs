@@ -356,7 +356,22 @@ pub enum Command {
         key: AccessKey,
         tenancy: KeyTenancy,
     },
+    /// Records every tenant's usage as the sample of hour `slot` (unix seconds, a
+    /// multiple of `period`, the length of an hour: 3600 but in tests) and as the sample
+    /// of the day holding it, and drops hourly samples older than
+    /// [`HOURLY_SAMPLES_KEPT`] hours and daily ones older than [`DAILY_SAMPLES_KEPT`]
+    /// days. The leader proposes it once an hour; one for a slot not after the last
+    /// sampled one changes nothing (`PreconditionFailed`).
+    SampleUsage {
+        slot: u64,
+        period: u64,
+    },
 }
+
+/// Hourly usage samples kept per tenant (7 days).
+pub const HOURLY_SAMPLES_KEPT: u64 = 7 * 24;
+/// Daily usage samples kept per tenant (90 days).
+pub const DAILY_SAMPLES_KEPT: u64 = 90;
 
 /// Named attributes of one object version (or of the object an upload will make),
 /// each encoded as its owner encodes it. Apply decides on the object-lock ones

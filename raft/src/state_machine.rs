@@ -123,14 +123,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Blank => BatchResponse::default(),
                 EntryPayload::Normal(batch) => {
                     let mut rs = Vec::with_capacity(batch.0.len());
+                    let mut event_seq = 0u32;
                     for (seq, cmd) in batch.0.into_iter().enumerate() {
                         let change = Change::of(&cmd);
                         tx.at = (log_id.index, seq as u32);
-                        let r =
-                            apply::apply(&mut tx, cmd).map_err(|e| StorageIOError::apply(log_id, AnyError::new(&e)))?;
+                        let apply_err = |e: MetaError| StorageIOError::apply(log_id, AnyError::new(&e));
+                        let r = apply::apply(&mut tx, cmd).map_err(apply_err)?;
                         if change.took_effect(&r) {
-                            let position = Position { index: log_id.index, seq: seq as u32 };
-                            events.push(ChangeEvent { position, change: change.refine(&r) });
+                            let warnings = crate::quota::crossings(&tx).map_err(apply_err)?;
+                            for change in std::iter::once(change.refine(&r)).chain(warnings) {
+                                if let Change::QuotaThreshold { tenant, percent, objects, rising, used, limit } =
+                                    &change
+                                {
+                                    let what = if *objects { "object" } else { "byte" };
+                                    let way = if *rising { "reached" } else { "fell below" };
+                                    tracing::warn!(%tenant, used, limit, "tenant {tenant} {way} {percent}% of its {what} quota");
+                                }
+                                let position = Position { index: log_id.index, seq: event_seq };
+                                events.push(ChangeEvent { position, change });
+                                event_seq += 1;
+                            }
                         }
                         rs.push(r);
                     }

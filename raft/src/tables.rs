@@ -36,6 +36,7 @@ pub(crate) enum Table {
     ObjectAttrs,
     Tenancy,
     Pools,
+    UsageHistory,
 }
 
 /// How a table is kept.
@@ -55,7 +56,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 13] = [
+pub(crate) const TABLES: [TableDef; 14] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -81,6 +82,7 @@ pub(crate) const TABLES: [TableDef; 13] = [
         tree: TREE_POOLS,
         kind: Kind::Derived { marker: SM_POOLS_INDEXED, rebuild: crate::quota::rebuild },
     },
+    TableDef { table: Table::UsageHistory, tree: TREE_USAGE_HISTORY, kind: Kind::Data { tag: 11 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

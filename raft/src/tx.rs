@@ -67,10 +67,10 @@ impl<'a> Tx<'a> {
         self.charges.clear();
     }
 
-    /// Keeps what the command since [`Tx::begin_undoable`] wrote.
+    /// Keeps what the command since [`Tx::begin_undoable`] wrote; its charges stay
+    /// readable until the next command begins.
     pub fn keep(&mut self) {
         self.undo = None;
-        self.charges.clear();
     }
 
     /// Takes back every write since [`Tx::begin_undoable`].

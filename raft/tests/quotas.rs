@@ -7,7 +7,7 @@
 mod common;
 
 use cairn_raft::schema::*;
-use cairn_raft::{MetaStore, MEMBER_BUCKETS};
+use cairn_raft::{Change, MetaStore, MEMBER_BUCKETS};
 use common::*;
 
 fn tenant(id: &str, parent: Option<&str>, bytes: Option<u64>, objects: Option<u64>) -> Tenant {
@@ -348,4 +348,118 @@ async fn concurrent_writers_never_pass_a_limit() {
         assert_eq!(pool(&s, Pool::Tenant("prod".into())), (0, 0));
     }
     s.shutdown().await.unwrap();
+}
+
+/// The quota-warning events of `sub` until the event of a write of `key` to bucket
+/// `b` (the write itself comes first, its warnings right after it).
+async fn warnings_after(sub: &mut cairn_raft::Subscription, key: &str) -> Vec<(u8, bool, bool, u64)> {
+    loop {
+        let e = sub.next().await.unwrap();
+        if matches!(&e.change, Change::ObjectPut { key: k, .. } | Change::ObjectDeleted { key: k, .. } if k == key) {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    // Each write below is followed by a marker write to "z", so the warnings end there.
+    loop {
+        let e = sub.next().await.unwrap();
+        match &e.change {
+            Change::QuotaThreshold { tenant, percent, objects, rising, used, .. } => {
+                assert_eq!(tenant, "studio");
+                out.push((*percent, *objects, *rising, *used));
+            }
+            Change::ObjectPut { key, .. } if key == "z" => return out,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+}
+
+/// Applies `cmd` (a write of `key`), then a write to "plain/z", and answers the warnings
+/// between the two.
+async fn step(
+    s: &MetaStore,
+    sub: &mut cairn_raft::Subscription,
+    cmd: Command,
+    key: &str,
+) -> Vec<(u8, bool, bool, u64)> {
+    ok(s, cmd).await;
+    ok(s, put_by("plain", "z", 1, "root")).await;
+    warnings_after(sub, key).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warning_thresholds_are_announced_on_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    let studio = Tenant { warn_percent: vec![50, 90], ..tenant("studio", None, Some(1000), Some(4)) };
+    ok(&s, Command::PutTenant { tenant: studio, create: true }).await;
+    let tenancy = KeyTenancy { tenant: Some("studio".into()), tenant_admin: false, quota: Quota::default() };
+    ok(&s, Command::PutAccessKeyIn { key: key("K1"), tenancy }).await;
+    ok(&s, Command::CreateBucket { bucket: bucket("b", "K1") }).await;
+    // "z" lives in a bucket outside every tenant: it only ends each step's events.
+    ok(&s, Command::CreateBucket { bucket: bucket("plain", "root") }).await;
+    let mut sub = s.feed().subscribe(None).unwrap();
+    let w = &mut sub;
+    assert_eq!(step(&s, w, put_by("b", "a", 400, "K1"), "a").await, [], "40% of the bytes, 25% of the objects");
+    assert_eq!(step(&s, w, put_by("b", "c", 100, "K1"), "c").await, [(50, false, true, 500), (50, true, true, 2)]);
+    assert_eq!(step(&s, w, put_by("b", "d", 450, "K1"), "d").await, [(90, false, true, 950)]);
+    assert_eq!(step(&s, w, put_by("b", "d", 460, "K1"), "d").await, [], "above 90% already");
+    // A delete carries usage back below 90% of the bytes (500 of 1000 is still 50%).
+    let delete = Command::DeleteObject { bucket: "b".into(), key: "d".into() };
+    assert_eq!(step(&s, w, delete, "d").await, [(90, false, false, 500)]);
+    // A refused write announces nothing.
+    breach(s.propose(put_by("b", "e", 501, "K1")).await.unwrap());
+    assert_eq!(step(&s, w, put_by("b", "e", 0, "K1"), "e").await, [], "an empty object crosses no byte threshold");
+    // Every event has a position of its own: a warning takes the next place in its entry.
+    let from_start = Some(cairn_raft::Position::after_index(0));
+    let events: Vec<_> = s.feed().subscribe(from_start).unwrap().next_batch(10_000).await.unwrap();
+    assert!(events.iter().filter(|e| matches!(e.change, Change::QuotaThreshold { .. })).count() == 4);
+    for pair in events.windows(2) {
+        assert!(pair[0].position < pair[1].position, "positions grow: {pair:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_history_keeps_seven_days_of_hours_and_ninety_of_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    studio(&s).await;
+    const H: u64 = 3600;
+    let start = 1_800_000_000 - 1_800_000_000 % (24 * H);
+    ok(&s, put_by("b", "a", 100, "K1")).await;
+    ok(&s, Command::SampleUsage { slot: start, period: H }).await;
+    ok(&s, put_by("b", "c", 50, "K1")).await;
+    ok(&s, Command::SampleUsage { slot: start + H, period: H }).await;
+    let stale = s.propose(Command::SampleUsage { slot: start, period: H }).await.unwrap();
+    assert_eq!(stale, CommandResult::PreconditionFailed, "an hour already sampled");
+    let odd = s.propose(Command::SampleUsage { slot: start + 2 * H + 1, period: H }).await.unwrap();
+    assert_eq!(odd, CommandResult::PreconditionFailed, "a slot that is not the start of an hour");
+    let hourly = s.usage_history("prod", false).unwrap();
+    let figures = |h: &[(u64, PoolUsage)]| h.iter().map(|(t, u)| (*t, u.bytes, u.objects)).collect::<Vec<_>>();
+    assert_eq!(figures(&hourly), [(start, 100, 1), (start + H, 150, 2)]);
+    assert_eq!(figures(&s.usage_history("studio", true).unwrap()), [(start, 150, 2)], "the day's last sample");
+    assert_eq!(s.last_usage_sample().unwrap(), Some(start + H));
+    // 100 days of hourly samples: 168 hours and 90 days stay, oldest first.
+    for hour in 2..100 * 24 {
+        ok(&s, Command::SampleUsage { slot: start + hour * H, period: H }).await;
+    }
+    let last = start + (100 * 24 - 1) * H;
+    let hourly = s.usage_history("dept", false).unwrap();
+    assert_eq!(hourly.len(), 168);
+    assert_eq!((hourly[0].0, hourly[167].0), (last - 167 * H, last));
+    let daily = s.usage_history("dept", true).unwrap();
+    assert_eq!(daily.len(), 90);
+    assert_eq!(daily[89].0, start + 99 * 24 * H);
+    assert!(daily.windows(2).all(|w| w[1].0 - w[0].0 == 24 * H));
+    assert!(daily.iter().all(|(_, u)| (u.bytes, u.objects) == (150, 2)));
+    // History survives a restart, and a tenant's history leaves with it.
+    drop(s);
+    let s = reopen(dir.path()).await;
+    assert_eq!(s.usage_history("dept", false).unwrap().len(), 168);
+    ok(&s, Command::PutTenant { tenant: tenant("spare", None, None, None), create: true }).await;
+    ok(&s, Command::SampleUsage { slot: last + H, period: H }).await;
+    assert_eq!(s.usage_history("spare", false).unwrap().len(), 1);
+    ok(&s, Command::DeleteTenant { id: "spare".into() }).await;
+    assert!(s.usage_history("spare", false).unwrap().is_empty());
+    assert!(s.usage_history("spare", true).unwrap().is_empty());
 }

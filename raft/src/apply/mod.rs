@@ -18,7 +18,8 @@
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
 //! | [`attrs`] | PutVersionAttr (and every write and removal of a version) | object attrs |
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
-//! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings |
+//! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
+//! | [`usage_history`] | SampleUsage | usage history |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
 //! CopyVersion, PutPart, CompleteUpload): each runs undoably, and if it left a quota
@@ -34,6 +35,7 @@ mod objects;
 mod settings;
 mod tenants;
 mod uploads;
+mod usage_history;
 mod versions;
 
 pub use objects::etag_matches;
@@ -126,5 +128,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::PutTenant { tenant, create } => tenants::put(tx, tenant, create),
         Command::DeleteTenant { id } => tenants::delete(tx, id),
         Command::PutAccessKeyIn { key, tenancy } => tenants::put_key(tx, key, tenancy),
+        Command::SampleUsage { slot, period } => usage_history::sample(tx, slot, period),
     }
 }

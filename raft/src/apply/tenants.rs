@@ -115,6 +115,7 @@ pub(super) fn delete(tx: &mut Tx, id: String) -> Result<CommandResult, MetaError
     }
     tx.remove(Table::Tenancy, child_key(t.parent.as_deref(), &t.name));
     tx.remove(Table::Tenancy, tenant_key(&id));
+    super::usage_history::forget(tx, &id)?;
     tx.remove(Table::Pools, crate::keys::pool_key(&crate::schema::Pool::Tenant(id)));
     Ok(CommandResult::Ok)
 }

@@ -4,7 +4,10 @@
 
 use super::{decode, MetaStore};
 use crate::error::MetaError;
-use crate::keys::{children_prefix, key_tenancy_key, members_prefix, tenant_key};
+use crate::keys::{
+    children_prefix, key_tenancy_key, members_prefix, sample_prefix, tenant_key, HISTORY_DAILY, HISTORY_HOURLY,
+    HISTORY_LAST,
+};
 use crate::schema::{KeyTenancy, Pool, PoolUsage, Quota, Tenant};
 use crate::tables::Table;
 use crate::tx::Tx;
@@ -73,6 +76,27 @@ impl MetaStore {
             out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
         }
         Ok(out)
+    }
+
+    /// `tenant`'s usage samples, oldest first, as (slot in unix seconds, usage): one
+    /// per day with `daily`, else one per hour; one range scan.
+    pub fn usage_history(&self, tenant: &str, daily: bool) -> Result<Vec<(u64, PoolUsage)>, MetaError> {
+        let kind = if daily { HISTORY_DAILY } else { HISTORY_HOURLY };
+        let prefix = sample_prefix(kind, tenant);
+        let mut out = Vec::new();
+        for item in self.inner().trees.tree(Table::UsageHistory).scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let slot = k.get(prefix.len()..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+            if let (Some(slot), Some(usage)) = (slot, decode::<PoolUsage>(Some(v))?) {
+                out.push((slot, usage));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last hour whose usage was sampled (see `Command::SampleUsage`).
+    pub fn last_usage_sample(&self) -> Result<Option<u64>, MetaError> {
+        decode(self.inner().trees.tree(Table::UsageHistory).get(HISTORY_LAST)?)
     }
 
     /// What `pool` counts.

@@ -64,3 +64,19 @@ pub fn open_sled_after_drop(dir: &std::path::Path) -> sled::Db {
         }
     }
 }
+
+/// Opens again a store a test just dropped, retrying while its background threads
+/// still hold sled's file lock.
+pub async fn reopen(dir: &std::path::Path) -> MetaStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match MetaStore::open(dir, 1).await {
+            Ok(s) => return s,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("reopening the store: {e}"),
+        }
+    }
+}
