@@ -18,24 +18,10 @@ BIN="$(realpath "${1:-$ROOT/target/release}")"
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-8}"
 HIST="${HISTORY:-10}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-versions.XXXXXX")"
-PID=""
-cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export AWS_ACCESS_KEY_ID=benchadmin AWS_SECRET_ACCESS_KEY=benchadmin-secret-key-0123
-export CAIRN_ROOT_ACCESS_KEY="$AWS_ACCESS_KEY_ID" CAIRN_ROOT_SECRET_KEY="$AWS_SECRET_ACCESS_KEY"
-EP="http://127.0.0.1:9690"
-"$BIN/cairnd" --data "$WORK/data" --s3-listen 127.0.0.1:9690 --node-listen 127.0.0.1:9691 >"$WORK/cairnd.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "$EP/health/ready" && break; sleep 0.1; done
-OUT="$WORK/runs.jsonl"
-run() { # label side args...
-    local label="$1" side="$2"
-    shift 2
-    "$BIN/cairn" bench --endpoint "$EP" --json "$@" |
-        python3 -c 'import json,sys; r=json.load(sys.stdin); r["label"]=sys.argv[1]; r["side"]=sys.argv[2]; print(json.dumps(r))' \
-            "$label" "$side" >>"$OUT"
-}
+# shellcheck source=scripts/lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
+bench_start bench-versions 9690
+run() { bench_run "$@"; }
 for r in $(seq "$RUNS"); do
     for side in unversioned versioned; do
         flag=(); [[ "$side" == versioned ]] && flag=(--versioned)
@@ -48,21 +34,4 @@ for r in $(seq "$RUNS"); do
             --concurrency 1 --duration "$SECS" --bucket "$side-list-$r" "${flag[@]}"
     done
 done
-python3 - "$OUT" <<'PY'
-import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-cells = {}
-for r in runs:
-    op = r["label"].split()[0].lower()
-    row = next(x for x in r["results"] if x["op"] == op)
-    assert row["errors"] == 0, f"{r['label']} ({r['side']}): {row['errors']} errors"
-    field, unit = ("keys_per_s", "keys/s") if op == "list" else (("mib_per_s", "MiB/s") if "MiB" in r["label"] else ("ops_per_s", "ops/s"))
-    cells.setdefault(r["label"], {}).setdefault(r["side"], []).append(row[field])
-    cells[r["label"]]["unit"] = unit
-print("| workload | unversioned | versioned | versioned/unversioned | runs unversioned | runs versioned |")
-print("|---|---|---|---|---|---|")
-for label, c in cells.items():
-    u, v = statistics.median(c["unversioned"]), statistics.median(c["versioned"])
-    fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)
-    print(f"| {label} | {u:,.0f} {c['unit']} | {v:,.0f} {c['unit']} | {v / u:.3f} | {fmt(c['unversioned'])} | {fmt(c['versioned'])} |")
-PY
+bench_table unversioned versioned unversioned versioned

@@ -8,6 +8,7 @@
 //! | `PUT tenants/ID/quota` | [`SetQuota`] | [`TenantInfo`] |
 //! | `DELETE tenants/ID` | | [`Deleted`] (only with no child tenants, buckets or keys) |
 //! | `GET tenants/ID/usage` | | [`TenantUsage`]: the tenant, each of its buckets and children |
+//! | `GET tenants/ID/usage/history[?period=hourly\|daily]` | | [`UsageHistory`]: hourly samples for 7 days, or daily ones for 90, oldest first |
 //! | `POST tenants/ID/keys` | [`CreateTenantKey`] | [`TenantKey`] with the secret (shown once) |
 //! | `GET tenants/ID/keys` | | [`TenantKeyList`] |
 //! | `PUT tenants/ID/keys/KEY/quota` | [`SetQuota`] | [`TenantKey`] |
@@ -108,6 +109,24 @@ pub struct TenantUsage {
     pub tenant: TenantInfo,
     pub buckets: Vec<BucketQuota>,
     pub children: Vec<TenantInfo>,
+}
+
+/// `GET tenants/ID/usage/history`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageHistory {
+    pub tenant: String,
+    /// `hourly` or `daily`.
+    pub period: String,
+    pub samples: Vec<UsageSample>,
+}
+
+/// The tenant's usage when its hour (or day) was sampled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSample {
+    /// The start of the hour (or day), RFC 3339.
+    pub at: String,
+    pub bytes: u64,
+    pub objects: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use crate::admin::v1;
 use crate::client::Connection;
 use anyhow::{Context, bail};
 use cairn_api::tenants::{
-    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, Used,
+    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, UsageHistory, Used,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -27,6 +27,9 @@ pub enum TenantCommand {
         /// Object limit [default: none].
         #[arg(long)]
         quota_objects: Option<u64>,
+        /// Usage warning thresholds in percent of the quota, e.g. 75,90 [default: 80,95].
+        #[arg(long, value_delimiter = ',')]
+        warn: Option<Vec<u8>>,
         #[arg(long)]
         json: bool,
     },
@@ -50,6 +53,9 @@ pub enum TenantCommand {
         bytes: Option<u64>,
         #[arg(long)]
         objects: Option<u64>,
+        /// Usage warning thresholds in percent of the quota, e.g. 75,90 [default: unchanged].
+        #[arg(long, value_delimiter = ',')]
+        warn: Option<Vec<u8>>,
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +64,12 @@ pub enum TenantCommand {
     /// What a tenant holds: in all, per bucket and per child tenant.
     Usage {
         id: String,
+        /// The usage history instead: hourly samples of the last 7 days.
+        #[arg(long)]
+        history: bool,
+        /// With --history: daily samples of the last 90 days.
+        #[arg(long, requires = "history")]
+        daily: bool,
         #[arg(long)]
         json: bool,
     },
@@ -139,13 +151,13 @@ fn table(tenants: &[TenantInfo]) -> String {
 
 pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
-        TenantCommand::Create { name, parent, id, quota_bytes, quota_objects, json } => {
+        TenantCommand::Create { name, parent, id, quota_bytes, quota_objects, warn, json } => {
             let body = CreateTenant {
                 name,
                 id,
                 parent,
                 quota: Quota { bytes: quota_bytes, objects: quota_objects },
-                warn_percent: None,
+                warn_percent: warn,
             };
             let t: TenantInfo = v1::post(conn, "tenants", &body).await?;
             if json { print_json(&t)? } else { print!("{}", describe(&t)) }
@@ -176,8 +188,8 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
             let t: TenantInfo = v1::get(conn, &format!("tenants/{}", segment(&id)?)).await?;
             if json { print_json(&t)? } else { print!("{}", describe(&t)) }
         }
-        TenantCommand::SetQuota { id, bytes, objects, json } => {
-            let body = SetQuota { quota: Quota { bytes, objects }, warn_percent: None };
+        TenantCommand::SetQuota { id, bytes, objects, warn, json } => {
+            let body = SetQuota { quota: Quota { bytes, objects }, warn_percent: warn };
             let t: TenantInfo = v1::put(conn, &format!("tenants/{}/quota", segment(&id)?), &body).await?;
             if json { print_json(&t)? } else { print!("{}", describe(&t)) }
         }
@@ -185,7 +197,19 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
             let d: Deleted = v1::delete(conn, &format!("tenants/{}", segment(&id)?)).await?;
             println!("deleted tenant {}", d.deleted);
         }
-        TenantCommand::Usage { id, json } => {
+        TenantCommand::Usage { id, history: true, daily, json } => {
+            let period = if daily { "daily" } else { "hourly" };
+            let path = format!("tenants/{}/usage/history?period={period}", segment(&id)?);
+            let h: UsageHistory = v1::get(conn, &path).await?;
+            if json {
+                return print_json(&h);
+            }
+            println!("{:<26} {:>16} {:>12}", "AT", "BYTES", "OBJECTS");
+            for s in &h.samples {
+                println!("{:<26} {:>16} {:>12}", s.at, show_size(s.bytes), s.objects);
+            }
+        }
+        TenantCommand::Usage { id, history: false, json, .. } => {
             let u: TenantUsage = v1::get(conn, &format!("tenants/{}/usage", segment(&id)?)).await?;
             if json {
                 return print_json(&u);

@@ -46,6 +46,12 @@ pub struct Flags {
     /// Incomplete multipart uploads older than this many seconds are aborted (default 7 days).
     #[arg(long, env = "CAIRN_MULTIPART_EXPIRY_SECS")]
     pub multipart_expiry_secs: Option<u64>,
+    /// Length of the "hour" of tenant usage history, in seconds (default 3600; a test aid).
+    #[arg(long, env = "CAIRN_USAGE_SAMPLE_SECS")]
+    pub usage_sample_secs: Option<u64>,
+    /// Tenant depth `/metrics` reports usage and quota for (1: top-level tenants only).
+    #[arg(long, env = "CAIRN_METRICS_TENANT_DEPTH")]
+    pub metrics_tenant_depth: Option<usize>,
     /// Requests handled at once; more get 503 SlowDown.
     #[arg(long, env = "CAIRN_MAX_REQUESTS")]
     pub max_requests: Option<usize>,
@@ -114,6 +120,8 @@ struct FileConfig {
     region: Option<String>,
     domain: Option<Vec<String>>,
     multipart_expiry_secs: Option<u64>,
+    usage_sample_secs: Option<u64>,
+    metrics_tenant_depth: Option<usize>,
     max_requests: Option<usize>,
     body_timeout_secs: Option<u64>,
     tls_cert: Option<PathBuf>,
@@ -144,6 +152,8 @@ pub struct Config {
     #[serde(rename = "domain")]
     pub domains: Vec<String>,
     pub multipart_expiry_secs: u64,
+    pub usage_sample_secs: u64,
+    pub metrics_tenant_depth: usize,
     pub max_requests: usize,
     pub body_timeout_secs: u64,
     pub tls_cert: Option<PathBuf>,
@@ -250,6 +260,8 @@ impl Config {
                 .multipart_expiry_secs
                 .or(file.multipart_expiry_secs)
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
+            usage_sample_secs: flags.usage_sample_secs.or(file.usage_sample_secs).unwrap_or(3600),
+            metrics_tenant_depth: flags.metrics_tenant_depth.or(file.metrics_tenant_depth).unwrap_or(1),
             max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
             tls_cert: flags.tls_cert.clone().or(file.tls_cert),
@@ -299,6 +311,12 @@ impl Config {
         }
         if self.multipart_expiry_secs == 0 {
             bail!("multipart_expiry_secs must be at least 1");
+        }
+        if self.usage_sample_secs == 0 {
+            bail!("usage_sample_secs must be at least 1");
+        }
+        if !(1..=cairn_raft::schema::MAX_TENANT_DEPTH).contains(&self.metrics_tenant_depth) {
+            bail!("metrics_tenant_depth must be from 1 to {}", cairn_raft::schema::MAX_TENANT_DEPTH);
         }
         if self.data_shards == 0 {
             bail!("data_shards must be at least 1");

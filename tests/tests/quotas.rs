@@ -382,3 +382,97 @@ async fn sixty_four_writers_through_three_nodes_never_pass_the_quota() {
     })
     .await;
 }
+
+/// The tenant's history samples through `ep`, as (bytes, objects).
+fn history(ep: &str, tenant: &str, daily: bool) -> Vec<(u64, u64)> {
+    let mut args = vec!["tenant", "usage", tenant, "--history"];
+    if daily {
+        args.push("--daily");
+    }
+    let h = cli_json(ep, &args);
+    h["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["bytes"].as_u64().unwrap(), s["objects"].as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_history_and_usage_after_a_snapshot_install() {
+    within(300, async {
+        // Short "hours" for the history; snapshots every 20 entries, so a node that
+        // joins late can only catch up from one.
+        let flags = ["--raft-snapshot-every", "20", "--usage-sample-secs", "2", "--metrics-tenant-depth", "2"];
+        let mut cluster = TestCluster::start_with(2, &flags);
+        let ep = cluster.nodes[0].endpoint().to_string();
+        let studio = cli_json(
+            &ep,
+            &["tenant", "create", "Studio", "--id", "studio", "--quota-bytes", "100000", "--warn", "50,90"],
+        );
+        assert_eq!(studio["warn_percent"], json!([50, 90]));
+        cli_json(&ep, &["tenant", "create", "Prod", "--id", "prod", "--parent", "studio"]);
+        let key = cli_json(&ep, &["key", "create", "--tenant", "prod"]);
+        let (kid, ksec) = creds_of(&key);
+        let c = client_as(&ep, (&kid, &ksec));
+        c.create_bucket().bucket("dailies").send().await.unwrap();
+        for i in 0..60 {
+            put(&c, "dailies", &format!("shot{i:02}"), 1000).await.unwrap();
+        }
+
+        // 60,000 of 100,000 bytes: past 50%, short of 90%. Both nodes applied the
+        // crossing and logged it; /metrics shows the level, and prod (depth 2) too.
+        for node in &cluster.nodes {
+            let log = node.log_text();
+            assert!(log.contains("tenant studio reached 50% of its byte quota"), "{}", node.log_tail(30));
+            assert!(!log.contains("reached 90%"), "{}", node.log_tail(30));
+        }
+        let metrics = raw_http().get(format!("{ep}/metrics")).send().await.unwrap().text().await.unwrap();
+        for line in [
+            "cairn_tenant_quota_warning_percent{tenant=\"studio\"} 50",
+            "cairn_tenant_used_bytes{tenant=\"studio\"} 60000",
+            "cairn_tenant_used_bytes{tenant=\"prod\"} 60000",
+            "cairn_tenant_quota_warning_percent{tenant=\"prod\"} 0",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "/metrics lacks `{line}`:\n{metrics}");
+        }
+
+        // The leader samples every tenant's usage once per "hour" (2 s here).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !history(&ep, "studio", false).contains(&(60000, 60)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no sample of 60000 bytes: {:?}",
+                history(&ep, "studio", false)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(history(&ep, "prod", true).contains(&(60000, 60)), "the day's sample");
+        let out = cairn(&ep, &["tenant", "usage", "studio", "--history"]);
+        assert!(stdout(&out).contains("58.59 KiB"), "human sizes: {}", stdout(&out));
+        let (status, v) = v1(&ep, ROOT, "GET", "tenants/studio/usage/history?period=weekly", Value::Null).await;
+        assert_eq!((status, code(&v)), (400, "InvalidRequest"), "{v}");
+
+        // A node that joins now catches up from a snapshot: its pools are rebuilt and
+        // exact, and the history came with the snapshot.
+        let (late, addr) = cairn_tests::cluster::start_node(&flags);
+        let out = cairn(late.endpoint(), &["cluster", "join", "--token", &cluster.token, &cluster.node_addrs[0]]);
+        assert!(out.status.success(), "join: {}{}", stderr(&out), late.log_tail(20));
+        cluster.nodes.push(late);
+        cluster.node_addrs.push(addr);
+        cluster.wait_formed(Duration::from_secs(30));
+        let late_ep = cluster.nodes[2].endpoint().to_string();
+        assert!(cluster.nodes[2].log_text().contains("installed snapshot"), "{}", cluster.nodes[2].log_tail(30));
+        for id in ["studio", "prod"] {
+            let info = cli_json(&late_ep, &["tenant", "info", id]);
+            assert_eq!(used(&info), (60000, 60), "{id} through the late node");
+        }
+        assert!(history(&late_ep, "studio", false).contains(&(60000, 60)));
+        // One more write through the late node counts everywhere at once.
+        put(&client_as(&late_ep, (&kid, &ksec)), "dailies", "late", 31000).await.unwrap();
+        assert_eq!(used(&cli_json(&ep, &["tenant", "info", "studio"])), (91000, 61));
+        let log = cluster.nodes[2].log_text();
+        assert!(log.contains("tenant studio reached 90% of its byte quota"), "{}", cluster.nodes[2].log_tail(30));
+    })
+    .await;
+}

@@ -89,12 +89,14 @@ pub struct Metrics {
     tenant_used_objects: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     tenant_quota_bytes: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     tenant_quota_objects: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    tenant_warning: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    tenant_depth: usize,
     meta: MetaStore,
     disks: Arc<DiskSet>,
     durability: Arc<Durability>,
 }
 
-/// The most top-level tenants `/metrics` reports.
+/// The most tenants `/metrics` reports.
 const MAX_TENANT_SERIES: usize = 1000;
 
 fn latency_histogram() -> Histogram {
@@ -103,7 +105,7 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(meta: MetaStore, disks: Arc<DiskSet>, durability: Arc<Durability>) -> Self {
+    pub fn new(meta: MetaStore, disks: Arc<DiskSet>, durability: Arc<Durability>, tenant_depth: usize) -> Self {
         let mut registry = Registry::with_prefix("cairn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
@@ -134,6 +136,8 @@ impl Metrics {
             tenant_used_objects: Family::default(),
             tenant_quota_bytes: Family::default(),
             tenant_quota_objects: Family::default(),
+            tenant_warning: Family::default(),
+            tenant_depth,
             meta,
             disks,
             durability,
@@ -189,47 +193,83 @@ impl Metrics {
         registry.register("bucket_bytes", "Bytes of the bucket's objects (current versions)", m.bucket_bytes.clone());
         registry.register(
             "tenant_used_bytes",
-            "Bytes a top-level tenant holds with its sub-tenants (versions, markers, parts in flight)",
+            "Bytes a tenant holds with its sub-tenants (versions, markers, parts in flight)",
             m.tenant_used_bytes.clone(),
         );
         registry.register(
             "tenant_used_objects",
-            "Object versions a top-level tenant holds",
+            "Object versions a tenant holds with its sub-tenants",
             m.tenant_used_objects.clone(),
         );
-        registry.register(
-            "tenant_quota_bytes",
-            "Byte quota of a top-level tenant (absent: none)",
-            m.tenant_quota_bytes.clone(),
-        );
+        registry.register("tenant_quota_bytes", "Byte quota of a tenant (absent: none)", m.tenant_quota_bytes.clone());
         registry.register(
             "tenant_quota_objects",
-            "Object quota of a top-level tenant (absent: none)",
+            "Object quota of a tenant (absent: none)",
             m.tenant_quota_objects.clone(),
+        );
+        registry.register(
+            "tenant_quota_warning_percent",
+            "The highest warning threshold (percent of the byte or object quota) a tenant's usage has reached (0: none)",
+            m.tenant_warning.clone(),
         );
         Metrics { registry, ..m }
     }
 
-    /// Usage and quota of the top-level tenants (their sub-tenants are inside them), so
-    /// the label count stays bounded by the platform's customers, not their trees.
+    /// Usage, quota and warning level of the tenants down to `metrics_tenant_depth`
+    /// (1: the top-level ones, whose sub-tenants are inside them), at most
+    /// [`MAX_TENANT_SERIES`] of them, so the label count stays bounded by the
+    /// platform's customers, not their trees.
     fn render_tenants(&self) {
-        for f in
-            [&self.tenant_used_bytes, &self.tenant_used_objects, &self.tenant_quota_bytes, &self.tenant_quota_objects]
-        {
+        for f in [
+            &self.tenant_used_bytes,
+            &self.tenant_used_objects,
+            &self.tenant_quota_bytes,
+            &self.tenant_quota_objects,
+            &self.tenant_warning,
+        ] {
             f.clear();
         }
-        for t in self.meta.tenant_children(None, None, MAX_TENANT_SERIES).unwrap_or_default() {
-            let used = self.meta.pool_usage(&Pool::Tenant(t.id.clone())).unwrap_or_default();
-            let l = TenantLabels { tenant: t.id };
-            self.tenant_used_bytes.get_or_create(&l).set(used.bytes);
-            self.tenant_used_objects.get_or_create(&l).set(used.objects);
-            if let Some(b) = t.quota.bytes {
-                self.tenant_quota_bytes.get_or_create(&l).set(b);
+        let mut level: Vec<Option<String>> = vec![None];
+        let mut reported = 0;
+        for _ in 0..self.tenant_depth {
+            let mut next = Vec::new();
+            for parent in &level {
+                let room = MAX_TENANT_SERIES - reported;
+                for t in self.meta.tenant_children(parent.as_deref(), None, room).unwrap_or_default() {
+                    self.render_tenant(&t);
+                    reported += 1;
+                    next.push(Some(t.id));
+                }
+                if reported >= MAX_TENANT_SERIES {
+                    return;
+                }
             }
-            if let Some(o) = t.quota.objects {
-                self.tenant_quota_objects.get_or_create(&l).set(o);
-            }
+            level = next;
         }
+    }
+
+    fn render_tenant(&self, t: &cairn_raft::schema::Tenant) {
+        let used = self.meta.pool_usage(&Pool::Tenant(t.id.clone())).unwrap_or_default();
+        let l = TenantLabels { tenant: t.id.clone() };
+        self.tenant_used_bytes.get_or_create(&l).set(used.bytes);
+        self.tenant_used_objects.get_or_create(&l).set(used.objects);
+        if let Some(b) = t.quota.bytes {
+            self.tenant_quota_bytes.get_or_create(&l).set(b);
+        }
+        if let Some(o) = t.quota.objects {
+            self.tenant_quota_objects.get_or_create(&l).set(o);
+        }
+        let reached = |used: u64, limit: Option<u64>, percent: u8| {
+            limit.is_some_and(|l| l > 0 && u128::from(used) * 100 >= u128::from(l) * u128::from(percent))
+        };
+        let warning = t
+            .warn_percent
+            .iter()
+            .copied()
+            .filter(|p| reached(used.bytes, t.quota.bytes, *p) || reached(used.objects, t.quota.objects, *p))
+            .max()
+            .unwrap_or(0);
+        self.tenant_warning.get_or_create(&l).set(u64::from(warning));
     }
 
     pub fn start(&self) {

@@ -91,7 +91,7 @@ pub fn start(
     let front = Arc::new(server::Front {
         service,
         health: health::Health::new(p.meta.clone(), disks.clone(), cfg.data_shards, cfg.parity_shards),
-        metrics: Arc::new(metrics::Metrics::new(p.meta, disks, p.durability)),
+        metrics: Arc::new(metrics::Metrics::new(p.meta, disks, p.durability, cfg.metrics_tenant_depth)),
         limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
         anon_limiter: Arc::new(tokio::sync::Semaphore::new(anonymous_share(cfg.max_requests))),
         gate: cairn_s3api::gate::Gate { idle: Duration::from_secs(cfg.body_timeout_secs) },

@@ -8,6 +8,8 @@
 //!   Throttled by `scrub_rate_mib` and `rebalance_rate_mib`.
 //! - `uploads.rs`: upload expiry, aborting multipart uploads older than
 //!   `multipart_expiry_secs` (each node).
+//! - `usage_history.rs`: tenant usage sampling, once per `usage_sample_secs` (Raft
+//!   leader only, through a Raft command).
 //! - Lifecycle (not yet): expiring and transitioning objects by the bucket's lifecycle
 //!   rules will be a worker here, beside upload expiry, going through the object layer
 //!   as upload expiry does.
@@ -22,6 +24,7 @@
 
 pub mod durability;
 mod uploads;
+mod usage_history;
 
 use crate::config::Config;
 use cairn_erasure::{DiskSet, LocalDisk};
@@ -42,6 +45,7 @@ pub fn start(
     store: Arc<Store>,
     shutdown: watch::Receiver<bool>,
 ) -> Arc<Durability> {
+    let meta_for_history = meta.clone();
     let durability = Durability::start(
         meta,
         disks,
@@ -54,6 +58,7 @@ pub fn start(
         },
         shutdown.clone(),
     );
-    tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown));
+    tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown.clone()));
+    tokio::spawn(usage_history::sample(meta_for_history, Duration::from_secs(cfg.usage_sample_secs), shutdown));
     durability
 }

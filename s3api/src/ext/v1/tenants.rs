@@ -1,6 +1,7 @@
 //! `tenants`: create, list children (cursor paging, in name order), describe, set the
-//! quota, delete, and usage (the tenant, its buckets, its children). Usage is read
-//! after the read barrier, so it includes every write acknowledged before the call.
+//! quota, delete, usage (the tenant, its buckets, its children) and usage history (the
+//! samples apply records once an hour). Usage is read after the read barrier, so it
+//! includes every write acknowledged before the call.
 
 use super::scope::Scope;
 use super::{AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, unavailable};
@@ -10,7 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use cairn_api::tenants::codes::{INVALID_REQUEST, NO_SUCH_TENANT};
 use cairn_api::tenants::{
-    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, Used,
+    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, UsageHistory,
+    UsageSample, Used,
 };
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{self, Pool, Tenant};
@@ -110,6 +112,8 @@ impl V1 {
             (_, [_, "quota"]) => method_not_allowed("PUT"),
             (&Method::GET, [id, "usage"]) => answer(usage(meta, scope, id)),
             (_, [_, "usage"]) => method_not_allowed("GET"),
+            (&Method::GET, [id, "usage", "history"]) => answer(history(meta, scope, id, query)),
+            (_, [_, "usage", "history"]) => method_not_allowed("GET"),
             (_, [id, "keys", rest @ ..]) => self.tenant_keys_call(scope, method, id, rest, body).await,
             _ => super::no_such_endpoint(),
         }
@@ -245,4 +249,31 @@ fn usage(meta: &MetaStore, scope: &Scope, id: &str) -> Result<TenantUsage, Admin
         .map(|t| describe(meta, t))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(TenantUsage { tenant, buckets, children })
+}
+
+/// `GET tenants/ID/usage/history`: the tenant's hourly (default) or daily samples.
+fn history(meta: &MetaStore, scope: &Scope, id: &str, query: Option<&str>) -> Result<UsageHistory, AdminError> {
+    let mut daily = false;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match (&*k, &*v) {
+            ("period", "hourly") => daily = false,
+            ("period", "daily") => daily = true,
+            ("period", _) => return Err(invalid("period is hourly or daily")),
+            (other, _) => return Err(invalid(format!("unknown parameter {other}"))),
+        }
+    }
+    scope.within(meta, id, "read this tenant's usage")?;
+    get(meta, id)?;
+    let samples = meta
+        .usage_history(id, daily)
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|(slot, u)| UsageSample {
+            at: rfc3339(i64::try_from(slot).unwrap_or(i64::MAX).saturating_mul(1_000_000_000)),
+            bytes: u.bytes,
+            objects: u.objects,
+        })
+        .collect();
+    let period = if daily { "daily" } else { "hourly" };
+    Ok(UsageHistory { tenant: id.to_string(), period: period.into(), samples })
 }
