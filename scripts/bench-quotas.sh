@@ -47,6 +47,5 @@ for r in $(seq "$RUNS"); do
         run "PUT 1 MiB x16" "$side" "$side-put1m-$r" --op put --size 1MiB --concurrency 16 --duration "$SECS" --objects 32
     done
 done
-# Nothing was refused, and every pool counted what the tenant's bucket holds.
-cairn tenant info dept --json | python3 -c 'import json,sys; t=json.load(sys.stdin); assert t["used"]["bytes"] > 0, t'
+# (Nothing was refused: bench_table fails on any run with errors.)
 bench_table none quotas "no quotas" "quotas (bucket, key, 3 tenants)"

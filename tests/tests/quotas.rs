@@ -2,8 +2,10 @@
 //! the tenant API and `aws-sdk-s3`. A studio with a production and a department, a
 //! tenant admin that cannot step outside its subtree, limits on a key, a bucket, a
 //! tenant and an ancestor refused with S3's 403 `QuotaExceeded`, a body that cannot
-//! fit refused before it is sent, multipart parts counted while in flight; and 64
-//! writers through three nodes that never pass a tenant's quota by one byte.
+//! fit refused before it is sent, multipart parts counted while in flight and given
+//! back when the upload expires; warning thresholds in the log and `/metrics`, usage
+//! history, exact usage on a node that caught up from a snapshot; and 64 writers
+//! through three nodes that never pass a tenant's quota by one byte.
 
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -403,7 +405,16 @@ async fn warnings_history_and_usage_after_a_snapshot_install() {
     within(300, async {
         // Short "hours" for the history; snapshots every 20 entries, so a node that
         // joins late can only catch up from one.
-        let flags = ["--raft-snapshot-every", "20", "--usage-sample-secs", "2", "--metrics-tenant-depth", "2"];
+        let flags = [
+            "--raft-snapshot-every",
+            "20",
+            "--usage-sample-secs",
+            "2",
+            "--metrics-tenant-depth",
+            "2",
+            "--multipart-expiry-secs",
+            "3",
+        ];
         let mut cluster = TestCluster::start_with(2, &flags);
         let ep = cluster.nodes[0].endpoint().to_string();
         let studio = cli_json(
@@ -452,6 +463,30 @@ async fn warnings_history_and_usage_after_a_snapshot_install() {
         assert!(stdout(&out).contains("58.59 KiB"), "human sizes: {}", stdout(&out));
         let (status, v) = v1(&ep, ROOT, "GET", "tenants/studio/usage/history?period=weekly", Value::Null).await;
         assert_eq!((status, code(&v)), (400, "InvalidRequest"), "{v}");
+
+        // An upload in flight counts from its first part; its expiry gives the space back.
+        let up = c.create_multipart_upload().bucket("dailies").key("raw").send().await.unwrap();
+        let part = ByteStream::from(vec![7u8; 20000]);
+        let upload_id = up.upload_id().unwrap();
+        c.upload_part()
+            .bucket("dailies")
+            .key("raw")
+            .upload_id(upload_id)
+            .part_number(1)
+            .body(part)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(used(&cli_json(&ep, &["tenant", "info", "prod"])), (80000, 60), "the part counts at once");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = used(&cli_json(&ep, &["tenant", "info", "studio"]));
+            if now == (60000, 60) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the expired upload still counts: {now:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
 
         // A node that joins now catches up from a snapshot: its pools are rebuilt and
         // exact, and the history came with the snapshot.
