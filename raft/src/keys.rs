@@ -222,9 +222,17 @@ pub(crate) fn attrs_prefix(bucket: &str, key: &str, subject: AttrSubject) -> Opt
     Some(k)
 }
 
+/// `sm_tenancy` prefix of every tenant record ([`tenant_key`]).
+pub(crate) const TENANT_RECORDS: &[u8] = b"t";
+
 /// `sm_tenancy` key of tenant `id`.
 pub(crate) fn tenant_key(id: &str) -> Vec<u8> {
-    [b"t", id.as_bytes()].concat()
+    [TENANT_RECORDS, id.as_bytes()].concat()
+}
+
+/// The tenant id in a [`tenant_key`].
+pub(crate) fn tenant_of_key(k: &[u8]) -> Option<&str> {
+    std::str::from_utf8(k.strip_prefix(TENANT_RECORDS)?).ok()
 }
 
 /// `sm_tenancy` prefix of the child index of `parent` (`None`: the top level).

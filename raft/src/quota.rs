@@ -21,7 +21,8 @@
 //! Warnings: a tenant names thresholds (percentages of its limits); a command whose
 //! charges carry a tenant's usage across one of them, either way, yields a
 //! [`Change::QuotaThreshold`] event right after its own ([`crossings`]), so a platform
-//! hears of it before uploads start failing.
+//! hears of it before uploads start failing; so does a change of a tenant's limits or
+//! thresholds that leaves its usage on the other side of one.
 //!
 //! `sm_pools` is derived: snapshots do not carry it; [`rebuild`] recomputes it from
 //! the objects, versions, parts, attributes and tenancy tables.
@@ -168,36 +169,69 @@ pub(crate) fn breach(tx: &Tx) -> Result<Option<QuotaBreach>, MetaError> {
     Ok(None)
 }
 
-/// The warning thresholds the command just applied carried a tenant across: for each
-/// tenant pool it charged, each threshold of the tenant's byte and object limits that
-/// its usage was below before the command and is at or above now (rising), or the
-/// other way round.
+/// Whether `used` is at or past `percent`% of `limit` (never, with no limit).
+pub fn reached(used: u64, limit: Option<u64>, percent: u8) -> bool {
+    limit.is_some_and(|l| l > 0 && u128::from(used) * 100 >= u128::from(l) * u128::from(percent))
+}
+
+/// The highest warning threshold of `tenant` that `used` has reached, on its byte or
+/// its object limit; 0 for none.
+pub fn highest_warning(tenant: &Tenant, used: PoolUsage) -> u8 {
+    tenant
+        .warn_percent
+        .iter()
+        .copied()
+        .filter(|p| reached(used.bytes, tenant.quota.bytes, *p) || reached(used.objects, tenant.quota.objects, *p))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The warning thresholds the command just applied carried a tenant across, either
+/// way: for each tenant pool it charged, and for each tenant whose limits or
+/// thresholds it changed ([`Tx::retuned`]), each threshold of the tenant's byte and
+/// object limits that was not reached before the command and is now (rising), or the
+/// other way round. A threshold the command removed announces nothing.
 pub(crate) fn crossings(tx: &Tx) -> Result<Vec<Change>, MetaError> {
+    let mut tenants: Vec<&str> = Vec::new();
+    let charged = tx.charges.iter().filter_map(|(p, ..)| match p {
+        Pool::Tenant(id) => Some(id.as_str()),
+        _ => None,
+    });
+    for id in charged.chain(tx.retuned.iter().map(|t| t.id.as_str())) {
+        if !tenants.contains(&id) {
+            tenants.push(id);
+        }
+    }
     let mut out = Vec::new();
-    for (pool, bytes, objects) in &tx.charges {
-        let Pool::Tenant(id) = pool else { continue };
-        let Some(tenant) = tx.read::<Tenant>(Table::Tenancy, &tenant_key(id))? else { continue };
-        if tenant.warn_percent.is_empty() {
+    for id in tenants {
+        let Some(now_t) = tx.read::<Tenant>(Table::Tenancy, &tenant_key(id))? else { continue };
+        if now_t.warn_percent.is_empty() {
             continue;
         }
-        let now = usage_of(tx, pool)?;
+        let before_t = tx.retuned.iter().find(|t| t.id == id).unwrap_or(&now_t);
+        let (d_bytes, d_objects) = tx
+            .charges
+            .iter()
+            .find(|(p, ..)| matches!(p, Pool::Tenant(t) if t == id))
+            .map_or((0, 0), |(_, b, o)| (*b, i128::from(*o)));
+        let now = usage_of(tx, &Pool::Tenant(id.to_string()))?;
         let dims = [
-            (tenant.quota.bytes, now.bytes, *bytes, false),
-            (tenant.quota.objects, now.objects, i128::from(*objects), true),
+            (before_t.quota.bytes, now_t.quota.bytes, now.bytes, d_bytes, false),
+            (before_t.quota.objects, now_t.quota.objects, now.objects, d_objects, true),
         ];
-        for (limit, now, delta, objects) in dims {
-            let Some(limit) = limit.filter(|l| *l > 0 && delta != 0) else { continue };
-            let before = add(now, -delta);
-            for &percent in &tenant.warn_percent {
-                let passed = |used: u64| u128::from(used) * 100 >= u128::from(limit) * u128::from(percent);
-                if passed(before) != passed(now) {
+        for (old_limit, new_limit, used, delta, objects) in dims {
+            let before = add(used, -delta);
+            for &percent in &now_t.warn_percent {
+                let was = before_t.warn_percent.contains(&percent) && reached(before, old_limit, percent);
+                let is = reached(used, new_limit, percent);
+                if was != is {
                     out.push(Change::QuotaThreshold {
-                        tenant: id.clone(),
+                        tenant: id.to_string(),
                         percent,
                         objects,
-                        rising: passed(now),
-                        used: now,
-                        limit,
+                        rising: is,
+                        used,
+                        limit: new_limit.or(old_limit).unwrap_or(0),
                     });
                 }
             }

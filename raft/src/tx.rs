@@ -38,6 +38,9 @@ pub(crate) struct Tx<'a> {
     /// What the command being applied added to each quota pool (bytes, objects), in
     /// the order the pools were first charged.
     pub charges: Vec<(crate::schema::Pool, i128, i64)>,
+    /// The tenants whose limits or thresholds the command being applied changed, as
+    /// they were before it (for the warnings a new limit crosses).
+    pub retuned: Vec<crate::schema::Tenant>,
 }
 
 /// `(start, end)` bounds covering every key that starts with `prefix`.
@@ -58,6 +61,7 @@ impl<'a> Tx<'a> {
             at: (0, 0),
             undo: None,
             charges: Vec::new(),
+            retuned: Vec::new(),
         }
     }
 
@@ -139,7 +143,20 @@ impl<'a> Tx<'a> {
 
     /// Every key and value starting with `prefix`, overlay applied, in key order.
     pub fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, MetaError> {
-        let range = prefix_range(prefix);
+        self.scan(table, prefix_range(prefix))
+    }
+
+    /// Every key and value from `start` (included) to `end` (excluded), overlay
+    /// applied, in key order.
+    pub fn scan_range(&self, table: Table, start: &[u8], end: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, MetaError> {
+        self.scan(table, (Bound::Included(start.to_vec()), Bound::Excluded(end.to_vec())))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, MetaError> {
         let mut merged = BTreeMap::new();
         for item in self.t.tree(table).range(range.clone()) {
             let (k, v) = item?;

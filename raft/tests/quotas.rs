@@ -96,7 +96,7 @@ async fn tenants_nest_and_carve() {
     studio(&s).await;
     assert_eq!(s.tenant_path("dept").unwrap(), ["dept", "prod", "studio"]);
     assert_eq!(s.bucket_tenant("b").unwrap().as_deref(), Some("dept"));
-    assert_eq!(s.tenant_members(MEMBER_BUCKETS, "dept", 10).unwrap(), ["b"]);
+    assert_eq!(s.tenant_members(MEMBER_BUCKETS, "dept", None, 10).unwrap(), ["b"]);
 
     // Children in name order, one page at a time.
     for (id, name) in [("p2", "beta"), ("p3", "alpha")] {
@@ -355,8 +355,10 @@ async fn concurrent_writers_never_pass_a_limit() {
 async fn warnings_after(sub: &mut cairn_raft::Subscription, key: &str) -> Vec<(u8, bool, bool, u64)> {
     loop {
         let e = sub.next().await.unwrap();
-        if matches!(&e.change, Change::ObjectPut { key: k, .. } | Change::ObjectDeleted { key: k, .. } if k == key) {
-            break;
+        match &e.change {
+            Change::ObjectPut { key: k, .. } | Change::ObjectDeleted { key: k, .. } if k == key => break,
+            Change::TenantSet { id } if id == key => break,
+            _ => {}
         }
     }
     let mut out = Vec::new();
@@ -374,8 +376,8 @@ async fn warnings_after(sub: &mut cairn_raft::Subscription, key: &str) -> Vec<(u
     }
 }
 
-/// Applies `cmd` (a write of `key`), then a write to "plain/z", and answers the warnings
-/// between the two.
+/// Applies `cmd` (a write of `key`, or a change of tenant `key`), then a write to
+/// "plain/z", and answers the warnings between the two.
 async fn step(
     s: &MetaStore,
     sub: &mut cairn_raft::Subscription,
@@ -410,10 +412,25 @@ async fn warning_thresholds_are_announced_on_the_feed() {
     // A refused write announces nothing.
     breach(s.propose(put_by("b", "e", 501, "K1")).await.unwrap());
     assert_eq!(step(&s, w, put_by("b", "e", 0, "K1"), "e").await, [], "an empty object crosses no byte threshold");
+    // A new limit that leaves usage past a threshold announces it at once, without a
+    // write: 500 of 520 bytes is past 90%; 3 of 10 objects falls below 50%.
+    let retune = |bytes, objects, warn: Vec<u8>| Command::PutTenant {
+        tenant: Tenant { warn_percent: warn, ..tenant("studio", None, bytes, objects) },
+        create: false,
+    };
+    let tighter = step(&s, w, retune(Some(520), Some(10), vec![50, 90]), "studio").await;
+    assert_eq!(tighter, [(90, false, true, 500), (50, true, false, 3)]);
+    assert_eq!(step(&s, w, retune(Some(520), Some(10), vec![50, 90]), "studio").await, [], "nothing changed");
+    // A threshold added below usage is announced; one taken away is not.
+    let added = step(&s, w, retune(Some(520), Some(10), vec![25, 50]), "studio").await;
+    assert_eq!(added, [(25, false, true, 500), (25, true, true, 3)]);
+    // No byte limit: every byte threshold reached is left.
+    let unlimited = step(&s, w, retune(None, Some(10), vec![25, 50]), "studio").await;
+    assert_eq!(unlimited, [(25, false, false, 500), (50, false, false, 500)]);
     // Every event has a position of its own: a warning takes the next place in its entry.
     let from_start = Some(cairn_raft::Position::after_index(0));
     let events: Vec<_> = s.feed().subscribe(from_start).unwrap().next_batch(10_000).await.unwrap();
-    assert!(events.iter().filter(|e| matches!(e.change, Change::QuotaThreshold { .. })).count() == 4);
+    assert!(events.iter().filter(|e| matches!(e.change, Change::QuotaThreshold { .. })).count() == 10);
     for pair in events.windows(2) {
         assert!(pair[0].position < pair[1].position, "positions grow: {pair:?}");
     }

@@ -259,16 +259,7 @@ impl Metrics {
         if let Some(o) = t.quota.objects {
             self.tenant_quota_objects.get_or_create(&l).set(o);
         }
-        let reached = |used: u64, limit: Option<u64>, percent: u8| {
-            limit.is_some_and(|l| l > 0 && u128::from(used) * 100 >= u128::from(l) * u128::from(percent))
-        };
-        let warning = t
-            .warn_percent
-            .iter()
-            .copied()
-            .filter(|p| reached(used.bytes, t.quota.bytes, *p) || reached(used.objects, t.quota.objects, *p))
-            .max()
-            .unwrap_or(0);
+        let warning = cairn_raft::quota::highest_warning(t, used);
         self.tenant_warning.get_or_create(&l).set(u64::from(warning));
     }
 

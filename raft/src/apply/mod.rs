@@ -55,6 +55,7 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
             | Command::PutPart { .. }
             | Command::CompleteUpload { .. }
     );
+    tx.retuned.clear();
     if !quota_checked {
         tx.charges.clear();
         return dispatch(tx, cmd);

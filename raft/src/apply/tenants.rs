@@ -68,6 +68,7 @@ fn check_carving(tx: &Tx, id: &str, parent: Option<&Tenant>, quota: Quota) -> Re
 /// PutTenant: creates `tenant`, or changes the quota and thresholds of an existing one.
 pub(super) fn put(tx: &mut Tx, tenant: Tenant, create: bool) -> Result<CommandResult, MetaError> {
     let existing = get(tx, &tenant.id)?;
+    let before = existing.clone();
     let tenant = match (create, existing) {
         (true, Some(_)) => return refused(TenantRefusal::AlreadyExists(tenant.id)),
         (false, None) => return refused(TenantRefusal::NoSuchTenant(tenant.id)),
@@ -96,6 +97,7 @@ pub(super) fn put(tx: &mut Tx, tenant: Tenant, create: bool) -> Result<CommandRe
         tx.set(Table::Tenancy, child_key(tenant.parent.as_deref(), &tenant.name), Some(tenant.id.clone().into_bytes()));
     }
     tx.write(Table::Tenancy, tenant_key(&tenant.id), &tenant)?;
+    tx.retuned.extend(before);
     Ok(CommandResult::Ok)
 }
 

@@ -5,7 +5,9 @@
 //! node records the same figures, exact as of the sample's place in the log.
 
 use crate::error::MetaError;
-use crate::keys::{sample_key, sample_prefix, HISTORY_DAILY, HISTORY_HOURLY, HISTORY_LAST};
+use crate::keys::{
+    sample_key, sample_prefix, tenant_of_key, HISTORY_DAILY, HISTORY_HOURLY, HISTORY_LAST, TENANT_RECORDS,
+};
 use crate::schema::{CommandResult, Pool, DAILY_SAMPLES_KEPT, HOURLY_SAMPLES_KEPT};
 use crate::tables::Table;
 use crate::tx::Tx;
@@ -21,20 +23,18 @@ pub(super) fn sample(tx: &mut Tx, slot: u64, period: u64) -> Result<CommandResul
     let keep_hours_from = slot.saturating_sub(period.saturating_mul(HOURLY_SAMPLES_KEPT - 1));
     let keep_days_from = day.saturating_sub(day_len.saturating_mul(DAILY_SAMPLES_KEPT - 1));
     let tenants: Vec<String> = tx
-        .scan_prefix(Table::Tenancy, b"t")?
+        .scan_prefix(Table::Tenancy, TENANT_RECORDS)?
         .into_keys()
-        .map(|k| String::from_utf8_lossy(&k[1..]).into_owned())
+        .filter_map(|k| tenant_of_key(&k).map(str::to_owned))
         .collect();
     for tenant in tenants {
         let usage = crate::quota::usage_of(tx, &Pool::Tenant(tenant.clone()))?;
         tx.write(Table::UsageHistory, sample_key(HISTORY_HOURLY, &tenant, slot), &usage)?;
         tx.write(Table::UsageHistory, sample_key(HISTORY_DAILY, &tenant, day), &usage)?;
         for (kind, from) in [(HISTORY_HOURLY, keep_hours_from), (HISTORY_DAILY, keep_days_from)] {
-            let first_kept = sample_key(kind, &tenant, from);
-            for (k, _) in tx.scan_prefix(Table::UsageHistory, &sample_prefix(kind, &tenant))? {
-                if k >= first_kept {
-                    break;
-                }
+            let expired =
+                tx.scan_range(Table::UsageHistory, &sample_prefix(kind, &tenant), &sample_key(kind, &tenant, from))?;
+            for k in expired.into_keys() {
                 tx.remove(Table::UsageHistory, k);
             }
         }
