@@ -6,7 +6,8 @@
 
 use crate::{ObjectError, Store};
 use cairn_raft::schema::{
-    ATTR_WRITER, AccessKey, Command, CommandResult, KeyTenancy, Quota, QuotaBreach, SETTING_QUOTA, Tenant,
+    ATTR_WRITER, AccessKey, Command, CommandResult, KeyTenancy, Pool, PoolUsage, Quota, QuotaBreach, SETTING_QUOTA,
+    Tenant,
 };
 use cairn_raft::schema::{Attrs, Versioning};
 
@@ -25,14 +26,28 @@ pub fn writer_attr(attrs: &mut Attrs, access_key_id: &str) {
     attrs.insert(ATTR_WRITER.to_string(), access_key_id.as_bytes().to_vec());
 }
 
-/// Bodies at least this large are refused before they are read when they cannot fit;
-/// smaller ones (and any with `Expect: 100-continue`, see [`refuse_early`]) are read
-/// and refused by apply, so a client that writes its whole body before reading the
-/// answer sees the 403 rather than a reset connection.
+/// A body at least this large that cannot fit is refused without being read (the
+/// connection closes after the answer); a smaller one (unless sent with `Expect:
+/// 100-continue`) is read and thrown away before the refusal, never stored, so a
+/// client that writes its whole body before reading the answer sees the 403 rather
+/// than a reset connection. See [`refuse_unread`].
 pub const EARLY_REFUSAL_MIN: u64 = 8 << 20;
 
-/// Should a body of `len` bytes be checked before it is read?
-pub fn refuse_early(len: u64, expects_continue: bool) -> bool {
+/// For a breach of pool `p`, among `pools` (bucket, key, the bucket's tenant, its
+/// ancestors): the bucket's tenant when `p` is one of its ancestors, as apply names it.
+fn ancestor_of(pools: &[(Pool, Quota, PoolUsage)]) -> impl Fn(&Pool) -> Option<String> + '_ {
+    let own = pools.iter().find_map(|(p, ..)| match p {
+        Pool::Tenant(t) => Some(t),
+        _ => None,
+    });
+    move |p| match p {
+        Pool::Tenant(t) if Some(t) != own => own.cloned(),
+        _ => None,
+    }
+}
+
+/// Is a refused body of `len` bytes left unread (rather than read and dropped)?
+pub fn refuse_unread(len: u64, expects_continue: bool) -> bool {
     expects_continue || len >= EARLY_REFUSAL_MIN
 }
 
@@ -59,15 +74,44 @@ impl Store {
     }
 
     /// Would a new object of `size` bytes written to `bucket/key` by `writer` pass a
-    /// limit, whatever it replaces? Answered from this node's applied state (the
-    /// caller's read barrier brought it up to date); the overwritten version's bytes
-    /// are credited when the bucket is not versioning-enabled, so a write that fits by
-    /// difference is never refused here.
-    pub fn precheck_put(&self, bucket: &str, key: &str, writer: &str, size: u64) -> Result<(), ObjectError> {
+    /// limit, whatever it replaces? A write that seems not to fit on this node's
+    /// applied state is looked at again after a read barrier, so a space freed on
+    /// another node a moment ago is seen: this never refuses what apply would accept
+    /// at the time of the call.
+    pub async fn precheck_put(&self, bucket: &str, key: &str, writer: &str, size: u64) -> Result<(), ObjectError> {
+        if self.check_put(bucket, key, writer, size).is_ok() {
+            return Ok(());
+        }
+        self.meta.read_barrier().await?;
+        self.check_put(bucket, key, writer, size)
+    }
+
+    /// As [`Store::precheck_put`] for part `number` of an upload: the part it would
+    /// replace is credited, and it counts against the upload's writer.
+    pub async fn precheck_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        size: u64,
+    ) -> Result<(), ObjectError> {
+        if self.check_part(bucket, key, upload_id, number, size).is_ok() {
+            return Ok(());
+        }
+        self.meta.read_barrier().await?;
+        self.check_part(bucket, key, upload_id, number, size)
+    }
+
+    /// [`Store::precheck_put`] on this node's applied state. The overwritten version's
+    /// bytes are credited when the bucket is not versioning-enabled, so a write that
+    /// fits by difference is never refused here.
+    fn check_put(&self, bucket: &str, key: &str, writer: &str, size: u64) -> Result<(), ObjectError> {
         let pools = self.meta.pools_for(bucket, writer)?;
         if pools.iter().all(|(_, q, _)| *q == Quota::default()) {
             return Ok(());
         }
+        let below = ancestor_of(&pools);
         let versioning = self.meta.bucket_versioning(bucket)?;
         let current = match versioning {
             Some(Versioning::Enabled) => None,
@@ -77,17 +121,17 @@ impl Store {
         // Certainly one more object: a versioned bucket keeps every version, an
         // unversioned one adds a key it does not have.
         let new_object = versioning == Some(Versioning::Enabled) || (versioning.is_none() && current.is_none());
-        for (pool, quota, used) in pools {
+        for (pool, quota, used) in pools.iter().cloned() {
             if let Some(limit) = quota.bytes
                 && used.bytes.saturating_sub(credit).saturating_add(size) > limit
             {
                 return Err(ObjectError::QuotaExceeded(QuotaBreach {
-                    pool,
+                    pool: pool.clone(),
                     objects: false,
                     limit,
                     used: used.bytes,
                     adding: size,
-                    below: None,
+                    below: below(&pool),
                 }));
             }
             if let Some(limit) = quota.objects
@@ -95,47 +139,40 @@ impl Store {
                 && used.objects >= limit
             {
                 return Err(ObjectError::QuotaExceeded(QuotaBreach {
-                    pool,
+                    pool: pool.clone(),
                     objects: true,
                     limit,
                     used: used.objects,
                     adding: 1,
-                    below: None,
+                    below: below(&pool),
                 }));
             }
         }
         Ok(())
     }
 
-    /// As [`Store::precheck_put`] for part `number` of an upload: the part it would
-    /// replace is credited, and it counts against the upload's writer.
-    pub fn precheck_part(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        size: u64,
-    ) -> Result<(), ObjectError> {
+    /// [`Store::precheck_part`] on this node's applied state.
+    fn check_part(&self, bucket: &str, key: &str, upload_id: &str, number: u32, size: u64) -> Result<(), ObjectError> {
         let attrs = self.meta.upload_attrs(bucket, key, upload_id)?;
         let writer = attrs.get(ATTR_WRITER).and_then(|w| std::str::from_utf8(w).ok()).unwrap_or_default();
         let pools = self.meta.pools_for(bucket, writer)?;
         if pools.iter().all(|(_, q, _)| q.bytes.is_none()) {
             return Ok(());
         }
+        let below = ancestor_of(&pools);
         let (parts, _) = self.meta.list_parts(upload_id, number.saturating_sub(1), 1)?;
         let credit = parts.first().filter(|p| p.number == number).map_or(0, |p| p.size);
-        for (pool, quota, used) in pools {
+        for (pool, quota, used) in pools.iter().cloned() {
             if let Some(limit) = quota.bytes
                 && used.bytes.saturating_sub(credit).saturating_add(size) > limit
             {
                 return Err(ObjectError::QuotaExceeded(QuotaBreach {
-                    pool,
+                    pool: pool.clone(),
                     objects: false,
                     limit,
                     used: used.bytes,
                     adding: size,
-                    below: None,
+                    below: below(&pool),
                 }));
             }
         }

@@ -130,8 +130,38 @@ async fn tenants_keys_and_every_kind_of_limit() {
 
         // The key's limit: 200 KiB fit, 150 KiB more do not.
         put(&c, "dept-media", "a", 200 * KIB).await.unwrap();
+
+        // Another key of the department lists the department's buckets as its own, but
+        // reading them still takes a policy: tenancy loosens no access. Keys outside the
+        // department (its tenant admin belongs to the studio) do not list them.
+        let colleague =
+            expect("colleague key", v1(&ep, ta, "POST", "tenants/dept/keys", json!({"name": "colleague"})).await, 201);
+        let (cid, csec) = creds_of(&colleague);
+        let cc = client_as(&ep, (cid.as_str(), csec.as_str()));
+        let names = |r: cairn_tests::aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+            r.buckets().iter().filter_map(|b| b.name().map(String::from)).collect::<Vec<_>>()
+        };
+        cc.create_bucket().bucket("dept-notes").send().await.unwrap();
+        assert_eq!(names(cc.list_buckets().send().await.unwrap()), ["dept-media", "dept-notes"]);
+        let paged = cc.list_buckets().max_buckets(1).send().await.unwrap();
+        let token = paged.continuation_token().expect("a second page").to_string();
+        assert_eq!(names(paged), ["dept-media"]);
+        let rest = cc.list_buckets().max_buckets(1).continuation_token(token).send().await.unwrap();
+        assert_eq!(names(rest), ["dept-notes"]);
+        assert_eq!(names(c.list_buckets().prefix("dept-n").send().await.unwrap()), ["dept-notes"]);
+        assert_s3_err(
+            "a colleague reads nothing without a policy",
+            cc.get_object().bucket("dept-media").key("a").send().await,
+            403,
+            "AccessDenied",
+        );
+        assert!(names(client_as(&ep, ta).list_buckets().send().await.unwrap()).is_empty());
+        cc.delete_bucket().bucket("dept-notes").send().await.unwrap();
+        let shards = || node.disk_dirs().iter().flat_map(|d| shard_files(d)).collect::<Vec<_>>();
+        let stored = shards();
         let e = put(&c, "dept-media", "b", 150 * KIB).await.unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("QuotaExceeded")), "{e:?}");
+        assert_eq!(shards(), stored, "a refused small body is read and dropped, never stored");
         assert!(e.message.as_deref().unwrap_or("").contains(&format!("access key {eid}")), "{e:?}");
         assert!(e.message.as_deref().unwrap_or("").contains(&format!("{} bytes are left", 100 * KIB)), "{e:?}");
         assert_s3_err(
@@ -241,7 +271,8 @@ async fn tenants_keys_and_every_kind_of_limit() {
             .unwrap();
         assert_eq!(used(&cli_json(&ep, &["tenant", "info", "dept"])), (300 * KIB, 2));
         let keys = expect("keys", v1(&ep, ta, "GET", "tenants/dept/keys", Value::Null).await, 200);
-        assert_eq!(used(&keys["keys"][0]), (300 * KIB, 2));
+        let editor_row = keys["keys"].as_array().unwrap().iter().find(|k| k["access_key_id"] == eid.as_str()).unwrap();
+        assert_eq!(used(editor_row), (300 * KIB, 2));
 
         // A tenant with buckets, keys or children cannot go; the CLI reads the usage.
         let (status, v) = v1(&ep, ROOT, "DELETE", "tenants/dept", Value::Null).await;

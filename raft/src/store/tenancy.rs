@@ -67,11 +67,23 @@ impl MetaStore {
         crate::quota::tenant_chain(&Tx::new(&self.inner().trees), Some(id.to_string()))
     }
 
-    /// The buckets (`b'B'`) or access keys (`b'K'`) of tenant `id`, in name order.
-    pub fn tenant_members(&self, kind: u8, id: &str, limit: usize) -> Result<Vec<String>, MetaError> {
+    /// The buckets (`b'B'`) or access keys (`b'K'`) of tenant `id`, in name order,
+    /// from the first after `after`; one range scan.
+    pub fn tenant_members(
+        &self,
+        kind: u8,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, MetaError> {
         let prefix = members_prefix(kind, id);
+        let end = crate::tx::prefix_range(&prefix).1;
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded([prefix.as_slice(), a.as_bytes()].concat()),
+            None => std::ops::Bound::Included(prefix.clone()),
+        };
         let mut out = Vec::new();
-        for item in self.inner().trees.tree(Table::Tenancy).scan_prefix(&prefix).take(limit) {
+        for item in self.inner().trees.tree(Table::Tenancy).range((start, end)).take(limit) {
             let (k, _) = item?;
             out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
         }

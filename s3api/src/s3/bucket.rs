@@ -135,11 +135,38 @@ impl CairnS3 {
         };
         let after = input.continuation_token.as_deref().map(listing::decode_token).transpose()?;
         let prefix = input.prefix.unwrap_or_default();
+        // A key of a tenant lists its tenant's buckets (the tenant's bucket index, in
+        // name order); an admin lists every bucket; any other key its own.
+        let tenant = match me.admin {
+            true => None,
+            false => self.store.meta.key_tenancy(&me.access_key_id).map_err(errors::meta)?.and_then(|t| t.tenant),
+        };
         let mut found = Vec::new();
         let mut cursor = after;
         let mut truncated = false;
         'scan: loop {
-            let batch = self.store.meta.list_buckets(cursor.as_deref(), 1000).map_err(errors::meta)?;
+            let batch = match &tenant {
+                Some(t) => {
+                    let names = self
+                        .store
+                        .meta
+                        .tenant_members(cairn_raft::MEMBER_BUCKETS, t, cursor.as_deref(), 1000)
+                        .map_err(errors::meta)?;
+                    let mut infos = Vec::with_capacity(names.len());
+                    for n in &names {
+                        match self.store.meta.get_bucket(n).map_err(errors::meta)? {
+                            Some(b) => infos.push(b),
+                            // Deleted since the index was read: its name still moves the cursor.
+                            None => cursor = Some(n.clone()),
+                        }
+                    }
+                    if infos.is_empty() && !names.is_empty() {
+                        continue 'scan;
+                    }
+                    infos
+                }
+                None => self.store.meta.list_buckets(cursor.as_deref(), 1000).map_err(errors::meta)?,
+            };
             if batch.is_empty() {
                 break;
             }
@@ -150,7 +177,7 @@ impl CairnS3 {
                     }
                     continue;
                 }
-                if !me.admin && b.owner != me.access_key_id {
+                if !me.admin && tenant.is_none() && b.owner != me.access_key_id {
                     continue;
                 }
                 if found.len() == limit {

@@ -15,6 +15,7 @@ pub(crate) mod ownership;
 pub(crate) mod policy;
 pub(crate) mod preconditions;
 pub(crate) mod public_access_block;
+pub(crate) mod quota_gate;
 pub(crate) mod service;
 pub(crate) mod tagging;
 pub(crate) mod unconfigured;

@@ -186,19 +186,15 @@ impl CairnS3 {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+        let S3Request { mut input, headers, trailing_headers, .. } = req;
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let algorithm = upload_algorithm(&upload);
+        // A part that cannot fit is refused before anything is stored (`quota_gate`).
         if let Some(len) = input.content_length {
             let len = u64::try_from(len).unwrap_or(0);
-            let expects =
-                headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-            if cairn_object::tenants::refuse_early(len, expects) {
-                self.store
-                    .precheck_part(&input.bucket, &input.key, &input.upload_id, number, len)
-                    .map_err(errors::object)?;
-            }
+            let fits = self.store.precheck_part(&input.bucket, &input.key, &input.upload_id, number, len).await;
+            crate::s3::quota_gate::admit(fits, len, &headers, &mut input.body).await?;
         }
         let blob = self
             .ingest(Ingest {

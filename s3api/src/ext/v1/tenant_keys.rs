@@ -103,7 +103,7 @@ impl V1 {
 
 fn list(meta: &MetaStore, tenant: &str) -> Result<TenantKeyList, AdminError> {
     let mut keys = Vec::new();
-    for id in meta.tenant_members(cairn_raft::MEMBER_KEYS, tenant, MAX_KEYS).map_err(unavailable)? {
+    for id in meta.tenant_members(cairn_raft::MEMBER_KEYS, tenant, None, MAX_KEYS).map_err(unavailable)? {
         if let Ok((k, t)) = member(meta, tenant, &id) {
             keys.push(describe(meta, &k, &t)?);
         }

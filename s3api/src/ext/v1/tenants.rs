@@ -237,7 +237,7 @@ fn usage(meta: &MetaStore, scope: &Scope, id: &str) -> Result<TenantUsage, Admin
     scope.within(meta, id, "read this tenant's usage")?;
     let tenant = describe(meta, &get(meta, id)?)?;
     let mut buckets = Vec::new();
-    for b in meta.tenant_members(cairn_raft::MEMBER_BUCKETS, id, USAGE_ITEMS).map_err(unavailable)? {
+    for b in meta.tenant_members(cairn_raft::MEMBER_BUCKETS, id, None, USAGE_ITEMS).map_err(unavailable)? {
         let pool = Pool::Bucket(b.clone());
         let quota = to_api(meta.pool_limit(&pool).map_err(unavailable)?);
         buckets.push(BucketQuota { used: used(meta, &pool)?, bucket: b, tenant: Some(id.to_string()), quota });

@@ -97,7 +97,7 @@ impl CairnS3 {
                 "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"
             ));
         }
-        self.store.precheck_put(&input.bucket, &input.key, &writer, src.size).map_err(errors::object)?;
+        self.store.precheck_put(&input.bucket, &input.key, &writer, src.size).await.map_err(errors::object)?;
         let mut algorithms: Vec<Algorithm> = src.checksums.keys().filter_map(|k| Algorithm::parse(k).ok()).collect();
         if let Some(a) = input.checksum_algorithm.as_ref() {
             algorithms.push(Algorithm::parse(a.as_str())?);

@@ -8,6 +8,7 @@ use crate::s3::ingest::Ingest;
 use crate::s3::object::new_version_attrs;
 use crate::s3::object_tagging;
 use crate::s3::preconditions::write_condition;
+use crate::s3::quota_gate;
 use crate::s3::service::{CairnS3, caller};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now};
@@ -21,7 +22,7 @@ impl CairnS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let caller = caller(&req)?;
-        let S3Request { input, headers, trailing_headers, .. } = req;
+        let S3Request { mut input, headers, trailing_headers, .. } = req;
         let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
@@ -43,14 +44,11 @@ impl CairnS3 {
             input.object_lock_legal_hold_status.as_ref(),
             &writer,
         )?;
-        // A large body that cannot fit is refused before it is read (see `refuse_early`).
+        // A body that cannot fit is refused before anything is stored (`quota_gate`).
         if let Some(len) = input.content_length {
             let len = u64::try_from(len).unwrap_or(0);
-            let expects =
-                headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-            if cairn_object::tenants::refuse_early(len, expects) {
-                self.store.precheck_put(&input.bucket, &input.key, &writer, len).map_err(errors::object)?;
-            }
+            let fits = self.store.precheck_put(&input.bucket, &input.key, &writer, len).await;
+            quota_gate::admit(fits, len, &headers, &mut input.body).await?;
         }
         let blob = self
             .ingest(Ingest {
