@@ -175,6 +175,26 @@ pub enum Change {
     UsageSampled {
         slot: u64,
     },
+    /// Asset `id` of `tenant` was registered, with its first version (`version` 1) or
+    /// none yet (0).
+    AssetCreated {
+        tenant: String,
+        id: String,
+        version: u32,
+    },
+    /// Version `version` was appended to asset `id`'s chain; a rollback names the
+    /// version it repeats.
+    AssetVersionAdded {
+        tenant: String,
+        id: String,
+        version: u32,
+        rollback_of: Option<u32>,
+    },
+    /// Asset `id`'s descriptive fields changed.
+    AssetUpdated {
+        tenant: String,
+        id: String,
+    },
 }
 
 impl Change {
@@ -271,12 +291,33 @@ impl Change {
             Command::DeleteTenant { id } => Change::TenantDeleted { id: id.clone() },
             Command::PutAccessKeyIn { key, .. } => Change::AccessKeyPut { access_key_id: key.access_key_id.clone() },
             Command::SampleUsage { slot, .. } => Change::UsageSampled { slot: *slot },
+            Command::PutAsset { asset, .. } => {
+                Change::AssetCreated { tenant: asset.tenant.clone(), id: String::new(), version: 0 }
+            }
+            Command::AddAssetVersion { id, .. } => {
+                Change::AssetVersionAdded { tenant: String::new(), id: id.clone(), version: 0, rollback_of: None }
+            }
+            Command::RollbackAsset { id, to, .. } => {
+                Change::AssetVersionAdded { tenant: String::new(), id: id.clone(), version: 0, rollback_of: Some(*to) }
+            }
+            Command::UpdateAsset { id, .. } => Change::AssetUpdated { tenant: String::new(), id: id.clone() },
         }
     }
 
     /// Fills in what only the result says: the id a versioned write made, and whether
     /// a delete made a marker.
     pub(crate) fn refine(self, result: &CommandResult) -> Change {
+        if let CommandResult::Asset(o) = result {
+            let (tenant, id) = (o.tenant.clone(), o.id.clone());
+            return match self {
+                Change::AssetCreated { .. } => Change::AssetCreated { tenant, id, version: o.version },
+                Change::AssetVersionAdded { rollback_of, .. } => {
+                    Change::AssetVersionAdded { tenant, id, version: o.version, rollback_of }
+                }
+                Change::AssetUpdated { .. } => Change::AssetUpdated { tenant, id },
+                other => other,
+            };
+        }
         let CommandResult::Versioned { version_id: made, delete_marker, .. } = result else {
             return self;
         };
@@ -305,6 +346,8 @@ impl Change {
             (Change::VersionDeleted { .. }, CommandResult::Versioned { delete_marker, freed, .. }) => {
                 *delete_marker || !freed.is_empty()
             }
+            // An idempotent replay of a registration changes nothing.
+            (_, CommandResult::Asset(o)) => !o.replayed,
             (
                 _,
                 CommandResult::Ok

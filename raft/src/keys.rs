@@ -20,6 +20,8 @@
 //! | `sm_tenancy`  | `t<tenant id>`; `c<parent id>\0<name>`; `k<access key id>`; `K<tenant id>\0<key id>`; `B<tenant id>\0<bucket>` | bincode(`Tenant`); child id; bincode(`KeyTenancy`); empty; empty |
 //! | `sm_pools`    | `b<bucket>`, `k<access key id>`, `t<tenant id>`                  | bincode(`PoolUsage`)       |
 //! | `sm_usage_history` | `h<tenant id>\0[slot: u64 BE]`, `d<tenant id>\0[day: u64 BE]`; `~last` | bincode(`PoolUsage`); bincode(`u64`) |
+//! | `sm_assets`   | `a<asset id>`; `v<asset id>\0[number: u32 BE]`; `i<tenant id>\0<idempotency key>` | bincode(`Asset`); bincode(`AssetVersion`); asset id |
+//! | `sm_asset_index` | `T`, `M`, `P`, `S`, `G` entries ending `[created: u64 BE][asset id]`; `s<tenant id>\0[media type]` (see [`crate::assets`]) | empty; bincode(`AssetStats`) |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_tenancy` holds tenants and what belongs to them, under one-letter prefixes: the
@@ -102,6 +104,8 @@ pub(crate) const TREE_OBJECT_ATTRS: &str = "sm_object_attrs";
 pub(crate) const TREE_TENANCY: &str = "sm_tenancy";
 pub(crate) const TREE_POOLS: &str = "sm_pools";
 pub(crate) const TREE_USAGE_HISTORY: &str = "sm_usage_history";
+pub(crate) const TREE_ASSETS: &str = "sm_assets";
+pub(crate) const TREE_ASSET_INDEX: &str = "sm_asset_index";
 /// `sm_usage_history` key of the last hour sampled.
 pub(crate) const HISTORY_LAST: &[u8] = b"~last";
 /// `sm_usage_history` sample kinds.
@@ -131,6 +135,8 @@ pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_markers_indexed";
 /// Present once `sm_pools` matches the data (see [`crate::quota`]).
 pub(crate) const SM_POOLS_INDEXED: &[u8] = b"pools_indexed";
+/// `sm_meta` marker: `sm_asset_index` matches `sm_assets`.
+pub(crate) const SM_ASSETS_INDEXED: &[u8] = b"assets_indexed";
 
 /// The key prefix shared by all objects of `bucket`: `[len][bucket]`. `None` when
 /// the name is longer than 255 bytes (no such bucket can exist).

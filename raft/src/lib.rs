@@ -13,6 +13,7 @@
 //!   node's internode transport ([`rpc::PeerCaller`]).
 
 mod apply;
+pub mod assets;
 pub mod blobs;
 pub mod error;
 pub mod feed;
@@ -44,7 +45,7 @@ pub use error::MetaError;
 pub use feed::{Change, ChangeEvent, ChangeFeed, FeedError, Position, Subscription};
 pub use keys::{MEMBER_BUCKETS, MEMBER_KEYS};
 pub use store::{
-    raft_config, raft_config_with, Bootstrap, MetaStore, OpenOptions, ProposalObserver, DEFAULT_SNAPSHOT_EVERY,
-    MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
+    raft_config, raft_config_with, AssetQuery, Bootstrap, MetaStore, OpenOptions, ProposalObserver,
+    DEFAULT_SNAPSHOT_EVERY, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
 };
 pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

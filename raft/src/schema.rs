@@ -366,6 +366,36 @@ pub enum Command {
         slot: u64,
         period: u64,
     },
+    /// Registers `asset` (apply makes its id from the log position and checks its
+    /// tenant exists), with `version` as its first version if given (the object it
+    /// points at must exist; apply fills in its size and ETag). With an idempotency
+    /// key already used in the tenant for the same registration, answers what the
+    /// first one made and changes nothing (`crate::assets`).
+    PutAsset {
+        asset: crate::assets::Asset,
+        version: Option<crate::assets::AssetVersion>,
+    },
+    /// Appends `version` to asset `id`'s chain; refused unless the chain holds
+    /// `if_versions` versions, when given.
+    AddAssetVersion {
+        id: String,
+        version: crate::assets::AssetVersion,
+        if_versions: Option<u32>,
+    },
+    /// Appends a version identical to version `to` (same object, hash and
+    /// renditions), copying no bytes.
+    RollbackAsset {
+        id: String,
+        to: u32,
+        at: Nanos,
+        by: String,
+    },
+    /// Changes asset `id`'s descriptive fields.
+    UpdateAsset {
+        id: String,
+        patch: crate::assets::AssetPatch,
+        at: Nanos,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).
@@ -533,6 +563,10 @@ pub enum CommandResult {
     QuotaExceeded(QuotaBreach),
     /// A tenant command apply refused.
     TenantRefused(TenantRefusal),
+    /// An asset command that took effect (or an idempotent replay of one).
+    Asset(crate::assets::AssetOutcome),
+    /// An asset command apply refused.
+    AssetRefused(crate::assets::AssetRefusal),
 }
 
 /// One upload in a listing of uploads.

@@ -37,6 +37,8 @@ pub(crate) enum Table {
     Tenancy,
     Pools,
     UsageHistory,
+    Assets,
+    AssetIndex,
 }
 
 /// How a table is kept.
@@ -56,7 +58,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 14] = [
+pub(crate) const TABLES: [TableDef; 16] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -83,6 +85,12 @@ pub(crate) const TABLES: [TableDef; 14] = [
         kind: Kind::Derived { marker: SM_POOLS_INDEXED, rebuild: crate::quota::rebuild },
     },
     TableDef { table: Table::UsageHistory, tree: TREE_USAGE_HISTORY, kind: Kind::Data { tag: 11 } },
+    TableDef { table: Table::Assets, tree: TREE_ASSETS, kind: Kind::Data { tag: 12 } },
+    TableDef {
+        table: Table::AssetIndex,
+        tree: TREE_ASSET_INDEX,
+        kind: Kind::Derived { marker: SM_ASSETS_INDEXED, rebuild: crate::assets::rebuild },
+    },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -20,6 +20,7 @@
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 //! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
 //! | [`usage_history`] | SampleUsage | usage history |
+//! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset | assets, asset index |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
 //! CopyVersion, PutPart, CompleteUpload): each runs undoably, and if it left a quota
@@ -27,6 +28,7 @@
 //! answered `QuotaExceeded`.
 
 mod access_keys;
+mod assets;
 mod attrs;
 mod buckets;
 mod cluster;
@@ -130,5 +132,9 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::DeleteTenant { id } => tenants::delete(tx, id),
         Command::PutAccessKeyIn { key, tenancy } => tenants::put_key(tx, key, tenancy),
         Command::SampleUsage { slot, period } => usage_history::sample(tx, slot, period),
+        Command::PutAsset { asset, version } => assets::put(tx, asset, version),
+        Command::AddAssetVersion { id, version, if_versions } => assets::add_version(tx, id, version, if_versions),
+        Command::RollbackAsset { id, to, at, by } => assets::rollback(tx, id, to, at, by),
+        Command::UpdateAsset { id, patch, at } => assets::update(tx, id, patch, at),
     }
 }

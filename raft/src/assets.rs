@@ -1,0 +1,388 @@
+//! The asset catalogue: a record per media asset of a tenant, its version chain, and
+//! the indexes and counters that make every catalogue query an ordered range scan.
+//!
+//! An asset ([`Asset`]) belongs to one tenant and points, version by version
+//! ([`AssetVersion`]), at object versions Cairn stores. The records live in
+//! `sm_assets` (data): `a<id>` the asset, `v<id>\0[number]` its versions in chain
+//! order, `i<tenant>\0<idempotency key>` the id an idempotent registration made.
+//!
+//! `sm_asset_index` (derived, rebuilt from `sm_assets` by [`rebuild`]) holds one key
+//! per way of finding an asset, each ending in `[created: u64 BE][id]` so every list
+//! is ordered by (created time, id), which is also its cursor:
+//!
+//! | key | finds |
+//! |---|---|
+//! | `T<tenant>\0[created][id]` | a tenant's assets |
+//! | `M<tenant>\0[media type: u8][created][id]` | a tenant's assets of one media type |
+//! | `P<tenant>\0<project>\0[created][id]` | a project's assets |
+//! | `S<tenant>\0<status>\0[created][id]` | a tenant's assets in one status |
+//! | `G<tenant>\0<tag key>\0<tag value>\0[created][id]` | a tenant's assets with one tag |
+//! | `s<tenant>\0[media type: u8]` | bincode([`AssetStats`]): count and bytes, exact at commit |
+//!
+//! Tenant ids are `[a-z0-9-]`; projects, statuses, tag keys and values have no
+//! control characters ([`valid_label`]), so the `0x00` after each ends it. Stats count
+//! each asset once, with the size of its latest version.
+//!
+//! Apply keeps the index in step in the same transaction as the records
+//! ([`reindex`]); this module may touch `sm_assets` (reads) and `sm_asset_index`.
+
+use crate::error::MetaError;
+use crate::schema::Nanos;
+use crate::tables::Table;
+use crate::trees::SmTrees;
+use crate::tx::Tx;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What kind of media an asset holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MediaType {
+    Video,
+    Audio,
+    Image,
+    Document,
+    Model,
+    Other,
+}
+
+impl MediaType {
+    pub const ALL: [MediaType; 6] =
+        [MediaType::Video, MediaType::Audio, MediaType::Image, MediaType::Document, MediaType::Model, MediaType::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Video => "video",
+            MediaType::Audio => "audio",
+            MediaType::Image => "image",
+            MediaType::Document => "document",
+            MediaType::Model => "model",
+            MediaType::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediaType> {
+        MediaType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Its byte in index keys (never reused).
+    pub fn code(self) -> u8 {
+        match self {
+            MediaType::Video => 1,
+            MediaType::Audio => 2,
+            MediaType::Image => 3,
+            MediaType::Document => 4,
+            MediaType::Model => 5,
+            MediaType::Other => 6,
+        }
+    }
+}
+
+/// An object version an asset points at: `version_id` `None` is the null version
+/// (an unversioned bucket's object).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// A derived object linked to a version (a thumbnail, an HLS ladder), by role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendition {
+    pub role: String,
+    pub object: ObjectRef,
+    /// Filled in by apply from the object version.
+    pub size: u64,
+    pub etag: String,
+}
+
+/// A frame rate or any exact ratio (30000/1001).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ratio {
+    pub num: u32,
+    pub den: u32,
+}
+
+/// Type-specific metadata: the fields of the asset's media type (video: duration,
+/// frame rate, width, height, codec, bitrate; image: width, height, format;
+/// document: pages), and free-form JSON (`extra`, as text, bounded in size).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaMeta {
+    pub duration_ms: Option<u64>,
+    pub frame_rate: Option<Ratio>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub codec: Option<String>,
+    pub bitrate: Option<u64>,
+    pub format: Option<String>,
+    pub pages: Option<u32>,
+    pub extra: Option<String>,
+}
+
+/// A tag written by a classifier: its value and a confidence in ten-thousandths.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineTag {
+    pub value: String,
+    pub confidence: u16,
+}
+
+/// One media asset of a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    /// Made by apply from the command's log position (hex, sortable by creation).
+    pub id: String,
+    pub tenant: String,
+    pub project: Option<String>,
+    pub name: String,
+    pub media_type: MediaType,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+    pub machine_tags: BTreeMap<String, MachineTag>,
+    pub meta: MediaMeta,
+    pub created: Nanos,
+    pub updated: Nanos,
+    /// The access key that registered it.
+    pub created_by: String,
+    /// How many versions the chain holds; the latest is this number (0: none yet).
+    pub versions: u32,
+    /// The size of the latest version (what the stats count).
+    pub latest_size: u64,
+    /// The client's idempotency key, if it gave one.
+    pub idempotency_key: Option<String>,
+}
+
+/// One version in an asset's chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetVersion {
+    /// 1, 2, 3…: set by apply.
+    pub number: u32,
+    pub object: ObjectRef,
+    /// Size and ETag: filled in by apply from the object version.
+    pub size: u64,
+    pub etag: String,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: Option<String>,
+    pub renditions: Vec<Rendition>,
+    pub created: Nanos,
+    pub created_by: String,
+    /// For a rollback: the version it repeats.
+    pub rollback_of: Option<u32>,
+}
+
+/// Changes to an asset's descriptive fields; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetPatch {
+    pub name: Option<String>,
+    /// `Some(None)` removes the project.
+    pub project: Option<Option<String>>,
+    pub status: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub machine_tags: Option<BTreeMap<String, MachineTag>>,
+    pub meta: Option<MediaMeta>,
+}
+
+/// What apply answers an asset command that took effect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetOutcome {
+    pub tenant: String,
+    pub id: String,
+    /// The version the command made (0: none).
+    pub version: u32,
+    /// An idempotent registration answered with what an earlier one made.
+    pub replayed: bool,
+}
+
+/// Why apply refused an asset command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssetRefusal {
+    NoSuchTenant(String),
+    NoSuchAsset(String),
+    NoSuchVersion(u32),
+    /// The object a version or rendition points at does not exist (or is a delete
+    /// marker): the field at fault, and what it named.
+    NoSuchObject {
+        field: String,
+        object: ObjectRef,
+    },
+    /// `if_versions` did not match the chain's length.
+    ChainMoved {
+        versions: u32,
+    },
+    /// The idempotency key was used for a different registration.
+    IdempotencyConflict(String),
+}
+
+/// Count and bytes of a tenant's assets of one media type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetStats {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// Longest name, project, status, tag key or value, role.
+pub const MAX_LABEL: usize = 256;
+/// Largest free-form metadata (`MediaMeta::extra`), in bytes.
+pub const MAX_EXTRA: usize = 16 << 10;
+/// Most tags (and, apart, machine tags) on one asset.
+pub const MAX_TAGS: usize = 64;
+/// Most renditions on one version.
+pub const MAX_RENDITIONS: usize = 32;
+
+/// A name, project, status, tag key or value: 1 to [`MAX_LABEL`] bytes, no control
+/// characters (so `0x00` can end it in index keys).
+pub fn valid_label(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_LABEL && !s.chars().any(char::is_control)
+}
+
+// --- keys -----------------------------------------------------------------------
+
+const ASSET: u8 = b'a';
+const VERSION: u8 = b'v';
+const IDEMPOTENCY: u8 = b'i';
+
+const BY_TENANT: u8 = b'T';
+const BY_TYPE: u8 = b'M';
+const BY_PROJECT: u8 = b'P';
+const BY_STATUS: u8 = b'S';
+const BY_TAG: u8 = b'G';
+const STATS: u8 = b's';
+
+pub(crate) fn asset_key(id: &str) -> Vec<u8> {
+    [&[ASSET], id.as_bytes()].concat()
+}
+
+/// Every asset record ([`asset_key`]).
+pub(crate) const ASSET_RECORDS: &[u8] = &[ASSET];
+
+pub(crate) fn versions_prefix(id: &str) -> Vec<u8> {
+    [&[VERSION], id.as_bytes(), b"\0"].concat()
+}
+
+pub(crate) fn version_key(id: &str, number: u32) -> Vec<u8> {
+    [versions_prefix(id).as_slice(), &number.to_be_bytes()].concat()
+}
+
+pub(crate) fn idempotency_key(tenant: &str, key: &str) -> Vec<u8> {
+    [&[IDEMPOTENCY], tenant.as_bytes(), b"\0", key.as_bytes()].concat()
+}
+
+fn head(kind: u8, tenant: &str) -> Vec<u8> {
+    [&[kind], tenant.as_bytes(), b"\0"].concat()
+}
+
+fn label(mut k: Vec<u8>, s: &str) -> Vec<u8> {
+    k.extend_from_slice(s.as_bytes());
+    k.push(0);
+    k
+}
+
+/// Which index a query scans, and the value it fixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexScan {
+    Tenant,
+    MediaType(MediaType),
+    Project(String),
+    Status(String),
+    Tag(String, String),
+}
+
+/// The prefix, in `sm_asset_index`, of the entries `scan` walks for `tenant`; each
+/// entry is the prefix followed by `[created: u64 BE][id]`.
+pub fn index_prefix(tenant: &str, scan: &IndexScan) -> Vec<u8> {
+    match scan {
+        IndexScan::Tenant => head(BY_TENANT, tenant),
+        IndexScan::MediaType(t) => {
+            let mut k = head(BY_TYPE, tenant);
+            k.push(t.code());
+            k
+        }
+        IndexScan::Project(p) => label(head(BY_PROJECT, tenant), p),
+        IndexScan::Status(s) => label(head(BY_STATUS, tenant), s),
+        IndexScan::Tag(k, v) => label(label(head(BY_TAG, tenant), k), v),
+    }
+}
+
+/// The `[created][id]` end of an index entry.
+pub fn position(created: Nanos, id: &str) -> Vec<u8> {
+    [&created.to_be_bytes()[..], id.as_bytes()].concat()
+}
+
+/// An index entry's end back as (created, id).
+pub fn parse_position(b: &[u8]) -> Option<(Nanos, String)> {
+    let created = Nanos::from_be_bytes(b.get(..8)?.try_into().ok()?);
+    Some((created, String::from_utf8(b[8..].to_vec()).ok()?))
+}
+
+pub(crate) fn stats_key(tenant: &str, t: MediaType) -> Vec<u8> {
+    let mut k = head(STATS, tenant);
+    k.push(t.code());
+    k
+}
+
+/// Every index entry of `a`.
+fn entries(a: &Asset) -> Vec<Vec<u8>> {
+    let at = position(a.created, &a.id);
+    let mut scans = vec![IndexScan::Tenant, IndexScan::MediaType(a.media_type), IndexScan::Status(a.status.clone())];
+    scans.extend(a.project.clone().map(IndexScan::Project));
+    scans.extend(a.tags.iter().map(|(k, v)| IndexScan::Tag(k.clone(), v.clone())));
+    scans.into_iter().map(|s| [index_prefix(&a.tenant, &s), at.clone()].concat()).collect()
+}
+
+fn add_stats(tx: &mut Tx, a: &Asset, sign: i128) -> Result<(), MetaError> {
+    let k = stats_key(&a.tenant, a.media_type);
+    let mut s: AssetStats = tx.read(Table::AssetIndex, &k)?.unwrap_or_default();
+    let step = |v: u64, d: i128| u64::try_from((i128::from(v) + d).max(0)).unwrap_or(u64::MAX);
+    s.count = step(s.count, sign);
+    s.bytes = step(s.bytes, sign * i128::from(a.latest_size));
+    if s == AssetStats::default() {
+        tx.remove(Table::AssetIndex, k);
+    } else {
+        tx.write(Table::AssetIndex, k, &s)?;
+    }
+    Ok(())
+}
+
+/// Moves `sm_asset_index` from `before` to `after` (either may be absent: a new or a
+/// removed asset): entries and stats.
+pub(crate) fn reindex(tx: &mut Tx, before: Option<&Asset>, after: Option<&Asset>) -> Result<(), MetaError> {
+    let old = before.map(entries).unwrap_or_default();
+    let new = after.map(entries).unwrap_or_default();
+    for k in old.iter().filter(|k| !new.contains(k)) {
+        tx.remove(Table::AssetIndex, k.clone());
+    }
+    for k in new.iter().filter(|k| !old.contains(k)) {
+        tx.set(Table::AssetIndex, k.clone(), Some(Vec::new()));
+    }
+    if let Some(b) = before {
+        add_stats(tx, b, -1)?;
+    }
+    if let Some(a) = after {
+        add_stats(tx, a, 1)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds `sm_asset_index` from the asset records; returns the entries written.
+pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
+    t.tree(Table::AssetIndex).clear()?;
+    let mut stats: BTreeMap<Vec<u8>, AssetStats> = BTreeMap::new();
+    let mut batch = sled::Batch::default();
+    let mut n = 0u64;
+    for item in t.tree(Table::Assets).scan_prefix(ASSET_RECORDS) {
+        let (_, v) = item?;
+        let a: Asset = bincode::deserialize(&v)?;
+        for k in entries(&a) {
+            batch.insert(k, Vec::new());
+            n += 1;
+        }
+        let s = stats.entry(stats_key(&a.tenant, a.media_type)).or_default();
+        s.count += 1;
+        s.bytes += a.latest_size;
+    }
+    for (k, s) in stats {
+        batch.insert(k, bincode::serialize(&s)?);
+        n += 1;
+    }
+    t.tree(Table::AssetIndex).apply_batch(batch)?;
+    Ok(n)
+}

@@ -1,0 +1,98 @@
+//! Reads of the asset catalogue (`sm_assets`, `sm_asset_index`), as this node has
+//! applied them (callers wanting the latest committed state run a read barrier
+//! first). Every list is one ordered range scan of an index ([`crate::assets`]).
+
+use super::{decode, MetaStore};
+use crate::assets::{
+    asset_key, index_prefix, parse_position, position, stats_key, version_key, versions_prefix, Asset, AssetStats,
+    AssetVersion, IndexScan, MediaType,
+};
+use crate::error::MetaError;
+use crate::schema::Nanos;
+use crate::tables::Table;
+use std::ops::Bound;
+
+/// A page of an index scan: which index, the created-time window, where to start,
+/// which way, how many.
+#[derive(Clone, Debug)]
+pub struct AssetQuery {
+    pub tenant: String,
+    pub scan: IndexScan,
+    /// Created at or after.
+    pub from: Option<Nanos>,
+    /// Created before.
+    pub until: Option<Nanos>,
+    /// The (created, id) of the last entry of the previous page.
+    pub after: Option<(Nanos, String)>,
+    /// Newest first.
+    pub descending: bool,
+    pub limit: usize,
+}
+
+impl MetaStore {
+    pub fn asset(&self, id: &str) -> Result<Option<Asset>, MetaError> {
+        decode(self.inner().trees.tree(Table::Assets).get(asset_key(id))?)
+    }
+
+    pub fn asset_version(&self, id: &str, number: u32) -> Result<Option<AssetVersion>, MetaError> {
+        decode(self.inner().trees.tree(Table::Assets).get(version_key(id, number))?)
+    }
+
+    /// Asset `id`'s versions after number `after`, oldest first, at most `limit`.
+    pub fn asset_versions(&self, id: &str, after: u32, limit: usize) -> Result<Vec<AssetVersion>, MetaError> {
+        let inner = self.inner();
+        let tree = inner.trees.tree(Table::Assets);
+        let end = crate::tx::prefix_range(&versions_prefix(id)).1;
+        let start = Bound::Excluded(version_key(id, after));
+        let mut out = Vec::new();
+        for item in tree.range((start, end)).take(limit) {
+            let (_, v) = item?;
+            out.push(bincode::deserialize(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The (created, id) of the assets `q` finds, in order: one range scan.
+    pub fn asset_positions(&self, q: &AssetQuery) -> Result<Vec<(Nanos, String)>, MetaError> {
+        let prefix = index_prefix(&q.tenant, &q.scan);
+        let at = |t: Nanos| [prefix.as_slice(), &t.to_be_bytes()].concat();
+        let mut lo = Bound::Included(q.from.map_or_else(|| prefix.clone(), at));
+        let mut hi = match q.until {
+            Some(t) => Bound::Excluded(at(t)),
+            None => crate::tx::prefix_range(&prefix).1,
+        };
+        if let Some((t, id)) = &q.after {
+            let k = [prefix.as_slice(), &position(*t, id)].concat();
+            if q.descending {
+                hi = Bound::Excluded(k);
+            } else {
+                lo = Bound::Excluded(k);
+            }
+        }
+        let inner = self.inner();
+        let tree = inner.trees.tree(Table::AssetIndex);
+        let range = tree.range((lo, hi));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if q.descending { Box::new(range.rev()) } else { Box::new(range) };
+        let mut out = Vec::new();
+        for item in iter.take(q.limit) {
+            let (k, _) = item?;
+            if let Some(p) = k.get(prefix.len()..).and_then(parse_position) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Count and bytes of `tenant`'s assets per media type: one read per type.
+    pub fn asset_stats(&self, tenant: &str) -> Result<Vec<(MediaType, AssetStats)>, MetaError> {
+        let inner = self.inner();
+        let tree = inner.trees.tree(Table::AssetIndex);
+        let mut out = Vec::new();
+        for t in MediaType::ALL {
+            let s: Option<AssetStats> = decode(tree.get(stats_key(tenant, t))?)?;
+            out.push((t, s.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,240 @@
+//! The asset catalogue in apply: registration against objects that exist, the
+//! version chain, rollback, idempotency, the indexes every query scans, exact stats,
+//! and an index rebuilt from the records.
+
+mod common;
+
+use cairn_raft::assets::*;
+use cairn_raft::schema::*;
+use cairn_raft::{AssetQuery, Change, MetaStore};
+use common::*;
+use std::collections::BTreeMap;
+
+fn tenant(id: &str) -> Tenant {
+    Tenant { id: id.into(), name: id.into(), parent: None, quota: Quota::default(), warn_percent: vec![], created: 1 }
+}
+
+fn asset(tenant: &str, name: &str, t: MediaType, created: Nanos) -> Asset {
+    Asset {
+        id: String::new(),
+        tenant: tenant.into(),
+        project: None,
+        name: name.into(),
+        media_type: t,
+        status: "active".into(),
+        tags: BTreeMap::new(),
+        machine_tags: BTreeMap::new(),
+        meta: MediaMeta::default(),
+        created,
+        updated: created,
+        created_by: "K1".into(),
+        versions: 0,
+        latest_size: 0,
+        idempotency_key: None,
+    }
+}
+
+fn obj(bucket: &str, key: &str) -> ObjectRef {
+    ObjectRef { bucket: bucket.into(), key: key.into(), version_id: None }
+}
+
+fn ver(o: ObjectRef, at: Nanos) -> AssetVersion {
+    AssetVersion {
+        number: 0,
+        object: o,
+        // What a request claims is never kept: apply takes the object's own figures.
+        size: 999_999,
+        etag: "claimed".into(),
+        sha256: Some("ab".repeat(32)),
+        renditions: vec![],
+        created: at,
+        created_by: "K1".into(),
+        rollback_of: None,
+    }
+}
+
+async fn made(s: &MetaStore, cmd: Command) -> AssetOutcome {
+    match s.propose(cmd).await.unwrap() {
+        CommandResult::Asset(o) => o,
+        other => panic!("expected an asset outcome, got {other:?}"),
+    }
+}
+
+async fn refusal(s: &MetaStore, cmd: Command) -> AssetRefusal {
+    match s.propose(cmd).await.unwrap() {
+        CommandResult::AssetRefused(r) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn query(tenant: &str, scan: IndexScan) -> AssetQuery {
+    AssetQuery { tenant: tenant.into(), scan, from: None, until: None, after: None, descending: false, limit: 100 }
+}
+
+fn ids(s: &MetaStore, q: &AssetQuery) -> Vec<String> {
+    s.asset_positions(q).unwrap().into_iter().map(|(_, id)| id).collect()
+}
+
+fn stats(s: &MetaStore, tenant: &str, t: MediaType) -> (u64, u64) {
+    let all = s.asset_stats(tenant).unwrap();
+    let st = all.iter().find(|(m, _)| *m == t).unwrap().1;
+    (st.count, st.bytes)
+}
+
+async fn setup(s: &MetaStore) {
+    for t in ["studio", "school"] {
+        let r = s.propose(Command::PutTenant { tenant: tenant(t), create: true }).await.unwrap();
+        assert_eq!(r, CommandResult::Ok);
+    }
+    create_bucket(s, "media").await;
+    for (k, body) in [("cut1.mov", "aaaa"), ("cut2.mov", "bbbbbbbb"), ("poster.jpg", "cc")] {
+        let r = s.propose(put("media", k, body, None)).await.unwrap();
+        assert!(matches!(r, CommandResult::Replaced(_)), "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_chain_rollback_and_idempotency() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    setup(&s).await;
+    let mut feed = s.feed().subscribe(None).unwrap();
+
+    // A version takes its size and ETag from the object it points at.
+    let a = asset("studio", "Cut", MediaType::Video, 10);
+    let o = made(&s, Command::PutAsset { asset: a.clone(), version: Some(ver(obj("media", "cut1.mov"), 10)) }).await;
+    assert_eq!((o.tenant.as_str(), o.version, o.replayed), ("studio", 1, false));
+    let v1 = s.asset_version(&o.id, 1).unwrap().unwrap();
+    assert_eq!((v1.size, v1.etag.as_str()), (4, "aaaa"));
+    let rec = s.asset(&o.id).unwrap().unwrap();
+    assert_eq!((rec.versions, rec.latest_size, rec.id.len()), (1, 4, 24));
+    let e = feed.next().await.unwrap();
+    assert_eq!(e.change, Change::AssetCreated { tenant: "studio".into(), id: o.id.clone(), version: 1 });
+
+    // Objects that do not exist are refused, naming the field at fault.
+    let missing = ver(obj("media", "nope.mov"), 11);
+    let r = refusal(&s, Command::PutAsset { asset: a.clone(), version: Some(missing.clone()) }).await;
+    assert!(matches!(r, AssetRefusal::NoSuchObject { ref field, .. } if field == "object"), "{r:?}");
+    let mut with_rendition = ver(obj("media", "cut2.mov"), 11);
+    with_rendition.renditions =
+        vec![Rendition { role: "poster".into(), object: obj("media", "gone.jpg"), size: 0, etag: String::new() }];
+    let r =
+        refusal(&s, Command::AddAssetVersion { id: o.id.clone(), version: with_rendition.clone(), if_versions: None })
+            .await;
+    assert!(matches!(r, AssetRefusal::NoSuchObject { ref field, .. } if field == "renditions[0].object"), "{r:?}");
+    let r = refusal(&s, Command::PutAsset { asset: asset("nobody", "x", MediaType::Image, 1), version: None }).await;
+    assert_eq!(r, AssetRefusal::NoSuchTenant("nobody".into()));
+
+    // The next version, guarded by the chain's length.
+    with_rendition.renditions[0].object = obj("media", "poster.jpg");
+    let v2 =
+        made(&s, Command::AddAssetVersion { id: o.id.clone(), version: with_rendition, if_versions: Some(1) }).await;
+    assert_eq!(v2.version, 2);
+    let r = refusal(&s, Command::AddAssetVersion { id: o.id.clone(), version: missing, if_versions: Some(1) }).await;
+    assert_eq!(r, AssetRefusal::ChainMoved { versions: 2 });
+    let got = s.asset_version(&o.id, 2).unwrap().unwrap();
+    assert_eq!((got.size, got.renditions[0].size, got.renditions[0].etag.as_str()), (8, 2, "cc"));
+    assert_eq!(stats(&s, "studio", MediaType::Video), (1, 8), "the latest version's size");
+
+    // Rollback appends a version identical to the old one: same object, same hash.
+    let rb = made(&s, Command::RollbackAsset { id: o.id.clone(), to: 1, at: 20, by: "K2".into() }).await;
+    assert_eq!(rb.version, 3);
+    let v3 = s.asset_version(&o.id, 3).unwrap().unwrap();
+    assert_eq!((v3.object.clone(), v3.sha256.clone(), v3.size), (v1.object.clone(), v1.sha256.clone(), 4));
+    assert_eq!((v3.rollback_of, v3.created_by.as_str(), v3.created), (Some(1), "K2", 20));
+    assert_eq!(stats(&s, "studio", MediaType::Video), (1, 4));
+    let r = refusal(&s, Command::RollbackAsset { id: o.id.clone(), to: 9, at: 21, by: "K2".into() }).await;
+    assert_eq!(r, AssetRefusal::NoSuchVersion(9));
+    let chain: Vec<u32> = s.asset_versions(&o.id, 0, 10).unwrap().iter().map(|v| v.number).collect();
+    assert_eq!(chain, [1, 2, 3]);
+    assert_eq!(s.asset_versions(&o.id, 1, 1).unwrap()[0].number, 2, "paged after a number");
+
+    // Idempotent registration: the same key and request answer the first asset;
+    // another request under the same key is refused; neither changes anything.
+    let keyed = Asset { idempotency_key: Some("upload-7".into()), ..asset("studio", "Still", MediaType::Image, 30) };
+    let first =
+        made(&s, Command::PutAsset { asset: keyed.clone(), version: Some(ver(obj("media", "poster.jpg"), 30)) }).await;
+    let again =
+        made(&s, Command::PutAsset { asset: keyed.clone(), version: Some(ver(obj("media", "poster.jpg"), 31)) }).await;
+    assert_eq!((again.id.as_str(), again.replayed), (first.id.as_str(), true));
+    let other = Asset { name: "Other".into(), ..keyed.clone() };
+    let r = refusal(&s, Command::PutAsset { asset: other, version: None }).await;
+    assert_eq!(r, AssetRefusal::IdempotencyConflict("upload-7".into()));
+    assert_eq!(stats(&s, "studio", MediaType::Image), (1, 2));
+    // The same key in another tenant is another registration.
+    let elsewhere = Asset { tenant: "school".into(), ..keyed };
+    assert_ne!(made(&s, Command::PutAsset { asset: elsewhere, version: None }).await.id, first.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_is_an_index_scan_and_stats_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    setup(&s).await;
+    // 30 assets over three types, created at 100, 101, …; every third tagged.
+    let mut made_ids = Vec::new();
+    for i in 0..30i64 {
+        let t = [MediaType::Video, MediaType::Image, MediaType::Audio][(i % 3) as usize];
+        let mut a = asset("studio", &format!("a{i:02}"), t, 100 + i);
+        if i % 3 == 0 {
+            a.tags.insert("show".into(), "tides".into());
+            a.project = Some("tides".into());
+        }
+        let o = made(&s, Command::PutAsset { asset: a, version: Some(ver(obj("media", "cut1.mov"), 100 + i)) }).await;
+        made_ids.push(o.id);
+    }
+    made(&s, Command::PutAsset { asset: asset("school", "lecture", MediaType::Video, 5), version: None }).await;
+
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tenant)), made_ids, "a tenant's assets, oldest first");
+    let videos: Vec<String> = made_ids.iter().step_by(3).cloned().collect();
+    assert_eq!(ids(&s, &query("studio", IndexScan::MediaType(MediaType::Video))), videos);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tag("show".into(), "tides".into()))), videos);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Project("tides".into()))), videos);
+    assert_eq!(ids(&s, &query("school", IndexScan::Tenant)).len(), 1, "tenants never mix");
+
+    // Pages by (created, id) cursor, both ways, and a created-time window.
+    let mut q = AssetQuery { limit: 7, ..query("studio", IndexScan::Tenant) };
+    let mut paged = Vec::new();
+    loop {
+        let page = s.asset_positions(&q).unwrap();
+        let Some(last) = page.last().cloned() else { break };
+        paged.extend(page.into_iter().map(|(_, id)| id));
+        q.after = Some(last);
+    }
+    assert_eq!(paged, made_ids);
+    let newest = AssetQuery { descending: true, limit: 3, ..query("studio", IndexScan::Tenant) };
+    let rev: Vec<String> = made_ids.iter().rev().take(3).cloned().collect();
+    assert_eq!(ids(&s, &newest), rev);
+    let window = AssetQuery { from: Some(110), until: Some(115), ..query("studio", IndexScan::Tenant) };
+    assert_eq!(ids(&s, &window), made_ids[10..15]);
+
+    // Stats are exact at commit: 10 assets of each type, 4 bytes each.
+    assert_eq!(stats(&s, "studio", MediaType::Video), (10, 40));
+    assert_eq!(stats(&s, "studio", MediaType::Document), (0, 0));
+
+    // An update moves the asset between indexes and stats in the same commit.
+    let patch = AssetPatch {
+        status: Some("archived".into()),
+        tags: Some(BTreeMap::from([("show".into(), "harbour".into())])),
+        ..Default::default()
+    };
+    made(&s, Command::UpdateAsset { id: made_ids[0].clone(), patch, at: 500 }).await;
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tag("show".into(), "tides".into()))), videos[1..]);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tag("show".into(), "harbour".into()))), videos[..1]);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Status("archived".into()))), videos[..1]);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Status("active".into()))).len(), 29);
+
+    // The index is derived: dropped, it is rebuilt from the records on open.
+    drop(s);
+    {
+        let db = open_sled_after_drop(dir.path());
+        db.open_tree("sm_asset_index").unwrap().clear().unwrap();
+        db.open_tree("sm_meta").unwrap().remove("assets_indexed").unwrap();
+        db.flush().unwrap();
+    }
+    let s = reopen(dir.path()).await;
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tenant)), made_ids);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Status("archived".into()))), videos[..1]);
+    assert_eq!(stats(&s, "studio", MediaType::Video), (10, 40));
+    assert_eq!(stats(&s, "studio", MediaType::Audio), (10, 40));
+}
