@@ -4,6 +4,7 @@
 //! Pure data: serde structs and the paths they travel on, no I/O.
 
 pub mod admin;
+pub mod assets;
 pub mod durability;
 pub mod tenants;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const EXT_PREFIX: &str = "/cairn/";
 /// Cluster and key administration.
 pub const ADMIN_PREFIX: &str = "/cairn/admin/v1/";
-/// Tenants and quotas ([`tenants`]); assets and annotations to come.
+/// Tenants and quotas ([`tenants`]), assets ([`assets`]); annotations to come.
 pub const V1_PREFIX: &str = "/cairn/v1/";
 
 /// Every JSON error: `{"error": {"code": ..., "message": ...}}`. Codes are stable;
@@ -28,10 +29,19 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// The request field at fault, when one is (`versions[0].object`, `media_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { error: ErrorDetail { code: code.into(), message: message.into() } }
+        Self { error: ErrorDetail { code: code.into(), message: message.into(), field: None } }
+    }
+
+    /// Names the request field at fault.
+    pub fn at(mut self, field: Option<String>) -> Self {
+        self.error.field = field;
+        self
     }
 }

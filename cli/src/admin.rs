@@ -48,6 +48,14 @@ pub mod v1 {
         request(conn, "PUT", V1_PREFIX, endpoint, Some(serde_json::to_vec(body)?)).await
     }
 
+    pub async fn patch<T: DeserializeOwned>(
+        conn: &Connection,
+        endpoint: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        request(conn, "PATCH", V1_PREFIX, endpoint, Some(serde_json::to_vec(body)?)).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
         request(conn, "DELETE", V1_PREFIX, endpoint, None).await
     }

@@ -1,6 +1,8 @@
 //! `cairn`: the command-line client of Cairn.
 
 mod admin;
+mod asset;
+mod asset_upload;
 mod bench;
 mod bucket;
 mod client;
@@ -54,6 +56,9 @@ enum Command {
     /// Tenants and their quotas (admin or tenant admin key).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// The asset catalogue: register, upload, list, versions, rollback, stats (a tenant's key).
+    #[command(subcommand)]
+    Asset(asset::AssetCommand),
     /// Named connections (endpoint, keys, region) in the profile file.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -91,6 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rebalance(a) => heal::rebalance(&conn, a).await,
             Command::Key(cmd) => key::run(&conn, cmd).await,
             Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
+            Command::Asset(cmd) => asset::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),
             Command::Completions { shell } => {
                 use clap::CommandFactory;

@@ -58,6 +58,9 @@ pub enum ObjectError {
     /// The state machine refused a tenant command.
     #[error("tenant refused: {0:?}")]
     Tenant(TenantRefusal),
+    /// The state machine refused an asset command.
+    #[error("asset refused: {0:?}")]
+    Asset(cairn_raft::assets::AssetRefusal),
     /// The state machine answered something this command never yields.
     #[error("unexpected metadata result {0:?}")]
     Unexpected(Box<CommandResult>),

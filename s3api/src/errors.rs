@@ -42,6 +42,7 @@ pub fn object(e: ObjectError) -> S3Error {
         ObjectError::Refused(r) => refused(r),
         ObjectError::QuotaExceeded(b) => quota_exceeded(&b),
         ObjectError::Tenant(r) => s3_error!(InvalidRequest, "tenant refused: {r:?}"),
+        ObjectError::Asset(r) => s3_error!(InvalidRequest, "asset refused: {r:?}"),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
 }

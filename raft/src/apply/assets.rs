@@ -27,10 +27,17 @@ pub(crate) fn get(tx: &Tx, id: &str) -> Result<Option<Asset>, MetaError> {
     tx.read(Table::Assets, &asset_key(id))
 }
 
-/// The size and ETag of the object `o` names, or the refusal naming `field`.
-fn object_facts(tx: &Tx, o: &ObjectRef, field: &str) -> Result<Result<(u64, String), AssetRefusal>, MetaError> {
+/// What is kept of the object `o` names: its size and ETag, and `o` pinned to the
+/// version it names (a reference to "the current version" of a versioned key becomes
+/// one to that version's id); or the refusal naming `field`.
+type Facts = (u64, String, ObjectRef);
+
+fn object_facts(tx: &Tx, o: &ObjectRef, field: &str) -> Result<Result<Facts, AssetRefusal>, MetaError> {
     Ok(match locate(tx, &o.bucket, &o.key, o.version_id.as_deref())? {
-        Located::Object(v) => Ok((v.size, v.etag)),
+        Located::Object(v) => {
+            let pinned = ObjectRef { version_id: o.version_id.clone().or(v.version_id), ..o.clone() };
+            Ok((v.size, v.etag, pinned))
+        }
         Located::Bucketless | Located::Nothing | Located::Marker => {
             Err(AssetRefusal::NoSuchObject { field: field.into(), object: o.clone() })
         }
@@ -40,12 +47,12 @@ fn object_facts(tx: &Tx, o: &ObjectRef, field: &str) -> Result<Result<(u64, Stri
 /// `v` with its facts filled in from the objects it names, or the refusal.
 fn checked(tx: &Tx, mut v: AssetVersion) -> Result<Result<AssetVersion, AssetRefusal>, MetaError> {
     match object_facts(tx, &v.object, "object")? {
-        Ok((size, etag)) => (v.size, v.etag) = (size, etag),
+        Ok((size, etag, pinned)) => (v.size, v.etag, v.object) = (size, etag, pinned),
         Err(r) => return Ok(Err(r)),
     }
     for (i, r) in v.renditions.iter_mut().enumerate() {
         match object_facts(tx, &r.object, &format!("renditions[{i}].object"))? {
-            Ok((size, etag)) => (r.size, r.etag) = (size, etag),
+            Ok((size, etag, pinned)) => (r.size, r.etag, r.object) = (size, etag, pinned),
             Err(refusal) => return Ok(Err(refusal)),
         }
     }
@@ -81,7 +88,7 @@ pub(super) fn put(tx: &mut Tx, mut asset: Asset, version: Option<AssetVersion>) 
             Some(first)
                 if first.name == asset.name
                     && first.media_type == asset.media_type
-                    && first_object(tx, &id)? == version.as_ref().map(|v| v.object.clone()) =>
+                    && same_object(first_object(tx, &id)?, version.as_ref().map(|v| &v.object)) =>
             {
                 outcome(&first, first.versions.min(1), true)
             }
@@ -107,6 +114,17 @@ pub(super) fn put(tx: &mut Tx, mut asset: Asset, version: Option<AssetVersion>) 
             reindex(tx, None, Some(&asset))?;
             Ok(outcome(&asset, 0, false))
         }
+    }
+}
+
+/// Does a replayed registration name the object the first one pinned?
+fn same_object(pinned: Option<ObjectRef>, asked: Option<&ObjectRef>) -> bool {
+    match (pinned, asked) {
+        (None, None) => true,
+        (Some(p), Some(a)) => {
+            p.bucket == a.bucket && p.key == a.key && (a.version_id.is_none() || a.version_id == p.version_id)
+        }
+        _ => false,
     }
 }
 

@@ -221,6 +221,30 @@ impl Authorizer {
         self.decide(&auth.caller, &need, bucket, Some(key), None, &auth.conditions)
     }
 
+    /// May the key `identity` read `bucket/key` (version `version_id`)? As a signed
+    /// GetObject of it would be decided, for Cairn's own endpoints that point at
+    /// objects (an asset version). A missing bucket passes: the caller reports it.
+    pub fn may_read_object(
+        &self,
+        identity: &Identity,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<()> {
+        let caller = Caller { identity: Some(identity.clone()) };
+        let conds = conditions(
+            "GetObject",
+            caller.identity.as_ref(),
+            &http::Uri::from_static("/"),
+            &http::HeaderMap::new(),
+            None,
+        );
+        let Rule::Bucket(read) = ops::rule_for("GetObject", version_id.is_some()) else {
+            unreachable!("GetObject is a bucket rule")
+        };
+        self.decide(&caller, &read, bucket, Some(key), version_id, &conds)
+    }
+
     /// Decides `need` on `bucket` (or its object `key`; an object ACL is that of the
     /// version `version` names, the current one when `None`).
     fn decide(

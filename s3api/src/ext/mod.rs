@@ -104,10 +104,9 @@ impl S3Route for ExtRoute {
 pub(crate) fn answer<T: Serialize>(res: Result<T, AdminError>) -> S3Response<Body> {
     match res {
         Ok(v) => json_response(http::StatusCode::OK, &v),
-        Err(e) => json_error(
+        Err(e) => json_response(
             http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-            e.code,
-            &e.message,
+            &ErrorBody::new(e.code, e.message).at(e.field),
         ),
     }
 }

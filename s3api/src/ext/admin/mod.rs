@@ -24,11 +24,19 @@ pub struct AdminError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// The request field at fault, if one is.
+    pub field: Option<String>,
 }
 
 impl AdminError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    /// Names the request field at fault.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 }
 

@@ -1,9 +1,13 @@
 //! `/cairn/v1/`: the tenant API (tenants and their keys in `tenants.rs` and
-//! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`; assets and annotations to
-//! come), typed in `cairn_api::tenants`. Who may do what is `scope.rs`; every change
+//! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`) typed in `cairn_api::tenants`,
+//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_fields.rs`) typed in
+//! `cairn_api::assets`; annotations to come. Who may do what is `scope.rs`; every change
 //! is a command through the object layer, decided in apply. May touch: the object
 //! layer, the authorizer's keyring.
 
+mod asset_fields;
+mod asset_query;
+mod assets;
 mod bucket_quota;
 mod scope;
 mod tenant_keys;
@@ -44,6 +48,7 @@ impl V1 {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         match path.as_slice() {
             ["tenants", rest @ ..] => self.tenants_call(&scope, method, rest, query, body).await,
+            ["assets", rest @ ..] => self.assets_call(caller, method, rest, query, body).await,
             ["buckets", bucket, "quota"] => self.bucket_quota_call(&scope, method, bucket, body).await,
             _ => no_such_endpoint(),
         }

@@ -60,3 +60,56 @@ impl Scope {
         }
     }
 }
+
+/// Whose assets a key manages: an admin key every tenant's; a tenant admin of T
+/// those of T's subtree; any other key of tenant T those of T; a key of no tenant
+/// none (it is refused).
+pub(super) enum AssetReach {
+    All,
+    Subtree(String),
+    Own(String),
+    Nothing,
+}
+
+impl AssetReach {
+    pub fn of(meta: &MetaStore, caller: &str) -> Result<AssetReach, AdminError> {
+        let Some(key) = meta.get_access_key(caller).map_err(unavailable)? else {
+            return Ok(AssetReach::Nothing);
+        };
+        if key.admin || key.is_root {
+            return Ok(AssetReach::All);
+        }
+        Ok(match meta.key_tenancy(caller).map_err(unavailable)? {
+            Some(t) => match t.tenant {
+                Some(id) if t.tenant_admin => AssetReach::Subtree(id),
+                Some(id) => AssetReach::Own(id),
+                None => AssetReach::Nothing,
+            },
+            None => AssetReach::Nothing,
+        })
+    }
+
+    /// The tenant a request that names none is about: the key's own.
+    pub fn home(&self) -> Result<Option<&str>, AdminError> {
+        match self {
+            AssetReach::All => Ok(None),
+            AssetReach::Subtree(t) | AssetReach::Own(t) => Ok(Some(t)),
+            AssetReach::Nothing => Err(denied("use the asset API (it needs a key that belongs to a tenant)")),
+        }
+    }
+
+    /// May the caller see and manage the assets of `tenant`?
+    pub fn covers(&self, meta: &MetaStore, tenant: &str) -> Result<bool, AdminError> {
+        Ok(match self {
+            AssetReach::All => true,
+            AssetReach::Own(t) => t == tenant,
+            AssetReach::Subtree(t) => meta.tenant_path(tenant).map_err(unavailable)?.iter().any(|p| p == t),
+            AssetReach::Nothing => false,
+        })
+    }
+
+    /// As [`AssetReach::covers`], refused with AccessDenied.
+    pub fn require(&self, meta: &MetaStore, tenant: &str) -> Result<(), AdminError> {
+        if self.covers(meta, tenant)? { Ok(()) } else { Err(denied(&format!("manage the assets of tenant {tenant}"))) }
+    }
+}

@@ -1,0 +1,287 @@
+//! `/cairn/v1/assets`: the asset catalogue.
+//!
+//! | method and path | request | answer |
+//! |---|---|---|
+//! | `POST assets` | [`RegisterAsset`] | [`AssetInfo`] (201; 200 for a replay of the same `idempotency_key`) |
+//! | `GET assets?tenant=T[&media_type=M][&project=P][&status=S][&tag=K:V][&created_from=][&created_until=][&order=asc\|desc][&cursor=C][&limit=N]` | | [`AssetList`] |
+//! | `POST assets/batch-get` | [`BatchGet`] | [`BatchGetResult`] |
+//! | `GET assets/stats?tenant=T` | | [`AssetStats`] |
+//! | `GET assets/ID` | | [`AssetInfo`] with its latest version |
+//! | `PATCH assets/ID` | [`UpdateAsset`] | [`AssetInfo`] |
+//! | `GET assets/ID/versions[?cursor=C][&limit=N]` | | [`VersionList`], oldest first |
+//! | `POST assets/ID/versions` | [`NewVersion`] | [`AssetVersionInfo`] (201) |
+//! | `GET assets/ID/versions/N` (or `latest`) | | [`AssetVersionInfo`] |
+//! | `POST assets/ID/rollback` | [`Rollback`] | [`AssetVersionInfo`] (201): a new version repeating version `to` |
+//! | `GET assets/ID/diff?from=A&to=B` | | [`VersionDiff`] |
+//!
+//! Lists are ordered by (created time, id), oldest first unless `order=desc`; a
+//! cursor is opaque and belongs to the query that made it (another query's cursor is
+//! `InvalidCursor`). Filters combine: the most selective one (tag, project, status,
+//! media type, tenant, in that order) is scanned and the others are checked on each
+//! asset found. Times are RFC 3339.
+//!
+//! Who may call: a key of tenant T manages T's assets; a tenant admin of T those of
+//! T's subtree; admin keys every tenant's. A version may only point at an object the
+//! caller may read (as a GetObject of it would be decided). Errors are
+//! [`crate::ErrorBody`] with the codes in [`codes`] and, where one is at fault, the
+//! request field.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Stable error codes of the asset API (with those of [`crate::tenants::codes`]).
+pub mod codes {
+    pub const NO_SUCH_ASSET: &str = "NoSuchAsset";
+    pub const NO_SUCH_ASSET_VERSION: &str = "NoSuchAssetVersion";
+    /// A version or rendition points at an object that does not exist.
+    pub const NO_SUCH_OBJECT: &str = "NoSuchObject";
+    pub const INVALID_MEDIA_TYPE: &str = "InvalidMediaType";
+    pub const METADATA_TOO_LARGE: &str = "MetadataTooLarge";
+    pub const INVALID_CURSOR: &str = "InvalidCursor";
+    /// `if_versions` did not match: another version was added first.
+    pub const CHAIN_MOVED: &str = "AssetChainMoved";
+    /// The idempotency key was used for another registration.
+    pub const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+}
+
+/// The media types an asset may have.
+pub const MEDIA_TYPES: [&str; 6] = ["video", "audio", "image", "document", "model", "other"];
+
+/// An object version Cairn stores; without `version_id`, the current version (which
+/// must then be the null version: an unversioned or suspended bucket's object).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// A derived object linked to a version, by role (`thumbnail`, `hls-720p`, `webp`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rendition {
+    pub role: String,
+    pub object: ObjectRef,
+    /// In answers: from the object version.
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub etag: String,
+}
+
+/// Type-specific metadata. Video: `duration_ms`, `frame_rate` (an exact ratio,
+/// `"30000/1001"` or `"25"`), `width`, `height`, `codec`, `bitrate`; image: `width`,
+/// `height`, `format`; audio: `duration_ms`, `codec`, `bitrate`; document: `pages`;
+/// any type: `extra`, free-form JSON of at most 16 KiB. A field another type owns is
+/// refused.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_rate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
+}
+
+/// A tag a classifier wrote, with its confidence (0 to 1).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineTag {
+    pub value: String,
+    pub confidence: f64,
+}
+
+/// The first or next version of an asset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    pub object: ObjectRef,
+    /// SHA-256 of the bytes, hex. When absent, the server takes it from the object's
+    /// stored SHA-256 checksum, or reads the object to compute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<Rendition>,
+    /// Only if the chain holds this many versions (optimistic concurrency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_versions: Option<u32>,
+}
+
+/// `POST assets`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAsset {
+    /// The owning tenant; defaults to the calling key's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub name: String,
+    pub media_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Defaults to `active`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub machine_tags: BTreeMap<String, MachineTag>,
+    #[serde(default)]
+    pub meta: MediaMeta,
+    /// The first version; an asset may be registered before its bytes exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<NewVersion>,
+    /// The same key with the same registration answers the asset the first one made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// `PATCH assets/ID`: absent fields stay; `project: ""` removes the project.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAsset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_tags: Option<BTreeMap<String, MachineTag>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MediaMeta>,
+}
+
+/// `POST assets/ID/rollback`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    pub to: u32,
+}
+
+/// `POST assets/batch-get`: up to 1,000 ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchGet {
+    pub ids: Vec<String>,
+}
+
+/// Most ids in one batch get.
+pub const MAX_BATCH_GET: usize = 1000;
+
+/// One version of an asset's chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetVersionInfo {
+    pub number: u32,
+    pub object: ObjectRef,
+    pub size: u64,
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<Rendition>,
+    pub created: String,
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u32>,
+}
+
+/// An asset, as every answer shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssetInfo {
+    pub id: String,
+    pub tenant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    pub name: String,
+    pub media_type: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub machine_tags: BTreeMap<String, MachineTag>,
+    #[serde(default)]
+    pub meta: MediaMeta,
+    pub created: String,
+    pub updated: String,
+    pub created_by: String,
+    /// How many versions the chain holds.
+    pub versions: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<AssetVersionInfo>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssetList {
+    pub assets: Vec<AssetInfo>,
+    /// Present when there may be more: pass it as `cursor` with the same query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchGetResult {
+    /// In the order asked.
+    pub assets: Vec<AssetInfo>,
+    /// Ids that do not exist or that the caller may not see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionList {
+    pub versions: Vec<AssetVersionInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One field that differs between two versions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `object`, `size`, `etag`, `sha256`, `renditions.ROLE`.
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+/// `GET assets/ID/diff?from=A&to=B`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionDiff {
+    pub from: u32,
+    pub to: u32,
+    /// True when both versions hold the same bytes (same SHA-256, or same object).
+    pub same_content: bool,
+    pub changes: Vec<FieldChange>,
+}
+
+/// Count and bytes (of each asset's latest version) of one media type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeStats {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// `GET assets/stats?tenant=T`: exact as of the last commit, read in O(1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetStats {
+    pub tenant: String,
+    pub media_types: BTreeMap<String, TypeStats>,
+    pub total: TypeStats,
+}

@@ -1,0 +1,386 @@
+//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|stats`:
+//! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
+//! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
+//! uploads a file (`asset_upload.rs`) and registers it in one command.
+
+use crate::admin::v1;
+use crate::client::Connection;
+use crate::tenant::{segment, show_size};
+use anyhow::bail;
+use cairn_api::assets::{
+    AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef, RegisterAsset, Rendition,
+    Rollback, UpdateAsset, VersionDiff, VersionList,
+};
+use std::collections::BTreeMap;
+
+#[derive(clap::Args, Clone, Default)]
+pub struct Describe {
+    /// Tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_parser = key_value)]
+    pub tags: Vec<(String, String)>,
+    #[arg(long)]
+    pub project: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Type-specific metadata as JSON, e.g. '{"frame_rate":"24000/1001","width":1920}'.
+    #[arg(long)]
+    pub meta: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum AssetCommand {
+    /// Register an existing object (BUCKET/KEY) as a new asset.
+    Register {
+        /// BUCKET/KEY of the first version's object.
+        object: String,
+        #[arg(long)]
+        name: String,
+        /// video, audio, image, document, model or other.
+        #[arg(long = "type")]
+        media_type: String,
+        /// The object's version id [default: its current version].
+        #[arg(long)]
+        version_id: Option<String>,
+        /// The owning tenant [default: the key's].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Rendition ROLE=BUCKET/KEY (repeatable).
+        #[arg(long = "rendition", value_parser = key_value)]
+        renditions: Vec<(String, String)>,
+        /// Registering again with the same key answers the same asset.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        describe: Describe,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Upload FILE (multipart, with progress, resumable) and register it in one command.
+    Put(crate::asset_upload::PutArgs),
+    /// A tenant's assets, oldest first (filters combine).
+    Ls {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long = "type")]
+        media_type: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        /// KEY=VALUE.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Newest first.
+        #[arg(long)]
+        newest: bool,
+        /// At most this many [default: all].
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One asset and its latest version.
+    Info {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an asset's name, project, status, tags (replacing them) or metadata.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        describe: Describe,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An asset's version chain, oldest first.
+    Versions {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append a version pointing at BUCKET/KEY.
+    AddVersion {
+        id: String,
+        object: String,
+        #[arg(long)]
+        version_id: Option<String>,
+        #[arg(long = "rendition", value_parser = key_value)]
+        renditions: Vec<(String, String)>,
+        /// Only if the chain holds this many versions.
+        #[arg(long)]
+        if_versions: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append a version identical to version TO (no bytes are copied).
+    Rollback {
+        id: String,
+        #[arg(long)]
+        to: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What differs between two versions.
+    Diff {
+        id: String,
+        from: String,
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count and bytes per media type of a tenant's assets.
+    Stats {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+pub fn object_ref(target: &str, version_id: Option<String>) -> anyhow::Result<ObjectRef> {
+    match target.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            Ok(ObjectRef { bucket: b.to_string(), key: k.to_string(), version_id })
+        }
+        _ => bail!("expected BUCKET/KEY, got {target:?}"),
+    }
+}
+
+pub fn renditions(pairs: &[(String, String)]) -> anyhow::Result<Vec<Rendition>> {
+    pairs
+        .iter()
+        .map(|(role, target)| {
+            Ok(Rendition { role: role.clone(), object: object_ref(target, None)?, ..Default::default() })
+        })
+        .collect()
+}
+
+pub fn meta(json: Option<&str>) -> anyhow::Result<MediaMeta> {
+    match json {
+        Some(j) => Ok(serde_json::from_str(j).map_err(|e| anyhow::anyhow!("--meta: {e}"))?),
+        None => Ok(MediaMeta::default()),
+    }
+}
+
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn show_version(v: &AssetVersionInfo) -> String {
+    let mut out = format!(
+        "v{:<4} {}/{}{} {} sha256 {}{}",
+        v.number,
+        v.object.bucket,
+        v.object.key,
+        v.object.version_id.as_deref().map(|i| format!("?versionId={i}")).unwrap_or_default(),
+        show_size(v.size),
+        v.sha256.as_deref().map_or("-", |s| &s[..s.len().min(16)]),
+        v.rollback_of.map(|n| format!(" (rollback of v{n})")).unwrap_or_default(),
+    );
+    for r in &v.renditions {
+        out.push_str(&format!("\n       {}: {}/{} {}", r.role, r.object.bucket, r.object.key, show_size(r.size)));
+    }
+    out
+}
+
+pub fn describe(a: &AssetInfo) -> String {
+    let tags: Vec<String> = a.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let rows = [
+        ("id", a.id.clone()),
+        ("name", a.name.clone()),
+        ("tenant", a.tenant.clone()),
+        ("project", a.project.clone().unwrap_or_default()),
+        ("type", a.media_type.clone()),
+        ("status", a.status.clone()),
+        ("tags", tags.join(", ")),
+        ("versions", a.versions.to_string()),
+        ("latest", a.latest.as_ref().map(show_version).unwrap_or_default()),
+        ("created", a.created.clone()),
+        ("updated", a.updated.clone()),
+    ];
+    rows.iter().map(|(k, v)| format!("{:<9} {v}\n", format!("{k}:"))).collect()
+}
+
+fn table(assets: &[AssetInfo]) -> String {
+    let mut out = format!("{:<26} {:<10} {:<10} {:>4} {:>12}  {}\n", "ID", "TYPE", "STATUS", "VERS", "SIZE", "NAME");
+    for a in assets {
+        let size = a.latest.as_ref().map(|v| show_size(v.size)).unwrap_or_default();
+        out.push_str(&format!(
+            "{:<26} {:<10} {:<10} {:>4} {:>12}  {}\n",
+            a.id, a.media_type, a.status, a.versions, size, a.name
+        ));
+    }
+    out
+}
+
+fn tags(pairs: &[(String, String)]) -> BTreeMap<String, String> {
+    pairs.iter().cloned().collect()
+}
+
+pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
+    match cmd {
+        AssetCommand::Register {
+            object,
+            name,
+            media_type,
+            version_id,
+            tenant,
+            renditions: rs,
+            idempotency_key,
+            describe: d,
+            json,
+        } => {
+            let body = RegisterAsset {
+                tenant,
+                name,
+                media_type,
+                project: d.project,
+                status: d.status,
+                tags: tags(&d.tags),
+                meta: meta(d.meta.as_deref())?,
+                version: Some(NewVersion {
+                    object: object_ref(&object, version_id)?,
+                    renditions: renditions(&rs)?,
+                    ..Default::default()
+                }),
+                idempotency_key,
+                ..Default::default()
+            };
+            let a: AssetInfo = v1::post(conn, "assets", &body).await?;
+            if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Put(args) => crate::asset_upload::run(conn, args).await?,
+        AssetCommand::Ls { tenant, media_type, project, status, tag, newest, limit, json } => {
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in [
+                    ("tenant", &tenant),
+                    ("media_type", &media_type),
+                    ("project", &project),
+                    ("status", &status),
+                    ("tag", &tag),
+                    ("cursor", &cursor),
+                ] {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+                if newest {
+                    q.append_pair("order", "desc");
+                }
+                let page: AssetList = v1::get(conn, &format!("assets?{}", q.finish())).await?;
+                all.extend(page.assets);
+                if limit.is_some_and(|l| all.len() >= l) {
+                    all.truncate(limit.unwrap_or(usize::MAX));
+                    break;
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json { print_json(&all)? } else { print!("{}", table(&all)) }
+        }
+        AssetCommand::Info { id, json } => {
+            let a: AssetInfo = v1::get(conn, &format!("assets/{}", segment(&id)?)).await?;
+            if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Update { id, name, describe: d, json } => {
+            let body = UpdateAsset {
+                name,
+                project: d.project,
+                status: d.status,
+                tags: (!d.tags.is_empty()).then(|| tags(&d.tags)),
+                meta: d.meta.as_deref().map(|m| meta(Some(m))).transpose()?,
+                ..Default::default()
+            };
+            let a: AssetInfo = v1::patch(conn, &format!("assets/{}", segment(&id)?), &body).await?;
+            if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Versions { id, json } => {
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let q = cursor.as_ref().map(|c| format!("?cursor={c}")).unwrap_or_default();
+                let page: VersionList = v1::get(conn, &format!("assets/{}/versions{q}", segment(&id)?)).await?;
+                all.extend(page.versions);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json {
+                print_json(&all)?
+            } else {
+                for v in &all {
+                    println!("{}", show_version(v));
+                }
+            }
+        }
+        AssetCommand::AddVersion { id, object, version_id, renditions: rs, if_versions, json } => {
+            let body = NewVersion {
+                object: object_ref(&object, version_id)?,
+                renditions: renditions(&rs)?,
+                if_versions,
+                ..Default::default()
+            };
+            let v: AssetVersionInfo = v1::post(conn, &format!("assets/{}/versions", segment(&id)?), &body).await?;
+            if json { print_json(&v)? } else { println!("{}", show_version(&v)) }
+        }
+        AssetCommand::Rollback { id, to, json } => {
+            let v: AssetVersionInfo =
+                v1::post(conn, &format!("assets/{}/rollback", segment(&id)?), &Rollback { to }).await?;
+            if json { print_json(&v)? } else { println!("{}", show_version(&v)) }
+        }
+        AssetCommand::Diff { id, from, to, json } => {
+            let q = form_urlencoded::Serializer::new(String::new())
+                .append_pair("from", &from)
+                .append_pair("to", &to)
+                .finish();
+            let d: VersionDiff = v1::get(conn, &format!("assets/{}/diff?{q}", segment(&id)?)).await?;
+            if json {
+                print_json(&d)?
+            } else {
+                println!(
+                    "v{} → v{}: {}",
+                    d.from,
+                    d.to,
+                    if d.same_content { "same content" } else { "different content" }
+                );
+                for c in &d.changes {
+                    println!("  {}: {} → {}", c.field, c.from, c.to);
+                }
+            }
+        }
+        AssetCommand::Stats { tenant, json } => {
+            let q = tenant.map(|t| form_urlencoded::Serializer::new(String::new()).append_pair("tenant", &t).finish());
+            let path = match q {
+                Some(q) => format!("assets/stats?{q}"),
+                None => "assets/stats".to_string(),
+            };
+            let s: AssetStats = v1::get(conn, &path).await?;
+            if json {
+                print_json(&s)?
+            } else {
+                println!("{:<10} {:>10} {:>14}", "TYPE", "COUNT", "BYTES");
+                for (t, st) in &s.media_types {
+                    println!("{t:<10} {:>10} {:>14}", st.count, show_size(st.bytes));
+                }
+                println!("{:<10} {:>10} {:>14}", "total", s.total.count, show_size(s.total.bytes));
+            }
+        }
+    }
+    Ok(())
+}

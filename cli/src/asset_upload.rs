@@ -1,0 +1,254 @@
+//! `cairn asset put FILE`: hash the file, upload it (one PUT below [`PART`], else a
+//! multipart upload with a progress bar), then register it as a new asset, or as the
+//! next version of `--asset`. Resumable without local state: an upload in progress
+//! for the same key is taken up again when every part it holds matches the file's
+//! bytes at that place (the part's ETag is the MD5 of its bytes), and only the missing
+//! parts are sent.
+
+use crate::admin::v1;
+use crate::asset::{Describe, describe, meta, print_json};
+use crate::bucket::sdk;
+use crate::client::Connection;
+use crate::tenant::segment;
+use anyhow::Context;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use cairn_api::assets::{AssetInfo, AssetVersionInfo, NewVersion, ObjectRef, RegisterAsset};
+use indicatif::{ProgressBar, ProgressStyle};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Part size of a multipart upload (and the size from which one is used).
+const PART: u64 = 16 << 20;
+
+#[derive(clap::Args)]
+pub struct PutArgs {
+    file: PathBuf,
+    /// The bucket to upload into.
+    #[arg(long)]
+    bucket: String,
+    /// The object key [default: the file's name].
+    #[arg(long)]
+    key: Option<String>,
+    /// The asset's name [default: the file's name].
+    #[arg(long)]
+    name: Option<String>,
+    /// video, audio, image, document, model or other.
+    #[arg(long = "type")]
+    media_type: Option<String>,
+    /// Add the file as the next version of this asset instead of registering a new one.
+    #[arg(long)]
+    asset: Option<String>,
+    #[arg(long)]
+    tenant: Option<String>,
+    #[command(flatten)]
+    describe: Describe,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template("{msg:9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
+}
+
+/// SHA-256 (hex) and size of `path`, read in 1 MiB chunks.
+async fn hash_file(path: &Path, quiet: bool) -> anyhow::Result<(String, u64)> {
+    let mut f = tokio::fs::File::open(path).await.with_context(|| format!("opening {}", path.display()))?;
+    let len = f.metadata().await?.len();
+    let b = bar(quiet, len, "hashing");
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        b.inc(n as u64);
+    }
+    b.finish_and_clear();
+    Ok((hex::encode(h.finalize()), len))
+}
+
+async fn read_part(path: &Path, number: i32, len: u64) -> anyhow::Result<Vec<u8>> {
+    let start = (number as u64 - 1) * PART;
+    let size = PART.min(len - start) as usize;
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut buf = vec![0u8; size];
+    f.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(Md5::digest(bytes)))
+}
+
+/// An upload in progress for `key` whose every part matches the file, with those
+/// parts; or none.
+async fn resumable(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+    len: u64,
+) -> anyhow::Result<Option<(String, Vec<CompletedPart>)>> {
+    let uploads =
+        s3.list_multipart_uploads().bucket(bucket).prefix(key).send().await.map_err(|e| sdk("list uploads", e))?;
+    for u in uploads.uploads() {
+        let (Some(k), Some(id)) = (u.key(), u.upload_id()) else { continue };
+        if k != key {
+            continue;
+        }
+        let parts =
+            s3.list_parts().bucket(bucket).key(key).upload_id(id).send().await.map_err(|e| sdk("list parts", e))?;
+        let mut done = Vec::new();
+        let mut all_match = true;
+        for p in parts.parts() {
+            let number = p.part_number().unwrap_or(0);
+            let expected = (number as u64).checked_sub(1).map(|i| i * PART).filter(|s| *s < len);
+            let ok = match expected {
+                Some(start) => {
+                    let want = PART.min(len - start);
+                    p.size() == Some(want as i64)
+                        && p.e_tag() == Some(etag_of(&read_part(path, number, len).await?).as_str())
+                }
+                None => false,
+            };
+            if !ok {
+                all_match = false;
+                break;
+            }
+            done.push(CompletedPart::builder().part_number(number).set_e_tag(p.e_tag().map(String::from)).build());
+        }
+        if all_match && !done.is_empty() {
+            return Ok(Some((id.to_string(), done)));
+        }
+    }
+    Ok(None)
+}
+
+/// Uploads `path` to `bucket/key`; answers the version id made, if any.
+async fn upload(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+    len: u64,
+    quiet: bool,
+) -> anyhow::Result<Option<String>> {
+    let s3 = conn.s3()?;
+    if len < PART {
+        let body = ByteStream::from_path(path).await?;
+        let out = s3.put_object().bucket(bucket).key(key).body(body).send().await.map_err(|e| sdk("upload", e))?;
+        return Ok(out.version_id().map(String::from));
+    }
+    let parts = len.div_ceil(PART) as i32;
+    let (upload_id, mut done) = match resumable(&s3, bucket, key, path, len).await? {
+        Some(found) => {
+            if !quiet {
+                eprintln!("resuming upload {}: {} of {parts} parts already stored", found.0, found.1.len());
+            }
+            found
+        }
+        None => {
+            let up = s3
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| sdk("start upload", e))?;
+            (up.upload_id().context("no upload id")?.to_string(), Vec::new())
+        }
+    };
+    let b = bar(quiet, len, if done.is_empty() { "uploading" } else { "resuming" });
+    for p in &done {
+        let n = p.part_number().unwrap_or(1);
+        b.inc(PART.min(len - (n as u64 - 1) * PART));
+    }
+    for number in 1..=parts {
+        if done.iter().any(|p| p.part_number() == Some(number)) {
+            continue;
+        }
+        let bytes = read_part(path, number, len).await?;
+        let n = bytes.len() as u64;
+        let out = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk(&format!("upload part {number} (run the command again to resume)"), e))?;
+        done.push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(String::from)).build());
+        b.inc(n);
+    }
+    b.finish_and_clear();
+    done.sort_by_key(|p| p.part_number());
+    let out = s3
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .map_err(|e| sdk("complete upload", e))?;
+    Ok(out.version_id().map(String::from))
+}
+
+pub async fn run(conn: &Connection, a: PutArgs) -> anyhow::Result<()> {
+    let file_name = a.file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?.to_string();
+    let key = a.key.clone().unwrap_or_else(|| file_name.clone());
+    let (sha256, len) = hash_file(&a.file, a.quiet).await?;
+    let version_id = upload(conn, &a.bucket, &key, &a.file, len, a.quiet).await?;
+    let version = NewVersion {
+        object: ObjectRef { bucket: a.bucket.clone(), key, version_id },
+        sha256: Some(sha256),
+        ..Default::default()
+    };
+    match &a.asset {
+        Some(id) => {
+            let v: AssetVersionInfo = v1::post(conn, &format!("assets/{}/versions", segment(id)?), &version).await?;
+            if a.json { print_json(&v)? } else { println!("asset {id}: version {} ({} bytes)", v.number, v.size) }
+        }
+        None => {
+            let Some(media_type) = a.media_type.clone() else {
+                anyhow::bail!("--type is needed to register a new asset (video, audio, image, document, model, other)");
+            };
+            let d = a.describe;
+            let body = RegisterAsset {
+                tenant: a.tenant.clone(),
+                name: a.name.clone().unwrap_or(file_name),
+                media_type,
+                project: d.project,
+                status: d.status,
+                tags: d.tags.into_iter().collect(),
+                meta: meta(d.meta.as_deref())?,
+                version: Some(version),
+                ..Default::default()
+            };
+            let info: AssetInfo = v1::post(conn, "assets", &body).await?;
+            if a.json { print_json(&info)? } else { print!("{}", describe(&info)) }
+        }
+    }
+    Ok(())
+}

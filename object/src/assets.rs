@@ -1,0 +1,90 @@
+//! The asset catalogue's commits (`raft/src/assets.rs` holds the model, apply decides),
+//! and the SHA-256 of an object version a new asset version points at: taken from the
+//! version's stored full-object checksum when it has one, else computed by reading
+//! the object (streamed, memory bounded by one read buffer).
+
+use crate::{ObjectError, Store};
+use base64::Engine;
+use cairn_raft::assets::{Asset, AssetOutcome, AssetPatch, AssetVersion, ObjectRef};
+use cairn_raft::schema::{Command, CommandResult, Nanos, ObjectVersion, VersionEntry};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+fn asset_result(r: CommandResult) -> Result<AssetOutcome, ObjectError> {
+    match r {
+        CommandResult::Asset(o) => Ok(o),
+        CommandResult::AssetRefused(r) => Err(ObjectError::Asset(r)),
+        other => Err(ObjectError::Unexpected(Box::new(other))),
+    }
+}
+
+impl Store {
+    pub async fn register_asset(
+        &self,
+        asset: Asset,
+        version: Option<AssetVersion>,
+    ) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::PutAsset { asset, version }).await?)
+    }
+
+    pub async fn add_asset_version(
+        &self,
+        id: &str,
+        version: AssetVersion,
+        if_versions: Option<u32>,
+    ) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::AddAssetVersion { id: id.into(), version, if_versions }).await?)
+    }
+
+    pub async fn rollback_asset(&self, id: &str, to: u32, at: Nanos, by: &str) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::RollbackAsset { id: id.into(), to, at, by: by.into() }).await?)
+    }
+
+    pub async fn update_asset(&self, id: &str, patch: AssetPatch, at: Nanos) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::UpdateAsset { id: id.into(), patch, at }).await?)
+    }
+
+    /// The SHA-256 (hex) of the object version `o` names; `NoSuchKey` when there is
+    /// none. Its stored checksum when it has a full-object one ([`Store::stored_sha256`]),
+    /// else computed by reading it.
+    pub async fn object_sha256(&self, o: &ObjectRef) -> Result<String, ObjectError> {
+        let (version, stored) = self.sha256_facts(o)?;
+        if let Some(s) = stored {
+            return Ok(s);
+        }
+        let mut hash = Sha256::new();
+        let mut stream = self.read(&version, 0, version.size)?;
+        while let Some(chunk) = stream.next().await {
+            hash.update(&chunk?);
+        }
+        Ok(hex::encode(hash.finalize()))
+    }
+
+    /// The SHA-256 (hex) stored with the object version `o` names, when the checksum
+    /// covers the whole object (a multipart upload's is a checksum of checksums,
+    /// `…-N`, and does not); `NoSuchKey` when there is no such version. Without a
+    /// version id, `o` names the current version.
+    pub fn stored_sha256(&self, o: &ObjectRef) -> Result<Option<String>, ObjectError> {
+        Ok(self.sha256_facts(o)?.1)
+    }
+
+    fn sha256_facts(&self, o: &ObjectRef) -> Result<(ObjectVersion, Option<String>), ObjectError> {
+        // No version id: the current version (as apply reads it), not the null one.
+        let found = match o.version_id.as_deref() {
+            None => self.meta.get_object(&o.bucket, &o.key)?,
+            Some(id) => match self.meta.get_version(&o.bucket, &o.key, Some(id))? {
+                Some((VersionEntry::Object(v), _)) => Some(v),
+                _ => None,
+            },
+        };
+        let Some(version) = found else { return Err(ObjectError::NoSuchKey) };
+        let stored = version
+            .checksums
+            .get("SHA256")
+            .filter(|c| !c.contains('-'))
+            .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+            .filter(|raw| raw.len() == 32)
+            .map(hex::encode);
+        Ok((version, stored))
+    }
+}

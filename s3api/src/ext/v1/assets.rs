@@ -1,0 +1,343 @@
+//! `assets`: register (with a first version), describe, update, the version chain
+//! (list, get, append, rollback, diff); lists, batch get and stats are
+//! `asset_query.rs`, field checks and conversions `asset_fields.rs`, who may act on
+//! which tenant's assets `scope.rs`. Every change is a command through the object
+//! layer, decided in apply (`raft/src/apply/assets.rs`): the objects a version points
+//! at exist there, or nothing is written. Before that, this file checks that the
+//! caller may read those objects (the authorizer decides, as for a GetObject) and
+//! finds their SHA-256.
+
+use super::asset_fields::{self as fields, invalid};
+use super::asset_query::{self, describe, visible};
+use super::scope::AssetReach;
+use super::{AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, unavailable};
+use crate::access::Identity;
+use crate::ext::no_such_endpoint;
+use crate::timefmt::now;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use cairn_api::assets::{
+    AssetInfo, AssetVersionInfo, NewVersion, RegisterAsset, Rollback, UpdateAsset, VersionDiff, VersionList, codes,
+};
+use cairn_api::tenants::codes::{ACCESS_DENIED, NO_SUCH_TENANT};
+use cairn_object::ObjectError;
+use cairn_raft::MetaStore;
+use cairn_raft::assets::{Asset, AssetPatch, AssetRefusal, AssetVersion};
+use http::{Method, StatusCode};
+use s3s::{Body, S3Response};
+
+const DEFAULT_VERSIONS: usize = 100;
+const MAX_VERSIONS: usize = 1000;
+
+/// An asset command's failure; `prefix` places apply's field names in the request
+/// (`version.` for a registration's first version).
+fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
+    match e {
+        ObjectError::Asset(r) => match r {
+            AssetRefusal::NoSuchTenant(t) => {
+                AdminError::new(404, NO_SUCH_TENANT, format!("there is no tenant {t}")).at("tenant")
+            }
+            AssetRefusal::NoSuchAsset(id) => {
+                AdminError::new(404, codes::NO_SUCH_ASSET, format!("there is no asset {id}"))
+            }
+            AssetRefusal::NoSuchVersion(n) => {
+                AdminError::new(404, codes::NO_SUCH_ASSET_VERSION, format!("the asset has no version {n}"))
+            }
+            AssetRefusal::NoSuchObject { field, object } => {
+                no_such_object(&format!("{prefix}{field}"), &object.bucket, &object.key)
+            }
+            AssetRefusal::ChainMoved { versions } => AdminError::new(
+                409,
+                codes::CHAIN_MOVED,
+                format!("the asset's chain holds {versions} versions, not the number if_versions names"),
+            )
+            .at("if_versions"),
+            AssetRefusal::IdempotencyConflict(k) => AdminError::new(
+                409,
+                codes::IDEMPOTENCY_CONFLICT,
+                format!("idempotency key {k} was used for another registration"),
+            )
+            .at("idempotency_key"),
+        },
+        other => object_error(other),
+    }
+}
+
+fn no_such_object(field: &str, bucket: &str, key: &str) -> AdminError {
+    AdminError::new(404, codes::NO_SUCH_OBJECT, format!("there is no object {bucket}/{key} (or no such version of it)"))
+        .at(field)
+}
+
+fn created<T: serde::Serialize>(res: Result<T, AdminError>) -> S3Response<Body> {
+    answer_status(StatusCode::CREATED, res)
+}
+
+impl V1 {
+    /// `rest`: the segments after `assets`.
+    pub(super) async fn assets_call(
+        &self,
+        caller: &str,
+        method: &Method,
+        rest: &[&str],
+        query: Option<&str>,
+        body: Body,
+    ) -> S3Response<Body> {
+        let meta = &self.store.meta;
+        let reach = match AssetReach::of(meta, caller) {
+            Ok(r) => r,
+            Err(e) => return answer::<()>(Err(e)),
+        };
+        match (method, rest) {
+            (&Method::POST, []) => match self.register(caller, &reach, body).await {
+                Ok((info, false)) => created(Ok(info)),
+                Ok((info, true)) => answer(Ok(info)),
+                Err(e) => answer::<()>(Err(e)),
+            },
+            (&Method::GET, []) => answer(asset_query::list(meta, &reach, query)),
+            (_, []) => method_not_allowed("GET and POST"),
+            (&Method::POST, ["batch-get"]) => answer(asset_query::batch_get(meta, &reach, body).await),
+            (_, ["batch-get"]) => method_not_allowed("POST"),
+            (&Method::GET, ["stats"]) => answer(asset_query::stats(meta, &reach, query)),
+            (_, ["stats"]) => method_not_allowed("GET"),
+            (&Method::GET, [id]) => answer(visible(meta, &reach, id).and_then(|a| describe(meta, &a))),
+            (&Method::PATCH, [id]) => answer(self.update(&reach, id, body).await),
+            (_, [_]) => method_not_allowed("GET and PATCH"),
+            (&Method::GET, [id, "versions"]) => answer(versions(meta, &reach, id, query)),
+            (&Method::POST, [id, "versions"]) => created(self.add_version(caller, &reach, id, body).await),
+            (_, [_, "versions"]) => method_not_allowed("GET and POST"),
+            (&Method::GET, [id, "versions", n]) => answer(version(meta, &reach, id, n)),
+            (_, [_, "versions", _]) => method_not_allowed("GET"),
+            (&Method::POST, [id, "rollback"]) => created(self.rollback(caller, &reach, id, body).await),
+            (_, [_, "rollback"]) => method_not_allowed("POST"),
+            (&Method::GET, [id, "diff"]) => answer(diff(meta, &reach, id, query)),
+            (_, [_, "diff"]) => method_not_allowed("GET"),
+            _ => no_such_endpoint(),
+        }
+    }
+
+    /// A version as the request describes it, once the caller may read each object it
+    /// names and its SHA-256 is known. `field`: where it sits in the request.
+    async fn prepare_version(&self, caller: &str, field: &str, v: &NewVersion) -> Result<AssetVersion, AdminError> {
+        let meta = &self.store.meta;
+        let key = meta
+            .get_access_key(caller)
+            .map_err(unavailable)?
+            .ok_or_else(|| AdminError::new(403, ACCESS_DENIED, "the signing key no longer exists"))?;
+        let identity = Identity::of(&key);
+        let objects = std::iter::once((format!("{field}object"), &v.object))
+            .chain(v.renditions.iter().enumerate().map(|(i, r)| (format!("{field}renditions[{i}].object"), &r.object)));
+        for (f, o) in objects {
+            if o.bucket.is_empty() || o.key.is_empty() {
+                return Err(invalid(&f, "an object names its bucket and key"));
+            }
+            if self.access.may_read_object(&identity, &o.bucket, &o.key, o.version_id.as_deref()).is_err() {
+                return Err(AdminError::new(
+                    403,
+                    ACCESS_DENIED,
+                    format!("this key may not read {}/{}", o.bucket, o.key),
+                )
+                .at(f));
+            }
+        }
+        // A hash the client gives is kept unless the object carries a full-object
+        // SHA-256 checksum, which must agree; with none given, the server finds it.
+        let missing = |e: ObjectError| match e {
+            ObjectError::NoSuchKey => no_such_object(&format!("{field}object"), &v.object.bucket, &v.object.key),
+            other => object_error(other),
+        };
+        let object = fields::object_in(&v.object);
+        let sha256 = match &v.sha256 {
+            Some(s) => {
+                let given = fields::sha256(&format!("{field}sha256"), s)?;
+                match self.store.stored_sha256(&object).map_err(missing)? {
+                    Some(stored) if stored != given => {
+                        return Err(invalid(
+                            &format!("{field}sha256"),
+                            format!("the object's stored SHA-256 is {stored}, not the one given"),
+                        ));
+                    }
+                    _ => given,
+                }
+            }
+            None => self.store.object_sha256(&object).await.map_err(missing)?,
+        };
+        fields::version_in(field, v, sha256, now(), caller)
+    }
+
+    /// `POST assets`: the asset, and whether this was a replay of an idempotent one.
+    async fn register(&self, caller: &str, reach: &AssetReach, body: Body) -> Result<(AssetInfo, bool), AdminError> {
+        let meta = &self.store.meta;
+        let req: RegisterAsset = read_json(body).await?;
+        let tenant = asset_query::tenant_of(meta, reach, req.tenant.clone())?;
+        let media_type = fields::media_type(&req.media_type)?;
+        let d = fields::described(Some(&req.name), req.project.as_deref(), req.status.as_deref())?;
+        fields::tags("tags", &req.tags)?;
+        let machine_tags = fields::machine_tags(&req.machine_tags)?;
+        let media_meta = fields::meta(media_type, &req.meta)?;
+        if let Some(k) = &req.idempotency_key
+            && !cairn_raft::assets::valid_label(k)
+        {
+            return Err(invalid("idempotency_key", "an idempotency key has 1 to 256 bytes and no control characters"));
+        }
+        let version = match &req.version {
+            Some(v) => Some(self.prepare_version(caller, "version.", v).await?),
+            None => None,
+        };
+        let at = now();
+        let asset = Asset {
+            id: String::new(),
+            tenant,
+            project: d.project.flatten(),
+            name: req.name.clone(),
+            media_type,
+            status: d.status.unwrap_or_else(|| "active".into()),
+            tags: req.tags.clone(),
+            machine_tags,
+            meta: media_meta,
+            created: at,
+            updated: at,
+            created_by: caller.to_string(),
+            versions: 0,
+            latest_size: 0,
+            idempotency_key: req.idempotency_key.clone(),
+        };
+        let o = self.store.register_asset(asset, version).await.map_err(|e| asset_error(e, "version."))?;
+        settled(meta).await?;
+        let a = meta.asset(&o.id).map_err(unavailable)?.ok_or_else(|| unavailable_asset(&o.id))?;
+        Ok((describe(meta, &a)?, o.replayed))
+    }
+
+    /// `PATCH assets/ID`.
+    async fn update(&self, reach: &AssetReach, id: &str, body: Body) -> Result<AssetInfo, AdminError> {
+        let meta = &self.store.meta;
+        let req: UpdateAsset = read_json(body).await?;
+        let a = visible(meta, reach, id)?;
+        let d = fields::described(req.name.as_deref(), req.project.as_deref(), req.status.as_deref())?;
+        if let Some(t) = &req.tags {
+            fields::tags("tags", t)?;
+        }
+        let patch = AssetPatch {
+            name: d.name,
+            project: d.project,
+            status: d.status,
+            tags: req.tags.clone(),
+            machine_tags: req.machine_tags.as_ref().map(fields::machine_tags).transpose()?,
+            meta: req.meta.as_ref().map(|m| fields::meta(a.media_type, m)).transpose()?,
+        };
+        self.store.update_asset(id, patch, now()).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        let a = visible(meta, reach, id)?;
+        describe(meta, &a)
+    }
+
+    /// `POST assets/ID/versions`.
+    async fn add_version(
+        &self,
+        caller: &str,
+        reach: &AssetReach,
+        id: &str,
+        body: Body,
+    ) -> Result<AssetVersionInfo, AdminError> {
+        let meta = &self.store.meta;
+        let req: NewVersion = read_json(body).await?;
+        visible(meta, reach, id)?;
+        let v = self.prepare_version(caller, "", &req).await?;
+        let o = self.store.add_asset_version(id, v, req.if_versions).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        version(meta, reach, id, &o.version.to_string())
+    }
+
+    /// `POST assets/ID/rollback`.
+    async fn rollback(
+        &self,
+        caller: &str,
+        reach: &AssetReach,
+        id: &str,
+        body: Body,
+    ) -> Result<AssetVersionInfo, AdminError> {
+        let meta = &self.store.meta;
+        let req: Rollback = read_json(body).await?;
+        visible(meta, reach, id)?;
+        let o = self.store.rollback_asset(id, req.to, now(), caller).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        version(meta, reach, id, &o.version.to_string())
+    }
+}
+
+/// Waits until this node has applied what was just committed (a command proposed
+/// through a follower is applied on the leader first), so the answer reads it.
+async fn settled(meta: &MetaStore) -> Result<(), AdminError> {
+    meta.read_barrier().await.map_err(unavailable)
+}
+
+fn unavailable_asset(id: &str) -> AdminError {
+    AdminError::new(503, "ServiceUnavailable", format!("asset {id} was committed but is not readable here yet"))
+}
+
+/// Version `n` (a number, or `latest`) of asset `id`.
+fn get_version(meta: &MetaStore, a: &Asset, n: &str, field: &str) -> Result<AssetVersion, AdminError> {
+    let number = match n {
+        "latest" => a.versions,
+        n => n.parse().map_err(|_| invalid(field, "a version is a number or latest"))?,
+    };
+    meta.asset_version(&a.id, number).map_err(unavailable)?.ok_or_else(|| {
+        AdminError::new(404, codes::NO_SUCH_ASSET_VERSION, format!("the asset has no version {n}")).at(field)
+    })
+}
+
+fn version(meta: &MetaStore, reach: &AssetReach, id: &str, n: &str) -> Result<AssetVersionInfo, AdminError> {
+    let a = visible(meta, reach, id)?;
+    Ok(fields::version_out(&get_version(meta, &a, n, "version")?))
+}
+
+/// `GET assets/ID/versions`: oldest first; the cursor is the asset and the last
+/// number shown.
+fn versions(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>) -> Result<VersionList, AdminError> {
+    let a = visible(meta, reach, id)?;
+    let mut after = 0u32;
+    let mut limit = DEFAULT_VERSIONS;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "cursor" => {
+                let bad =
+                    || AdminError::new(400, codes::INVALID_CURSOR, "the cursor is not one this list gave").at("cursor");
+                let raw = String::from_utf8(B64.decode(v.as_bytes()).map_err(|_| bad())?).map_err(|_| bad())?;
+                let (of, n) = raw.rsplit_once(':').ok_or_else(bad)?;
+                if of != a.id {
+                    return Err(bad());
+                }
+                after = n.parse().map_err(|_| bad())?;
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_VERSIONS).contains(n))
+                    .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_VERSIONS}")))?
+            }
+            other => return Err(invalid(other, format!("unknown parameter {other}"))),
+        }
+    }
+    let page = meta.asset_versions(&a.id, after, limit).map_err(unavailable)?;
+    let next_cursor = page
+        .last()
+        .filter(|v| page.len() == limit && v.number < a.versions)
+        .map(|v| B64.encode(format!("{}:{}", a.id, v.number)));
+    Ok(VersionList { versions: page.iter().map(fields::version_out).collect(), next_cursor })
+}
+
+/// `GET assets/ID/diff?from=A&to=B`.
+fn diff(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>) -> Result<VersionDiff, AdminError> {
+    let a = visible(meta, reach, id)?;
+    let (mut from, mut to) = (None, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "from" => from = Some(v.into_owned()),
+            "to" => to = Some(v.into_owned()),
+            other => return Err(invalid(other, format!("unknown parameter {other}"))),
+        }
+    }
+    let from = from.ok_or_else(|| invalid("from", "name the versions to compare: from=A&to=B"))?;
+    let to = to.ok_or_else(|| invalid("to", "name the versions to compare: from=A&to=B"))?;
+    Ok(fields::diff(&get_version(meta, &a, &from, "from")?, &get_version(meta, &a, &to, "to")?))
+}

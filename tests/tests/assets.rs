@@ -1,0 +1,311 @@
+//! The asset catalogue end to end on a 3-node cluster: real `cairnd` processes driven
+//! by the `cairn` CLI, the `/cairn/v1/assets` API and `aws-sdk-s3`. Registration of
+//! stored objects with their SHA-256, reads from every node at once, the version
+//! chain with a rollback that copies no bytes, diffs, idempotent registration,
+//! listings by index with cursors and combined filters, batch get, exact stats, an
+//! upload that resumes, and errors that name the field at fault; a tenant's assets
+//! are invisible to another tenant.
+
+use cairn_tests::aws_sdk_s3::primitives::ByteStream;
+use cairn_tests::aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
+use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const KIB: usize = 1024;
+
+async fn v1(endpoint: &str, creds: (&str, &str), method: &str, op: &str, body: Value) -> (u16, Value) {
+    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
+    let (status, text) = v1_request(endpoint, creds, method, op, &body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn expect(what: &str, got: (u16, Value), status: u16) -> Value {
+    assert_eq!(got.0, status, "{what}: {}", got.1);
+    got.1
+}
+
+/// `(status, code, field)` of an error answer.
+fn error_of(got: (u16, Value)) -> (u16, String, String) {
+    let e = &got.1["error"];
+    (got.0, e["code"].as_str().unwrap_or("").into(), e["field"].as_str().unwrap_or("").into())
+}
+
+/// `cairn` as `creds`, `--json`, parsed.
+fn cli_as(endpoint: &str, creds: (&str, &str), args: &[&str]) -> Value {
+    let mut all = vec!["--access-key", creds.0, "--secret-key", creds.1];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = cairn(endpoint, &all);
+    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
+}
+
+fn creds_of(key: &Value) -> (String, String) {
+    (key["access_key_id"].as_str().unwrap().to_string(), key["secret_access_key"].as_str().unwrap().to_string())
+}
+
+fn shards(cluster: &TestCluster) -> usize {
+    cluster.nodes.iter().flat_map(|n| n.disk_dirs()).map(|d| shard_files(&d).len()).sum()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["assets"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_end_to_end_on_three_nodes() {
+    within(420, async {
+        let cluster = TestCluster::start(3);
+        let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
+        let root = (ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+        for (name, id) in [("Studio", "studio"), ("School", "school")] {
+            cli_as(&eps[0], root, &["tenant", "create", name, "--id", id]);
+        }
+        let editor = cli_as(&eps[0], root, &["key", "create", "--tenant", "studio", "--name", "editor"]);
+        let (eid, esec) = creds_of(&editor);
+        let ed = (eid.as_str(), esec.as_str());
+        let teacher = cli_as(&eps[0], root, &["key", "create", "--tenant", "school", "--name", "teacher"]);
+        let (tid, tsec) = creds_of(&teacher);
+        let te = (tid.as_str(), tsec.as_str());
+
+        // The studio's media, in a versioned bucket; the school's in its own.
+        let s3 = ClientBuilder::new(&eps[0]).credentials(ed.0, ed.1).build();
+        s3.create_bucket().bucket("studio-media").send().await.unwrap();
+        let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        s3.put_bucket_versioning().bucket("studio-media").versioning_configuration(on).send().await.unwrap();
+        let cut1 = random_bytes(1, 300 * KIB);
+        let cut2 = random_bytes(2, 200 * KIB);
+        let put = |key: &'static str, body: Vec<u8>| {
+            let s3 = s3.clone();
+            async move {
+                let out = s3.put_object().bucket("studio-media").key(key).body(ByteStream::from(body)).send().await;
+                out.unwrap().version_id().unwrap().to_string()
+            }
+        };
+        let cut1_vid = put("cut.mov", cut1.clone()).await;
+        put("poster.jpg", random_bytes(3, 10 * KIB)).await;
+        // An object stored with a SHA-256 checksum: a hash given for it must agree.
+        s3.put_object()
+            .bucket("studio-media")
+            .key("still.jpg")
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(ByteStream::from(random_bytes(6, 4 * KIB)))
+            .send()
+            .await
+            .unwrap();
+        let school = ClientBuilder::new(&eps[0]).credentials(te.0, te.1).build();
+        school.create_bucket().bucket("school-media").send().await.unwrap();
+        school
+            .put_object()
+            .bucket("school-media")
+            .key("lecture.mp4")
+            .body(ByteStream::from(random_bytes(4, 5 * KIB)))
+            .send()
+            .await
+            .unwrap();
+
+        // Register through node 1 with the CLI; the server finds the SHA-256 itself and
+        // pins the current version it pointed at.
+        let meta = r#"{"frame_rate":"24000/1001","width":1920,"height":1080,"codec":"prores"}"#;
+        let a = cli_as(
+            &eps[0],
+            ed,
+            &[
+                "asset", "register", "studio-media/cut.mov", "--name", "Cut", "--type", "video", "--tag", "show=tides",
+                "--project", "tides", "--meta", meta, "--rendition", "poster=studio-media/poster.jpg",
+            ],
+        );
+        let id = a["id"].as_str().unwrap().to_string();
+        assert_eq!((a["tenant"].as_str(), a["versions"].as_u64()), (Some("studio"), Some(1)));
+        let latest = &a["latest"];
+        assert_eq!(latest["size"], 300 * KIB);
+        assert_eq!(latest["sha256"].as_str().unwrap(), sha256_hex(&cut1));
+        assert_eq!(latest["object"]["version_id"].as_str(), Some(cut1_vid.as_str()));
+        assert_eq!(latest["renditions"][0]["role"], "poster");
+        assert_eq!(latest["renditions"][0]["size"], 10 * KIB);
+        assert_eq!(a["meta"]["frame_rate"], "24000/1001");
+
+        // Any node answers at once (the API reads after a barrier).
+        for ep in &eps[1..] {
+            let got = expect("read on another node", v1(ep, ed, "GET", &format!("assets/{id}"), Value::Null).await, 200);
+            assert_eq!(got["latest"]["sha256"], latest["sha256"]);
+        }
+
+        // Bad input: the right status, a stable code, and the field at fault.
+        let reg = |body: Value| v1(&eps[1], ed, "POST", "assets", body);
+        let cases = [
+            (json!({"name": "x", "media_type": "hologram"}), (400, "InvalidMediaType", "media_type")),
+            (
+                json!({"name": "x", "media_type": "image", "meta": {"frame_rate": "25"}}),
+                (400, "InvalidRequest", "meta.frame_rate"),
+            ),
+            (
+                json!({"name": "x", "media_type": "video", "meta": {"frame_rate": "25/0"}}),
+                (400, "InvalidRequest", "meta.frame_rate"),
+            ),
+            (
+                json!({"name": "x", "media_type": "other", "meta": {"extra": {"blob": "y".repeat(17 * KIB)}}}),
+                (400, "MetadataTooLarge", "meta.extra"),
+            ),
+            (
+                json!({"name": "x", "media_type": "video", "version": {"object": {"bucket": "studio-media", "key": "nope"}}}),
+                (404, "NoSuchObject", "version.object"),
+            ),
+            (
+                json!({"name": "x", "media_type": "video",
+                       "version": {"object": {"bucket": "school-media", "key": "lecture.mp4"}}}),
+                (403, "AccessDenied", "version.object"),
+            ),
+            (
+                json!({"name": "x", "media_type": "image", "version": {"object": {"bucket": "studio-media", "key": "still.jpg"},
+                       "sha256": "00".repeat(32)}}),
+                (400, "InvalidRequest", "version.sha256"),
+            ),
+            (json!({"name": "", "media_type": "video"}), (400, "InvalidRequest", "name")),
+        ];
+        for (body, (status, code, field)) in cases {
+            let got = error_of(reg(body.clone()).await);
+            assert_eq!(got, (status, code.to_string(), field.to_string()), "{body}");
+        }
+        let (status, v) = reg(json!({"name": "x", "media_type": "video", "colour": "red"})).await;
+        assert_eq!(status, 400, "an unknown field is refused: {v}");
+
+        // Another tenant sees nothing of it.
+        let (status, v) = v1(&eps[0], te, "GET", &format!("assets/{id}"), Value::Null).await;
+        assert_eq!((status, v["error"]["code"].as_str()), (404, Some("NoSuchAsset")));
+        let (status, _) = v1(&eps[0], te, "GET", "assets?tenant=studio", Value::Null).await;
+        assert_eq!(status, 403);
+
+        // The chain: a second version, guarded; a stale guard is refused.
+        let v2_vid = put("cut.mov", cut2.clone()).await;
+        let next = json!({"object": {"bucket": "studio-media", "key": "cut.mov", "version_id": v2_vid}, "if_versions": 1});
+        let v2 = expect("v2", v1(&eps[2], ed, "POST", &format!("assets/{id}/versions"), next.clone()).await, 201);
+        assert_eq!((v2["number"].as_u64(), v2["size"].as_u64()), (Some(2), Some(200 * KIB as u64)));
+        assert_eq!(v2["sha256"].as_str().unwrap(), sha256_hex(&cut2));
+        let stale = error_of(v1(&eps[0], ed, "POST", &format!("assets/{id}/versions"), next).await);
+        assert_eq!(stale, (409, "AssetChainMoved".into(), "if_versions".into()));
+
+        // Rollback copies no bytes: no new shard anywhere, the tenant's usage unchanged.
+        let usage = || async { cli_as(&eps[0], root, &["tenant", "info", "studio"])["used"].clone() };
+        let (shards_before, used_before) = (shards(&cluster), usage().await);
+        let v3 = cli_as(&eps[1], ed, &["asset", "rollback", &id, "--to", "1"]);
+        assert_eq!((v3["number"].as_u64(), v3["rollback_of"].as_u64()), (Some(3), Some(1)));
+        assert_eq!(v3["object"], latest["object"]);
+        assert_eq!(v3["sha256"], latest["sha256"]);
+        assert_eq!((shards(&cluster), usage().await), (shards_before, used_before));
+        let chain = cli_as(&eps[2], ed, &["asset", "versions", &id]);
+        let numbers: Vec<u64> = chain.as_array().unwrap().iter().map(|v| v["number"].as_u64().unwrap()).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        let d = cli_as(&eps[0], ed, &["asset", "diff", &id, "1", "2"]);
+        let fields: BTreeSet<&str> = d["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+        assert!(!d["same_content"].as_bool().unwrap());
+        assert!(["object", "size", "etag", "sha256", "renditions.poster"].iter().all(|f| fields.contains(f)), "{d}");
+        let d = cli_as(&eps[0], ed, &["asset", "diff", &id, "1", "latest"]);
+        assert!(d["same_content"].as_bool().unwrap(), "{d}");
+        assert!(d["changes"].as_array().unwrap().is_empty(), "{d}");
+
+        // Idempotent registration: the same key and body answer the same asset (200).
+        let body = json!({"name": "Still", "media_type": "image", "idempotency_key": "ingest-42",
+                          "version": {"object": {"bucket": "studio-media", "key": "poster.jpg"}}});
+        let first = expect("first", v1(&eps[0], ed, "POST", "assets", body.clone()).await, 201);
+        let again = expect("replay", v1(&eps[1], ed, "POST", "assets", body.clone()).await, 200);
+        assert_eq!(first["id"], again["id"]);
+        let mut other = body.clone();
+        other["name"] = json!("Other");
+        let conflict = error_of(v1(&eps[2], ed, "POST", "assets", other).await);
+        assert_eq!(conflict, (409, "IdempotencyConflict".into(), "idempotency_key".into()));
+
+        // 24 more images, every other one tagged; lists page by cursor, oldest first,
+        // on any node, and filters combine.
+        let mut images = vec![first["id"].as_str().unwrap().to_string()];
+        for i in 0..24 {
+            let mut b = json!({"name": format!("img{i:02}"), "media_type": "image",
+                               "version": {"object": {"bucket": "studio-media", "key": "poster.jpg"}}});
+            if i % 2 == 0 {
+                b["tags"] = json!({"set": "a"});
+            }
+            let got = expect("image", v1(&eps[i % 3], ed, "POST", "assets", b).await, 201);
+            images.push(got["id"].as_str().unwrap().to_string());
+        }
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let q = format!("assets?media_type=image&limit=10{cursor}");
+            let page = expect("page", v1(&eps[paged.len() % 3], ed, "GET", &q, Value::Null).await, 200);
+            paged.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(paged, images);
+        let newest = expect("desc", v1(&eps[0], ed, "GET", "assets?media_type=image&order=desc&limit=3", Value::Null).await, 200);
+        assert_eq!(ids(&newest), images.iter().rev().take(3).cloned().collect::<Vec<_>>());
+        let tagged = expect("tag", v1(&eps[1], ed, "GET", "assets?tag=set%3Da&media_type=image", Value::Null).await, 200);
+        let want: Vec<String> = images[1..].iter().step_by(2).cloned().collect();
+        assert_eq!(ids(&tagged), want);
+        let by_project = expect("project", v1(&eps[2], ed, "GET", "assets?project=tides", Value::Null).await, 200);
+        assert_eq!(ids(&by_project), [id.as_str()]);
+        // A cursor from another query is refused.
+        let page = expect("video page", v1(&eps[0], ed, "GET", "assets?media_type=image&limit=1", Value::Null).await, 200);
+        let c = page["next_cursor"].as_str().unwrap();
+        let wrong = error_of(v1(&eps[0], ed, "GET", &format!("assets?media_type=video&cursor={c}"), Value::Null).await);
+        assert_eq!(wrong, (400, "InvalidCursor".into(), "cursor".into()));
+
+        // An update moves the asset between indexes.
+        cli_as(&eps[0], ed, &["asset", "update", &id, "--status", "archived", "--tag", "show=harbour"]);
+        let archived = expect("status", v1(&eps[1], ed, "GET", "assets?status=archived", Value::Null).await, 200);
+        assert_eq!(ids(&archived), [id.as_str()]);
+        let old_tag = expect("old tag", v1(&eps[1], ed, "GET", "assets?tag=show%3Dtides", Value::Null).await, 200);
+        assert!(ids(&old_tag).is_empty());
+
+        // Batch get: what the caller may see, in order; the rest is missing.
+        let lecture = json!({"name": "Lecture", "media_type": "video",
+                             "version": {"object": {"bucket": "school-media", "key": "lecture.mp4"}}});
+        let theirs = expect("school asset", v1(&eps[0], te, "POST", "assets", lecture).await, 201);
+        let asked = json!({"ids": [images[3], theirs["id"], id, "0000"]});
+        let got = expect("batch", v1(&eps[2], ed, "POST", "assets/batch-get", asked).await, 200);
+        assert_eq!(ids(&got), [images[3].clone(), id.clone()]);
+        assert_eq!(got["missing"], json!([theirs["id"], "0000"]));
+
+        // Stats: exact, per media type (the latest version's size).
+        let stats = cli_as(&eps[1], ed, &["asset", "stats"]);
+        assert_eq!(stats["media_types"]["video"], json!({"count": 1, "bytes": 300 * KIB}));
+        assert_eq!(stats["media_types"]["image"], json!({"count": 25, "bytes": 25 * 10 * KIB}));
+        assert_eq!(stats["total"]["count"], 26);
+
+        // `asset put`: a 20 MiB file in two parts. The first part is already stored by
+        // an upload that was cut short; put takes it up and sends only the second.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("reel.mov");
+        let reel = random_bytes(5, 20 << 20);
+        std::fs::write(&file, &reel).unwrap();
+        let up = s3.create_multipart_upload().bucket("studio-media").key("reel.mov").send().await.unwrap();
+        let upload_id = up.upload_id().unwrap().to_string();
+        s3.upload_part()
+            .bucket("studio-media")
+            .key("reel.mov")
+            .upload_id(&upload_id)
+            .part_number(1)
+            .body(ByteStream::from(reel[..16 << 20].to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let mut args = vec!["--access-key", ed.0, "--secret-key", ed.1, "asset", "put"];
+        let path = file.to_str().unwrap();
+        args.extend_from_slice(&[path, "--bucket", "studio-media", "--type", "video", "--json"]);
+        let out = cairn(&eps[2], &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("resuming upload {upload_id}: 1 of 2 parts")), "{}", stderr(&out));
+        let reel_asset: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(reel_asset["latest"]["size"], 20 << 20);
+        assert_eq!(reel_asset["latest"]["sha256"].as_str().unwrap(), sha256_hex(&reel));
+        let body = s3.get_object().bucket("studio-media").key("reel.mov").send().await.unwrap().body.collect().await;
+        assert_eq!(sha256_hex(&body.unwrap().into_bytes()), sha256_hex(&reel), "the stored bytes are the file's");
+        let left = s3.list_multipart_uploads().bucket("studio-media").send().await.unwrap();
+        assert!(left.uploads().is_empty(), "the resumed upload was completed");
+    })
+    .await;
+}
