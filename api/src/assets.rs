@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `POST assets` | [`RegisterAsset`] | [`AssetInfo`] (201; 200 for a replay of the same `idempotency_key`) |
 //! | `GET assets?tenant=T[&media_type=M][&project=P][&status=S][&tag=K:V][&created_from=][&created_until=][&order=asc\|desc][&cursor=C][&limit=N]` | | [`AssetList`] |
+//! | `POST assets/batch` | [`BatchRegister`] | [`BatchRegistered`]: one result per registration, in order |
 //! | `POST assets/batch-get` | [`BatchGet`] | [`BatchGetResult`] |
 //! | `GET assets/stats?tenant=T` | | [`AssetStats`] |
 //! | `GET assets/ID` | | [`AssetInfo`] with its latest version |
@@ -13,6 +14,8 @@
 //! | `GET assets/ID/versions/N` (or `latest`) | | [`AssetVersionInfo`] |
 //! | `POST assets/ID/rollback` | [`Rollback`] | [`AssetVersionInfo`] (201): a new version repeating version `to` |
 //! | `GET assets/ID/diff?from=A&to=B` | | [`VersionDiff`] |
+//! | `GET assets/events?tenant=T[&cursor=C][&limit=N][&wait=S]` | | [`AssetEventList`]: the tenant's asset events after the cursor, in commit order; with `wait`, a long poll of up to S seconds (at most 60) |
+//! | `GET assets/events/stream?tenant=T[&cursor=C]` | | Server-Sent Events: one `asset` event per event (`id:` its cursor, `data:` an [`AssetEventInfo`]); a reconnecting `Last-Event-ID` resumes |
 //!
 //! Lists are ordered by (created time, id), oldest first unless `order=desc`; a
 //! cursor is opaque and belongs to the query that made it (another query's cursor is
@@ -183,6 +186,31 @@ pub struct BatchGet {
     pub ids: Vec<String>,
 }
 
+/// `POST assets/batch`: up to [`MAX_BATCH_REGISTER`] registrations, committed together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRegister {
+    pub assets: Vec<RegisterAsset>,
+}
+
+/// Most registrations in one batch.
+pub const MAX_BATCH_REGISTER: usize = 1000;
+
+/// One registration's result: the asset, or why it was refused (its field is placed
+/// in the batch: `assets[3].media_type`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<AssetInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorDetail>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchRegistered {
+    pub results: Vec<BatchItem>,
+}
+
 /// Most ids in one batch get.
 pub const MAX_BATCH_GET: usize = 1000;
 
@@ -284,4 +312,26 @@ pub struct AssetStats {
     pub tenant: String,
     pub media_types: BTreeMap<String, TypeStats>,
     pub total: TypeStats,
+}
+
+/// One event of a tenant's asset feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEventInfo {
+    /// Resume after this event by passing it as `cursor`.
+    pub cursor: String,
+    /// `created`, `version_added`, `rolled_back`, `updated`.
+    pub kind: String,
+    pub asset: String,
+    /// The version the change made, if it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEventList {
+    pub events: Vec<AssetEventInfo>,
+    /// Where to resume: the last event's cursor, or the one given when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }

@@ -1,4 +1,4 @@
-//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|stats`:
+//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|stats|events|bench`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
 //! uploads a file (`asset_upload.rs`) and registers it in one command.
@@ -8,8 +8,8 @@ use crate::client::Connection;
 use crate::tenant::{segment, show_size};
 use anyhow::bail;
 use cairn_api::assets::{
-    AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef, RegisterAsset, Rendition,
-    Rollback, UpdateAsset, VersionDiff, VersionList,
+    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef,
+    RegisterAsset, Rendition, Rollback, UpdateAsset, VersionDiff, VersionList,
 };
 use std::collections::BTreeMap;
 
@@ -131,6 +131,18 @@ pub enum AssetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A tenant's asset events after --cursor (from the oldest kept), one JSON line each;
+    /// --follow keeps waiting for new ones.
+    Events {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Load the catalogue and time its reads (registrations/s, list page, batch get, stats).
+    Bench(crate::asset_bench::BenchArgs),
     /// Count and bytes per media type of a tenant's assets.
     Stats {
         #[arg(long)]
@@ -364,6 +376,27 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        AssetCommand::Events { tenant, mut cursor, follow } => loop {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            if let Some(t) = &tenant {
+                q.append_pair("tenant", t);
+            }
+            if let Some(c) = &cursor {
+                q.append_pair("cursor", c);
+            }
+            if follow {
+                q.append_pair("wait", "30");
+            }
+            let page: AssetEventList = v1::get(conn, &format!("assets/events?{}", q.finish())).await?;
+            for e in &page.events {
+                println!("{}", serde_json::to_string(e)?);
+            }
+            cursor = page.cursor.or(cursor);
+            if !follow && page.events.is_empty() {
+                break;
+            }
+        },
+        AssetCommand::Bench(args) => crate::asset_bench::run(conn, args).await?,
         AssetCommand::Stats { tenant, json } => {
             let q = tenant.map(|t| form_urlencoded::Serializer::new(String::new()).append_pair("tenant", &t).finish());
             let path = match q {

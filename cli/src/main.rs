@@ -2,6 +2,7 @@
 
 mod admin;
 mod asset;
+mod asset_bench;
 mod asset_upload;
 mod bench;
 mod bucket;

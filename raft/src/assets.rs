@@ -23,8 +23,14 @@
 //! control characters ([`valid_label`]), so the `0x00` after each ends it. Stats count
 //! each asset once, with the size of its latest version.
 //!
+//! `sm_asset_events` (data) holds each tenant's asset feed: `<tenant>\0[index: u64
+//! BE][command: u32 BE]` → [`AssetEvent`], in log order, so a feed read from a cursor
+//! is one range scan on any node, after restarts too; events older than
+//! [`ASSET_EVENTS_KEPT`] are dropped as new ones arrive ([`record_event`]).
+//!
 //! Apply keeps the index in step in the same transaction as the records
-//! ([`reindex`]); this module may touch `sm_assets` (reads) and `sm_asset_index`.
+//! ([`reindex`]); this module may touch `sm_assets` (reads), `sm_asset_index` and
+//! `sm_asset_events`.
 
 use crate::error::MetaError;
 use crate::schema::Nanos;
@@ -212,6 +218,42 @@ pub enum AssetRefusal {
     IdempotencyConflict(String),
 }
 
+/// What happened to an asset, as a tenant's event feed tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssetEventKind {
+    Created,
+    VersionAdded,
+    RolledBack,
+    Updated,
+}
+
+impl AssetEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetEventKind::Created => "created",
+            AssetEventKind::VersionAdded => "version_added",
+            AssetEventKind::RolledBack => "rolled_back",
+            AssetEventKind::Updated => "updated",
+        }
+    }
+}
+
+/// One event of a tenant's asset feed (`sm_asset_events`), at the log position of the
+/// command that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEvent {
+    pub kind: AssetEventKind,
+    pub asset: String,
+    /// The version the command made (0: none).
+    pub version: u32,
+    /// The command's time.
+    pub at: Nanos,
+}
+
+/// How long a tenant's asset events are kept (older ones are dropped as new ones
+/// arrive).
+pub const ASSET_EVENTS_KEPT: Nanos = 30 * 24 * 3600 * 1_000_000_000;
+
 /// Count and bytes of a tenant's assets of one media type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetStats {
@@ -317,6 +359,38 @@ pub(crate) fn stats_key(tenant: &str, t: MediaType) -> Vec<u8> {
     let mut k = head(STATS, tenant);
     k.push(t.code());
     k
+}
+
+/// `sm_asset_events` prefix of `tenant`'s events.
+pub(crate) fn events_prefix(tenant: &str) -> Vec<u8> {
+    [tenant.as_bytes(), b"\0"].concat()
+}
+
+/// `sm_asset_events` key of `tenant`'s event at log position `at` (index, command).
+pub(crate) fn event_key(tenant: &str, at: (u64, u32)) -> Vec<u8> {
+    [events_prefix(tenant).as_slice(), &at.0.to_be_bytes(), &at.1.to_be_bytes()].concat()
+}
+
+/// The log position at the end of an [`event_key`].
+pub(crate) fn event_position(k: &[u8]) -> Option<(u64, u32)> {
+    let tail = k.get(k.len().checked_sub(12)?..)?;
+    Some((u64::from_be_bytes(tail[..8].try_into().ok()?), u32::from_be_bytes(tail[8..].try_into().ok()?)))
+}
+
+/// Records `e` in `tenant`'s feed at the current command's position, and drops (a
+/// few at a time, oldest first) events older than [`ASSET_EVENTS_KEPT`].
+pub(crate) fn record_event(tx: &mut Tx, tenant: &str, e: AssetEvent) -> Result<(), MetaError> {
+    let cutoff = e.at.saturating_sub(ASSET_EVENTS_KEPT);
+    let prefix = events_prefix(tenant);
+    let first = tx.scan_range(Table::AssetEvents, &prefix, &event_key(tenant, tx.at))?;
+    for (k, v) in first.into_iter().take(16) {
+        let old: AssetEvent = bincode::deserialize(&v)?;
+        if old.at >= cutoff {
+            break;
+        }
+        tx.remove(Table::AssetEvents, k);
+    }
+    tx.write(Table::AssetEvents, event_key(tenant, tx.at), &e)
 }
 
 /// Every index entry of `a`.

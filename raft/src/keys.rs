@@ -22,6 +22,7 @@
 //! | `sm_usage_history` | `h<tenant id>\0[slot: u64 BE]`, `d<tenant id>\0[day: u64 BE]`; `~last` | bincode(`PoolUsage`); bincode(`u64`) |
 //! | `sm_assets`   | `a<asset id>`; `v<asset id>\0[number: u32 BE]`; `i<tenant id>\0<idempotency key>` | bincode(`Asset`); bincode(`AssetVersion`); asset id |
 //! | `sm_asset_index` | `T`, `M`, `P`, `S`, `G` entries ending `[created: u64 BE][asset id]`; `s<tenant id>\0[media type]` (see [`crate::assets`]) | empty; bincode(`AssetStats`) |
+//! | `sm_asset_events` | `<tenant id>\0[index: u64 BE][command: u32 BE]` | bincode(`AssetEvent`) |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_tenancy` holds tenants and what belongs to them, under one-letter prefixes: the
@@ -106,6 +107,7 @@ pub(crate) const TREE_POOLS: &str = "sm_pools";
 pub(crate) const TREE_USAGE_HISTORY: &str = "sm_usage_history";
 pub(crate) const TREE_ASSETS: &str = "sm_assets";
 pub(crate) const TREE_ASSET_INDEX: &str = "sm_asset_index";
+pub(crate) const TREE_ASSET_EVENTS: &str = "sm_asset_events";
 /// `sm_usage_history` key of the last hour sampled.
 pub(crate) const HISTORY_LAST: &[u8] = b"~last";
 /// `sm_usage_history` sample kinds.

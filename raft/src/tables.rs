@@ -39,6 +39,7 @@ pub(crate) enum Table {
     UsageHistory,
     Assets,
     AssetIndex,
+    AssetEvents,
 }
 
 /// How a table is kept.
@@ -58,7 +59,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 16] = [
+pub(crate) const TABLES: [TableDef; 17] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -91,6 +92,7 @@ pub(crate) const TABLES: [TableDef; 16] = [
         tree: TREE_ASSET_INDEX,
         kind: Kind::Derived { marker: SM_ASSETS_INDEXED, rebuild: crate::assets::rebuild },
     },
+    TableDef { table: Table::AssetEvents, tree: TREE_ASSET_EVENTS, kind: Kind::Data { tag: 13 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -309,3 +309,132 @@ async fn assets_end_to_end_on_three_nodes() {
     })
     .await;
 }
+
+/// Registers `name` (an image without versions) as `creds` through `ep`; its id.
+async fn register(ep: &str, creds: (&str, &str), name: &str) -> String {
+    let got =
+        expect("register", v1(ep, creds, "POST", "assets", json!({"name": name, "media_type": "image"})).await, 201);
+    got["id"].as_str().unwrap().to_string()
+}
+
+/// `(kind, asset)` of each event of a feed answer, and its cursor.
+fn events_of(v: &Value) -> (Vec<(String, String)>, Option<String>) {
+    let events = v["events"].as_array().unwrap();
+    let out =
+        events.iter().map(|e| (e["kind"].as_str().unwrap().into(), e["asset"].as_str().unwrap().into())).collect();
+    (out, v["cursor"].as_str().map(String::from))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
+    within(240, async {
+        let mut cluster = TestCluster::start(3);
+        let mut eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
+        let root = (ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+        cli_as(&eps[0], root, &["tenant", "create", "Studio", "--id", "studio"]);
+        cli_as(&eps[0], root, &["tenant", "create", "Other", "--id", "other"]);
+        let key = cli_as(&eps[0], root, &["key", "create", "--tenant", "studio", "--name", "feed"]);
+        let (kid, ksec) = creds_of(&key);
+        let k = (kid.as_str(), ksec.as_str());
+        let other = cli_as(&eps[0], root, &["key", "create", "--tenant", "other", "--name", "other"]);
+        let (oid, osec) = creds_of(&other);
+
+        // A batch registration answers each item on its own; a bad one names its place.
+        let batch = json!({"assets": [
+            {"name": "b0", "media_type": "image"},
+            {"name": "b1", "media_type": "hologram"},
+            {"name": "b2", "media_type": "audio"}]});
+        let got = expect("batch", v1(&eps[1], k, "POST", "assets/batch", batch).await, 200);
+        let results = got["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[1]["error"]["code"], "InvalidMediaType");
+        assert_eq!(results[1]["error"]["field"], "assets[1].media_type");
+        let mut made: Vec<String> =
+            [&results[0], &results[2]].iter().map(|r| r["asset"]["id"].as_str().unwrap().to_string()).collect();
+        for i in 0..3 {
+            made.push(register(&eps[0], k, &format!("a{i}")).await);
+        }
+        // Another tenant's registrations never appear in this feed.
+        register(&eps[0], (oid.as_str(), osec.as_str()), "theirs").await;
+
+        // Read three events through node 2, restart it, write more, and resume there.
+        let first = expect("feed", v1(&eps[1], k, "GET", "assets/events?limit=3", Value::Null).await, 200);
+        let (seen, cursor) = events_of(&first);
+        assert_eq!(seen.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(), made[..3]);
+        assert!(seen.iter().all(|(kind, _)| kind == "created"));
+        let cursor = cursor.unwrap();
+        cluster.nodes[1].restart(false);
+        cluster.nodes[1].wait_ready(std::time::Duration::from_secs(30)).await;
+        eps[1] = cluster.nodes[1].endpoint().to_string();
+        let later = register(&eps[2], k, "later").await;
+        made.push(later.clone());
+        cli_as(&eps[0], k, &["asset", "update", &later, "--status", "review"]);
+        let rest =
+            expect("resume", v1(&eps[1], k, "GET", &format!("assets/events?cursor={cursor}"), Value::Null).await, 200);
+        let (seen, end) = events_of(&rest);
+        let mut want: Vec<(String, String)> = made[3..].iter().map(|a| ("created".to_string(), a.clone())).collect();
+        want.push(("updated".into(), later.clone()));
+        assert_eq!(seen, want, "nothing missed, nothing repeated");
+        let end = end.unwrap();
+
+        // A long poll is answered as soon as the next event is committed, on another node.
+        let ep = eps[2].clone();
+        let (kid2, ksec2) = (kid.clone(), ksec.clone());
+        let end2 = end.clone();
+        let started = std::time::Instant::now();
+        let waiting = tokio::spawn(async move {
+            v1(
+                &ep,
+                (kid2.as_str(), ksec2.as_str()),
+                "GET",
+                &format!("assets/events?cursor={end2}&wait=20"),
+                Value::Null,
+            )
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let woken = register(&eps[0], k, "woken").await;
+        let got = expect("long poll", waiting.await.unwrap(), 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+        assert_eq!(events_of(&got).0, [("created".to_string(), woken.clone())]);
+        let empty = expect(
+            "no wait",
+            v1(&eps[0], k, "GET", &format!("assets/events?cursor={}", events_of(&got).1.unwrap()), Value::Null).await,
+            200,
+        );
+        assert!(events_of(&empty).0.is_empty());
+
+        // Server-Sent Events from the same cursor: the event already there, then a new one.
+        let url = format!("{}/cairn/v1/assets/events/stream?cursor={end}", eps[1]);
+        let signed = sigv4_headers("GET", &url, &[], Payload::Bytes(&[]), std::time::SystemTime::now(), Some(k));
+        let mut req = raw_http().get(&url);
+        for (h, v) in signed {
+            req = req.header(h, v);
+        }
+        let mut resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        let fresh = register(&eps[2], k, "streamed").await;
+        let mut text = String::new();
+        while text.matches("event: asset").count() < 2 {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), resp.chunk()).await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+        }
+        let datas: Vec<Value> =
+            text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+        assert_eq!(datas[0]["asset"].as_str(), Some(woken.as_str()));
+        assert_eq!(datas[1]["asset"].as_str(), Some(fresh.as_str()));
+        assert!(text.contains(&format!("id: {}", datas[1]["cursor"].as_str().unwrap())));
+
+        // Another tenant's key cannot read this feed; a cursor of another feed is refused.
+        let (status, _) =
+            v1(&eps[0], (oid.as_str(), osec.as_str()), "GET", "assets/events?tenant=studio", Value::Null).await;
+        assert_eq!(status, 403);
+        let wrong = error_of(
+            v1(&eps[0], (oid.as_str(), osec.as_str()), "GET", &format!("assets/events?cursor={end}"), Value::Null)
+                .await,
+        );
+        assert_eq!(wrong, (400, "InvalidCursor".into(), "cursor".into()));
+    })
+    .await;
+}

@@ -6,8 +6,8 @@
 
 use super::versions::{locate, Located};
 use crate::assets::{
-    asset_key, idempotency_key, reindex, version_key, Asset, AssetOutcome, AssetPatch, AssetRefusal, AssetVersion,
-    ObjectRef,
+    asset_key, idempotency_key, record_event, reindex, version_key, Asset, AssetEvent, AssetEventKind, AssetOutcome,
+    AssetPatch, AssetRefusal, AssetVersion, ObjectRef,
 };
 use crate::error::MetaError;
 use crate::keys::tenant_key;
@@ -59,8 +59,15 @@ fn checked(tx: &Tx, mut v: AssetVersion) -> Result<Result<AssetVersion, AssetRef
     Ok(Ok(v))
 }
 
-/// Appends `v` to `a`'s chain (numbering it) and moves the index with it.
-fn append(tx: &mut Tx, before: Option<&Asset>, mut a: Asset, mut v: AssetVersion) -> Result<CommandResult, MetaError> {
+/// Appends `v` to `a`'s chain (numbering it), moves the index with it and tells the
+/// tenant's feed (`kind`).
+fn append(
+    tx: &mut Tx,
+    before: Option<&Asset>,
+    mut a: Asset,
+    mut v: AssetVersion,
+    kind: AssetEventKind,
+) -> Result<CommandResult, MetaError> {
     a.versions += 1;
     v.number = a.versions;
     a.latest_size = v.size;
@@ -68,6 +75,8 @@ fn append(tx: &mut Tx, before: Option<&Asset>, mut a: Asset, mut v: AssetVersion
     tx.write(Table::Assets, version_key(&a.id, v.number), &v)?;
     tx.write(Table::Assets, asset_key(&a.id), &a)?;
     reindex(tx, before, Some(&a))?;
+    let event = AssetEvent { kind, asset: a.id.clone(), version: v.number, at: v.created };
+    record_event(tx, &a.tenant, event)?;
     Ok(outcome(&a, v.number, false))
 }
 
@@ -108,10 +117,13 @@ pub(super) fn put(tx: &mut Tx, mut asset: Asset, version: Option<AssetVersion>) 
         tx.set(Table::Assets, k, Some(asset.id.clone().into_bytes()));
     }
     match version {
-        Some(v) => append(tx, None, asset, v),
+        Some(v) => append(tx, None, asset, v, AssetEventKind::Created),
         None => {
             tx.write(Table::Assets, asset_key(&asset.id), &asset)?;
             reindex(tx, None, Some(&asset))?;
+            let event =
+                AssetEvent { kind: AssetEventKind::Created, asset: asset.id.clone(), version: 0, at: asset.created };
+            record_event(tx, &asset.tenant, event)?;
             Ok(outcome(&asset, 0, false))
         }
     }
@@ -147,7 +159,7 @@ pub(super) fn add_version(
         Ok(v) => v,
         Err(r) => return refused(r),
     };
-    append(tx, Some(&a.clone()), a, v)
+    append(tx, Some(&a.clone()), a, v, AssetEventKind::VersionAdded)
 }
 
 /// RollbackAsset: a new version repeating version `to`. Its object must still exist.
@@ -161,7 +173,7 @@ pub(super) fn rollback(tx: &mut Tx, id: String, to: u32, at: Nanos, by: String) 
         Ok(v) => v,
         Err(r) => return refused(r),
     };
-    append(tx, Some(&a.clone()), a, v)
+    append(tx, Some(&a.clone()), a, v, AssetEventKind::RolledBack)
 }
 
 /// UpdateAsset.
@@ -190,5 +202,6 @@ pub(super) fn update(tx: &mut Tx, id: String, patch: AssetPatch, at: Nanos) -> R
     a.updated = a.updated.max(at);
     tx.write(Table::Assets, asset_key(&id), &a)?;
     reindex(tx, Some(&before), Some(&a))?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Updated, asset: id, version: 0, at })?;
     Ok(outcome(&a, 0, false))
 }

@@ -4,13 +4,16 @@
 
 use super::{decode, MetaStore};
 use crate::assets::{
-    asset_key, index_prefix, parse_position, position, stats_key, version_key, versions_prefix, Asset, AssetStats,
-    AssetVersion, IndexScan, MediaType,
+    asset_key, event_key, event_position, events_prefix, index_prefix, parse_position, position, stats_key,
+    version_key, versions_prefix, Asset, AssetEvent, AssetStats, AssetVersion, IndexScan, MediaType,
 };
 use crate::error::MetaError;
 use crate::schema::Nanos;
 use crate::tables::Table;
 use std::ops::Bound;
+
+/// The log position (index, command) of an asset event: its place in its feed.
+pub type EventPosition = (u64, u32);
 
 /// A page of an index scan: which index, the created-time window, where to start,
 /// which way, how many.
@@ -92,6 +95,31 @@ impl MetaStore {
         for t in MediaType::ALL {
             let s: Option<AssetStats> = decode(tree.get(stats_key(tenant, t))?)?;
             out.push((t, s.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    /// `tenant`'s asset events after log position `after` (from the oldest kept when
+    /// `None`), in log order, at most `limit`: one range scan.
+    pub fn asset_events(
+        &self,
+        tenant: &str,
+        after: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(EventPosition, AssetEvent)>, MetaError> {
+        let prefix = events_prefix(tenant);
+        let start = match after {
+            Some(p) => Bound::Excluded(event_key(tenant, p)),
+            None => Bound::Included(prefix.clone()),
+        };
+        let end = crate::tx::prefix_range(&prefix).1;
+        let inner = self.inner();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::AssetEvents).range((start, end)).take(limit) {
+            let (k, v) = item?;
+            if let Some(p) = event_position(&k) {
+                out.push((p, bincode::deserialize(&v)?));
+            }
         }
         Ok(out)
     }

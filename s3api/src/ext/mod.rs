@@ -93,7 +93,7 @@ impl S3Route for ExtRoute {
             Area::Admin(rest) => self.admin.call(&req.method, &rest, req.uri.query(), req.input).await,
             Area::V1(rest) => {
                 let caller = req.credentials.as_ref().map(|c| c.access_key.clone()).unwrap_or_default();
-                self.v1.call(&caller, &req.method, &rest, req.uri.query(), req.input).await
+                self.v1.call(&caller, &req.method, &rest, req.uri.query(), &req.headers, req.input).await
             }
             Area::Unknown => no_such_endpoint(),
         })

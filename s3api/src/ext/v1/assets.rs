@@ -1,23 +1,28 @@
-//! `assets`: register (with a first version), describe, update, the version chain
-//! (list, get, append, rollback, diff); lists, batch get and stats are
-//! `asset_query.rs`, field checks and conversions `asset_fields.rs`, who may act on
+//! `assets`: register (with a first version, one or a batch), describe, update, the
+//! version chain (list, get, append, rollback, diff); lists, batch get and stats are
+//! `asset_query.rs`, the tenant's event feed `asset_events.rs`, field checks and conversions `asset_fields.rs`, who may act on
 //! which tenant's assets `scope.rs`. Every change is a command through the object
 //! layer, decided in apply (`raft/src/apply/assets.rs`): the objects a version points
 //! at exist there, or nothing is written. Before that, this file checks that the
 //! caller may read those objects (the authorizer decides, as for a GetObject) and
 //! finds their SHA-256.
 
+use super::asset_events;
 use super::asset_fields::{self as fields, invalid};
 use super::asset_query::{self, describe, visible};
 use super::scope::AssetReach;
-use super::{AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, unavailable};
+use super::{
+    AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, read_json_limited, unavailable,
+};
 use crate::access::Identity;
 use crate::ext::no_such_endpoint;
 use crate::timefmt::now;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use cairn_api::ErrorBody;
 use cairn_api::assets::{
-    AssetInfo, AssetVersionInfo, NewVersion, RegisterAsset, Rollback, UpdateAsset, VersionDiff, VersionList, codes,
+    AssetInfo, AssetVersionInfo, BatchItem, BatchRegister, BatchRegistered, MAX_BATCH_REGISTER, NewVersion,
+    RegisterAsset, Rollback, UpdateAsset, VersionDiff, VersionList, codes,
 };
 use cairn_api::tenants::codes::{ACCESS_DENIED, NO_SUCH_TENANT};
 use cairn_object::ObjectError;
@@ -27,6 +32,8 @@ use http::{Method, StatusCode};
 use s3s::{Body, S3Response};
 
 const DEFAULT_VERSIONS: usize = 100;
+/// Largest body of a batch registration.
+const MAX_BATCH_BODY: usize = 8 << 20;
 const MAX_VERSIONS: usize = 1000;
 
 /// An asset command's failure; `prefix` places apply's field names in the request
@@ -80,6 +87,7 @@ impl V1 {
         method: &Method,
         rest: &[&str],
         query: Option<&str>,
+        headers: &http::HeaderMap,
         body: Body,
     ) -> S3Response<Body> {
         let meta = &self.store.meta;
@@ -95,10 +103,19 @@ impl V1 {
             },
             (&Method::GET, []) => answer(asset_query::list(meta, &reach, query)),
             (_, []) => method_not_allowed("GET and POST"),
+            (&Method::POST, ["batch"]) => answer(self.register_batch(caller, &reach, body).await),
+            (_, ["batch"]) => method_not_allowed("POST"),
             (&Method::POST, ["batch-get"]) => answer(asset_query::batch_get(meta, &reach, body).await),
             (_, ["batch-get"]) => method_not_allowed("POST"),
             (&Method::GET, ["stats"]) => answer(asset_query::stats(meta, &reach, query)),
             (_, ["stats"]) => method_not_allowed("GET"),
+            (&Method::GET, ["events"]) => answer(asset_events::poll(meta, &reach, query).await),
+            (_, ["events"]) => method_not_allowed("GET"),
+            (&Method::GET, ["events", "stream"]) => {
+                let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+                asset_events::stream(meta, &reach, query, last).unwrap_or_else(|e| answer::<()>(Err(e)))
+            }
+            (_, ["events", "stream"]) => method_not_allowed("GET"),
             (&Method::GET, [id]) => answer(visible(meta, &reach, id).and_then(|a| describe(meta, &a))),
             (&Method::PATCH, [id]) => answer(self.update(&reach, id, body).await),
             (_, [_]) => method_not_allowed("GET and PATCH"),
@@ -164,10 +181,14 @@ impl V1 {
         fields::version_in(field, v, sha256, now(), caller)
     }
 
-    /// `POST assets`: the asset, and whether this was a replay of an idempotent one.
-    async fn register(&self, caller: &str, reach: &AssetReach, body: Body) -> Result<(AssetInfo, bool), AdminError> {
+    /// What registration `req` commits: the asset and its first version, checked.
+    async fn prepare_registration(
+        &self,
+        caller: &str,
+        reach: &AssetReach,
+        req: &RegisterAsset,
+    ) -> Result<(Asset, Option<AssetVersion>), AdminError> {
         let meta = &self.store.meta;
-        let req: RegisterAsset = read_json(body).await?;
         let tenant = asset_query::tenant_of(meta, reach, req.tenant.clone())?;
         let media_type = fields::media_type(&req.media_type)?;
         let d = fields::described(Some(&req.name), req.project.as_deref(), req.status.as_deref())?;
@@ -201,10 +222,65 @@ impl V1 {
             latest_size: 0,
             idempotency_key: req.idempotency_key.clone(),
         };
+        Ok((asset, version))
+    }
+
+    /// `POST assets`: the asset, and whether this was a replay of an idempotent one.
+    async fn register(&self, caller: &str, reach: &AssetReach, body: Body) -> Result<(AssetInfo, bool), AdminError> {
+        let meta = &self.store.meta;
+        let req: RegisterAsset = read_json(body).await?;
+        let (asset, version) = self.prepare_registration(caller, reach, &req).await?;
         let o = self.store.register_asset(asset, version).await.map_err(|e| asset_error(e, "version."))?;
         settled(meta).await?;
         let a = meta.asset(&o.id).map_err(unavailable)?.ok_or_else(|| unavailable_asset(&o.id))?;
         Ok((describe(meta, &a)?, o.replayed))
+    }
+
+    /// `POST assets/batch`: up to [`MAX_BATCH_REGISTER`] registrations, committed
+    /// together (their commands share log entries); each answers on its own, in order.
+    async fn register_batch(
+        &self,
+        caller: &str,
+        reach: &AssetReach,
+        body: Body,
+    ) -> Result<BatchRegistered, AdminError> {
+        let meta = &self.store.meta;
+        let req: BatchRegister = read_json_limited(body, MAX_BATCH_BODY).await?;
+        if req.assets.len() > MAX_BATCH_REGISTER {
+            return Err(invalid("assets", format!("at most {MAX_BATCH_REGISTER} registrations")));
+        }
+        let mut prepared = Vec::with_capacity(req.assets.len());
+        for (i, r) in req.assets.iter().enumerate() {
+            let at = |e: AdminError| {
+                let field = format!("assets[{i}].{}", e.field.clone().unwrap_or_default());
+                AdminError { field: Some(field.trim_end_matches('.').to_string()), ..e }
+            };
+            prepared.push(self.prepare_registration(caller, reach, r).await.map_err(at));
+        }
+        let commits = prepared.into_iter().enumerate().map(|(i, p)| async move {
+            let (asset, version) = p?;
+            self.store
+                .register_asset(asset, version)
+                .await
+                .map_err(|e| asset_error(e, &format!("assets[{i}].version.")))
+        });
+        let outcomes = futures::future::join_all(commits).await;
+        settled(meta).await?;
+        let mut results = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            results.push(
+                match o.and_then(|o| {
+                    let a = meta.asset(&o.id).map_err(unavailable)?.ok_or_else(|| unavailable_asset(&o.id))?;
+                    describe(meta, &a)
+                }) {
+                    Ok(a) => BatchItem { asset: Some(a), error: None },
+                    Err(e) => {
+                        BatchItem { asset: None, error: Some(ErrorBody::new(e.code, e.message).at(e.field).error) }
+                    }
+                },
+            );
+        }
+        Ok(BatchRegistered { results })
     }
 
     /// `PATCH assets/ID`.

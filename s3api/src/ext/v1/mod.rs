@@ -1,10 +1,11 @@
 //! `/cairn/v1/`: the tenant API (tenants and their keys in `tenants.rs` and
 //! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`) typed in `cairn_api::tenants`,
-//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_fields.rs`) typed in
+//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_fields.rs`) typed in
 //! `cairn_api::assets`; annotations to come. Who may do what is `scope.rs`; every change
 //! is a command through the object layer, decided in apply. May touch: the object
 //! layer, the authorizer's keyring.
 
+mod asset_events;
 mod asset_fields;
 mod asset_query;
 mod assets;
@@ -34,6 +35,7 @@ impl V1 {
         method: &http::Method,
         path: &[&str],
         query: Option<&str>,
+        headers: &http::HeaderMap,
         body: Body,
     ) -> S3Response<Body> {
         if let Err(e) = self.store.meta.read_barrier().await {
@@ -48,7 +50,7 @@ impl V1 {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         match path.as_slice() {
             ["tenants", rest @ ..] => self.tenants_call(&scope, method, rest, query, body).await,
-            ["assets", rest @ ..] => self.assets_call(caller, method, rest, query, body).await,
+            ["assets", rest @ ..] => self.assets_call(caller, method, rest, query, headers, body).await,
             ["buckets", bucket, "quota"] => self.bucket_quota_call(&scope, method, bucket, body).await,
             _ => no_such_endpoint(),
         }
@@ -59,9 +61,17 @@ impl V1 {
 const MAX_BODY: usize = 64 << 10;
 
 /// The request body as `T` (an empty body is `T::default()`).
-async fn read_json<T: serde::de::DeserializeOwned + Default>(mut body: Body) -> Result<T, AdminError> {
+async fn read_json<T: serde::de::DeserializeOwned + Default>(body: Body) -> Result<T, AdminError> {
+    read_json_limited(body, MAX_BODY).await
+}
+
+/// [`read_json`] for a body of at most `limit` bytes.
+async fn read_json_limited<T: serde::de::DeserializeOwned + Default>(
+    mut body: Body,
+    limit: usize,
+) -> Result<T, AdminError> {
     let bytes =
-        body.store_all_limited(MAX_BODY).await.map_err(|e| AdminError::new(400, "InvalidRequest", e.to_string()))?;
+        body.store_all_limited(limit).await.map_err(|e| AdminError::new(400, "InvalidRequest", e.to_string()))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
