@@ -14,6 +14,12 @@
 //! | `GET assets/ID/versions/N` (or `latest`) | | [`AssetVersionInfo`] |
 //! | `POST assets/ID/rollback` | [`Rollback`] | [`AssetVersionInfo`] (201): a new version repeating version `to` |
 //! | `GET assets/ID/diff?from=A&to=B` | | [`VersionDiff`] |
+//! | `DELETE assets/ID` | | [`AssetInfo`]: the asset, now in its tenant's trash |
+//! | `POST assets/ID/restore` | | [`AssetInfo`]: back from the trash |
+//! | `POST assets/ID/purge` | | [`Purged`]: a trashed asset purged now |
+//! | `GET assets/trash?tenant=T[&cursor=C][&limit=N]` | | [`AssetList`]: the trash, by the time each went in |
+//! | `GET assets/trash/retention[?tenant=T]` | | [`TrashRetention`] |
+//! | `PUT assets/trash/retention` | [`TrashRetention`] | [`TrashRetention`] |
 //! | `GET assets/events?tenant=T[&cursor=C][&limit=N][&wait=S]` | | [`AssetEventList`]: the tenant's asset events after the cursor, in commit order; with `wait`, a long poll of up to S seconds (at most 60) |
 //! | `GET assets/events/stream?tenant=T[&cursor=C]` | | Server-Sent Events: one `asset` event per event (`id:` its cursor, `data:` an [`AssetEventInfo`]); a reconnecting `Last-Event-ID` resumes |
 //!
@@ -45,6 +51,10 @@ pub mod codes {
     pub const CHAIN_MOVED: &str = "AssetChainMoved";
     /// The idempotency key was used for another registration.
     pub const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+    /// The asset is in the trash: restore it before changing it.
+    pub const IN_TRASH: &str = "AssetInTrash";
+    /// Only a trashed asset can be restored or purged.
+    pub const NOT_IN_TRASH: &str = "AssetNotInTrash";
 }
 
 /// The media types an asset may have.
@@ -254,6 +264,11 @@ pub struct AssetInfo {
     pub versions: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<AssetVersionInfo>,
+    /// In the trash since then, to be purged at `purge_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -334,4 +349,25 @@ pub struct AssetEventList {
     /// Where to resume: the last event's cursor, or the one given when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// `POST assets/ID/purge`: the asset's records are gone; of the object versions it
+/// pointed at, those nothing else points at were deleted, the others kept (another
+/// asset points at them, or object lock keeps them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    pub purged: String,
+    pub objects_deleted: u32,
+    pub objects_kept: u32,
+}
+
+/// How long a tenant's trashed assets stay before they are purged (default 7 days;
+/// a change applies to assets trashed from then on).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrashRetention {
+    /// The tenant [default: the key's].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub retention_secs: u64,
 }

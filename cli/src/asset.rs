@@ -8,8 +8,8 @@ use crate::client::Connection;
 use crate::tenant::{segment, show_size};
 use anyhow::bail;
 use cairn_api::assets::{
-    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef,
-    RegisterAsset, Rendition, Rollback, UpdateAsset, VersionDiff, VersionList,
+    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef, Purged,
+    RegisterAsset, Rendition, Rollback, TrashRetention, UpdateAsset, VersionDiff, VersionList,
 };
 use std::collections::BTreeMap;
 
@@ -73,6 +73,9 @@ pub enum AssetCommand {
         /// Newest first.
         #[arg(long)]
         newest: bool,
+        /// The trash instead (by the time each asset went in).
+        #[arg(long)]
+        trash: bool,
         /// At most this many [default: all].
         #[arg(long)]
         limit: Option<usize>,
@@ -92,6 +95,33 @@ pub enum AssetCommand {
         name: Option<String>,
         #[command(flatten)]
         describe: Describe,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put an asset in its tenant's trash (purged after the tenant's retention).
+    Rm {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take an asset out of the trash.
+    Restore {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Purge a trashed asset now: its records, and the object versions nothing else points at.
+    Purge {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show, or with --set change, how long a tenant's trashed assets stay (e.g. 7d, 12h, 0).
+    TrashRetention {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_parser = humantime::parse_duration)]
+        set: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -272,7 +302,7 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             if json { print_json(&a)? } else { print!("{}", describe(&a)) }
         }
         AssetCommand::Put(args) => crate::asset_upload::run(conn, args).await?,
-        AssetCommand::Ls { tenant, media_type, project, status, tag, newest, limit, json } => {
+        AssetCommand::Ls { tenant, media_type, project, status, tag, newest, trash, limit, json } => {
             let mut all = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
@@ -292,7 +322,8 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                 if newest {
                     q.append_pair("order", "desc");
                 }
-                let page: AssetList = v1::get(conn, &format!("assets?{}", q.finish())).await?;
+                let base = if trash { "assets/trash" } else { "assets" };
+                let page: AssetList = v1::get(conn, &format!("{base}?{}", q.finish())).await?;
                 all.extend(page.assets);
                 if limit.is_some_and(|l| all.len() >= l) {
                     all.truncate(limit.unwrap_or(usize::MAX));
@@ -320,6 +351,47 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             };
             let a: AssetInfo = v1::patch(conn, &format!("assets/{}", segment(&id)?), &body).await?;
             if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Rm { id, json } => {
+            let a: AssetInfo = v1::delete(conn, &format!("assets/{}", segment(&id)?)).await?;
+            if json {
+                print_json(&a)?
+            } else {
+                println!("asset {} is in the trash until {}", a.id, a.purge_at.unwrap_or_default())
+            }
+        }
+        AssetCommand::Restore { id, json } => {
+            let a: AssetInfo = v1::post(conn, &format!("assets/{}/restore", segment(&id)?), &()).await?;
+            if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Purge { id, json } => {
+            let p: Purged = v1::post(conn, &format!("assets/{}/purge", segment(&id)?), &()).await?;
+            if json {
+                print_json(&p)?
+            } else {
+                println!("purged {}: {} objects deleted, {} kept", p.purged, p.objects_deleted, p.objects_kept)
+            }
+        }
+        AssetCommand::TrashRetention { tenant, set, json } => {
+            let q = tenant
+                .as_ref()
+                .map(|t| {
+                    format!("?{}", form_urlencoded::Serializer::new(String::new()).append_pair("tenant", t).finish())
+                })
+                .unwrap_or_default();
+            let r: TrashRetention = match set {
+                Some(d) => {
+                    let body = TrashRetention { tenant: tenant.clone(), retention_secs: d.as_secs() };
+                    v1::put(conn, "assets/trash/retention", &body).await?
+                }
+                None => v1::get(conn, &format!("assets/trash/retention{q}")).await?,
+            };
+            if json {
+                print_json(&r)?
+            } else {
+                let d = humantime::format_duration(std::time::Duration::from_secs(r.retention_secs));
+                println!("{}: trashed assets stay {d}", r.tenant.unwrap_or_default());
+            }
         }
         AssetCommand::Versions { id, json } => {
             let mut all = Vec::new();

@@ -9,6 +9,7 @@ use cairn_raft::assets::{Asset, AssetOutcome, AssetPatch, AssetVersion, ObjectRe
 use cairn_raft::schema::{Command, CommandResult, Nanos, ObjectVersion, VersionEntry};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 fn asset_result(r: CommandResult) -> Result<AssetOutcome, ObjectError> {
     match r {
@@ -42,6 +43,45 @@ impl Store {
 
     pub async fn update_asset(&self, id: &str, patch: AssetPatch, at: Nanos) -> Result<AssetOutcome, ObjectError> {
         asset_result(self.meta.propose(Command::UpdateAsset { id: id.into(), patch, at }).await?)
+    }
+
+    pub async fn trash_asset(&self, id: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::TrashAsset { id: id.into(), at }).await?)
+    }
+
+    pub async fn restore_asset(&self, id: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::RestoreAsset { id: id.into(), at }).await?)
+    }
+
+    /// Purges a trashed asset (`due`: only if its time has come) and removes the
+    /// shards of the object versions the purge deleted.
+    pub async fn purge_asset(self: &Arc<Self>, id: &str, at: Nanos, due: bool) -> Result<AssetOutcome, ObjectError> {
+        let mut o = asset_result(self.meta.propose(Command::PurgeAsset { id: id.into(), at, due }).await?)?;
+        std::mem::take(&mut o.freed).into_iter().for_each(|d| self.discard(d));
+        Ok(o)
+    }
+
+    pub async fn set_trash_retention(&self, tenant: &str, secs: u64) -> Result<(), ObjectError> {
+        match self.meta.propose(Command::SetTrashRetention { tenant: tenant.into(), secs }).await? {
+            CommandResult::Ok => Ok(()),
+            CommandResult::AssetRefused(r) => Err(ObjectError::Asset(r)),
+            other => Err(ObjectError::Unexpected(Box::new(other))),
+        }
+    }
+
+    /// Purges the trashed assets whose time has come, oldest first, at most `max`;
+    /// answers how many were purged. The leader's trash worker calls it.
+    pub async fn purge_due_assets(self: &Arc<Self>, now: Nanos, max: usize) -> Result<usize, ObjectError> {
+        let mut purged = 0;
+        for id in self.meta.assets_due(now, max)? {
+            match self.purge_asset(&id, now, true).await {
+                Ok(_) => purged += 1,
+                // Restored, or purged by hand, since the scan: nothing to do.
+                Err(ObjectError::Asset(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(purged)
     }
 
     /// The SHA-256 (hex) of the object version `o` names; `NoSuchKey` when there is

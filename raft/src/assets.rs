@@ -17,7 +17,15 @@
 //! | `P<tenant>\0<project>\0[created][id]` | a project's assets |
 //! | `S<tenant>\0<status>\0[created][id]` | a tenant's assets in one status |
 //! | `G<tenant>\0<tag key>\0<tag value>\0[created][id]` | a tenant's assets with one tag |
+//! | `X<tenant>\0[trashed at][id]` | a tenant's trash |
 //! | `s<tenant>\0[media type: u8]` | bincode([`AssetStats`]): count and bytes, exact at commit |
+//!
+//! and, not ordered by creation: `x[purge at: u64 BE][id]`, every trashed asset in the
+//! order its purge is due (the purge worker's scan); `O<object version>…` one entry
+//! per asset version or rendition pointing at an object version ([`object_ref_prefix`]:
+//! a purge deletes an object version only when no other entry is left);
+//! `H<tenant>\0[sha256][size]…` one per version by content ([`content_prefix`]: the
+//! dedupe lookup, which never leaves its tenant's prefix).
 //!
 //! Tenant ids are `[a-z0-9-]`; projects, statuses, tag keys and values have no
 //! control characters ([`valid_label`]), so the `0x00` after each ends it. Stats count
@@ -155,6 +163,10 @@ pub struct Asset {
     pub latest_size: u64,
     /// The client's idempotency key, if it gave one.
     pub idempotency_key: Option<String>,
+    /// In the trash since then: out of every list but the trash's, out of the stats,
+    /// and purged (records gone, storage freed) at `purge_at`.
+    pub trashed_at: Option<Nanos>,
+    pub purge_at: Option<Nanos>,
 }
 
 /// One version in an asset's chain.
@@ -196,6 +208,12 @@ pub struct AssetOutcome {
     pub version: u32,
     /// An idempotent registration answered with what an earlier one made.
     pub replayed: bool,
+    /// A purge: the data of the object versions it deleted (for their shards to be
+    /// removed), how many it deleted, and how many it kept (still referred to by
+    /// another asset, or under object lock).
+    pub freed: Vec<crate::schema::ObjectData>,
+    pub objects_deleted: u32,
+    pub objects_kept: u32,
 }
 
 /// Why apply refused an asset command.
@@ -216,6 +234,13 @@ pub enum AssetRefusal {
     },
     /// The idempotency key was used for a different registration.
     IdempotencyConflict(String),
+    /// The asset is in the trash: restore it first.
+    InTrash,
+    /// Only an asset in the trash can be restored or purged.
+    NotInTrash,
+    /// An expiry purge of an asset whose time has not come (it was restored and
+    /// trashed again, say).
+    NotDue,
 }
 
 /// What happened to an asset, as a tenant's event feed tells it.
@@ -225,6 +250,9 @@ pub enum AssetEventKind {
     VersionAdded,
     RolledBack,
     Updated,
+    Trashed,
+    Restored,
+    Purged,
 }
 
 impl AssetEventKind {
@@ -234,6 +262,9 @@ impl AssetEventKind {
             AssetEventKind::VersionAdded => "version_added",
             AssetEventKind::RolledBack => "rolled_back",
             AssetEventKind::Updated => "updated",
+            AssetEventKind::Trashed => "trashed",
+            AssetEventKind::Restored => "restored",
+            AssetEventKind::Purged => "purged",
         }
     }
 }
@@ -261,6 +292,9 @@ pub struct AssetStats {
     pub bytes: u64,
 }
 
+/// How long an asset stays in the trash unless its tenant says otherwise (7 days).
+pub const DEFAULT_TRASH_RETENTION_SECS: u64 = 7 * 24 * 3600;
+
 /// Longest name, project, status, tag key or value, role.
 pub const MAX_LABEL: usize = 256;
 /// Largest free-form metadata (`MediaMeta::extra`), in bytes.
@@ -281,6 +315,7 @@ pub fn valid_label(s: &str) -> bool {
 const ASSET: u8 = b'a';
 const VERSION: u8 = b'v';
 const IDEMPOTENCY: u8 = b'i';
+const RETENTION: u8 = b'r';
 
 const BY_TENANT: u8 = b'T';
 const BY_TYPE: u8 = b'M';
@@ -288,6 +323,10 @@ const BY_PROJECT: u8 = b'P';
 const BY_STATUS: u8 = b'S';
 const BY_TAG: u8 = b'G';
 const STATS: u8 = b's';
+const TRASH: u8 = b'X';
+const DUE: u8 = b'x';
+const OBJECT_REF: u8 = b'O';
+const CONTENT: u8 = b'H';
 
 pub(crate) fn asset_key(id: &str) -> Vec<u8> {
     [&[ASSET], id.as_bytes()].concat()
@@ -308,6 +347,101 @@ pub(crate) fn idempotency_key(tenant: &str, key: &str) -> Vec<u8> {
     [&[IDEMPOTENCY], tenant.as_bytes(), b"\0", key.as_bytes()].concat()
 }
 
+/// `sm_assets` key of `tenant`'s trash retention (seconds).
+pub(crate) fn retention_key(tenant: &str) -> Vec<u8> {
+    [&[RETENTION], tenant.as_bytes()].concat()
+}
+
+/// `sm_asset_index` prefix of the trash's purge order: `x[purge_at: u64 BE][id]`.
+pub(crate) const DUE_ENTRIES: &[u8] = &[DUE];
+
+/// `sm_asset_index` prefix of the entries of every asset version (and rendition)
+/// that points at object version `o`: `O[bucket_len: u8][bucket][key_len: u16 BE][key]
+/// [vid_len: u8][version id]`, then `[asset id]\0[number: u32 BE][slot: u8]`.
+pub(crate) fn object_ref_prefix(o: &ObjectRef) -> Vec<u8> {
+    let vid = o.version_id.as_deref().unwrap_or("");
+    let mut k = vec![OBJECT_REF];
+    k.push(o.bucket.len() as u8);
+    k.extend_from_slice(o.bucket.as_bytes());
+    k.extend_from_slice(&(o.key.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    k.extend_from_slice(o.key.as_bytes());
+    k.push(vid.len() as u8);
+    k.extend_from_slice(vid.as_bytes());
+    k
+}
+
+/// `sm_asset_index` prefix of `tenant`'s versions holding content `sha256` (hex) of
+/// `size` bytes: `H<tenant>\0[sha256: 32 bytes][size: u64 BE]`, then `[asset id]\0
+/// [number: u32 BE]`. `None` for a malformed hash.
+pub fn content_prefix(tenant: &str, sha256: &str, size: Option<u64>) -> Option<Vec<u8>> {
+    let raw = hex_bytes(sha256)?;
+    let mut k = head(CONTENT, tenant);
+    k.extend_from_slice(&raw);
+    if let Some(n) = size {
+        k.extend_from_slice(&n.to_be_bytes());
+    }
+    Some(k)
+}
+
+/// The prefix of every content entry of `tenant`.
+pub fn contents_prefix(tenant: &str) -> Vec<u8> {
+    head(CONTENT, tenant)
+}
+
+/// (sha256 hex, size, asset id, number) of a content entry of `tenant`.
+pub fn parse_content(tenant: &str, k: &[u8]) -> Option<(String, u64, String, u32)> {
+    let rest = k.strip_prefix(head(CONTENT, tenant).as_slice())?;
+    let sha = rest.get(..32)?;
+    let size = u64::from_be_bytes(rest.get(32..40)?.try_into().ok()?);
+    let tail = rest.get(40..)?;
+    let (id, number) = tail.split_at(tail.len().checked_sub(5)?);
+    let number = u32::from_be_bytes(number.get(1..5)?.try_into().ok()?);
+    Some((hex_string(sha), size, String::from_utf8(id.to_vec()).ok()?, number))
+}
+
+fn hex_bytes(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Every object version `v` points at: its object, then its renditions'.
+pub fn objects_of(v: &AssetVersion) -> impl Iterator<Item = &ObjectRef> {
+    std::iter::once(&v.object).chain(v.renditions.iter().map(|r| &r.object))
+}
+
+/// The index entries of version `v` of asset `id` of `tenant`: one per object it
+/// points at, and one for its content.
+pub(crate) fn version_entries(tenant: &str, id: &str, v: &AssetVersion) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = objects_of(v)
+        .enumerate()
+        .map(|(slot, o)| {
+            let mut k = object_ref_prefix(o);
+            k.extend_from_slice(id.as_bytes());
+            k.push(0);
+            k.extend_from_slice(&v.number.to_be_bytes());
+            k.push(slot as u8);
+            k
+        })
+        .collect();
+    if let Some(mut k) = v.sha256.as_deref().and_then(|s| content_prefix(tenant, s, Some(v.size))) {
+        k.extend_from_slice(id.as_bytes());
+        k.push(0);
+        k.extend_from_slice(&v.number.to_be_bytes());
+        out.push(k);
+    }
+    out
+}
+
 fn head(kind: u8, tenant: &str) -> Vec<u8> {
     [&[kind], tenant.as_bytes(), b"\0"].concat()
 }
@@ -322,6 +456,8 @@ fn label(mut k: Vec<u8>, s: &str) -> Vec<u8> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IndexScan {
     Tenant,
+    /// The tenant's trash, by the time each asset was trashed.
+    Trash,
     MediaType(MediaType),
     Project(String),
     Status(String),
@@ -333,6 +469,7 @@ pub enum IndexScan {
 pub fn index_prefix(tenant: &str, scan: &IndexScan) -> Vec<u8> {
     match scan {
         IndexScan::Tenant => head(BY_TENANT, tenant),
+        IndexScan::Trash => head(TRASH, tenant),
         IndexScan::MediaType(t) => {
             let mut k = head(BY_TYPE, tenant);
             k.push(t.code());
@@ -393,8 +530,14 @@ pub(crate) fn record_event(tx: &mut Tx, tenant: &str, e: AssetEvent) -> Result<(
     tx.write(Table::AssetEvents, event_key(tenant, tx.at), &e)
 }
 
-/// Every index entry of `a`.
+/// Every index entry of `a` (not those of its versions): a trashed asset is only in
+/// the trash and in the purge order.
 fn entries(a: &Asset) -> Vec<Vec<u8>> {
+    if let (Some(trashed), Some(due)) = (a.trashed_at, a.purge_at) {
+        let in_trash = [index_prefix(&a.tenant, &IndexScan::Trash), position(trashed, &a.id)].concat();
+        let in_order = [DUE_ENTRIES, &position(due, &a.id)].concat();
+        return vec![in_trash, in_order];
+    }
     let at = position(a.created, &a.id);
     let mut scans = vec![IndexScan::Tenant, IndexScan::MediaType(a.media_type), IndexScan::Status(a.status.clone())];
     scans.extend(a.project.clone().map(IndexScan::Project));
@@ -427,10 +570,10 @@ pub(crate) fn reindex(tx: &mut Tx, before: Option<&Asset>, after: Option<&Asset>
     for k in new.iter().filter(|k| !old.contains(k)) {
         tx.set(Table::AssetIndex, k.clone(), Some(Vec::new()));
     }
-    if let Some(b) = before {
+    if let Some(b) = before.filter(|b| b.trashed_at.is_none()) {
         add_stats(tx, b, -1)?;
     }
-    if let Some(a) = after {
+    if let Some(a) = after.filter(|a| a.trashed_at.is_none()) {
         add_stats(tx, a, 1)?;
     }
     Ok(())
@@ -442,6 +585,7 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     let mut stats: BTreeMap<Vec<u8>, AssetStats> = BTreeMap::new();
     let mut batch = sled::Batch::default();
     let mut n = 0u64;
+    let mut tenants: BTreeMap<String, String> = BTreeMap::new();
     for item in t.tree(Table::Assets).scan_prefix(ASSET_RECORDS) {
         let (_, v) = item?;
         let a: Asset = bincode::deserialize(&v)?;
@@ -449,9 +593,22 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
             batch.insert(k, Vec::new());
             n += 1;
         }
-        let s = stats.entry(stats_key(&a.tenant, a.media_type)).or_default();
-        s.count += 1;
-        s.bytes += a.latest_size;
+        if a.trashed_at.is_none() {
+            let s = stats.entry(stats_key(&a.tenant, a.media_type)).or_default();
+            s.count += 1;
+            s.bytes += a.latest_size;
+        }
+        tenants.insert(a.id.clone(), a.tenant.clone());
+    }
+    for item in t.tree(Table::Assets).scan_prefix([VERSION]) {
+        let (k, v) = item?;
+        let Some(id) = k.get(1..k.len().saturating_sub(5)).and_then(|b| std::str::from_utf8(b).ok()) else { continue };
+        let Some(tenant) = tenants.get(id) else { continue };
+        let v: AssetVersion = bincode::deserialize(&v)?;
+        for e in version_entries(tenant, id, &v) {
+            batch.insert(e, Vec::new());
+            n += 1;
+        }
     }
     for (k, s) in stats {
         batch.insert(k, bincode::serialize(&s)?);

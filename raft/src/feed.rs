@@ -190,10 +190,19 @@ pub enum Change {
         version: u32,
         rollback_of: Option<u32>,
     },
-    /// Asset `id`'s descriptive fields changed.
+    /// Asset `id`'s descriptive fields changed, or it went into the trash or out of it.
     AssetUpdated {
         tenant: String,
         id: String,
+    },
+    /// Asset `id` was purged; the object versions only it pointed at were deleted.
+    AssetPurged {
+        tenant: String,
+        id: String,
+    },
+    /// A tenant's trash retention changed.
+    TrashRetentionSet {
+        tenant: String,
     },
 }
 
@@ -300,7 +309,11 @@ impl Change {
             Command::RollbackAsset { id, to, .. } => {
                 Change::AssetVersionAdded { tenant: String::new(), id: id.clone(), version: 0, rollback_of: Some(*to) }
             }
-            Command::UpdateAsset { id, .. } => Change::AssetUpdated { tenant: String::new(), id: id.clone() },
+            Command::UpdateAsset { id, .. } | Command::TrashAsset { id, .. } | Command::RestoreAsset { id, .. } => {
+                Change::AssetUpdated { tenant: String::new(), id: id.clone() }
+            }
+            Command::PurgeAsset { id, .. } => Change::AssetPurged { tenant: String::new(), id: id.clone() },
+            Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },
         }
     }
 
@@ -315,6 +328,7 @@ impl Change {
                     Change::AssetVersionAdded { tenant, id, version: o.version, rollback_of }
                 }
                 Change::AssetUpdated { .. } => Change::AssetUpdated { tenant, id },
+                Change::AssetPurged { .. } => Change::AssetPurged { tenant, id },
                 other => other,
             };
         }

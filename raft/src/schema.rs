@@ -396,6 +396,30 @@ pub enum Command {
         patch: crate::assets::AssetPatch,
         at: Nanos,
     },
+    /// Puts asset `id` in its tenant's trash, to be purged after the tenant's
+    /// retention.
+    TrashAsset {
+        id: String,
+        at: Nanos,
+    },
+    /// Takes asset `id` out of the trash.
+    RestoreAsset {
+        id: String,
+        at: Nanos,
+    },
+    /// Purges trashed asset `id`: its records, and each object version it pointed at
+    /// that nothing else points at (object lock permitting). `due`: only if its purge
+    /// time has come.
+    PurgeAsset {
+        id: String,
+        at: Nanos,
+        due: bool,
+    },
+    /// How long `tenant`'s trashed assets stay before they are purged.
+    SetTrashRetention {
+        tenant: String,
+        secs: u64,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).

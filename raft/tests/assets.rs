@@ -31,6 +31,8 @@ fn asset(tenant: &str, name: &str, t: MediaType, created: Nanos) -> Asset {
         versions: 0,
         latest_size: 0,
         idempotency_key: None,
+        trashed_at: None,
+        purge_at: None,
     }
 }
 
@@ -237,4 +239,73 @@ async fn every_query_is_an_index_scan_and_stats_stay_exact() {
     assert_eq!(ids(&s, &query("studio", IndexScan::Status("archived".into()))), videos[..1]);
     assert_eq!(stats(&s, "studio", MediaType::Video), (10, 40));
     assert_eq!(stats(&s, "studio", MediaType::Audio), (10, 40));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trash_restore_and_purge_free_only_what_nothing_else_points_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    setup(&s).await;
+    let reg = |name: &str, key: &str, at: Nanos| Command::PutAsset {
+        asset: Asset { idempotency_key: Some(format!("k-{name}")), ..asset("studio", name, MediaType::Video, at) },
+        version: Some(ver(obj("media", key), at)),
+    };
+    let a = made(&s, reg("A", "cut1.mov", 10)).await.id;
+    made(&s, Command::AddAssetVersion { id: a.clone(), version: ver(obj("media", "cut2.mov"), 11), if_versions: None })
+        .await;
+    let b = made(&s, reg("B", "cut1.mov", 12)).await.id;
+    let c = made(&s, reg("C", "poster.jpg", 13)).await.id;
+    assert_eq!(stats(&s, "studio", MediaType::Video), (3, 8 + 4 + 2));
+
+    // Trashed: out of the lists and the stats, into the trash; nothing changes it there.
+    let trashed = made(&s, Command::TrashAsset { id: a.clone(), at: 100 }).await;
+    assert_eq!(trashed.id, a);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tenant)), [b.clone(), c.clone()]);
+    assert_eq!(ids(&s, &query("studio", IndexScan::Trash)), [a.as_str()]);
+    assert_eq!(stats(&s, "studio", MediaType::Video), (2, 6));
+    let rec = s.asset(&a).unwrap().unwrap();
+    let week = 7 * 24 * 3600 * 1_000_000_000;
+    assert_eq!((rec.trashed_at, rec.purge_at), (Some(100), Some(100 + week)));
+    let patch = AssetPatch { status: Some("x".into()), ..Default::default() };
+    assert_eq!(refusal(&s, Command::UpdateAsset { id: a.clone(), patch, at: 101 }).await, AssetRefusal::InTrash);
+    assert_eq!(refusal(&s, Command::TrashAsset { id: a.clone(), at: 101 }).await, AssetRefusal::InTrash);
+    assert_eq!(refusal(&s, Command::RestoreAsset { id: b.clone(), at: 101 }).await, AssetRefusal::NotInTrash);
+    assert_eq!(refusal(&s, Command::PurgeAsset { id: b.clone(), at: 101, due: false }).await, AssetRefusal::NotInTrash);
+
+    // Restored where it was; trashed again; an expiry purge before its time is refused.
+    made(&s, Command::RestoreAsset { id: a.clone(), at: 200 }).await;
+    assert_eq!(ids(&s, &query("studio", IndexScan::Tenant)), [a.clone(), b.clone(), c.clone()]);
+    assert_eq!(stats(&s, "studio", MediaType::Video), (3, 14));
+    made(&s, Command::TrashAsset { id: a.clone(), at: 300 }).await;
+    let early = Command::PurgeAsset { id: a.clone(), at: 300 + week - 1, due: true };
+    assert_eq!(refusal(&s, early).await, AssetRefusal::NotDue);
+
+    // The purge: cut2.mov was only A's and goes; cut1.mov is still B's and stays.
+    let p = made(&s, Command::PurgeAsset { id: a.clone(), at: 300 + week, due: true }).await;
+    assert_eq!((p.objects_deleted, p.objects_kept), (1, 1));
+    assert!(s.get_object("media", "cut2.mov").unwrap().is_none());
+    assert!(s.get_object("media", "cut1.mov").unwrap().is_some());
+    assert!(s.asset(&a).unwrap().is_none() && s.asset_version(&a, 1).unwrap().is_none());
+    assert!(ids(&s, &query("studio", IndexScan::Trash)).is_empty());
+    // Its idempotency key is free again.
+    let again = made(&s, reg("A", "cut1.mov", 400)).await;
+    assert!(!again.replayed && again.id != a);
+
+    // A tenant's own retention: zero seconds purges at once when due.
+    let r = s.propose(Command::SetTrashRetention { tenant: "studio".into(), secs: 0 }).await.unwrap();
+    assert_eq!(r, CommandResult::Ok);
+    made(&s, Command::TrashAsset { id: c.clone(), at: 500 }).await;
+    assert_eq!(s.asset(&c).unwrap().unwrap().purge_at, Some(500));
+    let p = made(&s, Command::PurgeAsset { id: c.clone(), at: 500, due: true }).await;
+    assert_eq!((p.objects_deleted, p.objects_kept), (1, 0));
+    assert!(s.get_object("media", "poster.jpg").unwrap().is_none());
+
+    // The feed tells it all, in order.
+    let kinds: Vec<AssetEventKind> =
+        s.asset_events("studio", None, 100).unwrap().into_iter().map(|(_, e)| e.kind).collect();
+    use AssetEventKind::*;
+    assert_eq!(
+        kinds,
+        [Created, VersionAdded, Created, Created, Trashed, Restored, Trashed, Purged, Created, Trashed, Purged]
+    );
 }

@@ -438,3 +438,81 @@ async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trash_restore_purge_and_expiry_free_storage_once_nothing_points_at_it() {
+    within(240, async {
+        let cluster = TestCluster::start(3);
+        let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
+        let root = (ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+        cli_as(&eps[0], root, &["tenant", "create", "Studio", "--id", "studio"]);
+        let key = cli_as(&eps[0], root, &["key", "create", "--tenant", "studio", "--name", "ed"]);
+        let (kid, ksec) = creds_of(&key);
+        let k = (kid.as_str(), ksec.as_str());
+        let s3 = ClientBuilder::new(&eps[0]).credentials(k.0, k.1).build();
+        s3.create_bucket().bucket("media").send().await.unwrap();
+        for (key, len) in [("shared.mov", 64 * KIB), ("only.mov", 96 * KIB)] {
+            let body = ByteStream::from(random_bytes(len as u64, len));
+            s3.put_object().bucket("media").key(key).body(body).send().await.unwrap();
+        }
+        let reg = |name: &'static str, key: &'static str| {
+            let ep = eps[0].clone();
+            async move {
+                let body = json!({"name": name, "media_type": "video", "version": {"object": {"bucket": "media", "key": key}}});
+                let got = expect("register", v1(&ep, k, "POST", "assets", body).await, 201);
+                got["id"].as_str().unwrap().to_string()
+            }
+        };
+        let a = reg("A", "shared.mov").await;
+        let b = reg("B", "shared.mov").await;
+        let c = reg("C", "only.mov").await;
+
+        // Into the trash: out of the list and the stats, into the trash's list.
+        let t = cli_as(&eps[1], k, &["asset", "rm", &a]);
+        assert!(t["trashed_at"].is_string() && t["purge_at"].is_string(), "{t}");
+        let listed = cli_as(&eps[2], k, &["asset", "ls"]);
+        let names: Vec<&str> = listed.as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+        assert_eq!(names, [b.as_str(), c.as_str()]);
+        let trash = cli_as(&eps[2], k, &["asset", "ls", "--trash"]);
+        assert_eq!(trash.as_array().unwrap().len(), 1);
+        assert_eq!(trash[0]["id"].as_str(), Some(a.as_str()));
+        assert_eq!(cli_as(&eps[0], k, &["asset", "stats"])["total"]["count"], 2);
+        let patch = error_of(v1(&eps[0], k, "PATCH", &format!("assets/{a}"), json!({"status": "x"})).await);
+        assert_eq!(patch, (409, "AssetInTrash".into(), String::new()));
+        let not_trashed = error_of(v1(&eps[0], k, "POST", &format!("assets/{b}/purge"), Value::Null).await);
+        assert_eq!(not_trashed.1, "AssetNotInTrash");
+
+        // Restored where it was; trashed again and purged by hand: the object B still
+        // points at stays.
+        cli_as(&eps[1], k, &["asset", "restore", &a]);
+        assert_eq!(cli_as(&eps[0], k, &["asset", "stats"])["total"]["count"], 3);
+        cli_as(&eps[1], k, &["asset", "rm", &a]);
+        let p = cli_as(&eps[2], k, &["asset", "purge", &a]);
+        assert_eq!((p["objects_deleted"].as_u64(), p["objects_kept"].as_u64()), (Some(0), Some(1)));
+        assert_eq!(v1(&eps[0], k, "GET", &format!("assets/{a}"), Value::Null).await.0, 404);
+        s3.head_object().bucket("media").key("shared.mov").send().await.expect("still B's");
+
+        // A retention of zero: the leader's worker purges C soon after it is trashed,
+        // deleting only.mov and giving its bytes back to the tenant.
+        let used = || async { cli_as(&eps[0], root, &["tenant", "info", "studio"])["used"]["bytes"].as_u64().unwrap() };
+        let before = used().await;
+        let r = cli_as(&eps[0], k, &["asset", "trash-retention", "--set", "0s"]);
+        assert_eq!(r["retention_secs"], 0);
+        cli_as(&eps[1], k, &["asset", "rm", &c]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while v1(&eps[2], k, "GET", &format!("assets/{c}"), Value::Null).await.0 != 404 {
+            assert!(std::time::Instant::now() < deadline, "the trash worker never purged the asset");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let gone = s3.head_object().bucket("media").key("only.mov").send().await;
+        assert!(gone.is_err(), "the object only C pointed at is deleted");
+        assert_eq!(used().await, before - 96 * KIB as u64);
+        let feed = expect("feed", v1(&eps[0], k, "GET", "assets/events?limit=100", Value::Null).await, 200);
+        let kinds: Vec<&str> = feed["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["created", "created", "created", "trashed", "restored", "trashed", "purged", "trashed", "purged"]
+        );
+    })
+    .await;
+}

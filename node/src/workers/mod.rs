@@ -10,6 +10,8 @@
 //!   `multipart_expiry_secs` (each node).
 //! - `usage_history.rs`: tenant usage sampling, once per `usage_sample_secs` (Raft
 //!   leader only, through a Raft command).
+//! - `asset_trash.rs`: purging trashed assets whose tenant's retention has passed
+//!   (Raft leader only, through the object layer).
 //! - Lifecycle (not yet): expiring and transitioning objects by the bucket's lifecycle
 //!   rules will be a worker here, beside upload expiry, going through the object layer
 //!   as upload expiry does.
@@ -22,6 +24,7 @@
 //! SIGHUP is the front's (`crate::front`), the accept loop the transport's, and a
 //! cluster member waiting for its root key is start-up (`crate::credentials`).
 
+mod asset_trash;
 pub mod durability;
 mod uploads;
 mod usage_history;
@@ -58,6 +61,7 @@ pub fn start(
         },
         shutdown.clone(),
     );
+    tokio::spawn(asset_trash::expire(store.clone(), shutdown.clone()));
     tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown.clone()));
     tokio::spawn(usage_history::sample(meta_for_history, Duration::from_secs(cfg.usage_sample_secs), shutdown));
     durability

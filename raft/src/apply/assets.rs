@@ -4,10 +4,12 @@
 //! (their size and ETag are taken from the object versions, never from the request),
 //! the chain's numbering, and idempotent registration.
 
+use super::versions as object_versions;
 use super::versions::{locate, Located};
 use crate::assets::{
-    asset_key, idempotency_key, record_event, reindex, version_key, Asset, AssetEvent, AssetEventKind, AssetOutcome,
-    AssetPatch, AssetRefusal, AssetVersion, ObjectRef,
+    asset_key, idempotency_key, object_ref_prefix, objects_of, record_event, reindex, retention_key, version_entries,
+    version_key, versions_prefix, Asset, AssetEvent, AssetEventKind, AssetOutcome, AssetPatch, AssetRefusal,
+    AssetVersion, ObjectRef, DEFAULT_TRASH_RETENTION_SECS,
 };
 use crate::error::MetaError;
 use crate::keys::tenant_key;
@@ -20,7 +22,24 @@ fn refused(r: AssetRefusal) -> Result<CommandResult, MetaError> {
 }
 
 fn outcome(a: &Asset, version: u32, replayed: bool) -> CommandResult {
-    CommandResult::Asset(AssetOutcome { tenant: a.tenant.clone(), id: a.id.clone(), version, replayed })
+    CommandResult::Asset(AssetOutcome {
+        tenant: a.tenant.clone(),
+        id: a.id.clone(),
+        version,
+        replayed,
+        freed: Vec::new(),
+        objects_deleted: 0,
+        objects_kept: 0,
+    })
+}
+
+/// Asset `id`, unless it is missing or in the trash.
+fn live(tx: &Tx, id: &str) -> Result<Result<Asset, AssetRefusal>, MetaError> {
+    Ok(match get(tx, id)? {
+        None => Err(AssetRefusal::NoSuchAsset(id.to_string())),
+        Some(a) if a.trashed_at.is_some() => Err(AssetRefusal::InTrash),
+        Some(a) => Ok(a),
+    })
 }
 
 pub(crate) fn get(tx: &Tx, id: &str) -> Result<Option<Asset>, MetaError> {
@@ -75,6 +94,9 @@ fn append(
     tx.write(Table::Assets, version_key(&a.id, v.number), &v)?;
     tx.write(Table::Assets, asset_key(&a.id), &a)?;
     reindex(tx, before, Some(&a))?;
+    for k in version_entries(&a.tenant, &a.id, &v) {
+        tx.set(Table::AssetIndex, k, Some(Vec::new()));
+    }
     let event = AssetEvent { kind, asset: a.id.clone(), version: v.number, at: v.created };
     record_event(tx, &a.tenant, event)?;
     Ok(outcome(&a, v.number, false))
@@ -112,7 +134,7 @@ pub(super) fn put(tx: &mut Tx, mut asset: Asset, version: Option<AssetVersion>) 
         None => None,
     };
     asset.id = format!("{:016x}{:08x}", tx.at.0, tx.at.1);
-    (asset.versions, asset.latest_size) = (0, 0);
+    (asset.versions, asset.latest_size, asset.trashed_at, asset.purge_at) = (0, 0, None, None);
     if let Some(k) = idem {
         tx.set(Table::Assets, k, Some(asset.id.clone().into_bytes()));
     }
@@ -151,7 +173,10 @@ pub(super) fn add_version(
     version: AssetVersion,
     if_versions: Option<u32>,
 ) -> Result<CommandResult, MetaError> {
-    let Some(a) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    let a = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
     if if_versions.is_some_and(|n| n != a.versions) {
         return refused(AssetRefusal::ChainMoved { versions: a.versions });
     }
@@ -164,7 +189,10 @@ pub(super) fn add_version(
 
 /// RollbackAsset: a new version repeating version `to`. Its object must still exist.
 pub(super) fn rollback(tx: &mut Tx, id: String, to: u32, at: Nanos, by: String) -> Result<CommandResult, MetaError> {
-    let Some(a) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    let a = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
     let Some(old) = tx.read::<AssetVersion>(Table::Assets, &version_key(&id, to))? else {
         return refused(AssetRefusal::NoSuchVersion(to));
     };
@@ -178,7 +206,10 @@ pub(super) fn rollback(tx: &mut Tx, id: String, to: u32, at: Nanos, by: String) 
 
 /// UpdateAsset.
 pub(super) fn update(tx: &mut Tx, id: String, patch: AssetPatch, at: Nanos) -> Result<CommandResult, MetaError> {
-    let Some(before) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    let before = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
     let mut a = before.clone();
     let AssetPatch { name, project, status, tags, machine_tags, meta } = patch;
     if let Some(v) = name {
@@ -204,4 +235,107 @@ pub(super) fn update(tx: &mut Tx, id: String, patch: AssetPatch, at: Nanos) -> R
     reindex(tx, Some(&before), Some(&a))?;
     record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Updated, asset: id, version: 0, at })?;
     Ok(outcome(&a, 0, false))
+}
+
+/// TrashAsset: out of every list but the trash, out of the stats; purged once its
+/// tenant's retention has passed.
+pub(super) fn trash(tx: &mut Tx, id: String, at: Nanos) -> Result<CommandResult, MetaError> {
+    let before = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
+    let secs: u64 = tx.read(Table::Assets, &retention_key(&before.tenant))?.unwrap_or(DEFAULT_TRASH_RETENTION_SECS);
+    let mut a = before.clone();
+    a.trashed_at = Some(at);
+    a.purge_at = Some(at.saturating_add(Nanos::try_from(secs.saturating_mul(1_000_000_000)).unwrap_or(Nanos::MAX)));
+    a.updated = a.updated.max(at);
+    tx.write(Table::Assets, asset_key(&id), &a)?;
+    reindex(tx, Some(&before), Some(&a))?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Trashed, asset: id, version: 0, at })?;
+    Ok(outcome(&a, 0, false))
+}
+
+/// RestoreAsset: back from the trash, where it was.
+pub(super) fn restore(tx: &mut Tx, id: String, at: Nanos) -> Result<CommandResult, MetaError> {
+    let Some(before) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    if before.trashed_at.is_none() {
+        return refused(AssetRefusal::NotInTrash);
+    }
+    let mut a = before.clone();
+    (a.trashed_at, a.purge_at) = (None, None);
+    a.updated = a.updated.max(at);
+    tx.write(Table::Assets, asset_key(&id), &a)?;
+    reindex(tx, Some(&before), Some(&a))?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Restored, asset: id, version: 0, at })?;
+    Ok(outcome(&a, 0, false))
+}
+
+/// PurgeAsset: the asset's records go, and each object version it pointed at is
+/// deleted for good unless another asset still points at it or object lock keeps it.
+/// `due`: only if its purge time has come (the expiry worker's purge).
+pub(super) fn purge(tx: &mut Tx, id: String, at: Nanos, due: bool) -> Result<CommandResult, MetaError> {
+    let Some(a) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    let Some(purge_at) = a.purge_at.filter(|_| a.trashed_at.is_some()) else {
+        return refused(AssetRefusal::NotInTrash);
+    };
+    if due && purge_at > at {
+        return refused(AssetRefusal::NotDue);
+    }
+    let versions: Vec<AssetVersion> = tx
+        .scan_prefix(Table::Assets, &versions_prefix(&id))?
+        .values()
+        .map(|v| bincode::deserialize(v))
+        .collect::<Result<_, _>>()?;
+    let mut objects: Vec<ObjectRef> = Vec::new();
+    for v in &versions {
+        for k in version_entries(&a.tenant, &id, v) {
+            tx.remove(Table::AssetIndex, k);
+        }
+        tx.remove(Table::Assets, version_key(&id, v.number));
+        for o in objects_of(v) {
+            if !objects.contains(o) {
+                objects.push(o.clone());
+            }
+        }
+    }
+    let mut out = AssetOutcome {
+        tenant: a.tenant.clone(),
+        id: id.clone(),
+        version: 0,
+        replayed: false,
+        freed: Vec::new(),
+        objects_deleted: 0,
+        objects_kept: 0,
+    };
+    for o in objects {
+        if tx.has_prefix(Table::AssetIndex, &object_ref_prefix(&o))? {
+            out.objects_kept += 1;
+            continue;
+        }
+        let r = object_versions::delete_version(tx, o.bucket, o.key, o.version_id, None, at, false)?;
+        match r {
+            CommandResult::Versioned { freed, .. } => {
+                out.objects_deleted += 1;
+                out.freed.extend(freed);
+            }
+            _ => out.objects_kept += 1,
+        }
+    }
+    if let Some(k) = &a.idempotency_key {
+        tx.remove(Table::Assets, idempotency_key(&a.tenant, k));
+    }
+    tx.remove(Table::Assets, asset_key(&id));
+    reindex(tx, Some(&a), None)?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Purged, asset: id, version: 0, at })?;
+    Ok(CommandResult::Asset(out))
+}
+
+/// SetTrashRetention: how long `tenant`'s trashed assets stay (for those trashed from
+/// now on).
+pub(super) fn set_retention(tx: &mut Tx, tenant: String, secs: u64) -> Result<CommandResult, MetaError> {
+    if tx.read::<Tenant>(Table::Tenancy, &tenant_key(&tenant))?.is_none() {
+        return refused(AssetRefusal::NoSuchTenant(tenant));
+    }
+    tx.write(Table::Assets, retention_key(&tenant), &secs)?;
+    Ok(CommandResult::Ok)
 }

@@ -4,8 +4,9 @@
 
 use super::{decode, MetaStore};
 use crate::assets::{
-    asset_key, event_key, event_position, events_prefix, index_prefix, parse_position, position, stats_key,
-    version_key, versions_prefix, Asset, AssetEvent, AssetStats, AssetVersion, IndexScan, MediaType,
+    asset_key, event_key, event_position, events_prefix, index_prefix, parse_position, position, retention_key,
+    stats_key, version_key, versions_prefix, Asset, AssetEvent, AssetStats, AssetVersion, IndexScan, MediaType,
+    DEFAULT_TRASH_RETENTION_SECS, DUE_ENTRIES,
 };
 use crate::error::MetaError;
 use crate::schema::Nanos;
@@ -122,5 +123,26 @@ impl MetaStore {
             }
         }
         Ok(out)
+    }
+
+    /// The trashed assets whose purge is due at `now`, oldest first, at most `max`:
+    /// one range scan of the purge order.
+    pub fn assets_due(&self, now: Nanos, max: usize) -> Result<Vec<String>, MetaError> {
+        let inner = self.inner();
+        let end = [DUE_ENTRIES, &position(now, "\u{10FFFF}")].concat();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::AssetIndex).range(DUE_ENTRIES.to_vec()..end).take(max) {
+            let (k, _) = item?;
+            if let Some((_, id)) = k.get(DUE_ENTRIES.len()..).and_then(parse_position) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How long `tenant`'s trashed assets stay, in seconds.
+    pub fn trash_retention(&self, tenant: &str) -> Result<u64, MetaError> {
+        let v: Option<u64> = decode(self.inner().trees.tree(Table::Assets).get(retention_key(tenant))?)?;
+        Ok(v.unwrap_or(DEFAULT_TRASH_RETENTION_SECS))
     }
 }

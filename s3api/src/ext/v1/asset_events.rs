@@ -60,6 +60,7 @@ async fn next_change(sub: &mut Subscription, tenant: &str) {
             Change::AssetCreated { tenant: t, .. }
             | Change::AssetVersionAdded { tenant: t, .. }
             | Change::AssetUpdated { tenant: t, .. }
+            | Change::AssetPurged { tenant: t, .. }
                 if t == tenant =>
             {
                 return;

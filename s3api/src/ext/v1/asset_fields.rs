@@ -248,6 +248,8 @@ pub(super) fn asset_out(a: &Asset, latest: Option<&AssetVersion>) -> api::AssetI
         created_by: a.created_by.clone(),
         versions: a.versions,
         latest: latest.map(version_out),
+        trashed_at: a.trashed_at.map(rfc3339),
+        purge_at: a.purge_at.map(rfc3339),
     }
 }
 

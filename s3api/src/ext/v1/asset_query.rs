@@ -115,8 +115,14 @@ fn decode_cursor(print: [u8; 8], c: &str) -> Result<(Nanos, String), AdminError>
     Ok((created, String::from_utf8(raw[16..].to_vec()).map_err(|_| bad())?))
 }
 
-/// `GET assets?...`.
-pub(super) fn list(meta: &MetaStore, reach: &AssetReach, query: Option<&str>) -> Result<AssetList, AdminError> {
+/// `GET assets?...`, or with `trash` `GET assets/trash?...` (the trash's index, by
+/// the time each asset went in; the same filters apply).
+pub(super) fn list(
+    meta: &MetaStore,
+    reach: &AssetReach,
+    query: Option<&str>,
+    trash: bool,
+) -> Result<AssetList, AdminError> {
     let mut tenant = None;
     let mut f = Filters { media_type: None, project: None, status: None, tag: None };
     let (mut from, mut until, mut descending, mut cursor, mut limit) = (None, None, false, None, DEFAULT_LIMIT);
@@ -153,7 +159,7 @@ pub(super) fn list(meta: &MetaStore, reach: &AssetReach, query: Option<&str>) ->
     let tenant = tenant_of(meta, reach, tenant)?;
     let mut q = AssetQuery {
         tenant,
-        scan: f.scan(),
+        scan: if trash { IndexScan::Trash } else { f.scan() },
         from,
         until,
         after: None,

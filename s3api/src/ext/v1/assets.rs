@@ -21,8 +21,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use cairn_api::ErrorBody;
 use cairn_api::assets::{
-    AssetInfo, AssetVersionInfo, BatchItem, BatchRegister, BatchRegistered, MAX_BATCH_REGISTER, NewVersion,
-    RegisterAsset, Rollback, UpdateAsset, VersionDiff, VersionList, codes,
+    AssetInfo, AssetVersionInfo, BatchItem, BatchRegister, BatchRegistered, MAX_BATCH_REGISTER, NewVersion, Purged,
+    RegisterAsset, Rollback, TrashRetention, UpdateAsset, VersionDiff, VersionList, codes,
 };
 use cairn_api::tenants::codes::{ACCESS_DENIED, NO_SUCH_TENANT};
 use cairn_object::ObjectError;
@@ -59,6 +59,11 @@ fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
                 format!("the asset's chain holds {versions} versions, not the number if_versions names"),
             )
             .at("if_versions"),
+            AssetRefusal::InTrash => {
+                AdminError::new(409, codes::IN_TRASH, "the asset is in the trash: restore it first")
+            }
+            AssetRefusal::NotInTrash => AdminError::new(409, codes::NOT_IN_TRASH, "the asset is not in the trash"),
+            AssetRefusal::NotDue => AdminError::new(409, codes::NOT_IN_TRASH, "the asset's purge is not due"),
             AssetRefusal::IdempotencyConflict(k) => AdminError::new(
                 409,
                 codes::IDEMPOTENCY_CONFLICT,
@@ -101,7 +106,7 @@ impl V1 {
                 Ok((info, true)) => answer(Ok(info)),
                 Err(e) => answer::<()>(Err(e)),
             },
-            (&Method::GET, []) => answer(asset_query::list(meta, &reach, query)),
+            (&Method::GET, []) => answer(asset_query::list(meta, &reach, query, false)),
             (_, []) => method_not_allowed("GET and POST"),
             (&Method::POST, ["batch"]) => answer(self.register_batch(caller, &reach, body).await),
             (_, ["batch"]) => method_not_allowed("POST"),
@@ -109,6 +114,14 @@ impl V1 {
             (_, ["batch-get"]) => method_not_allowed("POST"),
             (&Method::GET, ["stats"]) => answer(asset_query::stats(meta, &reach, query)),
             (_, ["stats"]) => method_not_allowed("GET"),
+            (&Method::GET, ["trash"]) => answer(asset_query::list(meta, &reach, query, true)),
+            (_, ["trash"]) => method_not_allowed("GET"),
+            (&Method::GET, ["trash", "retention"]) => answer(self.retention(&reach, query, None).await),
+            (&Method::PUT, ["trash", "retention"]) => match read_json::<TrashRetention>(body).await {
+                Ok(r) => answer(self.retention(&reach, query, Some(r)).await),
+                Err(e) => answer::<()>(Err(e)),
+            },
+            (_, ["trash", "retention"]) => method_not_allowed("GET and PUT"),
             (&Method::GET, ["events"]) => answer(asset_events::poll(meta, &reach, query).await),
             (_, ["events"]) => method_not_allowed("GET"),
             (&Method::GET, ["events", "stream"]) => {
@@ -118,7 +131,12 @@ impl V1 {
             (_, ["events", "stream"]) => method_not_allowed("GET"),
             (&Method::GET, [id]) => answer(visible(meta, &reach, id).and_then(|a| describe(meta, &a))),
             (&Method::PATCH, [id]) => answer(self.update(&reach, id, body).await),
-            (_, [_]) => method_not_allowed("GET and PATCH"),
+            (&Method::DELETE, [id]) => answer(self.trash(&reach, id).await),
+            (_, [_]) => method_not_allowed("GET, PATCH and DELETE"),
+            (&Method::POST, [id, "restore"]) => answer(self.restore(&reach, id).await),
+            (_, [_, "restore"]) => method_not_allowed("POST"),
+            (&Method::POST, [id, "purge"]) => answer(self.purge(&reach, id).await),
+            (_, [_, "purge"]) => method_not_allowed("POST"),
             (&Method::GET, [id, "versions"]) => answer(versions(meta, &reach, id, query)),
             (&Method::POST, [id, "versions"]) => created(self.add_version(caller, &reach, id, body).await),
             (_, [_, "versions"]) => method_not_allowed("GET and POST"),
@@ -221,6 +239,8 @@ impl V1 {
             versions: 0,
             latest_size: 0,
             idempotency_key: req.idempotency_key.clone(),
+            trashed_at: None,
+            purge_at: None,
         };
         Ok((asset, version))
     }
@@ -304,6 +324,52 @@ impl V1 {
         settled(meta).await?;
         let a = visible(meta, reach, id)?;
         describe(meta, &a)
+    }
+
+    /// `DELETE assets/ID`: into the trash.
+    async fn trash(&self, reach: &AssetReach, id: &str) -> Result<AssetInfo, AdminError> {
+        let meta = &self.store.meta;
+        visible(meta, reach, id)?;
+        self.store.trash_asset(id, now()).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        describe(meta, &visible(meta, reach, id)?)
+    }
+
+    /// `POST assets/ID/restore`.
+    async fn restore(&self, reach: &AssetReach, id: &str) -> Result<AssetInfo, AdminError> {
+        let meta = &self.store.meta;
+        visible(meta, reach, id)?;
+        self.store.restore_asset(id, now()).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        describe(meta, &visible(meta, reach, id)?)
+    }
+
+    /// `POST assets/ID/purge`.
+    async fn purge(&self, reach: &AssetReach, id: &str) -> Result<Purged, AdminError> {
+        visible(&self.store.meta, reach, id)?;
+        let o = self.store.purge_asset(id, now(), false).await.map_err(|e| asset_error(e, ""))?;
+        Ok(Purged { purged: o.id, objects_deleted: o.objects_deleted, objects_kept: o.objects_kept })
+    }
+
+    /// `GET` (`set`: `None`) or `PUT assets/trash/retention`.
+    async fn retention(
+        &self,
+        reach: &AssetReach,
+        query: Option<&str>,
+        set: Option<TrashRetention>,
+    ) -> Result<TrashRetention, AdminError> {
+        let meta = &self.store.meta;
+        let named = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "tenant")
+            .map(|(_, v)| v.into_owned())
+            .or_else(|| set.as_ref().and_then(|s| s.tenant.clone()));
+        let tenant = asset_query::tenant_of(meta, reach, named)?;
+        if let Some(s) = set {
+            self.store.set_trash_retention(&tenant, s.retention_secs).await.map_err(|e| asset_error(e, ""))?;
+            settled(meta).await?;
+        }
+        let retention_secs = meta.trash_retention(&tenant).map_err(unavailable)?;
+        Ok(TrashRetention { tenant: Some(tenant), retention_secs })
     }
 
     /// `POST assets/ID/versions`.
