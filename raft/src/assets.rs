@@ -519,8 +519,8 @@ pub(crate) fn event_position(k: &[u8]) -> Option<(u64, u32)> {
 pub(crate) fn record_event(tx: &mut Tx, tenant: &str, e: AssetEvent) -> Result<(), MetaError> {
     let cutoff = e.at.saturating_sub(ASSET_EVENTS_KEPT);
     let prefix = events_prefix(tenant);
-    let first = tx.scan_range(Table::AssetEvents, &prefix, &event_key(tenant, tx.at))?;
-    for (k, v) in first.into_iter().take(16) {
+    let first = tx.first_in_range(Table::AssetEvents, &prefix, &event_key(tenant, tx.at), 16)?;
+    for (k, v) in first {
         let old: AssetEvent = bincode::deserialize(&v)?;
         if old.at >= cutoff {
             break;

@@ -152,6 +152,47 @@ impl<'a> Tx<'a> {
         self.scan(table, (Bound::Included(start.to_vec()), Bound::Excluded(end.to_vec())))
     }
 
+    /// The first `n` keys and values from `start` (included) to `end` (excluded),
+    /// overlay applied, in key order, reading no further than it needs.
+    pub fn first_in_range(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+        let ov = &self.ov[table as usize];
+        let mut pending = ov.range(start.to_vec()..end.to_vec()).peekable();
+        let mut stored = self.t.tree(table).range(start..end).peekable();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let next_stored = match stored.peek() {
+                Some(Ok((k, _))) => Some(k.to_vec()),
+                Some(Err(_)) => return Err(stored.next().expect("peeked").expect_err("peeked an error").into()),
+                None => None,
+            };
+            let take_pending = match (pending.peek(), &next_stored) {
+                (Some((pk, _)), Some(sk)) => pk.as_slice() <= sk.as_slice(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_pending {
+                let (pk, pv) = pending.next().expect("peeked");
+                if next_stored.as_deref() == Some(pk.as_slice()) {
+                    stored.next();
+                }
+                if let Some(v) = pv {
+                    out.push((pk.clone(), v.clone()));
+                }
+            } else {
+                let (k, v) = stored.next().expect("peeked")?;
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     fn scan(
         &self,
         table: Table,

@@ -308,4 +308,10 @@ async fn trash_restore_and_purge_free_only_what_nothing_else_points_at() {
         kinds,
         [Created, VersionAdded, Created, Created, Trashed, Restored, Trashed, Purged, Created, Trashed, Purged]
     );
+    // Events older than the feed keeps are dropped, oldest first, as new ones arrive
+    // (up to the first one still kept: the purge above was stamped a week ahead).
+    let late = ASSET_EVENTS_KEPT + 1000;
+    made(&s, Command::PutAsset { asset: asset("studio", "Late", MediaType::Audio, late), version: None }).await;
+    let left: Vec<Nanos> = s.asset_events("studio", None, 100).unwrap().into_iter().map(|(_, e)| e.at).collect();
+    assert_eq!(left, [300 + week, 400, 500, 500, late]);
 }
