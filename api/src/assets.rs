@@ -20,6 +20,9 @@
 //! | `GET assets/trash?tenant=T[&cursor=C][&limit=N]` | | [`AssetList`]: the trash, by the time each went in |
 //! | `GET assets/trash/retention[?tenant=T]` | | [`TrashRetention`] |
 //! | `PUT assets/trash/retention` | [`TrashRetention`] | [`TrashRetention`] |
+//! | `GET assets/content?sha256=X[&size=N][&tenant=T]` | | [`ContentMatches`]: the tenant's versions holding that content (never another tenant's) |
+//! | `GET assets/duplicates?tenant=T[&cursor=C]` | | [`DuplicateReport`]: content held by more than one version |
+//! | `GET assets/uploads?bucket=B&sha256=X[&key=K]` | | [`PendingUploads`]: uploads in progress of that content (marked with `x-amz-meta-cairn-sha256`) and their parts |
 //! | `GET assets/events?tenant=T[&cursor=C][&limit=N][&wait=S]` | | [`AssetEventList`]: the tenant's asset events after the cursor, in commit order; with `wait`, a long poll of up to S seconds (at most 60) |
 //! | `GET assets/events/stream?tenant=T[&cursor=C]` | | Server-Sent Events: one `asset` event per event (`id:` its cursor, `data:` an [`AssetEventInfo`]); a reconnecting `Last-Event-ID` resumes |
 //!
@@ -51,6 +54,8 @@ pub mod codes {
     pub const CHAIN_MOVED: &str = "AssetChainMoved";
     /// The idempotency key was used for another registration.
     pub const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+    /// No version of the tenant holds the content a `content` reference names.
+    pub const NO_SUCH_CONTENT: &str = "NoSuchContent";
     /// The asset is in the trash: restore it before changing it.
     pub const IN_TRASH: &str = "AssetInTrash";
     /// Only a trashed asset can be restored or purged.
@@ -69,6 +74,20 @@ pub struct ObjectRef {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+}
+
+impl ObjectRef {
+    pub fn is_empty(&self) -> bool {
+        self.bucket.is_empty() && self.key.is_empty() && self.version_id.is_none()
+    }
+}
+
+/// Content by its SHA-256 (hex) and size.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentRef {
+    pub sha256: String,
+    pub size: u64,
 }
 
 /// A derived object linked to a version, by role (`thumbnail`, `hls-720p`, `webp`).
@@ -120,11 +139,17 @@ pub struct MachineTag {
     pub confidence: f64,
 }
 
-/// The first or next version of an asset.
+/// The first or next version of an asset: an `object`, or (instant upload) a
+/// `content` reference the tenant already holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersion {
+    #[serde(default, skip_serializing_if = "ObjectRef::is_empty")]
     pub object: ObjectRef,
+    /// Instead of `object`: point at an object version of the tenant that holds these
+    /// bytes already (found by the dedupe index); nothing is uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentRef>,
     /// SHA-256 of the bytes, hex. When absent, the server takes it from the object's
     /// stored SHA-256 checksum, or reads the object to compute it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,3 +396,67 @@ pub struct TrashRetention {
     pub tenant: Option<String>,
     pub retention_secs: u64,
 }
+
+/// One version holding some content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentMatch {
+    pub asset: String,
+    pub version: u32,
+    pub size: u64,
+    pub object: ObjectRef,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentMatches {
+    pub sha256: String,
+    pub matches: Vec<ContentMatch>,
+}
+
+/// One asset version, by asset and number.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    pub asset: String,
+    pub version: u32,
+}
+
+/// Content held by more than one version of a tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateGroup {
+    pub sha256: String,
+    pub size: u64,
+    pub versions: Vec<VersionRef>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateReport {
+    pub groups: Vec<DuplicateGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One stored part of an upload in progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedPart {
+    pub number: u32,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// An upload in progress of some content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: String,
+    pub parts: Vec<UploadedPart>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUploads {
+    pub uploads: Vec<PendingUpload>,
+}
+
+/// The user metadata (`x-amz-meta-cairn-sha256`) that marks an upload with the
+/// SHA-256 of its whole content, so it can be found again by content.
+pub const UPLOAD_SHA256_META: &str = "cairn-sha256";

@@ -1,9 +1,9 @@
 //! `cairn asset put FILE`: hash the file, upload it (one PUT below [`PART`], else a
 //! multipart upload with a progress bar), then register it as a new asset, or as the
-//! next version of `--asset`. Resumable without local state: an upload in progress
-//! for the same key is taken up again when every part it holds matches the file's
-//! bytes at that place (the part's ETag is the MD5 of its bytes), and only the missing
-//! parts are sent.
+//! next version of `--asset`. Resumable without local state: every upload is marked
+//! with the file's SHA-256 (`x-amz-meta-cairn-sha256`), so an interrupted one is found
+//! again by content (`GET /cairn/v1/assets/uploads`), and only the missing parts are
+//! sent.
 
 use crate::admin::v1;
 use crate::asset::{Describe, describe, meta, print_json};
@@ -13,9 +13,10 @@ use crate::tenant::segment;
 use anyhow::Context;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use cairn_api::assets::{AssetInfo, AssetVersionInfo, NewVersion, ObjectRef, RegisterAsset};
+use cairn_api::assets::{
+    AssetInfo, AssetVersionInfo, NewVersion, ObjectRef, PendingUploads, RegisterAsset, UPLOAD_SHA256_META,
+};
 use indicatif::{ProgressBar, ProgressStyle};
-use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -95,52 +96,33 @@ async fn read_part(path: &Path, number: i32, len: u64) -> anyhow::Result<Vec<u8>
     Ok(buf)
 }
 
-fn etag_of(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(Md5::digest(bytes)))
-}
-
-/// An upload in progress for `key` whose every part matches the file, with those
-/// parts; or none.
+/// An upload in progress of this content to `key` (found by the server from the
+/// `cairn-sha256` mark every upload of `put` carries), with the parts it holds that
+/// fit this file's part layout; or none.
 async fn resumable(
-    s3: &aws_sdk_s3::Client,
+    conn: &Connection,
     bucket: &str,
     key: &str,
-    path: &Path,
+    sha256: &str,
     len: u64,
 ) -> anyhow::Result<Option<(String, Vec<CompletedPart>)>> {
-    let uploads =
-        s3.list_multipart_uploads().bucket(bucket).prefix(key).send().await.map_err(|e| sdk("list uploads", e))?;
-    for u in uploads.uploads() {
-        let (Some(k), Some(id)) = (u.key(), u.upload_id()) else { continue };
-        if k != key {
-            continue;
-        }
-        let parts =
-            s3.list_parts().bucket(bucket).key(key).upload_id(id).send().await.map_err(|e| sdk("list parts", e))?;
-        let mut done = Vec::new();
-        let mut all_match = true;
-        for p in parts.parts() {
-            let number = p.part_number().unwrap_or(0);
-            let expected = (number as u64).checked_sub(1).map(|i| i * PART).filter(|s| *s < len);
-            let ok = match expected {
-                Some(start) => {
-                    let want = PART.min(len - start);
-                    p.size() == Some(want as i64)
-                        && p.e_tag() == Some(etag_of(&read_part(path, number, len).await?).as_str())
-                }
-                None => false,
-            };
-            if !ok {
-                all_match = false;
-                break;
-            }
-            done.push(CompletedPart::builder().part_number(number).set_e_tag(p.e_tag().map(String::from)).build());
-        }
-        if all_match && !done.is_empty() {
-            return Ok(Some((id.to_string(), done)));
-        }
-    }
-    Ok(None)
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("bucket", bucket)
+        .append_pair("sha256", sha256)
+        .append_pair("key", key)
+        .finish();
+    let found: PendingUploads = v1::get(conn, &format!("assets/uploads?{q}")).await?;
+    let Some(u) = found.uploads.into_iter().find(|u| u.key == key) else { return Ok(None) };
+    let done = u
+        .parts
+        .iter()
+        .filter(|p| {
+            let start = (u64::from(p.number).saturating_sub(1)) * PART;
+            p.number >= 1 && start < len && p.size == PART.min(len - start)
+        })
+        .map(|p| CompletedPart::builder().part_number(p.number as i32).e_tag(format!("\"{}\"", p.etag)).build())
+        .collect();
+    Ok(Some((u.upload_id, done)))
 }
 
 /// Uploads `path` to `bucket/key`; answers the version id made, if any.
@@ -149,7 +131,7 @@ async fn upload(
     bucket: &str,
     key: &str,
     path: &Path,
-    len: u64,
+    (sha256, len): (&str, u64),
     quiet: bool,
 ) -> anyhow::Result<Option<String>> {
     let s3 = conn.s3()?;
@@ -159,7 +141,7 @@ async fn upload(
         return Ok(out.version_id().map(String::from));
     }
     let parts = len.div_ceil(PART) as i32;
-    let (upload_id, mut done) = match resumable(&s3, bucket, key, path, len).await? {
+    let (upload_id, mut done) = match resumable(conn, bucket, key, sha256, len).await? {
         Some(found) => {
             if !quiet {
                 eprintln!("resuming upload {}: {} of {parts} parts already stored", found.0, found.1.len());
@@ -171,6 +153,7 @@ async fn upload(
                 .create_multipart_upload()
                 .bucket(bucket)
                 .key(key)
+                .metadata(UPLOAD_SHA256_META, sha256)
                 .send()
                 .await
                 .map_err(|e| sdk("start upload", e))?;
@@ -219,7 +202,7 @@ pub async fn run(conn: &Connection, a: PutArgs) -> anyhow::Result<()> {
     let file_name = a.file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?.to_string();
     let key = a.key.clone().unwrap_or_else(|| file_name.clone());
     let (sha256, len) = hash_file(&a.file, a.quiet).await?;
-    let version_id = upload(conn, &a.bucket, &key, &a.file, len, a.quiet).await?;
+    let version_id = upload(conn, &a.bucket, &key, &a.file, (&sha256, len), a.quiet).await?;
     let version = NewVersion {
         object: ObjectRef { bucket: a.bucket.clone(), key, version_id },
         sha256: Some(sha256),

@@ -18,6 +18,9 @@ use sled::Transactional;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+/// A key and its value.
+pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Pending writes of one table: `None` is a removal.
 type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
@@ -154,13 +157,7 @@ impl<'a> Tx<'a> {
 
     /// The first `n` keys and values from `start` (included) to `end` (excluded),
     /// overlay applied, in key order, reading no further than it needs.
-    pub fn first_in_range(
-        &self,
-        table: Table,
-        start: &[u8],
-        end: &[u8],
-        n: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+    pub fn first_in_range(&self, table: Table, start: &[u8], end: &[u8], n: usize) -> Result<Vec<KeyValue>, MetaError> {
         let ov = &self.ov[table as usize];
         let mut pending = ov.range(start.to_vec()..end.to_vec()).peekable();
         let mut stored = self.t.tree(table).range(start..end).peekable();

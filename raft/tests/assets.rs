@@ -236,6 +236,10 @@ async fn every_query_is_an_index_scan_and_stats_stay_exact() {
     }
     let s = reopen(dir.path()).await;
     assert_eq!(ids(&s, &query("studio", IndexScan::Tenant)), made_ids);
+    // Versions' entries too: every version by its content, in the tenant's own index.
+    let sha = "ab".repeat(32);
+    assert_eq!(s.asset_contents("studio", &sha, Some(4), 100).unwrap().len(), 30);
+    assert!(s.asset_contents("school", &sha, None, 100).unwrap().is_empty());
     assert_eq!(ids(&s, &query("studio", IndexScan::Status("archived".into()))), videos[..1]);
     assert_eq!(stats(&s, "studio", MediaType::Video), (10, 40));
     assert_eq!(stats(&s, "studio", MediaType::Audio), (10, 40));

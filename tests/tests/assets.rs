@@ -282,7 +282,15 @@ async fn assets_end_to_end_on_three_nodes() {
         let file = dir.path().join("reel.mov");
         let reel = random_bytes(5, 20 << 20);
         std::fs::write(&file, &reel).unwrap();
-        let up = s3.create_multipart_upload().bucket("studio-media").key("reel.mov").send().await.unwrap();
+        // The cut-short upload carries the content mark `asset put` gives every upload.
+        let up = s3
+            .create_multipart_upload()
+            .bucket("studio-media")
+            .key("reel.mov")
+            .metadata("cairn-sha256", sha256_hex(&reel))
+            .send()
+            .await
+            .unwrap();
         let upload_id = up.upload_id().unwrap().to_string();
         s3.upload_part()
             .bucket("studio-media")
@@ -306,6 +314,45 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(sha256_hex(&body.unwrap().into_bytes()), sha256_hex(&reel), "the stored bytes are the file's");
         let left = s3.list_multipart_uploads().bucket("studio-media").send().await.unwrap();
         assert!(left.uploads().is_empty(), "the resumed upload was completed");
+
+        // Dedupe: the lookup finds the tenant's own versions of some content, and never
+        // another tenant's; an instant upload points a new asset at the stored bytes.
+        let cut1_sha = sha256_hex(&cut1);
+        let q = format!("assets/content?sha256={cut1_sha}&size={}", 300 * KIB);
+        let found = expect("lookup", v1(&eps[1], ed, "GET", &q, Value::Null).await, 200);
+        let holders: Vec<(String, u64)> = found["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["asset"].as_str().unwrap().to_string(), m["version"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(holders, [(id.clone(), 1), (id.clone(), 3)]);
+        let theirs = expect("their lookup", v1(&eps[1], te, "GET", &q, Value::Null).await, 200);
+        assert!(theirs["matches"].as_array().unwrap().is_empty(), "no cross-tenant leak: {theirs}");
+        let (status, _) = v1(&eps[1], te, "GET", &format!("{q}&tenant=studio"), Value::Null).await;
+        assert_eq!(status, 403);
+        let shards_before = shards(&cluster);
+        let instant = json!({"name": "Cut (copy)", "media_type": "video",
+                             "version": {"content": {"sha256": cut1_sha, "size": 300 * KIB}}});
+        let copy = expect("instant upload", v1(&eps[2], ed, "POST", "assets", instant).await, 201);
+        assert_eq!(copy["latest"]["object"], latest["object"], "it points at the stored bytes");
+        assert_eq!(shards(&cluster), shards_before, "nothing was stored");
+        let unknown = json!({"name": "x", "media_type": "video",
+                             "version": {"content": {"sha256": "ab".repeat(32), "size": 5}}});
+        assert_eq!(error_of(reg(unknown).await), (404, "NoSuchContent".into(), "version.content".into()));
+        let their_content = json!({"name": "x", "media_type": "video",
+                                   "version": {"content": {"sha256": cut1_sha, "size": 300 * KIB}}});
+        let leak = error_of(v1(&eps[0], te, "POST", "assets", their_content).await);
+        assert_eq!(leak.1, "NoSuchContent", "another tenant's content cannot be claimed");
+        // The duplicates report: cut1's bytes are held by three versions, poster's by 25.
+        let dups = expect("duplicates", v1(&eps[0], ed, "GET", "assets/duplicates", Value::Null).await, 200);
+        let sizes: BTreeSet<(u64, usize)> = dups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["size"].as_u64().unwrap(), g["versions"].as_array().unwrap().len()))
+            .collect();
+        assert_eq!(sizes, BTreeSet::from([(300 * KIB as u64, 3), (10 * KIB as u64, 25)]), "{dups}");
     })
     .await;
 }

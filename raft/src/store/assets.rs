@@ -4,9 +4,9 @@
 
 use super::{decode, MetaStore};
 use crate::assets::{
-    asset_key, event_key, event_position, events_prefix, index_prefix, parse_position, position, retention_key,
-    stats_key, version_key, versions_prefix, Asset, AssetEvent, AssetStats, AssetVersion, IndexScan, MediaType,
-    DEFAULT_TRASH_RETENTION_SECS, DUE_ENTRIES,
+    asset_key, content_prefix, contents_prefix, event_key, event_position, events_prefix, index_prefix, parse_content,
+    parse_position, position, retention_key, stats_key, version_key, versions_prefix, Asset, AssetEvent, AssetStats,
+    AssetVersion, IndexScan, MediaType, DEFAULT_TRASH_RETENTION_SECS, DUE_ENTRIES,
 };
 use crate::error::MetaError;
 use crate::schema::Nanos;
@@ -145,4 +145,54 @@ impl MetaStore {
         let v: Option<u64> = decode(self.inner().trees.tree(Table::Assets).get(retention_key(tenant))?)?;
         Ok(v.unwrap_or(DEFAULT_TRASH_RETENTION_SECS))
     }
+
+    /// `tenant`'s versions holding content `sha256` (hex; of `size` bytes, when given),
+    /// at most `limit`, as (sha256, size, asset id, number): one range scan of the
+    /// tenant's own content index. Empty for a malformed hash.
+    pub fn asset_contents(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        size: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ContentEntry>, MetaError> {
+        let Some(prefix) = content_prefix(tenant, sha256, size) else { return Ok(Vec::new()) };
+        self.content_range(tenant, Bound::Included(prefix.clone()), crate::tx::prefix_range(&prefix).1, limit)
+    }
+
+    /// Every content entry of `tenant` in (sha256, size) order after the content
+    /// `after` (sha256 hex, size), at most `limit`.
+    pub fn asset_contents_after(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<ContentEntry>, MetaError> {
+        let all = contents_prefix(tenant);
+        let start = match after.and_then(|(sha, size)| content_prefix(tenant, sha, Some(size))) {
+            // Past every entry of that content.
+            Some(p) => Bound::Included([p.as_slice(), &[0xff]].concat()),
+            None => Bound::Included(all.clone()),
+        };
+        self.content_range(tenant, start, crate::tx::prefix_range(&all).1, limit)
+    }
+
+    fn content_range(
+        &self,
+        tenant: &str,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Vec<ContentEntry>, MetaError> {
+        let inner = self.inner();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::AssetIndex).range((start, end)).take(limit) {
+            let (k, _) = item?;
+            out.extend(parse_content(tenant, &k));
+        }
+        Ok(out)
+    }
 }
+
+/// A version by its content: (sha256 hex, size, asset id, version number).
+pub type ContentEntry = (String, u64, String, u32);

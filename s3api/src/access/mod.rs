@@ -231,18 +231,29 @@ impl Authorizer {
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<()> {
+        self.may_do(identity, "GetObject", bucket, Some(key), version_id)
+    }
+
+    /// May the key `identity` do S3 operation `op` (an s3s operation name) on
+    /// `bucket` (or its object `key`, version `version_id`)? Decided as a signed request
+    /// of it would be, for Cairn's own endpoints that act on S3 resources. A missing
+    /// bucket passes: the caller reports it.
+    pub fn may_do(
+        &self,
+        identity: &Identity,
+        op: &str,
+        bucket: &str,
+        key: Option<&str>,
+        version_id: Option<&str>,
+    ) -> S3Result<()> {
         let caller = Caller { identity: Some(identity.clone()) };
-        let conds = conditions(
-            "GetObject",
-            caller.identity.as_ref(),
-            &http::Uri::from_static("/"),
-            &http::HeaderMap::new(),
-            None,
-        );
-        let Rule::Bucket(read) = ops::rule_for("GetObject", version_id.is_some()) else {
-            unreachable!("GetObject is a bucket rule")
-        };
-        self.decide(&caller, &read, bucket, Some(key), version_id, &conds)
+        let uri = http::Uri::from_static("/");
+        let conds = conditions(op, caller.identity.as_ref(), &uri, &http::HeaderMap::new(), None);
+        match ops::rule_for(op, version_id.is_some()) {
+            Rule::Bucket(need) => self.decide(&caller, &need, bucket, key, version_id, &conds),
+            Rule::Signed(_) => Ok(()),
+            Rule::PerKey => Err(denied()),
+        }
     }
 
     /// Decides `need` on `bucket` (or its object `key`; an object ACL is that of the

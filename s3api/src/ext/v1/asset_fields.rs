@@ -150,6 +150,10 @@ pub(super) fn object_in(o: &api::ObjectRef) -> model::ObjectRef {
     model::ObjectRef { bucket: o.bucket.clone(), key: o.key.clone(), version_id: o.version_id.clone() }
 }
 
+pub(super) fn object_to_api(o: &model::ObjectRef) -> api::ObjectRef {
+    object_out(o)
+}
+
 fn object_out(o: &model::ObjectRef) -> api::ObjectRef {
     api::ObjectRef { bucket: o.bucket.clone(), key: o.key.clone(), version_id: o.version_id.clone() }
 }

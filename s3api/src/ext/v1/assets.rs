@@ -7,6 +7,7 @@
 //! caller may read those objects (the authorizer decides, as for a GetObject) and
 //! finds their SHA-256.
 
+use super::asset_dedupe;
 use super::asset_events;
 use super::asset_fields::{self as fields, invalid};
 use super::asset_query::{self, describe, visible};
@@ -122,6 +123,12 @@ impl V1 {
                 Err(e) => answer::<()>(Err(e)),
             },
             (_, ["trash", "retention"]) => method_not_allowed("GET and PUT"),
+            (&Method::GET, ["content"]) => answer(asset_dedupe::lookup(meta, &reach, query)),
+            (_, ["content"]) => method_not_allowed("GET"),
+            (&Method::GET, ["duplicates"]) => answer(asset_dedupe::duplicates(meta, &reach, query)),
+            (_, ["duplicates"]) => method_not_allowed("GET"),
+            (&Method::GET, ["uploads"]) => answer(self.uploads_by_content(caller, &reach, query)),
+            (_, ["uploads"]) => method_not_allowed("GET"),
             (&Method::GET, ["events"]) => answer(asset_events::poll(meta, &reach, query).await),
             (_, ["events"]) => method_not_allowed("GET"),
             (&Method::GET, ["events", "stream"]) => {
@@ -152,13 +159,39 @@ impl V1 {
 
     /// A version as the request describes it, once the caller may read each object it
     /// names and its SHA-256 is known. `field`: where it sits in the request.
-    async fn prepare_version(&self, caller: &str, field: &str, v: &NewVersion) -> Result<AssetVersion, AdminError> {
+    /// With `content` instead of an object (instant upload), the version points at an
+    /// object version of `tenant` that holds that content already: nothing is uploaded.
+    async fn prepare_version(
+        &self,
+        caller: &str,
+        tenant: &str,
+        field: &str,
+        v: &NewVersion,
+    ) -> Result<AssetVersion, AdminError> {
         let meta = &self.store.meta;
         let key = meta
             .get_access_key(caller)
             .map_err(unavailable)?
             .ok_or_else(|| AdminError::new(403, ACCESS_DENIED, "the signing key no longer exists"))?;
         let identity = Identity::of(&key);
+        let mut v = v.clone();
+        if let Some(c) = v.content.take() {
+            if !v.object.bucket.is_empty() || !v.object.key.is_empty() || v.sha256.is_some() {
+                return Err(invalid(&format!("{field}content"), "give an object or a content reference, not both"));
+            }
+            let sha = fields::sha256(&format!("{field}content.sha256"), &c.sha256)?;
+            let found = asset_dedupe::first_holder(meta, tenant, &sha, c.size)?.ok_or_else(|| {
+                AdminError::new(
+                    404,
+                    codes::NO_SUCH_CONTENT,
+                    format!("the tenant holds no content {sha} of {} bytes: upload it", c.size),
+                )
+                .at(format!("{field}content"))
+            })?;
+            v.object = fields::object_to_api(&found);
+            v.sha256 = Some(sha);
+        }
+        let v = &v;
         let objects = std::iter::once((format!("{field}object"), &v.object))
             .chain(v.renditions.iter().enumerate().map(|(i, r)| (format!("{field}renditions[{i}].object"), &r.object)));
         for (f, o) in objects {
@@ -219,7 +252,7 @@ impl V1 {
             return Err(invalid("idempotency_key", "an idempotency key has 1 to 256 bytes and no control characters"));
         }
         let version = match &req.version {
-            Some(v) => Some(self.prepare_version(caller, "version.", v).await?),
+            Some(v) => Some(self.prepare_version(caller, &tenant, "version.", v).await?),
             None => None,
         };
         let at = now();
@@ -382,8 +415,8 @@ impl V1 {
     ) -> Result<AssetVersionInfo, AdminError> {
         let meta = &self.store.meta;
         let req: NewVersion = read_json(body).await?;
-        visible(meta, reach, id)?;
-        let v = self.prepare_version(caller, "", &req).await?;
+        let a = visible(meta, reach, id)?;
+        let v = self.prepare_version(caller, &a.tenant, "", &req).await?;
         let o = self.store.add_asset_version(id, v, req.if_versions).await.map_err(|e| asset_error(e, ""))?;
         settled(meta).await?;
         version(meta, reach, id, &o.version.to_string())
