@@ -23,6 +23,10 @@
 //! | `GET assets/content?sha256=X[&size=N][&tenant=T]` | | [`ContentMatches`]: the tenant's versions holding that content (never another tenant's) |
 //! | `GET assets/duplicates?tenant=T[&cursor=C]` | | [`DuplicateReport`]: content held by more than one version |
 //! | `GET assets/uploads?bucket=B&sha256=X[&key=K]` | | [`PendingUploads`]: uploads in progress of that content (marked with `x-amz-meta-cairn-sha256`) and their parts |
+//! | `POST assets/ID/shares` | [`ShareRequest`] | [`ShareInfo`] (201): the asset shared with another tenant |
+//! | `GET assets/ID/shares` | | [`ShareList`] |
+//! | `DELETE assets/ID/shares/TENANT` | | [`ShareList`]: the shares left; the revocation counts on every node at once |
+//! | `GET assets/shared[?tenant=T][&cursor=C][&limit=N]` | | [`IncomingList`]: the assets shared with the tenant |
 //! | `GET assets/events?tenant=T[&cursor=C][&limit=N][&wait=S]` | | [`AssetEventList`]: the tenant's asset events after the cursor, in commit order; with `wait`, a long poll of up to S seconds (at most 60) |
 //! | `GET assets/events/stream?tenant=T[&cursor=C]` | | Server-Sent Events: one `asset` event per event (`id:` its cursor, `data:` an [`AssetEventInfo`]); a reconnecting `Last-Event-ID` resumes |
 //!
@@ -54,6 +58,7 @@ pub mod codes {
     pub const CHAIN_MOVED: &str = "AssetChainMoved";
     /// The idempotency key was used for another registration.
     pub const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+    pub const NO_SUCH_SHARE: &str = "NoSuchShare";
     /// No version of the tenant holds the content a `content` reference names.
     pub const NO_SUCH_CONTENT: &str = "NoSuchContent";
     /// The asset is in the trash: restore it before changing it.
@@ -359,13 +364,17 @@ pub struct AssetStats {
 pub struct AssetEventInfo {
     /// Resume after this event by passing it as `cursor`.
     pub cursor: String,
-    /// `created`, `version_added`, `rolled_back`, `updated`.
+    /// `created`, `version_added`, `rolled_back`, `updated`, `trashed`, `restored`,
+    /// `purged`, `shared`, `revoked`.
     pub kind: String,
     pub asset: String,
     /// The version the change made, if it made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     pub at: String,
+    /// A share or a revocation: the other tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -460,3 +469,46 @@ pub struct PendingUploads {
 /// The user metadata (`x-amz-meta-cairn-sha256`) that marks an upload with the
 /// SHA-256 of its whole content, so it can be found again by content.
 pub const UPLOAD_SHA256_META: &str = "cairn-sha256";
+
+/// `POST assets/ID/shares`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// The tenant to share with.
+    pub tenant: String,
+    /// `read` (the default) or `read_annotate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+}
+
+/// An asset shared with a tenant: its keys read the asset and the bytes of every
+/// object its versions point at (with S3 GetObject, their own keys), nothing else of
+/// the bucket; the bytes stay counted in the owner's quota.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    pub asset: String,
+    pub owner: String,
+    pub tenant: String,
+    pub permission: String,
+    pub created: String,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareList {
+    pub shares: Vec<ShareInfo>,
+}
+
+/// One asset shared with the caller's tenant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncomingShare {
+    pub share: ShareInfo,
+    pub asset: AssetInfo,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncomingList {
+    pub shares: Vec<IncomingShare>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}

@@ -1,4 +1,4 @@
-//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|stats|events|bench`:
+//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|rm|restore|purge|trash-retention|stats|events|bench`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
 //! uploads a file (`asset_upload.rs`) and registers it in one command.
@@ -8,8 +8,9 @@ use crate::client::Connection;
 use crate::tenant::{segment, show_size};
 use anyhow::bail;
 use cairn_api::assets::{
-    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, MediaMeta, NewVersion, ObjectRef, Purged,
-    RegisterAsset, Rendition, Rollback, TrashRetention, UpdateAsset, VersionDiff, VersionList,
+    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, IncomingList, MediaMeta, NewVersion, ObjectRef,
+    Purged, RegisterAsset, Rendition, Rollback, ShareInfo, ShareList, ShareRequest, TrashRetention, UpdateAsset,
+    VersionDiff, VersionList,
 };
 use std::collections::BTreeMap;
 
@@ -95,6 +96,39 @@ pub enum AssetCommand {
         name: Option<String>,
         #[command(flatten)]
         describe: Describe,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share an asset with another tenant (no byte is copied): its keys read it and its objects.
+    Share {
+        id: String,
+        /// The tenant to share with.
+        #[arg(long = "with")]
+        tenant: String,
+        /// Let it annotate too.
+        #[arg(long)]
+        annotate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a share: from its commit, the tenant reads nothing of the asset.
+    Unshare {
+        id: String,
+        #[arg(long = "with")]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tenants an asset is shared with.
+    Shares {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The assets other tenants shared with this key's tenant (or --tenant).
+    Shared {
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -351,6 +385,59 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             };
             let a: AssetInfo = v1::patch(conn, &format!("assets/{}", segment(&id)?), &body).await?;
             if json { print_json(&a)? } else { print!("{}", describe(&a)) }
+        }
+        AssetCommand::Share { id, tenant, annotate, json } => {
+            let body = ShareRequest { tenant, permission: annotate.then(|| "read_annotate".to_string()) };
+            let sh: ShareInfo = v1::post(conn, &format!("assets/{}/shares", segment(&id)?), &body).await?;
+            if json {
+                print_json(&sh)?
+            } else {
+                println!("asset {} shared with {} ({})", sh.asset, sh.tenant, sh.permission)
+            }
+        }
+        AssetCommand::Unshare { id, tenant, json } => {
+            let path = format!("assets/{}/shares/{}", segment(&id)?, segment(&tenant)?);
+            let left: ShareList = v1::delete(conn, &path).await?;
+            if json { print_json(&left)? } else { println!("asset {id} is no longer shared with {tenant}") }
+        }
+        AssetCommand::Shares { id, json } => {
+            let l: ShareList = v1::get(conn, &format!("assets/{}/shares", segment(&id)?)).await?;
+            if json {
+                print_json(&l)?
+            } else {
+                for sh in &l.shares {
+                    println!("{:<20} {:<14} since {}", sh.tenant, sh.permission, sh.created);
+                }
+            }
+        }
+        AssetCommand::Shared { tenant, json } => {
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                if let Some(t) = &tenant {
+                    q.append_pair("tenant", t);
+                }
+                if let Some(c) = &cursor {
+                    q.append_pair("cursor", c);
+                }
+                let page: IncomingList = v1::get(conn, &format!("assets/shared?{}", q.finish())).await?;
+                all.extend(page.shares);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json {
+                print_json(&all)?
+            } else {
+                for i in &all {
+                    println!(
+                        "{} {:<10} {:<14} from {:<16} {}",
+                        i.asset.id, i.asset.media_type, i.share.permission, i.share.owner, i.asset.name
+                    );
+                }
+            }
         }
         AssetCommand::Rm { id, json } => {
             let a: AssetInfo = v1::delete(conn, &format!("assets/{}", segment(&id)?)).await?;

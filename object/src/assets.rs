@@ -5,7 +5,7 @@
 
 use crate::{ObjectError, Store};
 use base64::Engine;
-use cairn_raft::assets::{Asset, AssetOutcome, AssetPatch, AssetVersion, ObjectRef};
+use cairn_raft::assets::{Asset, AssetOutcome, AssetPatch, AssetVersion, ObjectRef, SharePermission};
 use cairn_raft::schema::{Command, CommandResult, Nanos, ObjectVersion, VersionEntry};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -43,6 +43,22 @@ impl Store {
 
     pub async fn update_asset(&self, id: &str, patch: AssetPatch, at: Nanos) -> Result<AssetOutcome, ObjectError> {
         asset_result(self.meta.propose(Command::UpdateAsset { id: id.into(), patch, at }).await?)
+    }
+
+    pub async fn share_asset(
+        &self,
+        id: &str,
+        tenant: &str,
+        permission: SharePermission,
+        at: Nanos,
+        by: &str,
+    ) -> Result<AssetOutcome, ObjectError> {
+        let cmd = Command::ShareAsset { id: id.into(), tenant: tenant.into(), permission, at, by: by.into() };
+        asset_result(self.meta.propose(cmd).await?)
+    }
+
+    pub async fn revoke_share(&self, id: &str, tenant: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {
+        asset_result(self.meta.propose(Command::RevokeShare { id: id.into(), tenant: tenant.into(), at }).await?)
     }
 
     pub async fn trash_asset(&self, id: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {

@@ -4,7 +4,8 @@
 //! An asset ([`Asset`]) belongs to one tenant and points, version by version
 //! ([`AssetVersion`]), at object versions Cairn stores. The records live in
 //! `sm_assets` (data): `a<id>` the asset, `v<id>\0[number]` its versions in chain
-//! order, `i<tenant>\0<idempotency key>` the id an idempotent registration made.
+//! order, `i<tenant>\0<idempotency key>` the id an idempotent registration made,
+//! `S<id>\0<tenant>` its shares ([`Share`]), `r<tenant>` the tenant's trash retention.
 //!
 //! `sm_asset_index` (derived, rebuilt from `sm_assets` by [`rebuild`]) holds one key
 //! per way of finding an asset, each ending in `[created: u64 BE][id]` so every list
@@ -18,6 +19,7 @@
 //! | `S<tenant>\0<status>\0[created][id]` | a tenant's assets in one status |
 //! | `G<tenant>\0<tag key>\0<tag value>\0[created][id]` | a tenant's assets with one tag |
 //! | `X<tenant>\0[trashed at][id]` | a tenant's trash |
+//! | `I<tenant>\0[shared at][id]` | the assets shared with a tenant |
 //! | `s<tenant>\0[media type: u8]` | bincode([`AssetStats`]): count and bytes, exact at commit |
 //!
 //! and, not ordered by creation: `x[purge at: u64 BE][id]`, every trashed asset in the
@@ -241,6 +243,10 @@ pub enum AssetRefusal {
     /// An expiry purge of an asset whose time has not come (it was restored and
     /// trashed again, say).
     NotDue,
+    /// A share with the asset's own tenant.
+    ShareWithOwner,
+    /// No share of the asset with that tenant.
+    NoSuchShare(String),
 }
 
 /// What happened to an asset, as a tenant's event feed tells it.
@@ -253,6 +259,8 @@ pub enum AssetEventKind {
     Trashed,
     Restored,
     Purged,
+    Shared,
+    Revoked,
 }
 
 impl AssetEventKind {
@@ -265,6 +273,8 @@ impl AssetEventKind {
             AssetEventKind::Trashed => "trashed",
             AssetEventKind::Restored => "restored",
             AssetEventKind::Purged => "purged",
+            AssetEventKind::Shared => "shared",
+            AssetEventKind::Revoked => "revoked",
         }
     }
 }
@@ -279,6 +289,42 @@ pub struct AssetEvent {
     pub version: u32,
     /// The command's time.
     pub at: Nanos,
+    /// A share or a revocation: the other tenant.
+    pub with: Option<String>,
+}
+
+/// What a share lets the other tenant do with the asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SharePermission {
+    /// Read the asset's record and the bytes of every object its versions point at.
+    Read,
+    /// Read, and annotate (the annotations issue builds on it).
+    ReadAnnotate,
+}
+
+impl SharePermission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SharePermission::Read => "read",
+            SharePermission::ReadAnnotate => "read_annotate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SharePermission> {
+        [SharePermission::Read, SharePermission::ReadAnnotate].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Asset `asset` of tenant `owner`, shared with tenant `tenant`: no byte is copied,
+/// and the owner's quota keeps counting them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub asset: String,
+    pub owner: String,
+    pub tenant: String,
+    pub permission: SharePermission,
+    pub created: Nanos,
+    pub created_by: String,
 }
 
 /// How long a tenant's asset events are kept (older ones are dropped as new ones
@@ -316,6 +362,7 @@ const ASSET: u8 = b'a';
 const VERSION: u8 = b'v';
 const IDEMPOTENCY: u8 = b'i';
 const RETENTION: u8 = b'r';
+const SHARE: u8 = b'S';
 
 const BY_TENANT: u8 = b'T';
 const BY_TYPE: u8 = b'M';
@@ -327,6 +374,7 @@ const TRASH: u8 = b'X';
 const DUE: u8 = b'x';
 const OBJECT_REF: u8 = b'O';
 const CONTENT: u8 = b'H';
+const INCOMING: u8 = b'I';
 
 pub(crate) fn asset_key(id: &str) -> Vec<u8> {
     [&[ASSET], id.as_bytes()].concat()
@@ -350,6 +398,36 @@ pub(crate) fn idempotency_key(tenant: &str, key: &str) -> Vec<u8> {
 /// `sm_assets` key of `tenant`'s trash retention (seconds).
 pub(crate) fn retention_key(tenant: &str) -> Vec<u8> {
     [&[RETENTION], tenant.as_bytes()].concat()
+}
+
+/// `sm_assets` prefix of the shares of asset `id`.
+pub(crate) fn shares_prefix(id: &str) -> Vec<u8> {
+    [&[SHARE], id.as_bytes(), b"\0"].concat()
+}
+
+/// `sm_assets` key of asset `id`'s share with `tenant`.
+pub(crate) fn share_key(id: &str, tenant: &str) -> Vec<u8> {
+    [shares_prefix(id).as_slice(), tenant.as_bytes()].concat()
+}
+
+/// Every share record.
+pub(crate) const SHARE_RECORDS: &[u8] = &[SHARE];
+
+/// `sm_asset_index` entry of share `s` in its tenant's incoming list:
+/// `I<tenant>\0[created][asset id]`.
+pub(crate) fn incoming_key(s: &Share) -> Vec<u8> {
+    [incoming_prefix(&s.tenant).as_slice(), &position(s.created, &s.asset)].concat()
+}
+
+/// `sm_asset_index` prefix of the shares `tenant` received, by the time they were made.
+pub fn incoming_prefix(tenant: &str) -> Vec<u8> {
+    head(INCOMING, tenant)
+}
+
+/// The asset ids of the `O` entries under an [`object_ref_prefix`].
+pub(crate) fn ref_asset(prefix_len: usize, k: &[u8]) -> Option<&str> {
+    let tail = k.get(prefix_len..)?;
+    std::str::from_utf8(tail.get(..tail.len().checked_sub(6)?)?).ok()
 }
 
 /// `sm_asset_index` prefix of the trash's purge order: `x[purge_at: u64 BE][id]`.
@@ -599,6 +677,12 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
             s.bytes += a.latest_size;
         }
         tenants.insert(a.id.clone(), a.tenant.clone());
+    }
+    for item in t.tree(Table::Assets).scan_prefix(SHARE_RECORDS) {
+        let (_, v) = item?;
+        let share: Share = bincode::deserialize(&v)?;
+        batch.insert(incoming_key(&share), Vec::new());
+        n += 1;
     }
     for item in t.tree(Table::Assets).scan_prefix([VERSION]) {
         let (k, v) = item?;

@@ -200,6 +200,12 @@ pub enum Change {
         tenant: String,
         id: String,
     },
+    /// Asset `id` of `tenant` was shared with tenant `with`, or a share ended.
+    AssetShared {
+        tenant: String,
+        id: String,
+        with: String,
+    },
     /// A tenant's trash retention changed.
     TrashRetentionSet {
         tenant: String,
@@ -313,6 +319,9 @@ impl Change {
                 Change::AssetUpdated { tenant: String::new(), id: id.clone() }
             }
             Command::PurgeAsset { id, .. } => Change::AssetPurged { tenant: String::new(), id: id.clone() },
+            Command::ShareAsset { id, tenant, .. } | Command::RevokeShare { id, tenant, .. } => {
+                Change::AssetShared { tenant: String::new(), id: id.clone(), with: tenant.clone() }
+            }
             Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },
         }
     }
@@ -329,6 +338,7 @@ impl Change {
                 }
                 Change::AssetUpdated { .. } => Change::AssetUpdated { tenant, id },
                 Change::AssetPurged { .. } => Change::AssetPurged { tenant, id },
+                Change::AssetShared { with, .. } => Change::AssetShared { tenant, id, with },
                 other => other,
             };
         }

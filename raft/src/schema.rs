@@ -420,6 +420,21 @@ pub enum Command {
         tenant: String,
         secs: u64,
     },
+    /// Shares asset `id` with `tenant` (or changes the share's permission): keys of
+    /// that tenant may then read it and the objects it points at.
+    ShareAsset {
+        id: String,
+        tenant: String,
+        permission: crate::assets::SharePermission,
+        at: Nanos,
+        by: String,
+    },
+    /// Ends asset `id`'s share with `tenant`.
+    RevokeShare {
+        id: String,
+        tenant: String,
+        at: Nanos,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).

@@ -319,3 +319,53 @@ async fn trash_restore_and_purge_free_only_what_nothing_else_points_at() {
     let left: Vec<Nanos> = s.asset_events("studio", None, 100).unwrap().into_iter().map(|(_, e)| e.at).collect();
     assert_eq!(left, [300 + week, 400, 500, 500, late]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_grant_exactly_the_assets_objects_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    setup(&s).await;
+    let mut v = ver(obj("media", "cut1.mov"), 10);
+    v.renditions =
+        vec![Rendition { role: "poster".into(), object: obj("media", "poster.jpg"), size: 0, etag: String::new() }];
+    let a =
+        made(&s, Command::PutAsset { asset: asset("studio", "A", MediaType::Video, 10), version: Some(v) }).await.id;
+    let share = |tenant: &str| Command::ShareAsset {
+        id: a.clone(),
+        tenant: tenant.into(),
+        permission: SharePermission::Read,
+        at: 20,
+        by: "K1".into(),
+    };
+    assert_eq!(refusal(&s, share("studio")).await, AssetRefusal::ShareWithOwner);
+    assert_eq!(refusal(&s, share("nobody")).await, AssetRefusal::NoSuchTenant("nobody".into()));
+    made(&s, share("school")).await;
+    let got = s.asset_share(&a, "school").unwrap().unwrap();
+    assert_eq!((got.owner.as_str(), got.permission, got.created), ("studio", SharePermission::Read, 20));
+    assert_eq!(s.incoming_shares("school", None, 10).unwrap(), [(20, a.clone())]);
+    // Exactly the asset's objects (its renditions included), nothing else of the bucket.
+    assert!(s.shared_with("school", &obj("media", "cut1.mov")).unwrap());
+    assert!(s.shared_with("school", &obj("media", "poster.jpg")).unwrap());
+    assert!(!s.shared_with("school", &obj("media", "cut2.mov")).unwrap());
+    assert!(!s.shared_with("studio", &obj("media", "cut1.mov")).unwrap(), "a share is for the tenant named");
+    // Both feeds hear of it, each naming the other tenant.
+    let last = |t: &str| s.asset_events(t, None, 100).unwrap().pop().unwrap().1;
+    assert_eq!((last("school").kind, last("school").with.as_deref()), (AssetEventKind::Shared, Some("studio")));
+    assert_eq!((last("studio").kind, last("studio").with.as_deref()), (AssetEventKind::Shared, Some("school")));
+    // A trashed asset grants nothing; revoked, nothing either.
+    made(&s, Command::TrashAsset { id: a.clone(), at: 30 }).await;
+    assert!(!s.shared_with("school", &obj("media", "cut1.mov")).unwrap());
+    made(&s, Command::RestoreAsset { id: a.clone(), at: 31 }).await;
+    assert!(s.shared_with("school", &obj("media", "cut1.mov")).unwrap());
+    made(&s, Command::RevokeShare { id: a.clone(), tenant: "school".into(), at: 40 }).await;
+    assert!(!s.shared_with("school", &obj("media", "cut1.mov")).unwrap());
+    assert!(s.incoming_shares("school", None, 10).unwrap().is_empty());
+    let again = refusal(&s, Command::RevokeShare { id: a.clone(), tenant: "school".into(), at: 41 }).await;
+    assert_eq!(again, AssetRefusal::NoSuchShare("school".into()));
+    // A purge takes its shares with it.
+    made(&s, share("school")).await;
+    made(&s, Command::TrashAsset { id: a.clone(), at: 50 }).await;
+    made(&s, Command::PurgeAsset { id: a.clone(), at: 51, due: false }).await;
+    assert!(s.asset_shares(&a).unwrap().is_empty());
+    assert!(s.incoming_shares("school", None, 10).unwrap().is_empty());
+}

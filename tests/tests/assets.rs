@@ -276,6 +276,34 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(stats["media_types"]["image"], json!({"count": 25, "bytes": 25 * 10 * KIB}));
         assert_eq!(stats["total"]["count"], 26);
 
+        // A share: the school reads exactly this asset's objects with its own keys, and
+        // nothing once it is revoked, on every node at once.
+        let sh = cli_as(&eps[0], ed, &["asset", "share", &id, "--with", "school"]);
+        assert_eq!((sh["owner"].as_str(), sh["permission"].as_str()), (Some("studio"), Some("read")));
+        let incoming = cli_as(&eps[1], te, &["asset", "shared"]);
+        assert_eq!(incoming[0]["asset"]["id"].as_str(), Some(id.as_str()));
+        expect("a shared asset reads", v1(&eps[2], te, "GET", &format!("assets/{id}"), Value::Null).await, 200);
+        let (status, _) = v1(&eps[2], te, "PATCH", &format!("assets/{id}"), json!({"status": "mine"})).await;
+        assert_eq!(status, 404, "a share grants no change");
+        let get = |ep: &str, key: &'static str, vid: Option<String>| {
+            let c = ClientBuilder::new(ep).credentials(te.0, te.1).build();
+            async move {
+                let r = c.get_object().bucket("studio-media").key(key).set_version_id(vid).send().await;
+                match r {
+                    Ok(o) => Ok(o.body.collect().await.unwrap().into_bytes().to_vec()),
+                    Err(e) => Err(ErrInfo::from_sdk(&e).status),
+                }
+            }
+        };
+        assert_eq!(sha256_hex(&get(&eps[1], "cut.mov", Some(cut1_vid.clone())).await.unwrap()), sha256_hex(&cut1));
+        assert_eq!(get(&eps[2], "cut.mov", Some(v2_vid.clone())).await.map(|b| b.len()), Ok(200 * KIB));
+        assert!(get(&eps[0], "poster.jpg", None).await.is_ok(), "a rendition is the asset's too");
+        assert_eq!(get(&eps[0], "still.jpg", None).await, Err(Some(403)), "nothing else of the bucket");
+        cli_as(&eps[1], ed, &["asset", "unshare", &id, "--with", "school"]);
+        assert_eq!(get(&eps[2], "cut.mov", Some(cut1_vid.clone())).await, Err(Some(403)), "revoked everywhere at once");
+        assert_eq!(v1(&eps[0], te, "GET", &format!("assets/{id}"), Value::Null).await.0, 404);
+        assert!(cli_as(&eps[0], te, &["asset", "shared"]).as_array().unwrap().is_empty());
+
         // `asset put`: a 20 MiB file in two parts. The first part is already stored by
         // an upload that was cut short; put takes it up and sends only the second.
         let dir = tempfile::tempdir().unwrap();

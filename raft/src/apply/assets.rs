@@ -7,9 +7,10 @@
 use super::versions as object_versions;
 use super::versions::{locate, Located};
 use crate::assets::{
-    asset_key, idempotency_key, object_ref_prefix, objects_of, record_event, reindex, retention_key, version_entries,
-    version_key, versions_prefix, Asset, AssetEvent, AssetEventKind, AssetOutcome, AssetPatch, AssetRefusal,
-    AssetVersion, ObjectRef, DEFAULT_TRASH_RETENTION_SECS,
+    asset_key, idempotency_key, incoming_key, object_ref_prefix, objects_of, record_event, reindex, retention_key,
+    share_key, shares_prefix, version_entries, version_key, versions_prefix, Asset, AssetEvent, AssetEventKind,
+    AssetOutcome, AssetPatch, AssetRefusal, AssetVersion, ObjectRef, Share, SharePermission,
+    DEFAULT_TRASH_RETENTION_SECS,
 };
 use crate::error::MetaError;
 use crate::keys::tenant_key;
@@ -97,7 +98,7 @@ fn append(
     for k in version_entries(&a.tenant, &a.id, &v) {
         tx.set(Table::AssetIndex, k, Some(Vec::new()));
     }
-    let event = AssetEvent { kind, asset: a.id.clone(), version: v.number, at: v.created };
+    let event = AssetEvent { kind, asset: a.id.clone(), version: v.number, at: v.created, with: None };
     record_event(tx, &a.tenant, event)?;
     Ok(outcome(&a, v.number, false))
 }
@@ -143,8 +144,13 @@ pub(super) fn put(tx: &mut Tx, mut asset: Asset, version: Option<AssetVersion>) 
         None => {
             tx.write(Table::Assets, asset_key(&asset.id), &asset)?;
             reindex(tx, None, Some(&asset))?;
-            let event =
-                AssetEvent { kind: AssetEventKind::Created, asset: asset.id.clone(), version: 0, at: asset.created };
+            let event = AssetEvent {
+                kind: AssetEventKind::Created,
+                asset: asset.id.clone(),
+                version: 0,
+                at: asset.created,
+                with: None,
+            };
             record_event(tx, &asset.tenant, event)?;
             Ok(outcome(&asset, 0, false))
         }
@@ -233,7 +239,7 @@ pub(super) fn update(tx: &mut Tx, id: String, patch: AssetPatch, at: Nanos) -> R
     a.updated = a.updated.max(at);
     tx.write(Table::Assets, asset_key(&id), &a)?;
     reindex(tx, Some(&before), Some(&a))?;
-    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Updated, asset: id, version: 0, at })?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Updated, asset: id, version: 0, at, with: None })?;
     Ok(outcome(&a, 0, false))
 }
 
@@ -251,7 +257,7 @@ pub(super) fn trash(tx: &mut Tx, id: String, at: Nanos) -> Result<CommandResult,
     a.updated = a.updated.max(at);
     tx.write(Table::Assets, asset_key(&id), &a)?;
     reindex(tx, Some(&before), Some(&a))?;
-    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Trashed, asset: id, version: 0, at })?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Trashed, asset: id, version: 0, at, with: None })?;
     Ok(outcome(&a, 0, false))
 }
 
@@ -266,7 +272,7 @@ pub(super) fn restore(tx: &mut Tx, id: String, at: Nanos) -> Result<CommandResul
     a.updated = a.updated.max(at);
     tx.write(Table::Assets, asset_key(&id), &a)?;
     reindex(tx, Some(&before), Some(&a))?;
-    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Restored, asset: id, version: 0, at })?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Restored, asset: id, version: 0, at, with: None })?;
     Ok(outcome(&a, 0, false))
 }
 
@@ -324,9 +330,14 @@ pub(super) fn purge(tx: &mut Tx, id: String, at: Nanos, due: bool) -> Result<Com
     if let Some(k) = &a.idempotency_key {
         tx.remove(Table::Assets, idempotency_key(&a.tenant, k));
     }
+    for (k, v) in tx.scan_prefix(Table::Assets, &shares_prefix(&id))? {
+        let share: Share = bincode::deserialize(&v)?;
+        tx.remove(Table::AssetIndex, incoming_key(&share));
+        tx.remove(Table::Assets, k);
+    }
     tx.remove(Table::Assets, asset_key(&id));
     reindex(tx, Some(&a), None)?;
-    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Purged, asset: id, version: 0, at })?;
+    record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Purged, asset: id, version: 0, at, with: None })?;
     Ok(CommandResult::Asset(out))
 }
 
@@ -338,4 +349,63 @@ pub(super) fn set_retention(tx: &mut Tx, tenant: String, secs: u64) -> Result<Co
     }
     tx.write(Table::Assets, retention_key(&tenant), &secs)?;
     Ok(CommandResult::Ok)
+}
+
+/// ShareAsset: asset `id` shared with `tenant` (or the permission of an existing
+/// share changed); told in both tenants' feeds.
+pub(super) fn share(
+    tx: &mut Tx,
+    id: String,
+    tenant: String,
+    permission: SharePermission,
+    at: Nanos,
+    by: String,
+) -> Result<CommandResult, MetaError> {
+    let a = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
+    if tenant == a.tenant {
+        return refused(AssetRefusal::ShareWithOwner);
+    }
+    if tx.read::<Tenant>(Table::Tenancy, &tenant_key(&tenant))?.is_none() {
+        return refused(AssetRefusal::NoSuchTenant(tenant));
+    }
+    let key = share_key(&id, &tenant);
+    let share = match tx.read::<Share>(Table::Assets, &key)? {
+        Some(old) => Share { permission, ..old },
+        None => Share {
+            asset: id.clone(),
+            owner: a.tenant.clone(),
+            tenant: tenant.clone(),
+            permission,
+            created: at,
+            created_by: by,
+        },
+    };
+    tx.write(Table::Assets, key, &share)?;
+    tx.set(Table::AssetIndex, incoming_key(&share), Some(Vec::new()));
+    for (feed, other) in [(&a.tenant, &tenant), (&tenant, &a.tenant)] {
+        let e =
+            AssetEvent { kind: AssetEventKind::Shared, asset: id.clone(), version: 0, at, with: Some(other.clone()) };
+        record_event(tx, feed, e)?;
+    }
+    Ok(outcome(&a, 0, false))
+}
+
+/// RevokeShare: from this commit on, `tenant` reads nothing of asset `id`.
+pub(super) fn revoke(tx: &mut Tx, id: String, tenant: String, at: Nanos) -> Result<CommandResult, MetaError> {
+    let Some(a) = get(tx, &id)? else { return refused(AssetRefusal::NoSuchAsset(id)) };
+    let key = share_key(&id, &tenant);
+    let Some(share) = tx.read::<Share>(Table::Assets, &key)? else {
+        return refused(AssetRefusal::NoSuchShare(tenant));
+    };
+    tx.remove(Table::Assets, key);
+    tx.remove(Table::AssetIndex, incoming_key(&share));
+    for (feed, other) in [(&a.tenant, &tenant), (&tenant, &a.tenant)] {
+        let e =
+            AssetEvent { kind: AssetEventKind::Revoked, asset: id.clone(), version: 0, at, with: Some(other.clone()) };
+        record_event(tx, feed, e)?;
+    }
+    Ok(outcome(&a, 0, false))
 }

@@ -20,7 +20,7 @@
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 //! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
 //! | [`usage_history`] | SampleUsage | usage history |
-//! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
+//! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention, ShareAsset, RevokeShare | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
 //! CopyVersion, PutPart, CompleteUpload): each runs undoably, and if it left a quota
@@ -140,5 +140,7 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::RestoreAsset { id, at } => assets::restore(tx, id, at),
         Command::PurgeAsset { id, at, due } => assets::purge(tx, id, at, due),
         Command::SetTrashRetention { tenant, secs } => assets::set_retention(tx, tenant, secs),
+        Command::ShareAsset { id, tenant, permission, at, by } => assets::share(tx, id, tenant, permission, at, by),
+        Command::RevokeShare { id, tenant, at } => assets::revoke(tx, id, tenant, at),
     }
 }

@@ -4,9 +4,10 @@
 
 use super::{decode, MetaStore};
 use crate::assets::{
-    asset_key, content_prefix, contents_prefix, event_key, event_position, events_prefix, index_prefix, parse_content,
-    parse_position, position, retention_key, stats_key, version_key, versions_prefix, Asset, AssetEvent, AssetStats,
-    AssetVersion, IndexScan, MediaType, DEFAULT_TRASH_RETENTION_SECS, DUE_ENTRIES,
+    asset_key, content_prefix, contents_prefix, event_key, event_position, events_prefix, incoming_prefix,
+    index_prefix, object_ref_prefix, parse_content, parse_position, position, ref_asset, retention_key, share_key,
+    shares_prefix, stats_key, version_key, versions_prefix, Asset, AssetEvent, AssetStats, AssetVersion, IndexScan,
+    MediaType, ObjectRef, Share, DEFAULT_TRASH_RETENTION_SECS, DUE_ENTRIES,
 };
 use crate::error::MetaError;
 use crate::schema::Nanos;
@@ -191,6 +192,59 @@ impl MetaStore {
             out.extend(parse_content(tenant, &k));
         }
         Ok(out)
+    }
+
+    /// Asset `id`'s share with `tenant`, if any.
+    pub fn asset_share(&self, id: &str, tenant: &str) -> Result<Option<Share>, MetaError> {
+        decode(self.inner().trees.tree(Table::Assets).get(share_key(id, tenant))?)
+    }
+
+    /// Every share of asset `id`, by tenant.
+    pub fn asset_shares(&self, id: &str) -> Result<Vec<Share>, MetaError> {
+        let inner = self.inner();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::Assets).scan_prefix(shares_prefix(id)) {
+            let (_, v) = item?;
+            out.push(bincode::deserialize(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The (shared at, asset id) of the shares `tenant` received, after `after`, at
+    /// most `limit`: one range scan.
+    pub fn incoming_shares(
+        &self,
+        tenant: &str,
+        after: Option<(Nanos, String)>,
+        limit: usize,
+    ) -> Result<Vec<(Nanos, String)>, MetaError> {
+        let prefix = incoming_prefix(tenant);
+        let start = match &after {
+            Some((t, id)) => Bound::Excluded([prefix.as_slice(), &position(*t, id)].concat()),
+            None => Bound::Included(prefix.clone()),
+        };
+        let inner = self.inner();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::AssetIndex).range((start, crate::tx::prefix_range(&prefix).1)).take(limit) {
+            let (k, _) = item?;
+            out.extend(k.get(prefix.len()..).and_then(parse_position));
+        }
+        Ok(out)
+    }
+
+    /// Is object version `o` one that an asset shared with `tenant` (and not in the
+    /// trash) points at? One range scan of the object's references.
+    pub fn shared_with(&self, tenant: &str, o: &ObjectRef) -> Result<bool, MetaError> {
+        let prefix = object_ref_prefix(o);
+        let inner = self.inner();
+        for item in inner.trees.tree(Table::AssetIndex).scan_prefix(&prefix) {
+            let (k, _) = item?;
+            let Some(id) = ref_asset(prefix.len(), &k) else { continue };
+            if self.asset_share(id, tenant)?.is_some() && self.asset(id)?.is_some_and(|a| a.trashed_at.is_none()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -17,6 +17,7 @@ mod keyring;
 mod ops;
 pub mod ownership;
 pub mod public_block;
+mod shares;
 mod tags;
 
 pub use identity::{Caller, Identity, Owners, owner_id};
@@ -296,7 +297,7 @@ impl Authorizer {
                 denied()
             });
         }
-        if decision == Decision::Allow {
+        if decision == Decision::Allow || self.shared_read(who, need, bucket, key, version)? {
             return Ok(());
         }
         if !ownership::Ownership::effective(&self.meta, bucket)?.acls_apply() {

@@ -49,6 +49,7 @@ fn info(tenant: &str, p: Pos, e: &AssetEvent) -> AssetEventInfo {
         asset: e.asset.clone(),
         version: (e.version > 0).then_some(e.version),
         at: rfc3339(e.at),
+        with: e.with.clone(),
     }
 }
 
@@ -65,6 +66,7 @@ async fn next_change(sub: &mut Subscription, tenant: &str) {
             {
                 return;
             }
+            Change::AssetShared { tenant: t, with, .. } if t == tenant || with == tenant => return,
             _ => {}
         }
     }

@@ -11,6 +11,7 @@ use super::asset_dedupe;
 use super::asset_events;
 use super::asset_fields::{self as fields, invalid};
 use super::asset_query::{self, describe, visible};
+use super::asset_shares;
 use super::scope::AssetReach;
 use super::{
     AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, read_json_limited, unavailable,
@@ -25,7 +26,7 @@ use cairn_api::assets::{
     AssetInfo, AssetVersionInfo, BatchItem, BatchRegister, BatchRegistered, MAX_BATCH_REGISTER, NewVersion, Purged,
     RegisterAsset, Rollback, TrashRetention, UpdateAsset, VersionDiff, VersionList, codes,
 };
-use cairn_api::tenants::codes::{ACCESS_DENIED, NO_SUCH_TENANT};
+use cairn_api::tenants::codes::{ACCESS_DENIED, INVALID_REQUEST, NO_SUCH_TENANT};
 use cairn_object::ObjectError;
 use cairn_raft::MetaStore;
 use cairn_raft::assets::{Asset, AssetPatch, AssetRefusal, AssetVersion};
@@ -39,7 +40,7 @@ const MAX_VERSIONS: usize = 1000;
 
 /// An asset command's failure; `prefix` places apply's field names in the request
 /// (`version.` for a registration's first version).
-fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
+pub(super) fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
     match e {
         ObjectError::Asset(r) => match r {
             AssetRefusal::NoSuchTenant(t) => {
@@ -65,6 +66,12 @@ fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
             }
             AssetRefusal::NotInTrash => AdminError::new(409, codes::NOT_IN_TRASH, "the asset is not in the trash"),
             AssetRefusal::NotDue => AdminError::new(409, codes::NOT_IN_TRASH, "the asset's purge is not due"),
+            AssetRefusal::ShareWithOwner => {
+                AdminError::new(400, INVALID_REQUEST, "the asset belongs to that tenant already").at("tenant")
+            }
+            AssetRefusal::NoSuchShare(t) => {
+                AdminError::new(404, codes::NO_SUCH_SHARE, format!("the asset is not shared with tenant {t}"))
+            }
             AssetRefusal::IdempotencyConflict(k) => AdminError::new(
                 409,
                 codes::IDEMPOTENCY_CONFLICT,
@@ -123,6 +130,8 @@ impl V1 {
                 Err(e) => answer::<()>(Err(e)),
             },
             (_, ["trash", "retention"]) => method_not_allowed("GET and PUT"),
+            (&Method::GET, ["shared"]) => answer(asset_shares::incoming(meta, &reach, query)),
+            (_, ["shared"]) => method_not_allowed("GET"),
             (&Method::GET, ["content"]) => answer(asset_dedupe::lookup(meta, &reach, query)),
             (_, ["content"]) => method_not_allowed("GET"),
             (&Method::GET, ["duplicates"]) => answer(asset_dedupe::duplicates(meta, &reach, query)),
@@ -136,10 +145,15 @@ impl V1 {
                 asset_events::stream(meta, &reach, query, last).unwrap_or_else(|e| answer::<()>(Err(e)))
             }
             (_, ["events", "stream"]) => method_not_allowed("GET"),
-            (&Method::GET, [id]) => answer(visible(meta, &reach, id).and_then(|a| describe(meta, &a))),
+            (&Method::GET, [id]) => answer(asset_shares::readable(meta, &reach, id).and_then(|a| describe(meta, &a))),
             (&Method::PATCH, [id]) => answer(self.update(&reach, id, body).await),
             (&Method::DELETE, [id]) => answer(self.trash(&reach, id).await),
             (_, [_]) => method_not_allowed("GET, PATCH and DELETE"),
+            (&Method::POST, [id, "shares"]) => created(self.share(caller, &reach, id, body).await),
+            (&Method::GET, [id, "shares"]) => answer(asset_shares::shares(meta, &reach, id)),
+            (_, [_, "shares"]) => method_not_allowed("GET and POST"),
+            (&Method::DELETE, [id, "shares", tenant]) => answer(self.revoke(&reach, id, tenant).await),
+            (_, [_, "shares", _]) => method_not_allowed("DELETE"),
             (&Method::POST, [id, "restore"]) => answer(self.restore(&reach, id).await),
             (_, [_, "restore"]) => method_not_allowed("POST"),
             (&Method::POST, [id, "purge"]) => answer(self.purge(&reach, id).await),
@@ -461,14 +475,14 @@ fn get_version(meta: &MetaStore, a: &Asset, n: &str, field: &str) -> Result<Asse
 }
 
 fn version(meta: &MetaStore, reach: &AssetReach, id: &str, n: &str) -> Result<AssetVersionInfo, AdminError> {
-    let a = visible(meta, reach, id)?;
+    let a = asset_shares::readable(meta, reach, id)?;
     Ok(fields::version_out(&get_version(meta, &a, n, "version")?))
 }
 
 /// `GET assets/ID/versions`: oldest first; the cursor is the asset and the last
 /// number shown.
 fn versions(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>) -> Result<VersionList, AdminError> {
-    let a = visible(meta, reach, id)?;
+    let a = asset_shares::readable(meta, reach, id)?;
     let mut after = 0u32;
     let mut limit = DEFAULT_VERSIONS;
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -503,7 +517,7 @@ fn versions(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>)
 
 /// `GET assets/ID/diff?from=A&to=B`.
 fn diff(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>) -> Result<VersionDiff, AdminError> {
-    let a = visible(meta, reach, id)?;
+    let a = asset_shares::readable(meta, reach, id)?;
     let (mut from, mut to) = (None, None);
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {

@@ -1,6 +1,6 @@
 //! `/cairn/v1/`: the tenant API (tenants and their keys in `tenants.rs` and
 //! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`) typed in `cairn_api::tenants`,
-//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_dedupe.rs`, `asset_fields.rs`) typed in
+//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_dedupe.rs`, `asset_shares.rs`, `asset_fields.rs`) typed in
 //! `cairn_api::assets`; annotations to come. Who may do what is `scope.rs`; every change
 //! is a command through the object layer, decided in apply. May touch: the object
 //! layer, the authorizer's keyring.
@@ -9,6 +9,7 @@ mod asset_dedupe;
 mod asset_events;
 mod asset_fields;
 mod asset_query;
+mod asset_shares;
 mod assets;
 mod bucket_quota;
 mod scope;
