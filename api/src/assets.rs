@@ -26,6 +26,7 @@
 //! | `POST assets/ID/shares` | [`ShareRequest`] | [`ShareInfo`] (201): the asset shared with another tenant |
 //! | `GET assets/ID/shares` | | [`ShareList`] |
 //! | `DELETE assets/ID/shares/TENANT` | | [`ShareList`]: the shares left; the revocation counts on every node at once |
+//! | `POST assets/ID/transfer` | [`TransferRequest`] | [`AssetInfo`]: the asset, now the other tenant's, its objects in that tenant's bucket |
 //! | `GET assets/shared[?tenant=T][&cursor=C][&limit=N]` | | [`IncomingList`]: the assets shared with the tenant |
 //! | `GET assets/events?tenant=T[&cursor=C][&limit=N][&wait=S]` | | [`AssetEventList`]: the tenant's asset events after the cursor, in commit order; with `wait`, a long poll of up to S seconds (at most 60) |
 //! | `GET assets/events/stream?tenant=T[&cursor=C]` | | Server-Sent Events: one `asset` event per event (`id:` its cursor, `data:` an [`AssetEventInfo`]); a reconnecting `Last-Event-ID` resumes |
@@ -59,6 +60,14 @@ pub mod codes {
     /// The idempotency key was used for another registration.
     pub const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
     pub const NO_SUCH_SHARE: &str = "NoSuchShare";
+    /// A transfer would move an object another asset points at too.
+    pub const OBJECT_SHARED: &str = "AssetObjectShared";
+    /// A transfer's target bucket holds that key already.
+    pub const DESTINATION_EXISTS: &str = "DestinationExists";
+    /// Object lock keeps an object a transfer or purge would remove.
+    pub const OBJECT_LOCKED: &str = "ObjectLocked";
+    /// A write would pass a quota (the S3 code too).
+    pub const QUOTA_EXCEEDED: &str = "QuotaExceeded";
     /// No version of the tenant holds the content a `content` reference names.
     pub const NO_SUCH_CONTENT: &str = "NoSuchContent";
     /// The asset is in the trash: restore it before changing it.
@@ -511,4 +520,15 @@ pub struct IncomingList {
     pub shares: Vec<IncomingShare>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// `POST assets/ID/transfer`: the asset goes to `tenant`, its object versions into
+/// that tenant's `bucket` (same keys; no byte is copied) and their usage to the
+/// tenant's quota, in one commit; refused whole when the tenant's quota cannot take
+/// it, a key is taken, or another asset points at one of its objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub tenant: String,
+    pub bucket: String,
 }

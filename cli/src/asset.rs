@@ -1,4 +1,4 @@
-//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|rm|restore|purge|trash-retention|stats|events|bench`:
+//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
 //! uploads a file (`asset_upload.rs`) and registers it in one command.
@@ -9,8 +9,8 @@ use crate::tenant::{segment, show_size};
 use anyhow::bail;
 use cairn_api::assets::{
     AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, IncomingList, MediaMeta, NewVersion, ObjectRef,
-    Purged, RegisterAsset, Rendition, Rollback, ShareInfo, ShareList, ShareRequest, TrashRetention, UpdateAsset,
-    VersionDiff, VersionList,
+    Purged, RegisterAsset, Rendition, Rollback, ShareInfo, ShareList, ShareRequest, TransferRequest, TrashRetention,
+    UpdateAsset, VersionDiff, VersionList,
 };
 use std::collections::BTreeMap;
 
@@ -129,6 +129,17 @@ pub enum AssetCommand {
     Shared {
         #[arg(long)]
         tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move an asset to another tenant: its objects into that tenant's bucket (no byte
+    /// copied), its usage to that tenant's quota, in one commit.
+    Transfer {
+        id: String,
+        #[arg(long = "to")]
+        tenant: String,
+        #[arg(long)]
+        bucket: String,
         #[arg(long)]
         json: bool,
     },
@@ -438,6 +449,11 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        AssetCommand::Transfer { id, tenant, bucket, json } => {
+            let body = TransferRequest { tenant, bucket };
+            let a: AssetInfo = v1::post(conn, &format!("assets/{}/transfer", segment(&id)?), &body).await?;
+            if json { print_json(&a)? } else { print!("{}", describe(&a)) }
         }
         AssetCommand::Rm { id, json } => {
             let a: AssetInfo = v1::delete(conn, &format!("assets/{}", segment(&id)?)).await?;

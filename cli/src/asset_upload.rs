@@ -1,6 +1,7 @@
-//! `cairn asset put FILE`: hash the file, upload it (one PUT below [`PART`], else a
-//! multipart upload with a progress bar), then register it as a new asset, or as the
-//! next version of `--asset`. Resumable without local state: every upload is marked
+//! `cairn asset put FILE`: hash the file; if the tenant holds that content already,
+//! register it pointing at the stored bytes (instant upload); otherwise upload it (one
+//! PUT below [`PART`], else a multipart upload with a progress bar), then register it
+//! as a new asset, or as the next version of `--asset`. Resumable without local state: every upload is marked
 //! with the file's SHA-256 (`x-amz-meta-cairn-sha256`), so an interrupted one is found
 //! again by content (`GET /cairn/v1/assets/uploads`), and only the missing parts are
 //! sent.
@@ -14,7 +15,8 @@ use anyhow::Context;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use cairn_api::assets::{
-    AssetInfo, AssetVersionInfo, NewVersion, ObjectRef, PendingUploads, RegisterAsset, UPLOAD_SHA256_META,
+    AssetInfo, AssetVersionInfo, ContentMatches, ContentRef, NewVersion, ObjectRef, PendingUploads, RegisterAsset,
+    UPLOAD_SHA256_META,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -46,6 +48,9 @@ pub struct PutArgs {
     tenant: Option<String>,
     #[command(flatten)]
     describe: Describe,
+    /// Upload even when the tenant holds this content already.
+    #[arg(long)]
+    no_dedupe: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -202,11 +207,31 @@ pub async fn run(conn: &Connection, a: PutArgs) -> anyhow::Result<()> {
     let file_name = a.file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?.to_string();
     let key = a.key.clone().unwrap_or_else(|| file_name.clone());
     let (sha256, len) = hash_file(&a.file, a.quiet).await?;
-    let version_id = upload(conn, &a.bucket, &key, &a.file, (&sha256, len), a.quiet).await?;
-    let version = NewVersion {
-        object: ObjectRef { bucket: a.bucket.clone(), key, version_id },
-        sha256: Some(sha256),
-        ..Default::default()
+    // Instant upload: content the tenant holds already is pointed at, not sent again.
+    let held = match a.no_dedupe {
+        true => false,
+        false => {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("sha256", &sha256).append_pair("size", &len.to_string());
+            if let Some(t) = &a.tenant {
+                q.append_pair("tenant", t);
+            }
+            let found: ContentMatches = v1::get(conn, &format!("assets/content?{}", q.finish())).await?;
+            !found.matches.is_empty()
+        }
+    };
+    let version = if held {
+        if !a.quiet {
+            eprintln!("the tenant holds this content already: nothing to upload");
+        }
+        NewVersion { content: Some(ContentRef { sha256, size: len }), ..Default::default() }
+    } else {
+        let version_id = upload(conn, &a.bucket, &key, &a.file, (&sha256, len), a.quiet).await?;
+        NewVersion {
+            object: ObjectRef { bucket: a.bucket.clone(), key, version_id },
+            sha256: Some(sha256),
+            ..Default::default()
+        }
     };
     match &a.asset {
         Some(id) => {

@@ -15,6 +15,7 @@ fn asset_result(r: CommandResult) -> Result<AssetOutcome, ObjectError> {
     match r {
         CommandResult::Asset(o) => Ok(o),
         CommandResult::AssetRefused(r) => Err(ObjectError::Asset(r)),
+        CommandResult::QuotaExceeded(b) => Err(ObjectError::QuotaExceeded(b)),
         other => Err(ObjectError::Unexpected(Box::new(other))),
     }
 }
@@ -59,6 +60,21 @@ impl Store {
 
     pub async fn revoke_share(&self, id: &str, tenant: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {
         asset_result(self.meta.propose(Command::RevokeShare { id: id.into(), tenant: tenant.into(), at }).await?)
+    }
+
+    /// Moves an asset to `tenant`, its objects into the tenant's `bucket` (refused
+    /// whole, `QuotaExceeded` included, when anything does not fit).
+    pub async fn transfer_asset(
+        &self,
+        id: &str,
+        tenant: &str,
+        bucket: &str,
+        at: Nanos,
+        by: &str,
+    ) -> Result<AssetOutcome, ObjectError> {
+        let cmd =
+            Command::TransferAsset { id: id.into(), tenant: tenant.into(), bucket: bucket.into(), at, by: by.into() };
+        asset_result(self.meta.propose(cmd).await?)
     }
 
     pub async fn trash_asset(&self, id: &str, at: Nanos) -> Result<AssetOutcome, ObjectError> {

@@ -247,6 +247,14 @@ pub enum AssetRefusal {
     ShareWithOwner,
     /// No share of the asset with that tenant.
     NoSuchShare(String),
+    /// A transfer's target bucket does not exist, or is not the target tenant's.
+    NotTenantBucket(String),
+    /// A transfer would move an object version another asset points at too.
+    ObjectShared(ObjectRef),
+    /// A transfer's target bucket already holds that key (and keeps one version a key).
+    DestinationExists(String),
+    /// Object lock keeps an object version a transfer would move.
+    ObjectLocked(ObjectRef),
 }
 
 /// What happened to an asset, as a tenant's event feed tells it.
@@ -261,6 +269,7 @@ pub enum AssetEventKind {
     Purged,
     Shared,
     Revoked,
+    Transferred,
 }
 
 impl AssetEventKind {
@@ -275,6 +284,7 @@ impl AssetEventKind {
             AssetEventKind::Purged => "purged",
             AssetEventKind::Shared => "shared",
             AssetEventKind::Revoked => "revoked",
+            AssetEventKind::Transferred => "transferred",
         }
     }
 }

@@ -200,7 +200,8 @@ pub enum Change {
         tenant: String,
         id: String,
     },
-    /// Asset `id` of `tenant` was shared with tenant `with`, or a share ended.
+    /// Asset `id` of `tenant` was shared with tenant `with`, a share ended, or the
+    /// asset was transferred to `with` (then `tenant` is already `with`).
     AssetShared {
         tenant: String,
         id: String,
@@ -319,7 +320,9 @@ impl Change {
                 Change::AssetUpdated { tenant: String::new(), id: id.clone() }
             }
             Command::PurgeAsset { id, .. } => Change::AssetPurged { tenant: String::new(), id: id.clone() },
-            Command::ShareAsset { id, tenant, .. } | Command::RevokeShare { id, tenant, .. } => {
+            Command::ShareAsset { id, tenant, .. }
+            | Command::RevokeShare { id, tenant, .. }
+            | Command::TransferAsset { id, tenant, .. } => {
                 Change::AssetShared { tenant: String::new(), id: id.clone(), with: tenant.clone() }
             }
             Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },

@@ -435,6 +435,16 @@ pub enum Command {
         tenant: String,
         at: Nanos,
     },
+    /// Moves asset `id` to `tenant`: its object versions into the tenant's `bucket`
+    /// (written by `by`), its usage to the tenant's pools, in one commit that is
+    /// undone whole when a pool would pass its limit or anything is refused.
+    TransferAsset {
+        id: String,
+        tenant: String,
+        bucket: String,
+        at: Nanos,
+        by: String,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).

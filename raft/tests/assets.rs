@@ -369,3 +369,135 @@ async fn shares_grant_exactly_the_assets_objects_until_revoked() {
     assert!(s.asset_shares(&a).unwrap().is_empty());
     assert!(s.incoming_shares("school", None, 10).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_moves_objects_and_usage_in_one_commit_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    setup(&s).await;
+    let school_key = school_key_template();
+    let tenancy = KeyTenancy { tenant: Some("school".into()), tenant_admin: false, quota: Quota::default() };
+    assert_eq!(s.propose(Command::PutAccessKeyIn { key: school_key, tenancy }).await.unwrap(), CommandResult::Ok);
+    assert_eq!(
+        s.propose(Command::CreateBucket { bucket: bucket("school-media", "KS") }).await.unwrap(),
+        CommandResult::Ok
+    );
+    // The studio's own bucket (its key's tenant is the studio), with the objects.
+    let studio_key = AccessKey { access_key_id: "KT".into(), name: "KT".into(), ..school_key_template() };
+    let tenancy = KeyTenancy { tenant: Some("studio".into()), tenant_admin: false, quota: Quota::default() };
+    assert_eq!(s.propose(Command::PutAccessKeyIn { key: studio_key, tenancy }).await.unwrap(), CommandResult::Ok);
+    assert_eq!(
+        s.propose(Command::CreateBucket { bucket: bucket("studio-media", "KT") }).await.unwrap(),
+        CommandResult::Ok
+    );
+    for (k, body) in [("cut1.mov", "aaaa"), ("cut2.mov", "bbbbbbbb"), ("poster.jpg", "cc")] {
+        assert!(matches!(s.propose(put("studio-media", k, body, None)).await.unwrap(), CommandResult::Replaced(_)));
+    }
+    let mut v2 = ver(obj("studio-media", "cut2.mov"), 11);
+    v2.renditions = vec![Rendition {
+        role: "poster".into(),
+        object: obj("studio-media", "poster.jpg"),
+        size: 0,
+        etag: String::new(),
+    }];
+    let a = made(
+        &s,
+        Command::PutAsset {
+            asset: asset("studio", "A", MediaType::Video, 10),
+            version: Some(ver(obj("studio-media", "cut1.mov"), 10)),
+        },
+    )
+    .await
+    .id;
+    made(&s, Command::AddAssetVersion { id: a.clone(), version: v2, if_versions: None }).await;
+    let move_to = |bucket: &str| Command::TransferAsset {
+        id: a.clone(),
+        tenant: "school".into(),
+        bucket: bucket.into(),
+        at: 50,
+        by: "KS".into(),
+    };
+    let school_pool = || {
+        let u = s.pool_usage(&Pool::Tenant("school".into())).unwrap();
+        (u.bytes, u.objects)
+    };
+    assert_eq!(refusal(&s, move_to("studio-media")).await, AssetRefusal::NotTenantBucket("studio-media".into()));
+
+    // The school's quota cannot take 14 bytes: refused, and nothing changed anywhere.
+    let limited = Tenant { quota: Quota { bytes: Some(10), objects: None }, ..tenant("school") };
+    assert_eq!(s.propose(Command::PutTenant { tenant: limited, create: false }).await.unwrap(), CommandResult::Ok);
+    let r = s.propose(move_to("school-media")).await.unwrap();
+    assert!(matches!(r, CommandResult::QuotaExceeded(_)), "{r:?}");
+    assert_eq!(s.asset(&a).unwrap().unwrap().tenant, "studio");
+    assert!(s.get_object("studio-media", "cut1.mov").unwrap().is_some());
+    assert!(s.get_object("school-media", "cut1.mov").unwrap().is_none());
+    assert_eq!(school_pool(), (0, 0));
+    assert_eq!(s.asset_version(&a, 2).unwrap().unwrap().object, obj("studio-media", "cut2.mov"));
+
+    // A key that is there already: refused, nothing changed (cut1 was not moved either).
+    assert!(matches!(
+        s.propose(put("school-media", "poster.jpg", "zz", None)).await.unwrap(),
+        CommandResult::Replaced(_)
+    ));
+    let roomy = Tenant { quota: Quota { bytes: Some(100), objects: None }, ..tenant("school") };
+    assert_eq!(s.propose(Command::PutTenant { tenant: roomy, create: false }).await.unwrap(), CommandResult::Ok);
+    assert_eq!(refusal(&s, move_to("school-media")).await, AssetRefusal::DestinationExists("poster.jpg".into()));
+    assert!(s.get_object("studio-media", "cut1.mov").unwrap().is_some());
+    assert!(s.get_object("school-media", "cut1.mov").unwrap().is_none());
+    let r = s.propose(Command::DeleteObject { bucket: "school-media".into(), key: "poster.jpg".into() }).await.unwrap();
+    assert!(matches!(r, CommandResult::Replaced(Some(_))), "{r:?}");
+
+    // Another asset pointing at one of its objects keeps it where it is.
+    let b = made(
+        &s,
+        Command::PutAsset {
+            asset: asset("studio", "B", MediaType::Image, 20),
+            version: Some(ver(obj("studio-media", "poster.jpg"), 20)),
+        },
+    )
+    .await
+    .id;
+    assert_eq!(
+        refusal(&s, move_to("school-media")).await,
+        AssetRefusal::ObjectShared(obj("studio-media", "poster.jpg"))
+    );
+    made(&s, Command::TrashAsset { id: b.clone(), at: 21 }).await;
+    made(&s, Command::PurgeAsset { id: b.clone(), at: 22, due: false }).await;
+    // Purging B keeps poster.jpg: A points at it too.
+    assert!(s.get_object("studio-media", "poster.jpg").unwrap().is_some());
+
+    // Now it moves: the records, the objects (same data, new bucket) and the usage.
+    let studio_before = s.pool_usage(&Pool::Tenant("studio".into())).unwrap();
+    let data_before = s.get_object("studio-media", "cut2.mov").unwrap().unwrap().data;
+    made(&s, move_to("school-media")).await;
+    let moved = s.asset(&a).unwrap().unwrap();
+    assert_eq!(moved.tenant, "school");
+    let v2 = s.asset_version(&a, 2).unwrap().unwrap();
+    assert_eq!((v2.object.bucket.as_str(), v2.renditions[0].object.bucket.as_str()), ("school-media", "school-media"));
+    let landed = s.get_object("school-media", "cut2.mov").unwrap().unwrap();
+    assert_eq!((landed.size, landed.data), (8, data_before), "the same data: no byte copied");
+    assert!(s.get_object("studio-media", "cut1.mov").unwrap().is_none());
+    assert!(s.get_object("studio-media", "poster.jpg").unwrap().is_none());
+    assert_eq!(school_pool(), (14, 3));
+    let studio_after = s.pool_usage(&Pool::Tenant("studio".into())).unwrap();
+    assert_eq!((studio_before.bytes, studio_before.objects), (14, 3));
+    assert_eq!((studio_after.bytes, studio_after.objects), (0, 0));
+    assert_eq!(stats(&s, "school", MediaType::Video), (1, 8));
+    assert_eq!(stats(&s, "studio", MediaType::Video), (0, 0));
+    assert_eq!(ids(&s, &query("school", IndexScan::Tenant)), [a.as_str()]);
+    assert!(s.shared_with("school", &obj("school-media", "cut1.mov")).is_ok());
+    let kinds = |t: &str| s.asset_events(t, None, 100).unwrap().into_iter().map(|(_, e)| e.kind).collect::<Vec<_>>();
+    assert_eq!(kinds("school").last(), Some(&AssetEventKind::Transferred));
+    assert_eq!(kinds("studio").last(), Some(&AssetEventKind::Transferred));
+}
+
+fn school_key_template() -> AccessKey {
+    AccessKey {
+        access_key_id: "KS".into(),
+        sealed_secret: vec![1],
+        name: "KS".into(),
+        is_root: false,
+        created: 1,
+        admin: false,
+    }
+}

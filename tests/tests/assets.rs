@@ -342,6 +342,17 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(sha256_hex(&body.unwrap().into_bytes()), sha256_hex(&reel), "the stored bytes are the file's");
         let left = s3.list_multipart_uploads().bucket("studio-media").send().await.unwrap();
         assert!(left.uploads().is_empty(), "the resumed upload was completed");
+        // The same file again, under another key: the tenant holds it, nothing is sent.
+        let before_again = shards(&cluster);
+        let mut again = vec!["--access-key", ed.0, "--secret-key", ed.1, "asset", "put", path];
+        again.extend_from_slice(&["--bucket", "studio-media", "--key", "reel-copy.mov", "--type", "video", "--json"]);
+        let out = cairn(&eps[1], &again);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("nothing to upload"), "{}", stderr(&out));
+        let copy: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(copy["latest"]["object"], reel_asset["latest"]["object"]);
+        assert_eq!(shards(&cluster), before_again);
+        assert!(s3.head_object().bucket("studio-media").key("reel-copy.mov").send().await.is_err());
 
         // Dedupe: the lookup finds the tenant's own versions of some content, and never
         // another tenant's; an instant upload points a new asset at the stored bytes.
@@ -372,7 +383,8 @@ async fn assets_end_to_end_on_three_nodes() {
                                    "version": {"content": {"sha256": cut1_sha, "size": 300 * KIB}}});
         let leak = error_of(v1(&eps[0], te, "POST", "assets", their_content).await);
         assert_eq!(leak.1, "NoSuchContent", "another tenant's content cannot be claimed");
-        // The duplicates report: cut1's bytes are held by three versions, poster's by 25.
+        // The duplicates report: cut1's bytes are held by three versions, poster's by 25,
+        // the reel's by two.
         let dups = expect("duplicates", v1(&eps[0], ed, "GET", "assets/duplicates", Value::Null).await, 200);
         let sizes: BTreeSet<(u64, usize)> = dups["groups"]
             .as_array()
@@ -380,7 +392,8 @@ async fn assets_end_to_end_on_three_nodes() {
             .iter()
             .map(|g| (g["size"].as_u64().unwrap(), g["versions"].as_array().unwrap().len()))
             .collect();
-        assert_eq!(sizes, BTreeSet::from([(300 * KIB as u64, 3), (10 * KIB as u64, 25)]), "{dups}");
+        let want = BTreeSet::from([(300 * KIB as u64, 3), (10 * KIB as u64, 25), (20u64 << 20, 2)]);
+        assert_eq!(sizes, want, "{dups}");
     })
     .await;
 }
@@ -515,7 +528,7 @@ async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trash_restore_purge_and_expiry_free_storage_once_nothing_points_at_it() {
+async fn trash_purge_expiry_and_transfer_move_storage_and_usage_exactly() {
     within(240, async {
         let cluster = TestCluster::start(3);
         let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
@@ -588,6 +601,32 @@ async fn trash_restore_purge_and_expiry_free_storage_once_nothing_points_at_it()
             kinds,
             ["created", "created", "created", "trashed", "restored", "trashed", "purged", "trashed", "purged"]
         );
+
+        // A transfer to another tenant: refused whole by its quota, then done in one
+        // commit that moves the object (no byte copied) and its usage.
+        cli_as(&eps[0], root, &["tenant", "create", "School", "--id", "school", "--quota-bytes", "32KiB"]);
+        let teacher = cli_as(&eps[0], root, &["key", "create", "--tenant", "school", "--name", "teacher"]);
+        let (tid, tsec) = creds_of(&teacher);
+        let school = ClientBuilder::new(&eps[0]).credentials(&tid, &tsec).build();
+        school.create_bucket().bucket("school-media").send().await.unwrap();
+        let to_school = json!({"tenant": "school", "bucket": "school-media"});
+        let (studio_used, shards_now) = (used().await, shards(&cluster));
+        let school_used = || async { cli_as(&eps[0], root, &["tenant", "info", "school"])["used"]["bytes"].as_u64().unwrap() };
+        let refused = v1(&eps[1], root, "POST", &format!("assets/{b}/transfer"), to_school.clone()).await;
+        assert_eq!((refused.0, refused.1["error"]["code"].as_str()), (403, Some("QuotaExceeded")), "{}", refused.1);
+        assert_eq!(expect("still", v1(&eps[0], k, "GET", &format!("assets/{b}"), Value::Null).await, 200)["tenant"], "studio");
+        assert_eq!((used().await, school_used().await, shards(&cluster)), (studio_used, 0, shards_now));
+        s3.head_object().bucket("media").key("shared.mov").send().await.expect("unmoved");
+        cli_as(&eps[0], root, &["tenant", "set-quota", "school", "--bytes", "1MiB"]);
+        let moved = cli_as(&eps[2], root, &["asset", "transfer", &b, "--to", "school", "--bucket", "school-media"]);
+        assert_eq!(moved["tenant"], "school");
+        assert_eq!(moved["latest"]["object"]["bucket"], "school-media");
+        assert_eq!((used().await, school_used().await), (studio_used - 64 * KIB as u64, 64 * KIB as u64));
+        assert_eq!(shards(&cluster), shards_now, "no byte copied");
+        let got = school.get_object().bucket("school-media").key("shared.mov").send().await.unwrap();
+        assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), 64 * KIB);
+        assert!(s3.head_object().bucket("media").key("shared.mov").send().await.is_err());
+        assert_eq!(v1(&eps[0], k, "GET", &format!("assets/{b}"), Value::Null).await.0, 404, "the studio's no more");
     })
     .await;
 }

@@ -409,3 +409,113 @@ pub(super) fn revoke(tx: &mut Tx, id: String, tenant: String, at: Nanos) -> Resu
     }
     Ok(outcome(&a, 0, false))
 }
+
+/// TransferAsset: asset `id` goes to tenant `tenant`, its object versions into that
+/// tenant's `bucket` (same keys; no byte is copied: each version's data is installed
+/// there and then removed where it was), its usage from one tenant's pools to the
+/// other's. Runs undoably (`apply/mod.rs`): a refusal, or a pool of the target passed
+/// its limit, and nothing of it stays.
+pub(super) fn transfer(
+    tx: &mut Tx,
+    id: String,
+    tenant: String,
+    bucket: String,
+    at: Nanos,
+    by: String,
+) -> Result<CommandResult, MetaError> {
+    let before = match live(tx, &id)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
+    if tenant == before.tenant {
+        return refused(AssetRefusal::ShareWithOwner);
+    }
+    if tx.read::<Tenant>(Table::Tenancy, &tenant_key(&tenant))?.is_none() {
+        return refused(AssetRefusal::NoSuchTenant(tenant));
+    }
+    if crate::quota::bucket_tenant(tx, &bucket)?.as_deref() != Some(tenant.as_str()) {
+        return refused(AssetRefusal::NotTenantBucket(bucket));
+    }
+    let versioned = object_versions::state(tx, &bucket)? == Some(crate::schema::Versioning::Enabled);
+    let versions: Vec<AssetVersion> = tx
+        .scan_prefix(Table::Assets, &versions_prefix(&id))?
+        .values()
+        .map(|v| bincode::deserialize(v))
+        .collect::<Result<_, _>>()?;
+    // Every object version, once, and what it becomes.
+    let mut moved: Vec<(ObjectRef, ObjectRef)> = Vec::new();
+    for v in &versions {
+        for k in version_entries(&before.tenant, &id, v) {
+            tx.remove(Table::AssetIndex, k);
+        }
+    }
+    for o in versions.iter().flat_map(objects_of) {
+        if moved.iter().any(|(from, _)| from == o) {
+            continue;
+        }
+        if tx.has_prefix(Table::AssetIndex, &object_ref_prefix(o))? {
+            return refused(AssetRefusal::ObjectShared(o.clone()));
+        }
+        let Located::Object(source) = locate(tx, &o.bucket, &o.key, o.version_id.as_deref())? else {
+            return refused(AssetRefusal::NoSuchObject { field: "object".into(), object: o.clone() });
+        };
+        let mut copy = (*source).clone();
+        (copy.version_id, copy.last_modified) = (None, at);
+        let condition = (!versioned).then_some(crate::schema::WriteCondition::IfNoneMatchAny);
+        let attrs = crate::schema::Attrs::from([(crate::schema::ATTR_WRITER.to_string(), by.clone().into_bytes())]);
+        let made = match super::objects::put(tx, bucket.clone(), o.key.clone(), copy, condition, attrs)? {
+            CommandResult::Versioned { version_id, .. } => version_id,
+            CommandResult::Replaced(_) => None,
+            CommandResult::PreconditionFailed => return refused(AssetRefusal::DestinationExists(o.key.clone())),
+            _ => return refused(AssetRefusal::NotTenantBucket(bucket)),
+        };
+        let gone = object_versions::delete_version(
+            tx,
+            o.bucket.clone(),
+            o.key.clone(),
+            o.version_id.clone(),
+            None,
+            at,
+            false,
+        )?;
+        if !matches!(gone, CommandResult::Versioned { .. }) {
+            return refused(AssetRefusal::ObjectLocked(o.clone()));
+        }
+        moved.push((o.clone(), ObjectRef { bucket: bucket.clone(), key: o.key.clone(), version_id: made }));
+    }
+    let to = |o: &ObjectRef| moved.iter().find(|(from, _)| from == o).map_or_else(|| o.clone(), |(_, t)| t.clone());
+    for mut v in versions {
+        v.object = to(&v.object);
+        for r in &mut v.renditions {
+            r.object = to(&r.object);
+        }
+        for k in version_entries(&tenant, &id, &v) {
+            tx.set(Table::AssetIndex, k, Some(Vec::new()));
+        }
+        tx.write(Table::Assets, version_key(&id, v.number), &v)?;
+    }
+    if let Some(k) = &before.idempotency_key {
+        tx.remove(Table::Assets, idempotency_key(&before.tenant, k));
+    }
+    for (k, v) in tx.scan_prefix(Table::Assets, &shares_prefix(&id))? {
+        let share: Share = bincode::deserialize(&v)?;
+        tx.remove(Table::AssetIndex, incoming_key(&share));
+        tx.remove(Table::Assets, k);
+    }
+    let mut a = before.clone();
+    (a.tenant, a.idempotency_key, a.project) = (tenant.clone(), None, None);
+    a.updated = a.updated.max(at);
+    tx.write(Table::Assets, asset_key(&id), &a)?;
+    reindex(tx, Some(&before), Some(&a))?;
+    for (feed, other) in [(&before.tenant, &tenant), (&tenant, &before.tenant)] {
+        let e = AssetEvent {
+            kind: AssetEventKind::Transferred,
+            asset: id.clone(),
+            version: 0,
+            at,
+            with: Some(other.clone()),
+        };
+        record_event(tx, feed, e)?;
+    }
+    Ok(outcome(&a, 0, false))
+}

@@ -20,10 +20,10 @@
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 //! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
 //! | [`usage_history`] | SampleUsage | usage history |
-//! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention, ShareAsset, RevokeShare | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
+//! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention, ShareAsset, RevokeShare, TransferAsset (which moves object versions through [`objects`] and [`versions`]) | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
-//! CopyVersion, PutPart, CompleteUpload): each runs undoably, and if it left a quota
+//! CopyVersion, PutPart, CompleteUpload, TransferAsset): each runs undoably, and if it left a quota
 //! pool it added to past its limit ([`crate::quota::breach`]), it is undone and
 //! answered `QuotaExceeded`.
 
@@ -56,6 +56,7 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
             | Command::CopyVersion { .. }
             | Command::PutPart { .. }
             | Command::CompleteUpload { .. }
+            | Command::TransferAsset { .. }
     );
     tx.retuned.clear();
     if !quota_checked {
@@ -64,6 +65,11 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
     }
     tx.begin_undoable();
     let result = dispatch(tx, cmd)?;
+    // A transfer refused halfway leaves nothing of what it did before.
+    if matches!(result, CommandResult::AssetRefused(_)) {
+        tx.undo();
+        return Ok(result);
+    }
     match crate::quota::breach(tx)? {
         Some(breach) => {
             tx.undo();
@@ -142,5 +148,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::SetTrashRetention { tenant, secs } => assets::set_retention(tx, tenant, secs),
         Command::ShareAsset { id, tenant, permission, at, by } => assets::share(tx, id, tenant, permission, at, by),
         Command::RevokeShare { id, tenant, at } => assets::revoke(tx, id, tenant, at),
+        Command::TransferAsset { id, tenant, bucket, at, by } => assets::transfer(tx, id, tenant, bucket, at, by),
     }
 }

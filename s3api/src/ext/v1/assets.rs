@@ -24,7 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use cairn_api::ErrorBody;
 use cairn_api::assets::{
     AssetInfo, AssetVersionInfo, BatchItem, BatchRegister, BatchRegistered, MAX_BATCH_REGISTER, NewVersion, Purged,
-    RegisterAsset, Rollback, TrashRetention, UpdateAsset, VersionDiff, VersionList, codes,
+    RegisterAsset, Rollback, TransferRequest, TrashRetention, UpdateAsset, VersionDiff, VersionList, codes,
 };
 use cairn_api::tenants::codes::{ACCESS_DENIED, INVALID_REQUEST, NO_SUCH_TENANT};
 use cairn_object::ObjectError;
@@ -69,6 +69,25 @@ pub(super) fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
             AssetRefusal::ShareWithOwner => {
                 AdminError::new(400, INVALID_REQUEST, "the asset belongs to that tenant already").at("tenant")
             }
+            AssetRefusal::NotTenantBucket(b) => AdminError::new(
+                400,
+                INVALID_REQUEST,
+                format!("bucket {b} does not exist or is not the target tenant's"),
+            )
+            .at("bucket"),
+            AssetRefusal::ObjectShared(o) => AdminError::new(
+                409,
+                codes::OBJECT_SHARED,
+                format!("another asset points at {}/{} too; it cannot move", o.bucket, o.key),
+            ),
+            AssetRefusal::DestinationExists(k) => {
+                AdminError::new(409, codes::DESTINATION_EXISTS, format!("the target bucket holds {k} already"))
+            }
+            AssetRefusal::ObjectLocked(o) => AdminError::new(
+                409,
+                codes::OBJECT_LOCKED,
+                format!("object lock keeps {}/{} where it is", o.bucket, o.key),
+            ),
             AssetRefusal::NoSuchShare(t) => {
                 AdminError::new(404, codes::NO_SUCH_SHARE, format!("the asset is not shared with tenant {t}"))
             }
@@ -79,6 +98,9 @@ pub(super) fn asset_error(e: ObjectError, prefix: &str) -> AdminError {
             )
             .at("idempotency_key"),
         },
+        ObjectError::QuotaExceeded(b) => {
+            AdminError::new(403, codes::QUOTA_EXCEEDED, crate::errors::quota_exceeded(&b).message().unwrap_or_default())
+        }
         other => object_error(other),
     }
 }
@@ -154,6 +176,8 @@ impl V1 {
             (_, [_, "shares"]) => method_not_allowed("GET and POST"),
             (&Method::DELETE, [id, "shares", tenant]) => answer(self.revoke(&reach, id, tenant).await),
             (_, [_, "shares", _]) => method_not_allowed("DELETE"),
+            (&Method::POST, [id, "transfer"]) => answer(self.transfer(caller, &reach, id, body).await),
+            (_, [_, "transfer"]) => method_not_allowed("POST"),
             (&Method::POST, [id, "restore"]) => answer(self.restore(&reach, id).await),
             (_, [_, "restore"]) => method_not_allowed("POST"),
             (&Method::POST, [id, "purge"]) => answer(self.purge(&reach, id).await),
@@ -378,6 +402,34 @@ impl V1 {
         let meta = &self.store.meta;
         visible(meta, reach, id)?;
         self.store.trash_asset(id, now()).await.map_err(|e| asset_error(e, ""))?;
+        settled(meta).await?;
+        describe(meta, &visible(meta, reach, id)?)
+    }
+
+    /// `POST assets/ID/transfer`: the caller manages both tenants' assets and may
+    /// write the asset's keys into the target bucket.
+    async fn transfer(&self, caller: &str, reach: &AssetReach, id: &str, body: Body) -> Result<AssetInfo, AdminError> {
+        let meta = &self.store.meta;
+        let req: TransferRequest = read_json(body).await?;
+        visible(meta, reach, id)?;
+        if req.tenant.is_empty() || req.bucket.is_empty() {
+            return Err(invalid("tenant", "name the tenant and its bucket to transfer to"));
+        }
+        reach.require(meta, &req.tenant)?;
+        let key = meta
+            .get_access_key(caller)
+            .map_err(unavailable)?
+            .ok_or_else(|| AdminError::new(403, ACCESS_DENIED, "the signing key no longer exists"))?;
+        let identity = Identity::of(&key);
+        for v in meta.asset_versions(id, 0, usize::MAX).map_err(unavailable)? {
+            for o in cairn_raft::assets::objects_of(&v) {
+                if self.access.may_do(&identity, "PutObject", &req.bucket, Some(&o.key), None).is_err() {
+                    let m = format!("this key may not write {} into {}", o.key, req.bucket);
+                    return Err(AdminError::new(403, ACCESS_DENIED, m).at("bucket"));
+                }
+            }
+        }
+        self.store.transfer_asset(id, &req.tenant, &req.bucket, now(), caller).await.map_err(|e| asset_error(e, ""))?;
         settled(meta).await?;
         describe(meta, &visible(meta, reach, id)?)
     }
