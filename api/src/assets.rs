@@ -5,6 +5,7 @@
 //! | `POST assets` | [`RegisterAsset`] | [`AssetInfo`] (201; 200 for a replay of the same `idempotency_key`) |
 //! | `GET assets?tenant=T[&media_type=M][&project=P][&status=S][&tag=K:V][&created_from=][&created_until=][&order=asc\|desc][&cursor=C][&limit=N]` | | [`AssetList`] |
 //! | `POST assets/batch` | [`BatchRegister`] | [`BatchRegistered`]: one result per registration, in order |
+//! | `GET assets/search?q=WORDS\|name_prefix=P[&tenant=T][&limit=N]` | | [`AssetList`]: the best matches (at most 100), from the node's full-text index |
 //! | `POST assets/batch-get` | [`BatchGet`] | [`BatchGetResult`] |
 //! | `GET assets/stats?tenant=T` | | [`AssetStats`] |
 //! | `GET assets/ID` | | [`AssetInfo`] with its latest version |

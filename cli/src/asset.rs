@@ -1,4 +1,4 @@
-//! `cairn asset register|put|ls|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench`:
+//! `cairn asset register|put|ls|search|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
 //! uploads a file (`asset_upload.rs`) and registers it in one command.
@@ -80,6 +80,20 @@ pub enum AssetCommand {
         /// At most this many [default: all].
         #[arg(long)]
         limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search over a tenant's assets (names, tags, text metadata), best first;
+    /// or --prefix: assets whose name starts with the words.
+    Search {
+        /// Words (tantivy's query language: `tides AND prores`, `"final cut"`).
+        query: String,
+        #[arg(long)]
+        prefix: bool,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -380,6 +394,15 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                 }
             }
             if json { print_json(&all)? } else { print!("{}", table(&all)) }
+        }
+        AssetCommand::Search { query, prefix, tenant, limit, json } => {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair(if prefix { "name_prefix" } else { "q" }, &query).append_pair("limit", &limit.to_string());
+            if let Some(t) = &tenant {
+                q.append_pair("tenant", t);
+            }
+            let found: AssetList = v1::get(conn, &format!("assets/search?{}", q.finish())).await?;
+            if json { print_json(&found.assets)? } else { print!("{}", table(&found.assets)) }
         }
         AssetCommand::Info { id, json } => {
             let a: AssetInfo = v1::get(conn, &format!("assets/{}", segment(&id)?)).await?;

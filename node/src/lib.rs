@@ -127,6 +127,8 @@ impl Node {
         let (shutdown, rx) = watch::channel(false);
         let durability = workers::start(cfg, meta.clone(), store.disks.clone(), local, store.clone(), rx.clone());
         cluster.spawn_background(rx.clone());
+        let search = cairn_search::AssetSearch::open(&cfg.data.join("search")).context("opening the search index")?;
+        tokio::spawn(search.clone().run(meta.clone(), rx.clone()));
         let parts = front::FrontParts {
             meta: meta.clone(),
             keyring,
@@ -135,6 +137,7 @@ impl Node {
             s3,
             cluster,
             durability,
+            search,
             node_id: state.node_id,
         };
         let front = front::start(cfg, listener, parts, rx)?;

@@ -391,7 +391,7 @@ pub(crate) fn asset_key(id: &str) -> Vec<u8> {
 }
 
 /// Every asset record ([`asset_key`]).
-pub(crate) const ASSET_RECORDS: &[u8] = &[ASSET];
+pub const ASSET_RECORDS: &[u8] = &[ASSET];
 
 pub(crate) fn versions_prefix(id: &str) -> Vec<u8> {
     [&[VERSION], id.as_bytes(), b"\0"].concat()

@@ -465,6 +465,29 @@ async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
         assert_eq!(seen, want, "nothing missed, nothing repeated");
         let end = end.unwrap();
 
+        // Full-text search, on every node (node 2 restarted: its index resumed), only
+        // ever within the caller's tenant.
+        for ep in &eps {
+            let got = expect("search", v1(ep, k, "GET", "assets/search?q=later", Value::Null).await, 200);
+            assert_eq!(ids(&got), [later.as_str()], "through {ep}");
+        }
+        let prefix = expect("prefix", v1(&eps[1], k, "GET", "assets/search?name_prefix=A", Value::Null).await, 200);
+        assert_eq!(ids(&prefix).into_iter().collect::<BTreeSet<_>>(), made[2..5].iter().cloned().collect());
+        let theirs = expect(
+            "their search",
+            v1(&eps[0], (oid.as_str(), osec.as_str()), "GET", "assets/search?q=later", Value::Null).await,
+            200,
+        );
+        assert!(ids(&theirs).is_empty(), "another tenant finds nothing of this one");
+        let mine = expect(
+            "their own",
+            v1(&eps[0], (oid.as_str(), osec.as_str()), "GET", "assets/search?q=theirs", Value::Null).await,
+            200,
+        );
+        assert_eq!(ids(&mine).len(), 1);
+        let bad = error_of(v1(&eps[0], k, "GET", "assets/search?q=name:(", Value::Null).await);
+        assert_eq!((bad.0, bad.2.as_str()), (400, "q"));
+
         // A long poll is answered as soon as the next event is committed, on another node.
         let ep = eps[2].clone();
         let (kid2, ksec2) = (kid.clone(), ksec.clone());

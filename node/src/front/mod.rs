@@ -40,6 +40,8 @@ pub struct FrontParts {
     pub s3: CairnS3,
     pub cluster: Arc<Cluster>,
     pub durability: Arc<Durability>,
+    /// The asset search index.
+    pub search: Arc<cairn_search::AssetSearch>,
     /// Names this node in error bodies (`<HostId>`).
     pub node_id: u64,
 }
@@ -66,7 +68,8 @@ pub fn start(
 ) -> anyhow::Result<Running> {
     let admin = ExtRoute::new(p.store.clone(), p.access.clone())
         .with_cluster(p.cluster)
-        .with_durability(Arc::new(DurabilityApi(p.durability.clone())));
+        .with_durability(Arc::new(DurabilityApi(p.durability.clone())))
+        .with_search(p.search.clone());
     let disks = p.store.disks.clone();
     let mut builder = s3s::service::S3ServiceBuilder::new(p.s3);
     builder.set_auth(CairnAuth::new(p.meta.clone(), p.keyring));

@@ -246,6 +246,22 @@ impl MetaStore {
         }
         Ok(false)
     }
+
+    /// Every asset after id `after` in id order, at most `limit` (a rebuild's walk).
+    pub fn assets_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Asset>, MetaError> {
+        let start = match after {
+            Some(id) => Bound::Excluded(asset_key(id)),
+            None => Bound::Included(crate::assets::ASSET_RECORDS.to_vec()),
+        };
+        let end = crate::tx::prefix_range(crate::assets::ASSET_RECORDS).1;
+        let inner = self.inner();
+        let mut out = Vec::new();
+        for item in inner.trees.tree(Table::Assets).range((start, end)).take(limit) {
+            let (_, v) = item?;
+            out.push(bincode::deserialize(&v)?);
+        }
+        Ok(out)
+    }
 }
 
 /// A version by its content: (sha256 hex, size, asset id, version number).

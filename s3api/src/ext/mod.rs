@@ -29,7 +29,7 @@ pub struct ExtRoute {
 
 impl ExtRoute {
     pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
-        let v1 = v1::V1 { store: store.clone(), access: access.clone() };
+        let v1 = v1::V1 { store: store.clone(), access: access.clone(), search: None };
         let admin =
             admin::Admin { store, access: access.clone(), cluster: None, durability: None, started: Instant::now() };
         Self { admin, v1, access }
@@ -37,6 +37,12 @@ impl ExtRoute {
 
     pub fn with_cluster(mut self, cluster: Arc<dyn ClusterAdmin>) -> Self {
         self.admin.cluster = Some(cluster);
+        self
+    }
+
+    /// The node's asset search index (`GET /cairn/v1/assets/search`).
+    pub fn with_search(mut self, search: Arc<cairn_search::AssetSearch>) -> Self {
+        self.v1.search = Some(search);
         self
     }
 

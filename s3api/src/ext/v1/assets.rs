@@ -152,6 +152,8 @@ impl V1 {
                 Err(e) => answer::<()>(Err(e)),
             },
             (_, ["trash", "retention"]) => method_not_allowed("GET and PUT"),
+            (&Method::GET, ["search"]) => answer(self.search(&reach, query).await),
+            (_, ["search"]) => method_not_allowed("GET"),
             (&Method::GET, ["shared"]) => answer(asset_shares::incoming(meta, &reach, query)),
             (_, ["shared"]) => method_not_allowed("GET"),
             (&Method::GET, ["content"]) => answer(asset_dedupe::lookup(meta, &reach, query)),

@@ -1,6 +1,6 @@
 //! `/cairn/v1/`: the tenant API (tenants and their keys in `tenants.rs` and
 //! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`) typed in `cairn_api::tenants`,
-//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_dedupe.rs`, `asset_shares.rs`, `asset_fields.rs`) typed in
+//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_dedupe.rs`, `asset_shares.rs`, `asset_search.rs`, `asset_fields.rs`) typed in
 //! `cairn_api::assets`; annotations to come. Who may do what is `scope.rs`; every change
 //! is a command through the object layer, decided in apply. May touch: the object
 //! layer, the authorizer's keyring.
@@ -9,6 +9,7 @@ mod asset_dedupe;
 mod asset_events;
 mod asset_fields;
 mod asset_query;
+mod asset_search;
 mod asset_shares;
 mod assets;
 mod bucket_quota;
@@ -27,6 +28,8 @@ use std::sync::Arc;
 pub(crate) struct V1 {
     pub store: Arc<Store>,
     pub access: Arc<Authorizer>,
+    /// The node's asset search index, fed from the change feed (`cairn-search`).
+    pub search: Option<Arc<cairn_search::AssetSearch>>,
 }
 
 impl V1 {
