@@ -276,6 +276,20 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(stats["media_types"]["image"], json!({"count": 25, "bytes": 25 * 10 * KIB}));
         assert_eq!(stats["total"]["count"], 26);
 
+        // A bucket policy denies asset actions on the assets whose objects it holds, as
+        // it denies S3 requests (cairn: actions in the policy language).
+        let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+            "Action":["cairn:ShareAsset","cairn:PutAsset"],"Resource":"arn:aws:s3:::studio-media/cut.mov"}]}"#;
+        s3.put_bucket_policy().bucket("studio-media").policy(deny).send().await.unwrap();
+        let refused = error_of(v1(&eps[1], ed, "POST", &format!("assets/{id}/shares"), json!({"tenant": "school"})).await);
+        assert_eq!((refused.0, refused.1.as_str()), (403, "AccessDenied"));
+        let again = json!({"name": "x", "media_type": "video", "version": {"object": {"bucket": "studio-media", "key": "cut.mov"}}});
+        assert_eq!(error_of(reg(again).await), (403, "AccessDenied".into(), "version.object".into()));
+        expect("reads are not denied", v1(&eps[2], ed, "GET", &format!("assets/{id}"), Value::Null).await, 200);
+        let typo = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"cairn:ShareAset","Resource":"arn:aws:s3:::studio-media/*"}]}"#;
+        assert!(s3.put_bucket_policy().bucket("studio-media").policy(typo).send().await.is_err(), "an unknown action is refused");
+        s3.delete_bucket_policy().bucket("studio-media").send().await.unwrap();
+
         // A share: the school reads exactly this asset's objects with its own keys, and
         // nothing once it is revoked, on every node at once.
         let sh = cli_as(&eps[0], ed, &["asset", "share", &id, "--with", "school"]);

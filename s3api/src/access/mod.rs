@@ -12,6 +12,7 @@
 //! bucket policy, so no policy can lock them out.
 
 pub mod acl;
+pub mod asset_ops;
 mod identity;
 mod keyring;
 mod ops;

@@ -1,4 +1,5 @@
-//! S3 action names and action patterns (`s3:GetObject`, `s3:Get*`, `s3:*`, `*`).
+//! Action names and action patterns (`s3:GetObject`, `s3:Get*`, `s3:*`, `cairn:GetAsset`,
+//! `*`): S3's, and Cairn's own for the asset catalogue ([`CAIRN_ACTIONS`]).
 
 use super::pattern::{Tok, tokens, wildcard_match};
 
@@ -91,9 +92,19 @@ pub const S3_ACTIONS: &[&str] = &[
     "s3:RestoreObject",
 ];
 
-/// True if `name` is one of [`S3_ACTIONS`] (case-insensitive).
+/// Cairn's own actions: the asset catalogue's operations (`s3api/src/access/asset_ops.rs`
+/// says which operation is which). In a bucket policy they name the assets whose
+/// objects live in the bucket (resource `arn:aws:s3:::BUCKET/KEY`, the object).
+pub const CAIRN_ACTIONS: &[&str] =
+    &["cairn:DeleteAsset", "cairn:GetAsset", "cairn:PutAsset", "cairn:ShareAsset", "cairn:TransferAsset"];
+
+fn all_actions() -> impl Iterator<Item = &'static &'static str> {
+    S3_ACTIONS.iter().chain(CAIRN_ACTIONS)
+}
+
+/// True if `name` is one of [`S3_ACTIONS`] or [`CAIRN_ACTIONS`] (case-insensitive).
 pub fn is_known_action(name: &str) -> bool {
-    S3_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name))
+    all_actions().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 /// A validated `Action` / `NotAction` entry, stored lower-cased.
@@ -103,14 +114,14 @@ pub(crate) struct ActionPattern {
 }
 
 impl ActionPattern {
-    /// Validates one `Action` entry. Exact names must be known S3 actions; wildcard patterns must
-    /// match at least one known S3 action.
+    /// Validates one `Action` entry. Exact names must be known actions; wildcard patterns must
+    /// match at least one known action.
     pub(crate) fn parse(value: &str) -> Result<ActionPattern, String> {
         let lower = value.to_lowercase();
         let toks = tokens(&lower, true);
         let wild = toks.iter().any(|t| !matches!(t, Tok::Ch(_)));
         let known = if wild {
-            S3_ACTIONS.iter().any(|a| wildcard_match(&toks, &a.to_ascii_lowercase()))
+            all_actions().any(|a| wildcard_match(&toks, &a.to_ascii_lowercase()))
         } else {
             is_known_action(value)
         };
@@ -118,8 +129,8 @@ impl ActionPattern {
             Ok(ActionPattern { toks })
         } else if value.is_empty() {
             Err("empty action".to_string())
-        } else if !lower.starts_with("s3:") && !wild {
-            Err(format!("unknown action {value} (only s3: actions are supported in a bucket policy)"))
+        } else if !lower.starts_with("s3:") && !lower.starts_with("cairn:") && !wild {
+            Err(format!("unknown action {value} (only s3: and cairn: actions are supported in a bucket policy)"))
         } else {
             Err(format!("unknown action {value}"))
         }

@@ -9,7 +9,8 @@
 //! * `Principal`: `"*"`, `{"AWS": "*"}` (everyone, anonymous included), `{"AWS": [ids]}` and
 //!   `{"CanonicalUser": [ids]}` — see [`Principal`] for the accepted id forms. `Service` and
 //!   `Federated` principals are accepted but never match. `NotPrincipal` is rejected.
-//! * `Action` / `NotAction`: known S3 actions ([`S3_ACTIONS`]), case-insensitive, `*` / `?`.
+//! * `Action` / `NotAction`: known S3 actions ([`S3_ACTIONS`]) and Cairn's asset actions
+//!   ([`CAIRN_ACTIONS`]), case-insensitive, `*` / `?`.
 //! * `Resource` / `NotResource`: `arn:aws:s3:::<bucket>` or `arn:aws:s3:::<bucket>/<key pattern>`
 //!   for the policy's own bucket (the bucket part may be a wildcard that matches it); matched
 //!   case-sensitively with `*` / `?`.
@@ -29,7 +30,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use action::{S3_ACTIONS, is_known_action};
+pub use action::{CAIRN_ACTIONS, S3_ACTIONS, is_known_action};
 
 /// Largest accepted policy document, in bytes (AWS: 20 KB).
 pub const MAX_POLICY_SIZE: usize = 20 * 1024;

@@ -899,6 +899,14 @@ fn helpers() {
         assert!(is_known_action(a), "{a} missing from S3_ACTIONS");
     }
     assert!(!is_known_action("s3:GetObjekt"));
+    // Cairn's own actions: known, and out of reach of `s3:` patterns.
+    for a in super::CAIRN_ACTIONS {
+        assert!(a.starts_with("cairn:") && is_known_action(a) && seen.insert(a.to_ascii_lowercase()), "{a}");
+    }
+    let s3_all = super::action::ActionPattern::parse("s3:*").unwrap();
+    assert!(!s3_all.matches("cairn:getasset"));
+    assert!(super::action::ActionPattern::parse("cairn:*Asset").is_ok());
+    assert!(super::action::ActionPattern::parse("cairn:GetAset").is_err());
     // Case-insensitive condition lookup, exact key preferred.
     let m = conds(&[("AWS:SourceIp", "1.1.1.1"), ("aws:sourceip", "2.2.2.2")]);
     let req = RequestContext { action: "s3:GetObject", resource: BUCKET_ARN, principal: None, conditions: &m };

@@ -17,6 +17,7 @@ use super::{
     AdminError, V1, answer, answer_status, method_not_allowed, object_error, read_json, read_json_limited, unavailable,
 };
 use crate::access::Identity;
+use crate::access::asset_ops::{AssetAction, action_on_asset};
 use crate::ext::no_such_endpoint;
 use crate::timefmt::now;
 use base64::Engine;
@@ -130,6 +131,11 @@ impl V1 {
             Ok(r) => r,
             Err(e) => return answer::<()>(Err(e)),
         };
+        if let Some(action) = action_on_asset(method, rest)
+            && let Err(e) = self.policy_on_asset(caller, action, rest[0])
+        {
+            return answer::<()>(Err(e));
+        }
         match (method, rest) {
             (&Method::POST, []) => match self.register(caller, &reach, body).await {
                 Ok((info, false)) => created(Ok(info)),
@@ -197,6 +203,46 @@ impl V1 {
         }
     }
 
+    /// Refuses `action` when a policy of a bucket holding one of the objects of asset
+    /// `id`'s latest version denies it to the caller (`access/asset_ops.rs`).
+    fn policy_on_asset(&self, caller: &str, action: AssetAction, id: &str) -> Result<(), AdminError> {
+        let meta = &self.store.meta;
+        let Some(a) = meta.asset(id).map_err(unavailable)? else { return Ok(()) };
+        let latest = match a.versions {
+            0 => None,
+            n => meta.asset_version(id, n).map_err(unavailable)?,
+        };
+        let objects: Vec<(String, String)> = latest
+            .iter()
+            .flat_map(|v| cairn_raft::assets::objects_of(v).map(|o| (o.bucket.clone(), o.key.clone())))
+            .collect();
+        self.policy_on_objects(caller, action, &objects)
+    }
+
+    fn policy_on_objects(
+        &self,
+        caller: &str,
+        action: AssetAction,
+        objects: &[(String, String)],
+    ) -> Result<(), AdminError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let key = self
+            .store
+            .meta
+            .get_access_key(caller)
+            .map_err(unavailable)?
+            .ok_or_else(|| AdminError::new(403, ACCESS_DENIED, "the signing key no longer exists"))?;
+        self.access.asset_action(&Identity::of(&key), action, objects).map_err(|_| {
+            AdminError::new(
+                403,
+                ACCESS_DENIED,
+                format!("a bucket policy denies {} on this asset's objects", action.name()),
+            )
+        })
+    }
+
     /// A version as the request describes it, once the caller may read each object it
     /// names and its SHA-256 is known. `field`: where it sits in the request.
     /// With `content` instead of an object (instant upload), the version points at an
@@ -234,6 +280,11 @@ impl V1 {
         let v = &v;
         let objects = std::iter::once((format!("{field}object"), &v.object))
             .chain(v.renditions.iter().enumerate().map(|(i, r)| (format!("{field}renditions[{i}].object"), &r.object)));
+        let named: Vec<(String, String)> = std::iter::once(&v.object)
+            .chain(v.renditions.iter().map(|r| &r.object))
+            .map(|o| (o.bucket.clone(), o.key.clone()))
+            .collect();
+        self.policy_on_objects(caller, AssetAction::Put, &named).map_err(|e| e.at(format!("{field}object")))?;
         for (f, o) in objects {
             if o.bucket.is_empty() || o.key.is_empty() {
                 return Err(invalid(&f, "an object names its bucket and key"));
