@@ -33,6 +33,7 @@ mod snapshot;
 pub mod state_machine;
 mod store;
 mod tables;
+pub mod timing;
 mod trees;
 mod tx;
 pub mod types;
