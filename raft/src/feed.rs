@@ -207,6 +207,14 @@ pub enum Change {
         id: String,
         with: String,
     },
+    /// Annotations of video (`asset`, `version`) were created, changed or deleted:
+    /// their ids, in the command's order.
+    AnnotationsChanged {
+        tenant: String,
+        asset: String,
+        version: u32,
+        ids: Vec<String>,
+    },
     /// A tenant's trash retention changed.
     TrashRetentionSet {
         tenant: String,
@@ -325,6 +333,9 @@ impl Change {
             | Command::TransferAsset { id, tenant, .. } => {
                 Change::AssetShared { tenant: String::new(), id: id.clone(), with: tenant.clone() }
             }
+            Command::PutAnnotations { .. } | Command::UpdateAnnotation { .. } | Command::DeleteAnnotation { .. } => {
+                Change::AnnotationsChanged { tenant: String::new(), asset: String::new(), version: 0, ids: Vec::new() }
+            }
             Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },
         }
     }
@@ -332,6 +343,14 @@ impl Change {
     /// Fills in what only the result says: the id a versioned write made, and whether
     /// a delete made a marker.
     pub(crate) fn refine(self, result: &CommandResult) -> Change {
+        if let (Change::AnnotationsChanged { .. }, CommandResult::Annotations(o)) = (&self, result) {
+            return Change::AnnotationsChanged {
+                tenant: o.tenant.clone(),
+                asset: o.video.asset.clone(),
+                version: o.video.version,
+                ids: o.items.iter().filter(|(_, replayed)| !replayed).map(|(a, _)| a.id.clone()).collect(),
+            };
+        }
         if let CommandResult::Asset(o) = result {
             let (tenant, id) = (o.tenant.clone(), o.id.clone());
             return match self {
@@ -375,6 +394,7 @@ impl Change {
             }
             // An idempotent replay of a registration changes nothing.
             (_, CommandResult::Asset(o)) => !o.replayed,
+            (_, CommandResult::Annotations(o)) => o.items.iter().any(|(_, replayed)| !replayed),
             (
                 _,
                 CommandResult::Ok

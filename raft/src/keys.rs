@@ -23,6 +23,8 @@
 //! | `sm_assets`   | `a<asset id>`; `v<asset id>\0[number: u32 BE]`; `i<tenant id>\0<idempotency key>` | bincode(`Asset`); bincode(`AssetVersion`); asset id |
 //! | `sm_asset_index` | `T`, `M`, `P`, `S`, `G` entries ending `[created: u64 BE][asset id]`; `s<tenant id>\0[media type]` (see [`crate::assets`]) | empty; bincode(`AssetStats`) |
 //! | `sm_asset_events` | `<tenant id>\0[index: u64 BE][command: u32 BE]` | bincode(`AssetEvent`) |
+//! | `sm_annotations` | `a<asset>\0[version][id]`, `h<id>\0[revision]`, `c<asset>\0[version]<client id>`, `i<id>` (see [`crate::annotations`]) | bincode(`Annotation`); bincode(`Annotation`); id; bincode(`VideoRef`) |
+//! | `sm_annotation_index` | `f`, `u`, `s`, `t` entries (see [`crate::annotations`]) | empty |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
 //! `sm_tenancy` holds tenants and what belongs to them, under one-letter prefixes: the
@@ -108,6 +110,8 @@ pub(crate) const TREE_USAGE_HISTORY: &str = "sm_usage_history";
 pub(crate) const TREE_ASSETS: &str = "sm_assets";
 pub(crate) const TREE_ASSET_INDEX: &str = "sm_asset_index";
 pub(crate) const TREE_ASSET_EVENTS: &str = "sm_asset_events";
+pub(crate) const TREE_ANNOTATIONS: &str = "sm_annotations";
+pub(crate) const TREE_ANNOTATION_INDEX: &str = "sm_annotation_index";
 /// `sm_usage_history` key of the last hour sampled.
 pub(crate) const HISTORY_LAST: &[u8] = b"~last";
 /// `sm_usage_history` sample kinds.
@@ -137,6 +141,8 @@ pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_markers_indexed";
 /// Present once `sm_pools` matches the data (see [`crate::quota`]).
 pub(crate) const SM_POOLS_INDEXED: &[u8] = b"pools_indexed";
+/// `sm_meta` marker: `sm_annotation_index` matches `sm_annotations`.
+pub(crate) const SM_ANNOTATIONS_INDEXED: &[u8] = b"annotations_indexed";
 /// `sm_meta` marker: `sm_asset_index` matches `sm_assets`.
 pub(crate) const SM_ASSETS_INDEXED: &[u8] = b"assets_indexed";
 

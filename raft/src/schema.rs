@@ -435,6 +435,26 @@ pub enum Command {
         tenant: String,
         at: Nanos,
     },
+    /// Creates `items` on video `video` (all or none), idempotently by client id.
+    PutAnnotations {
+        video: crate::annotations::VideoRef,
+        items: Vec<crate::annotations::NewAnnotation>,
+        by: crate::annotations::Actor,
+    },
+    /// Replaces annotation `id`'s content (not its parent), if its revision is
+    /// `if_revision` (when given) and `by` may change it.
+    UpdateAnnotation {
+        id: String,
+        if_revision: Option<u32>,
+        content: crate::annotations::AnnotationContent,
+        by: crate::annotations::Actor,
+    },
+    /// Turns annotation `id` into a tombstone, on the same conditions as an update.
+    DeleteAnnotation {
+        id: String,
+        if_revision: Option<u32>,
+        by: crate::annotations::Actor,
+    },
     /// Moves asset `id` to `tenant`: its object versions into the tenant's `bucket`
     /// (written by `by`), its usage to the tenant's pools, in one commit that is
     /// undone whole when a pool would pass its limit or anything is refused.
@@ -616,6 +636,10 @@ pub enum CommandResult {
     Asset(crate::assets::AssetOutcome),
     /// An asset command apply refused.
     AssetRefused(crate::assets::AssetRefusal),
+    /// An annotation command that took effect (or replayed).
+    Annotations(crate::annotations::AnnotationOutcome),
+    /// An annotation command apply refused.
+    AnnotationRefused(crate::annotations::AnnotationRefusal),
 }
 
 /// One upload in a listing of uploads.

@@ -40,6 +40,8 @@ pub(crate) enum Table {
     Assets,
     AssetIndex,
     AssetEvents,
+    Annotations,
+    AnnotationIndex,
 }
 
 /// How a table is kept.
@@ -59,7 +61,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 17] = [
+pub(crate) const TABLES: [TableDef; 19] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -93,6 +95,12 @@ pub(crate) const TABLES: [TableDef; 17] = [
         kind: Kind::Derived { marker: SM_ASSETS_INDEXED, rebuild: crate::assets::rebuild },
     },
     TableDef { table: Table::AssetEvents, tree: TREE_ASSET_EVENTS, kind: Kind::Data { tag: 13 } },
+    TableDef { table: Table::Annotations, tree: TREE_ANNOTATIONS, kind: Kind::Data { tag: 14 } },
+    TableDef {
+        table: Table::AnnotationIndex,
+        tree: TREE_ANNOTATION_INDEX,
+        kind: Kind::Derived { marker: SM_ANNOTATIONS_INDEXED, rebuild: crate::annotations::rebuild },
+    },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -20,6 +20,7 @@
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 //! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
 //! | [`usage_history`] | SampleUsage | usage history |
+//! | [`annotations`] | PutAnnotations, UpdateAnnotation, DeleteAnnotation | annotations, annotation index |
 //! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention, ShareAsset, RevokeShare, TransferAsset (which moves object versions through [`objects`] and [`versions`]) | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
@@ -28,6 +29,7 @@
 //! answered `QuotaExceeded`.
 
 mod access_keys;
+mod annotations;
 mod assets;
 mod attrs;
 mod buckets;
@@ -149,5 +151,10 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::ShareAsset { id, tenant, permission, at, by } => assets::share(tx, id, tenant, permission, at, by),
         Command::RevokeShare { id, tenant, at } => assets::revoke(tx, id, tenant, at),
         Command::TransferAsset { id, tenant, bucket, at, by } => assets::transfer(tx, id, tenant, bucket, at, by),
+        Command::PutAnnotations { video, items, by } => annotations::create(tx, video, items, by),
+        Command::UpdateAnnotation { id, if_revision, content, by } => {
+            annotations::update(tx, id, if_revision, content, by)
+        }
+        Command::DeleteAnnotation { id, if_revision, by } => annotations::delete(tx, id, if_revision, by),
     }
 }

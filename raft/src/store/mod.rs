@@ -14,6 +14,7 @@
 //! many concurrent PUTs share one log flush (openraft 0.9 flushes each entry before it
 //! takes the next client write). Reads come straight from the applied state machine.
 
+mod annotations;
 mod assets;
 pub use assets::AssetQuery;
 mod attrs;

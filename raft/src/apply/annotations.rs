@@ -1,0 +1,184 @@
+//! PutAnnotations, UpdateAnnotation, DeleteAnnotation (`sm_annotations`, and
+//! `sm_annotation_index` through [`crate::annotations::reindex`]). Decided here: that
+//! the video exists (an asset version, not in the trash), idempotent creation by client
+//! id, replies to annotations of the same video, the revision an edit expects, and who
+//! may change whose annotation. A batch is all or nothing: it is checked whole before
+//! anything is written.
+
+use crate::annotations::{
+    client_key, current_key, history_key, locator_key, reindex, Actor, Annotation, AnnotationContent,
+    AnnotationOutcome, AnnotationRefusal, NewAnnotation, Role, VideoRef,
+};
+use crate::error::MetaError;
+use crate::schema::CommandResult;
+use crate::tables::Table;
+use crate::tx::Tx;
+
+fn refused(r: AnnotationRefusal) -> Result<CommandResult, MetaError> {
+    Ok(CommandResult::AnnotationRefused(r))
+}
+
+/// The tenant of video `v`, if it is a version of an asset not in the trash.
+fn video_tenant(tx: &Tx, v: &VideoRef) -> Result<Option<String>, MetaError> {
+    Ok(super::assets::get(tx, &v.asset)?
+        .filter(|a| a.trashed_at.is_none() && v.version >= 1 && v.version <= a.versions)
+        .map(|a| a.tenant))
+}
+
+fn current(tx: &Tx, id: &str) -> Result<Option<Annotation>, MetaError> {
+    let Some(v) = tx.read::<VideoRef>(Table::Annotations, &locator_key(id))? else { return Ok(None) };
+    tx.read(Table::Annotations, &current_key(&v, id))
+}
+
+/// PutAnnotations: `items` on video `video`, by `by`.
+pub(super) fn create(
+    tx: &mut Tx,
+    video: VideoRef,
+    items: Vec<NewAnnotation>,
+    by: Actor,
+) -> Result<CommandResult, MetaError> {
+    let Some(tenant) = video_tenant(tx, &video)? else {
+        return refused(AnnotationRefusal::NoSuchVideo(video));
+    };
+    // Checked whole first: replays, client id conflicts, parents.
+    let mut made: Vec<(Annotation, bool)> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        // The same client id twice in one batch: the second is a replay of the first.
+        let in_batch = item
+            .client_id
+            .as_ref()
+            .and_then(|cid| made.iter().find(|(a, _)| a.client_id.as_ref() == Some(cid)))
+            .map(|(a, _)| a.clone());
+        if let Some(first) = in_batch {
+            if first.content != item.content {
+                return refused(AnnotationRefusal::ClientIdConflict(item.client_id.unwrap_or_default()));
+            }
+            made.push((first, true));
+            continue;
+        }
+        let earlier = match &item.client_id {
+            Some(cid) => tx.get(Table::Annotations, &client_key(&video, cid))?,
+            None => None,
+        };
+        if let (Some(cid), Some(id)) = (&item.client_id, earlier) {
+            let id = String::from_utf8_lossy(&id).into_owned();
+            match current(tx, &id)? {
+                Some(first) if first.content == item.content => {
+                    made.push((first, true));
+                    continue;
+                }
+                _ => return refused(AnnotationRefusal::ClientIdConflict(cid.clone())),
+            }
+        }
+        if let Some(p) = &item.content.parent {
+            let in_batch = made.iter().any(|(a, _)| &a.id == p);
+            let stored = current(tx, p)?.is_some_and(|a| a.video == video && !a.deleted);
+            if !in_batch && !stored {
+                return refused(AnnotationRefusal::NoSuchParent(p.clone()));
+            }
+        }
+        let id = format!("{:016x}{:08x}{:04x}", tx.at.0, tx.at.1, i);
+        made.push((
+            Annotation {
+                id,
+                video: video.clone(),
+                tenant: tenant.clone(),
+                client_id: item.client_id,
+                content: item.content,
+                author: by.key.clone(),
+                author_name: by.name.clone(),
+                author_role: by.role,
+                revision: 1,
+                created: by.at,
+                updated: by.at,
+                deleted: false,
+            },
+            false,
+        ));
+    }
+    for (a, replayed) in &made {
+        if *replayed {
+            continue;
+        }
+        tx.write(Table::Annotations, current_key(&video, &a.id), a)?;
+        tx.write(Table::Annotations, locator_key(&a.id), &video)?;
+        if let Some(cid) = &a.client_id {
+            tx.set(Table::Annotations, client_key(&video, cid), Some(a.id.clone().into_bytes()));
+        }
+        reindex(tx, None, Some(a));
+    }
+    Ok(CommandResult::Annotations(AnnotationOutcome { tenant, video, items: made }))
+}
+
+/// May `by` change `a`? Its author may; anyone else needs a role above a member's and
+/// at least the author's.
+fn may_change(a: &Annotation, by: &Actor) -> bool {
+    by.key == a.author || (by.role > Role::Member && by.role >= a.author_role)
+}
+
+/// The checks an edit and a delete share: the annotation exists (not a tombstone),
+/// the revision is the one expected, and `by` may change it.
+fn editable(
+    tx: &Tx,
+    id: &str,
+    if_revision: Option<u32>,
+    by: &Actor,
+) -> Result<Result<Annotation, AnnotationRefusal>, MetaError> {
+    let Some(a) = current(tx, id)?.filter(|a| !a.deleted) else {
+        return Ok(Err(AnnotationRefusal::NoSuchAnnotation(id.to_string())));
+    };
+    if if_revision.is_some_and(|r| r != a.revision) {
+        return Ok(Err(AnnotationRefusal::RevisionMoved(Box::new(a))));
+    }
+    if !may_change(&a, by) {
+        return Ok(Err(AnnotationRefusal::NotAllowed { author_role: a.author_role }));
+    }
+    Ok(Ok(a))
+}
+
+/// Writes `after` as the annotation's new revision, keeping `before` in its history.
+fn revise(tx: &mut Tx, before: Annotation, after: Annotation) -> Result<CommandResult, MetaError> {
+    tx.write(Table::Annotations, history_key(&before.id, before.revision), &before)?;
+    tx.write(Table::Annotations, current_key(&after.video, &after.id), &after)?;
+    reindex(tx, Some(&before), Some(&after));
+    let (tenant, video) = (after.tenant.clone(), after.video.clone());
+    Ok(CommandResult::Annotations(AnnotationOutcome { tenant, video, items: vec![(after, false)] }))
+}
+
+/// UpdateAnnotation: `content` replaces the annotation's (its parent stays).
+pub(super) fn update(
+    tx: &mut Tx,
+    id: String,
+    if_revision: Option<u32>,
+    content: AnnotationContent,
+    by: Actor,
+) -> Result<CommandResult, MetaError> {
+    let before = match editable(tx, &id, if_revision, &by)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
+    let parent = before.content.parent.clone();
+    let after = Annotation {
+        content: AnnotationContent { parent, ..content },
+        revision: before.revision + 1,
+        updated: before.updated.max(by.at),
+        ..before.clone()
+    };
+    revise(tx, before, after)
+}
+
+/// DeleteAnnotation: a tombstone (out of every index, still read by id and by a
+/// video's sync, so live clients learn of it).
+pub(super) fn delete(tx: &mut Tx, id: String, if_revision: Option<u32>, by: Actor) -> Result<CommandResult, MetaError> {
+    let before = match editable(tx, &id, if_revision, &by)? {
+        Ok(a) => a,
+        Err(r) => return refused(r),
+    };
+    let after = Annotation {
+        deleted: true,
+        revision: before.revision + 1,
+        updated: before.updated.max(by.at),
+        ..before.clone()
+    };
+    revise(tx, before, after)
+}
