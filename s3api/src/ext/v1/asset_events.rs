@@ -3,7 +3,7 @@
 //! Both read the table (so a cursor resumes on any node, after restarts, with nothing
 //! missed or repeated) and wait on the change feed for the tenant's next asset change.
 
-use super::asset_fields::invalid;
+use super::asset_fields::{invalid, limit_param};
 use super::asset_query::tenant_of;
 use super::scope::AssetReach;
 use super::{AdminError, unavailable};
@@ -90,13 +90,7 @@ fn params(
         match &*k {
             "tenant" => tenant = Some(v.into_owned()),
             "cursor" => cursor = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => limit = limit_param(&v, MAX_LIMIT)?,
             "wait" => {
                 wait =
                     v.parse().ok().filter(|n| *n <= MAX_WAIT_SECS).ok_or_else(|| {

@@ -14,6 +14,14 @@ pub(super) fn invalid(field: &str, message: impl Into<String>) -> AdminError {
     AdminError::new(400, INVALID_REQUEST, message).at(field)
 }
 
+/// A `limit` parameter: a number from 1 to `max`.
+pub(super) fn limit_param(v: &str, max: usize) -> Result<usize, AdminError> {
+    v.parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {max}")))
+}
+
 fn label(field: &str, s: &str) -> Result<(), AdminError> {
     if valid_label(s) {
         Ok(())

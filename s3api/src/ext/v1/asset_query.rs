@@ -5,7 +5,7 @@
 //! entries, so no request walks more than that whatever its filters; a short page
 //! with a cursor says "go on".
 
-use super::asset_fields::{self as fields, asset_out, invalid};
+use super::asset_fields::{self as fields, asset_out, invalid, limit_param};
 use super::scope::AssetReach;
 use super::{AdminError, read_json, unavailable};
 use base64::Engine;
@@ -146,13 +146,7 @@ pub(super) fn list(
                 }
             }
             "cursor" => cursor = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => limit = limit_param(&v, MAX_LIMIT)?,
             other => return Err(invalid(other, format!("unknown parameter {other}"))),
         }
     }

@@ -4,7 +4,7 @@
 //! applied, so a registration acknowledged before the call is found. The index
 //! answers ids only; the records are read from the metadata.
 
-use super::asset_fields::invalid;
+use super::asset_fields::{invalid, limit_param};
 use super::asset_query::{describe, tenant_of};
 use super::scope::AssetReach;
 use super::{AdminError, V1, unavailable};
@@ -27,13 +27,7 @@ impl V1 {
                 "tenant" => tenant = Some(v.into_owned()),
                 "q" => q = Some(v.into_owned()),
                 "name_prefix" => prefix = Some(v.into_owned()),
-                "limit" => {
-                    limit = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_RESULTS).contains(n))
-                        .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_RESULTS}")))?
-                }
+                "limit" => limit = limit_param(&v, MAX_RESULTS)?,
                 other => return Err(invalid(other, format!("unknown parameter {other}"))),
             }
         }

@@ -5,7 +5,7 @@
 //! shared assets' objects (`access/shares.rs`). Apply records every share in the
 //! metadata, so a revocation counts on every node from its commit.
 
-use super::asset_fields::{asset_out, invalid};
+use super::asset_fields::{asset_out, invalid, limit_param};
 use super::asset_query::{describe, visible};
 use super::scope::AssetReach;
 use super::{AdminError, V1, read_json, unavailable};
@@ -108,13 +108,7 @@ pub(super) fn incoming(meta: &MetaStore, reach: &AssetReach, query: Option<&str>
         match &*k {
             "tenant" => tenant = Some(v.into_owned()),
             "cursor" => cursor = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => limit = limit_param(&v, MAX_LIMIT)?,
             other => return Err(invalid(other, format!("unknown parameter {other}"))),
         }
     }

@@ -9,7 +9,7 @@
 
 use super::asset_dedupe;
 use super::asset_events;
-use super::asset_fields::{self as fields, invalid};
+use super::asset_fields::{self as fields, invalid, limit_param};
 use super::asset_query::{self, describe, visible};
 use super::asset_shares;
 use super::scope::AssetReach;
@@ -602,13 +602,7 @@ fn versions(meta: &MetaStore, reach: &AssetReach, id: &str, query: Option<&str>)
                 }
                 after = n.parse().map_err(|_| bad())?;
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_VERSIONS).contains(n))
-                    .ok_or_else(|| invalid("limit", format!("limit is a number from 1 to {MAX_VERSIONS}")))?
-            }
+            "limit" => limit = limit_param(&v, MAX_VERSIONS)?,
             other => return Err(invalid(other, format!("unknown parameter {other}"))),
         }
     }
