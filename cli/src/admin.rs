@@ -59,6 +59,43 @@ pub mod v1 {
     pub async fn delete<T: DeserializeOwned>(conn: &Connection, endpoint: &str) -> anyhow::Result<T> {
         request(conn, "DELETE", V1_PREFIX, endpoint, None).await
     }
+
+    /// Every item of a cursor-paged list: `GET endpoint?params&cursor=…`, page after
+    /// page, until a page has no next cursor or `most` items are in. `split` takes a
+    /// page apart into its items and its next cursor.
+    pub async fn all_pages<P: DeserializeOwned, T>(
+        conn: &Connection,
+        endpoint: &str,
+        params: &[(&str, Option<&str>)],
+        most: Option<usize>,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> anyhow::Result<Vec<T>> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in params {
+                if let Some(v) = v {
+                    q.append_pair(k, v);
+                }
+            }
+            if let Some(c) = &cursor {
+                q.append_pair("cursor", c);
+            }
+            let q = q.finish();
+            let path = if q.is_empty() { endpoint.to_string() } else { format!("{endpoint}?{q}") };
+            let (items, next) = split(get(conn, &path).await?);
+            all.extend(items);
+            if let Some(m) = most.filter(|m| all.len() >= *m) {
+                all.truncate(m);
+                return Ok(all);
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
 }
 
 async fn request<T: DeserializeOwned>(

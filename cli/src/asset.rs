@@ -362,37 +362,16 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
         }
         AssetCommand::Put(args) => crate::asset_upload::run(conn, args).await?,
         AssetCommand::Ls { tenant, media_type, project, status, tag, newest, trash, limit, json } => {
-            let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut q = form_urlencoded::Serializer::new(String::new());
-                for (k, v) in [
-                    ("tenant", &tenant),
-                    ("media_type", &media_type),
-                    ("project", &project),
-                    ("status", &status),
-                    ("tag", &tag),
-                    ("cursor", &cursor),
-                ] {
-                    if let Some(v) = v {
-                        q.append_pair(k, v);
-                    }
-                }
-                if newest {
-                    q.append_pair("order", "desc");
-                }
-                let base = if trash { "assets/trash" } else { "assets" };
-                let page: AssetList = v1::get(conn, &format!("{base}?{}", q.finish())).await?;
-                all.extend(page.assets);
-                if limit.is_some_and(|l| all.len() >= l) {
-                    all.truncate(limit.unwrap_or(usize::MAX));
-                    break;
-                }
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let params = [
+                ("tenant", tenant.as_deref()),
+                ("media_type", media_type.as_deref()),
+                ("project", project.as_deref()),
+                ("status", status.as_deref()),
+                ("tag", tag.as_deref()),
+                ("order", newest.then_some("desc")),
+            ];
+            let base = if trash { "assets/trash" } else { "assets" };
+            let all = v1::all_pages(conn, base, &params, limit, |p: AssetList| (p.assets, p.next_cursor)).await?;
             if json { print_json(&all)? } else { print!("{}", table(&all)) }
         }
         AssetCommand::Search { query, prefix, tenant, limit, json } => {
@@ -445,23 +424,9 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             }
         }
         AssetCommand::Shared { tenant, json } => {
-            let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut q = form_urlencoded::Serializer::new(String::new());
-                if let Some(t) = &tenant {
-                    q.append_pair("tenant", t);
-                }
-                if let Some(c) = &cursor {
-                    q.append_pair("cursor", c);
-                }
-                let page: IncomingList = v1::get(conn, &format!("assets/shared?{}", q.finish())).await?;
-                all.extend(page.shares);
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let params = [("tenant", tenant.as_deref())];
+            let all = v1::all_pages(conn, "assets/shared", &params, None, |p: IncomingList| (p.shares, p.next_cursor))
+                .await?;
             if json {
                 print_json(&all)?
             } else {
@@ -520,17 +485,8 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             }
         }
         AssetCommand::Versions { id, json } => {
-            let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let q = cursor.as_ref().map(|c| format!("?cursor={c}")).unwrap_or_default();
-                let page: VersionList = v1::get(conn, &format!("assets/{}/versions{q}", segment(&id)?)).await?;
-                all.extend(page.versions);
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let path = format!("assets/{}/versions", segment(&id)?);
+            let all = v1::all_pages(conn, &path, &[], None, |p: VersionList| (p.versions, p.next_cursor)).await?;
             if json {
                 print_json(&all)?
             } else {

@@ -163,25 +163,10 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
             if json { print_json(&t)? } else { print!("{}", describe(&t)) }
         }
         TenantCommand::Ls { parent, json } => {
-            let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut q = form_urlencoded::Serializer::new(String::new());
-                if let Some(p) = &parent {
-                    q.append_pair("parent", p);
-                }
-                if let Some(c) = &cursor {
-                    q.append_pair("cursor", c);
-                }
-                let q = q.finish();
-                let path = if q.is_empty() { "tenants".to_string() } else { format!("tenants?{q}") };
-                let page: TenantList = v1::get(conn, &path).await?;
-                all.extend(page.tenants);
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let all = v1::all_pages(conn, "tenants", &[("parent", parent.as_deref())], None, |p: TenantList| {
+                (p.tenants, p.next_cursor)
+            })
+            .await?;
             if json { print_json(&all)? } else { print!("{}", table(&all)) }
         }
         TenantCommand::Info { id, json } => {

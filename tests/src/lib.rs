@@ -1065,3 +1065,28 @@ pub async fn v1_request(endpoint: &str, creds: (&str, &str), method: &str, op: &
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
 }
+
+/// [`v1_request`] with a JSON body (`Null`: none) and the answer parsed (a body that is
+/// not JSON comes back as a string).
+pub async fn v1_json(
+    endpoint: &str,
+    creds: (&str, &str),
+    method: &str,
+    op: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
+    let (status, text) = v1_request(endpoint, creds, method, op, &body).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// `(status, body)` must have `status`; answers the body.
+pub fn expect_status(what: &str, got: (u16, serde_json::Value), status: u16) -> serde_json::Value {
+    assert_eq!(got.0, status, "{what}: {}", got.1);
+    got.1
+}
+
+/// The access key id and secret of a key as the JSON APIs answer a creation.
+pub fn creds_of(key: &serde_json::Value) -> (String, String) {
+    (key["access_key_id"].as_str().unwrap().to_string(), key["secret_access_key"].as_str().unwrap().to_string())
+}

@@ -10,21 +10,11 @@ use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
 use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
 use cairn_tests::*;
+use cairn_tests::{expect_status as expect, v1_json as v1};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const KIB: usize = 1024;
-
-async fn v1(endpoint: &str, creds: (&str, &str), method: &str, op: &str, body: Value) -> (u16, Value) {
-    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
-    let (status, text) = v1_request(endpoint, creds, method, op, &body).await;
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn expect(what: &str, got: (u16, Value), status: u16) -> Value {
-    assert_eq!(got.0, status, "{what}: {}", got.1);
-    got.1
-}
 
 /// `(status, code, field)` of an error answer.
 fn error_of(got: (u16, Value)) -> (u16, String, String) {
@@ -40,10 +30,6 @@ fn cli_as(endpoint: &str, creds: (&str, &str), args: &[&str]) -> Value {
     let out = cairn(endpoint, &all);
     assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
-}
-
-fn creds_of(key: &Value) -> (String, String) {
-    (key["access_key_id"].as_str().unwrap().to_string(), key["secret_access_key"].as_str().unwrap().to_string())
 }
 
 fn shards(cluster: &TestCluster) -> usize {
