@@ -485,7 +485,10 @@ async fn a_transfer_moves_objects_and_usage_in_one_commit_or_nothing() {
     assert_eq!(stats(&s, "school", MediaType::Video), (1, 8));
     assert_eq!(stats(&s, "studio", MediaType::Video), (0, 0));
     assert_eq!(ids(&s, &query("school", IndexScan::Tenant)), [a.as_str()]);
-    assert!(s.shared_with("school", &obj("school-media", "cut1.mov")).is_ok());
+    // Its content index moved with it: the school finds the bytes, the studio no more.
+    let sha = "ab".repeat(32);
+    assert_eq!(s.asset_contents("school", &sha, Some(4), 10).unwrap().len(), 1);
+    assert!(s.asset_contents("studio", &sha, None, 10).unwrap().is_empty());
     let kinds = |t: &str| s.asset_events(t, None, 100).unwrap().into_iter().map(|(_, e)| e.kind).collect::<Vec<_>>();
     assert_eq!(kinds("school").last(), Some(&AssetEventKind::Transferred));
     assert_eq!(kinds("studio").last(), Some(&AssetEventKind::Transferred));
