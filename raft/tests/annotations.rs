@@ -263,4 +263,19 @@ async fn annotations_are_exact_idempotent_and_revised() {
     let s = reopen(dir.path()).await;
     assert_eq!(s.annotations_by_frame(&v, 0, u64::MAX, None, 100).unwrap(), before);
     assert_eq!(s.annotation_thread(&ids[0], None, 10).unwrap().len(), 1);
+
+    // A purged asset takes its annotations with it: records, history, index.
+    assert!(matches!(
+        s.propose(Command::TrashAsset { id: v.asset.clone(), at: 200 }).await.unwrap(),
+        CommandResult::Asset(_)
+    ));
+    assert!(matches!(
+        s.propose(Command::PurgeAsset { id: v.asset.clone(), at: 201, due: false }).await.unwrap(),
+        CommandResult::Asset(_)
+    ));
+    assert!(s.video_annotations(&v, None, 100).unwrap().is_empty());
+    assert!(s.annotation(&ids[0]).unwrap().is_none());
+    assert!(s.annotation_history(&ids[0]).unwrap().is_empty());
+    assert!(s.annotations_by_frame(&v, 0, u64::MAX, None, 100).unwrap().is_empty());
+    assert!(s.annotation_thread(&ids[0], None, 10).unwrap().is_empty());
 }

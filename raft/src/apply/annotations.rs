@@ -6,8 +6,8 @@
 //! anything is written.
 
 use crate::annotations::{
-    client_key, current_key, history_key, locator_key, reindex, Actor, Annotation, AnnotationContent,
-    AnnotationOutcome, AnnotationRefusal, NewAnnotation, Role, VideoRef,
+    asset_prefix, client_key, current_key, history_key, history_prefix, locator_key, reindex, Actor, Annotation,
+    AnnotationContent, AnnotationOutcome, AnnotationRefusal, NewAnnotation, Role, VideoRef,
 };
 use crate::error::MetaError;
 use crate::schema::CommandResult;
@@ -181,4 +181,22 @@ pub(super) fn delete(tx: &mut Tx, id: String, if_revision: Option<u32>, by: Acto
         ..before.clone()
     };
     revise(tx, before, after)
+}
+
+/// Asset `asset` is being purged: every annotation of every version of it goes with
+/// it (records, history, client ids, index entries).
+pub(super) fn forget_asset(tx: &mut Tx, asset: &str) -> Result<(), MetaError> {
+    for (k, v) in tx.scan_prefix(Table::Annotations, &asset_prefix(asset))? {
+        let a: Annotation = bincode::deserialize(&v)?;
+        reindex(tx, Some(&a), None);
+        for (h, _) in tx.scan_prefix(Table::Annotations, &history_prefix(&a.id))? {
+            tx.remove(Table::Annotations, h);
+        }
+        if let Some(cid) = &a.client_id {
+            tx.remove(Table::Annotations, client_key(&a.video, cid));
+        }
+        tx.remove(Table::Annotations, locator_key(&a.id));
+        tx.remove(Table::Annotations, k);
+    }
+    Ok(())
 }

@@ -336,6 +336,7 @@ pub(super) fn purge(tx: &mut Tx, id: String, at: Nanos, due: bool) -> Result<Com
         tx.remove(Table::Assets, k);
     }
     tx.remove(Table::Assets, asset_key(&id));
+    super::annotations::forget_asset(tx, &id)?;
     reindex(tx, Some(&a), None)?;
     record_event(tx, &a.tenant, AssetEvent { kind: AssetEventKind::Purged, asset: id, version: 0, at, with: None })?;
     Ok(CommandResult::Asset(out))
