@@ -272,6 +272,8 @@ async fn assets_end_to_end_on_three_nodes() {
         let again = json!({"name": "x", "media_type": "video", "version": {"object": {"bucket": "studio-media", "key": "cut.mov"}}});
         assert_eq!(error_of(reg(again).await), (403, "AccessDenied".into(), "version.object".into()));
         expect("reads are not denied", v1(&eps[2], ed, "GET", &format!("assets/{id}"), Value::Null).await, 200);
+        let theirs = v1(&eps[2], te, "POST", &format!("assets/{id}/shares"), json!({"tenant": "school"})).await;
+        assert_eq!(theirs.0, 404, "another tenant learns nothing of the asset, policy or not: {}", theirs.1);
         let typo = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"cairn:ShareAset","Resource":"arn:aws:s3:::studio-media/*"}]}"#;
         assert!(s3.put_bucket_policy().bucket("studio-media").policy(typo).send().await.is_err(), "an unknown action is refused");
         s3.delete_bucket_policy().bucket("studio-media").send().await.unwrap();

@@ -131,7 +131,10 @@ impl V1 {
             Ok(r) => r,
             Err(e) => return answer::<()>(Err(e)),
         };
+        // Only for an asset the caller may see: another tenant's stays a 404, whatever
+        // the policies say.
         if let Some(action) = action_on_asset(method, rest)
+            && asset_shares::readable(meta, &reach, rest[0]).is_ok()
             && let Err(e) = self.policy_on_asset(caller, action, rest[0])
         {
             return answer::<()>(Err(e));
