@@ -102,8 +102,18 @@ impl Store {
     }
 
     /// Bytes `[start, end)` of a version as a stream.
+    /// The shards it reads are not removed before the stream is dropped, even if
+    /// the version is replaced or deleted meanwhile ([`crate::freed`]).
     pub fn read(&self, version: &ObjectVersion, start: u64, end: u64) -> Result<DataStream, ObjectError> {
-        read_data(&self.disks, &version.data, version.size, start, end)
+        let hold = self.hold_for_read(&version.data);
+        let stream = read_data(&self.disks, &version.data, version.size, start, end)?;
+        Ok(match hold {
+            None => stream,
+            Some(hold) => Box::pin(stream.map(move |chunk| {
+                let _held = &hold;
+                chunk
+            })),
+        })
     }
 }
 

@@ -85,11 +85,13 @@ pub struct Store {
     pub disks: Arc<DiskSet>,
     pub config: StoreConfig,
     writers: Arc<tokio::sync::Semaphore>,
+    /// Shards being read right now, kept until their last reader ends.
+    holds: Arc<freed::ReadHolds>,
 }
 
 impl Store {
     pub fn new(meta: MetaStore, disks: DiskSet, config: StoreConfig) -> Self {
         let writers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)));
-        Self { meta, disks: Arc::new(disks), config, writers }
+        Self { meta, disks: Arc::new(disks), config, writers, holds: Default::default() }
     }
 }

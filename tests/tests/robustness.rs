@@ -203,6 +203,53 @@ async fn concurrent_overwrites_and_reads_never_mix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_begun_before_an_overwrite_finishes_with_the_old_bytes() {
+    let node = TestNode::start();
+    let c = node.client();
+    create_bucket(&c, "held").await;
+    // Far more than socket buffers hold, in parts: a part's shard files are opened
+    // only when the read reaches it, after the overwrite.
+    const PART: usize = 6 << 20;
+    const LEN: usize = 4 * PART;
+    let old = random_bytes(31, LEN);
+    let new = random_bytes(32, 300_000);
+    let up = c.create_multipart_upload().bucket("held").key("big").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut done = aws_sdk_s3::types::CompletedMultipartUpload::builder();
+    for (i, chunk) in old.chunks(PART).enumerate() {
+        let n = i as i32 + 1;
+        let p =
+            c.upload_part().bucket("held").key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send();
+        let etag = p.await.unwrap().e_tag().unwrap().to_string();
+        done = done.parts(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(etag).build());
+    }
+    let complete = c.complete_multipart_upload().bucket("held").key("big").upload_id(id);
+    complete.multipart_upload(done.build()).send().await.unwrap();
+    let shards_of = || node.disk_dirs().iter().map(|d| shard_files(d).len()).sum::<usize>();
+    let before = shards_of();
+
+    let g = c.get_object().bucket("held").key("big").send().await.expect("GET");
+    let mut body = g.body;
+    let mut got = body.next().await.expect("a first chunk").expect("first chunk").to_vec();
+    put_bytes(&c, "held", "big", new.clone()).await;
+    assert_eq!(get_bytes(&c, "held", "big").await, new, "a new GET sees the overwrite");
+    // The old shards stay while the first GET reads them.
+    assert!(shards_of() >= before, "the shards of the version being read were removed under the read");
+    while let Some(chunk) = body.next().await {
+        got.extend_from_slice(&chunk.expect("the rest of a body whose version was replaced"));
+    }
+    assert!(got == old, "the GET begun before the overwrite returned other bytes ({} of {LEN})", got.len());
+    drop(body);
+    // Its last reader gone, the replaced version's shards are removed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after_new = 4; // 300 KB: one blob of 2+2 shards
+    while shards_of() != after_new {
+        assert!(std::time::Instant::now() < deadline, "replaced shards were not removed: {} files", shards_of());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_disk_dirs_hold_the_shards() {
     let disks_root = tempfile::Builder::new().prefix("cairn-e2e-disks-").tempdir().unwrap();
     let disks: Vec<String> =

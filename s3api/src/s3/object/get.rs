@@ -14,6 +14,10 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 
+/// Lookups of the version a GET makes before it gives up on reading one that
+/// keeps being replaced under it.
+const MAX_LOOKS: u32 = 3;
+
 struct ReadRequest<'a> {
     version_id: Option<&'a str>,
     conditions: Conditions<'a>,
@@ -131,28 +135,42 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let auth = access::authorized(&req)?.clone();
         let input = req.input;
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
-            .prepare_read(
-                &auth,
-                &input.bucket,
-                &input.key,
-                ReadRequest {
-                    version_id: input.version_id.as_deref(),
-                    conditions: Conditions {
-                        if_match: input.if_match.as_ref(),
-                        if_none_match: input.if_none_match.as_ref(),
-                        if_modified_since: input.if_modified_since.as_ref(),
-                        if_unmodified_since: input.if_unmodified_since.as_ref(),
-                    },
-                    range: input.range.as_ref(),
-                    part_number: input.part_number,
-                    checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
-                },
-            )
-            .await?;
+        let request = || ReadRequest {
+            version_id: input.version_id.as_deref(),
+            conditions: Conditions {
+                if_match: input.if_match.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+            },
+            range: input.range.as_ref(),
+            part_number: input.part_number,
+            checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
+        };
+        let mut prepared = self.prepare_read(&auth, &input.bucket, &input.key, request()).await?;
         // Nothing is answered before the first stripe of the range has been read.
-        let body =
-            first_stripe::read_first(self.store.read(&obj, range.start, range.end).map_err(errors::object)?).await?;
+        // The version may have been replaced, and its shards freed, between the
+        // lookup and the read (from here on the read holds them): then the version
+        // found after a read barrier is the one to serve.
+        let mut looks = 1;
+        let body = loop {
+            let stream = self.store.read(&prepared.obj, prepared.range.start, prepared.range.end);
+            let unreadable = match first_stripe::read_first(stream.map_err(errors::object)?).await {
+                Ok(body) => break body,
+                Err(e) => e,
+            };
+            if looks == MAX_LOOKS {
+                return Err(unreadable);
+            }
+            looks += 1;
+            self.store.meta.read_barrier().await.map_err(errors::meta)?;
+            let again = self.prepare_read(&auth, &input.bucket, &input.key, request()).await?;
+            if again.obj.data == prepared.obj.data {
+                return Err(unreadable);
+            }
+            prepared = again;
+        };
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } = prepared;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
             ..Default::default()
