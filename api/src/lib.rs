@@ -4,6 +4,7 @@
 //! Pure data: serde structs and the paths they travel on, no I/O.
 
 pub mod admin;
+pub mod annotations;
 pub mod assets;
 pub mod durability;
 pub mod tenants;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const EXT_PREFIX: &str = "/cairn/";
 /// Cluster and key administration.
 pub const ADMIN_PREFIX: &str = "/cairn/admin/v1/";
-/// Tenants and quotas ([`tenants`]), assets ([`assets`]); annotations to come.
+/// Tenants and quotas ([`tenants`]), assets ([`assets`]), annotations ([`annotations`]).
 pub const V1_PREFIX: &str = "/cairn/v1/";
 
 /// Every JSON error: `{"error": {"code": ..., "message": ...}}`. Codes are stable;

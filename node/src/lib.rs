@@ -69,7 +69,7 @@ impl Node {
         // metadata store is open.
         let meta_slot = Arc::new(OnceLock::new());
         let service = Arc::new(PeerService::new(meta_slot.clone(), local.clone(), keyring.clone()));
-        let transport = peer::listen(cfg, state.secret.as_deref(), state.member, service).await?;
+        let transport = peer::listen(cfg, state.secret.as_deref(), state.member, service.clone()).await?;
         let advertise = match &transport {
             Some(t) => cfg.node_advertise.clone().unwrap_or_else(|| t.local_addr().to_string()),
             None => String::new(),
@@ -141,6 +141,10 @@ impl Node {
             node_id: state.node_id,
         };
         let front = front::start(cfg, listener, parts, rx)?;
+        service.set_live(front.live.clone());
+        if let Some(t) = &transport {
+            front.live.set_relay(Arc::new(peer::PresenceFanout { transport: t.clone(), meta: meta.clone() }));
+        }
         Ok(Node {
             scheme: front.scheme,
             s3_addr,

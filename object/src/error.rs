@@ -61,6 +61,9 @@ pub enum ObjectError {
     /// The state machine refused an asset command.
     #[error("asset refused: {0:?}")]
     Asset(cairn_raft::assets::AssetRefusal),
+    /// The state machine refused an annotation command.
+    #[error("annotation command refused: {0:?}")]
+    Annotation(cairn_raft::annotations::AnnotationRefusal),
     /// The state machine answered something this command never yields.
     #[error("unexpected metadata result {0:?}")]
     Unexpected(Box<CommandResult>),

@@ -27,6 +27,7 @@
 //! | locks | none: concurrent writers race to the commit, and apply orders them |
 //! | authorization, request digests, S3 preconditions on reads | the protocol, before it calls here |
 
+pub mod annotations;
 pub mod assets;
 pub mod attrs;
 pub mod commit;

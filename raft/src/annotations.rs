@@ -17,21 +17,26 @@
 //! | `h<id>\0[revision: u32 BE]` | each earlier revision |
 //! | `c<asset>\0[version: u32 BE]<client id>` | the id a client id made |
 //! | `i<id>` | bincode([`VideoRef`]): where annotation `id` lives |
+//! | `m<asset>\0[version: u32 BE]` | the video's [`VideoTiming`], when set through the API |
+//! | `n<asset>\0[version: u32 BE]` | the video's last live sequence number (u64 BE) |
+//! | `e<asset>\0[version: u32 BE][seq: u64 BE]` | [`LiveEvent`] `seq`: the last [`LIVE_EVENTS_KEPT`] of them |
 //!
 //! `sm_annotation_index` (derived from the `a` records, [`rebuild`]; tombstones are in
 //! none of it): `f<asset>\0[version][frame: u64 BE][id]` (by frame),
 //! `u<asset>\0[version]<author>\0[id]` (by author), `s<asset>\0[version][status][id]`
 //! (by status), `t<parent id>\0[id]` (a thread's replies).
 
+use crate::assets::{MediaMeta, Ratio};
 use crate::error::MetaError;
 use crate::schema::Nanos;
 use crate::tables::Table;
+use crate::timing;
 use crate::trees::SmTrees;
 use crate::tx::Tx;
 use serde::{Deserialize, Serialize};
 
 /// A video: version `version` of asset `asset`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VideoRef {
     pub asset: String,
     pub version: u32,
@@ -120,6 +125,72 @@ pub struct Annotation {
     pub deleted: bool,
 }
 
+/// How a video's frames map to time. Set through the API, or taken from the asset's
+/// video metadata (frame rate and duration) when none is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoTiming {
+    pub rate: Ratio,
+    pub frames: Option<u64>,
+    pub duration_ms: Option<u64>,
+    /// The timecode of the first frame, as a frame count (01:00:00:00 at 24/1 is
+    /// 86,400); timecodes shown and accepted are offset by it.
+    pub start_frame: u64,
+    pub drop_frame: bool,
+}
+
+impl VideoTiming {
+    /// The timing an asset's video metadata gives, if it names a frame rate.
+    pub fn from_meta(meta: &MediaMeta) -> Option<VideoTiming> {
+        let rate = meta.frame_rate?;
+        Some(VideoTiming { rate, frames: None, duration_ms: meta.duration_ms, start_frame: 0, drop_frame: false })
+    }
+
+    /// How many frames the video has, if known: the count given, or the frames that
+    /// start before the duration ends.
+    pub fn frame_count(&self) -> Option<u64> {
+        if let Some(n) = self.frames {
+            return Some(n);
+        }
+        match self.duration_ms? {
+            0 => Some(0),
+            d => timing::frame_at_ms(d - 1, self.rate).ok().map(|f| f + 1),
+        }
+    }
+}
+
+/// What a live event says happened to an annotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LiveKind {
+    Created,
+    Updated,
+    /// Its status (open, resolved) changed, and nothing else.
+    StatusChanged,
+    Deleted,
+}
+
+impl LiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveKind::Created => "created",
+            LiveKind::Updated => "updated",
+            LiveKind::StatusChanged => "status_changed",
+            LiveKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// One entry of a video's live sequence: annotation `id` at `revision` (its record
+/// then is the current one or in its history).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    pub id: String,
+    pub revision: u32,
+    pub kind: LiveKind,
+}
+
+/// Live events kept per video; a client further behind re-reads with a query.
+pub const LIVE_EVENTS_KEPT: u64 = 100_000;
+
 /// A new annotation, as a create command carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAnnotation {
@@ -152,6 +223,19 @@ pub enum AnnotationRefusal {
     },
     /// The client id was used for another annotation's content.
     ClientIdConflict(String),
+    /// Neither the API nor the asset's metadata gives the video's frame rate.
+    TimingUnknown,
+    /// A frame and a time that are not the same moment at the video's rate.
+    TimingDisagrees {
+        frame: u64,
+        ms: u64,
+    },
+    /// A frame past the video's last (`frames` frames), or a range that ends before
+    /// it starts.
+    OutsideVideo {
+        frame: u64,
+        frames: Option<u64>,
+    },
 }
 
 /// What apply answers an annotation command that took effect: each annotation it
@@ -172,6 +256,9 @@ const CURRENT: u8 = b'a';
 const HISTORY: u8 = b'h';
 const CLIENT: u8 = b'c';
 const LOCATOR: u8 = b'i';
+const TIMING: u8 = b'm';
+const SEQUENCE: u8 = b'n';
+const LIVE: u8 = b'e';
 
 const BY_FRAME: u8 = b'f';
 const BY_AUTHOR: u8 = b'u';
@@ -210,6 +297,29 @@ pub(crate) fn client_key(v: &VideoRef, client_id: &str) -> Vec<u8> {
 
 pub(crate) fn locator_key(id: &str) -> Vec<u8> {
     [&[LOCATOR], id.as_bytes()].concat()
+}
+
+pub(crate) fn timing_key(v: &VideoRef) -> Vec<u8> {
+    video_head(TIMING, v)
+}
+
+pub(crate) fn sequence_key(v: &VideoRef) -> Vec<u8> {
+    video_head(SEQUENCE, v)
+}
+
+/// `sm_annotations` prefix of video `v`'s live events, in sequence order.
+pub fn live_prefix(v: &VideoRef) -> Vec<u8> {
+    video_head(LIVE, v)
+}
+
+pub(crate) fn live_key(v: &VideoRef, seq: u64) -> Vec<u8> {
+    [live_prefix(v).as_slice(), &seq.to_be_bytes()].concat()
+}
+
+/// `sm_annotations` prefixes of every record of every version of `asset` other than
+/// the annotations (timings, sequences, live events).
+pub(crate) fn asset_side_prefixes(asset: &str) -> [Vec<u8>; 3] {
+    [TIMING, SEQUENCE, LIVE].map(|k| [&[k], asset.as_bytes(), b"\0"].concat())
 }
 
 /// `sm_annotation_index` prefix of video `v`'s annotations by frame: each entry is

@@ -219,6 +219,11 @@ pub enum Change {
     TrashRetentionSet {
         tenant: String,
     },
+    /// Video (`asset`, `version`)'s timing was set.
+    VideoTimingSet {
+        asset: String,
+        version: u32,
+    },
 }
 
 impl Change {
@@ -337,6 +342,9 @@ impl Change {
                 Change::AnnotationsChanged { tenant: String::new(), asset: String::new(), version: 0, ids: Vec::new() }
             }
             Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },
+            Command::SetVideoTiming { video, .. } => {
+                Change::VideoTimingSet { asset: video.asset.clone(), version: video.version }
+            }
         }
     }
 

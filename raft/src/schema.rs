@@ -455,6 +455,12 @@ pub enum Command {
         if_revision: Option<u32>,
         by: crate::annotations::Actor,
     },
+    /// Sets video `video`'s timing (what its annotations' frames and times are
+    /// checked against from then on).
+    SetVideoTiming {
+        video: crate::annotations::VideoRef,
+        timing: crate::annotations::VideoTiming,
+    },
     /// Moves asset `id` to `tenant`: its object versions into the tenant's `bucket`
     /// (written by `by`), its usage to the tenant's pools, in one commit that is
     /// undone whole when a pool would pass its limit or anything is refused.

@@ -5,7 +5,7 @@
 mod common;
 
 use cairn_raft::annotations::*;
-use cairn_raft::assets::{Asset, AssetVersion, MediaMeta, MediaType, ObjectRef};
+use cairn_raft::assets::{Asset, AssetVersion, MediaMeta, MediaType, ObjectRef, Ratio};
 use cairn_raft::schema::*;
 use cairn_raft::{Change, MetaStore};
 use common::*;
@@ -73,7 +73,7 @@ async fn setup(s: &MetaStore) -> VideoRef {
         status: "active".into(),
         tags: BTreeMap::new(),
         machine_tags: BTreeMap::new(),
-        meta: MediaMeta::default(),
+        meta: MediaMeta { frame_rate: Some(Ratio { num: 25, den: 1 }), ..MediaMeta::default() },
         created: 1,
         updated: 1,
         created_by: "K".into(),
@@ -278,4 +278,78 @@ async fn annotations_are_exact_idempotent_and_revised() {
     assert!(s.annotation_history(&ids[0]).unwrap().is_empty());
     assert!(s.annotations_by_frame(&v, 0, u64::MAX, None, 100).unwrap().is_empty());
     assert!(s.annotation_thread(&ids[0], None, 10).unwrap().is_empty());
+    assert_eq!(s.live_sequence(&v).unwrap(), 0, "the live sequence went with the asset");
+    assert_eq!(s.live_events(&v, 0, 10).unwrap(), Some(vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_checked_against_the_timing_and_every_change_is_a_live_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    let v = setup(&s).await;
+    let ed = actor("ED", Role::Member);
+
+    // The asset says 25 fps: frame 10 starts at 400 ms and ends before 440.
+    assert_eq!(s.video_timing(&v).unwrap().map(|t| t.rate), Some(Ratio { num: 25, den: 1 }));
+    let mut at = new(10, "ok", None);
+    at.content.ms = 439;
+    made(&s, Command::PutAnnotations { video: v.clone(), items: vec![at.clone()], by: ed.clone() }).await;
+    at.content.ms = 440;
+    assert_eq!(
+        refusal(&s, Command::PutAnnotations { video: v.clone(), items: vec![at], by: ed.clone() }).await,
+        AnnotationRefusal::TimingDisagrees { frame: 10, ms: 440 }
+    );
+
+    // Timing set through the API wins over the metadata: 30000/1001 with 100 frames.
+    let ntsc = VideoTiming {
+        rate: Ratio { num: 30000, den: 1001 },
+        frames: Some(100),
+        duration_ms: None,
+        start_frame: 0,
+        drop_frame: true,
+    };
+    assert_eq!(s.propose(Command::SetVideoTiming { video: v.clone(), timing: ntsc }).await.unwrap(), CommandResult::Ok);
+    assert!(s.video_timing_is_set(&v).unwrap());
+    let mut f = new(99, "last frame", None);
+    f.content.ms = 3304; // frame 99 starts at ceil(99 × 1001 / 30) = 3303.3 → 3304 ms
+    made(&s, Command::PutAnnotations { video: v.clone(), items: vec![f.clone()], by: ed.clone() }).await;
+    f.content.frame = 100;
+    f.content.ms = 3337;
+    assert_eq!(
+        refusal(&s, Command::PutAnnotations { video: v.clone(), items: vec![f], by: ed.clone() }).await,
+        AnnotationRefusal::OutsideVideo { frame: 100, frames: Some(100) }
+    );
+    let nowhere = VideoRef { asset: v.asset.clone(), version: 9 };
+    assert_eq!(
+        s.propose(Command::SetVideoTiming { video: nowhere.clone(), timing: ntsc }).await.unwrap(),
+        CommandResult::AnnotationRefused(AnnotationRefusal::NoSuchVideo(nowhere))
+    );
+
+    // Every change is one event of the video's sequence, in commit order.
+    let first = s.video_annotations(&v, None, 10).unwrap()[0].id.clone();
+    let mut c = s.annotation(&first).unwrap().unwrap().content;
+    c.ms = 334; // frame 10 at 30000/1001
+    made(&s, Command::UpdateAnnotation { id: first.clone(), if_revision: None, content: c.clone(), by: ed.clone() })
+        .await;
+    c.status = AnnotationStatus::Resolved;
+    made(&s, Command::UpdateAnnotation { id: first.clone(), if_revision: None, content: c.clone(), by: ed.clone() })
+        .await;
+    made(&s, Command::DeleteAnnotation { id: first.clone(), if_revision: None, by: ed.clone() }).await;
+    let events = s.live_events(&v, 0, 100).unwrap().unwrap();
+    let seen: Vec<(u64, LiveKind, u32)> = events.iter().map(|(n, e)| (*n, e.kind, e.revision)).collect();
+    assert_eq!(
+        seen,
+        [
+            (1, LiveKind::Created, 1),
+            (2, LiveKind::Created, 1),
+            (3, LiveKind::Updated, 2),
+            (4, LiveKind::StatusChanged, 3),
+            (5, LiveKind::Deleted, 4)
+        ]
+    );
+    assert_eq!(s.live_sequence(&v).unwrap(), 5);
+    assert_eq!(s.live_events(&v, 3, 100).unwrap().unwrap().len(), 2, "resuming after 3 gives 4 and 5");
+    // Each event's revision is readable as it was.
+    let r2 = s.annotation_revision(&first, 2).unwrap().unwrap();
+    assert_eq!((r2.revision, r2.content.ms, r2.content.status), (2, 334, AnnotationStatus::Open));
 }

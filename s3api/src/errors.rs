@@ -43,6 +43,7 @@ pub fn object(e: ObjectError) -> S3Error {
         ObjectError::QuotaExceeded(b) => quota_exceeded(&b),
         ObjectError::Tenant(r) => s3_error!(InvalidRequest, "tenant refused: {r:?}"),
         ObjectError::Asset(r) => s3_error!(InvalidRequest, "asset refused: {r:?}"),
+        ObjectError::Annotation(r) => s3_error!(InvalidRequest, "annotation refused: {r:?}"),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
 }

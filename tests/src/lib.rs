@@ -45,6 +45,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 
 pub mod cluster;
+pub mod live;
 
 /// Path of the `cairnd` binary under test.
 pub fn cairnd_bin() -> PathBuf {
@@ -1064,6 +1065,32 @@ pub async fn v1_request(endpoint: &str, creds: (&str, &str), method: &str, op: &
     let r = req.body(body.to_vec()).send().await.expect("send tenant API request");
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
+}
+
+/// [`v1_json`] with request headers (signed too); answers also the ETag.
+pub async fn v1_json_with(
+    endpoint: &str,
+    creds: (&str, &str),
+    method: &str,
+    op: &str,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (u16, serde_json::Value, Option<String>) {
+    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
+    let url = format!("{}/cairn/v1/{}", endpoint.trim_end_matches('/'), op.trim_start_matches('/'));
+    let signed = sigv4_headers(method, &url, headers, Payload::Bytes(&body), std::time::SystemTime::now(), Some(creds));
+    let mut req = raw_http().request(method.parse().unwrap(), &url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let r = req.body(body).send().await.expect("send tenant API request");
+    let status = r.status().as_u16();
+    let etag = r.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let text = r.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)), etag)
 }
 
 /// [`v1_request`] with a JSON body (`Null`: none) and the answer parsed (a body that is

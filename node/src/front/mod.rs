@@ -52,6 +52,8 @@ pub struct Running {
     pub scheme: &'static str,
     /// Ends once the front has stopped accepting and in-flight requests have finished.
     pub server: tokio::task::JoinHandle<()>,
+    /// The live annotation hub (presence from peers goes to it).
+    pub live: Arc<cairn_s3api::ext::LiveHub>,
 }
 
 /// Binds the S3 endpoint.
@@ -70,6 +72,7 @@ pub fn start(
         .with_cluster(p.cluster)
         .with_durability(Arc::new(DurabilityApi(p.durability.clone())))
         .with_search(p.search.clone());
+    let live = admin.live();
     let disks = p.store.disks.clone();
     let mut builder = s3s::service::S3ServiceBuilder::new(p.s3);
     builder.set_auth(CairnAuth::new(p.meta.clone(), p.keyring));
@@ -104,7 +107,7 @@ pub fn start(
         tls: tls.clone(),
     });
     let server = tokio::spawn(server::serve(listener, front, Duration::from_secs(cfg.body_timeout_secs), shutdown));
-    Ok(Running { scheme: if tls.is_some() { "https" } else { "http" }, server })
+    Ok(Running { scheme: if tls.is_some() { "https" } else { "http" }, server, live })
 }
 
 /// The request slots anonymous requests may hold at once: a quarter, so that

@@ -93,12 +93,12 @@ pub async fn serve(
             let result = match tls {
                 None => {
                     let Some(io) = first_bytes(stream, header_timeout, stop).await else { return };
-                    watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
+                    watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(io), svc).into_owned()).await
                 }
                 Some(tls) => match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
                     Ok(Ok(stream)) => {
                         let Some(io) = first_bytes(stream, header_timeout, stop).await else { return };
-                        watcher.watch(builder.serve_connection(TokioIo::new(io), svc).into_owned()).await
+                        watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(io), svc).into_owned()).await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");

@@ -1,7 +1,7 @@
 //! What nodes say to each other over the transport. The first frame of every stream is
 //! a bincode [`PeerRequest`]; what follows depends on the request:
 //!
-//! - `Raft`, `Join`, `Ping`, `ShardRead`, `ShardRemove`: one reply frame.
+//! - `Raft`, `Join`, `Ping`, `ShardRead`, `ShardRemove`, `Presence`: one reply frame.
 //! - `ShardWrite`: the client sends [`APPEND`] frames (block then CRC) and one [`COMMIT`]
 //!   frame (the 48-byte header); the server answers the commit with one reply frame. A
 //!   stream that ends without a commit discards the shard.
@@ -43,6 +43,13 @@ pub enum PeerRequest {
     /// The cluster keyring, for a node that joins (only members authenticated with
     /// the cluster secret reach this).
     Keyring,
+    /// A viewer's presence on video (`asset`, `version`), for this node's viewers of
+    /// it (`message`: the JSON they are sent).
+    Presence {
+        asset: String,
+        version: u32,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

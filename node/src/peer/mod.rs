@@ -8,6 +8,7 @@
 //!   store sends through).
 //! - `remote_disk.rs`: the client side of shard streams ([`RemoteDisk`], a peer's disk as
 //!   the erasure code sees it).
+//! - `presence.rs`: annotation viewers' presence sent to every peer ([`PresenceFanout`]).
 //!
 //! Owns the meaning of the bytes; the bytes themselves travel over `crate::transport`
 //! (QUIC, authenticated with the cluster secret), which knows nothing of this protocol.
@@ -16,10 +17,12 @@
 
 mod caller;
 pub mod messages;
+mod presence;
 mod remote_disk;
 mod service;
 
 pub use caller::TransportCaller;
+pub use presence::PresenceFanout;
 pub use remote_disk::RemoteDisk;
 pub use service::PeerService;
 

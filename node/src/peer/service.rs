@@ -1,12 +1,15 @@
 //! The server side of the peer protocol: what a node does for its peers. May touch the
 //! metadata store (Raft RPCs, adding a joining node), this node's local disks (shard
-//! streams) and the keyring (read, for a joining node); only authenticated peers get here.
+//! streams), the keyring (read, for a joining node) and the live annotation hub
+//! (presence from a peer's viewers); only authenticated peers get here.
 
 use super::messages::{self, APPEND, COMMIT, MAX_READ, PeerRequest, PeerStatus};
 use crate::transport::{Handler, PeerStream};
 use cairn_erasure::{HEADER_LEN, LocalDisk, ShardDisk, ShardFileWriter};
 use cairn_raft::MetaStore;
+use cairn_raft::annotations::VideoRef;
 use cairn_s3api::access::Keyring;
+use cairn_s3api::ext::LiveHub;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -15,11 +18,18 @@ pub struct PeerService {
     meta: Arc<OnceLock<MetaStore>>,
     local: Vec<Arc<LocalDisk>>,
     keyring: Keyring,
+    /// Set once the S3 front is up: where presence from peers goes.
+    live: OnceLock<Arc<LiveHub>>,
 }
 
 impl PeerService {
     pub fn new(meta: Arc<OnceLock<MetaStore>>, local: Vec<Arc<LocalDisk>>, keyring: Keyring) -> Self {
-        PeerService { meta, local, keyring }
+        PeerService { meta, local, keyring, live: OnceLock::new() }
+    }
+
+    /// The front's live annotation hub, for presence from peers.
+    pub fn set_live(&self, live: Arc<LiveHub>) {
+        let _ = self.live.set(live);
     }
 
     fn disk(&self, i: u16) -> Result<Arc<LocalDisk>, String> {
@@ -47,6 +57,12 @@ impl PeerService {
             PeerRequest::Keyring => {
                 tracing::info!(%peer, "a joining node takes the cluster keyring");
                 messages::ok(&self.keyring.bytes())
+            }
+            PeerRequest::Presence { asset, version, message } => {
+                if let Some(live) = self.live.get() {
+                    live.deliver_presence(&VideoRef { asset, version }, message.into());
+                }
+                messages::ok(b"")
             }
             PeerRequest::Ping => {
                 let node_id = self.meta.get().map_or(0, |m| m.node_id());

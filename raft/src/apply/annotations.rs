@@ -6,23 +6,86 @@
 //! anything is written.
 
 use crate::annotations::{
-    asset_prefix, client_key, current_key, history_key, history_prefix, locator_key, reindex, Actor, Annotation,
-    AnnotationContent, AnnotationOutcome, AnnotationRefusal, NewAnnotation, Role, VideoRef,
+    asset_prefix, asset_side_prefixes, client_key, current_key, history_key, history_prefix, live_key, locator_key,
+    reindex, sequence_key, timing_key, Actor, Annotation, AnnotationContent, AnnotationOutcome, AnnotationRefusal,
+    LiveEvent, LiveKind, NewAnnotation, Role, VideoRef, VideoTiming, LIVE_EVENTS_KEPT,
 };
 use crate::error::MetaError;
 use crate::schema::CommandResult;
 use crate::tables::Table;
+use crate::timing;
 use crate::tx::Tx;
 
 fn refused(r: AnnotationRefusal) -> Result<CommandResult, MetaError> {
     Ok(CommandResult::AnnotationRefused(r))
 }
 
-/// The tenant of video `v`, if it is a version of an asset not in the trash.
-fn video_tenant(tx: &Tx, v: &VideoRef) -> Result<Option<String>, MetaError> {
-    Ok(super::assets::get(tx, &v.asset)?
+/// The tenant of video `v`, if it is a version of an asset not in the trash, and
+/// its timing (set for the video, else from the asset's metadata).
+fn video(tx: &Tx, v: &VideoRef) -> Result<Option<(String, Option<VideoTiming>)>, MetaError> {
+    let Some(a) = super::assets::get(tx, &v.asset)?
         .filter(|a| a.trashed_at.is_none() && v.version >= 1 && v.version <= a.versions)
-        .map(|a| a.tenant))
+    else {
+        return Ok(None);
+    };
+    let set: Option<VideoTiming> = tx.read(Table::Annotations, &timing_key(v))?;
+    Ok(Some((a.tenant, set.or_else(|| VideoTiming::from_meta(&a.meta)))))
+}
+
+/// The frames and times of `c` are the same moments at the video's rate, inside the
+/// video.
+fn check_timing(c: &AnnotationContent, t: Option<&VideoTiming>) -> Result<(), AnnotationRefusal> {
+    let t = t.ok_or(AnnotationRefusal::TimingUnknown)?;
+    let pairs = [(Some(c.frame), Some(c.ms)), (c.end_frame, c.end_ms)];
+    for (frame, ms) in pairs {
+        match (frame, ms) {
+            (None, None) => {}
+            (Some(frame), Some(ms)) => {
+                if timing::frame_and_ms(Some(frame), Some(ms), t.rate).is_err() {
+                    return Err(AnnotationRefusal::TimingDisagrees { frame, ms });
+                }
+                if t.frame_count().is_some_and(|n| frame >= n) {
+                    return Err(AnnotationRefusal::OutsideVideo { frame, frames: t.frame_count() });
+                }
+            }
+            (Some(frame), None) | (None, Some(frame)) => {
+                return Err(AnnotationRefusal::TimingDisagrees { frame, ms: u64::MAX })
+            }
+        }
+    }
+    if c.end_frame.is_some_and(|e| e < c.frame) {
+        return Err(AnnotationRefusal::OutsideVideo { frame: c.end_frame.unwrap_or_default(), frames: None });
+    }
+    Ok(())
+}
+
+/// Appends `events` to video `v`'s live sequence, dropping what falls out of the
+/// kept window.
+fn publish(tx: &mut Tx, v: &VideoRef, events: Vec<LiveEvent>) -> Result<(), MetaError> {
+    let key = sequence_key(v);
+    let mut seq =
+        tx.get(Table::Annotations, &key)?.and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
+    for e in events {
+        seq += 1;
+        tx.write(Table::Annotations, live_key(v, seq), &e)?;
+        if seq > LIVE_EVENTS_KEPT {
+            tx.remove(Table::Annotations, live_key(v, seq - LIVE_EVENTS_KEPT));
+        }
+    }
+    tx.set(Table::Annotations, key, Some(seq.to_be_bytes().to_vec()));
+    Ok(())
+}
+
+/// SetVideoTiming.
+pub(super) fn set_timing(tx: &mut Tx, v: VideoRef, t: VideoTiming) -> Result<CommandResult, MetaError> {
+    if video(tx, &v)?.is_none() {
+        return refused(AnnotationRefusal::NoSuchVideo(v));
+    }
+    if timing::nominal_fps(t.rate).is_err() || (t.drop_frame && timing::timecode(0, t.rate, true).is_err()) {
+        return refused(AnnotationRefusal::TimingUnknown);
+    }
+    tx.write(Table::Annotations, timing_key(&v), &t)?;
+    Ok(CommandResult::Ok)
 }
 
 fn current(tx: &Tx, id: &str) -> Result<Option<Annotation>, MetaError> {
@@ -37,7 +100,7 @@ pub(super) fn create(
     items: Vec<NewAnnotation>,
     by: Actor,
 ) -> Result<CommandResult, MetaError> {
-    let Some(tenant) = video_tenant(tx, &video)? else {
+    let Some((tenant, timing)) = self::video(tx, &video)? else {
         return refused(AnnotationRefusal::NoSuchVideo(video));
     };
     // Checked whole first: replays, client id conflicts, parents.
@@ -70,6 +133,9 @@ pub(super) fn create(
                 _ => return refused(AnnotationRefusal::ClientIdConflict(cid.clone())),
             }
         }
+        if let Err(r) = check_timing(&item.content, timing.as_ref()) {
+            return refused(r);
+        }
         if let Some(p) = &item.content.parent {
             let in_batch = made.iter().any(|(a, _)| &a.id == p);
             let stored = current(tx, p)?.is_some_and(|a| a.video == video && !a.deleted);
@@ -96,6 +162,7 @@ pub(super) fn create(
             false,
         ));
     }
+    let mut events = Vec::new();
     for (a, replayed) in &made {
         if *replayed {
             continue;
@@ -106,7 +173,9 @@ pub(super) fn create(
             tx.set(Table::Annotations, client_key(&video, cid), Some(a.id.clone().into_bytes()));
         }
         reindex(tx, None, Some(a));
+        events.push(LiveEvent { id: a.id.clone(), revision: a.revision, kind: LiveKind::Created });
     }
+    publish(tx, &video, events)?;
     Ok(CommandResult::Annotations(AnnotationOutcome { tenant, video, items: made }))
 }
 
@@ -141,6 +210,16 @@ fn revise(tx: &mut Tx, before: Annotation, after: Annotation) -> Result<CommandR
     tx.write(Table::Annotations, history_key(&before.id, before.revision), &before)?;
     tx.write(Table::Annotations, current_key(&after.video, &after.id), &after)?;
     reindex(tx, Some(&before), Some(&after));
+    let kind = if after.deleted {
+        LiveKind::Deleted
+    } else if before.content.status != after.content.status
+        && before.content == (AnnotationContent { status: before.content.status, ..after.content.clone() })
+    {
+        LiveKind::StatusChanged
+    } else {
+        LiveKind::Updated
+    };
+    publish(tx, &after.video, vec![LiveEvent { id: after.id.clone(), revision: after.revision, kind }])?;
     let (tenant, video) = (after.tenant.clone(), after.video.clone());
     Ok(CommandResult::Annotations(AnnotationOutcome { tenant, video, items: vec![(after, false)] }))
 }
@@ -157,6 +236,10 @@ pub(super) fn update(
         Ok(a) => a,
         Err(r) => return refused(r),
     };
+    let timing = self::video(tx, &before.video)?.and_then(|(_, t)| t);
+    if let Err(r) = check_timing(&content, timing.as_ref()) {
+        return refused(r);
+    }
     let parent = before.content.parent.clone();
     let after = Annotation {
         content: AnnotationContent { parent, ..content },
@@ -197,6 +280,11 @@ pub(super) fn forget_asset(tx: &mut Tx, asset: &str) -> Result<(), MetaError> {
         }
         tx.remove(Table::Annotations, locator_key(&a.id));
         tx.remove(Table::Annotations, k);
+    }
+    for prefix in asset_side_prefixes(asset) {
+        for (k, _) in tx.scan_prefix(Table::Annotations, &prefix)? {
+            tx.remove(Table::Annotations, k);
+        }
     }
     Ok(())
 }

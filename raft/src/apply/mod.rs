@@ -20,7 +20,7 @@
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
 //! | [`tenants`] | PutTenant, DeleteTenant, PutAccessKeyIn (and a bucket's tenant at creation) | tenancy, keys, bucket settings, usage history |
 //! | [`usage_history`] | SampleUsage | usage history |
-//! | [`annotations`] | PutAnnotations, UpdateAnnotation, DeleteAnnotation | annotations, annotation index |
+//! | [`annotations`] | PutAnnotations, UpdateAnnotation, DeleteAnnotation, SetVideoTiming | annotations (records, history, timings, live sequences), annotation index |
 //! | [`assets`] | PutAsset, AddAssetVersion, RollbackAsset, UpdateAsset, TrashAsset, RestoreAsset, PurgeAsset (which deletes the object versions nothing else points at, through [`versions`]), SetTrashRetention, ShareAsset, RevokeShare, TransferAsset (which moves object versions through [`objects`] and [`versions`]) | assets, asset index, asset events; objects, versions, blobs, usage, pools (a purge) |
 //!
 //! Quotas are decided here too, around the commands that may add bytes (PutObject,
@@ -156,5 +156,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
             annotations::update(tx, id, if_revision, content, by)
         }
         Command::DeleteAnnotation { id, if_revision, by } => annotations::delete(tx, id, if_revision, by),
+        Command::SetVideoTiming { video, timing } => annotations::set_timing(tx, video, timing),
     }
 }

@@ -4,8 +4,9 @@
 
 use super::{decode, MetaStore};
 use crate::annotations::{
-    author_prefix, current_key, frame_prefix, history_prefix, locator_key, status_prefix, thread_prefix, video_prefix,
-    Annotation, AnnotationStatus, VideoRef,
+    author_prefix, current_key, frame_prefix, history_key, history_prefix, live_key, live_prefix, locator_key,
+    sequence_key, status_prefix, thread_prefix, timing_key, video_prefix, Annotation, AnnotationStatus, LiveEvent,
+    VideoRef, VideoTiming,
 };
 use crate::error::MetaError;
 use crate::tables::Table;
@@ -18,6 +19,64 @@ impl MetaStore {
         let t = inner.trees.tree(Table::Annotations);
         let Some(v): Option<VideoRef> = decode(t.get(locator_key(id))?)? else { return Ok(None) };
         decode(t.get(current_key(&v, id))?)
+    }
+
+    /// Annotation `id` at `revision` (the current record or one in its history).
+    pub fn annotation_revision(&self, id: &str, revision: u32) -> Result<Option<Annotation>, MetaError> {
+        match self.annotation(id)? {
+            Some(a) if a.revision == revision => Ok(Some(a)),
+            Some(_) => decode(self.inner().trees.tree(Table::Annotations).get(history_key(id, revision))?),
+            None => Ok(None),
+        }
+    }
+
+    /// Video `v`'s timing: the one set for it, else what the asset's metadata gives.
+    /// None when the video does not exist or neither names a frame rate.
+    pub fn video_timing(&self, v: &VideoRef) -> Result<Option<VideoTiming>, MetaError> {
+        let set: Option<VideoTiming> = decode(self.inner().trees.tree(Table::Annotations).get(timing_key(v))?)?;
+        if set.is_some() {
+            return Ok(set);
+        }
+        Ok(self.asset(&v.asset)?.and_then(|a| VideoTiming::from_meta(&a.meta)))
+    }
+
+    /// Whether video `v`'s timing was set through the API (not taken from metadata).
+    pub fn video_timing_is_set(&self, v: &VideoRef) -> Result<bool, MetaError> {
+        Ok(self.inner().trees.tree(Table::Annotations).contains_key(timing_key(v))?)
+    }
+
+    /// Video `v`'s last live sequence number (0: none yet).
+    pub fn live_sequence(&self, v: &VideoRef) -> Result<u64, MetaError> {
+        let raw = self.inner().trees.tree(Table::Annotations).get(sequence_key(v))?;
+        Ok(raw.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes).unwrap_or(0))
+    }
+
+    /// Video `v`'s live events after sequence `after`, in order, at most `limit`;
+    /// `None` when events after `after` are no longer kept (the caller is too far
+    /// behind and must re-read with a query).
+    pub fn live_events(
+        &self,
+        v: &VideoRef,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<(u64, LiveEvent)>>, MetaError> {
+        let prefix = live_prefix(v);
+        let inner = self.inner();
+        let t = inner.trees.tree(Table::Annotations);
+        let start = live_key(v, after.saturating_add(1));
+        let mut out = Vec::new();
+        for item in t.range((Bound::Included(start), crate::tx::prefix_range(&prefix).1)).take(limit) {
+            let (k, val) = item?;
+            let seq = k.get(prefix.len()..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
+            out.push((seq, bincode::deserialize(&val)?));
+        }
+        // Nothing lost between `after` and the first event kept.
+        let first = out.first().map(|(s, _)| *s);
+        match first {
+            Some(s) if s != after + 1 => Ok(None),
+            None if self.live_sequence(v)? > after => Ok(None),
+            _ => Ok(Some(out)),
+        }
     }
 
     /// Annotation `id`'s earlier revisions, oldest first.

@@ -19,6 +19,7 @@ pub enum AssetAction {
     Delete,
     Share,
     Transfer,
+    Annotate,
 }
 
 impl AssetAction {
@@ -29,6 +30,7 @@ impl AssetAction {
             AssetAction::Delete => "cairn:DeleteAsset",
             AssetAction::Share => "cairn:ShareAsset",
             AssetAction::Transfer => "cairn:TransferAsset",
+            AssetAction::Annotate => "cairn:Annotate",
         }
     }
 }
@@ -44,10 +46,19 @@ impl AssetAction {
 /// | `DELETE ID`, `POST ID/restore`, `POST ID/purge` | `cairn:DeleteAsset` |
 /// | `POST ID/shares`, `DELETE ID/shares/T` | `cairn:ShareAsset` |
 /// | `POST ID/transfer` | `cairn:TransferAsset` |
+/// | `GET ID/annotations`, `GET ID/versions/N/...` (timing, annotations, live) | `cairn:GetAsset` |
+/// | `POST`, `PATCH`, `DELETE ID/versions/N/annotations...` | `cairn:Annotate` |
+/// | `PUT ID/versions/N/timing` | `cairn:PutAsset` |
 pub fn action_on_asset(method: &http::Method, rest: &[&str]) -> Option<AssetAction> {
     use http::Method;
     Some(match (method, rest) {
-        (&Method::GET, [_]) | (&Method::GET, [_, "versions" | "diff" | "shares", ..]) => AssetAction::Get,
+        (&Method::GET, [_]) | (&Method::GET, [_, "versions" | "diff" | "shares" | "annotations", ..]) => {
+            AssetAction::Get
+        }
+        (&Method::POST | &Method::PATCH | &Method::DELETE, [_, "versions", _, "annotations", ..]) => {
+            AssetAction::Annotate
+        }
+        (&Method::PUT, [_, "versions", _, "timing"]) => AssetAction::Put,
         (&Method::PATCH, [_]) | (&Method::POST, [_, "versions" | "rollback"]) => AssetAction::Put,
         (&Method::DELETE, [_]) | (&Method::POST, [_, "restore" | "purge"]) => AssetAction::Delete,
         (&Method::POST, [_, "shares"]) | (&Method::DELETE, [_, "shares", _]) => AssetAction::Share,

@@ -8,6 +8,8 @@
 pub mod admin;
 mod v1;
 
+pub use v1::annotation_live::{LiveHub, PresenceRelay};
+
 use crate::access::Authorizer;
 use admin::{AdminError, ClusterAdmin, DurabilityAdmin};
 use cairn_api::{EXT_PREFIX, ErrorBody};
@@ -29,7 +31,8 @@ pub struct ExtRoute {
 
 impl ExtRoute {
     pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
-        let v1 = v1::V1 { store: store.clone(), access: access.clone(), search: None };
+        let live = v1::annotation_live::LiveHub::new(store.meta.clone());
+        let v1 = v1::V1 { store: store.clone(), access: access.clone(), search: None, live };
         let admin =
             admin::Admin { store, access: access.clone(), cluster: None, durability: None, started: Instant::now() };
         Self { admin, v1, access }
@@ -44,6 +47,12 @@ impl ExtRoute {
     pub fn with_search(mut self, search: Arc<cairn_search::AssetSearch>) -> Self {
         self.v1.search = Some(search);
         self
+    }
+
+    /// The node's live annotation hub (the node gives it a presence relay to its
+    /// peers, and hands it presence from them).
+    pub fn live(&self) -> Arc<v1::annotation_live::LiveHub> {
+        self.v1.live.clone()
     }
 
     pub fn with_durability(mut self, durability: Arc<dyn DurabilityAdmin>) -> Self {
@@ -92,14 +101,22 @@ impl S3Route for ExtRoute {
         }
     }
 
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+    async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let path = req.uri.path().to_string();
         let segs = segments(&path).unwrap_or_default();
         Ok(match area(segs) {
             Area::Admin(rest) => self.admin.call(&req.method, &rest, req.uri.query(), req.input).await,
             Area::V1(rest) => {
                 let caller = req.credentials.as_ref().map(|c| c.access_key.clone()).unwrap_or_default();
-                self.v1.call(&caller, &req.method, &rest, req.uri.query(), &req.headers, req.input).await
+                let upgrade = req.extensions.remove::<hyper::upgrade::OnUpgrade>();
+                let call = v1::Call {
+                    method: &req.method,
+                    query: req.uri.query(),
+                    headers: &req.headers,
+                    body: req.input,
+                    upgrade,
+                };
+                self.v1.call(&caller, &rest, call).await
             }
             Area::Unknown => no_such_endpoint(),
         })

@@ -95,8 +95,14 @@ pub const S3_ACTIONS: &[&str] = &[
 /// Cairn's own actions: the asset catalogue's operations (`s3api/src/access/asset_ops.rs`
 /// says which operation is which). In a bucket policy they name the assets whose
 /// objects live in the bucket (resource `arn:aws:s3:::BUCKET/KEY`, the object).
-pub const CAIRN_ACTIONS: &[&str] =
-    &["cairn:DeleteAsset", "cairn:GetAsset", "cairn:PutAsset", "cairn:ShareAsset", "cairn:TransferAsset"];
+pub const CAIRN_ACTIONS: &[&str] = &[
+    "cairn:Annotate",
+    "cairn:DeleteAsset",
+    "cairn:GetAsset",
+    "cairn:PutAsset",
+    "cairn:ShareAsset",
+    "cairn:TransferAsset",
+];
 
 fn all_actions() -> impl Iterator<Item = &'static &'static str> {
     S3_ACTIONS.iter().chain(CAIRN_ACTIONS)

@@ -50,7 +50,7 @@ pub(super) fn tenant_of(meta: &MetaStore, reach: &AssetReach, named: Option<Stri
     Ok(tenant)
 }
 
-fn time_param(field: &str, v: &str) -> Result<Nanos, AdminError> {
+pub(super) fn time_param(field: &str, v: &str) -> Result<Nanos, AdminError> {
     time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
         .ok()
         .and_then(|t| Nanos::try_from(t.unix_timestamp_nanos()).ok())

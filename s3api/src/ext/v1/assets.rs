@@ -117,15 +117,8 @@ fn created<T: serde::Serialize>(res: Result<T, AdminError>) -> S3Response<Body> 
 
 impl V1 {
     /// `rest`: the segments after `assets`.
-    pub(super) async fn assets_call(
-        &self,
-        caller: &str,
-        method: &Method,
-        rest: &[&str],
-        query: Option<&str>,
-        headers: &http::HeaderMap,
-        body: Body,
-    ) -> S3Response<Body> {
+    pub(super) async fn assets_call(&self, caller: &str, rest: &[&str], call: super::Call<'_>) -> S3Response<Body> {
+        let super::Call { method, query, headers, body, upgrade } = call;
         let meta = &self.store.meta;
         let reach = match AssetReach::of(meta, caller) {
             Ok(r) => r,
@@ -196,6 +189,15 @@ impl V1 {
             (&Method::GET, [id, "versions"]) => answer(versions(meta, &reach, id, query)),
             (&Method::POST, [id, "versions"]) => created(self.add_version(caller, &reach, id, body).await),
             (_, [_, "versions"]) => method_not_allowed("GET and POST"),
+            (_, [id, "versions", n, rest @ ..]) if !rest.is_empty() => {
+                let call = super::Call { method, query, headers, body, upgrade };
+                self.video_call(caller, &reach, (id, n), rest, call).await
+            }
+            (&Method::GET, [id, "annotations"]) => answer(
+                asset_shares::readable(meta, &reach, id)
+                    .and_then(|a| super::annotation_query::across_versions(meta, &a, query)),
+            ),
+            (_, [_, "annotations"]) => method_not_allowed("GET"),
             (&Method::GET, [id, "versions", n]) => answer(version(meta, &reach, id, n)),
             (_, [_, "versions", _]) => method_not_allowed("GET"),
             (&Method::POST, [id, "rollback"]) => created(self.rollback(caller, &reach, id, body).await),

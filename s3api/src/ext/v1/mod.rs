@@ -1,10 +1,18 @@
 //! `/cairn/v1/`: the tenant API (tenants and their keys in `tenants.rs` and
 //! `tenant_keys.rs`, bucket quotas in `bucket_quota.rs`) typed in `cairn_api::tenants`,
-//! and the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`, `asset_dedupe.rs`, `asset_shares.rs`, `asset_search.rs`, `asset_fields.rs`) typed in
-//! `cairn_api::assets`; annotations to come. Who may do what is `scope.rs`; every change
+//! the asset catalogue (`assets.rs`, `asset_query.rs`, `asset_events.rs`,
+//! `asset_dedupe.rs`, `asset_shares.rs`, `asset_search.rs`, `asset_fields.rs`) typed in
+//! `cairn_api::assets`, and video annotations (`annotations.rs`, `annotation_query.rs`,
+//! `annotation_export.rs`, `annotation_live.rs`, `annotation_fields.rs`) typed in
+//! `cairn_api::annotations`. Who may do what is `scope.rs`; every change
 //! is a command through the object layer, decided in apply. May touch: the object
 //! layer, the authorizer's keyring.
 
+mod annotation_export;
+mod annotation_fields;
+pub(crate) mod annotation_live;
+mod annotation_query;
+mod annotations;
 mod asset_dedupe;
 mod asset_events;
 mod asset_fields;
@@ -25,24 +33,29 @@ use cairn_raft::schema::TenantRefusal;
 use s3s::{Body, S3Response};
 use std::sync::Arc;
 
+/// A request to `/cairn/v1/`, but its path.
+pub(crate) struct Call<'a> {
+    pub method: &'a http::Method,
+    pub query: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
+    pub body: Body,
+    /// Hyper's upgrade of the connection (a WebSocket), if the request may take one.
+    pub upgrade: annotation_live::Upgrade,
+}
+
 pub(crate) struct V1 {
     pub store: Arc<Store>,
     pub access: Arc<Authorizer>,
     /// The node's asset search index, fed from the change feed (`cairn-search`).
     pub search: Option<Arc<cairn_search::AssetSearch>>,
+    /// Live annotation streams and presence.
+    pub live: Arc<annotation_live::LiveHub>,
 }
 
 impl V1 {
     /// `path`: the segments after `/cairn/v1/`; `caller`: the signing access key.
-    pub async fn call(
-        &self,
-        caller: &str,
-        method: &http::Method,
-        path: &[&str],
-        query: Option<&str>,
-        headers: &http::HeaderMap,
-        body: Body,
-    ) -> S3Response<Body> {
+    pub async fn call(&self, caller: &str, path: &[&str], call: Call<'_>) -> S3Response<Body> {
+        let Call { method, query, body, .. } = call;
         if let Err(e) = self.store.meta.read_barrier().await {
             return answer::<()>(Err(unavailable(e)));
         }
@@ -55,7 +68,13 @@ impl V1 {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         match path.as_slice() {
             ["tenants", rest @ ..] => self.tenants_call(&scope, method, rest, query, body).await,
-            ["assets", rest @ ..] => self.assets_call(caller, method, rest, query, headers, body).await,
+            ["assets", rest @ ..] => self.assets_call(caller, rest, Call { body, ..call }).await,
+            ["annotations", "kinds"] if method == http::Method::GET => {
+                answer(Ok(cairn_api::annotations::AnnotationKinds {
+                    version: cairn_api::annotations::KINDS_VERSION,
+                    kinds: cairn_api::annotations::KINDS.iter().map(|k| k.to_string()).collect(),
+                }))
+            }
             ["buckets", bucket, "quota"] => self.bucket_quota_call(&scope, method, bucket, body).await,
             _ => no_such_endpoint(),
         }
