@@ -98,14 +98,20 @@ pub mod v1 {
     }
 }
 
-async fn request<T: DeserializeOwned>(
+/// One HTTP client (and its pool of connections) for every request of the process.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
+}
+
+/// A request to `prefix` + `endpoint`, signed with SigV4 (the caller sends it).
+pub fn signed(
     conn: &Connection,
     method: &str,
     prefix: &str,
     endpoint: &str,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<T> {
-    let body = body.unwrap_or_default();
+    body: Vec<u8>,
+) -> anyhow::Result<reqwest::RequestBuilder> {
     let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
         bail!("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     };
@@ -130,10 +136,22 @@ async fn request<T: DeserializeOwned>(
     let signable = SignableRequest::new(method, &url, std::iter::empty(), SignableBody::Bytes(&body))?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
     let method = reqwest::Method::from_bytes(method.as_bytes())?;
-    let mut req = reqwest::Client::new().request(method, &url).body(body);
+    let mut req = client().request(method, &url).body(body);
     for (name, value) in instructions.headers() {
         req = req.header(name, value);
     }
+    Ok(req)
+}
+
+async fn request<T: DeserializeOwned>(
+    conn: &Connection,
+    method: &str,
+    prefix: &str,
+    endpoint: &str,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<T> {
+    let url = format!("{}{prefix}{endpoint}", conn.endpoint.trim_end_matches('/'));
+    let req = signed(conn, method, prefix, endpoint, body.unwrap_or_default())?;
     let resp = req.send().await.with_context(|| format!("connecting to {}", conn.endpoint))?;
     let status = resp.status();
     let text = resp.text().await?;

@@ -1,4 +1,4 @@
-//! `cairn asset register|put|ls|search|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench`:
+//! `cairn asset register|put|ls|search|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench|bench-annotations`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
 //! uploads a file (`asset_upload.rs`) and registers it in one command.
@@ -232,6 +232,9 @@ pub enum AssetCommand {
     },
     /// Load the catalogue and time its reads (registrations/s, list page, batch get, stats).
     Bench(crate::asset_bench::BenchArgs),
+    /// Load a video with annotations and time them: writes/s, live delivery to
+    /// subscribers, frame-range queries.
+    BenchAnnotations(crate::annotation_bench::BenchArgs),
     /// Count and bytes per media type of a tenant's assets.
     Stats {
         #[arg(long)]
@@ -551,6 +554,7 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             }
         },
         AssetCommand::Bench(args) => crate::asset_bench::run(conn, args).await?,
+        AssetCommand::BenchAnnotations(args) => crate::annotation_bench::run(conn, args).await?,
         AssetCommand::Stats { tenant, json } => {
             let q = tenant.map(|t| form_urlencoded::Serializer::new(String::new()).append_pair("tenant", &t).finish());
             let path = match q {

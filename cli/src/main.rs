@@ -1,6 +1,7 @@
 //! `cairn`: the command-line client of Cairn.
 
 mod admin;
+mod annotation_bench;
 mod asset;
 mod asset_bench;
 mod asset_upload;
