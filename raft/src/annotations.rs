@@ -19,7 +19,7 @@
 //! | `i<id>` | bincode([`VideoRef`]): where annotation `id` lives |
 //! | `m<asset>\0[version: u32 BE]` | the video's [`VideoTiming`], when set through the API |
 //! | `n<asset>\0[version: u32 BE]` | the video's last live sequence number (u64 BE) |
-//! | `e<asset>\0[version: u32 BE][seq: u64 BE]` | [`LiveEvent`] `seq`: the last [`LIVE_EVENTS_KEPT`] of them |
+//! | `e<asset>\0[version: u32 BE][last seq: u64 BE]` | a [`LiveRecord`]: one command's events, `first..=last` (those of the last [`LIVE_EVENTS_KEPT`] or so are kept) |
 //!
 //! `sm_annotation_index` (derived from the `a` records, [`rebuild`]; tombstones are in
 //! none of it): `f<asset>\0[version][frame: u64 BE][id]` (by frame),
@@ -188,7 +188,21 @@ pub struct LiveEvent {
     pub kind: LiveKind,
 }
 
-/// Live events kept per video; a client further behind re-reads with a query.
+/// The live events of one command, numbered `first`, `first + 1`, ….
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveRecord {
+    pub first: u64,
+    pub events: Vec<LiveEvent>,
+}
+
+impl LiveRecord {
+    pub fn last(&self) -> u64 {
+        self.first + self.events.len() as u64 - 1
+    }
+}
+
+/// Live events kept per video (at least; whole records are dropped): a client further
+/// behind re-reads with a query.
 pub const LIVE_EVENTS_KEPT: u64 = 100_000;
 
 /// A new annotation, as a create command carries it.
@@ -312,6 +326,8 @@ pub fn live_prefix(v: &VideoRef) -> Vec<u8> {
     video_head(LIVE, v)
 }
 
+/// The key of the live record whose last event is `seq` (or, as a range start, of the
+/// first record holding events from `seq` on).
 pub(crate) fn live_key(v: &VideoRef, seq: u64) -> Vec<u8> {
     [live_prefix(v).as_slice(), &seq.to_be_bytes()].concat()
 }

@@ -439,6 +439,16 @@ async fn annotations_are_frame_exact_idempotent_and_guarded() {
         let outsider = creds_of(&cli_json(ep0, &["key", "create", "--tenant", "school", "--name", "t"]));
         let hidden = v1(ep0, c(&outsider), "GET", &format!("{v1p}/annotations"), Value::Null).await;
         assert_eq!(error_of(&hidden), (404, "NoSuchAsset".into()));
+        // Transferred to the school, the asset's annotations go with it.
+        let school = ClientBuilder::new(ep0).credentials(&outsider.0, &outsider.1).build();
+        school.create_bucket().bucket("school-media").send().await.unwrap();
+        let to = json!({"tenant": "school", "bucket": "school-media"});
+        let root = (ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+        expect("transfer", v1(ep0, root, "POST", &format!("assets/{}/transfer", st.asset), to).await, 200);
+        let seen = expect("after transfer", v1(ep1, c(&outsider), "GET", &path, Value::Null).await, 200);
+        assert_eq!((seen["tenant"].as_str(), seen["text"].as_str()), (Some("school"), Some("warmer")));
+        let gone = v1(ep2, reviewer, "GET", &path, Value::Null).await;
+        assert_eq!(error_of(&gone), (404, "NoSuchAsset".into()), "the studio no longer sees them");
         drop(st);
     })
     .await;

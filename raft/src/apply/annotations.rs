@@ -6,9 +6,9 @@
 //! anything is written.
 
 use crate::annotations::{
-    asset_prefix, asset_side_prefixes, client_key, current_key, history_key, history_prefix, live_key, locator_key,
-    reindex, sequence_key, timing_key, Actor, Annotation, AnnotationContent, AnnotationOutcome, AnnotationRefusal,
-    LiveEvent, LiveKind, NewAnnotation, Role, VideoRef, VideoTiming, LIVE_EVENTS_KEPT,
+    asset_prefix, asset_side_prefixes, client_key, current_key, history_key, history_prefix, live_key, live_prefix,
+    locator_key, reindex, sequence_key, timing_key, Actor, Annotation, AnnotationContent, AnnotationOutcome,
+    AnnotationRefusal, LiveEvent, LiveKind, LiveRecord, NewAnnotation, Role, VideoRef, VideoTiming, LIVE_EVENTS_KEPT,
 };
 use crate::error::MetaError;
 use crate::schema::CommandResult;
@@ -59,20 +59,27 @@ fn check_timing(c: &AnnotationContent, t: Option<&VideoTiming>) -> Result<(), An
     Ok(())
 }
 
-/// Appends `events` to video `v`'s live sequence, dropping what falls out of the
-/// kept window.
+/// Appends `events` to video `v`'s live sequence as one record, dropping the oldest
+/// records once the kept window holds enough without them.
 fn publish(tx: &mut Tx, v: &VideoRef, events: Vec<LiveEvent>) -> Result<(), MetaError> {
-    let key = sequence_key(v);
-    let mut seq =
-        tx.get(Table::Annotations, &key)?.and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
-    for e in events {
-        seq += 1;
-        tx.write(Table::Annotations, live_key(v, seq), &e)?;
-        if seq > LIVE_EVENTS_KEPT {
-            tx.remove(Table::Annotations, live_key(v, seq - LIVE_EVENTS_KEPT));
-        }
+    if events.is_empty() {
+        return Ok(());
     }
-    tx.set(Table::Annotations, key, Some(seq.to_be_bytes().to_vec()));
+    let key = sequence_key(v);
+    let seq = tx.get(Table::Annotations, &key)?.and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
+    let record = LiveRecord { first: seq + 1, events };
+    let last = record.last();
+    tx.write(Table::Annotations, live_key(v, last), &record)?;
+    tx.set(Table::Annotations, key, Some(last.to_be_bytes().to_vec()));
+    let prefix = live_prefix(v);
+    let end = crate::keys::prefix_end(&prefix).unwrap_or_default();
+    while let Some((k, _)) = tx.first_in_range(Table::Annotations, &prefix, &end, 1)?.pop() {
+        let oldest_last = k.get(prefix.len()..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(last);
+        if oldest_last + LIVE_EVENTS_KEPT > last {
+            break;
+        }
+        tx.remove(Table::Annotations, k);
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use super::{decode, MetaStore};
 use crate::annotations::{
     author_prefix, current_key, frame_prefix, history_key, history_prefix, live_key, live_prefix, locator_key,
     sequence_key, status_prefix, thread_prefix, timing_key, video_prefix, Annotation, AnnotationStatus, LiveEvent,
-    VideoRef, VideoTiming,
+    LiveRecord, VideoRef, VideoTiming,
 };
 use crate::error::MetaError;
 use crate::tables::Table;
@@ -63,12 +63,24 @@ impl MetaStore {
         let prefix = live_prefix(v);
         let inner = self.inner();
         let t = inner.trees.tree(Table::Annotations);
+        // Records are keyed by their last event: the first one ending after `after`
+        // holds the next event.
         let start = live_key(v, after.saturating_add(1));
         let mut out = Vec::new();
-        for item in t.range((Bound::Included(start), crate::tx::prefix_range(&prefix).1)).take(limit) {
-            let (k, val) = item?;
-            let seq = k.get(prefix.len()..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
-            out.push((seq, bincode::deserialize(&val)?));
+        for item in t.range((Bound::Included(start), crate::tx::prefix_range(&prefix).1)) {
+            let (_, val) = item?;
+            let record: LiveRecord = bincode::deserialize(&val)?;
+            let first = record.first;
+            for (i, e) in record.events.into_iter().enumerate() {
+                let seq = first + i as u64;
+                if seq > after {
+                    out.push((seq, e));
+                }
+            }
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
         }
         // Nothing lost between `after` and the first event kept.
         let first = out.first().map(|(s, _)| *s);

@@ -223,8 +223,10 @@ pub(super) fn content_in(t: &VideoTiming, n: &api::NewAnnotation) -> Result<Anno
     })
 }
 
-/// An annotation as answers show it; `t` gives its timecodes.
-pub(super) fn annotation_out(a: &Annotation, t: Option<&VideoTiming>) -> api::AnnotationInfo {
+/// An annotation as answers show it; `t` gives its timecodes, `tenant` is its
+/// asset's tenant now (the record keeps the one it was made in, which a transfer of
+/// the asset does not rewrite).
+pub(super) fn annotation_out(a: &Annotation, t: Option<&VideoTiming>, tenant: &str) -> api::AnnotationInfo {
     let mut other = match serde_json::from_str(&a.content.body) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -236,7 +238,7 @@ pub(super) fn annotation_out(a: &Annotation, t: Option<&VideoTiming>) -> api::An
         id: a.id.clone(),
         asset: a.video.asset.clone(),
         version: a.video.version,
-        tenant: a.tenant.clone(),
+        tenant: tenant.to_string(),
         client_id: a.client_id.clone(),
         frame: c.frame,
         ms: c.ms,

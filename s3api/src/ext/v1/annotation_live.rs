@@ -41,8 +41,9 @@ use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Events read from the table at a time.
 const PAGE: usize = 1000;
-/// Batches of events a channel holds for subscribers that are slow to take them.
-const CHANNEL_DEPTH: usize = 1024;
+/// Batches of events a channel holds for subscribers that are slow to take them (a
+/// batch is up to [`PAGE`] rendered events; one further behind reads the table).
+const CHANNEL_DEPTH: usize = 64;
 /// Largest presence message a client may send.
 const MAX_PRESENCE: usize = 4096;
 
@@ -84,6 +85,7 @@ pub struct LiveHub {
 
 fn render(meta: &MetaStore, v: &VideoRef, events: &[(u64, LiveEvent)]) -> Vec<Rendered> {
     let timing = meta.video_timing(v).ok().flatten();
+    let tenant = meta.asset(&v.asset).ok().flatten().map(|a| a.tenant).unwrap_or_default();
     events
         .iter()
         .filter_map(|(seq, e)| {
@@ -91,7 +93,7 @@ fn render(meta: &MetaStore, v: &VideoRef, events: &[(u64, LiveEvent)]) -> Vec<Re
             let info = LiveEventInfo {
                 seq: *seq,
                 kind: e.kind.as_str().into(),
-                annotation: annotation_out(&a, timing.as_ref()),
+                annotation: annotation_out(&a, timing.as_ref(), &tenant),
             };
             let json: Arc<str> = serde_json::to_string(&info).ok()?.into();
             Some(Rendered { seq: *seq, kind: e.kind.as_str(), json })

@@ -301,7 +301,7 @@ pub(super) fn across_versions(
             if let Some(a) = live(meta, id)?
                 && status.is_none_or(|s| s == a.content.status)
             {
-                annotations.push(super::annotation_fields::annotation_out(&a, t.as_ref()));
+                annotations.push(super::annotation_fields::annotation_out(&a, t.as_ref(), &asset.tenant));
             }
             after = Some(id.clone());
         }

@@ -50,7 +50,7 @@ impl Video {
     }
 
     pub fn out(&self, a: &Annotation) -> AnnotationInfo {
-        annotation_out(a, self.timing.as_ref())
+        annotation_out(a, self.timing.as_ref(), &self.asset.tenant)
     }
 
     /// Annotation `id` if it belongs to this video (tombstones too).
