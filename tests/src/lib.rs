@@ -906,6 +906,31 @@ pub enum Payload<'a> {
     Unsigned,
 }
 
+/// SigV4 settings as S3 signs: the path as sent, neither encoded again nor normalized.
+pub fn s3_signing_settings() -> aws_sigv4::http_request::SigningSettings {
+    let mut settings = aws_sigv4::http_request::SigningSettings::default();
+    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+    settings
+}
+
+/// Signing parameters for this region's S3 at `time`.
+pub fn s3_signing_params<'a>(
+    identity: &'a aws_smithy_runtime_api::client::identity::Identity,
+    time: std::time::SystemTime,
+    settings: aws_sigv4::http_request::SigningSettings,
+) -> aws_sigv4::http_request::SigningParams<'a> {
+    aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(identity)
+        .region(REGION)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .expect("signing params")
+        .into()
+}
+
 /// Headers (Authorization, X-Amz-Date, x-amz-content-sha256, ...) that sign a request
 /// with SigV4 at `time` for the root credentials (or `creds`).
 pub fn sigv4_headers(
@@ -916,22 +941,12 @@ pub fn sigv4_headers(
     time: std::time::SystemTime,
     creds: Option<(&str, &str)>,
 ) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest};
     let (ak, sk) = creds.unwrap_or((ROOT_ACCESS_KEY, ROOT_SECRET_KEY));
     let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "raw-signer").into();
-    let mut settings = SigningSettings::default();
+    let mut settings = s3_signing_settings();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
-    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("s3")
-        .time(time)
-        .settings(settings)
-        .build()
-        .expect("signing params")
-        .into();
+    let params = s3_signing_params(&identity, time, settings);
     let body = match &payload {
         Payload::Bytes(b) => SignableBody::Bytes(b),
         Payload::Precomputed(h) => SignableBody::Precomputed(h.clone()),

@@ -2,30 +2,19 @@
 //! (a browser cannot sign an EventSource or WebSocket request with headers), a
 //! Server-Sent Events reader and a WebSocket.
 
-use crate::{raw_http, Payload, REGION};
+use crate::raw_http;
 use futures::StreamExt;
 use std::time::{Duration, SystemTime};
 
 /// A presigned GET URL for `/cairn/v1/<op>` (`op` may carry a query string).
 pub fn presign_v1(endpoint: &str, creds: (&str, &str), op: &str, expires: Duration) -> String {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation};
     let url = format!("{}/cairn/v1/{}", endpoint.trim_end_matches('/'), op.trim_start_matches('/'));
     let identity = aws_credential_types::Credentials::new(creds.0, creds.1, None, None, "presigner").into();
-    let mut settings = SigningSettings::default();
+    let mut settings = crate::s3_signing_settings();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(expires);
-    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
-    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .expect("signing params")
-        .into();
-    let _ = Payload::Unsigned;
+    let params = crate::s3_signing_params(&identity, SystemTime::now(), settings);
     let req = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::UnsignedPayload).expect("signable");
     let (instructions, _) = sign(req, &params).expect("presign").into_parts();
     let mut u = url::Url::parse(&url).expect("url");

@@ -62,6 +62,10 @@ fn check_timing(c: &AnnotationContent, t: Option<&VideoTiming>) -> Result<(), An
 /// Appends `events` to video `v`'s live sequence as one record, dropping the oldest
 /// records once the kept window holds enough without them.
 fn publish(tx: &mut Tx, v: &VideoRef, events: Vec<LiveEvent>) -> Result<(), MetaError> {
+    publish_keeping(tx, v, events, LIVE_EVENTS_KEPT)
+}
+
+fn publish_keeping(tx: &mut Tx, v: &VideoRef, events: Vec<LiveEvent>, kept: u64) -> Result<(), MetaError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -75,7 +79,7 @@ fn publish(tx: &mut Tx, v: &VideoRef, events: Vec<LiveEvent>) -> Result<(), Meta
     let end = crate::keys::prefix_end(&prefix).unwrap_or_default();
     while let Some((k, _)) = tx.first_in_range(Table::Annotations, &prefix, &end, 1)?.pop() {
         let oldest_last = k.get(prefix.len()..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(last);
-        if oldest_last + LIVE_EVENTS_KEPT > last {
+        if oldest_last + kept > last {
             break;
         }
         tx.remove(Table::Annotations, k);
@@ -294,4 +298,51 @@ pub(super) fn forget_asset(tx: &mut Tx, asset: &str) -> Result<(), MetaError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trees::SmTrees;
+
+    #[test]
+    fn live_records_are_numbered_in_order_and_the_oldest_dropped_whole() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let mut tx = Tx::new(&trees);
+        let v = VideoRef { asset: "a".into(), version: 1 };
+        let event = |i: u32| LiveEvent { id: format!("{i:04}"), revision: 1, kind: LiveKind::Created };
+        // Records of 3, 4 and 2 events, keeping at least 5.
+        let mut n = 0;
+        let mut kept_records = Vec::new();
+        for size in [3u32, 4, 2] {
+            publish_keeping(&mut tx, &v, (n..n + size).map(event).collect(), 5).unwrap();
+            n += size;
+            let prefix = live_prefix(&v);
+            let end = crate::keys::prefix_end(&prefix).unwrap();
+            let records: Vec<LiveRecord> = tx
+                .first_in_range(Table::Annotations, &prefix, &end, 10)
+                .unwrap()
+                .iter()
+                .map(|(_, r)| bincode::deserialize(r).unwrap())
+                .collect();
+            kept_records.push(records.iter().map(|r| (r.first, r.last())).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            kept_records,
+            [
+                vec![(1, 3)],
+                // 7 events: dropping 1..=3 would leave 4, fewer than 5.
+                vec![(1, 3), (4, 7)],
+                // 9 events: without 1..=3, 6 are left.
+                vec![(4, 7), (8, 9)],
+            ]
+        );
+        let seq = tx.get(Table::Annotations, &sequence_key(&v)).unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(seq.try_into().unwrap()), 9);
+        // Nothing to publish: no record, no number.
+        publish_keeping(&mut tx, &v, Vec::new(), 5).unwrap();
+        let seq = tx.get(Table::Annotations, &sequence_key(&v)).unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(seq.try_into().unwrap()), 9);
+    }
 }

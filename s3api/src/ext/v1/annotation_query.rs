@@ -49,6 +49,10 @@ fn decode_cursor(query: &str, c: &str) -> Result<(u64, String), AdminError> {
     }
 }
 
+fn status_param(v: &str) -> Result<AnnotationStatus, AdminError> {
+    AnnotationStatus::parse(v).ok_or_else(|| invalid("status", "status is open or resolved"))
+}
+
 fn number(field: &str, v: &str) -> Result<u64, AdminError> {
     v.parse().map_err(|_| invalid(field, format!("{field} is a whole number")))
 }
@@ -75,10 +79,7 @@ fn parse_list(v: &Video, query: Option<&str>) -> Result<(Scan, Option<String>, u
             "at_timecode" => at_tc = Some(val.into_owned()),
             "window_secs" => window = Some(number("window_secs", &val)?),
             "author" => author = Some(val.into_owned()),
-            "status" => {
-                status =
-                    Some(AnnotationStatus::parse(&val).ok_or_else(|| invalid("status", "status is open or resolved"))?)
-            }
+            "status" => status = Some(status_param(&val)?),
             "cursor" => cursor = Some(val.into_owned()),
             "limit" => limit = limit_param(&val, MAX_LIMIT)?,
             other => return Err(invalid(other, format!("unknown parameter {other}"))),
@@ -266,10 +267,7 @@ pub(super) fn across_versions(
     for (k, val) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
             "author" => author = Some(val.into_owned()),
-            "status" => {
-                status =
-                    Some(AnnotationStatus::parse(&val).ok_or_else(|| invalid("status", "status is open or resolved"))?)
-            }
+            "status" => status = Some(status_param(&val)?),
             "cursor" => cursor = Some(val.into_owned()),
             "limit" => limit = limit_param(&val, MAX_LIMIT)?,
             other => return Err(invalid(other, format!("unknown parameter {other}"))),

@@ -38,6 +38,24 @@ fn checksum_mode(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
 }
 
+/// The read a GetObjectInput or a HeadObjectInput asks for (the same fields).
+macro_rules! read_request {
+    ($input:expr) => {
+        ReadRequest {
+            version_id: $input.version_id.as_deref(),
+            conditions: Conditions {
+                if_match: $input.if_match.as_ref(),
+                if_none_match: $input.if_none_match.as_ref(),
+                if_modified_since: $input.if_modified_since.as_ref(),
+                if_unmodified_since: $input.if_unmodified_since.as_ref(),
+            },
+            range: $input.range.as_ref(),
+            part_number: $input.part_number,
+            checksum_mode: checksum_mode($input.checksum_mode.as_ref()),
+        }
+    };
+}
+
 /// GetObjectOutput and HeadObjectOutput carry the same object headers, and the
 /// request's `response-*` overrides apply to both.
 macro_rules! fill_read_headers {
@@ -135,18 +153,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let auth = access::authorized(&req)?.clone();
         let input = req.input;
-        let request = || ReadRequest {
-            version_id: input.version_id.as_deref(),
-            conditions: Conditions {
-                if_match: input.if_match.as_ref(),
-                if_none_match: input.if_none_match.as_ref(),
-                if_modified_since: input.if_modified_since.as_ref(),
-                if_unmodified_since: input.if_unmodified_since.as_ref(),
-            },
-            range: input.range.as_ref(),
-            part_number: input.part_number,
-            checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
-        };
+        let request = || read_request!(input);
         let mut prepared = self.prepare_read(&auth, &input.bucket, &input.key, request()).await?;
         // Nothing is answered before the first stripe of the range has been read.
         // The version may have been replaced, and its shards freed, between the
@@ -189,25 +196,8 @@ impl CairnS3 {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let auth = access::authorized(&req)?.clone();
         let input = req.input;
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } = self
-            .prepare_read(
-                &auth,
-                &input.bucket,
-                &input.key,
-                ReadRequest {
-                    version_id: input.version_id.as_deref(),
-                    conditions: Conditions {
-                        if_match: input.if_match.as_ref(),
-                        if_none_match: input.if_none_match.as_ref(),
-                        if_modified_since: input.if_modified_since.as_ref(),
-                        if_unmodified_since: input.if_unmodified_since.as_ref(),
-                    },
-                    range: input.range.as_ref(),
-                    part_number: input.part_number,
-                    checksum_mode: checksum_mode(input.checksum_mode.as_ref()),
-                },
-            )
-            .await?;
+        let PreparedRead { obj, range, content_range, parts_count, headers: h } =
+            self.prepare_read(&auth, &input.bucket, &input.key, read_request!(input)).await?;
         let mut out = HeadObjectOutput::default();
         let tag_count = h.tag_count;
         fill_read_headers!(out, input, h, obj, range, content_range);
