@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 pub struct BenchArgs {
     /// put, get, mixed (1 PUT : 3 GET), delete (of --count seeded objects),
     /// list (pages of up to 1000 keys over --objects seeded keys)
-    /// or multipart (one object of --size in parts of --part-size, --concurrency parts in flight).
+    /// multipart (one object of --size in parts of --part-size, --concurrency parts in flight)
+    /// or ingest (--count tar archives, default 20, of --objects files, default 1000, of
+    /// --size each, PUT with snowball auto-extract).
     #[arg(long, default_value = "put")]
     op: String,
     /// Object size, e.g. 4KiB, 1MiB, 64MiB.
@@ -187,6 +189,18 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.op == "multipart" {
         return multipart(&client, &args).await;
+    }
+    if args.op == "ingest" {
+        let ingest = crate::bench_ingest::Ingest {
+            bucket: &args.bucket,
+            archives: args.count.unwrap_or(20),
+            files: args.objects.unwrap_or(1000),
+            size: args.size,
+            concurrency: args.concurrency,
+            json: args.json,
+            keep: args.keep,
+        };
+        return crate::bench_ingest::run(&client, ingest).await;
     }
     let prefix = format!("bench-{:08x}/", rand::random::<u32>());
     let mut data = vec![0u8; args.size as usize];

@@ -6,6 +6,7 @@ mod asset;
 mod asset_bench;
 mod asset_upload;
 mod bench;
+mod bench_ingest;
 mod bucket;
 mod client;
 mod cluster;

@@ -61,6 +61,9 @@ pub enum ObjectError {
     /// The state machine refused an asset command.
     #[error("asset refused: {0:?}")]
     Asset(cairn_raft::assets::AssetRefusal),
+    /// Item `index` of a batch was refused, and with it the batch.
+    #[error("item {index} of the batch: {error}")]
+    InBatch { index: usize, error: Box<ObjectError> },
     /// The state machine refused an annotation command.
     #[error("annotation command refused: {0:?}")]
     Annotation(cairn_raft::annotations::AnnotationRefusal),

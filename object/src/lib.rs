@@ -30,6 +30,7 @@
 pub mod annotations;
 pub mod assets;
 pub mod attrs;
+pub mod batch;
 pub mod commit;
 pub mod data;
 mod error;

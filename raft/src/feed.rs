@@ -224,6 +224,11 @@ pub enum Change {
         asset: String,
         version: u32,
     },
+    /// New current versions of `keys` in `bucket`, in one commit (a batch ingest).
+    ObjectsPut {
+        bucket: String,
+        keys: Vec<String>,
+    },
 }
 
 impl Change {
@@ -342,6 +347,9 @@ impl Change {
                 Change::AnnotationsChanged { tenant: String::new(), asset: String::new(), version: 0, ids: Vec::new() }
             }
             Command::SetTrashRetention { tenant, .. } => Change::TrashRetentionSet { tenant: tenant.clone() },
+            Command::PutObjects { bucket, items } => {
+                Change::ObjectsPut { bucket: bucket.clone(), keys: items.iter().map(|i| i.key.clone()).collect() }
+            }
             Command::SetVideoTiming { video, .. } => {
                 Change::VideoTimingSet { asset: video.asset.clone(), version: video.version }
             }
@@ -403,6 +411,7 @@ impl Change {
             // An idempotent replay of a registration changes nothing.
             (_, CommandResult::Asset(o)) => !o.replayed,
             (_, CommandResult::Annotations(o)) => o.items.iter().any(|(_, replayed)| !replayed),
+            (_, CommandResult::ObjectsPut(_)) => true,
             (
                 _,
                 CommandResult::Ok

@@ -461,6 +461,13 @@ pub enum Command {
         video: crate::annotations::VideoRef,
         timing: crate::annotations::VideoTiming,
     },
+    /// Puts every item into `bucket` as PutObjectWith would (without a condition),
+    /// all or none: one refused item, or a quota any of them passes, refuses the
+    /// whole batch and nothing of it stays (a batch ingest: a tar archive extracted).
+    PutObjects {
+        bucket: String,
+        items: Vec<BatchPut>,
+    },
     /// Moves asset `id` to `tenant`: its object versions into the tenant's `bucket`
     /// (written by `by`), its usage to the tenant's pools, in one commit that is
     /// undone whole when a pool would pass its limit or anything is refused.
@@ -646,6 +653,21 @@ pub enum CommandResult {
     Annotations(crate::annotations::AnnotationOutcome),
     /// An annotation command apply refused.
     AnnotationRefused(crate::annotations::AnnotationRefusal),
+    /// PutObjects took effect: each item's answer (`Replaced` or `Versioned`), in order.
+    ObjectsPut(Vec<CommandResult>),
+    /// PutObjects was refused whole: item `index` was answered `result`.
+    BatchRefused {
+        index: usize,
+        result: Box<CommandResult>,
+    },
+}
+
+/// One object of a PutObjects batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPut {
+    pub key: String,
+    pub version: ObjectVersion,
+    pub attrs: Attrs,
 }
 
 /// One upload in a listing of uploads.

@@ -44,6 +44,8 @@ pub fn object(e: ObjectError) -> S3Error {
         ObjectError::Tenant(r) => s3_error!(InvalidRequest, "tenant refused: {r:?}"),
         ObjectError::Asset(r) => s3_error!(InvalidRequest, "asset refused: {r:?}"),
         ObjectError::Annotation(r) => s3_error!(InvalidRequest, "annotation refused: {r:?}"),
+        // The caller knows which item `index` is and says so (`s3/object/extract.rs`).
+        ObjectError::InBatch { error, .. } => object(*error),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
 }

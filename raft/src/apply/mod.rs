@@ -59,6 +59,7 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
             | Command::PutPart { .. }
             | Command::CompleteUpload { .. }
             | Command::TransferAsset { .. }
+            | Command::PutObjects { .. }
     );
     tx.retuned.clear();
     if !quota_checked {
@@ -67,8 +68,8 @@ pub(crate) fn apply(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaErro
     }
     tx.begin_undoable();
     let result = dispatch(tx, cmd)?;
-    // A transfer refused halfway leaves nothing of what it did before.
-    if matches!(result, CommandResult::AssetRefused(_)) {
+    // A transfer or a batch refused halfway leaves nothing of what it did before.
+    if matches!(result, CommandResult::AssetRefused(_) | CommandResult::BatchRefused { .. }) {
         tx.undo();
         return Ok(result);
     }
@@ -157,5 +158,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         }
         Command::DeleteAnnotation { id, if_revision, by } => annotations::delete(tx, id, if_revision, by),
         Command::SetVideoTiming { video, timing } => annotations::set_timing(tx, video, timing),
+        Command::PutObjects { bucket, items } => objects::put_many(tx, bucket, items),
     }
 }

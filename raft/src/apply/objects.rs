@@ -8,7 +8,7 @@ use crate::error::MetaError;
 use crate::keys::{object_key, part_key, AttrSubject};
 use crate::quota;
 use crate::schema::{
-    Attrs, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, PartRef, Refusal, VersionEntry,
+    Attrs, BatchPut, BlobOwner, CannedAcl, CommandResult, ObjectData, ObjectVersion, PartRef, Refusal, VersionEntry,
     WriteCondition,
 };
 use crate::tables::Table;
@@ -82,6 +82,19 @@ pub(super) fn install(
 pub(super) fn as_replaced(mut old: ObjectVersion, freed: Option<ObjectData>) -> ObjectVersion {
     old.data = freed.unwrap_or(ObjectData::Inline(Vec::new()));
     old
+}
+
+/// PutObjects: each item as `put` without a condition; the first one refused
+/// refuses the batch (apply then undoes the others).
+pub(super) fn put_many(tx: &mut Tx, bucket: String, items: Vec<BatchPut>) -> Result<CommandResult, MetaError> {
+    let mut results = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match put(tx, bucket.clone(), item.key, item.version, None, item.attrs)? {
+            r @ (CommandResult::Replaced(_) | CommandResult::Versioned { .. }) => results.push(r),
+            other => return Ok(CommandResult::BatchRefused { index, result: Box::new(other) }),
+        }
+    }
+    Ok(CommandResult::ObjectsPut(results))
 }
 
 pub(super) fn put(

@@ -72,6 +72,25 @@ pub(crate) fn expected_length(headers: &http::HeaderMap, content_length: Option<
     Ok(if streaming { None } else { content_length.and_then(|n| u64::try_from(n).ok()) })
 }
 
+/// Checks `digests` of a body against every digest the client declared: Content-MD5,
+/// `x-amz-checksum-*` headers, or the trailer `ck` names (which must have come).
+pub(crate) fn verify_declared(
+    digests: &Digests,
+    ck: ChecksumRequest,
+    trailing_headers: Option<&s3s::TrailingHeaders>,
+    content_md5: Option<&str>,
+) -> S3Result<()> {
+    let mut declared = ck.declared;
+    if let Some(alg) = ck.trailer {
+        let value = trailing_headers
+            .and_then(|t| t.read(|h| h.get(alg.header()).and_then(|v| v.to_str().ok()).map(str::to_string)))
+            .flatten()
+            .ok_or_else(|| s3_error!(InvalidRequest, "The trailing checksum {} was not sent", alg.header()))?;
+        declared.insert(alg, value);
+    }
+    digests.verify(content_md5, &declared)
+}
+
 pub(crate) struct Ingest<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
@@ -98,23 +117,7 @@ impl CairnS3 {
         let mut algorithms = ck.algorithms.clone();
         algorithms.extend(req.also_compute);
         let blob = self.write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected).await?;
-        let mut declared = ck.declared;
-        if let Some(alg) = ck.trailer {
-            let value = req
-                .trailing_headers
-                .and_then(|t| t.read(|h| h.get(alg.header()).and_then(|v| v.to_str().ok()).map(str::to_string)))
-                .flatten();
-            match value {
-                Some(v) => {
-                    declared.insert(alg, v);
-                }
-                None => {
-                    self.discard_blob(&blob.data);
-                    return Err(s3_error!(InvalidRequest, "The trailing checksum {} was not sent", alg.header()));
-                }
-            }
-        }
-        if let Err(e) = blob.digests.verify(req.content_md5, &declared) {
+        if let Err(e) = verify_declared(&blob.digests, ck, req.trailing_headers, req.content_md5) {
             self.discard_blob(&blob.data);
             return Err(e);
         }

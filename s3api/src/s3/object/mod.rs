@@ -1,8 +1,10 @@
 //! Object operations, one file per operation: GET and HEAD (`get.rs`), PUT (`put.rs`),
-//! COPY (`copy.rs`), DELETE single and batch (`delete.rs`). What they share is here.
+//! a PUT of a tar archive extracted into objects (`extract.rs`), COPY (`copy.rs`),
+//! DELETE single and batch (`delete.rs`). What they share is here.
 
 mod copy;
 mod delete;
+mod extract;
 mod first_stripe;
 mod get;
 mod put;

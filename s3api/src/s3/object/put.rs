@@ -21,6 +21,9 @@ impl CairnS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        if super::extract::requested(req.input.metadata.as_ref())? {
+            return self.put_archive_impl(req).await;
+        }
         let caller = caller(&req)?;
         let S3Request { mut input, headers, trailing_headers, .. } = req;
         let acl = acl::from_request(input.acl.as_ref().map(|a| a.as_str()), &headers)?;
