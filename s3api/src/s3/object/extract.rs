@@ -10,7 +10,8 @@
 //! - Each key is authorized as its own PutObject (a policy that denies one refuses the
 //!   archive); quotas are decided for every object in the commit's apply.
 //! - The request's other user metadata, Content-Type excepted, goes on every object.
-//! - At most [`MAX_ENTRIES`] files per archive; the archive's Content-MD5 and
+//! - At most [`MAX_ENTRIES`] files per archive, and [`MAX_INLINE_BYTES`] of files small
+//!   enough to live in the metadata (one commit carries them all); the archive's Content-MD5 and
 //!   checksums, when sent, are checked before anything is committed; the answer's
 //!   ETag is the archive's MD5.
 //! - A body that fails, an entry refused, or a batch refused leaves nothing behind:
@@ -37,6 +38,9 @@ use tokio_tar::EntryType;
 
 /// Most files one archive may hold (one commit of metadata).
 pub(crate) const MAX_ENTRIES: usize = 10_000;
+/// Most bytes of small files (stored in the metadata record itself) one archive may
+/// hold: they all travel in one Raft entry.
+const MAX_INLINE_BYTES: u64 = 32 << 20;
 /// S3's longest key.
 const MAX_KEY: usize = 1024;
 
@@ -145,6 +149,7 @@ impl CairnS3 {
         let mut archive = tokio_tar::Archive::new(tokio_util::io::StreamReader::new(body));
         let mut items: Vec<BatchPut> = Vec::new();
         let written = |items: &[BatchPut]| items.iter().map(|i| i.version.data.clone()).collect::<Vec<ObjectData>>();
+        let mut inline = 0u64;
         let result: S3Result<()> = async {
             let mut entries = archive.entries().map_err(|e| malformed(format!("not a tar archive: {e}")))?;
             while let Some(entry) = entries.next().await {
@@ -196,11 +201,32 @@ impl CairnS3 {
                     data: w.data,
                     acl,
                 };
+                if matches!(version.data, ObjectData::Inline(_)) {
+                    inline += version.size;
+                    if inline > MAX_INLINE_BYTES {
+                        // Inline bytes need no freeing: they were never on a disk.
+                        return Err(malformed(format!(
+                            "an archive's small files may add up to {} MiB (they are committed in one metadata entry): split it",
+                            MAX_INLINE_BYTES >> 20
+                        )));
+                    }
+                }
                 items.push(BatchPut { key, version, attrs: attrs.clone() });
             }
             Ok(())
         }
         .await;
+        // The reader stops at the end-of-archive blocks: what follows (the rest of
+        // them, a writer's padding) is still the body, and its digests cover it.
+        let result = match result {
+            Ok(()) => match archive.into_inner() {
+                Ok(mut rest) => {
+                    tokio::io::copy(&mut rest, &mut tokio::io::sink()).await.map(|_| ()).map_err(read_error)
+                }
+                Err(_) => Err(s3_error!(InternalError, "the archive reader is still in use")),
+            },
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             written(&items).iter().for_each(|d| self.discard_blob(d));
             return Err(e);
