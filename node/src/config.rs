@@ -94,6 +94,10 @@ pub struct Flags {
     /// Shard files that no metadata refers to are removed once they are this many seconds old.
     #[arg(long, env = "CAIRN_ORPHAN_GRACE_SECS")]
     pub orphan_grace_secs: Option<u64>,
+    /// Objects of at most this many bytes live in their metadata record instead of
+    /// shard files (0 to 65536).
+    #[arg(long, env = "CAIRN_INLINE_MAX")]
+    pub inline_max: Option<usize>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -134,6 +138,7 @@ struct FileConfig {
     scrub_interval_secs: Option<u64>,
     rebalance_rate_mib: Option<u64>,
     orphan_grace_secs: Option<u64>,
+    inline_max: Option<usize>,
     raft_snapshot_every: Option<u64>,
     log_format: Option<LogFormat>,
 }
@@ -170,6 +175,7 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     pub rebalance_rate_mib: u64,
     pub orphan_grace_secs: u64,
+    pub inline_max: usize,
     pub raft_snapshot_every: u64,
     pub log_format: LogFormat,
 }
@@ -228,6 +234,12 @@ pub const DEFAULT_SCRUB_RATE_MIB: u64 = 64;
 pub const DEFAULT_SCRUB_INTERVAL_SECS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_ORPHAN_GRACE_SECS: u64 = 3600;
 pub const DEFAULT_REBALANCE_RATE_MIB: u64 = 64;
+/// Objects up to this size are stored in their metadata record (chosen by
+/// measurement: see the README's benchmark section).
+pub const DEFAULT_INLINE_MAX: usize = 4096;
+/// The largest inline threshold allowed: every inline byte travels through the Raft
+/// log and snapshots.
+pub const MAX_INLINE_MAX: usize = 64 << 10;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -280,6 +292,7 @@ impl Config {
                 .or(file.rebalance_rate_mib)
                 .unwrap_or(DEFAULT_REBALANCE_RATE_MIB),
             orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
+            inline_max: flags.inline_max.or(file.inline_max).unwrap_or(DEFAULT_INLINE_MAX),
             raft_snapshot_every: flags
                 .raft_snapshot_every
                 .or(file.raft_snapshot_every)
@@ -311,6 +324,9 @@ impl Config {
         }
         if self.multipart_expiry_secs == 0 {
             bail!("multipart_expiry_secs must be at least 1");
+        }
+        if self.inline_max > MAX_INLINE_MAX {
+            bail!("inline_max is at most {MAX_INLINE_MAX} bytes");
         }
         if self.usage_sample_secs == 0 {
             bail!("usage_sample_secs must be at least 1");
@@ -397,6 +413,14 @@ mod tests {
         std::fs::write(&p, "datta = \"/x\"\n").unwrap();
         let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
         assert!(format!("{err:#}").contains("datta"), "{err:#}");
+    }
+
+    #[test]
+    fn inline_max_is_bounded() {
+        let c = Config::load(&flags(&["--config", "/dev/null", "--inline-max", "65536"])).unwrap();
+        assert_eq!(c.inline_max, 65536);
+        let err = Config::load(&flags(&["--config", "/dev/null", "--inline-max", "65537"])).unwrap_err();
+        assert!(err.to_string().contains("inline_max"), "{err}");
     }
 
     #[test]

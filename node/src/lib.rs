@@ -119,6 +119,7 @@ impl Node {
                 data_shards: cfg.data_shards,
                 parity_shards: cfg.parity_shards,
                 region: cfg.region.clone(),
+                inline_max: cfg.inline_max,
                 ..StoreConfig::default()
             },
         ));
