@@ -19,6 +19,7 @@ pub mod blobs;
 pub mod error;
 pub mod feed;
 pub mod format;
+mod frozen;
 pub mod keys;
 mod layout;
 mod listing;

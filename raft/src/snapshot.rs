@@ -16,7 +16,9 @@
 //! know stops the load (a snapshot from a newer format); tags are never reused, so a
 //! snapshot from an older binary loads into the same tables it came from.
 //!
-//! Building runs with the apply lock held (applies wait; reads do not). Loading marks
+//! Building reads a consistent view of the tables as of the snapshot's applied index
+//! ([`crate::frozen`]) while apply goes on; the apply lock is held only to take the
+//! meta and open the view. Loading (with the apply lock held) marks
 //! `installing` in `sm_meta`, clears and refills the data tables, then clears the
 //! mark; a store opened with the mark set reloads `current.snap` before Raft starts.
 
@@ -74,33 +76,57 @@ pub(crate) fn read_header(r: &mut impl Read) -> Result<SnapshotMeta, MetaError> 
     Ok(bincode::deserialize(&read_bytes(r, n)?)?)
 }
 
-/// Streams the data tables into `<dir>/current.snap` (via a temp file and rename)
-/// and returns its meta and an open handle. Call with the apply lock held.
-pub(crate) fn write(t: &SmTrees, dir: &Path) -> Result<(SnapshotMeta, std::fs::File), MetaError> {
+/// The meta of a snapshot of the tables as they are now. Call with the apply lock
+/// held, then open the view ([`crate::frozen::Frozen::open`]) before releasing it.
+pub(crate) fn meta_now(t: &SmTrees) -> Result<SnapshotMeta, MetaError> {
     let last_log_id = t.last_applied()?;
-    let meta = SnapshotMeta {
+    Ok(SnapshotMeta {
         last_log_id,
         last_membership: t.membership()?,
         snapshot_id: format!("{}-{}", last_log_id.map_or(0, |l| l.index), now_nanos()),
-    };
+    })
+}
+
+/// Records the walk reads from the view per batch.
+const WALK_BATCH: usize = 512;
+
+/// Streams the open view of the data tables ([`SmTrees::frozen`], opened when `meta`
+/// was taken) into `<dir>/current.snap` (via a temp file and rename), closes the view
+/// whatever happens, and returns an open handle. Apply goes on meanwhile.
+pub(crate) fn write(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std::fs::File, MetaError> {
+    let r = write_view(t, dir, meta);
+    t.frozen.close();
+    r
+}
+
+fn write_view(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std::fs::File, MetaError> {
     let tmp = dir.join(format!("build-{}.tmp", now_nanos()));
     let file = std::fs::File::create(&tmp).map_err(io_err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(MAGIC).map_err(io_err)?;
-    let m = bincode::serialize(&meta)?;
+    let m = bincode::serialize(meta)?;
     write_u32(&mut w, m.len())?;
     w.write_all(&m).map_err(io_err)?;
     let mut count = 0u64;
+    let mut record = |w: &mut BufWriter<std::fs::File>, tag: u8, k: &[u8], v: &[u8]| -> Result<(), MetaError> {
+        w.write_all(&[tag]).map_err(io_err)?;
+        write_u32(w, k.len())?;
+        w.write_all(k).map_err(io_err)?;
+        write_u32(w, v.len())?;
+        w.write_all(v).map_err(io_err)?;
+        count += 1;
+        Ok(())
+    };
     for (table, tag) in tables::data_tables() {
-        for item in t.tree(table).iter() {
-            let (k, v) = item?;
-            w.write_all(&[tag]).map_err(io_err)?;
-            write_u32(&mut w, k.len())?;
-            w.write_all(&k).map_err(io_err)?;
-            write_u32(&mut w, v.len())?;
-            w.write_all(&v).map_err(io_err)?;
-            count += 1;
+        while let Some(batch) = t.frozen.next_batch(table as usize, t.tree(table), WALK_BATCH)? {
+            for (k, v) in batch {
+                record(&mut w, tag, &k, &v)?;
+            }
         }
+    }
+    let tags: BTreeMap<usize, u8> = tables::data_tables().map(|(table, tag)| (table as usize, tag)).collect();
+    for (table, k, v) in t.frozen.close() {
+        record(&mut w, tags[&table], &k, &v)?;
     }
     w.write_all(&[TAG_END]).map_err(io_err)?;
     w.write_all(&count.to_be_bytes()).map_err(io_err)?;
@@ -112,7 +138,7 @@ pub(crate) fn write(t: &SmTrees, dir: &Path) -> Result<(SnapshotMeta, std::fs::F
     sync_dir(dir);
     let f = std::fs::File::open(&cur).map_err(io_err)?;
     tracing::info!(records = count, snapshot = %meta, "built snapshot");
-    Ok((meta, f))
+    Ok(f)
 }
 
 /// Replaces the contents of the tables with the snapshot file at `path`.

@@ -1,6 +1,7 @@
 //! [`SmTrees`]: the open handles of every state-machine tree, found through the
 //! [`crate::tables`] registry, plus `sm_meta` (applied index, membership, markers).
 //! It reads the trees; it never writes a data table (apply and snapshot loading do).
+//! It also carries the [`crate::frozen::Frozen`] view shared by apply and snapshots.
 
 use crate::error::MetaError;
 use crate::keys::*;
@@ -16,12 +17,14 @@ pub(crate) struct SmTrees {
     /// One per [`TABLES`] entry, in registry order.
     trees: Arc<[sled::Tree]>,
     pub meta: sled::Tree,
+    /// The view a snapshot being built reads (apply records pre-images into it).
+    pub frozen: Arc<crate::frozen::Frozen>,
 }
 
 impl SmTrees {
     pub fn open(db: &sled::Db) -> Result<SmTrees, sled::Error> {
         let trees = TABLES.iter().map(|d| db.open_tree(d.tree)).collect::<Result<Vec<_>, _>>()?;
-        Ok(SmTrees { db: db.clone(), trees: trees.into(), meta: db.open_tree(TREE_SM_META)? })
+        Ok(SmTrees { db: db.clone(), trees: trees.into(), meta: db.open_tree(TREE_SM_META)?, frozen: Arc::default() })
     }
 
     pub fn tree(&self, t: Table) -> &sled::Tree {

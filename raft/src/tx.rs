@@ -4,7 +4,9 @@
 //! command sees the effects of earlier commands of the same batch; [`Tx::commit`]
 //! then writes the overlay and `last_applied` (and the membership, when it changed)
 //! in one sled transaction over exactly the tables the batch touched. Reads through a
-//! `Tx` see the overlay first; nothing reaches sled before the commit.
+//! `Tx` see the overlay first; nothing reaches sled before the commit. While a
+//! snapshot is being built, the commit first hands the values it replaces to the
+//! snapshot's view ([`crate::frozen`]).
 
 use crate::error::MetaError;
 use crate::keys::*;
@@ -220,6 +222,8 @@ impl<'a> Tx<'a> {
             if pending.is_empty() {
                 continue;
             }
+            let tree = &self.t.all()[i];
+            self.t.frozen.record(i, pending.keys(), |k| Ok(tree.get(k)?.map(|v| v.to_vec())))?;
             let mut b = sled::Batch::default();
             for (k, v) in pending {
                 match v {
