@@ -98,6 +98,10 @@ pub struct Flags {
     /// shard files (0 to 65536).
     #[arg(long, env = "CAIRN_INLINE_MAX")]
     pub inline_max: Option<usize>,
+    /// Memory for the metadata store's page cache, in MiB (at least 16): most of the
+    /// node's resident memory at millions of objects.
+    #[arg(long, env = "CAIRN_META_CACHE_MIB")]
+    pub meta_cache_mib: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -139,6 +143,7 @@ struct FileConfig {
     rebalance_rate_mib: Option<u64>,
     orphan_grace_secs: Option<u64>,
     inline_max: Option<usize>,
+    meta_cache_mib: Option<u64>,
     raft_snapshot_every: Option<u64>,
     log_format: Option<LogFormat>,
 }
@@ -176,6 +181,7 @@ pub struct Config {
     pub rebalance_rate_mib: u64,
     pub orphan_grace_secs: u64,
     pub inline_max: usize,
+    pub meta_cache_mib: u64,
     pub raft_snapshot_every: u64,
     pub log_format: LogFormat,
 }
@@ -235,8 +241,8 @@ pub const DEFAULT_SCRUB_INTERVAL_SECS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_ORPHAN_GRACE_SECS: u64 = 3600;
 pub const DEFAULT_REBALANCE_RATE_MIB: u64 = 64;
 /// Objects up to this size are stored in their metadata record (chosen by
-/// measurement: see the README's benchmark section).
-pub const DEFAULT_INLINE_MAX: usize = 4096;
+/// measurement: see [`cairn_object::DEFAULT_INLINE_MAX`]).
+pub const DEFAULT_INLINE_MAX: usize = cairn_object::DEFAULT_INLINE_MAX;
 /// The largest inline threshold allowed: every inline byte travels through the Raft
 /// log and snapshots.
 pub const MAX_INLINE_MAX: usize = 64 << 10;
@@ -293,6 +299,7 @@ impl Config {
                 .unwrap_or(DEFAULT_REBALANCE_RATE_MIB),
             orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
             inline_max: flags.inline_max.or(file.inline_max).unwrap_or(DEFAULT_INLINE_MAX),
+            meta_cache_mib: flags.meta_cache_mib.or(file.meta_cache_mib).unwrap_or(cairn_raft::DEFAULT_META_CACHE_MIB),
             raft_snapshot_every: flags
                 .raft_snapshot_every
                 .or(file.raft_snapshot_every)
@@ -324,6 +331,9 @@ impl Config {
         }
         if self.multipart_expiry_secs == 0 {
             bail!("multipart_expiry_secs must be at least 1");
+        }
+        if self.meta_cache_mib < 16 {
+            bail!("meta_cache_mib must be at least 16");
         }
         if self.inline_max > MAX_INLINE_MAX {
             bail!("inline_max is at most {MAX_INLINE_MAX} bytes");

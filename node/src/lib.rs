@@ -82,6 +82,7 @@ impl Node {
             bootstrap,
             caller: transport.clone().map(|t| Arc::new(TransportCaller::new(t)) as Arc<dyn PeerCaller>),
             snapshot_every: cfg.raft_snapshot_every,
+            cache_mib: cfg.meta_cache_mib,
         };
         let meta =
             MetaStore::open_with(&cfg.data.join(&state.meta_dir), opts).await.context("starting metadata store")?;
@@ -101,6 +102,7 @@ impl Node {
             data_shards: cfg.data_shards,
             parity_shards: cfg.parity_shards,
             raft_snapshot_every: cfg.raft_snapshot_every,
+            meta_cache_mib: cfg.meta_cache_mib,
             keyring: keyring.clone(),
         });
         let root = if lone {

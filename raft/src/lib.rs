@@ -49,6 +49,6 @@ pub use feed::{Change, ChangeEvent, ChangeFeed, FeedError, Position, Subscriptio
 pub use keys::{MEMBER_BUCKETS, MEMBER_KEYS};
 pub use store::{
     raft_config, raft_config_with, AssetQuery, Bootstrap, MetaStore, OpenOptions, ProposalObserver,
-    DEFAULT_SNAPSHOT_EVERY, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
+    DEFAULT_META_CACHE_MIB, DEFAULT_SNAPSHOT_EVERY, MAX_BATCH_BYTES, MAX_BATCH_COMMANDS, MAX_IN_FLIGHT, MAX_VOTERS,
 };
 pub use types::{BatchResponse, CommandBatch, NodeInfo, Raft, TypeConfig};

@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 /// Objects up to this size are stored inline in the metadata, larger ones as shards.
-const INLINE_MAX: usize = 4096;
+const INLINE_MAX: usize = 16 << 10;
 /// The minimum size of every multipart part but the last.
 const PART: usize = 5 * MIB;
 const BUCKET: &str = "crash";

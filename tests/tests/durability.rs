@@ -39,7 +39,7 @@ async fn populate(c: &Client) -> Vec<Stored> {
         ("persist-a", "inline", 777),
         ("persist-a", "empty", 0),
         ("persist-a", "dir/sharded", 3 * 1024 * 1024 + 5),
-        ("persist-b", "ünï cödé", 4097),
+        ("persist-b", "ünï cödé", (16 << 10) + 1),
         ("persist-b", "meta", 10),
     ];
     for (i, (bucket, key, len)) in objects.into_iter().enumerate() {

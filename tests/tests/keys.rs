@@ -55,7 +55,7 @@ async fn awkward_keys_round_trip_and_stay_inside_data_dir() {
 
     for (i, k) in keys.iter().enumerate() {
         // Alternate inline and sharded bodies so both storage paths see the key.
-        let len = if i % 2 == 0 { 100 + i } else { 5000 + i };
+        let len = if i % 2 == 0 { 100 + i } else { 20_000 + i };
         let data = random_bytes(i as u64, len);
         let r = c.put_object().bucket("keys").key(k).body(ByteStream::from(data.clone())).send().await;
         r.unwrap_or_else(|e| panic!("put {k:?}: {:?}", ErrInfo::from_sdk(&e)));
@@ -90,7 +90,7 @@ async fn awkward_keys_round_trip_and_stay_inside_data_dir() {
     let ab = keys.iter().position(|k| k == "a//b").unwrap();
     assert_eq!(
         get_bytes(&c, "keys", "a//b").await,
-        random_bytes(ab as u64, if ab % 2 == 0 { 100 + ab } else { 5000 + ab })
+        random_bytes(ab as u64, if ab % 2 == 0 { 100 + ab } else { 20_000 + ab })
     );
     assert_s3_err("a/b is not a//b", c.get_object().bucket("keys").key("a/b").send().await, 404, "NoSuchKey");
     assert_s3_err("x is not ../../x", c.get_object().bucket("keys").key("x").send().await, 404, "NoSuchKey");

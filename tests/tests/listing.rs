@@ -31,7 +31,7 @@ async fn setup(node: &TestNode) -> (Client, Vec<String>) {
         let c = c.clone();
         let k = k.clone();
         // Mix inline and sharded objects.
-        let len = if i % 5 == 0 { 5000 } else { i * 10 };
+        let len = if i % 5 == 0 { 20_000 } else { i * 10 };
         tasks.push(tokio::spawn(async move { put_bytes(&c, "list", &k, random_bytes(i as u64, len)).await }));
     }
     for t in tasks {
@@ -63,7 +63,7 @@ async fn list_v2_prefix_delimiter_and_sizes() {
     for o in out.contents() {
         let k = o.key().unwrap();
         let i = orig.iter().position(|x| x == k).unwrap();
-        let len = if i % 5 == 0 { 5000 } else { i * 10 };
+        let len = if i % 5 == 0 { 20_000 } else { i * 10 };
         assert_eq!(o.size(), Some(len as i64), "size of {k}");
     }
 

@@ -21,7 +21,7 @@ const MIB: usize = 1024 * 1024;
 /// The minimum size of every part but the last.
 const PART: usize = 5 * MIB;
 /// Parts up to this size are stored inline, without shard files.
-const INLINE_MAX: usize = 4096;
+const INLINE_MAX: usize = 16 << 10;
 /// How long background deletion of unused shards may take (spec: ~2 s; margin for a loaded box).
 const GC_WAIT: Duration = Duration::from_secs(6);
 

@@ -84,7 +84,7 @@ async fn delete_objects_batch_quiet_and_missing_keys() {
     let c = node.client();
     create_bucket(&c, "batch").await;
     for i in 0..6 {
-        put_bytes(&c, "batch", &format!("k{i}"), random_bytes(i, if i % 2 == 0 { 64 } else { 10_000 })).await;
+        put_bytes(&c, "batch", &format!("k{i}"), random_bytes(i, if i % 2 == 0 { 64 } else { 20_000 })).await;
     }
     let ids = |keys: &[&str]| {
         Delete::builder()
@@ -117,7 +117,7 @@ async fn delete_objects_batch_quiet_and_missing_keys() {
     assert!(out.errors().is_empty(), "errors: {:?}", out.errors());
     assert_eq!(list_all_keys(&c, "batch").await, vec!["k4", "k5"]);
     assert_s3_err("get k3", c.get_object().bucket("batch").key("k3").send().await, 404, "NoSuchKey");
-    assert_eq!(get_bytes(&c, "batch", "k5").await, random_bytes(5, 10_000));
+    assert_eq!(get_bytes(&c, "batch", "k5").await, random_bytes(5, 20_000));
 }
 
 async fn head_meta(

@@ -47,6 +47,7 @@ pub struct Cluster {
     data_shards: u8,
     parity_shards: u8,
     raft_snapshot_every: u64,
+    meta_cache_mib: u64,
     keyring: Keyring,
     join_lock: tokio::sync::Mutex<()>,
 }
@@ -63,6 +64,7 @@ pub struct ClusterParts {
     pub data_shards: u8,
     pub parity_shards: u8,
     pub raft_snapshot_every: u64,
+    pub meta_cache_mib: u64,
     pub keyring: Keyring,
 }
 
@@ -96,6 +98,7 @@ impl Cluster {
             data_shards: p.data_shards,
             parity_shards: p.parity_shards,
             raft_snapshot_every: p.raft_snapshot_every,
+            meta_cache_mib: p.meta_cache_mib,
             keyring: p.keyring,
             join_lock: tokio::sync::Mutex::new(()),
         })
@@ -306,6 +309,7 @@ impl Cluster {
                 bootstrap: Bootstrap::Join,
                 caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
                 snapshot_every: self.raft_snapshot_every,
+                cache_mib: self.meta_cache_mib,
             };
             let fresh = MetaStore::open_with(&self.data.join(&new_state.meta_dir), opts)
                 .await
