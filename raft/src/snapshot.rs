@@ -91,17 +91,28 @@ pub(crate) fn meta_now(t: &SmTrees) -> Result<SnapshotMeta, MetaError> {
 const WALK_BATCH: usize = 512;
 
 /// Streams the open view of the data tables ([`SmTrees::frozen`], opened when `meta`
-/// was taken) into `<dir>/current.snap` (via a temp file and rename), closes the view
-/// whatever happens, and returns an open handle. Apply goes on meanwhile.
+/// was taken) into `<dir>/current.snap` (via a temp file and rename) and returns an
+/// open handle. Apply goes on meanwhile. The walk closes the view when it has passed
+/// every table; on an error it is closed here, and the temp file removed.
 pub(crate) fn write(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std::fs::File, MetaError> {
-    let r = write_view(t, dir, meta);
-    t.frozen.close();
-    r
+    let started = std::time::Instant::now();
+    let tmp = dir.join(format!("build-{}.tmp", now_nanos()));
+    match write_view(t, dir, &tmp, meta) {
+        Ok((file, records)) => {
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(records, ms, snapshot = %meta, "built snapshot");
+            Ok(file)
+        }
+        Err(e) => {
+            t.frozen.close();
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
-fn write_view(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std::fs::File, MetaError> {
-    let tmp = dir.join(format!("build-{}.tmp", now_nanos()));
-    let file = std::fs::File::create(&tmp).map_err(io_err)?;
+fn write_view(t: &SmTrees, dir: &Path, tmp: &Path, meta: &SnapshotMeta) -> Result<(std::fs::File, u64), MetaError> {
+    let file = std::fs::File::create(tmp).map_err(io_err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(MAGIC).map_err(io_err)?;
     let m = bincode::serialize(meta)?;
@@ -134,11 +145,10 @@ fn write_view(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std::fs::F
     file.sync_all().map_err(io_err)?;
     drop(file);
     let cur = dir.join(CURRENT);
-    std::fs::rename(&tmp, &cur).map_err(io_err)?;
+    std::fs::rename(tmp, &cur).map_err(io_err)?;
     sync_dir(dir);
     let f = std::fs::File::open(&cur).map_err(io_err)?;
-    tracing::info!(records = count, snapshot = %meta, "built snapshot");
-    Ok(f)
+    Ok((f, count))
 }
 
 /// Replaces the contents of the tables with the snapshot file at `path`.

@@ -319,6 +319,29 @@ mod tests {
         out
     }
 
+    /// A fresh state machine in `dir` that has received and installed the snapshot
+    /// file at `path`; returns it with its tables and the snapshot's meta.
+    async fn install_into(dir: &std::path::Path, path: &std::path::Path) -> (StateMachine, SmTrees, SnapshotMeta) {
+        let (mut sm, trees) = fresh(dir);
+        let meta = install(&mut sm, path).await;
+        (sm, trees, meta)
+    }
+
+    fn fresh(dir: &std::path::Path) -> (StateMachine, SmTrees) {
+        let db = sled::open(dir.join("sled")).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        (StateMachine::open(trees.clone(), dir.join("snapshots"), 16).unwrap(), trees)
+    }
+
+    async fn install(sm: &mut StateMachine, path: &std::path::Path) -> SnapshotMeta {
+        let meta = read_header(&mut std::fs::File::open(path).unwrap()).unwrap();
+        let mut recv = sm.begin_receiving_snapshot().await.unwrap();
+        let mut src = tokio::fs::File::open(path).await.unwrap();
+        tokio::io::copy(&mut src, &mut *recv).await.unwrap();
+        sm.install_snapshot(&meta, recv).await.unwrap();
+        meta
+    }
+
     /// Build a snapshot on a live store, install it into a fresh state machine, then
     /// simulate a crash in the middle of an install and recover on open.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,17 +416,12 @@ mod tests {
         assert!(meta.last_log_id.unwrap().index >= last);
 
         let b = tempfile::tempdir().unwrap();
-        let db = sled::open(b.path().join("sled")).unwrap();
-        let trees = SmTrees::open(&db).unwrap();
-        let mut sm = StateMachine::open(trees.clone(), b.path().join("snapshots"), 16).unwrap();
+        let (mut sm, trees) = fresh(b.path());
         // Stale state that the install must replace.
         trees.tree(Table::Objects).insert(b"stale", b"x".to_vec()).unwrap();
         trees.tree(Table::Parts).insert(b"stale", b"x".to_vec()).unwrap();
         trees.tree(Table::Cluster).insert(b"stale", b"x".to_vec()).unwrap();
-        let mut recv = sm.begin_receiving_snapshot().await.unwrap();
-        let mut src = tokio::fs::File::open(&snap_path).await.unwrap();
-        tokio::io::copy(&mut src, &mut *recv).await.unwrap();
-        sm.install_snapshot(&meta, recv).await.unwrap();
+        assert_eq!(install(&mut sm, &snap_path).await, meta);
 
         let (applied, membership) = sm.applied_state().await.unwrap();
         assert_eq!(applied, meta.last_log_id);
@@ -429,11 +447,6 @@ mod tests {
         assert_eq!(dump(&trees), expected);
     }
 
-    /// A snapshot built by the cairnd before the table registry (format 2, commit
-    /// 0876dae; `tests/fixtures/format2.snap`, made by
-    /// `scripts/fixtures/make-upgrade-fixture.sh`) installs into this state machine:
-    /// its buckets, keys and layout land in their tables, derived tables are rebuilt
-    /// from them, and subscribers hear that the state was replaced.
     /// Snapshots built while writes go on hold exactly the state of their applied
     /// index: the objects written one after another form a prefix of the sequence.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,15 +486,8 @@ mod tests {
                 .unwrap();
             let copy = a.path().join(format!("copy-{checked}.snap"));
             std::fs::copy(&snap_path, &copy).unwrap();
-            let meta = read_header(&mut std::fs::File::open(&copy).unwrap()).unwrap();
             let b = tempfile::tempdir().unwrap();
-            let db = sled::open(b.path().join("sled")).unwrap();
-            let trees = SmTrees::open(&db).unwrap();
-            let mut sm = StateMachine::open(trees.clone(), b.path().join("snapshots"), 16).unwrap();
-            let mut recv = sm.begin_receiving_snapshot().await.unwrap();
-            let mut src = tokio::fs::File::open(&copy).await.unwrap();
-            tokio::io::copy(&mut src, &mut *recv).await.unwrap();
-            sm.install_snapshot(&meta, recv).await.unwrap();
+            let (_sm, trees, meta) = install_into(b.path(), &copy).await;
             let mut numbers: Vec<usize> = trees
                 .tree(Table::Objects)
                 .iter()
@@ -506,19 +512,18 @@ mod tests {
         Arc::try_unwrap(store).ok().unwrap().shutdown().await.unwrap();
     }
 
+    /// A snapshot built by the cairnd before the table registry (format 2, commit
+    /// 0876dae; `tests/fixtures/format2.snap`, made by
+    /// `scripts/fixtures/make-upgrade-fixture.sh`) installs into this state machine:
+    /// its buckets, keys and layout land in their tables, derived tables are rebuilt
+    /// from them, and subscribers hear that the state was replaced.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_of_the_previous_format_installs() {
         let snap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format2.snap");
-        let meta = read_header(&mut std::fs::File::open(&snap).unwrap()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("sled")).unwrap();
-        let trees = SmTrees::open(&db).unwrap();
-        let mut sm = StateMachine::open(trees.clone(), dir.path().join("snapshots"), 16).unwrap();
+        let (mut sm, trees) = fresh(dir.path());
         let mut feed = sm.feed().subscribe(None).unwrap();
-        let mut recv = sm.begin_receiving_snapshot().await.unwrap();
-        let mut src = tokio::fs::File::open(&snap).await.unwrap();
-        tokio::io::copy(&mut src, &mut *recv).await.unwrap();
-        sm.install_snapshot(&meta, recv).await.unwrap();
+        let meta = install(&mut sm, &snap).await;
         assert_eq!(sm.applied_state().await.unwrap().0, meta.last_log_id);
 
         let bucket = |name: &str| -> Option<BucketInfo> {
