@@ -14,10 +14,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/need.sh
 . "$ROOT/scripts/lib/need.sh"
 need_cmd curl curl
-BIN="${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins "${1:-}"
 [[ $# -gt 0 ]] && shift
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
-BIN="$(realpath "$BIN")"
 COUNT="${COUNT:-1000000}"
 READS="${READS:-50}"
 # shellcheck source=scripts/lib/bench.sh

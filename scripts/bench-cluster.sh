@@ -17,8 +17,9 @@ python_env boto3
 RUNS="${RUNS:-3}"
 KILLS="${KILLS:-3}"
 SECS="${SECONDS_PER_RUN:-10}"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins
 export CAIRND_BIN="$BIN/cairnd" CAIRN_BIN="$BIN/cairn"
 export CAIRN_LOCAL_S3_BASE="${CAIRN_LOCAL_S3_BASE:-9700}" CAIRN_LOCAL_NODE_BASE="${CAIRN_LOCAL_NODE_BASE:-9800}"
 unset AWS_CA_BUNDLE

@@ -19,8 +19,9 @@ need_cmd python3 python3
 OBJECTS="${OBJECTS:-16}"
 ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-9650}"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-durability.XXXXXX")"
 export AWS_ACCESS_KEY_ID=benchadmin AWS_SECRET_ACCESS_KEY=benchadmin-secret-key-0123 AWS_REGION=us-east-1
 export CAIRN_ROOT_ACCESS_KEY="$AWS_ACCESS_KEY_ID" CAIRN_ROOT_SECRET_KEY="$AWS_SECRET_ACCESS_KEY"

@@ -14,9 +14,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/need.sh
 . "$ROOT/scripts/lib/need.sh"
 need_cmd curl curl
-BIN="${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
-BIN="$(realpath "$BIN")"
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins "${1:-}"
 THRESHOLDS="${THRESHOLDS:-4096 16384 32768 65536}"
 SIZES="${SIZES:-4KiB 8KiB 16KiB 32KiB 64KiB}"
 CONNS="${CONNS:-32}"

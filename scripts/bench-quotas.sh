@@ -14,9 +14,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/lib/need.sh"
 need_cmd curl curl
 need_cmd python3 python3
-BIN="${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
-BIN="$(realpath "$BIN")"
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins "${1:-}"
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-8}"
 # shellcheck source=scripts/lib/bench.sh

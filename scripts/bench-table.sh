@@ -14,8 +14,9 @@ need_cmd python3 python3
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-10}"
 PORT="${PORT:-9660}"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-[[ -x "$BIN/cairnd" && -x "$BIN/cairn" ]] || (cd "$ROOT" && cargo build --release --bins)
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins
 unset AWS_CA_BUNDLE
 PID=""
 WORK=""

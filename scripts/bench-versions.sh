@@ -14,7 +14,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/lib/need.sh"
 need_cmd curl curl
 need_cmd python3 python3
-BIN="$(realpath "${1:-$ROOT/target/release}")"
+# shellcheck source=scripts/lib/bins.sh
+. "$ROOT/scripts/lib/bins.sh"
+release_bins "${1:-}"
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-8}"
 HIST="${HISTORY:-10}"

@@ -56,6 +56,11 @@ pub struct BenchArgs {
     /// seeded keys (default pool for put: 1000 keys) instead of writing new ones.
     #[arg(long, default_value_t = 0)]
     history: u32,
+    /// For --op list: page through the keys already under this prefix ("" for the
+    /// whole bucket), from the first again after the last, instead of seeding keys of
+    /// its own. Nothing is written or removed.
+    #[arg(long)]
+    prefix: Option<String>,
 }
 
 /// Operations when neither --count nor --duration is given...
@@ -167,6 +172,7 @@ impl Stats {
             "p50_ms": Self::pct(&self.latencies, 0.5),
             "p90_ms": Self::pct(&self.latencies, 0.9),
             "p99_ms": Self::pct(&self.latencies, 0.99),
+            "max_ms": self.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         })
     }
 }
@@ -202,7 +208,11 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         };
         return crate::bench_ingest::run(&client, ingest).await;
     }
-    let prefix = format!("bench-{:08x}/", rand::random::<u32>());
+    if args.prefix.is_some() && args.op != "list" {
+        anyhow::bail!("--prefix is for --op list");
+    }
+    let listing_existing = args.prefix.is_some();
+    let prefix = args.prefix.clone().unwrap_or_else(|| format!("bench-{:08x}/", rand::random::<u32>()));
     let mut data = vec![0u8; args.size as usize];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut data);
     let payload = Bytes::from(data);
@@ -211,6 +221,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
     // GET needs objects to read: seed a pool first.
     let limits = Limits::new(args.count, args.duration);
     let pool = match (args.op.as_str(), args.objects) {
+        _ if listing_existing => 0,
         ("put", Some(n)) if args.history > 0 => n,
         ("put", None) if args.history > 0 => 1000,
         ("put", _) => 0,
@@ -383,15 +394,15 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             elapsed.as_secs_f64()
         );
         println!(
-            "{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}",
-            "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms"
+            "{:<5} {:>8} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}",
+            "op", "ops", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
         );
         for r in rows.iter().filter(|r| r["op"] == "list") {
             println!("list: {:.0} keys/s", r["keys_per_s"].as_f64().unwrap_or(0.0));
         }
         for r in &rows {
             println!(
-                "{:<5} {:>8} {:>7} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}",
+                "{:<5} {:>8} {:>7} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                 r["op"].as_str().unwrap_or(""),
                 r["ops"].as_u64().unwrap_or(0),
                 r["errors"].as_u64().unwrap_or(0),
@@ -399,11 +410,12 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                 r["mib_per_s"].as_f64().unwrap_or(0.0),
                 r["p50_ms"].as_f64().unwrap_or(0.0),
                 r["p90_ms"].as_f64().unwrap_or(0.0),
-                r["p99_ms"].as_f64().unwrap_or(0.0)
+                r["p99_ms"].as_f64().unwrap_or(0.0),
+                r["max_ms"].as_f64().unwrap_or(0.0)
             );
         }
     }
-    if !args.keep {
+    if !args.keep && !listing_existing {
         let total = if overwrite { pool } else { keys.load(Ordering::SeqCst) };
         for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
             let ids: Vec<_> = chunk
