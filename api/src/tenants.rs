@@ -7,7 +7,9 @@
 //! | `GET tenants/ID` | | [`TenantInfo`] |
 //! | `PUT tenants/ID/quota` | [`SetQuota`] | [`TenantInfo`] |
 //! | `DELETE tenants/ID` | | [`Deleted`] (only with no child tenants, buckets or keys) |
-//! | `GET tenants/ID/usage` | | [`TenantUsage`]: the tenant, each of its buckets and children |
+//! | `GET tenants/ID/usage[?limit=N]` | | [`TenantUsage`]: the tenant, and the first page of its buckets and of its children (`limit` each, default 1000) |
+//! | `GET tenants/ID/usage/buckets[?cursor=C][&limit=N]` | | [`BucketUsageList`]: the tenant's buckets, in name order |
+//! | `GET tenants/ID/usage/children[?cursor=C][&limit=N]` | | [`TenantList`]: the tenant's children, in name order (as `GET tenants?parent=ID`) |
 //! | `GET tenants/ID/usage/history[?period=hourly\|daily]` | | [`UsageHistory`]: hourly samples for 7 days, or daily ones for 90, oldest first |
 //! | `POST tenants/ID/keys` | [`CreateTenantKey`] | [`TenantKey`] with the secret (shown once) |
 //! | `GET tenants/ID/keys` | | [`TenantKeyList`] |
@@ -104,11 +106,30 @@ pub struct TenantList {
     pub next_cursor: Option<String>,
 }
 
+/// `GET tenants/ID/usage`: the tenant's own usage, and the first page of each of its
+/// two lists. A list that goes on has a next cursor: pass it as `cursor` to
+/// `tenants/ID/usage/buckets` (answers [`BucketUsageList`]) or
+/// `tenants/ID/usage/children` (answers [`TenantList`]) for the next page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantUsage {
     pub tenant: TenantInfo,
     pub buckets: Vec<BucketQuota>,
     pub children: Vec<TenantInfo>,
+    /// The cursor of the next page of `buckets`; absent when this is all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_buckets_cursor: Option<String>,
+    /// The cursor of the next page of `children`; absent when this is all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_children_cursor: Option<String>,
+}
+
+/// `GET tenants/ID/usage/buckets`: a page of the tenant's buckets with their quota and usage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketUsageList {
+    pub buckets: Vec<BucketQuota>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET tenants/ID/usage/history`.

@@ -70,8 +70,20 @@ pub mod v1 {
         most: Option<usize>,
         split: impl Fn(P) -> (Vec<T>, Option<String>),
     ) -> anyhow::Result<Vec<T>> {
+        pages_from(conn, endpoint, params, None, most, split).await
+    }
+
+    /// As [`all_pages`], from `cursor` on (the next cursor of a page already read;
+    /// `None` is the first page).
+    pub async fn pages_from<P: DeserializeOwned, T>(
+        conn: &Connection,
+        endpoint: &str,
+        params: &[(&str, Option<&str>)],
+        mut cursor: Option<String>,
+        most: Option<usize>,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> anyhow::Result<Vec<T>> {
         let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
         loop {
             let mut q = form_urlencoded::Serializer::new(String::new());
             for (k, v) in params {

@@ -6,7 +6,8 @@ use crate::admin::v1;
 use crate::client::Connection;
 use anyhow::{Context, bail};
 use cairn_api::tenants::{
-    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, UsageHistory, Used,
+    BucketQuota, BucketUsageList, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage,
+    UsageHistory, Used,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -70,6 +71,9 @@ pub enum TenantCommand {
         /// With --history: daily samples of the last 90 days.
         #[arg(long, requires = "history")]
         daily: bool,
+        /// The most buckets (and children) one request answers [default: 1000]; every page is read.
+        #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        page_size: Option<u16>,
         #[arg(long)]
         json: bool,
     },
@@ -182,7 +186,7 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
             let d: Deleted = v1::delete(conn, &format!("tenants/{}", segment(&id)?)).await?;
             println!("deleted tenant {}", d.deleted);
         }
-        TenantCommand::Usage { id, history: true, daily, json } => {
+        TenantCommand::Usage { id, history: true, daily, json, .. } => {
             let period = if daily { "daily" } else { "hourly" };
             let path = format!("tenants/{}/usage/history?period={period}", segment(&id)?);
             let h: UsageHistory = v1::get(conn, &path).await?;
@@ -194,8 +198,8 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
                 println!("{:<26} {:>16} {:>12}", s.at, show_size(s.bytes), s.objects);
             }
         }
-        TenantCommand::Usage { id, history: false, json, .. } => {
-            let u: TenantUsage = v1::get(conn, &format!("tenants/{}/usage", segment(&id)?)).await?;
+        TenantCommand::Usage { id, history: false, page_size, json, .. } => {
+            let u = usage(conn, &id, page_size).await?;
             if json {
                 return print_json(&u);
             }
@@ -213,6 +217,30 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A tenant's usage with every bucket and child: the first page of each list comes
+/// with the usage, the rest from `usage/buckets` and `usage/children`, page by page.
+async fn usage(conn: &Connection, id: &str, page_size: Option<u16>) -> anyhow::Result<TenantUsage> {
+    let base = format!("tenants/{}/usage", segment(id)?);
+    let limit = page_size.unwrap_or(1000).to_string();
+    let params = [("limit", Some(limit.as_str()))];
+    let mut u: TenantUsage = v1::get(conn, &format!("{base}?limit={limit}")).await?;
+    if let Some(c) = u.next_buckets_cursor.take() {
+        let more = v1::pages_from(conn, &format!("{base}/buckets"), &params, Some(c), None, |p: BucketUsageList| {
+            (p.buckets, p.next_cursor)
+        })
+        .await?;
+        u.buckets.extend(more);
+    }
+    if let Some(c) = u.next_children_cursor.take() {
+        let more = v1::pages_from(conn, &format!("{base}/children"), &params, Some(c), None, |p: TenantList| {
+            (p.tenants, p.next_cursor)
+        })
+        .await?;
+        u.children.extend(more);
+    }
+    Ok(u)
 }
 
 /// `cairn bucket quota BUCKET [--bytes SIZE] [--objects N] [--clear]`.

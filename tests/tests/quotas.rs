@@ -1,6 +1,8 @@
 //! Tenants and quotas end to end: real `cairnd` processes driven by the `cairn` CLI,
 //! the tenant API and `aws-sdk-s3`. A studio with a production and a department, a
-//! tenant admin that cannot step outside its subtree, limits on a key, a bucket, a
+//! tenant admin that cannot step outside its subtree (nor onto its sibling) and whose
+//! deleted keys S3 refuses at once, versions and delete markers counted in a
+//! versioned bucket, usage lists paged by cursor, limits on a key, a bucket, a
 //! tenant and an ancestor refused with S3's 403 `QuotaExceeded`, a body that cannot
 //! fit refused before it is sent, multipart parts counted while in flight and given
 //! back when the upload expires; warning thresholds in the log and `/metrics`, usage
@@ -524,6 +526,316 @@ async fn warnings_history_and_usage_after_a_snapshot_install() {
         assert_eq!(used(&cli_json(&ep, &["tenant", "info", "studio"])), (91000, 61));
         let log = cluster.nodes[2].log_text();
         assert!(log.contains("tenant studio reached 90% of its byte quota"), "{}", cluster.nodes[2].log_tail(30));
+    })
+    .await;
+}
+
+/// A tenant admin of a production (`prod`) works in its own subtree (creates a
+/// sub-tenant, creates and deletes keys, sets a quota, reads usage) and is refused,
+/// with 403 `AccessDenied`, on every one of those on its sibling `promo`, on its
+/// parent, and on its own quota. A key it deletes is refused by S3 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_admin_is_refused_on_its_sibling() {
+    within(120, async {
+        let node = TestNode::start();
+        let ep = node.endpoint().to_string();
+        cli_json(&ep, &["tenant", "create", "Studio", "--id", "studio", "--quota-bytes", "1MiB"]);
+        cli_json(&ep, &["tenant", "create", "Prod", "--id", "prod", "--parent", "studio", "--quota-bytes", "400KiB"]);
+        cli_json(&ep, &["tenant", "create", "Promo", "--id", "promo", "--parent", "studio", "--quota-bytes", "200KiB"]);
+        cli_json(&ep, &["tenant", "create", "Spots", "--id", "spots", "--parent", "promo"]);
+        let admin = cli_json(&ep, &["key", "create", "--tenant", "prod", "--tenant-admin", "--name", "prod-admin"]);
+        let (aid, asec) = creds_of(&admin);
+        let pa = (aid.as_str(), asec.as_str());
+        // The sibling's own key, with a bucket and an object in it.
+        let promo_key = cli_json(&ep, &["key", "create", "--tenant", "promo", "--name", "promo-editor"]);
+        let (pid, psec) = creds_of(&promo_key);
+        let promo = client_as(&ep, (pid.as_str(), psec.as_str()));
+        promo.create_bucket().bucket("promo-cuts").send().await.unwrap();
+        put(&promo, "promo-cuts", "teaser", 10 * KIB).await.unwrap();
+
+        // Inside its subtree: everything a tenant admin may do.
+        let sub = expect(
+            "a sub-tenant of prod",
+            v1(&ep, pa, "POST", "tenants", json!({"name": "Trailers", "id": "trailers", "parent": "prod"})).await,
+            201,
+        );
+        assert_eq!(sub["path"], json!(["studio", "prod", "trailers"]));
+        let set = expect(
+            "the sub-tenant's quota",
+            v1(&ep, pa, "PUT", "tenants/trailers/quota", json!({"quota": {"bytes": 150 * KIB}})).await,
+            200,
+        );
+        assert_eq!(set["quota"]["bytes"], 150 * KIB);
+        let cutter = expect(
+            "a key in the sub-tenant",
+            v1(&ep, pa, "POST", "tenants/trailers/keys", json!({"name": "cutter", "quota": {"bytes": 50 * KIB}})).await,
+            201,
+        );
+        let (cid, csec) = creds_of(&cutter);
+        let key_quota = expect(
+            "the key's quota",
+            v1(&ep, pa, "PUT", &format!("tenants/trailers/keys/{cid}/quota"), json!({"quota": {"bytes": 60 * KIB}}))
+                .await,
+            200,
+        );
+        assert_eq!(key_quota["quota"]["bytes"], 60 * KIB);
+        let u = expect("its own usage", v1(&ep, pa, "GET", "tenants/prod/usage", Value::Null).await, 200);
+        assert_eq!(u["children"][0]["id"], "trailers");
+        expect("a child's usage", v1(&ep, pa, "GET", "tenants/trailers/usage", Value::Null).await, 200);
+        expect("its children", v1(&ep, pa, "GET", "tenants/prod/usage/children", Value::Null).await, 200);
+
+        // The key works until the tenant admin deletes it; then S3 refuses it at once.
+        let cutter_s3 = client_as(&ep, (cid.as_str(), csec.as_str()));
+        cutter_s3.list_buckets().send().await.expect("the new key signs S3 requests");
+        let gone = expect(
+            "delete a key of the sub-tenant",
+            v1(&ep, pa, "DELETE", &format!("tenants/trailers/keys/{cid}"), Value::Null).await,
+            200,
+        );
+        assert_eq!(gone["deleted"], cid.as_str());
+        assert_s3_err("a deleted key", cutter_s3.list_buckets().send().await, 403, "InvalidAccessKeyId");
+        let keys = expect("keys left", v1(&ep, pa, "GET", "tenants/trailers/keys", Value::Null).await, 200);
+        assert_eq!(keys["keys"], json!([]));
+        let (status, v) = v1(&ep, pa, "DELETE", &format!("tenants/trailers/keys/{cid}"), Value::Null).await;
+        assert_eq!((status, code(&v)), (404, "NoSuchKey"), "deleted twice: {v}");
+
+        // The sibling, its child, and its key: all refused.
+        let denied = [
+            ("GET", "tenants/promo".to_string(), Value::Null),
+            ("GET", "tenants?parent=promo".to_string(), Value::Null),
+            ("GET", "tenants/promo/usage".to_string(), Value::Null),
+            ("GET", "tenants/promo/usage/buckets".to_string(), Value::Null),
+            ("GET", "tenants/promo/usage/children".to_string(), Value::Null),
+            ("GET", "tenants/promo/usage/history".to_string(), Value::Null),
+            ("GET", "tenants/spots/usage".to_string(), Value::Null),
+            ("POST", "tenants".to_string(), json!({"name": "Sneaky", "id": "sneaky", "parent": "promo"})),
+            ("POST", "tenants".to_string(), json!({"name": "Sneaky", "id": "sneaky", "parent": "spots"})),
+            ("GET", "tenants/promo/keys".to_string(), Value::Null),
+            ("POST", "tenants/promo/keys".to_string(), json!({"name": "mine", "tenant_admin": true})),
+            ("DELETE", format!("tenants/promo/keys/{pid}"), Value::Null),
+            ("PUT", format!("tenants/promo/keys/{pid}/quota"), json!({"quota": {"bytes": 1}})),
+            ("PUT", "tenants/promo/quota".to_string(), json!({"quota": {"bytes": 1}})),
+            ("PUT", "tenants/spots/quota".to_string(), json!({"quota": {"bytes": 1}})),
+            ("DELETE", "tenants/spots".to_string(), Value::Null),
+            ("DELETE", "tenants/promo".to_string(), Value::Null),
+            ("GET", "buckets/promo-cuts/quota".to_string(), Value::Null),
+            ("PUT", "buckets/promo-cuts/quota".to_string(), json!({"quota": {"bytes": 1}})),
+            // Up the tree, and its own limit.
+            ("GET", "tenants/studio/usage".to_string(), Value::Null),
+            ("PUT", "tenants/studio/quota".to_string(), json!({"quota": {"bytes": 1u64 << 40}})),
+            ("PUT", "tenants/prod/quota".to_string(), json!({"quota": {"bytes": 1u64 << 30}})),
+        ];
+        for (method, op, body) in denied {
+            let (status, v) = v1(&ep, pa, method, &op, body).await;
+            assert_eq!((status, code(&v)), (403, "AccessDenied"), "{method} {op}: {v}");
+        }
+        // A sibling's key named under its own tenant is not one of its keys.
+        let (status, v) = v1(&ep, pa, "DELETE", &format!("tenants/prod/keys/{pid}"), Value::Null).await;
+        assert_eq!((status, code(&v)), (404, "NoSuchKey"), "{v}");
+        let (status, v) =
+            v1(&ep, pa, "PUT", &format!("tenants/prod/keys/{pid}/quota"), json!({"quota": {"bytes": 1}})).await;
+        assert_eq!((status, code(&v)), (404, "NoSuchKey"), "{v}");
+
+        // Nothing of the sibling changed: its quota, its children, its key (which still works).
+        let p = expect("promo as root", v1(&ep, ROOT, "GET", "tenants/promo", Value::Null).await, 200);
+        assert_eq!(p["quota"]["bytes"], 200 * KIB);
+        assert_eq!(used(&p), (10 * KIB, 1));
+        let kids = expect("promo's children", v1(&ep, ROOT, "GET", "tenants?parent=promo", Value::Null).await, 200);
+        let ids: Vec<_> = kids["tenants"].as_array().unwrap().iter().map(|t| t["id"].clone()).collect();
+        assert_eq!(ids, [json!("spots")]);
+        let keys = expect("promo's keys", v1(&ep, ROOT, "GET", "tenants/promo/keys", Value::Null).await, 200);
+        let ids: Vec<_> = keys["keys"].as_array().unwrap().iter().map(|k| k["access_key_id"].clone()).collect();
+        assert_eq!(ids, [json!(pid)]);
+        assert_eq!(keys["keys"][0]["quota"], json!({}), "the sibling key's quota is untouched");
+        let spots = expect("spots as root", v1(&ep, ROOT, "GET", "tenants/spots", Value::Null).await, 200);
+        assert_eq!(spots["quota"], json!({}));
+        let q = expect("promo's bucket", v1(&ep, ROOT, "GET", "buckets/promo-cuts/quota", Value::Null).await, 200);
+        assert_eq!(q["quota"], json!({}));
+        put(&promo, "promo-cuts", "teaser2", KIB).await.expect("the sibling's key still writes");
+        let s = expect("studio", v1(&ep, ROOT, "GET", "tenants/studio", Value::Null).await, 200);
+        assert_eq!(s["quota"]["bytes"], 1u64 << 20);
+        let p = expect("prod", v1(&ep, ROOT, "GET", "tenants/prod", Value::Null).await, 200);
+        assert_eq!(p["quota"]["bytes"], 400 * KIB);
+    })
+    .await;
+}
+
+/// `(bytes, objects)` of tenant `id`, its bucket `bucket` and its key `key`, read as root.
+async fn pools(ep: &str, id: &str, bucket: &str, key: &str) -> [(u64, u64); 3] {
+    let t = expect("tenant", v1(ep, ROOT, "GET", &format!("tenants/{id}"), Value::Null).await, 200);
+    let b = expect("bucket", v1(ep, ROOT, "GET", &format!("buckets/{bucket}/quota"), Value::Null).await, 200);
+    let keys = expect("keys", v1(ep, ROOT, "GET", &format!("tenants/{id}/keys"), Value::Null).await, 200);
+    let k = keys["keys"].as_array().unwrap().iter().find(|k| k["access_key_id"] == key).expect("the key").clone();
+    [used(&t), used(&b), used(&k)]
+}
+
+/// A versioned bucket through S3 (`raft/src/quota.rs` has the rule): every version,
+/// current or not, counts its bytes and one object; a delete marker counts the bytes
+/// of its key name and no object, and is never refused; deleting a version or a marker
+/// by its version id gives its share back; and a write that would fit beside the
+/// current versions alone is refused because the noncurrent ones count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versioned_buckets_count_every_version_and_marker() {
+    use cairn_tests::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    within(120, async {
+        let node = TestNode::start();
+        let ep = node.endpoint().to_string();
+        cli_json(&ep, &["tenant", "create", "Archive", "--id", "archive", "--quota-bytes", "100KiB"]);
+        let key = cli_json(&ep, &["key", "create", "--tenant", "archive"]);
+        let (kid, ksec) = creds_of(&key);
+        let c = client_as(&ep, (kid.as_str(), ksec.as_str()));
+        c.create_bucket().bucket("vault").send().await.unwrap();
+        let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        c.put_bucket_versioning().bucket("vault").versioning_configuration(on).send().await.unwrap();
+        let at = |bytes: u64, objects: u64| [(bytes, objects); 3];
+
+        // An overwrite keeps the first version, and it counts.
+        put(&c, "vault", "clip", 40 * KIB).await.unwrap();
+        put(&c, "vault", "clip", 30 * KIB).await.unwrap();
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(70 * KIB, 2));
+        let versions = c.list_object_versions().bucket("vault").send().await.unwrap();
+        let sizes: Vec<u64> = versions.versions().iter().map(|v| v.size().unwrap() as u64).collect();
+        assert_eq!(sizes, [30 * KIB, 40 * KIB], "newest first");
+        assert_eq!(sizes.iter().sum::<u64>(), 70 * KIB, "usage is the sum of all versions");
+        let old = versions.versions()[1].version_id().unwrap().to_string();
+
+        // 40 KiB more: the current versions alone (30 KiB) would leave room, all of
+        // them (70 KiB) do not.
+        let e = put(&c, "vault", "reel", 40 * KIB).await.unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("QuotaExceeded")), "{e:?}");
+        let msg = e.message.unwrap_or_default();
+        let want = format!(
+            "The quota of tenant archive allows {} bytes; {} are used, {} bytes are left, and this write needs {}.",
+            100 * KIB,
+            70 * KIB,
+            30 * KIB,
+            40 * KIB
+        );
+        assert_eq!(msg, want);
+        assert_status_err("the refused write is absent", c.head_object().bucket("vault").key("reel").send().await, 404);
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(70 * KIB, 2));
+
+        // A delete marker: the 4 bytes of "clip", no object; never refused, even with
+        // the quota lowered to exactly what is used.
+        expect(
+            "a tight quota",
+            v1(&ep, ROOT, "PUT", "tenants/archive/quota", json!({"quota": {"bytes": 70 * KIB}})).await,
+            200,
+        );
+        let marker = c.delete_object().bucket("vault").key("clip").send().await.unwrap();
+        assert_eq!(marker.delete_marker(), Some(true));
+        let marker_id = marker.version_id().unwrap().to_string();
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(70 * KIB + 4, 2), "the marker counts 4 bytes");
+        let e = put(&c, "vault", "x", 1).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("QuotaExceeded"), "past the limit, a write of one byte is refused");
+        expect(
+            "the quota back",
+            v1(&ep, ROOT, "PUT", "tenants/archive/quota", json!({"quota": {"bytes": 100 * KIB}})).await,
+            200,
+        );
+
+        // A permanent delete of the old version gives its 40 KiB back, and now the
+        // write that was refused fits.
+        c.delete_object().bucket("vault").key("clip").version_id(&old).send().await.unwrap();
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(30 * KIB + 4, 1));
+        put(&c, "vault", "reel", 40 * KIB).await.expect("fits once the noncurrent version is gone");
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(70 * KIB + 4, 2));
+
+        // Removing the marker by its version id gives its 4 bytes back.
+        c.delete_object().bucket("vault").key("clip").version_id(&marker_id).send().await.unwrap();
+        assert_eq!(pools(&ep, "archive", "vault", &kid).await, at(70 * KIB, 2));
+        let versions = c.list_object_versions().bucket("vault").send().await.unwrap();
+        assert!(versions.delete_markers().is_empty());
+        let stored: u64 = versions.versions().iter().map(|v| v.size().unwrap() as u64).sum();
+        assert_eq!(stored, 70 * KIB, "usage is what is stored");
+    })
+    .await;
+}
+
+/// The usage answer lists a tenant's buckets and children a page at a time: the first
+/// page comes with the usage, the next ones from `usage/buckets` and
+/// `usage/children`, and `cairn tenant usage` follows them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_lists_page_with_cursors() {
+    within(120, async {
+        let node = TestNode::start();
+        let ep = node.endpoint().to_string();
+        cli_json(&ep, &["tenant", "create", "Net", "--id", "net"]);
+        for (name, id) in [("Charlie", "c3"), ("Alpha", "c1"), ("Bravo", "c2")] {
+            cli_json(&ep, &["tenant", "create", name, "--id", id, "--parent", "net"]);
+        }
+        let key = cli_json(&ep, &["key", "create", "--tenant", "net"]);
+        let (kid, ksec) = creds_of(&key);
+        let c = client_as(&ep, (kid.as_str(), ksec.as_str()));
+        for (i, b) in ["net-c", "net-a", "net-b"].into_iter().enumerate() {
+            c.create_bucket().bucket(b).send().await.unwrap();
+            put(&c, b, "o", (i as u64 + 1) * KIB).await.unwrap();
+        }
+        let names = |v: &Value, field: &str, name: &str| -> Vec<String> {
+            v[field].as_array().unwrap().iter().map(|x| x[name].as_str().unwrap().to_string()).collect()
+        };
+
+        // Two per page: the first two of each list and a cursor for each.
+        let first =
+            expect("usage, 2 a page", v1(&ep, ROOT, "GET", "tenants/net/usage?limit=2", Value::Null).await, 200);
+        assert_eq!(used(&first["tenant"]), (6 * KIB, 3));
+        assert_eq!(names(&first, "buckets", "bucket"), ["net-a", "net-b"]);
+        assert_eq!(names(&first, "children", "id"), ["c1", "c2"]);
+        assert_eq!(used(&first["buckets"][1]), (3 * KIB, 1));
+        let bc = first["next_buckets_cursor"].as_str().expect("more buckets").to_string();
+        let cc = first["next_children_cursor"].as_str().expect("more children").to_string();
+        let rest = expect(
+            "the next buckets",
+            v1(&ep, ROOT, "GET", &format!("tenants/net/usage/buckets?limit=2&cursor={bc}"), Value::Null).await,
+            200,
+        );
+        assert_eq!(names(&rest, "buckets", "bucket"), ["net-c"]);
+        assert_eq!(used(&rest["buckets"][0]), (KIB, 1));
+        assert_eq!(rest["buckets"][0]["tenant"], "net");
+        assert!(rest.get("next_cursor").is_none(), "the last page: {rest}");
+        let rest = expect(
+            "the next children",
+            v1(&ep, ROOT, "GET", &format!("tenants/net/usage/children?limit=2&cursor={cc}"), Value::Null).await,
+            200,
+        );
+        assert_eq!(names(&rest, "tenants", "id"), ["c3"]);
+        assert!(rest.get("next_cursor").is_none(), "the last page: {rest}");
+
+        // The sub-resources page from the start too; a page that ends a list exactly
+        // has no cursor, and neither has the default (1000 a page).
+        let one =
+            expect("one bucket", v1(&ep, ROOT, "GET", "tenants/net/usage/buckets?limit=1", Value::Null).await, 200);
+        assert_eq!(names(&one, "buckets", "bucket"), ["net-a"]);
+        assert!(one["next_cursor"].is_string());
+        for q in ["tenants/net/usage?limit=3", "tenants/net/usage"] {
+            let all = expect(q, v1(&ep, ROOT, "GET", q, Value::Null).await, 200);
+            assert_eq!(names(&all, "buckets", "bucket"), ["net-a", "net-b", "net-c"], "{q}");
+            assert_eq!(names(&all, "children", "id"), ["c1", "c2", "c3"], "{q}");
+            assert!(all.get("next_buckets_cursor").is_none() && all.get("next_children_cursor").is_none(), "{all}");
+        }
+        for q in [
+            "tenants/net/usage?limit=0",
+            "tenants/net/usage?limit=1001",
+            "tenants/net/usage?cursor=bmV0LWE",
+            "tenants/net/usage?page=2",
+            "tenants/net/usage/buckets?cursor=%21%21",
+        ] {
+            let (status, v) = v1(&ep, ROOT, "GET", q, Value::Null).await;
+            assert_eq!((status, code(&v)), (400, "InvalidRequest"), "{q}: {v}");
+        }
+        let (status, v) = v1(&ep, ROOT, "GET", "tenants/nobody/usage/buckets", Value::Null).await;
+        assert_eq!((status, code(&v)), (404, "NoSuchTenant"), "{v}");
+
+        // The CLI, one item a request, reads every page: all of each list, once.
+        let u = cli_json(&ep, &["tenant", "usage", "net", "--page-size", "1"]);
+        assert_eq!(names(&u, "buckets", "bucket"), ["net-a", "net-b", "net-c"]);
+        assert_eq!(names(&u, "children", "id"), ["c1", "c2", "c3"]);
+        assert!(u.get("next_buckets_cursor").is_none() && u.get("next_children_cursor").is_none(), "{u}");
+        let out = cairn(&ep, &["tenant", "usage", "net", "--page-size", "2"]);
+        let text = stdout(&out);
+        for name in ["net-a", "net-b", "net-c", "Alpha", "Bravo", "Charlie"] {
+            assert_eq!(text.matches(name).count(), 1, "{name} once in:\n{text}");
+        }
     })
     .await;
 }

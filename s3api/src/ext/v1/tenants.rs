@@ -1,5 +1,6 @@
 //! `tenants`: create, list children (cursor paging, in name order), describe, set the
-//! quota, delete, usage (the tenant, its buckets, its children) and usage history (the
+//! quota, delete, usage (the tenant, and the first page of its buckets and of its
+//! children, each list paged on by its own sub-resource) and usage history (the
 //! samples apply records once an hour). Usage is read after the read barrier, so it
 //! includes every write acknowledged before the call.
 
@@ -11,8 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use cairn_api::tenants::codes::{INVALID_REQUEST, NO_SUCH_TENANT};
 use cairn_api::tenants::{
-    BucketQuota, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage, UsageHistory,
-    UsageSample, Used,
+    BucketQuota, BucketUsageList, CreateTenant, Deleted, Quota, SetQuota, TenantInfo, TenantList, TenantUsage,
+    UsageHistory, UsageSample, Used,
 };
 use cairn_raft::MetaStore;
 use cairn_raft::schema::{self, Pool, Tenant};
@@ -110,8 +111,11 @@ impl V1 {
             (_, [_]) => method_not_allowed("GET and DELETE"),
             (&Method::PUT, [id, "quota"]) => answer(self.set_quota(scope, id, body).await),
             (_, [_, "quota"]) => method_not_allowed("PUT"),
-            (&Method::GET, [id, "usage"]) => answer(usage(meta, scope, id)),
+            (&Method::GET, [id, "usage"]) => answer(usage(meta, scope, id, query)),
             (_, [_, "usage"]) => method_not_allowed("GET"),
+            (&Method::GET, [id, "usage", "buckets"]) => answer(usage_buckets(meta, scope, id, query)),
+            (&Method::GET, [id, "usage", "children"]) => answer(usage_children(meta, scope, id, query)),
+            (_, [_, "usage", "buckets" | "children"]) => method_not_allowed("GET"),
             (&Method::GET, [id, "usage", "history"]) => answer(history(meta, scope, id, query)),
             (_, [_, "usage", "history"]) => method_not_allowed("GET"),
             (_, [id, "keys", rest @ ..]) => self.tenant_keys_call(scope, method, id, rest, body).await,
@@ -190,29 +194,89 @@ impl V1 {
     }
 }
 
-/// `GET tenants`: the children of `parent` (the top level, or a tenant admin's own
-/// tenant, without one), a page at a time.
-fn list(meta: &MetaStore, scope: &Scope, query: Option<&str>) -> Result<TenantList, AdminError> {
-    let mut parent = None;
-    let mut cursor = None;
-    let mut limit = DEFAULT_LIMIT;
+/// `cursor` and `limit` of a paged list. A cursor is the base64 of the last name of the
+/// page before (a bucket's, or a tenant's among its siblings): the page resumes after it.
+struct Page {
+    after: Option<String>,
+    limit: usize,
+}
+
+/// The page a query asks for (`limit` defaults to `default`); `other` takes the
+/// parameters a list has besides `cursor` and `limit`.
+fn page(
+    query: Option<&str>,
+    default: usize,
+    mut other: impl FnMut(&str, String) -> Result<(), AdminError>,
+) -> Result<Page, AdminError> {
+    let mut page = Page { after: None, limit: default };
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
-            "parent" => parent = Some(v.into_owned()),
             "cursor" => {
                 let raw = B64.decode(v.as_bytes()).map_err(|_| invalid("cursor is not one this API gave"))?;
-                cursor = Some(String::from_utf8(raw).map_err(|_| invalid("cursor is not one this API gave"))?);
+                page.after = Some(String::from_utf8(raw).map_err(|_| invalid("cursor is not one this API gave"))?);
             }
             "limit" => {
-                limit = v
+                page.limit = v
                     .parse()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
                     .ok_or_else(|| invalid(format!("limit is a number from 1 to {MAX_LIMIT}")))?
             }
-            other => return Err(invalid(format!("unknown parameter {other}"))),
+            other_key => other(other_key, v.into_owned())?,
         }
     }
+    Ok(page)
+}
+
+fn unknown(key: &str, _: String) -> Result<(), AdminError> {
+    Err(invalid(format!("unknown parameter {key}")))
+}
+
+/// The cursor after a page whose last item is named `last`, when more follow.
+fn next_cursor(more: bool, last: Option<&str>) -> Option<String> {
+    more.then(|| B64.encode(last.unwrap_or("")))
+}
+
+/// A page of the children of `parent` (the top level without one), in name order.
+fn children_page(
+    meta: &MetaStore,
+    parent: Option<&str>,
+    page: &Page,
+) -> Result<(Vec<TenantInfo>, Option<String>), AdminError> {
+    let found = meta.tenant_children(parent, page.after.as_deref(), page.limit + 1).map_err(unavailable)?;
+    let more = found.len() > page.limit;
+    let tenants = found.iter().take(page.limit).map(|t| describe(meta, t)).collect::<Result<Vec<_>, _>>()?;
+    let next = next_cursor(more, tenants.last().map(|t| t.name.as_str()));
+    Ok((tenants, next))
+}
+
+/// A page of the buckets of tenant `id`, in name order, with their quota and usage.
+fn buckets_page(meta: &MetaStore, id: &str, page: &Page) -> Result<(Vec<BucketQuota>, Option<String>), AdminError> {
+    let found = meta
+        .tenant_members(cairn_raft::MEMBER_BUCKETS, id, page.after.as_deref(), page.limit + 1)
+        .map_err(unavailable)?;
+    let more = found.len() > page.limit;
+    let mut buckets = Vec::new();
+    for b in found.into_iter().take(page.limit) {
+        let pool = Pool::Bucket(b.clone());
+        let quota = to_api(meta.pool_limit(&pool).map_err(unavailable)?);
+        buckets.push(BucketQuota { used: used(meta, &pool)?, bucket: b, tenant: Some(id.to_string()), quota });
+    }
+    let next = next_cursor(more, buckets.last().map(|b| b.bucket.as_str()));
+    Ok((buckets, next))
+}
+
+/// `GET tenants`: the children of `parent` (the top level, or a tenant admin's own
+/// tenant, without one), a page at a time.
+fn list(meta: &MetaStore, scope: &Scope, query: Option<&str>) -> Result<TenantList, AdminError> {
+    let mut parent = None;
+    let page = page(query, DEFAULT_LIMIT, |k, v| match k {
+        "parent" => {
+            parent = Some(v);
+            Ok(())
+        }
+        _ => unknown(k, v),
+    })?;
     if parent.is_none()
         && let Some(own) = scope.root()?
     {
@@ -223,32 +287,48 @@ fn list(meta: &MetaStore, scope: &Scope, query: Option<&str>) -> Result<TenantLi
         scope.within(meta, p, "list this tenant's children")?;
         get(meta, p)?;
     }
-    let page = meta.tenant_children(parent.as_deref(), cursor.as_deref(), limit + 1).map_err(unavailable)?;
-    let more = page.len() > limit;
-    let tenants = page.iter().take(limit).map(|t| describe(meta, t)).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = more.then(|| B64.encode(tenants.last().map_or("", |t| t.name.as_str())));
+    let (tenants, next_cursor) = children_page(meta, parent.as_deref(), &page)?;
     Ok(TenantList { tenants, next_cursor })
 }
 
-/// The most buckets and children a usage answer lists.
+/// The most buckets and children a usage answer lists unless `limit` says fewer; the
+/// rest are paged with `usage/buckets` and `usage/children`.
 const USAGE_ITEMS: usize = 1000;
 
-fn usage(meta: &MetaStore, scope: &Scope, id: &str) -> Result<TenantUsage, AdminError> {
+/// `GET tenants/ID/usage[?limit=N]`: the tenant, and the first page of each list.
+fn usage(meta: &MetaStore, scope: &Scope, id: &str, query: Option<&str>) -> Result<TenantUsage, AdminError> {
+    let first = page(query, USAGE_ITEMS, unknown)?;
+    if first.after.is_some() {
+        return Err(invalid("the usage answer has no cursor: page on with usage/buckets and usage/children"));
+    }
     scope.within(meta, id, "read this tenant's usage")?;
     let tenant = describe(meta, &get(meta, id)?)?;
-    let mut buckets = Vec::new();
-    for b in meta.tenant_members(cairn_raft::MEMBER_BUCKETS, id, None, USAGE_ITEMS).map_err(unavailable)? {
-        let pool = Pool::Bucket(b.clone());
-        let quota = to_api(meta.pool_limit(&pool).map_err(unavailable)?);
-        buckets.push(BucketQuota { used: used(meta, &pool)?, bucket: b, tenant: Some(id.to_string()), quota });
-    }
-    let children = meta
-        .tenant_children(Some(id), None, USAGE_ITEMS)
-        .map_err(unavailable)?
-        .iter()
-        .map(|t| describe(meta, t))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(TenantUsage { tenant, buckets, children })
+    let (buckets, next_buckets_cursor) = buckets_page(meta, id, &first)?;
+    let (children, next_children_cursor) = children_page(meta, Some(id), &first)?;
+    Ok(TenantUsage { tenant, buckets, children, next_buckets_cursor, next_children_cursor })
+}
+
+/// `GET tenants/ID/usage/buckets`: a page of the tenant's buckets.
+fn usage_buckets(
+    meta: &MetaStore,
+    scope: &Scope,
+    id: &str,
+    query: Option<&str>,
+) -> Result<BucketUsageList, AdminError> {
+    let page = page(query, DEFAULT_LIMIT, unknown)?;
+    scope.within(meta, id, "read this tenant's usage")?;
+    get(meta, id)?;
+    let (buckets, next_cursor) = buckets_page(meta, id, &page)?;
+    Ok(BucketUsageList { buckets, next_cursor })
+}
+
+/// `GET tenants/ID/usage/children`: a page of the tenant's children.
+fn usage_children(meta: &MetaStore, scope: &Scope, id: &str, query: Option<&str>) -> Result<TenantList, AdminError> {
+    let page = page(query, DEFAULT_LIMIT, unknown)?;
+    scope.within(meta, id, "read this tenant's usage")?;
+    get(meta, id)?;
+    let (tenants, next_cursor) = children_page(meta, Some(id), &page)?;
+    Ok(TenantList { tenants, next_cursor })
 }
 
 /// `GET tenants/ID/usage/history`: the tenant's hourly (default) or daily samples.
