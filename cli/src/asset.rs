@@ -1,15 +1,17 @@
-//! `cairn asset register|put|ls|search|info|update|versions|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|stats|events|bench|bench-annotations`:
+//! `cairn asset register|put|batch|ls|search|info|batch-get|update|versions|version|add-version|rollback|diff|share|unshare|shares|shared|transfer|rm|restore|purge|trash-retention|content|uploads|duplicates|stats|events|bench|bench-annotations`:
 //! the asset catalogue through `/cairn/v1/assets` (typed in `cairn_api::assets`), as a
 //! key of the tenant (or a tenant admin, or an admin naming `--tenant`). `put`
-//! uploads a file (`asset_upload.rs`) and registers it in one command.
+//! uploads a file (`asset_upload.rs`) and registers it in one command; `batch` and
+//! `batch-get` are `asset_batch.rs`, `content`, `uploads` and `duplicates`
+//! `asset_content.rs`, `events` `asset_events.rs`.
 
 use crate::admin::v1;
 use crate::client::Connection;
 use crate::tenant::{segment, show_size};
 use anyhow::bail;
 use cairn_api::assets::{
-    AssetEventList, AssetInfo, AssetList, AssetStats, AssetVersionInfo, IncomingList, MediaMeta, NewVersion, ObjectRef,
-    Purged, RegisterAsset, Rendition, Rollback, ShareInfo, ShareList, ShareRequest, TransferRequest, TrashRetention,
+    AssetInfo, AssetList, AssetStats, AssetVersionInfo, IncomingList, MediaMeta, NewVersion, ObjectRef, Purged,
+    RegisterAsset, Rendition, Rollback, ShareInfo, ShareList, ShareRequest, TransferRequest, TrashRetention,
     UpdateAsset, VersionDiff, VersionList,
 };
 use std::collections::BTreeMap;
@@ -58,6 +60,9 @@ pub enum AssetCommand {
     },
     /// Upload FILE (multipart, with progress, resumable) and register it in one command.
     Put(crate::asset_upload::PutArgs),
+    /// Register the assets of a JSON or JSON-lines file, up to 1,000 a request, each
+    /// request committed together; each registration is answered on its own.
+    Batch(crate::asset_batch::BatchArgs),
     /// A tenant's assets, oldest first (filters combine).
     Ls {
         #[arg(long)]
@@ -71,6 +76,12 @@ pub enum AssetCommand {
         /// KEY=VALUE.
         #[arg(long)]
         tag: Option<String>,
+        /// Only assets created at or after this RFC 3339 time.
+        #[arg(long)]
+        created_from: Option<String>,
+        /// Only assets created before this RFC 3339 time.
+        #[arg(long)]
+        created_until: Option<String>,
         /// Newest first.
         #[arg(long)]
         newest: bool,
@@ -103,6 +114,9 @@ pub enum AssetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Many assets by id (up to 1,000 a request), in the order asked; the ones the key
+    /// may not see are missing.
+    BatchGet(crate::asset_batch::BatchGetArgs),
     /// Change an asset's name, project, status, tags (replacing them) or metadata.
     Update {
         id: String,
@@ -190,6 +204,13 @@ pub enum AssetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// One version of an asset: N, or latest.
+    Version {
+        id: String,
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Append a version pointing at BUCKET/KEY.
     AddVersion {
         id: String,
@@ -220,16 +241,17 @@ pub enum AssetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Does the tenant hold this content (a FILE, hashed here, or --sha256): its
+    /// versions holding it, never another tenant's.
+    Content(crate::asset_content::ContentArgs),
+    /// The uploads in progress into --bucket of some content (a FILE or --sha256),
+    /// with the parts they hold.
+    Uploads(crate::asset_content::UploadsArgs),
+    /// Content the tenant holds in more than one version.
+    Duplicates(crate::asset_content::DuplicatesArgs),
     /// A tenant's asset events after --cursor (from the oldest kept), one JSON line each;
-    /// --follow keeps waiting for new ones.
-    Events {
-        #[arg(long)]
-        tenant: Option<String>,
-        #[arg(long)]
-        cursor: Option<String>,
-        #[arg(long)]
-        follow: bool,
-    },
+    /// --follow keeps waiting for new ones (long polls), --stream too (Server-Sent Events).
+    Events(crate::asset_events::EventsArgs),
     /// Load the catalogue and time its reads (registrations/s, list page, batch get, stats).
     Bench(crate::asset_bench::BenchArgs),
     /// Load a video with annotations and time them: writes/s, live delivery to
@@ -315,7 +337,7 @@ pub fn describe(a: &AssetInfo) -> String {
     rows.iter().map(|(k, v)| format!("{:<9} {v}\n", format!("{k}:"))).collect()
 }
 
-fn table(assets: &[AssetInfo]) -> String {
+pub fn table(assets: &[AssetInfo]) -> String {
     let mut out = format!("{:<26} {:<10} {:<10} {:>4} {:>12}  {}\n", "ID", "TYPE", "STATUS", "VERS", "SIZE", "NAME");
     for a in assets {
         let size = a.latest.as_ref().map(|v| show_size(v.size)).unwrap_or_default();
@@ -364,13 +386,33 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
             if json { print_json(&a)? } else { print!("{}", describe(&a)) }
         }
         AssetCommand::Put(args) => crate::asset_upload::run(conn, args).await?,
-        AssetCommand::Ls { tenant, media_type, project, status, tag, newest, trash, limit, json } => {
+        AssetCommand::Batch(args) => crate::asset_batch::batch(conn, args).await?,
+        AssetCommand::BatchGet(args) => crate::asset_batch::batch_get(conn, args).await?,
+        AssetCommand::Content(args) => crate::asset_content::content(conn, args).await?,
+        AssetCommand::Uploads(args) => crate::asset_content::uploads(conn, args).await?,
+        AssetCommand::Duplicates(args) => crate::asset_content::duplicates(conn, args).await?,
+        AssetCommand::Events(args) => crate::asset_events::run(conn, args).await?,
+        AssetCommand::Ls {
+            tenant,
+            media_type,
+            project,
+            status,
+            tag,
+            created_from,
+            created_until,
+            newest,
+            trash,
+            limit,
+            json,
+        } => {
             let params = [
                 ("tenant", tenant.as_deref()),
                 ("media_type", media_type.as_deref()),
                 ("project", project.as_deref()),
                 ("status", status.as_deref()),
                 ("tag", tag.as_deref()),
+                ("created_from", created_from.as_deref()),
+                ("created_until", created_until.as_deref()),
                 ("order", newest.then_some("desc")),
             ];
             let base = if trash { "assets/trash" } else { "assets" };
@@ -498,6 +540,11 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        AssetCommand::Version { id, number, json } => {
+            let path = format!("assets/{}/versions/{}", segment(&id)?, segment(&number)?);
+            let v: AssetVersionInfo = v1::get(conn, &path).await?;
+            if json { print_json(&v)? } else { println!("{}", show_version(&v)) }
+        }
         AssetCommand::AddVersion { id, object, version_id, renditions: rs, if_versions, json } => {
             let body = NewVersion {
                 object: object_ref(&object, version_id)?,
@@ -533,26 +580,6 @@ pub async fn run(conn: &Connection, cmd: AssetCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        AssetCommand::Events { tenant, mut cursor, follow } => loop {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            if let Some(t) = &tenant {
-                q.append_pair("tenant", t);
-            }
-            if let Some(c) = &cursor {
-                q.append_pair("cursor", c);
-            }
-            if follow {
-                q.append_pair("wait", "30");
-            }
-            let page: AssetEventList = v1::get(conn, &format!("assets/events?{}", q.finish())).await?;
-            for e in &page.events {
-                println!("{}", serde_json::to_string(e)?);
-            }
-            cursor = page.cursor.or(cursor);
-            if !follow && page.events.is_empty() {
-                break;
-            }
-        },
         AssetCommand::Bench(args) => crate::asset_bench::run(conn, args).await?,
         AssetCommand::BenchAnnotations(args) => crate::annotation_bench::run(conn, args).await?,
         AssetCommand::Stats { tenant, json } => {

@@ -73,7 +73,7 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
 }
 
 /// SHA-256 (hex) and size of `path`, read in 1 MiB chunks.
-async fn hash_file(path: &Path, quiet: bool) -> anyhow::Result<(String, u64)> {
+pub(crate) async fn hash_file(path: &Path, quiet: bool) -> anyhow::Result<(String, u64)> {
     let mut f = tokio::fs::File::open(path).await.with_context(|| format!("opening {}", path.display()))?;
     let len = f.metadata().await?.len();
     let b = bar(quiet, len, "hashing");

@@ -3,7 +3,10 @@
 mod admin;
 mod annotation_bench;
 mod asset;
+mod asset_batch;
 mod asset_bench;
+mod asset_content;
+mod asset_events;
 mod asset_upload;
 mod bench;
 mod bench_ingest;
