@@ -4,14 +4,16 @@
 //! chain with a rollback that copies no bytes, diffs, idempotent registration,
 //! listings by index with cursors and combined filters, batch get, exact stats, an
 //! upload that resumes, and errors that name the field at fault; a tenant's assets
-//! are invisible to another tenant.
+//! are invisible to another tenant. Created-time ranges, machine tags, read and
+//! read-and-annotate shares revoked on every node, both tenants' feeds, a tenant
+//! admin over its sub-tenant's assets, and every `cairn asset` command.
 
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
-use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::cluster::{TestCluster, cairn, stderr, stdout};
 use cairn_tests::*;
 use cairn_tests::{expect_status as expect, v1_json as v1};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 const KIB: usize = 1024;
@@ -30,6 +32,20 @@ fn cli_as(endpoint: &str, creds: (&str, &str), args: &[&str]) -> Value {
     let out = cairn(endpoint, &all);
     assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
+}
+
+/// `cairn asset events ARGS` as `creds`: its JSON lines, parsed.
+fn events_cli(endpoint: &str, creds: (&str, &str), args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["--access-key", creds.0, "--secret-key", creds.1, "asset", "events"];
+    all.extend_from_slice(args);
+    let out = cairn(endpoint, &all);
+    assert!(out.status.success(), "cairn asset events {args:?}: {}", stderr(&out));
+    stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+/// An RFC 3339 time as a query value.
+fn time_q(t: &Value) -> String {
+    t.as_str().unwrap().replace(':', "%3A").replace('+', "%2B")
 }
 
 fn shards(cluster: &TestCluster) -> usize {
@@ -191,6 +207,13 @@ async fn assets_end_to_end_on_three_nodes() {
         let d = cli_as(&eps[0], ed, &["asset", "diff", &id, "1", "latest"]);
         assert!(d["same_content"].as_bool().unwrap(), "{d}");
         assert!(d["changes"].as_array().unwrap().is_empty(), "{d}");
+        // One version, by number or as the latest.
+        let got = cli_as(&eps[1], ed, &["asset", "version", &id, "2"]);
+        assert_eq!(got, v2, "version 2 reads back as it was added");
+        let got = cli_as(&eps[2], ed, &["asset", "version", &id, "latest"]);
+        assert_eq!((got["number"].as_u64(), got["rollback_of"].as_u64()), (Some(3), Some(1)));
+        let missing = error_of(v1(&eps[0], ed, "GET", &format!("assets/{id}/versions/9"), Value::Null).await);
+        assert_eq!((missing.0, missing.1.as_str()), (404, "NoSuchAssetVersion"));
 
         // Idempotent registration: the same key and body answer the same asset (200).
         let body = json!({"name": "Still", "media_type": "image", "idempotency_key": "ingest-42",
@@ -234,6 +257,25 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(ids(&tagged), want);
         let by_project = expect("project", v1(&eps[2], ed, "GET", "assets?project=tides", Value::Null).await, 200);
         assert_eq!(ids(&by_project), [id.as_str()]);
+        // A created-time range: from (inclusive) images[5] until (exclusive) images[10],
+        // alone, through the CLI, and with a tag, newest first.
+        let all = expect("all images", v1(&eps[0], ed, "GET", "assets?media_type=image&limit=100", Value::Null).await, 200);
+        let (from, until) = (&all["assets"][5]["created"], &all["assets"][10]["created"]);
+        let range = format!("created_from={}&created_until={}", time_q(from), time_q(until));
+        let got = expect("range", v1(&eps[1], ed, "GET", &format!("assets?media_type=image&{range}"), Value::Null).await, 200);
+        assert_eq!(ids(&got), images[5..10]);
+        let cli_range = cli_as(
+            &eps[2],
+            ed,
+            &["asset", "ls", "--type", "image", "--created-from", from.as_str().unwrap(), "--created-until", until.as_str().unwrap()],
+        );
+        let cli_ids: Vec<&str> = cli_range.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(cli_ids, images[5..10]);
+        let q = format!("assets?tag=set%3Da&{range}&order=desc");
+        let got = expect("tagged range", v1(&eps[2], ed, "GET", &q, Value::Null).await, 200);
+        assert_eq!(ids(&got), [images[9].clone(), images[7].clone(), images[5].clone()]);
+        let bad = error_of(v1(&eps[0], ed, "GET", "assets?created_from=yesterday", Value::Null).await);
+        assert_eq!(bad, (400, "InvalidRequest".into(), "created_from".into()));
         // A cursor from another query is refused.
         let page = expect("video page", v1(&eps[0], ed, "GET", "assets?media_type=image&limit=1", Value::Null).await, 200);
         let c = page["next_cursor"].as_str().unwrap();
@@ -246,6 +288,16 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(ids(&archived), [id.as_str()]);
         let old_tag = expect("old tag", v1(&eps[1], ed, "GET", "assets?tag=show%3Dtides", Value::Null).await, 200);
         assert!(ids(&old_tag).is_empty());
+        // Machine tags: a value and a confidence, as a classifier wrote them, read back
+        // on another node; the tags stay as they were.
+        let machine = json!({"scene": {"value": "harbour", "confidence": 0.87}, "lang": {"value": "en", "confidence": 1.0}});
+        let path = format!("assets/{id}");
+        expect("machine tags", v1(&eps[2], ed, "PATCH", &path, json!({"machine_tags": machine})).await, 200);
+        let got = expect("read back", v1(&eps[0], ed, "GET", &path, Value::Null).await, 200);
+        assert_eq!(got["machine_tags"], machine);
+        assert_eq!(got["tags"], json!({"show": "harbour"}));
+        let over = json!({"machine_tags": {"scene": {"value": "x", "confidence": 1.5}}});
+        assert_eq!(error_of(v1(&eps[1], ed, "PATCH", &path, over).await), (400, "InvalidRequest".into(), "machine_tags.scene.confidence".into()));
 
         // Batch get: what the caller may see, in order; the rest is missing.
         let lecture = json!({"name": "Lecture", "media_type": "video",
@@ -255,6 +307,9 @@ async fn assets_end_to_end_on_three_nodes() {
         let got = expect("batch", v1(&eps[2], ed, "POST", "assets/batch-get", asked).await, 200);
         assert_eq!(ids(&got), [images[3].clone(), id.clone()]);
         assert_eq!(got["missing"], json!([theirs["id"], "0000"]));
+        let their_id = theirs["id"].as_str().unwrap();
+        let cli_got = cli_as(&eps[1], ed, &["asset", "batch-get", &images[3], their_id, &id, "0000"]);
+        assert_eq!((ids(&cli_got), &cli_got["missing"]), (ids(&got), &got["missing"]));
 
         // Stats: exact, per media type (the latest version's size).
         let stats = cli_as(&eps[1], ed, &["asset", "stats"]);
@@ -301,10 +356,61 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(get(&eps[2], "cut.mov", Some(v2_vid.clone())).await.map(|b| b.len()), Ok(200 * KIB));
         assert!(get(&eps[0], "poster.jpg", None).await.is_ok(), "a rendition is the asset's too");
         assert_eq!(get(&eps[0], "still.jpg", None).await, Err(Some(403)), "nothing else of the bucket");
+        // A read share lets the school read the video, not annotate it; shared again to
+        // read and annotate, it may.
+        let note = json!({"frame": 10, "kind": "text", "text": "from the school"});
+        let annotations = format!("assets/{id}/versions/1/annotations");
+        let refused = error_of(v1(&eps[1], te, "POST", &annotations, note.clone()).await);
+        assert_eq!((refused.0, refused.1.as_str()), (403, "AccessDenied"), "a read share grants no annotation");
+        let sh = cli_as(&eps[0], ed, &["asset", "share", &id, "--with", "school", "--annotate"]);
+        assert_eq!(sh["permission"], "read_annotate");
+        let made = expect("annotate", v1(&eps[2], te, "POST", &annotations, note.clone()).await, 201);
+        assert_eq!(made["frame"], 10);
         cli_as(&eps[1], ed, &["asset", "unshare", &id, "--with", "school"]);
-        assert_eq!(get(&eps[2], "cut.mov", Some(cut1_vid.clone())).await, Err(Some(403)), "revoked everywhere at once");
-        assert_eq!(v1(&eps[0], te, "GET", &format!("assets/{id}"), Value::Null).await.0, 404);
+        // Revoked through node 2: no node lets the school read or annotate anything of it.
+        for ep in &eps {
+            assert_eq!(get(ep, "cut.mov", Some(cut1_vid.clone())).await, Err(Some(403)), "revoked on {ep}");
+            assert_eq!(get(ep, "poster.jpg", None).await, Err(Some(403)), "revoked on {ep}");
+            assert_eq!(v1(ep, te, "GET", &format!("assets/{id}"), Value::Null).await.0, 404, "on {ep}");
+            assert_eq!(v1(ep, te, "POST", &annotations, note.clone()).await.0, 404, "on {ep}");
+        }
         assert!(cli_as(&eps[0], te, &["asset", "shared"]).as_array().unwrap().is_empty());
+        // Both feeds tell of it: the studio's the rollback, the shares and the revocation;
+        // the school's the shares and the revocation.
+        let studio_feed = events_cli(&eps[2], ed, &[]);
+        let of_id: Vec<(&str, Option<u64>, Option<&str>)> = studio_feed
+            .iter()
+            .filter(|e| e["asset"] == id.as_str())
+            .map(|e| (e["kind"].as_str().unwrap(), e["version"].as_u64(), e["with"].as_str()))
+            .collect();
+        assert_eq!(
+            of_id,
+            [
+                ("created", Some(1), None),
+                ("version_added", Some(2), None),
+                ("rolled_back", Some(3), None),
+                ("updated", None, None),
+                ("updated", None, None),
+                ("shared", None, Some("school")),
+                ("shared", None, Some("school")),
+                ("revoked", None, Some("school")),
+            ],
+            "{studio_feed:?}"
+        );
+        let school_feed = events_cli(&eps[0], te, &[]);
+        let kinds: Vec<(&str, &str, Option<&str>)> = school_feed
+            .iter()
+            .map(|e| (e["kind"].as_str().unwrap(), e["asset"].as_str().unwrap(), e["with"].as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("created", their_id, None),
+                ("shared", id.as_str(), Some("studio")),
+                ("shared", id.as_str(), Some("studio")),
+                ("revoked", id.as_str(), Some("studio")),
+            ]
+        );
 
         // `asset put`: a 20 MiB file in two parts. The first part is already stored by
         // an upload that was cut short; put takes it up and sends only the second.
@@ -331,8 +437,21 @@ async fn assets_end_to_end_on_three_nodes() {
             .send()
             .await
             .unwrap();
-        let mut args = vec!["--access-key", ed.0, "--secret-key", ed.1, "asset", "put"];
         let path = file.to_str().unwrap();
+        // The upload is found by the file's content, with the part it holds.
+        let found = cli_as(&eps[1], ed, &["asset", "uploads", path, "--bucket", "studio-media", "--key", "reel"]);
+        assert_eq!(found["uploads"].as_array().unwrap().len(), 1, "{found}");
+        assert_eq!(found["uploads"][0]["upload_id"].as_str(), Some(upload_id.as_str()));
+        let parts: Vec<(u64, u64)> = found["uploads"][0]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["number"].as_u64().unwrap(), p["size"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(parts, [(1, 16 << 20)]);
+        let other_content = cli_as(&eps[1], ed, &["asset", "uploads", "--sha256", &"ab".repeat(32), "--bucket", "studio-media"]);
+        assert!(other_content["uploads"].as_array().unwrap().is_empty(), "{other_content}");
+        let mut args = vec!["--access-key", ed.0, "--secret-key", ed.1, "asset", "put"];
         args.extend_from_slice(&[path, "--bucket", "studio-media", "--type", "video", "--json"]);
         let out = cairn(&eps[2], &args);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -370,6 +489,16 @@ async fn assets_end_to_end_on_three_nodes() {
         assert_eq!(holders, [(id.clone(), 1), (id.clone(), 3)]);
         let theirs = expect("their lookup", v1(&eps[1], te, "GET", &q, Value::Null).await, 200);
         assert!(theirs["matches"].as_array().unwrap().is_empty(), "no cross-tenant leak: {theirs}");
+        let size = (300 * KIB).to_string();
+        let by_cli = cli_as(&eps[2], ed, &["asset", "content", "--sha256", &cut1_sha, "--size", &size]);
+        assert_eq!(by_cli, found);
+        let their_cli = cli_as(&eps[2], te, &["asset", "content", "--sha256", &cut1_sha]);
+        assert!(their_cli["matches"].as_array().unwrap().is_empty(), "no cross-tenant leak: {their_cli}");
+        // A file is hashed by the CLI: the reel's bytes are held by its two assets.
+        let by_file = cli_as(&eps[0], ed, &["asset", "content", path]);
+        let holders: BTreeSet<&str> = by_file["matches"].as_array().unwrap().iter().map(|m| m["asset"].as_str().unwrap()).collect();
+        let want = BTreeSet::from([reel_asset["id"].as_str().unwrap(), copy["id"].as_str().unwrap()]);
+        assert_eq!(holders, want, "{by_file}");
         let (status, _) = v1(&eps[1], te, "GET", &format!("{q}&tenant=studio"), Value::Null).await;
         assert_eq!(status, 403);
         let shards_before = shards(&cluster);
@@ -396,6 +525,7 @@ async fn assets_end_to_end_on_three_nodes() {
             .collect();
         let want = BTreeSet::from([(300 * KIB as u64, 3), (10 * KIB as u64, 25), (20u64 << 20, 2)]);
         assert_eq!(sizes, want, "{dups}");
+        assert_eq!(cli_as(&eps[2], ed, &["asset", "duplicates"]), dups["groups"]);
     })
     .await;
 }
@@ -444,6 +574,36 @@ async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
         for i in 0..3 {
             made.push(register(&eps[0], k, &format!("a{i}")).await);
         }
+        // The same through the CLI, from a JSON-lines file: the good ones are made, the
+        // bad one is named by its place in the file, and the command fails.
+        let dir = tempfile::tempdir().unwrap();
+        let lines = dir.path().join("batch.jsonl");
+        let body = "{\"name\": \"c0\", \"media_type\": \"video\", \"tags\": {\"from\": \"cli\"}}\n\
+                    {\"name\": \"c1\", \"media_type\": \"hologram\"}\n\n\
+                    {\"name\": \"c2\", \"media_type\": \"document\", \"meta\": {\"pages\": 12}}\n";
+        std::fs::write(&lines, body).unwrap();
+        let out = cairn(
+            &eps[2],
+            &["--access-key", k.0, "--secret-key", k.1, "asset", "batch", lines.to_str().unwrap(), "--json"],
+        );
+        assert!(!out.status.success(), "a refused registration fails the command");
+        assert!(stderr(&out).contains("1 of 3 registrations refused"), "{}", stderr(&out));
+        let got: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let results = got["results"].as_array().unwrap();
+        assert_eq!(
+            (results[1]["error"]["code"].as_str(), results[1]["error"]["field"].as_str()),
+            (Some("InvalidMediaType"), Some("assets[1].media_type"))
+        );
+        assert_eq!(
+            (results[0]["asset"]["tags"]["from"].as_str(), results[2]["asset"]["meta"]["pages"].as_u64()),
+            (Some("cli"), Some(12))
+        );
+        made.extend([&results[0], &results[2]].iter().map(|r| r["asset"]["id"].as_str().unwrap().to_string()));
+        // An all-good file registers everything, as a JSON array.
+        std::fs::write(&lines, r#"[{"name": "c3", "media_type": "audio"}]"#).unwrap();
+        let ok = cli_as(&eps[0], k, &["asset", "batch", lines.to_str().unwrap()]);
+        assert_eq!(ok["results"].as_array().unwrap().len(), 1);
+        made.push(ok["results"][0]["asset"]["id"].as_str().unwrap().to_string());
         // Another tenant's registrations never appear in this feed.
         register(&eps[0], (oid.as_str(), osec.as_str()), "theirs").await;
 
@@ -538,6 +698,31 @@ async fn the_asset_feed_resumes_after_a_restart_waits_and_streams() {
         assert_eq!(datas[0]["asset"].as_str(), Some(woken.as_str()));
         assert_eq!(datas[1]["asset"].as_str(), Some(fresh.as_str()));
         assert!(text.contains(&format!("id: {}", datas[1]["cursor"].as_str().unwrap())));
+        drop(resp);
+
+        // `cairn asset events --stream`: the same stream from the same cursor, through
+        // the CLI, which waits for the third event and stops there.
+        let child = std::process::Command::new(cairn_bin())
+            .args(["--endpoint", &eps[0], "--access-key", k.0, "--secret-key", k.1, "asset", "events"])
+            .args(["--stream", "--cursor", &end, "--limit", "3"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let third = register(&eps[1], k, "after the stream opened").await;
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()),
+        )
+        .await
+        .expect("the CLI stops after --limit events")
+        .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let streamed: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let assets: Vec<&str> = streamed.iter().map(|e| e["asset"].as_str().unwrap()).collect();
+        assert_eq!(assets, [woken.as_str(), fresh.as_str(), third.as_str()]);
+        assert_eq!(streamed[..2], datas[..2], "the CLI prints the events the stream sends");
 
         // Another tenant's key cannot read this feed; a cursor of another feed is refused.
         let (status, _) =
@@ -652,6 +837,45 @@ async fn trash_purge_expiry_and_transfer_move_storage_and_usage_exactly() {
         assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), 64 * KIB);
         assert!(s3.head_object().bucket("media").key("shared.mov").send().await.is_err());
         assert_eq!(v1(&eps[0], k, "GET", &format!("assets/{b}"), Value::Null).await.0, 404, "the studio's no more");
+
+        // A tenant admin of the studio manages the assets of the studio's sub-tenant (and
+        // the studio's), on any node; the school, outside its subtree, is refused; a
+        // plain key of the studio does not reach the sub-tenant.
+        cli_as(&eps[0], root, &["tenant", "create", "Studio East", "--id", "east", "--parent", "studio"]);
+        let boss = cli_as(&eps[0], root, &["key", "create", "--tenant", "studio", "--tenant-admin", "--name", "boss"]);
+        let (bid, bsec) = creds_of(&boss);
+        let ta = (bid.as_str(), bsec.as_str());
+        let east = json!({"tenant": "east", "name": "East promo", "media_type": "video", "tags": {"team": "east"}});
+        let promo = expect("into the sub-tenant", v1(&eps[1], ta, "POST", "assets", east).await, 201);
+        assert_eq!(promo["tenant"], "east");
+        let promo_id = promo["id"].as_str().unwrap().to_string();
+        let listed = cli_as(&eps[2], ta, &["asset", "ls", "--tenant", "east"]);
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(listed[0]["id"].as_str(), Some(promo_id.as_str()));
+        let changed = cli_as(&eps[0], ta, &["asset", "update", &promo_id, "--status", "approved"]);
+        assert_eq!(changed["status"], "approved");
+        let both = cli_as(&eps[1], ta, &["asset", "batch-get", &promo_id, &c]);
+        assert_eq!(ids(&both), [promo_id.as_str()], "c is purged");
+        assert_eq!(cli_as(&eps[2], ta, &["asset", "stats", "--tenant", "east"])["total"]["count"], 1);
+        let retention = cli_as(&eps[0], ta, &["asset", "trash-retention", "--tenant", "east"]);
+        assert_eq!(retention["retention_secs"], 7 * 24 * 3600);
+        let trashed = cli_as(&eps[1], ta, &["asset", "rm", &promo_id]);
+        assert!(trashed["trashed_at"].is_string());
+        cli_as(&eps[2], ta, &["asset", "restore", &promo_id]);
+        assert_eq!(v1(&eps[0], k, "GET", &format!("assets/{promo_id}"), Value::Null).await.0, 404, "a plain studio key");
+        let (status, _) = v1(&eps[0], k, "GET", "assets?tenant=east", Value::Null).await;
+        assert_eq!(status, 403);
+        let theirs = json!({"tenant": "school", "name": "x", "media_type": "image"});
+        let refused = error_of(v1(&eps[2], ta, "POST", "assets", theirs).await);
+        assert_eq!((refused.0, refused.1.as_str()), (403, "AccessDenied"));
+        let (status, _) = v1(&eps[1], ta, "GET", "assets?tenant=school", Value::Null).await;
+        assert_eq!(status, 403, "the school is outside the studio's subtree");
+        assert_eq!(v1(&eps[1], ta, "GET", &format!("assets/{b}"), Value::Null).await.0, 404, "the school's asset");
+        let (status, _) = v1(&eps[0], ta, "PATCH", &format!("assets/{b}"), json!({"status": "mine"})).await;
+        assert_eq!(status, 404);
+        let feed = events_cli(&eps[0], ta, &["--tenant", "east"]);
+        let kinds: Vec<&str> = feed.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["created", "updated", "trashed", "restored"]);
     })
     .await;
 }
