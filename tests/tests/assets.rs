@@ -10,10 +10,10 @@
 
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
-use cairn_tests::cluster::{TestCluster, cairn, stderr, stdout};
+use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
 use cairn_tests::*;
 use cairn_tests::{expect_status as expect, v1_json as v1};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const KIB: usize = 1024;
