@@ -83,6 +83,7 @@ impl Node {
             caller: transport.clone().map(|t| Arc::new(TransportCaller::new(t)) as Arc<dyn PeerCaller>),
             snapshot_every: cfg.raft_snapshot_every,
             cache_mib: cfg.meta_cache_mib,
+            snapshot_log_bytes: 0,
         };
         let meta =
             MetaStore::open_with(&cfg.data.join(&state.meta_dir), opts).await.context("starting metadata store")?;

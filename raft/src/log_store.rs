@@ -16,6 +16,8 @@ use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, Entry, LogState, RaftLogId, RaftLogReader, StorageIOError, Vote};
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -72,6 +74,9 @@ pub struct LogStore {
     reader: LogReader,
     meta: sled::Tree,
     flush_tx: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+    /// Encoded bytes of every entry appended since the store opened (what
+    /// [`crate::store::log_budget`] snapshots by).
+    appended: Arc<AtomicU64>,
 }
 
 impl LogStore {
@@ -81,7 +86,12 @@ impl LogStore {
         let meta = db.open_tree(TREE_RAFT_META)?;
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
         tokio::spawn(flusher(db.clone(), flush_rx));
-        Ok(LogStore { db: db.clone(), reader: LogReader { log }, meta, flush_tx })
+        Ok(LogStore { db: db.clone(), reader: LogReader { log }, meta, flush_tx, appended: Arc::default() })
+    }
+
+    /// The count of encoded bytes appended since the store opened.
+    pub fn appended_bytes(&self) -> Arc<AtomicU64> {
+        self.appended.clone()
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -176,11 +186,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let mut batch = sled::Batch::default();
+        let mut bytes = 0;
         for entry in entries {
             let v = bincode::serialize(&entry).map_err(write_err)?;
+            bytes += v.len() as u64;
             batch.insert(&index_key(entry.get_log_id().index), v);
         }
         self.reader.log.apply_batch(batch).map_err(write_err)?;
+        self.appended.fetch_add(bytes, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(cb)) = self.flush_tx.send(callback) {
             cb.log_io_completed(Err(std::io::Error::other("log flusher stopped")));
         }

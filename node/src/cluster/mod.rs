@@ -310,6 +310,7 @@ impl Cluster {
                 caller: Some(Arc::new(TransportCaller::new(transport.clone()))),
                 snapshot_every: self.raft_snapshot_every,
                 cache_mib: self.meta_cache_mib,
+                snapshot_log_bytes: 0,
             };
             let fresh = MetaStore::open_with(&self.data.join(&new_state.meta_dir), opts)
                 .await

@@ -20,6 +20,7 @@ pub use assets::AssetQuery;
 mod attrs;
 mod batcher;
 mod group;
+pub(crate) mod log_budget;
 mod reads;
 mod settings;
 mod tenancy;
@@ -90,6 +91,9 @@ pub struct OpenOptions {
     /// The page cache of the metadata store (sled) in MiB; 0 takes
     /// [`DEFAULT_META_CACHE_MIB`].
     pub cache_mib: u64,
+    /// Log bytes between snapshots, at most; 0 takes
+    /// [`log_budget::DEFAULT_SNAPSHOT_LOG_BYTES`].
+    pub snapshot_log_bytes: u64,
 }
 
 /// The metadata store's page cache unless configured otherwise. sled's own default
@@ -107,10 +111,11 @@ pub fn raft_config() -> Config {
     raft_config_with(DEFAULT_SNAPSHOT_EVERY)
 }
 
-/// [`raft_config`] with a snapshot every `snapshot_every` entries; up to half of that
-/// (at most 1000) entries stay in the log behind a snapshot for lagging followers, and
-/// the rest is purged in batches of up to half an interval (at most 256), so a small
-/// interval really purges.
+/// [`raft_config`] with a snapshot every `snapshot_every` entries (and by bytes, see
+/// [`log_budget`]); up to half of that (at most 256, as entries carry up to
+/// [`MAX_BATCH_BYTES`]) entries stay in the log behind a snapshot for lagging
+/// followers, and the rest is purged in batches of up to half an interval (at most
+/// 256), so a small interval really purges.
 pub fn raft_config_with(snapshot_every: u64) -> Config {
     let every = if snapshot_every == 0 { DEFAULT_SNAPSHOT_EVERY } else { snapshot_every };
     Config {
@@ -121,7 +126,7 @@ pub fn raft_config_with(snapshot_every: u64) -> Config {
         install_snapshot_timeout: 10_000,
         max_payload_entries: 24,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(every),
-        max_in_snapshot_log_to_keep: (every / 2).clamp(1, 1_000),
+        max_in_snapshot_log_to_keep: (every / 2).clamp(1, 256),
         purge_batch_size: (every / 2).clamp(1, 256),
         ..Default::default()
     }
@@ -194,13 +199,14 @@ impl MetaStore {
             caller: None,
             snapshot_every: 0,
             cache_mib: 0,
+            snapshot_log_bytes: 0,
         };
         Self::open_with(dir, opts).await
     }
 
     /// Opens (or creates) the store in `dir` and starts Raft as `opts` says.
     pub async fn open_with(dir: &Path, opts: OpenOptions) -> anyhow::Result<MetaStore> {
-        let OpenOptions { node_id, addr, bootstrap, caller, snapshot_every, cache_mib } = opts;
+        let OpenOptions { node_id, addr, bootstrap, caller, snapshot_every, cache_mib, snapshot_log_bytes } = opts;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let db = open_sled(&dir.join("sled"), cache_mib).await?;
         crate::format::check(&db)?;
@@ -208,6 +214,7 @@ impl MetaStore {
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"), FEED_HISTORY)?;
         let feed = sm.feed();
         let log = LogStore::open(&db)?;
+        let appended = log.appended_bytes();
         let config = Arc::new(raft_config_with(snapshot_every).validate()?);
         let raft = Raft::new(node_id, config, NetworkFactory::new(caller.clone()), log, sm).await?;
 
@@ -243,8 +250,11 @@ impl MetaStore {
 
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(batcher::batcher(raft.clone(), caller.clone(), node_id, rx));
-        let inner = Inner { node_id, raft, feed, db, trees, tx, caller };
-        Ok(MetaStore { shared: Arc::new(RwLock::new(Arc::new(inner))), proposal_observer: Arc::default() })
+        let inner = Arc::new(Inner { node_id, raft, feed, db, trees, tx, caller });
+        let log_bytes =
+            if snapshot_log_bytes == 0 { log_budget::DEFAULT_SNAPSHOT_LOG_BYTES } else { snapshot_log_bytes };
+        tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes));
+        Ok(MetaStore { shared: Arc::new(RwLock::new(inner)), proposal_observer: Arc::default() })
     }
 
     fn inner(&self) -> Arc<Inner> {
