@@ -11,12 +11,12 @@
 #![allow(clippy::result_large_err)]
 
 use crate::keys::*;
+use crate::store::log_budget::Appended;
 use crate::types::{LogId, StorageError, TypeConfig};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, Entry, LogState, RaftLogId, RaftLogReader, StorageIOError, Vote};
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -76,7 +76,7 @@ pub struct LogStore {
     flush_tx: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
     /// Encoded bytes of every entry appended since the store opened (what
     /// [`crate::store::log_budget`] snapshots by).
-    appended: Arc<AtomicU64>,
+    appended: Arc<Appended>,
 }
 
 impl LogStore {
@@ -90,7 +90,7 @@ impl LogStore {
     }
 
     /// The count of encoded bytes appended since the store opened.
-    pub fn appended_bytes(&self) -> Arc<AtomicU64> {
+    pub(crate) fn appended_bytes(&self) -> Arc<Appended> {
         self.appended.clone()
     }
 
@@ -186,14 +186,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let mut batch = sled::Batch::default();
-        let mut bytes = 0;
+        let (mut bytes, mut last) = (0, None);
         for entry in entries {
             let v = bincode::serialize(&entry).map_err(write_err)?;
             bytes += v.len() as u64;
+            last = Some(entry.get_log_id().index);
             batch.insert(&index_key(entry.get_log_id().index), v);
         }
         self.reader.log.apply_batch(batch).map_err(write_err)?;
-        self.appended.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(last) = last {
+            self.appended.add(last, bytes);
+        }
         if let Err(mpsc::error::SendError(cb)) = self.flush_tx.send(callback) {
             cb.log_io_completed(Err(std::io::Error::other("log flusher stopped")));
         }

@@ -22,15 +22,20 @@ async fn open(dir: &std::path::Path, snapshot_log_bytes: u64) -> MetaStore {
     MetaStore::open_with(dir, opts).await.unwrap()
 }
 
-/// Writes `n` objects of 64 KiB inline, one proposal each (about 4 MiB for 64).
-async fn write(s: &MetaStore, n: usize) {
-    for i in 0..n {
+/// Writes `n` objects of 64 KiB inline, one proposal each (about 4 MiB for 64), as
+/// keys `first..first + n`.
+async fn write_from(s: &MetaStore, first: usize, n: usize) {
+    for i in first..first + n {
         let mut v = version("e");
         v.data = ObjectData::Inline(vec![i as u8; 64 << 10]);
         v.size = 64 << 10;
         let cmd = Command::PutObject { bucket: "b".into(), key: format!("k{i}"), version: v, condition: None };
         s.propose(cmd).await.unwrap();
     }
+}
+
+async fn write(s: &MetaStore, n: usize) {
+    write_from(s, 0, n).await
 }
 
 fn snapshot_index(s: &MetaStore) -> Option<u64> {
@@ -44,13 +49,9 @@ async fn a_log_past_its_byte_budget_is_snapshotted() {
     create_bucket(&s, "b").await;
     assert_eq!(snapshot_index(&s), None);
     write(&s, 64).await;
-    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
-    // The worker looks twice a second; the build itself is quick at this size.
-    s.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.snapshot.is_some_and(|l| l.index + 20 >= applied), "a snapshot near the head of the log")
-        .await
-        .unwrap();
+    // The worker looks twice a second; the build itself is quick at this size. (The
+    // last snapshot need not be at the head: the budget grows with the state.)
+    s.raft().wait(Some(Duration::from_secs(10))).metrics(|m| m.snapshot.is_some(), "a snapshot").await.unwrap();
     s.shutdown().await.unwrap();
 }
 
@@ -62,5 +63,39 @@ async fn a_log_within_its_byte_budget_is_not() {
     write(&s, 64).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(snapshot_index(&s), None, "4 MiB of log under a 64 MiB budget");
+    s.shutdown().await.unwrap();
+}
+
+/// Once the state is larger than the minimum budget, the budget is half the last
+/// snapshot: a 4 MiB state takes 2 MiB of log (not the 1 MiB minimum) before the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_grows_with_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), 1 << 20).await;
+    create_bucket(&s, "b").await;
+    write(&s, 64).await;
+    // Whatever the budget built meanwhile, one snapshot of everything, to start from.
+    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
+    s.raft().trigger().snapshot().await.unwrap();
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some_and(|l| l.index >= applied), "a snapshot of the 4 MiB")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the worker has seen it
+    let first = snapshot_index(&s);
+    let state = std::fs::metadata(dir.path().join("snapshots/current.snap")).unwrap().len();
+    assert!(state > 4 << 20, "the snapshot holds the 4 MiB written: {state}");
+    // 1.25 MiB of new entries: past the minimum, under half the state.
+    write_from(&s, 64, 20).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(snapshot_index(&s), first, "1.25 MiB of log against a {state}-byte state");
+    // 2.5 MiB in all: past half the state.
+    write_from(&s, 84, 20).await;
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.map(|l| l.index) > first, "a second snapshot")
+        .await
+        .unwrap();
     s.shutdown().await.unwrap();
 }

@@ -91,8 +91,8 @@ pub struct OpenOptions {
     /// The page cache of the metadata store (sled) in MiB; 0 takes
     /// [`DEFAULT_META_CACHE_MIB`].
     pub cache_mib: u64,
-    /// Log bytes between snapshots, at most; 0 takes
-    /// [`log_budget::DEFAULT_SNAPSHOT_LOG_BYTES`].
+    /// Log bytes between snapshots while the state is small (then half the last
+    /// snapshot's size); 0 takes [`log_budget::DEFAULT_SNAPSHOT_LOG_BYTES`].
     pub snapshot_log_bytes: u64,
 }
 
@@ -253,7 +253,8 @@ impl MetaStore {
         let inner = Arc::new(Inner { node_id, raft, feed, db, trees, tx, caller });
         let log_bytes =
             if snapshot_log_bytes == 0 { log_budget::DEFAULT_SNAPSHOT_LOG_BYTES } else { snapshot_log_bytes };
-        tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes));
+        let current_snapshot = dir.join("snapshots").join(crate::snapshot::CURRENT);
+        tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes, current_snapshot));
         Ok(MetaStore { shared: Arc::new(RwLock::new(inner)), proposal_observer: Arc::default() })
     }
 
