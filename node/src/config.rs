@@ -98,8 +98,7 @@ pub struct Flags {
     /// shard files (0 to 65536).
     #[arg(long, env = "CAIRN_INLINE_MAX")]
     pub inline_max: Option<usize>,
-    /// Memory for the metadata store's page cache, in MiB (at least 16): most of the
-    /// node's resident memory at millions of objects.
+    /// Memory for the metadata store's page cache, in MiB (at least 16).
     #[arg(long, env = "CAIRN_META_CACHE_MIB")]
     pub meta_cache_mib: Option<u64>,
     /// Log format: text or json.

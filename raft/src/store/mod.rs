@@ -96,11 +96,12 @@ pub struct OpenOptions {
     pub snapshot_log_bytes: u64,
 }
 
-/// The metadata store's page cache unless configured otherwise. sled's own default
-/// (1 GiB) made a node of a few million objects hold 1.7 GiB resident; the working set
-/// of an ordered-key workload (the upper B-tree levels and the recent leaves) fits in
-/// far less.
-pub const DEFAULT_META_CACHE_MIB: u64 = 128;
+/// The metadata store's page cache unless configured otherwise. Measured at 1M
+/// objects in one sitting (scripts/bench-scale.sh): 512 MiB against 128 MiB gave 4 KiB
+/// PUTs a p99 of 30 ms against 51 ms for the same resident memory (2.2 GiB either
+/// way: sled's memory follows its data more than this setting), so the cache is not
+/// where memory is saved; sled's own default is 1 GiB.
+pub const DEFAULT_META_CACHE_MIB: u64 = 512;
 
 /// Log entries applied between two snapshots, unless configured otherwise.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
