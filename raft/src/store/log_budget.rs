@@ -19,7 +19,7 @@ use super::Inner;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Encoded log bytes between two snapshots while the state is small (unless
 /// configured otherwise); half the last snapshot's size once that is larger.
@@ -27,6 +27,10 @@ pub const DEFAULT_SNAPSHOT_LOG_BYTES: u64 = 256 << 20;
 
 /// How often the count is looked at.
 const TICK: Duration = Duration::from_millis(500);
+
+/// A snapshot asked for and not seen built after this long (its build failed, say) is
+/// asked for again.
+const ASK_AGAIN: Duration = Duration::from_secs(300);
 
 /// Appends remembered (their last index and the count after them), at most.
 const MARKS: usize = 4096;
@@ -67,7 +71,7 @@ pub(crate) async fn run(store: Weak<Inner>, appended: Arc<Appended>, min_budget:
     let Some(first) = store.upgrade().map(|s| s.raft.metrics().borrow().snapshot) else { return };
     let mut last_snapshot = first;
     let mut base = appended.total();
-    let mut asked = false;
+    let mut asked: Option<Instant> = None;
     loop {
         tokio::time::sleep(TICK).await;
         let Some(raft) = store.upgrade().map(|s| s.raft.clone()) else { return };
@@ -85,16 +89,16 @@ pub(crate) async fn run(store: Weak<Inner>, appended: Arc<Appended>, min_budget:
             // counts, what came after it does.
             last_snapshot = built;
             base = built.and_then(|l| appended.at(l.index)).unwrap_or(now);
-            asked = false;
+            asked = None;
         }
         let state = std::fs::metadata(&snapshot).map_or(0, |m| m.len());
-        if asked || now.saturating_sub(base) < min_budget.max(state / 2) {
+        if asked.is_some_and(|t| t.elapsed() < ASK_AGAIN) || now.saturating_sub(base) < min_budget.max(state / 2) {
             continue;
         }
         tracing::info!(bytes = now - base, state, "log past its byte budget: building a snapshot");
         if raft.trigger().snapshot().await.is_err() {
             return;
         }
-        asked = true;
+        asked = Some(Instant::now());
     }
 }
