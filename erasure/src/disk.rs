@@ -31,6 +31,10 @@ pub trait ShardDisk: Send + Sync + std::fmt::Debug {
     /// Space and health when this disk is local to this process; None for remote disks.
     /// `DiskUsage::index` is left for the caller to fill in: only the disk table knows it.
     fn local_usage(&self) -> Option<DiskUsage>;
+    /// A disk of this process, read without the network: readers prefer its blocks.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// A shard being written under its temporary name. Callers always end it with `commit` or
@@ -198,6 +202,10 @@ impl ShardDisk for LocalDisk {
 
     fn local_usage(&self) -> Option<DiskUsage> {
         Some(local_usage(&self.root))
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }
 

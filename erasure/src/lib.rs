@@ -13,6 +13,11 @@
 //! ceil(rest / k) rounded up to even and zero padded. CRCs are 4 bytes little endian.
 //! An absent disk, missing file, bad header, short read or CRC mismatch makes that shard
 //! unavailable for the stripe, and the reader rebuilds the stripe from any k good blocks.
+//!
+//! A healthy read takes the data blocks, except that a whole stripe whose data blocks are on
+//! other nodes is read from local parity blocks, one for each remote data block they can
+//! replace, and the rest decoded: on a cluster a decode costs far less than a network fetch.
+//! Disks say whether they are local ([`ShardDisk::is_local`]).
 
 mod disk;
 mod disk_set;

@@ -44,6 +44,10 @@ impl StripeSource {
     }
 
     /// Returns object bytes `[lo, hi)` of stripe `stripe` (offsets within the stripe, lo < hi).
+    ///
+    /// A whole stripe whose data blocks are partly on other nodes is read from this node's
+    /// parity blocks where it has them, the remote data blocks then rebuilt by the decoder:
+    /// decoding costs far less than fetching a block over the network.
     pub fn read(&mut self, stripe: u64, lo: usize, hi: usize) -> Result<StripeOut, ErasureError> {
         let k = self.spec.data();
         let m = self.spec.parity();
@@ -52,33 +56,74 @@ impl StripeSource {
         let wanted = lo / len..=(hi - 1) / len;
 
         let mut good = vec![false; k + m];
+        let mut damaged = false;
+        let stand_ins = if wanted.clone().count() == k {
+            self.local_stand_ins(stripe, len, &mut good, &mut damaged)
+        } else {
+            Vec::new()
+        };
         let mut missing = Vec::new();
         for j in wanted.clone() {
+            if stand_ins.contains(&j) {
+                continue;
+            }
             if self.read_block(j, stripe, &mut buf[j * len..(j + 1) * len]) {
                 good[j] = true;
             } else {
                 missing.push(j);
             }
         }
-        if !missing.is_empty() {
+        if !missing.is_empty() || !stand_ins.is_empty() {
             self.reconstruct(stripe, len, &mut buf, &mut good, &missing)?;
         }
-        Ok(StripeOut { bytes: Bytes::from(buf).slice(lo..hi), degraded: !missing.is_empty() })
+        Ok(StripeOut { bytes: Bytes::from(buf).slice(lo..hi), degraded: damaged || !missing.is_empty() })
+    }
+
+    /// Reads local parity blocks in place of remote data blocks, one for one, and returns the
+    /// data blocks they stand in for. A local parity block found damaged sets `damaged`.
+    fn local_stand_ins(&mut self, stripe: u64, len: usize, good: &mut [bool], damaged: &mut bool) -> Vec<usize> {
+        let k = self.spec.data();
+        let remote: Vec<usize> = (0..k).filter(|&j| !self.is_local(j)).collect();
+        let mut stand_ins = Vec::new();
+        for p in 0..self.spec.parity() {
+            if stand_ins.len() == remote.len() {
+                break;
+            }
+            if !self.is_local(k + p) || matches!(self.sources[k + p], Source::Dead) {
+                continue;
+            }
+            let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
+            pbuf.resize(len, 0);
+            if self.read_block(k + p, stripe, &mut pbuf) {
+                good[k + p] = true;
+                stand_ins.push(remote[stand_ins.len()]);
+            } else {
+                *damaged = true;
+            }
+            self.parity_bufs[p] = pbuf;
+        }
+        stand_ins
+    }
+
+    fn is_local(&self, shard: usize) -> bool {
+        self.disks[shard].as_ref().is_some_and(|d| d.is_local())
     }
 
     /// Reads just enough other blocks (data first, then parity) to hold k good ones, then
-    /// decodes the `missing` data blocks into `buf`.
+    /// decodes every data block not read into `buf`. `failed` are blocks already found
+    /// unusable; a block neither good nor failed (one a local parity block stood in for) is
+    /// still read if the good ones are too few.
     fn reconstruct(
         &mut self,
         stripe: u64,
         len: usize,
         buf: &mut [u8],
         good: &mut [bool],
-        missing: &[usize],
+        failed: &[usize],
     ) -> Result<(), ErasureError> {
         let k = self.spec.data();
         let m = self.spec.parity();
-        let tried = |j: usize| good[j] || missing.contains(&j);
+        let tried = |j: usize| good[j] || failed.contains(&j);
         let mut available = good.iter().filter(|&&g| g).count();
         let untried: Vec<usize> = (0..k).filter(|&j| !tried(j)).collect();
         for j in untried {
@@ -93,6 +138,9 @@ impl StripeSource {
         for p in 0..m {
             if available == k {
                 break;
+            }
+            if good[k + p] {
+                continue;
             }
             let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
             pbuf.resize(len, 0);
@@ -120,7 +168,7 @@ impl StripeSource {
             decoder.add_recovery_shard(p, &self.parity_bufs[p][..len])?;
         }
         let restored = decoder.decode()?;
-        for &j in missing {
+        for j in (0..k).filter(|&j| !good[j]) {
             let block =
                 restored.restored_original(j).ok_or_else(|| ErasureError::Codec(format!("block {j} not restored")))?;
             buf[j * len..(j + 1) * len].copy_from_slice(block);

@@ -38,6 +38,8 @@ struct Faults {
     fail_reads_from: AtomicU64,
     /// Block reads return a flipped byte, as a disk or link corrupting data would.
     corrupt_reads: AtomicBool,
+    /// Reported by `is_local`: a disk of this process rather than of a peer.
+    local: AtomicBool,
     creates: AtomicUsize,
     appends: AtomicUsize,
     commits_begun: AtomicUsize,
@@ -64,6 +66,7 @@ impl FaultyDisk {
                 fail_open: AtomicBool::new(false),
                 fail_reads_from: AtomicU64::new(u64::MAX),
                 corrupt_reads: AtomicBool::new(false),
+                local: AtomicBool::new(false),
                 creates: AtomicUsize::new(0),
                 appends: AtomicUsize::new(0),
                 commits_begun: AtomicUsize::new(0),
@@ -121,6 +124,10 @@ impl ShardDisk for FaultyDisk {
 
     fn local_usage(&self) -> Option<DiskUsage> {
         self.inner.local_usage()
+    }
+
+    fn is_local(&self) -> bool {
+        self.f().local.load(SeqCst)
     }
 }
 
@@ -346,6 +353,76 @@ async fn every_block_goes_through_the_trait() {
     let (got, _) = read_range(&c.set, &spec, data.len() as u64, 0, data.len() as u64).await;
     assert!(got.unwrap() == data);
     assert_eq!(sum(|f| &f.block_reads), 2 * 6, "a healthy read touches data shards only");
+}
+
+/// A node holding parity blocks of an object whose data blocks are on peers reads its own
+/// parity and decodes, rather than fetching the data blocks; a damaged local parity block
+/// sends the read back to the remote data (and reports the damage); a part of one block is
+/// still read from its data shard.
+#[tokio::test]
+async fn whole_stripes_read_local_parity_instead_of_remote_data() {
+    let c = cluster(4);
+    let spec = spec(&c.set, 2, 2, BS, 0x2600);
+    let data = object_for(2, 2);
+    let size = data.len() as u64;
+    write_object(&c.set, &spec, &data).await.unwrap();
+    let reads = |shard: usize| c.of(&spec, shard).f().block_reads.load(SeqCst);
+    let mark = |shards: &[usize]| {
+        for s in 0..4 {
+            c.of(&spec, s).f().local.store(shards.contains(&s), SeqCst);
+        }
+    };
+    let before = |shards: [usize; 4]| shards.map(reads);
+
+    // Both parity shards here, both data shards remote: every stripe (the short last one
+    // too, spread over both blocks) comes from parity alone.
+    mark(&[2, 3]);
+    let was = before([0, 1, 2, 3]);
+    let (got, degraded) = read_range(&c.set, &spec, size, 0, size).await;
+    assert!(got.unwrap() == data);
+    assert!(!degraded, "a parity read by choice is not damage");
+    let now = before([0, 1, 2, 3]);
+    assert_eq!([now[0] - was[0], now[1] - was[1]], [0, 0], "no remote data read");
+    assert_eq!([now[2] - was[2], now[3] - was[3]], [6, 6]);
+
+    // One data and one parity shard here: the parity block stands in for the remote data.
+    mark(&[1, 2]);
+    let was = before([0, 1, 2, 3]);
+    let (got, degraded) = read_range(&c.set, &spec, size, 0, size).await;
+    assert!(got.unwrap() == data);
+    assert!(!degraded);
+    let now = before([0, 1, 2, 3]);
+    assert_eq!([now[0] - was[0], now[1] - was[1], now[2] - was[2]], [0, 6, 6]);
+    assert_eq!(now[3] - was[3], 0, "remote parity never read");
+
+    // All data shards here: nothing changes.
+    mark(&[0, 1]);
+    let was = before([0, 1, 2, 3]);
+    let (got, _) = read_range(&c.set, &spec, size, 0, size).await;
+    assert!(got.unwrap() == data);
+    let now = before([0, 1, 2, 3]);
+    assert_eq!([now[2] - was[2], now[3] - was[3]], [0, 0], "no parity read when the data is local");
+
+    // Local parity corrupt: the remote data is read after all, and the damage reported.
+    mark(&[2, 3]);
+    c.of(&spec, 2).f().corrupt_reads.store(true, SeqCst);
+    let was = before([0, 1, 2, 3]);
+    let (got, degraded) = read_range(&c.set, &spec, size, 0, size).await;
+    assert!(got.unwrap() == data);
+    assert!(degraded, "a damaged local parity block is reported");
+    let now = before([0, 1, 2, 3]);
+    let remote_data = now[0] - was[0] + now[1] - was[1];
+    assert_eq!(remote_data, 6, "one remote data block a stripe, for the parity that failed");
+    c.heal();
+
+    // Part of one block: read from its data shard, as before.
+    mark(&[2, 3]);
+    let was = before([0, 1, 2, 3]);
+    let (part, degraded) = read_range(&c.set, &spec, size, 3, 40).await;
+    assert_eq!(part.unwrap(), data[3..40]);
+    assert!(!degraded);
+    let now = before([0, 1, 2, 3]);
+    assert_eq!([now[0] - was[0], now[2] - was[2], now[3] - was[3]], [1, 0, 0]);
 }
 
 #[derive(Clone, Copy, Debug)]
