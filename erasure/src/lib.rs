@@ -33,7 +33,7 @@ mod stripe_source;
 mod usage;
 mod writer;
 
-pub use disk::{LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN};
+pub use disk::{LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN, WRITEBACK_EVERY};
 pub use disk_set::DamageHook;
 pub use disk_set::DiskSet;
 pub use error::ErasureError;

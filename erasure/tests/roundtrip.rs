@@ -54,6 +54,16 @@ async fn round_trips_a_few_mib() {
     round_trip(&d, 4, 2, 4 * 1024 * 1024, 512 * 1024).await;
 }
 
+/// Shards past `WRITEBACK_EVERY` have their writeback started while they are written (several
+/// times for each shard here, at offsets that are not block boundaries): the bytes read back
+/// are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_shards_larger_than_the_writeback_step() {
+    let d = disks(4);
+    let size = 5 * cairn_erasure::WRITEBACK_EVERY as usize + 777_777;
+    round_trip(&d, 2, 2, size, 256 * 1024 + 2).await;
+}
+
 #[tokio::test]
 async fn shard_files_have_expected_length() {
     let d = disks(4);
