@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The headline table: PUT and GET of 4 KiB, 1 MiB and 64 MiB objects against one node
-# on the default layout (release build, 2+2 over 4 disk directories), `cairn bench`
-# on the same machine. Each cell is the median of RUNS runs taken in one sitting.
+# The headline table, the rows of the storage-engine issue: PUT and GET of 4 KiB (32
+# connections), 128 KiB (32), 1 MiB (16) and 64 MiB (4) objects and listing 10,000 keys,
+# against one node on the default layout (release build, 2+2 over 4 disk directories),
+# `cairn bench` on the same machine. Each cell is the median of RUNS runs taken in one
+# sitting. CARGO_TARGET_DIR=DIR measures the binaries in DIR/release (an A/B in one
+# sitting: run it twice, alternating).
 #
 # Usage: scripts/bench-table.sh   (env: RUNS=3, SECONDS_PER_RUN=10, PORT=9660,
 #                                  CAIRN_ENDPOINT=... to measure a running server instead)
@@ -35,14 +38,13 @@ fi
 
 rows=()
 # size, connections
-for cfg in "4KiB 16" "1MiB 16" "64MiB 4"; do
-    read -r size conc <<<"$cfg"
-    for op in put get; do
-        for r in $(seq "$RUNS"); do
-            printf 'bench-table: %s %s run %d/%d\n' "$op" "$size" "$r" "$RUNS" >&2
-            rows+=("$("$BIN/cairn" bench --op "$op" --size "$size" --concurrency "$conc" --duration "$SECS" \
-                --count 10000000 --bucket "table-$op" --json)")
-        done
+for cfg in "4KiB 32 put" "4KiB 32 get" "128KiB 32 put" "128KiB 32 get" "1MiB 16 put" "1MiB 16 get" \
+    "64MiB 4 put" "64MiB 4 get" "1KiB 8 list"; do
+    read -r size conc op <<<"$cfg"
+    for r in $(seq "$RUNS"); do
+        printf 'bench-table: %s %s run %d/%d\n' "$op" "$size" "$r" "$RUNS" >&2
+        rows+=("$("$BIN/cairn" bench --op "$op" --size "$size" --concurrency "$conc" --duration "$SECS" \
+            --count 10000000 --bucket "table-$op" --json)")
     done
 done
 printf '%s\n' "${rows[@]}" >"${TMPDIR:-/tmp}/cairn-bench-table-runs.jsonl"
@@ -57,11 +59,12 @@ for r in runs:
 def size(n):
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
-print("| object | conns | op | ops/s | MiB/s | p50 ms | p99 ms | runs (ops/s) |")
-print("|---|---|---|---|---|---|---|---|")
+print("| object | conns | op | ops/s | MiB/s | keys/s | p50 ms | p99 ms | runs (ops/s) |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (sz, conc, op), rows in cells.items():
     med = lambda k: statistics.median(x[k] for x in rows)
     each = "/".join(f"{x['ops_per_s']:.0f}" for x in rows)
-    print(f"| {size(sz)} | {conc} | {op.upper()} | {med('ops_per_s'):,.0f} | {med('mib_per_s'):,.1f} "
-          f"| {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {each} |")
+    what = "10k keys" if op == "list" else size(sz)
+    print(f"| {what} | {conc} | {op.upper()} | {med('ops_per_s'):,.0f} | {med('mib_per_s'):,.1f} "
+          f"| {med('keys_per_s'):,.0f} | {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {each} |")
 PY
