@@ -92,17 +92,24 @@ impl StripeSource {
             if !self.is_local(k + p) || matches!(self.sources[k + p], Source::Dead) {
                 continue;
             }
-            let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
-            pbuf.resize(len, 0);
-            if self.read_block(k + p, stripe, &mut pbuf) {
+            if self.read_parity(p, stripe, len) {
                 good[k + p] = true;
                 stand_ins.push(remote[stand_ins.len()]);
             } else {
                 *damaged = true;
             }
-            self.parity_bufs[p] = pbuf;
         }
         stand_ins
+    }
+
+    /// Reads parity block `p` of `stripe` into its reused buffer; false if unusable.
+    fn read_parity(&mut self, p: usize, stripe: u64, len: usize) -> bool {
+        let k = self.spec.data();
+        let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
+        pbuf.resize(len, 0);
+        let ok = self.read_block(k + p, stripe, &mut pbuf);
+        self.parity_bufs[p] = pbuf;
+        ok
     }
 
     fn is_local(&self, shard: usize) -> bool {
@@ -142,13 +149,10 @@ impl StripeSource {
             if good[k + p] {
                 continue;
             }
-            let mut pbuf = std::mem::take(&mut self.parity_bufs[p]);
-            pbuf.resize(len, 0);
-            if self.read_block(k + p, stripe, &mut pbuf) {
+            if self.read_parity(p, stripe, len) {
                 good[k + p] = true;
                 available += 1;
             }
-            self.parity_bufs[p] = pbuf;
         }
         if available < k {
             return Err(ErasureError::Unrecoverable { stripe, available, needed: k });
