@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub use crate::header::HEADER_LEN;
 use crate::paths::{object_dir, parse_shard_name, shard_path, tmp_path, FORMAT_FILE, OBJECTS_DIR, TMP_DIR};
+use crate::segment::{BufferedWriter, CompactReport, SegmentConfig, SegmentStats, Segments};
 use crate::usage::{local_usage, DiskUsage};
 use std::time::SystemTime;
 
@@ -67,14 +68,18 @@ fn is_stale(path: &Path) -> bool {
     std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_TMP))
 }
 
-/// A local disk directory: `root/objects/<2hex>/<32hex>.<i>`, temp files in `root/tmp`,
-/// and a `root/.cairn-disk` marker written when the directory is formatted.
+/// A local disk directory: shards up to [`SegmentConfig::max_shard`] bytes packed into
+/// `root/segments/` (see [`crate::segment`]), larger ones as files `root/objects/<2hex>/<32hex>.<i>`
+/// with temp files in `root/tmp`, and a `root/.cairn-disk` marker written when the directory is
+/// formatted. A shard is looked up in the segments first, then as a file.
 #[derive(Debug)]
 pub struct LocalDisk {
     /// Shared with every open writer, which needs it again at commit.
     root: Arc<Path>,
     /// The marker was missing at open: the directory is new, or was wiped or replaced.
     fresh: bool,
+    /// None when segments are turned off (`max_shard` 0): every shard is a file.
+    segments: Option<Arc<Segments>>,
 }
 
 /// One committed shard file found on a local disk.
@@ -90,6 +95,11 @@ impl LocalDisk {
     /// clears stale files in `root/tmp`. Temp files only belong to writes in flight, so this
     /// must run before any writer of this process uses the directory (i.e. once at start-up).
     pub fn open(root: &Path) -> io::Result<LocalDisk> {
+        Self::open_with(root, SegmentConfig::default())
+    }
+
+    /// [`LocalDisk::open`] with segments configured (`max_shard` 0: no segments).
+    pub fn open_with(root: &Path, segments: SegmentConfig) -> io::Result<LocalDisk> {
         let fresh = !root.join(FORMAT_FILE).is_file();
         format(root)?;
         let tmp = root.join(TMP_DIR);
@@ -100,7 +110,27 @@ impl LocalDisk {
                 tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove stale temp file");
             }
         }
-        Ok(LocalDisk { root: root.into(), fresh })
+        let segments = if segments.max_shard > 0 { Some(Segments::open(root, segments)?) } else { None };
+        Ok(LocalDisk { root: root.into(), fresh, segments })
+    }
+
+    /// Space held by this disk's segments; None when it has none.
+    pub fn segment_stats(&self) -> Option<SegmentStats> {
+        self.segments.as_ref().map(|s| s.stats())
+    }
+
+    /// Rewrites the sealed segments of which less than `min_live` (0 to 1) is still live and
+    /// removes them. Blocking; `pace` is called with the bytes read and may sleep.
+    pub fn compact_segments(&self, min_live: f64, pace: &dyn Fn(u64)) -> io::Result<CompactReport> {
+        match &self.segments {
+            Some(s) => s.compact(min_live, pace),
+            None => Ok(CompactReport::default()),
+        }
+    }
+
+    /// Seals the active segment and starts a new one (what filling it would do).
+    pub fn seal_segment(&self) -> io::Result<()> {
+        self.segments.as_ref().map_or(Ok(()), |s| s.roll())
     }
 
     pub fn root(&self) -> &Path {
@@ -120,12 +150,18 @@ impl LocalDisk {
             return Ok(false);
         }
         format(&self.root)?;
+        if let Some(s) = &self.segments {
+            s.reset()?;
+        }
         Ok(true)
     }
 
     /// Every committed shard file, one fan-out directory at a time; unreadable entries
     /// and names that are not shard files are skipped.
     pub fn for_each_shard(&self, mut f: impl FnMut(ShardFile)) -> io::Result<()> {
+        if let Some(s) = &self.segments {
+            s.for_each(|id, shard, modified| f(ShardFile { id, shard, modified }));
+        }
         let objects = self.root.join(OBJECTS_DIR);
         for dir in std::fs::read_dir(&objects)? {
             let Ok(dir) = dir else { continue };
@@ -156,42 +192,39 @@ impl LocalDisk {
 
 impl ShardDisk for LocalDisk {
     fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>> {
-        // The final directory is made now so that a disk that cannot hold the shard is
-        // dropped before any data is written to it.
-        let dir = object_dir(&self.root, id);
-        let new_dir = !dir.is_dir();
-        std::fs::create_dir_all(&dir)?;
-        let tmp = tmp_path(&self.root, id, shard);
-        let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
-        let mut file = match create() {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_stale(&tmp) => {
-                let _ = std::fs::remove_file(&tmp);
-                create()?
+        let root = self.root.clone();
+        match &self.segments {
+            Some(segs) => {
+                if !self.is_online() {
+                    return Err(io::Error::new(io::ErrorKind::NotFound, "disk not formatted (wiped?)"));
+                }
+                let spill =
+                    Box::new(move || create_file(root, id, shard).map(|w| Box::new(w) as Box<dyn ShardFileWriter>));
+                Ok(Box::new(BufferedWriter::new(segs.clone(), (id, shard as u16), spill)?))
             }
-            other => other?,
-        };
-        // The header needs the object size, known only at commit; it is written there.
-        if let Err(e) = file.seek(SeekFrom::Start(HEADER_LEN as u64)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            None => Ok(Box::new(create_file(root, id, shard)?)),
         }
-        Ok(Box::new(LocalWriter {
-            file,
-            root: self.root.clone(),
-            id,
-            shard,
-            new_dir,
-            written: HEADER_LEN as u64,
-            flushed: HEADER_LEN as u64,
-        }))
     }
 
     fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>> {
+        if let Some(r) = self.segments.as_ref().and_then(|s| s.reader((id, shard as u16))) {
+            // A wiped disk's segments stay readable through open descriptors until the disk
+            // watch resets them; they must look as gone as its files.
+            if !self.is_online() {
+                return Err(io::Error::new(io::ErrorKind::NotFound, "disk not formatted (wiped?)"));
+            }
+            return Ok(r);
+        }
         Ok(Box::new(LocalReader { file: File::open(shard_path(&self.root, id, shard))? }))
     }
 
     fn remove(&self, id: u128, shard: usize) -> io::Result<()> {
         let mut first = None;
+        if let Some(s) = &self.segments {
+            if let Err(e) = s.remove((id, shard as u16)) {
+                first = Some(e);
+            }
+        }
         for p in [shard_path(&self.root, id, shard), tmp_path(&self.root, id, shard)] {
             match std::fs::remove_file(p) {
                 Ok(()) => {}
@@ -209,12 +242,37 @@ impl ShardDisk for LocalDisk {
     }
 
     fn local_usage(&self) -> Option<DiskUsage> {
-        Some(local_usage(&self.root))
+        let mut u = local_usage(&self.root);
+        u.segments = self.segment_stats();
+        Some(u)
     }
 
     fn is_local(&self) -> bool {
         true
     }
+}
+
+/// Starts a shard file under its temporary name. The final directory is made now so that a
+/// disk that cannot hold the shard is dropped before any data is written to it.
+fn create_file(root: Arc<Path>, id: u128, shard: usize) -> io::Result<LocalWriter> {
+    let dir = object_dir(&root, id);
+    let new_dir = !dir.is_dir();
+    std::fs::create_dir_all(&dir)?;
+    let tmp = tmp_path(&root, id, shard);
+    let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
+    let mut file = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_stale(&tmp) => {
+            let _ = std::fs::remove_file(&tmp);
+            create()?
+        }
+        other => other?,
+    };
+    // The header needs the object size, known only at commit; it is written there.
+    if let Err(e) = file.seek(SeekFrom::Start(HEADER_LEN as u64)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(LocalWriter { file, root, id, shard, new_dir, written: HEADER_LEN as u64, flushed: HEADER_LEN as u64 })
 }
 
 struct LocalWriter {
@@ -387,7 +445,9 @@ mod tests {
     #[test]
     fn local_disk_commit_abort_remove() {
         let dir = tempfile::tempdir().unwrap();
-        let disk = LocalDisk::open(&dir.path().join("d")).unwrap();
+        // Shard files only: segments have tests of their own.
+        let disk =
+            LocalDisk::open_with(&dir.path().join("d"), SegmentConfig { max_shard: 0, ..Default::default() }).unwrap();
         assert!(disk.is_online());
         let id = 0xab00_0000_0000_0000_0000_0000_0000_0001u128;
 

@@ -10,6 +10,7 @@ use crate::error::{join_error, ErasureError};
 use crate::heal::{Blob, BlobHealth, HealOutcome, Pace};
 use crate::layout::Layout;
 use crate::reader::ShardReader;
+use crate::segment::SegmentConfig;
 use crate::spec::ShardSpec;
 use crate::writer::ShardWriter;
 
@@ -40,9 +41,14 @@ impl DiskSet {
     /// One [`LocalDisk`] per root, disk index i = `roots[i]`. Must run before any writer of
     /// this process uses the roots (i.e. once at start-up), as it clears their temp files.
     pub fn open(roots: &[PathBuf]) -> io::Result<DiskSet> {
+        Self::open_with(roots, SegmentConfig::default())
+    }
+
+    /// [`DiskSet::open`] with segments configured.
+    pub fn open_with(roots: &[PathBuf], segments: SegmentConfig) -> io::Result<DiskSet> {
         let disks = roots
             .iter()
-            .map(|root| Ok(Some(Arc::new(LocalDisk::open(root)?) as Arc<dyn ShardDisk>)))
+            .map(|root| Ok(Some(Arc::new(LocalDisk::open_with(root, segments.clone())?) as Arc<dyn ShardDisk>)))
             .collect::<io::Result<Vec<_>>>()?;
         Ok(DiskSet::from_disks(disks))
     }

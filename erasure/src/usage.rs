@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::paths::{FORMAT_FILE, OBJECTS_DIR};
+use crate::segment::SegmentStats;
 use crate::DiskSet;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct DiskUsage {
     pub online: bool,
     pub total_bytes: u64,
     pub free_bytes: u64,
+    /// The disk's segment files, when it packs shards into them.
+    pub segments: Option<SegmentStats>,
 }
 
 impl DiskSet {
@@ -41,8 +44,16 @@ pub(crate) fn local_usage(root: &Path) -> DiskUsage {
             online: true,
             total_bytes: s.f_blocks.saturating_mul(s.f_frsize),
             free_bytes: s.f_bavail.saturating_mul(s.f_frsize),
+            segments: None,
         },
-        _ => DiskUsage { index: 0, root: root.to_path_buf(), online: false, total_bytes: 0, free_bytes: 0 },
+        _ => DiskUsage {
+            index: 0,
+            root: root.to_path_buf(),
+            online: false,
+            total_bytes: 0,
+            free_bytes: 0,
+            segments: None,
+        },
     }
 }
 

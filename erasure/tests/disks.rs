@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_erasure::{
-    DiskSet, DiskUsage, ErasureError, LocalDisk, ShardDisk, ShardFileReader, ShardFileWriter, ShardSpec, HEADER_LEN,
+    DiskSet, DiskUsage, ErasureError, LocalDisk, SegmentConfig, ShardDisk, ShardFileReader, ShardFileWriter, ShardSpec,
+    HEADER_LEN,
 };
 use common::*;
 
@@ -57,7 +58,7 @@ struct FaultyDisk {
 impl FaultyDisk {
     fn open(root: &Path) -> Arc<FaultyDisk> {
         Arc::new(FaultyDisk {
-            inner: LocalDisk::open(root).unwrap(),
+            inner: LocalDisk::open_with(root, SegmentConfig { max_shard: 0, ..Default::default() }).unwrap(),
             faults: Arc::new(Faults {
                 fail_create: AtomicBool::new(false),
                 append_limit: AtomicUsize::new(usize::MAX),

@@ -98,6 +98,10 @@ pub struct Flags {
     /// shard files (0 to 65536).
     #[arg(long, env = "CAIRN_INLINE_MAX")]
     pub inline_max: Option<usize>,
+    /// Shards of at most this many bytes are packed into per-disk segment files with group
+    /// commit instead of a file each (0 turns segments off; at most 16 MiB).
+    #[arg(long, env = "CAIRN_SEGMENT_MAX_SHARD")]
+    pub segment_max_shard: Option<u64>,
     /// Memory for the metadata store's page cache, in MiB (at least 16).
     #[arg(long, env = "CAIRN_META_CACHE_MIB")]
     pub meta_cache_mib: Option<u64>,
@@ -142,6 +146,7 @@ struct FileConfig {
     rebalance_rate_mib: Option<u64>,
     orphan_grace_secs: Option<u64>,
     inline_max: Option<usize>,
+    segment_max_shard: Option<u64>,
     meta_cache_mib: Option<u64>,
     raft_snapshot_every: Option<u64>,
     log_format: Option<LogFormat>,
@@ -180,6 +185,7 @@ pub struct Config {
     pub rebalance_rate_mib: u64,
     pub orphan_grace_secs: u64,
     pub inline_max: usize,
+    pub segment_max_shard: u64,
     pub meta_cache_mib: u64,
     pub raft_snapshot_every: u64,
     pub log_format: LogFormat,
@@ -245,6 +251,8 @@ pub const DEFAULT_INLINE_MAX: usize = cairn_object::DEFAULT_INLINE_MAX;
 /// The largest inline threshold allowed: every inline byte travels through the Raft
 /// log and snapshots.
 pub const MAX_INLINE_MAX: usize = 64 << 10;
+/// A shard bound for a segment is held in memory until commit: this bounds that memory.
+pub const MAX_SEGMENT_MAX_SHARD: u64 = 16 << 20;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -298,6 +306,10 @@ impl Config {
                 .unwrap_or(DEFAULT_REBALANCE_RATE_MIB),
             orphan_grace_secs: flags.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(DEFAULT_ORPHAN_GRACE_SECS),
             inline_max: flags.inline_max.or(file.inline_max).unwrap_or(DEFAULT_INLINE_MAX),
+            segment_max_shard: flags
+                .segment_max_shard
+                .or(file.segment_max_shard)
+                .unwrap_or(cairn_erasure::segment::DEFAULT_MAX_SHARD),
             meta_cache_mib: flags.meta_cache_mib.or(file.meta_cache_mib).unwrap_or(cairn_raft::DEFAULT_META_CACHE_MIB),
             raft_snapshot_every: flags
                 .raft_snapshot_every
@@ -336,6 +348,9 @@ impl Config {
         }
         if self.inline_max > MAX_INLINE_MAX {
             bail!("inline_max is at most {MAX_INLINE_MAX} bytes");
+        }
+        if self.segment_max_shard > MAX_SEGMENT_MAX_SHARD {
+            bail!("segment_max_shard is at most {MAX_SEGMENT_MAX_SHARD} bytes");
         }
         if self.usage_sample_secs == 0 {
             bail!("usage_sample_secs must be at least 1");

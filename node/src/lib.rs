@@ -21,7 +21,7 @@ pub mod transport;
 mod workers;
 
 use anyhow::Context;
-use cairn_erasure::{DiskSet, LocalDisk};
+use cairn_erasure::{DiskSet, LocalDisk, SegmentConfig};
 use cairn_object::{Store, StoreConfig};
 use cairn_raft::rpc::PeerCaller;
 use cairn_raft::{MetaStore, OpenOptions};
@@ -57,7 +57,10 @@ impl Node {
         let local: Vec<Arc<LocalDisk>> = cfg
             .disks
             .iter()
-            .map(|d| LocalDisk::open(d).map(Arc::new).with_context(|| format!("opening disk {}", d.display())))
+            .map(|d| {
+                let segments = SegmentConfig { max_shard: cfg.segment_max_shard, ..Default::default() };
+                LocalDisk::open_with(d, segments).map(Arc::new).with_context(|| format!("opening disk {}", d.display()))
+            })
             .collect::<anyhow::Result<_>>()?;
         // Empty until the layout says which global disk index each local disk has.
         let disks = DiskSet::from_disks(Vec::new());

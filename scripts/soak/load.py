@@ -299,6 +299,35 @@ class Load:
 # chaos
 # ---------------------------------------------------------------------------------------
 
+def segment_shards(node_dir):
+    """Live shard records in the segment files under node_dir, by the format documented in
+    erasure/src/segment/mod.rs: (blob id hex, segment file, payload offset, payload length)."""
+    out = []
+    for root, _dirs, files in os.walk(node_dir):
+        if os.path.basename(root) != "segments":
+            continue
+        live = {}
+        for name in sorted(f for f in files if f.endswith(".seg")):
+            path = os.path.join(root, name)
+            try:
+                with open(path, "rb") as f:
+                    b = f.read()
+            except OSError:
+                continue
+            at = 0
+            while at + 44 <= len(b) and b[at:at + 4] == b"CSG1":
+                kind, shard = b[at + 4], int.from_bytes(b[at + 6:at + 8], "little")
+                blob = "%032x" % int.from_bytes(b[at + 8:at + 24], "little")
+                n = int.from_bytes(b[at + 24:at + 28], "little")
+                if at + 44 + n > len(b):
+                    break
+                if kind == 1:
+                    live[(blob, shard)] = (blob, path, at + 44, n)
+                elif kind == 2:
+                    live.pop((blob, shard), None)
+                at += 44 + n
+        out += live.values()
+    return out
 
 def chaos(args):
     rng = random.Random(args.seed)
@@ -349,7 +378,7 @@ def chaos(args):
             say("restart node %d after %.1fs: %s" % (n, down, msg if rc == 0 else "FAILED (%s)" % msg))
         else:
             n = rng.randint(1, 3)
-            candidates = []
+            candidates = []  # (blob id, file, where the shard starts in it, its length)
             for root, _dirs, files in os.walk(os.path.join(args.dir, "node%d" % n)):
                 parent = os.path.basename(root)
                 if os.path.basename(os.path.dirname(root)) != "objects" or len(parent) != 2:
@@ -357,26 +386,37 @@ def chaos(args):
                 for name in files:
                     stem, dot, idx = name.partition(".")
                     if dot and idx.isdigit() and stem not in corrupted:
-                        candidates.append((stem, os.path.join(root, name)))
+                        path = os.path.join(root, name)
+                        try:
+                            candidates.append((stem, path, 0, os.path.getsize(path)))
+                        except OSError:
+                            pass
+            candidates += [c for c in segment_shards(os.path.join(args.dir, "node%d" % n)) if c[0] not in corrupted]
             if not candidates:
-                say("node %d: no shard file to corrupt" % n)
+                say("node %d: no shard to corrupt" % n)
                 continue
-            stem, path = rng.choice(candidates)
+            stem, path, base, size = rng.choice(candidates)
             try:
-                size = os.path.getsize(path)
                 if size > SHARD_HEADER + 16 and rng.random() < 0.6:
                     off = rng.randint(SHARD_HEADER, size - 8)
                     count = rng.randint(1, 8)
                     with open(path, "r+b") as f:
-                        f.seek(off)
+                        f.seek(base + off)
                         old = f.read(count)
-                        f.seek(off)
+                        f.seek(base + off)
                         f.write(bytes(b ^ 0xFF for b in old))
                     what = "flipped %d bytes at offset %d of %d" % (len(old), off, size)
-                else:
+                elif base == 0:
                     new = rng.randint(0, max(0, size - 1))
                     os.truncate(path, new)
                     what = "truncated from %d to %d bytes" % (size, new)
+                else:
+                    # A record in a segment cannot be cut short alone: its tail is zeroed instead.
+                    new = rng.randint(0, max(0, size - 1))
+                    with open(path, "r+b") as f:
+                        f.seek(base + new)
+                        f.write(bytes(size - new))
+                    what = "zeroed from %d of %d bytes (segment record)" % (new, size)
             except OSError as e:  # deleted meanwhile
                 say("node %d: %s vanished before it could be damaged (%s)" % (n, path, e))
                 continue

@@ -46,6 +46,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub mod cluster;
 pub mod live;
+pub mod stored;
+pub use stored::{find_shard, stored_shards, stored_shards_all, StoredShard};
 
 /// Path of the `cairnd` binary under test.
 pub fn cairnd_bin() -> PathBuf {
@@ -1006,14 +1008,7 @@ pub async fn admin_request(endpoint: &str, method: &str, op: &str, body: &[u8]) 
 /// Distinct shard-file groups (the 32-hex stems of `<stem>.<index>` shard files) over these disks.
 /// One erasure-coded write (an object, or a part of a multipart upload) is one group.
 pub fn shard_groups(disks: &[PathBuf]) -> std::collections::BTreeSet<String> {
-    disks
-        .iter()
-        .flat_map(|d| shard_files(d))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?;
-            Some(name.rsplit_once('.')?.0.to_string())
-        })
-        .collect()
+    stored_shards_all(disks).iter().map(|s| s.id().to_string()).collect()
 }
 
 /// Poll `f` every 50 ms until it returns true or `timeout` passes; returns whether it did.

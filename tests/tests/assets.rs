@@ -49,7 +49,7 @@ fn time_q(t: &Value) -> String {
 }
 
 fn shards(cluster: &TestCluster) -> usize {
-    cluster.nodes.iter().flat_map(|n| n.disk_dirs()).map(|d| shard_files(&d).len()).sum()
+    cluster.nodes.iter().flat_map(|n| n.disk_dirs()).map(|d| stored_shards(&d).len()).sum()
 }
 
 fn ids(list: &Value) -> Vec<String> {

@@ -47,7 +47,7 @@ async fn put_archive(
 }
 
 fn shards(node: &TestNode) -> usize {
-    node.disk_dirs().iter().map(|d| shard_files(d).len()).sum()
+    node.disk_dirs().iter().map(|d| stored_shards(d).len()).sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

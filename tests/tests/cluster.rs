@@ -41,7 +41,7 @@ async fn any_node_serves_any_object() {
     assert_eq!(listed.key_count(), Some(sizes.len() as i32));
 
     // The large object's shards are spread over all three nodes.
-    let holding = c.nodes.iter().filter(|n| n.disk_dirs().iter().any(|d| !shard_files(d).is_empty())).count();
+    let holding = c.nodes.iter().filter(|n| n.disk_dirs().iter().any(|d| !stored_shards(d).is_empty())).count();
     assert_eq!(holding, 3, "shards should live on every node");
 
     // A multipart upload through one node, completed through another.

@@ -612,7 +612,7 @@ async fn delete_everything_then_collect_orphans(node: &TestNode) {
     eprintln!("orphan collection: {answer}");
 
     for d in &disks {
-        let shards = shard_files(d);
+        let shards = stored_shards(d);
         assert!(shards.is_empty(), "{} still holds {} shard files after gc: {:?}", d.display(), shards.len(), shards);
         let tmp = d.join("tmp");
         let left: Vec<_> =

@@ -1,4 +1,4 @@
-//! GETs of objects that cannot be read right now: too many shard files gone from the
+//! GETs of objects that cannot be read right now: too many shards gone from the
 //! disks of a node, or a peer down on top of that. The first stripe is read before the
 //! answer, so such a GET is a retryable 503 ServiceUnavailable (with Retry-After), never
 //! 200 and a body cut off after the headers; a stripe further on that fails still cuts
@@ -7,7 +7,7 @@
 
 use cairn_tests::cluster::TestCluster;
 use cairn_tests::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 const BUCKET: &str = "degraded-bkt";
@@ -51,31 +51,27 @@ async fn assert_unavailable(endpoint: &str, key: &str, range: Option<&str>) {
     assert!(started.elapsed() < Duration::from_secs(10), "the 503 took {:?}", started.elapsed());
 }
 
-/// The shard files of the blob `stem` on `disks`.
-fn shards_of(disks: &[PathBuf], stem: &str) -> Vec<PathBuf> {
-    disks
-        .iter()
-        .flat_map(|d| shard_files(d))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(stem)))
-        .collect()
+/// The shards of the blob `stem` on `disks`.
+fn shards_of(disks: &[PathBuf], stem: &str) -> Vec<StoredShard> {
+    stored_shards_all(disks).into_iter().filter(|s| s.id() == stem).collect()
 }
 
-/// Moves `files` into `to`; answers where each went, to move them back.
-fn move_away(files: &[PathBuf], to: &Path) -> Vec<(PathBuf, PathBuf)> {
-    files
+/// Takes `shards` away (a file removed, a record's header zeroed); answers what each held,
+/// to put them back.
+fn take_away(shards: &[StoredShard]) -> Vec<(StoredShard, Vec<u8>)> {
+    shards
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let kept = to.join(format!("{i}-{}", f.file_name().unwrap().to_str().unwrap()));
-            std::fs::rename(f, &kept).unwrap();
-            (f.clone(), kept)
+        .map(|s| {
+            let image = s.read();
+            s.destroy();
+            (s.clone(), image)
         })
         .collect()
 }
 
-fn restore(moved: &[(PathBuf, PathBuf)]) {
-    for (home, kept) in moved {
-        std::fs::rename(kept, home).unwrap();
+fn restore(taken: &[(StoredShard, Vec<u8>)]) {
+    for (s, image) in taken {
+        s.write_back(image);
     }
 }
 
@@ -93,11 +89,10 @@ async fn an_unreadable_first_stripe_is_a_503_and_a_bad_later_stripe_cuts_the_bod
     let mut files = shards_of(&disks, &stem);
     assert_eq!(files.len(), 4, "2 + 2 shards: {files:?}");
     // By shard index: data shards 0 and 1, then parity.
-    files.sort_by_key(|f| f.extension().unwrap().to_str().unwrap().parse::<u32>().unwrap());
+    files.sort_by_key(|f| f.index());
 
     // Three of the four shards away, all but shard 0: no stripe can be read.
-    let away = tempfile::tempdir().unwrap();
-    let moved = move_away(&files[1..], away.path());
+    let moved = take_away(&files[1..]);
     assert_unavailable(&ep, "obj", None).await;
     // A range in the second stripe needs that stripe's data block 1 (shard 1's file
     // is gone), unless it lies wholly in block 0: then only shard 0 is read.
@@ -127,11 +122,9 @@ async fn an_unreadable_first_stripe_is_a_503_and_a_bad_later_stripe_cuts_the_bod
     // The second stripe bad in three shards: the first is read and answered with 200,
     // then the body stops short of its Content-Length.
     let stripe1 = HEADER + BLOCK + 4 + 1000;
-    let saved: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let saved: Vec<Vec<u8>> = files.iter().map(|f| f.read()).collect();
     for f in &files[..3] {
-        let mut b = std::fs::read(f).unwrap();
-        b[stripe1 as usize] ^= 0x5a;
-        std::fs::write(f, b).unwrap();
+        f.flip(stripe1);
     }
     let (status, h, body) = raw_get(&ep, "obj", None).await;
     assert_eq!(status, 200, "the first stripe is readable");
@@ -148,7 +141,7 @@ async fn an_unreadable_first_stripe_is_a_503_and_a_bad_later_stripe_cuts_the_bod
     assert!(body.unwrap() == data[..1024]);
 
     for (f, b) in files.iter().zip(&saved) {
-        std::fs::write(f, b).unwrap();
+        f.write_back(b);
     }
     assert!(get_bytes(&c, BUCKET, "obj").await == data, "whole again once the shards are");
 }
@@ -161,7 +154,7 @@ async fn a_peer_down_with_a_shard_gone_is_a_503_until_both_are_back() {
     create_bucket(&c, BUCKET).await;
     let data = random_bytes(12, 1100 * 1024);
     put_bytes(&c, BUCKET, "obj", data.clone()).await;
-    let per_node: Vec<Vec<PathBuf>> = cluster
+    let per_node: Vec<Vec<StoredShard>> = cluster
         .nodes
         .iter()
         .map(|n| {
@@ -175,9 +168,8 @@ async fn a_peer_down_with_a_shard_gone_is_a_503_until_both_are_back() {
     let down = (1..3).max_by_key(|&i| per_node[i].len()).unwrap();
     let other = (0..3).find(|&i| i != down && !per_node[i].is_empty()).expect("a live node with a shard");
     cluster.nodes[down].kill9();
-    let away = tempfile::tempdir().unwrap();
     let left = 4 - per_node[down].len();
-    let moved = move_away(&per_node[other][..left - 1], away.path());
+    let moved = take_away(&per_node[other][..left - 1]);
     assert_unavailable(&ep, "obj", None).await;
 
     // The peer back but the file still gone: readable again only if two shards are.

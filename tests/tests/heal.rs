@@ -1,5 +1,5 @@
-//! Healing, scrubbing and orphan collection on real nodes: shard files are damaged on
-//! disk the way failing hardware damages them, objects are read back with the SDK,
+//! Healing, scrubbing and orphan collection on real nodes: shards (files and segment
+//! records) are damaged on disk the way failing hardware damages them, objects are read back with the SDK,
 //! and the node's own reports (through the `cairn` CLI) must match what was done.
 
 use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
@@ -33,27 +33,6 @@ fn object_health(endpoint: &str, key: &str) -> Value {
 fn blob_ids(endpoint: &str, key: &str) -> Vec<String> {
     let v = object_health(endpoint, key);
     v["blobs"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_string()).collect()
-}
-
-/// The file of shard `shard` of blob `id`, on whichever of `disks` holds it.
-fn shard_path(disks: &[PathBuf], id: &str, shard: usize) -> PathBuf {
-    let name = format!("{id}.{shard}");
-    disks
-        .iter()
-        .map(|d| d.join("objects").join(&id[..2]).join(&name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("shard file {name} not found on any disk"))
-}
-
-fn flip(path: &PathBuf, offset: u64) {
-    let mut b = std::fs::read(path).unwrap();
-    b[offset as usize] ^= 0x5a;
-    std::fs::write(path, b).unwrap();
-}
-
-fn truncate(path: &PathBuf) {
-    let len = std::fs::metadata(path).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(len / 3).unwrap();
 }
 
 fn stripes(v: &Value) -> (u64, u64, u64) {
@@ -133,14 +112,14 @@ async fn damaged_shards_read_exact_and_heal_back_to_whole() {
 
     // At most m = 2 bad shards per blob, of every kind.
     let a = &blob_ids(&ep, "a")[0];
-    flip(&shard_path(&disks, a, 0), HEADER + 100);
+    find_shard(&disks, a, 0).flip(HEADER + 100);
     let b = &blob_ids(&ep, "b")[0];
-    truncate(&shard_path(&disks, b, 1));
-    std::fs::remove_file(shard_path(&disks, b, 3)).unwrap();
+    find_shard(&disks, b, 1).truncate();
+    find_shard(&disks, b, 3).destroy();
     let mp = blob_ids(&ep, "mp");
     assert_eq!(mp.len(), 2, "one blob per part");
-    std::fs::remove_file(shard_path(&disks, &mp[0], 0)).unwrap();
-    flip(&shard_path(&disks, &mp[1], 2), 10); // header: the whole shard is unusable
+    find_shard(&disks, &mp[0], 0).destroy();
+    find_shard(&disks, &mp[1], 2).flip(10); // header: the whole shard is unusable
 
     let va = object_health(&ep, "a");
     assert_eq!((va["state"].as_str(), stripes(&va)), (Some("degraded"), (1, 1, 0)), "{va}");
@@ -176,7 +155,7 @@ async fn damaged_shards_read_exact_and_heal_back_to_whole() {
 
     // Heal on read: a read that needs parity queues the object; no one asks for a heal.
     let cid = &blob_ids(&ep, "c")[0];
-    std::fs::remove_file(shard_path(&disks, cid, 1)).unwrap();
+    find_shard(&disks, cid, 1).destroy();
     assert!(try_get(&c, "c").await.unwrap() == objects[2].1);
     wait_whole(&ep, "c", Duration::from_secs(15)).await;
     let st = cli_json(&ep, &["heal", "--status"]);
@@ -192,18 +171,14 @@ async fn damaged_shards_read_exact_and_heal_back_to_whole() {
         wait_whole(&ep, key, Duration::from_secs(60)).await;
     }
     assert!(disks[2].join(".cairn-disk").is_file(), "the wiped disk was formatted again");
-    let on_disk3 = std::fs::read_dir(disks[2].join("objects"))
-        .unwrap()
-        .flatten()
-        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
-        .sum::<usize>();
+    let on_disk3 = stored_shards(&disks[2]).len();
     assert_eq!(on_disk3, 6, "one shard of each of the 6 blobs is back on the wiped disk");
 
     // Beyond m: three bad shards of one stripe. Never wrong bytes, reported lost, and
     // a heal pass says so (and `cairn heal` fails) instead of claiming success.
     let d = &blob_ids(&ep, "d")[0];
     for s in [0, 1, 3] {
-        flip(&shard_path(&disks, d, s), HEADER + 10);
+        find_shard(&disks, d, s).flip(HEADER + 10);
     }
     if let Ok(body) = try_get(&c, "d").await {
         panic!("GET of an object with a lost stripe succeeded with {} bytes", body.len());
@@ -241,7 +216,7 @@ async fn scrub_resumes_after_a_crash_and_heals_what_reads_never_touch() {
     put_bytes(&c, BUCKET, "zz-last", last.clone()).await;
     // A parity shard: a healthy read never looks at it, so only the scrubber can find it.
     let id = &blob_ids(&ep, "zz-last")[0];
-    flip(&shard_path(&disks, id, 3), HEADER + 1000);
+    find_shard(&disks, id, 3).flip(HEADER + 1000);
     assert!(try_get(&c, "zz-last").await.unwrap() == last);
     let idle = cli_json(&ep, &["scrub", "--status"]);
     assert!(idle["last"].is_null() && idle["current"].is_null(), "no pass before one is asked for: {idle}");
@@ -305,13 +280,7 @@ async fn orphans_go_after_their_grace_and_live_shards_stay() {
     put_bytes(&c, BUCKET, "o0", objects[0].1.clone()).await;
     put_bytes(&c, BUCKET, "gone", random_bytes(9, 600 * 1024)).await;
     c.delete_object().bucket(BUCKET).key("gone").send().await.unwrap();
-    let count_shards = || {
-        disks
-            .iter()
-            .flat_map(|d| std::fs::read_dir(d.join("objects")).unwrap().flatten())
-            .map(|d| std::fs::read_dir(d.path()).unwrap().count())
-            .sum::<usize>()
-    };
+    let count_shards = || stored_shards_all(&disks).len();
     assert!(
         eventually(Duration::from_secs(10), || count_shards() == 12).await,
         "3 objects x 4 shards, found {}",
@@ -358,11 +327,7 @@ async fn a_wiped_disk_on_one_node_is_refilled_from_the_others() {
         objects.push((key, data));
     }
     let victim = cluster.nodes[1].disk_dirs();
-    let held = |dir: &PathBuf| {
-        std::fs::read_dir(dir.join("objects"))
-            .map(|rd| rd.flatten().map(|d| std::fs::read_dir(d.path()).map(|r| r.count()).unwrap_or(0)).sum::<usize>())
-            .unwrap_or(0)
-    };
+    let held = |dir: &PathBuf| stored_shards(dir).len();
     let before: Vec<usize> = victim.iter().map(held).collect();
     let wiped = before.iter().position(|&n| n > 0).expect("node 2 holds shards");
     std::fs::remove_dir_all(&victim[wiped]).unwrap();

@@ -540,8 +540,8 @@ async fn stalled_signed_put_times_out_and_leaves_nothing() {
     .await;
 }
 
-fn shard_files_all(node: &TestNode) -> Vec<std::path::PathBuf> {
-    node.disk_dirs().iter().flat_map(|d| shard_files(d)).collect()
+fn shard_files_all(node: &TestNode) -> Vec<StoredShard> {
+    stored_shards_all(&node.disk_dirs())
 }
 
 /// Signed DeleteObjects (XML read whole, Content-MD5 of the full body) whose body stops

@@ -144,7 +144,7 @@ async fn tenants_keys_and_every_kind_of_limit() {
         );
         assert!(names(client_as(&ep, ta).list_buckets().send().await.unwrap()).is_empty());
         cc.delete_bucket().bucket("dept-notes").send().await.unwrap();
-        let shards = || node.disk_dirs().iter().flat_map(|d| shard_files(d)).collect::<Vec<_>>();
+        let shards = || node.disk_dirs().iter().flat_map(|d| stored_shards(d)).collect::<Vec<_>>();
         let stored = shards();
         let e = put(&c, "dept-media", "b", 150 * KIB).await.unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (Some(403), Some("QuotaExceeded")), "{e:?}");

@@ -12,13 +12,7 @@ use std::time::{Duration, Instant};
 const BUCKET: &str = "rebal";
 
 fn shard_count(dirs: &[PathBuf]) -> usize {
-    dirs.iter()
-        .map(|d| {
-            std::fs::read_dir(d.join("objects"))
-                .map(|rd| rd.flatten().map(|e| std::fs::read_dir(e.path()).map(|r| r.count()).unwrap_or(0)).sum())
-                .unwrap_or(0)
-        })
-        .sum()
+    stored_shards_all(dirs).len()
 }
 
 fn admin_json(endpoint: &str, args: &[&str]) -> Value {

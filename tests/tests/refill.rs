@@ -59,7 +59,7 @@ fn object_health(endpoint: &str, key: &str) -> Value {
 }
 
 fn held(dir: &Path) -> usize {
-    shard_files(dir).len()
+    stored_shards(dir).len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

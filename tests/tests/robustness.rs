@@ -225,7 +225,7 @@ async fn a_read_begun_before_an_overwrite_finishes_with_the_old_bytes() {
     }
     let complete = c.complete_multipart_upload().bucket("held").key("big").upload_id(id);
     complete.multipart_upload(done.build()).send().await.unwrap();
-    let shards_of = || node.disk_dirs().iter().map(|d| shard_files(d).len()).sum::<usize>();
+    let shards_of = || node.disk_dirs().iter().map(|d| stored_shards(d).len()).sum::<usize>();
     let before = shards_of();
 
     let g = c.get_object().bucket("held").key("big").send().await.expect("GET");
@@ -266,17 +266,17 @@ async fn custom_disk_dirs_hold_the_shards() {
     let data = random_bytes(8, 2_000_000);
     put_bytes(&c, "disks", "obj", data.clone()).await;
     for d in &disks {
-        let n = shard_files(std::path::Path::new(d)).len();
-        assert_eq!(n, 1, "disk {d} holds {n} shard files (want 1)");
+        let n = stored_shards(std::path::Path::new(d)).len();
+        assert_eq!(n, 1, "disk {d} holds {n} shards (want 1)");
     }
     let default_disks = node.data_dir().join("disks");
-    let stray: Vec<_> = node.disk_dirs().iter().flat_map(|d| shard_files(d)).collect();
+    let stray: Vec<_> = node.disk_dirs().iter().flat_map(|d| stored_shards(d)).collect();
     assert!(stray.is_empty(), "shards written under {} although --disk was given: {stray:?}", default_disks.display());
     assert!(get_bytes(&c, "disks", "obj").await == data);
     // Inline objects write no shard files.
     put_bytes(&c, "disks", "tiny", random_bytes(9, 4096)).await;
     for d in &disks {
-        assert_eq!(shard_files(std::path::Path::new(d)).len(), 1, "a 4096-byte object wrote a shard to {d}");
+        assert_eq!(stored_shards(std::path::Path::new(d)).len(), 1, "a 4096-byte object wrote a shard to {d}");
     }
 }
 

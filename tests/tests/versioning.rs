@@ -321,12 +321,8 @@ async fn noncurrent_shards_survive_collection_and_go_when_removed() {
     assert_eq!(get_v(&c, "s", Some(&v1)).await.0, v1_data);
     // A heal pass walks noncurrent versions too: a damaged shard of v1 is rewritten.
     let v1_group = before.iter().next().expect("v1's shards").clone();
-    let victim = disks
-        .iter()
-        .flat_map(|d| shard_files(d))
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&v1_group))
-        .expect("a shard of v1");
-    corrupt_middle(&victim);
+    let victim = stored_shards_all(&disks).into_iter().find(|s| s.id() == v1_group).expect("a shard of v1");
+    victim.corrupt_middle();
     let (status, body) = node.admin("POST", &format!("heal?bucket={B}"), b"").await;
     assert_eq!(status, 200, "{body}");
     let mut report = String::new();
@@ -349,9 +345,9 @@ async fn noncurrent_shards_survive_collection_and_go_when_removed() {
     assert_eq!(get_v(&c, "s", None).await, (v1_data, Some(v1)));
 }
 
-/// Bytes of every shard file on `disks`.
+/// Bytes of every shard (file or segment record) on `disks`.
 fn shard_bytes(disks: &[std::path::PathBuf]) -> u64 {
-    disks.iter().flat_map(|d| shard_files(d)).map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum()
+    stored_shards_all(disks).iter().map(|s| s.len()).sum()
 }
 
 /// A rollback shares the restored version's shards: nothing is written, and the

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cairn_erasure::{DiskSet, ErasureError, ShardSpec, WriteReceipt};
+use cairn_erasure::{DiskSet, ErasureError, SegmentConfig, ShardSpec, WriteReceipt};
 use rand::{Rng, RngCore, SeedableRng};
 
 pub struct Disks {
@@ -10,10 +10,16 @@ pub struct Disks {
     pub set: DiskSet,
 }
 
+/// Disks that keep every shard as a file of its own (segments off): the suites that damage,
+/// count and time shard files by name. Segments have their own suite (segments.rs).
 pub fn disks(n: usize) -> Disks {
+    disks_with(n, SegmentConfig { max_shard: 0, ..Default::default() })
+}
+
+pub fn disks_with(n: usize, cfg: SegmentConfig) -> Disks {
     let dir = tempfile::tempdir().unwrap();
     let roots: Vec<PathBuf> = (0..n).map(|i| dir.path().join(format!("d{i}"))).collect();
-    let set = DiskSet::open(&roots).unwrap();
+    let set = DiskSet::open_with(&roots, cfg).unwrap();
     Disks { _dir: dir, set }
 }
 

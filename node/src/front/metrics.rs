@@ -77,6 +77,10 @@ pub struct Metrics {
     disk_online: Family<DiskLabels, Gauge>,
     disk_total: Family<DiskLabels, Gauge<u64, AtomicU64>>,
     disk_free: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    segment_bytes: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    segment_live: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    segment_records: Family<DiskLabels, Gauge<u64, AtomicU64>>,
+    segment_syncs: Family<DiskLabels, Gauge<u64, AtomicU64>>,
     pass_running: Family<PassLabels, Gauge>,
     pass_objects: Family<PassLabels, Gauge<u64, AtomicU64>>,
     pass_bytes: Family<PassLabels, Gauge<u64, AtomicU64>>,
@@ -124,6 +128,10 @@ impl Metrics {
             disk_online: Family::default(),
             disk_total: Family::default(),
             disk_free: Family::default(),
+            segment_bytes: Family::default(),
+            segment_live: Family::default(),
+            segment_records: Family::default(),
+            segment_syncs: Family::default(),
             pass_running: Family::default(),
             pass_objects: Family::default(),
             pass_bytes: Family::default(),
@@ -163,6 +171,22 @@ impl Metrics {
         registry.register("disk_online", "1 if the disk's shard directory is readable", m.disk_online.clone());
         registry.register("disk_total_bytes", "Size of the disk's filesystem", m.disk_total.clone());
         registry.register("disk_free_bytes", "Space available on the disk's filesystem", m.disk_free.clone());
+        registry.register("disk_segment_bytes", "Bytes of the disk's segment files", m.segment_bytes.clone());
+        registry.register(
+            "disk_segment_live_bytes",
+            "Bytes of segment records still in use (the rest is reclaimed by compaction)",
+            m.segment_live.clone(),
+        );
+        registry.register(
+            "disk_segment_records",
+            "Segment records appended since the node started",
+            m.segment_records.clone(),
+        );
+        registry.register(
+            "disk_segment_syncs",
+            "fdatasyncs of segment files since the node started (concurrent writes share them)",
+            m.segment_syncs.clone(),
+        );
         registry.register("pass_running", "1 while a heal or scrub pass runs on this node", m.pass_running.clone());
         registry.register(
             "pass_objects",
@@ -291,6 +315,12 @@ impl Metrics {
             self.disk_online.get_or_create(&labels).set(i64::from(d.online));
             self.disk_total.get_or_create(&labels).set(d.total_bytes);
             self.disk_free.get_or_create(&labels).set(d.free_bytes);
+            if let Some(seg) = &d.segments {
+                self.segment_bytes.get_or_create(&labels).set(seg.bytes);
+                self.segment_live.get_or_create(&labels).set(seg.live_bytes);
+                self.segment_records.get_or_create(&labels).set(seg.appended);
+                self.segment_syncs.get_or_create(&labels).set(seg.syncs);
+            }
         }
         // Rebuilt at every scrape, so deleted buckets drop out.
         self.bucket_objects.clear();

@@ -4,7 +4,8 @@
 //! - Heal passes run on the node that is asked (admin API, `cairn heal`), one at a time.
 //! - The scrubber runs on the Raft leader only; its progress lives in Raft.
 //! - Each node collects orphans and watches for wiped disks on its own local disks,
-//!   which stay in refill until a pass over them leaves nothing degraded (refill.rs).
+//!   which stay in refill until a pass over them leaves nothing degraded (refill.rs), and
+//!   compacts their segment files (compactor.rs).
 //! - Two nodes healing the same shard cannot interleave: a shard's temp file is
 //!   created exclusively, so the second writer fails and retries later.
 //!
@@ -14,6 +15,7 @@
 //! (`cairn_object::moves`). Nothing of S3 or HTTP.
 
 mod collector;
+mod compactor;
 mod heal_queue;
 mod pass;
 mod rebalance;
@@ -92,6 +94,8 @@ impl Durability {
             refills: Mutex::new(Vec::new()),
         });
         tokio::spawn(this.clone().watch_disks(shutdown.clone()));
+        let compact_pace = throttle::rate_limit(this.cfg.scrub_rate_mib << 20);
+        tokio::spawn(compactor::run(this.local.clone(), compact_pace, shutdown.clone()));
         tokio::spawn(this.clone().collect_periodically(shutdown));
         this
     }
