@@ -365,3 +365,46 @@ async fn a_wiped_disk_starts_new_segments() {
         assert!(set.verify(s.clone(), data.len() as u64, None).await.unwrap().is_whole());
     }
 }
+
+#[tokio::test]
+async fn disks_written_before_segments_keep_their_files_readable() {
+    // A disk of a node from before segments: every shard a file.
+    let node = Node::new(4, cfg(0, 256 << 20));
+    let (set, _local) = node.open();
+    let old = spec(&set, 2, 2, BS, 0x01d);
+    let old_data = random_bytes(60_000, 21);
+    write_object(&set, &old, &old_data).await.unwrap();
+    let gone = spec(&set, 2, 2, BS, 0x01e);
+    write_object(&set, &gone, &old_data).await.unwrap();
+    drop((set, _local));
+    assert_eq!(node.roots.iter().map(|r| files_under(&r.join("objects")).len()).sum::<usize>(), 8);
+
+    // The same disks opened by a node with segments: old files read, heal and delete as
+    // before, and new shards go to segments.
+    let node = Node { cfg: SegmentConfig::default(), ..node };
+    let (set, local) = node.open();
+    assert_eq!(read_all(&set, &old, old_data.len()).await, old_data);
+    set.delete(&gone).await.unwrap();
+    assert_eq!(node.roots.iter().map(|r| files_under(&r.join("objects")).len()).sum::<usize>(), 4);
+    let victim = node.roots[old.disks[2] as usize]
+        .join("objects")
+        .join(&format!("{:032x}", old.id)[..2])
+        .join(format!("{:032x}.2", old.id));
+    std::fs::remove_file(&victim).unwrap();
+    let out = set.heal(old.clone(), old_data.len() as u64, None).await.unwrap();
+    assert_eq!(out.rewritten, vec![2]);
+    assert!(out.after.is_whole());
+    assert_eq!(shard_record(&node.roots, &old, 2).len, victim_len(&old_data), "the healed shard is a segment record");
+    let new = spec(&set, 2, 2, BS, 0x01f);
+    write_object(&set, &new, &old_data).await.unwrap();
+    assert_eq!(local.iter().map(|d| d.segment_stats().unwrap().shards).sum::<usize>(), 5);
+    assert_eq!(read_all(&set, &new, old_data.len()).await, old_data);
+}
+
+/// Bytes of one shard of a 2+2 object of `data`: header, then blocks of BS and their CRCs.
+fn victim_len(data: &[u8]) -> u64 {
+    let per_shard = data.len().div_ceil(2) as u64;
+    let blocks = per_shard.div_ceil(u64::from(BS));
+    // The last block is rounded up to even bytes; 60,000 / 2 leaves whole blocks and an even rest.
+    48 + per_shard + 4 * blocks
+}
