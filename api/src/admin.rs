@@ -43,6 +43,12 @@ pub struct DiskInfo {
     pub online: bool,
     pub total_bytes: u64,
     pub free_bytes: u64,
+    /// Bytes of the disk's segment files, and of their records still in use (compaction
+    /// reclaims the rest); absent for a disk without segments or on another node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_live_bytes: Option<u64>,
 }
 
 /// `GET usage[?bucket=]`: objects and bytes per bucket, exact as of a read barrier.

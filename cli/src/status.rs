@@ -37,8 +37,14 @@ pub async fn run(conn: &Connection, json: bool) -> anyhow::Result<()> {
     println!("  Disks:");
     for d in &info.disks {
         let state = if d.online { "online " } else { "OFFLINE" };
+        let segments = match (d.segment_bytes, d.segment_live_bytes) {
+            (Some(all), Some(live)) if all > 0 => {
+                format!("  segments {:.1} GiB, {:.0}% live", gib(all), live as f64 * 100.0 / all as f64)
+            }
+            _ => String::new(),
+        };
         println!(
-            "    {} {}  {:>8.1} GiB free of {:>8.1} GiB  {}",
+            "    {} {}  {:>8.1} GiB free of {:>8.1} GiB  {}{segments}",
             d.index,
             state,
             gib(d.free_bytes),

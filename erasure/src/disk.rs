@@ -17,14 +17,14 @@ use std::time::SystemTime;
 /// One disk that holds shard files: a local directory, or a disk on a peer node.
 /// All methods are blocking; they are only called from blocking tasks (spawn_blocking) or sync code.
 pub trait ShardDisk: Send + Sync + std::fmt::Debug {
-    /// Starts shard `shard` of blob `id` under a temporary name. Fails with AlreadyExists
-    /// while another writer holds that name, so two healers racing over one shard
-    /// cannot interleave their bytes in one file; a temp file untouched for
-    /// [`STALE_TMP`] belongs to a writer that died and is taken over.
+    /// Starts shard `shard` of blob `id` (under a temporary name, or in memory for a segment).
+    /// Fails with AlreadyExists while another writer holds that shard, so two healers racing
+    /// over one shard cannot interleave their bytes; a temp file untouched for [`STALE_TMP`]
+    /// belongs to a writer that died and is taken over.
     fn create(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileWriter>>;
-    /// Opens the committed shard file for reading.
+    /// Opens the committed shard for reading.
     fn open(&self, id: u128, shard: usize) -> io::Result<Box<dyn ShardFileReader>>;
-    /// Removes the committed and the temporary file of the shard; missing files are fine.
+    /// Removes the committed shard (and any temporary file of it); a missing shard is fine.
     fn remove(&self, id: u128, shard: usize) -> io::Result<()>;
     /// Cheap guess (no blocking I/O beyond a stat) whether writes to this disk can succeed now;
     /// whoever chooses disks for new objects uses it to avoid dead ones.
@@ -43,9 +43,10 @@ pub trait ShardDisk: Send + Sync + std::fmt::Debug {
 pub trait ShardFileWriter: Send {
     /// Appends one block followed by its 4-byte CRC32C (little endian), as one write where possible.
     fn append(&mut self, block: &[u8], crc: [u8; 4]) -> io::Result<()>;
-    /// Writes `header` at offset 0, fsyncs, renames to the final name, fsyncs the directory.
-    /// After Ok the shard is durable. After Err the caller removes the shard with
-    /// [`ShardDisk::remove`], as either name may exist by then.
+    /// Puts `header` at offset 0 and makes the shard durable: a shard file is fsynced, renamed
+    /// to its final name and its directory fsynced; a segment record is appended and synced
+    /// with the others of its batch. After Ok the shard is durable. After Err the caller
+    /// removes the shard with [`ShardDisk::remove`], as it may exist by then.
     fn commit(self: Box<Self>, header: &[u8; HEADER_LEN]) -> io::Result<()>;
     /// Discards the temporary file.
     fn abort(self: Box<Self>);

@@ -3,7 +3,9 @@
 //!
 //! An object is cut into stripes of k * block_size bytes; each stripe becomes k data blocks
 //! (the object bytes themselves: the code is systematic) and m parity blocks from
-//! reed-solomon-simd. Shard i is one file on disk `disks[i]`:
+//! reed-solomon-simd. Shard i lives on disk `disks[i]`, as a record in one of that disk's
+//! segment files when it is small (see [`segment`]: many shards, one fdatasync), else as a
+//! file of its own; either way its bytes are:
 //!
 //! ```text
 //! header (48 bytes, own CRC32C) | block(stripe 0) crc32c | block(stripe 1) crc32c | ...

@@ -448,6 +448,16 @@ mod tests {
     }
 
     #[test]
+    fn segment_max_shard_is_bounded() {
+        let c = Config::load(&flags(&["--config", "/dev/null"])).unwrap();
+        assert_eq!(c.segment_max_shard, cairn_erasure::segment::DEFAULT_MAX_SHARD);
+        let c = Config::load(&flags(&["--config", "/dev/null", "--segment-max-shard", "0"])).unwrap();
+        assert_eq!(c.segment_max_shard, 0, "0 turns segments off");
+        let err = Config::load(&flags(&["--config", "/dev/null", "--segment-max-shard", "16777217"])).unwrap_err();
+        assert!(err.to_string().contains("segment_max_shard"), "{err}");
+    }
+
+    #[test]
     fn too_few_disks() {
         let err =
             Config::load(&flags(&["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--data-shards", "2"]))

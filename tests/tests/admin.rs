@@ -41,6 +41,18 @@ async fn admin_info_needs_a_signed_admin_request() {
     let disks = info["disks"].as_array().expect("disks");
     assert_eq!(disks.len(), 4);
     assert!(disks.iter().all(|d| d["online"] == true && d["total_bytes"].as_u64().unwrap_or(0) > 0), "{info}");
+    assert!(disks.iter().all(|d| d["segment_bytes"] == 0 && d["segment_live_bytes"] == 0), "empty segments: {info}");
+
+    // A 100 KB object is four 50 KB shards, one in each disk's segment, all of it live.
+    let c = node.client();
+    create_bucket(&c, "seg").await;
+    put_bytes(&c, "seg", "o", random_bytes(5, 100_000)).await;
+    let (_, body) = send_signed("GET", &url, &[], Payload::Bytes(b""), Vec::new(), SystemTime::now()).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for d in info["disks"].as_array().unwrap() {
+        let (all, live) = (d["segment_bytes"].as_u64().unwrap(), d["segment_live_bytes"].as_u64().unwrap());
+        assert!(all > 50_000 && all < 51_000 && live == all, "{d}");
+    }
 
     // A missing disk shows as offline.
     std::fs::remove_dir_all(node.disk_dirs()[2].join("objects")).unwrap();

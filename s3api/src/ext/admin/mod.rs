@@ -117,6 +117,8 @@ impl Admin {
                 online: d.online,
                 total_bytes: d.total_bytes,
                 free_bytes: d.free_bytes,
+                segment_bytes: d.segments.as_ref().map(|s| s.bytes),
+                segment_live_bytes: d.segments.as_ref().map(|s| s.live_bytes),
             })
             .collect();
         NodeInfo {
