@@ -70,7 +70,8 @@ pub struct SegmentConfig {
     /// Shards of at most this many bytes (48-byte header, blocks and their CRCs) go into
     /// segments; larger ones are files of their own. 0 turns segments off.
     pub max_shard: u64,
-    /// The active segment is sealed, and a new one started, once it reaches this size.
+    /// The active segment is sealed, and a new one started, once it reaches this size
+    /// (at most [`MAX_SEGMENT_BYTES`]).
     pub segment_bytes: u64,
 }
 
@@ -79,6 +80,9 @@ impl Default for SegmentConfig {
         SegmentConfig { max_shard: DEFAULT_MAX_SHARD, segment_bytes: 256 << 20 }
     }
 }
+
+/// The largest [`SegmentConfig::segment_bytes`]; larger values are taken as this.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// See [`SegmentConfig::max_shard`]. Chosen by measurement (scripts/bench-segments.sh, one
 /// node, 2+2, server CPU per PUT): 64 KiB shards (128 KiB objects) cost 10% less CPU in a
@@ -203,7 +207,9 @@ impl std::fmt::Debug for Segments {
 
 impl Segments {
     /// Recovers the index from `root/segments` (creating it if missing) and starts the committer.
-    pub fn open(root: &Path, cfg: SegmentConfig) -> io::Result<Arc<Segments>> {
+    pub fn open(root: &Path, mut cfg: SegmentConfig) -> io::Result<Arc<Segments>> {
+        // Offsets are u32: a segment plus one batch must stay well under 4 GiB.
+        cfg.segment_bytes = cfg.segment_bytes.clamp(1, MAX_SEGMENT_BYTES);
         let dir = root.join(SEGMENTS_DIR);
         std::fs::create_dir_all(&dir)?;
         let (state, active) = recover::recover(&dir)?;
