@@ -102,7 +102,7 @@ async fn damaged_shards_read_exact_and_heal_back_to_whole() {
         put_bytes(&c, BUCKET, key, data.clone()).await;
         objects.push((key.to_string(), data));
     }
-    let parts = vec![random_bytes(7, 5 << 20), random_bytes(8, 200 * 1024)];
+    let parts = vec![random_bytes(7, 5 << 20), random_bytes(8, 150 * 1024)];
     multipart(&c, "mp", &parts).await;
     objects.push(("mp".into(), parts.concat()));
     for (key, _) in &objects {
@@ -272,13 +272,13 @@ async fn orphans_go_after_their_grace_and_live_shards_stay() {
     let mut objects = Vec::new();
     for i in 0..3 {
         let key = format!("o{i}");
-        let data = random_bytes(i, 200 * 1024);
+        let data = random_bytes(i, 150 * 1024);
         put_bytes(&c, BUCKET, &key, data.clone()).await;
         objects.push((key, data));
     }
     // Overwrites and deletes leave no shards behind once their background removal ran.
     put_bytes(&c, BUCKET, "o0", objects[0].1.clone()).await;
-    put_bytes(&c, BUCKET, "gone", random_bytes(9, 200 * 1024)).await;
+    put_bytes(&c, BUCKET, "gone", random_bytes(9, 150 * 1024)).await;
     c.delete_object().bucket(BUCKET).key("gone").send().await.unwrap();
     let count_shards = || stored_shards_all(&disks).len();
     assert!(
@@ -322,7 +322,7 @@ async fn a_wiped_disk_on_one_node_is_refilled_from_the_others() {
     let mut objects = Vec::new();
     for i in 0..6 {
         let key = format!("w{i}");
-        let data = random_bytes(50 + i, 200 * 1024);
+        let data = random_bytes(50 + i, 150 * 1024);
         put_bytes(&c, BUCKET, &key, data.clone()).await;
         objects.push((key, data));
     }

@@ -85,12 +85,13 @@ impl Default for SegmentConfig {
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// See [`SegmentConfig::max_shard`]. Chosen by measurement (scripts/bench-segments.sh, one
-/// node, 2+2, server CPU per PUT): 64 KiB shards (128 KiB objects) cost 10% less CPU in a
-/// segment than as files and went 1.1-2x faster; 128 KiB shards cost 37% more, 256 KiB 83%
-/// more, and went slower (buffering the shard, handing it to the committer and waking its
-/// writer cost more than a file's inode and fsync save once the shard is that large). A
-/// 256 KiB object's shards (128 KiB and their header and CRCs) are just over this.
-pub const DEFAULT_MAX_SHARD: u64 = 128 << 10;
+/// node, 2+2, PUTs at 32 connections, server CPU per PUT, files -> segments): 32 KiB shards
+/// (64 KiB objects) 3.51 -> 1.76 ms and 1.86x the rate; 64 KiB shards 3.23 -> 2.53 ms, 1.18x
+/// (1.1-2x over four sittings); 100 KiB shards 3.07 -> 3.71 ms, 0.89x; 128 KiB shards
+/// 3.71 -> 5.08 ms, 0.85x. Past about 64 KiB, buffering a shard, handing it to the committer
+/// and waking its writer cost more than a file's inode and fsyncs save; the cut is put
+/// between the last size that gained and the first that lost.
+pub const DEFAULT_MAX_SHARD: u64 = 96 << 10;
 
 /// Blob id and shard index.
 pub(crate) type Key = (u128, u16);
