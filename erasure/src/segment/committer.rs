@@ -223,8 +223,9 @@ fn write_and_sync(file: &File, start: u64, outs: &[Out]) -> io::Result<()> {
     Ok(())
 }
 
-/// Leaves a segment whose end is unknown without sealing it: no hint, so the next open scans
-/// it and stops at the first record that is not whole. Appends go to a new segment.
+/// Starts the next segment, leaving the active one as it is: unsealed (no hint) when its end is
+/// unknown or the disk was wiped, so the next open scans it and stops at the first record that
+/// is not whole; [`roll`] seals it first.
 fn abandon(shared: &Shared, active: &mut Active) -> io::Result<()> {
     let next = create(&shared.dir, active.seq + 1)?;
     shared.lock().segs.insert(next.seq, Seg { file: next.file.clone(), len: 0, live: 0 });
@@ -240,8 +241,6 @@ fn roll(shared: &Shared, active: &mut Active) -> io::Result<()> {
     std::fs::write(&tmp, &hint)?;
     File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, hint_path(&shared.dir, active.seq))?;
-    let next = create(&shared.dir, active.seq + 1)?;
-    shared.lock().segs.insert(next.seq, Seg { file: next.file.clone(), len: 0, live: 0 });
-    *active = next;
-    Ok(())
+    // The new segment's directory entry is synced by create, and the hint's rename with it.
+    abandon(shared, active)
 }
