@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// its own. Nothing is written or removed.
     #[arg(long)]
     prefix: Option<String>,
+    /// Server-side encryption of the objects written: AES256 (SSE-S3; the node needs a
+    /// master key). Reads of them are decrypted by the node.
+    #[arg(long, value_parser = ["AES256"])]
+    sse: Option<String>,
 }
 
 /// Operations when neither --count nor --duration is given...
@@ -230,8 +234,9 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
         ("delete", None) => args.count.unwrap_or(DEFAULT_COUNT),
         _ => (args.concurrency as u64 * 4).min(limits.count.max(1)),
     };
+    let sse = args.sse.as_deref().map(aws_sdk_s3::types::ServerSideEncryption::from);
     for _ in 0..=args.history {
-        seed(&client, &args.bucket, &prefix, &payload, pool).await?;
+        seed(&client, &args.bucket, &prefix, &payload, pool, sse.as_ref()).await?;
     }
     // PUTs overwrite the seeded keys when they carry a history, else write new keys.
     let overwrite = args.history > 0;
@@ -262,6 +267,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
             ended.clone(),
         );
         let op = args.op.clone();
+        let sse = sse.clone();
         let count = limits.count;
         let progress = progress.clone();
         // The first limit reached is the one that ended the run.
@@ -324,6 +330,7 @@ pub async fn run(conn: &Connection, args: BenchArgs) -> anyhow::Result<()> {
                         .put_object()
                         .bucket(&bucket)
                         .key(format!("{prefix}{k}"))
+                        .set_server_side_encryption(sse.clone())
                         .body(ByteStream::from(payload.clone()))
                         .send()
                         .await;
@@ -436,6 +443,7 @@ async fn seed(
     prefix: &str,
     payload: &Bytes,
     count: u64,
+    sse: Option<&aws_sdk_s3::types::ServerSideEncryption>,
 ) -> anyhow::Result<()> {
     use futures::StreamExt;
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
@@ -444,6 +452,7 @@ async fn seed(
                 .put_object()
                 .bucket(bucket)
                 .key(format!("{prefix}{i}"))
+                .set_server_side_encryption(sse.cloned())
                 .body(ByteStream::from(payload.clone()))
                 .send()
                 .await?;

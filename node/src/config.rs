@@ -105,6 +105,18 @@ pub struct Flags {
     /// Memory for the metadata store's page cache, in MiB (at least 16).
     #[arg(long, env = "CAIRN_META_CACHE_MIB")]
     pub meta_cache_mib: Option<u64>,
+    /// File holding the master key (32 bytes as hex or base64) that SSE-S3's keys are
+    /// derived from: the same on every node, kept outside the data directory, backed up
+    /// apart from the data (without it, SSE-S3 objects cannot be read).
+    #[arg(long, env = "CAIRN_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself (hex or base64), instead of master_key_file.
+    #[arg(long, env = "CAIRN_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Accept SSE-C keys over plain HTTP from clients that are not on loopback (the key
+    /// then crosses the network in the clear).
+    #[arg(long, env = "CAIRN_SSE_C_PLAIN_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    pub sse_c_plain_http: Option<bool>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -149,6 +161,9 @@ struct FileConfig {
     segment_max_shard: Option<u64>,
     meta_cache_mib: Option<u64>,
     raft_snapshot_every: Option<u64>,
+    master_key_file: Option<PathBuf>,
+    master_key: Option<String>,
+    sse_c_plain_http: Option<bool>,
     log_format: Option<LogFormat>,
 }
 
@@ -188,6 +203,10 @@ pub struct Config {
     pub segment_max_shard: u64,
     pub meta_cache_mib: u64,
     pub raft_snapshot_every: u64,
+    pub master_key_file: Option<PathBuf>,
+    #[serde(serialize_with = "mask_secret")]
+    pub master_key: Option<String>,
+    pub sse_c_plain_http: bool,
     pub log_format: LogFormat,
 }
 
@@ -216,6 +235,22 @@ impl Config {
             ));
         }
         Ok(text)
+    }
+
+    /// The master key, from master_key_file or master_key; `None` when neither is set.
+    pub fn load_master_key(&self) -> anyhow::Result<Option<cairn_object::sse::MasterKey>> {
+        let (text, from) = match (&self.master_key, &self.master_key_file) {
+            (Some(k), _) => (k.clone(), "master_key".to_string()),
+            (None, Some(f)) => (
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                f.display().to_string(),
+            ),
+            (None, None) => return Ok(None),
+        };
+        match cairn_object::sse::MasterKey::parse(&text) {
+            Some(k) => Ok(Some(k)),
+            None => bail!("{from} is not a master key: 32 bytes, as 64 hex digits or as base64"),
+        }
     }
 
     /// The address the internode endpoint listens on.
@@ -315,6 +350,9 @@ impl Config {
                 .raft_snapshot_every
                 .or(file.raft_snapshot_every)
                 .unwrap_or(cairn_raft::DEFAULT_SNAPSHOT_EVERY),
+            master_key_file: flags.master_key_file.clone().or(file.master_key_file),
+            master_key: flags.master_key.clone().or(file.master_key).filter(|s| !s.is_empty()),
+            sse_c_plain_http: flags.sse_c_plain_http.or(file.sse_c_plain_http).unwrap_or(false),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -327,6 +365,26 @@ impl Config {
                 "cluster_secret is \"{SECRET_MASK}\", the mask --print-config shows instead of the secret: \
                  put the real secret in the config file, or give it with --cluster-secret or CAIRN_CLUSTER_SECRET"
             );
+        }
+        if self.master_key.as_deref() == Some(SECRET_MASK) {
+            bail!(
+                "master_key is \"{SECRET_MASK}\", the mask --print-config shows: give the real key, or use master_key_file"
+            );
+        }
+        if self.master_key.is_some() && self.master_key_file.is_some() {
+            bail!("master_key and master_key_file are two ways to give the same key: set one");
+        }
+        if let Some(file) = &self.master_key_file {
+            let file = file.canonicalize().with_context(|| format!("master_key_file {}", file.display()))?;
+            for dir in std::iter::once(&self.data).chain(&self.disks) {
+                if dir.canonicalize().is_ok_and(|d| file.starts_with(d)) {
+                    bail!(
+                        "master_key_file {} is inside {}: keep the master key apart from the data it protects",
+                        file.display(),
+                        dir.display()
+                    );
+                }
+            }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("tls_cert and tls_key go together: set both or neither");
@@ -437,6 +495,45 @@ mod tests {
         std::fs::write(&p, "datta = \"/x\"\n").unwrap();
         let err = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap_err();
         assert!(format!("{err:#}").contains("datta"), "{err:#}");
+    }
+
+    #[test]
+    fn master_key_is_kept_apart_from_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let key = "ab".repeat(32);
+        let inside = data.join("master.key");
+        std::fs::write(&inside, &key).unwrap();
+        let d = data.to_str().unwrap();
+        let err = Config::load(&flags(&[
+            "--config",
+            "/dev/null",
+            "--data",
+            d,
+            "--master-key-file",
+            inside.to_str().unwrap(),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("inside"), "{err}");
+        let outside = dir.path().join("master.key");
+        std::fs::write(&outside, format!("{key}\n")).unwrap();
+        let c = Config::load(&flags(&[
+            "--config",
+            "/dev/null",
+            "--data",
+            d,
+            "--master-key-file",
+            outside.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert!(c.load_master_key().unwrap().is_some());
+        let both = ["--config", "/dev/null", "--master-key", &key, "--master-key-file", outside.to_str().unwrap()];
+        assert!(Config::load(&flags(&both)).is_err(), "a key given twice");
+        let c = Config::load(&flags(&["--config", "/dev/null", "--master-key", "not-a-key"])).unwrap();
+        assert!(c.load_master_key().unwrap_err().to_string().contains("not a master key"));
+        let c = Config::load(&flags(&["--config", "/dev/null", "--master-key", &key])).unwrap();
+        assert!(c.to_toml().unwrap().contains(&format!("master_key = \"{SECRET_MASK}\"")), "the key is masked");
     }
 
     #[test]

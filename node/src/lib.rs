@@ -118,18 +118,25 @@ impl Node {
             credentials::member_root_key(&meta, &keyring, may_create).await
         };
 
-        let store = Arc::new(Store::new(
-            meta.clone(),
-            disks,
-            StoreConfig {
-                data_shards: cfg.data_shards,
-                parity_shards: cfg.parity_shards,
-                region: cfg.region.clone(),
-                inline_max: cfg.inline_max,
-                ..StoreConfig::default()
-            },
-        ));
-        let access = Arc::new(Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone()));
+        let master_key = cfg.load_master_key()?;
+        let store = Arc::new(
+            Store::new(
+                meta.clone(),
+                disks,
+                StoreConfig {
+                    data_shards: cfg.data_shards,
+                    parity_shards: cfg.parity_shards,
+                    region: cfg.region.clone(),
+                    inline_max: cfg.inline_max,
+                    ..StoreConfig::default()
+                },
+            )
+            .with_master_key(master_key),
+        );
+        let access = Arc::new(
+            Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone())
+                .with_sse_c_plain_http(cfg.sse_c_plain_http),
+        );
         let s3 = CairnS3::new(store.clone(), access.clone());
         let (shutdown, rx) = watch::channel(false);
         let durability = workers::start(cfg, meta.clone(), store.disks.clone(), local, store.clone(), rx.clone());

@@ -3,10 +3,12 @@
 //! them back. Writing never commits metadata; reading never returns bytes that failed
 //! their checksums.
 
+use crate::sse::package::{sealed_len, stored_range};
+use crate::sse::{self, CustomerKey, Decrypt, Encrypt, Keys, SseRequest};
 use crate::{ObjectError, Store};
 use bytes::Bytes;
 use cairn_erasure::{DiskSet, ShardSpec, ShardWriter};
-use cairn_raft::schema::{ObjectData, ObjectVersion, ShardRef};
+use cairn_raft::schema::{ObjectData, ObjectVersion, SealedData, ShardRef};
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,18 +33,40 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        mut body: DataStream,
+        body: DataStream,
         observe: &mut (dyn FnMut(&[u8]) + Send),
         expected_size: Option<u64>,
     ) -> Result<WrittenData, ObjectError> {
-        let mut small: Vec<u8> = Vec::new();
-        let mut writer: Option<(ShardWriter, ShardSpec, u64)> = None;
+        self.write_data_sse(bucket, key, body, observe, expected_size, None).await
+    }
+
+    /// [`Store::write_data`], encrypted as `sse` asks: `observe` sees the plaintext,
+    /// storage only sealed packages ([`crate::sse`]), and the data answered is
+    /// `Sealed` with the data key's record.
+    pub async fn write_data_sse(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut body: DataStream,
+        observe: &mut (dyn FnMut(&[u8]) + Send),
+        expected_size: Option<u64>,
+        sse: Option<&SseRequest>,
+    ) -> Result<WrittenData, ObjectError> {
+        let mut sealer = match sse {
+            Some(req) => {
+                let (key, record) = sse::new_data_key(req, self.master_key.as_deref())?;
+                Some((Encrypt::new(key), record))
+            }
+            None => None,
+        };
+        let stored_expected = expected_size.map(|n| if sealer.is_some() { sealed_len(n) } else { n });
         // Taken before the first byte is read: a request waiting here holds no
         // body buffers, only its headers.
-        let _slot = match expected_size {
+        let _slot = match stored_expected {
             Some(n) if n <= self.config.inline_max as u64 => None,
             _ => Some(self.writers.clone().acquire_owned().await.map_err(|_| ObjectError::ShuttingDown)?),
         };
+        let mut place = Placing { store: self, bucket, key, small: Vec::new(), writer: None, stored: 0 };
         let mut size: u64 = 0;
         let result: Result<(), ObjectError> = async {
             loop {
@@ -53,18 +77,17 @@ impl Store {
                 let chunk = chunk?;
                 observe(&chunk);
                 size += chunk.len() as u64;
-                match &mut writer {
-                    Some((w, _, _)) => w.write(&chunk).await?,
-                    None if small.len() + chunk.len() <= self.config.inline_max => small.extend_from_slice(&chunk),
-                    None => {
-                        let (spec, layout_version) = self.new_spec(bucket, key)?;
-                        let mut w = self.disks.writer(spec.clone())?;
-                        w.write(&small).await?;
-                        small = Vec::new();
-                        w.write(&chunk).await?;
-                        writer = Some((w, spec, layout_version));
+                match &mut sealer {
+                    None => place.push(&chunk).await?,
+                    Some((enc, _)) => {
+                        for package in enc.push(&chunk) {
+                            place.push(&package).await?;
+                        }
                     }
                 }
+            }
+            if let Some(last) = sealer.as_mut().and_then(|(enc, _)| enc.finish()) {
+                place.push(&last).await?;
             }
             if let Some(expected) = expected_size
                 && expected != size
@@ -75,18 +98,89 @@ impl Store {
         }
         .await;
         if let Err(e) = result {
-            if let Some((w, _, _)) = writer {
+            if let Some((w, _, _)) = place.writer {
                 w.abort().await;
             }
             return Err(e);
         }
-        let data = match writer {
-            None => ObjectData::Inline(small),
+        let stored_size = place.stored;
+        let data = place.finish().await?;
+        let data = match sealer {
+            None => data,
+            Some((_, sse)) => ObjectData::Sealed(Box::new(SealedData { sse, stored_size, data })),
+        };
+        Ok(WrittenData { data, size })
+    }
+
+    /// Bytes `[start, end)` of a version as a stream.
+    /// The shards it reads are not removed before the stream is dropped, even if
+    /// the version is replaced or deleted meanwhile ([`crate::freed`]).
+    pub fn read(&self, version: &ObjectVersion, start: u64, end: u64) -> Result<DataStream, ObjectError> {
+        self.read_with(version, start, end, None)
+    }
+
+    /// [`Store::read`] with the request's SSE-C key, for objects encrypted with one.
+    pub fn read_with(
+        &self,
+        version: &ObjectVersion,
+        start: u64,
+        end: u64,
+        customer: Option<CustomerKey>,
+    ) -> Result<DataStream, ObjectError> {
+        let hold = self.hold_for_read(&version.data);
+        let keys = self.keys(customer);
+        let stream = read_data(&self.disks, &version.data, version.size, start, end, &keys)?;
+        Ok(match hold {
+            None => stream,
+            Some(hold) => Box::pin(stream.map(move |chunk| {
+                let _held = &hold;
+                chunk
+            })),
+        })
+    }
+}
+
+/// Where a body's stored bytes go as they come: kept for an inline record while
+/// they fit, then to a new blob's shards.
+struct Placing<'a> {
+    store: &'a Store,
+    bucket: &'a str,
+    key: &'a str,
+    small: Vec<u8>,
+    writer: Option<(ShardWriter, ShardSpec, u64)>,
+    /// Bytes pushed so far.
+    stored: u64,
+}
+
+impl Placing<'_> {
+    async fn push(&mut self, chunk: &[u8]) -> Result<(), ObjectError> {
+        self.stored += chunk.len() as u64;
+        match &mut self.writer {
+            Some((w, _, _)) => w.write(chunk).await?,
+            None if self.small.len() + chunk.len() <= self.store.config.inline_max => {
+                self.small.extend_from_slice(chunk)
+            }
+            None => {
+                let (spec, layout_version) = self.store.new_spec(self.bucket, self.key)?;
+                let mut w = self.store.disks.writer(spec.clone())?;
+                w.write(&self.small).await?;
+                self.small = Vec::new();
+                w.write(chunk).await?;
+                self.writer = Some((w, spec, layout_version));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the blob durable at write quorum: the stored form of what was pushed.
+    async fn finish(self) -> Result<ObjectData, ObjectError> {
+        Ok(match self.writer {
+            None => ObjectData::Inline(self.small),
             Some((w, spec, layout_version)) => {
                 let receipt = w.finish().await?;
                 // Quorum but not every shard: the blob starts out degraded.
                 if receipt.shards_written < spec.disks.len() {
-                    self.disks.report_damaged(spec.id);
+                    self.store.disks.report_damaged(spec.id);
                 }
                 ObjectData::Shards(ShardRef {
                     id: spec.id,
@@ -97,22 +191,6 @@ impl Store {
                     layout_version,
                 })
             }
-        };
-        Ok(WrittenData { data, size })
-    }
-
-    /// Bytes `[start, end)` of a version as a stream.
-    /// The shards it reads are not removed before the stream is dropped, even if
-    /// the version is replaced or deleted meanwhile ([`crate::freed`]).
-    pub fn read(&self, version: &ObjectVersion, start: u64, end: u64) -> Result<DataStream, ObjectError> {
-        let hold = self.hold_for_read(&version.data);
-        let stream = read_data(&self.disks, &version.data, version.size, start, end)?;
-        Ok(match hold {
-            None => stream,
-            Some(hold) => Box::pin(stream.map(move |chunk| {
-                let _held = &hold;
-                chunk
-            })),
         })
     }
 }
@@ -126,8 +204,18 @@ fn read_data(
     size: u64,
     start: u64,
     end: u64,
+    keys: &Keys,
 ) -> Result<DataStream, ObjectError> {
     match data {
+        ObjectData::Sealed(sealed) => {
+            let key = sse::data_key(&sealed.sse, keys)?;
+            if start >= end {
+                return Ok(Box::pin(futures::stream::empty()));
+            }
+            let (stored, first, skip) = stored_range(start, end, sealed.stored_size);
+            let inner = read_data(disks, &sealed.data, sealed.stored_size, stored.start, stored.end, keys)?;
+            Ok(Decrypt::stream(inner, key, first, skip, end - start))
+        }
         ObjectData::Inline(bytes) => {
             let slice =
                 bytes.get(start as usize..end as usize).map(Bytes::copy_from_slice).ok_or(ObjectError::Corrupt)?;
@@ -151,8 +239,9 @@ fn read_data(
                 segments.push((p.data.clone(), p.size, from, to));
             }
             let disks = disks.clone();
+            let keys = keys.clone();
             let chained = futures::stream::iter(segments)
-                .map(move |(data, size, from, to)| match read_data(&disks, &data, size, from, to) {
+                .map(move |(data, size, from, to)| match read_data(&disks, &data, size, from, to, &keys) {
                     Ok(s) => s,
                     Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as DataStream,
                 })

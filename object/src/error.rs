@@ -67,6 +67,9 @@ pub enum ObjectError {
     /// The state machine refused an annotation command.
     #[error("annotation command refused: {0:?}")]
     Annotation(cairn_raft::annotations::AnnotationRefusal),
+    /// Encryption keys missing, wrong, or not opening the data.
+    #[error(transparent)]
+    Sse(#[from] crate::sse::SseError),
     /// The state machine answered something this command never yields.
     #[error("unexpected metadata result {0:?}")]
     Unexpected(Box<CommandResult>),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 /// Only the shard-backed part of a version needs cleaning up; inline bytes go
 /// away with the record.
 pub(crate) fn shards_of(data: &ObjectData) -> Option<ObjectData> {
-    (!matches!(data, ObjectData::Inline(_))).then(|| data.clone())
+    (!matches!(data.unsealed(), ObjectData::Inline(_))).then(|| data.clone())
 }
 
 fn collect_shards(data: &ObjectData, out: &mut Vec<ShardSpec>) {
@@ -25,6 +25,7 @@ fn collect_shards(data: &ObjectData, out: &mut Vec<ShardSpec>) {
         ObjectData::Inline(_) => {}
         ObjectData::Shards(r) => out.push(spec_of(r)),
         ObjectData::Parts(parts) => parts.iter().for_each(|p| collect_shards(&p.data, out)),
+        ObjectData::Sealed(s) => collect_shards(&s.data, out),
     }
 }
 

@@ -21,7 +21,7 @@
 //! | quotas: every limit a write counts against (bucket, key, tenant, ancestors) | `apply` (`raft/src/quota.rs`), with the write; [`tenants`] only refuses early a body that cannot fit |
 //! | tenants: nesting, the carving rule, what a tenant holds | `apply` (`raft/src/apply/tenants.rs`); [`tenants`] proposes |
 //! | object lock | `apply` |
-//! | encryption choice (to come) | here, before the data write |
+//! | encryption: a data key per object or part, packages sealed before the erasure code | here, [`sse`] and [`data`]; the protocol parses the request's keys |
 //! | moving a blob to the disks a new layout places it on | the rebalancer (`node/src/workers/durability/rebalance.rs`) copies the shards; [`moves`] commits the switch, which `apply` refuses if the object or the layout changed |
 //! | version ids, what a PUT or DELETE does to a key's history (enabled, suspended, unversioned), promotion of the next version | `apply` (`raft/src/apply/versions.rs`); [`versions`] proposes and frees what it answers |
 //! | locks | none: concurrent writers race to the commit, and apply orders them |
@@ -38,6 +38,7 @@ pub mod freed;
 pub mod meta;
 pub mod moves;
 pub mod placement;
+pub mod sse;
 pub mod tenants;
 pub mod versions;
 
@@ -95,11 +96,34 @@ pub struct Store {
     writers: Arc<tokio::sync::Semaphore>,
     /// Shards being read right now, kept until their last reader ends.
     holds: Arc<freed::ReadHolds>,
+    /// The root of SSE-S3's keys; without it SSE-S3 is refused.
+    master_key: Option<Arc<sse::MasterKey>>,
 }
 
 impl Store {
     pub fn new(meta: MetaStore, disks: DiskSet, config: StoreConfig) -> Self {
         let writers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)));
-        Self { meta, disks: Arc::new(disks), config, writers, holds: Default::default() }
+        Self { meta, disks: Arc::new(disks), config, writers, holds: Default::default(), master_key: None }
+    }
+
+    /// Gives the store the cluster's master key, which SSE-S3 needs.
+    pub fn with_master_key(mut self, key: Option<sse::MasterKey>) -> Self {
+        self.master_key = key.map(Arc::new);
+        self
+    }
+
+    /// The encryption record a multipart upload keeps ([`sse::upload_record`]).
+    pub fn upload_sse(&self, req: &sse::SseRequest) -> Result<cairn_raft::schema::Sse, ObjectError> {
+        Ok(sse::upload_record(req, self.master_key.as_deref())?)
+    }
+
+    /// Whether SSE-S3 can be served.
+    pub fn has_master_key(&self) -> bool {
+        self.master_key.is_some()
+    }
+
+    /// The keys a read brings: the master key, and the request's SSE-C key.
+    pub fn keys(&self, customer: Option<sse::CustomerKey>) -> sse::Keys {
+        sse::Keys { master: self.master_key.clone(), customer }
     }
 }

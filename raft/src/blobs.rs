@@ -46,6 +46,7 @@ pub fn blob_ids(data: &ObjectData, out: &mut Vec<u128>) {
         ObjectData::Inline(_) => {}
         ObjectData::Shards(r) => out.push(r.id),
         ObjectData::Parts(parts) => parts.iter().for_each(|p| blob_ids(&p.data, out)),
+        ObjectData::Sealed(s) => blob_ids(&s.data, out),
     }
 }
 
@@ -106,10 +107,14 @@ pub(crate) fn unreferenced(tx: &Tx, data: ObjectData) -> Result<Option<ObjectDat
     Ok(match data {
         ObjectData::Inline(_) => Some(data),
         ObjectData::Shards(ref r) => (!referenced(tx, r.id)?).then_some(data),
+        ObjectData::Sealed(ref s) => match &s.data {
+            ObjectData::Shards(r) => (!referenced(tx, r.id)?).then_some(data),
+            _ => Some(data),
+        },
         ObjectData::Parts(parts) => {
             let mut free = Vec::with_capacity(parts.len());
             for p in parts {
-                let shared = match &p.data {
+                let shared = match p.data.unsealed() {
                     ObjectData::Shards(r) => referenced(tx, r.id)?,
                     _ => false,
                 };

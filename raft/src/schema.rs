@@ -70,6 +70,58 @@ pub enum ObjectData {
     /// A completed multipart upload: the parts in order, each where it was
     /// written (completing never copies bytes). A part's data is never `Parts`.
     Parts(Vec<PartRef>),
+    /// Encrypted at rest: `data` (never `Parts` nor `Sealed`) holds the ciphertext
+    /// packages of the object or part (`cairn_object::sse` documents the format).
+    /// Added at the end of the enum, so records written before it read the same.
+    Sealed(Box<SealedData>),
+}
+
+impl ObjectData {
+    /// The stored form under any encryption: `Inline`, `Shards` or `Parts`.
+    pub fn unsealed(&self) -> &ObjectData {
+        match self {
+            ObjectData::Sealed(s) => &s.data,
+            other => other,
+        }
+    }
+
+    /// The encryption of this object or part, if any (a multipart object's is its
+    /// first part's: every part of an upload is encrypted the same way).
+    pub fn sse(&self) -> Option<&Sse> {
+        match self {
+            ObjectData::Sealed(s) => Some(&s.sse),
+            ObjectData::Parts(parts) => parts.first().and_then(|p| p.data.sse()),
+            _ => None,
+        }
+    }
+}
+
+/// An encrypted object or part: how its data key is kept, and its stored bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedData {
+    pub sse: Sse,
+    /// Bytes stored in `data`: every package of plaintext with its tag.
+    pub stored_size: u64,
+    pub data: ObjectData,
+}
+
+/// Server-side encryption of one object or part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sse {
+    pub mode: SseMode,
+    /// The object's own random data key, sealed (AES-256-GCM: nonce, ciphertext,
+    /// tag) by the key-encryption key `mode` names. Never the key in the clear.
+    pub sealed_key: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SseMode {
+    /// SSE-S3 (`AES256`): sealed by version `kek_version` of the cluster's SSE-S3
+    /// key, which is derived from the master key.
+    S3 { kek_version: u32 },
+    /// SSE-C: sealed by the customer's key, which is never stored; opening the
+    /// sealed key is the check that a request brought the same key.
+    Customer,
 }
 
 /// One part of an upload, in progress or completed.

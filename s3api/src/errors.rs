@@ -46,6 +46,7 @@ pub fn object(e: ObjectError) -> S3Error {
         ObjectError::Annotation(r) => s3_error!(InvalidRequest, "annotation refused: {r:?}"),
         // The caller knows which item `index` is and says so (`s3/object/extract.rs`).
         ObjectError::InBatch { error, .. } => object(*error),
+        ObjectError::Sse(e) => crate::s3::sse::error(e),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
 }

@@ -2,9 +2,11 @@
 # Sourced by the bench scripts that compare two sides on one node, one sitting
 # (bench-versions.sh, bench-quotas.sh):
 #
-#   bench_start NAME PORT        a fresh cairnd from $BIN on 127.0.0.1:PORT (internode
-#                                PORT+1), data in a temporary directory removed on
-#                                exit; sets EP, WORK, OUT and the root credentials
+#   bench_start NAME PORT [ARGS...]
+#                                a fresh cairnd from $BIN on 127.0.0.1:PORT (internode
+#                                PORT+1), with ARGS, data in a temporary directory
+#                                removed on exit; sets EP, WORK, OUT and the root
+#                                credentials
 #   bench_run LABEL SIDE ARGS... one `cairn bench --json ARGS` run, kept in $OUT under
 #                                LABEL and SIDE (the caller's AWS_* keys sign it)
 #   bench_table A B TITLE_A TITLE_B
@@ -26,13 +28,14 @@ _bench_cleanup() {
 
 bench_start() {
     local name="$1" port="$2"
+    shift 2
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-$name.XXXXXX")"
     OUT="$WORK/runs.jsonl"
     trap _bench_cleanup EXIT
     export AWS_ACCESS_KEY_ID=benchadmin AWS_SECRET_ACCESS_KEY=benchadmin-secret-key-0123
     export CAIRN_ROOT_ACCESS_KEY="$AWS_ACCESS_KEY_ID" CAIRN_ROOT_SECRET_KEY="$AWS_SECRET_ACCESS_KEY"
     EP="http://127.0.0.1:$port"
-    "$BIN/cairnd" --data "$WORK/data" --s3-listen "127.0.0.1:$port" --node-listen "127.0.0.1:$((port + 1))" \
+    "$BIN/cairnd" --data "$WORK/data" --s3-listen "127.0.0.1:$port" --node-listen "127.0.0.1:$((port + 1))" "$@" \
         >"$WORK/cairnd.log" 2>&1 &
     BENCH_PID=$!
     for _ in $(seq 100); do curl -fs -o /dev/null "$EP/health/ready" && return 0; sleep 0.1; done

@@ -280,6 +280,13 @@ impl TestNode {
         }
     }
 
+    /// Stop the node and start it again on the same data dir with `extra_args` in place
+    /// of the ones it was started with.
+    pub fn restart_with(&mut self, extra_args: &[&str]) {
+        self.args = extra_args.iter().map(|s| s.to_string()).collect();
+        self.restart(false);
+    }
+
     /// Stop the node (SIGKILL if `hard`, else SIGTERM) and start it again on the same data dir.
     /// The port may change: rebuild clients afterwards.
     pub fn restart(&mut self, hard: bool) {

@@ -1113,19 +1113,27 @@ async fn unimplemented_features_metadata_and_heads_group() {
 
     let sse_c_key = random_bytes(21, 32);
     let sse_c_b64 = b64(&sse_c_key);
-    let sse_c_md5 = md5_b64(&sse_c_key);
-    // (what, key, headers)
-    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let other_md5 = md5_b64(b"another key");
+    // (what, key, headers, status, code)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
     let cases: Vec<Case> = vec![
-        ("PutObject, x-amz-server-side-encryption: AES256", "sse", vec![("x-amz-server-side-encryption", "AES256")]),
         (
-            "PutObject, SSE-C headers",
+            "PutObject, x-amz-server-side-encryption: AES256 on a node without a master key",
+            "sse",
+            vec![("x-amz-server-side-encryption", "AES256")],
+            501,
+            "NotImplemented",
+        ),
+        (
+            "PutObject, SSE-C headers whose key MD5 does not match",
             "sse-c",
             vec![
                 ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
                 ("x-amz-server-side-encryption-customer-key", sse_c_b64.as_str()),
-                ("x-amz-server-side-encryption-customer-key-md5", sse_c_md5.as_str()),
+                ("x-amz-server-side-encryption-customer-key-md5", other_md5.as_str()),
             ],
+            400,
+            "InvalidArgument",
         ),
         (
             "PutObject, SSE-KMS (aws:kms + key id)",
@@ -1134,12 +1142,20 @@ async fn unimplemented_features_metadata_and_heads_group() {
                 ("x-amz-server-side-encryption", "aws:kms"),
                 ("x-amz-server-side-encryption-aws-kms-key-id", "arn:aws:kms:us-east-1:111122223333:key/abcd"),
             ],
+            501,
+            "NotImplemented",
         ),
-        ("PutObject, x-amz-storage-class: GLACIER", "glacier", vec![("x-amz-storage-class", "GLACIER")]),
+        (
+            "PutObject, x-amz-storage-class: GLACIER",
+            "glacier",
+            vec![("x-amz-storage-class", "GLACIER")],
+            501,
+            "NotImplemented",
+        ),
     ];
-    for (class, key, headers) in cases {
+    for (class, key, headers, status, code) in cases {
         let r = root("PUT", &format!("{ep}/feat/{key}"), &headers, b"data").await;
-        g.err(class, 501, "NotImplemented", &r);
+        g.err(class, status, code, &r);
         g.absent(class, &c, "feat", key).await;
     }
 

@@ -251,6 +251,7 @@ fn retarget(data: &mut ObjectData, id: u128, from: &[u16], to: &[u16], layout_ve
             true
         }
         ObjectData::Parts(parts) => parts.iter_mut().any(|p| retarget(&mut p.data, id, from, to, layout_version)),
+        ObjectData::Sealed(s) => retarget(&mut s.data, id, from, to, layout_version),
         _ => false,
     }
 }

@@ -22,6 +22,7 @@ fn data_size(data: &ObjectData) -> usize {
         ObjectData::Inline(d) => d.len(),
         ObjectData::Shards(s) => 64 + s.disks.len() * 2,
         ObjectData::Parts(ps) => ps.iter().map(|p| 96 + p.etag.len() + data_size(&p.data)).sum(),
+        ObjectData::Sealed(s) => 96 + s.sse.sealed_key.len() + data_size(&s.data),
     }
 }
 fn approx_size(cmd: &Command) -> usize {

@@ -87,6 +87,8 @@ pub struct Authorizer {
     keyring: Keyring,
     /// Parsed bucket policies, by bucket.
     policies: Mutex<HashMap<String, Arc<ParsedPolicy>>>,
+    /// SSE-C keys accepted over plain HTTP from clients off loopback.
+    sse_c_plain_http: bool,
 }
 
 fn denied() -> s3s::S3Error {
@@ -95,7 +97,13 @@ fn denied() -> s3s::S3Error {
 
 impl Authorizer {
     pub fn new(meta: MetaStore, keyring: Keyring, region: String) -> Self {
-        Authorizer { meta, region, keyring, policies: Mutex::new(HashMap::new()) }
+        Authorizer { meta, region, keyring, policies: Mutex::new(HashMap::new()), sse_c_plain_http: false }
+    }
+
+    /// Accepts SSE-C keys over plain HTTP from any client, not only loopback ones.
+    pub fn with_sse_c_plain_http(mut self, allow: bool) -> Self {
+        self.sse_c_plain_http = allow;
+        self
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -459,6 +467,7 @@ impl S3Access for CairnAccess {
         refusals::delete_objects_digest(op, cx.headers())?;
         refusals::response_overrides(op, cx.credentials().is_some(), cx.uri())?;
         let conn = cx.extensions_mut().get::<ConnInfo>().copied();
+        refusals::sse_c_transport(cx.headers(), conn, self.0.sse_c_plain_http)?;
         let authorized = self.0.authorize_s3(cx, conn).await?;
         cx.extensions_mut().insert(authorized);
         Ok(())

@@ -5,6 +5,7 @@
 use crate::errors;
 use crate::s3::checksum::{Algorithm, BodyHasher, ChecksumRequest, Digests};
 use crate::s3::service::CairnS3;
+use cairn_object::sse::SseRequest;
 use cairn_object::{DataStream, ObjectError};
 use cairn_raft::schema::ObjectData;
 use futures::StreamExt;
@@ -102,6 +103,8 @@ pub(crate) struct Ingest<'a> {
     /// A checksum to compute even if the request did not declare it (the
     /// algorithm a multipart upload was created with).
     pub also_compute: Option<Algorithm>,
+    /// How to encrypt the body at rest (`s3/sse.rs`).
+    pub sse: Option<SseRequest>,
 }
 
 impl CairnS3 {
@@ -116,7 +119,9 @@ impl CairnS3 {
         }
         let mut algorithms = ck.algorithms.clone();
         algorithms.extend(req.also_compute);
-        let blob = self.write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected).await?;
+        let blob = self
+            .write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected, req.sse.as_ref())
+            .await?;
         if let Err(e) = verify_declared(&blob.digests, ck, req.trailing_headers, req.content_md5) {
             self.discard_blob(&blob.data);
             return Err(e);
@@ -124,8 +129,8 @@ impl CairnS3 {
         Ok(blob)
     }
 
-    /// Writes `body` through the object layer, computing the ETag's MD5 and the
-    /// `algorithms` checksums on the way.
+    /// Writes `body` through the object layer, encrypted as `sse` asks, computing
+    /// the ETag's MD5 and the `algorithms` checksums of the plaintext on the way.
     pub(crate) async fn write_hashed(
         &self,
         bucket: &str,
@@ -133,11 +138,12 @@ impl CairnS3 {
         body: DataStream,
         algorithms: &[Algorithm],
         expected: Option<u64>,
+        sse: Option<&SseRequest>,
     ) -> S3Result<WrittenBlob> {
         let mut hasher = BodyHasher::new(algorithms);
         let written = self
             .store
-            .write_data(bucket, key, body, &mut |chunk| hasher.update(chunk), expected)
+            .write_data_sse(bucket, key, body, &mut |chunk| hasher.update(chunk), expected, sse)
             .await
             .map_err(errors::object)?;
         Ok(WrittenBlob { data: written.data, size: written.size, digests: hasher.finish() })

@@ -12,6 +12,7 @@ use crate::s3::object::new_version_attrs;
 use crate::s3::object_tagging;
 use crate::s3::preconditions::{Conditions, write_condition};
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use base64::Engine;
@@ -111,11 +112,13 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let caller = caller(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
+        let (sse_request, customer) = sse::write_request(&req.headers)?;
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
         let writer = owner.clone();
         let asked = input.acl.is_some();
+        let upload_sse = sse_request.map(|r| self.store.upload_sse(&r)).transpose().map_err(errors::object)?;
         let (owner, acl) =
             Ownership::effective(&self.store.meta, &bucket.name)?.new_object(&owner, &bucket.owner, acl, asked)?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
@@ -154,9 +157,13 @@ impl CairnS3 {
             user_meta: user_metadata(input.metadata),
             checksums: BTreeMap::new(),
             owner,
-            data: ObjectData::Inline(Vec::new()),
+            data: match upload_sse {
+                Some(s) => sse::upload_marker(s),
+                None => ObjectData::Inline(Vec::new()),
+            },
             acl,
         };
+        let shown = sse::shown(template.data.sse(), customer.as_ref());
         let upload = MultipartUpload {
             upload_id: upload_id.clone(),
             bucket: input.bucket.clone(),
@@ -166,14 +173,16 @@ impl CairnS3 {
             template,
         };
         self.store.create_upload(upload, attrs).await.map_err(errors::object)?;
-        Ok(S3Response::new(CreateMultipartUploadOutput {
+        let mut out = CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
             checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_string())),
             checksum_type: algorithm.map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
             ..Default::default()
-        }))
+        };
+        set_sse_fields!(out, shown);
+        Ok(S3Response::new(out))
     }
 
     /// Commits a written part; a refused part's blob and a replaced part's blob
@@ -190,6 +199,8 @@ impl CairnS3 {
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
         let algorithm = upload_algorithm(&upload);
+        let customer = sse::customer_key(&headers, sse::CUSTOMER)?;
+        let part_sse = sse::part_request(&self.store, &upload, customer.as_ref())?;
         // A part that cannot fit is refused before anything is stored (`quota_gate`).
         if let Some(len) = input.content_length {
             let len = u64::try_from(len).unwrap_or(0);
@@ -206,9 +217,11 @@ impl CairnS3 {
                 content_length: input.content_length,
                 content_md5: input.content_md5.as_deref(),
                 also_compute: algorithm,
+                sse: part_sse,
             })
             .await?;
-        let etag = blob.digests.etag();
+        let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
+        let shown = sse::shown(blob.data.sse(), customer.as_ref());
         let checksum = algorithm.and_then(|a| blob.digests.checksums.get(&a).cloned());
         let stored = blob.digests.stored();
         let part =
@@ -216,6 +229,7 @@ impl CairnS3 {
         self.commit_part(input.bucket, input.key, input.upload_id, part).await?;
         let mut out = UploadPartOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() };
         set_checksum_fields!(out, &stored);
+        set_sse_fields!(out, shown);
         Ok(S3Response::new(out))
     }
 
@@ -224,9 +238,12 @@ impl CairnS3 {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let copy_source = authorized_copy_source(&req)?;
+        let customer = sse::customer_key(&req.headers, sse::CUSTOMER)?;
+        let src_customer = sse::customer_key(&req.headers, sse::COPY_SOURCE_CUSTOMER)?;
         let input = req.input;
         let number = check_part_number(input.part_number)?;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let part_sse = sse::part_request(&self.store, &upload, customer.as_ref())?;
         let (_, _, src) = self
             .copy_source(
                 &copy_source,
@@ -238,6 +255,7 @@ impl CairnS3 {
                 },
             )
             .await?;
+        sse::check_read(&self.store, src.data.sse(), src_customer.as_ref())?;
         let range = match input.copy_source_range.as_deref() {
             Some(r) => parse_copy_range(r, src.size)?,
             None => 0..src.size,
@@ -246,11 +264,13 @@ impl CairnS3 {
             return Err(s3_error!(InvalidRequest, "A part may be at most {MAX_PUT_SIZE} bytes"));
         }
         let algorithm = upload_algorithm(&upload);
-        let body = self.store.read(&src, range.start, range.end).map_err(errors::object)?;
+        let body =
+            self.store.read_with(&src, range.start, range.end, src_customer.map(|c| c.key)).map_err(errors::object)?;
         let algorithms: Vec<Algorithm> = algorithm.into_iter().collect();
-        let blob =
-            self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(range.end - range.start)).await?;
-        let etag = blob.digests.etag();
+        let len = Some(range.end - range.start);
+        let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, len, part_sse.as_ref()).await?;
+        let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
+        let shown = sse::shown(blob.data.sse(), customer.as_ref());
         let stored = blob.digests.stored();
         let last_modified = now();
         let part = PartRef {
@@ -268,7 +288,9 @@ impl CairnS3 {
             ..Default::default()
         };
         set_checksum_fields!(result, &stored);
-        Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+        let mut out = UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() };
+        set_sse_fields!(out, shown);
+        Ok(S3Response::new(out))
     }
 
     pub(crate) async fn complete_multipart_upload_impl(
@@ -377,6 +399,7 @@ impl CairnS3 {
             data: ObjectData::Parts(parts),
             ..upload.template.clone()
         };
+        let shown = sse::shown(version.data.sse(), None);
         let made = self
             .store
             .complete_upload(input.bucket.clone(), input.key.clone(), input.upload_id.clone(), version, condition)
@@ -394,6 +417,7 @@ impl CairnS3 {
         if !checksums.is_empty() {
             out.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
         }
+        out.server_side_encryption = shown.server_side_encryption;
         Ok(S3Response::new(out))
     }
 

@@ -45,15 +45,18 @@ pub fn unix_now() -> u64 {
 /// Every sharded blob of an object version, with the size of the blob.
 pub fn blobs_of(v: &ObjectVersion) -> Vec<(ShardSpec, u64)> {
     match &v.data {
-        ObjectData::Inline(_) => Vec::new(),
-        ObjectData::Shards(r) => vec![(cairn_object::spec_of(r), v.size)],
-        ObjectData::Parts(parts) => parts
-            .iter()
-            .filter_map(|p| match &p.data {
-                ObjectData::Shards(r) => Some((cairn_object::spec_of(r), p.size)),
-                _ => None,
-            })
-            .collect(),
+        ObjectData::Parts(parts) => parts.iter().filter_map(|p| blob_of(&p.data, p.size)).collect(),
+        other => blob_of(other, v.size).into_iter().collect(),
+    }
+}
+
+/// The sharded blob of one object or part of `size` bytes, if it has one (an
+/// encrypted one's blob holds its ciphertext, of its stored size).
+fn blob_of(data: &ObjectData, size: u64) -> Option<(ShardSpec, u64)> {
+    match data {
+        ObjectData::Shards(r) => Some((cairn_object::spec_of(r), size)),
+        ObjectData::Sealed(s) => blob_of(&s.data, s.stored_size),
+        _ => None,
     }
 }
 
@@ -72,10 +75,7 @@ pub fn resolve(meta: &MetaStore, id: u128) -> Option<(ShardSpec, u64)> {
         }
         BlobOwner::Part { upload_id, number } => {
             let p = meta.all_parts(&upload_id).ok()?.into_iter().find(|p| p.number == number)?;
-            match &p.data {
-                ObjectData::Shards(r) if r.id == id => Some((cairn_object::spec_of(r), p.size)),
-                _ => None,
-            }
+            blob_of(&p.data, p.size).filter(|(s, _)| s.id == id)
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::s3::object::new_version_attrs;
 use crate::s3::object_tagging;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
+use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use cairn_raft::schema::ObjectVersion;
@@ -39,6 +40,8 @@ impl CairnS3 {
         let caller = caller(&req)?;
         let copy_source = authorized_copy_source(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
+        let (target_sse, target_customer) = sse::write_request(&req.headers)?;
+        let src_customer = sse::customer_key(&req.headers, sse::COPY_SOURCE_CUSTOMER)?;
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
@@ -60,6 +63,7 @@ impl CairnS3 {
                 },
             )
             .await?;
+        sse::check_read(&self.store, src.data.sse(), src_customer.as_ref())?;
         let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,
@@ -85,7 +89,7 @@ impl CairnS3 {
         let src_version_id = src.version_id.clone();
         // Copying an older version onto its own key restores it (a rollback).
         let names_version = matches!(&copy_source, CopySource::Bucket { version_id: Some(_), .. });
-        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version {
+        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version && target_sse.is_none() {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -106,7 +110,8 @@ impl CairnS3 {
         // version's shards: no byte is read or written.
         let same_key = src_bucket == input.bucket && src_key == input.key;
         let checksums_kept = input.checksum_algorithm.as_ref().is_none_or(|a| src.checksums.contains_key(a.as_str()));
-        if same_key && names_version && !replace && checksums_kept {
+        if same_key && names_version && !replace && checksums_kept && target_sse.is_none() {
+            let shown = sse::shown(src.data.sse(), src_customer.as_ref());
             let source = src.version_id.clone().unwrap_or_else(|| "null".into());
             let last_modified = now();
             let template = ObjectVersion { version_id: None, last_modified, owner, acl, ..src };
@@ -122,16 +127,23 @@ impl CairnS3 {
                 ..Default::default()
             };
             set_checksum_fields!(result, &checksums);
-            return Ok(S3Response::new(CopyObjectOutput {
+            let mut out = CopyObjectOutput {
                 copy_object_result: Some(result),
                 version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
                 copy_source_version_id: self.shown_version_id(&src_bucket, src_version_id.as_deref())?,
                 ..Default::default()
-            }));
+            };
+            set_sse_fields!(out, shown);
+            return Ok(S3Response::new(out));
         }
-        let body = self.store.read(&src, 0, src.size).map_err(errors::object)?;
-        let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size)).await?;
-        let etag = blob.digests.etag();
+        // The source is opened with its key and the copy sealed as the request asks
+        // (a new data key either way).
+        let body = self.store.read_with(&src, 0, src.size, src_customer.map(|c| c.key)).map_err(errors::object)?;
+        let blob = self
+            .write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size), target_sse.as_ref())
+            .await?;
+        let etag = sse::etag(blob.digests.etag(), target_sse.as_ref());
+        let shown = sse::shown(blob.data.sse(), target_customer.as_ref());
         let checksums = blob.digests.stored();
         let last_modified = now();
         let version = if replace {
@@ -177,11 +189,13 @@ impl CairnS3 {
             ..Default::default()
         };
         set_checksum_fields!(result, &checksums);
-        Ok(S3Response::new(CopyObjectOutput {
+        let mut out = CopyObjectOutput {
             copy_object_result: Some(result),
             version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
             copy_source_version_id: self.shown_version_id(&src_bucket, source_version.as_deref())?,
             ..Default::default()
-        }))
+        };
+        set_sse_fields!(out, shown);
+        Ok(S3Response::new(out))
     }
 }

@@ -107,6 +107,7 @@ impl CairnS3 {
             (input.tagging.is_some(), "x-amz-tagging"),
             (input.object_lock_mode.is_some() || input.object_lock_legal_hold_status.is_some(), "Object lock"),
             (input.acl.is_some() || headers.keys().any(|k| k.as_str().starts_with("x-amz-grant")), "An ACL"),
+            (headers.keys().any(|k| k.as_str().starts_with("x-amz-server-side-encryption")), "Server-side encryption"),
         ];
         if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
             return Err(not_with_extract(what));

@@ -7,6 +7,7 @@ use crate::errors;
 use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::CairnS3;
+use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::{object_lock, object_tagging};
 use crate::timefmt::{parse_http_date, to_timestamp};
 use cairn_raft::schema::{ObjectData, ObjectVersion, PartRef};
@@ -24,6 +25,8 @@ struct ReadRequest<'a> {
     range: Option<&'a Range>,
     part_number: Option<i32>,
     checksum_mode: bool,
+    /// The request's SSE-C key (`s3/sse.rs`).
+    customer: Option<sse::Customer>,
 }
 
 struct PreparedRead {
@@ -32,6 +35,7 @@ struct PreparedRead {
     content_range: Option<String>,
     parts_count: Option<i32>,
     headers: Headers,
+    sse: sse::Shown,
 }
 
 fn checksum_mode(mode: Option<&ChecksumMode>) -> bool {
@@ -40,7 +44,7 @@ fn checksum_mode(mode: Option<&ChecksumMode>) -> bool {
 
 /// The read a GetObjectInput or a HeadObjectInput asks for (the same fields).
 macro_rules! read_request {
-    ($input:expr) => {
+    ($input:expr, $customer:expr) => {
         ReadRequest {
             version_id: $input.version_id.as_deref(),
             conditions: Conditions {
@@ -52,6 +56,7 @@ macro_rules! read_request {
             range: $input.range.as_ref(),
             part_number: $input.part_number,
             checksum_mode: checksum_mode($input.checksum_mode.as_ref()),
+            customer: $customer,
         }
     };
 }
@@ -127,6 +132,7 @@ impl CairnS3 {
         read: ReadRequest<'_>,
     ) -> S3Result<PreparedRead> {
         let obj = self.object_version(bucket, key, read.version_id).await?;
+        sse::check_read(&self.store, obj.data.sse(), read.customer.as_ref())?;
         read.conditions.check_read(&obj)?;
         let (range, content_range, parts_count) = resolve_range(&obj, read.range, read.part_number)?;
         let whole = content_range.is_none() && parts_count.is_none();
@@ -144,7 +150,8 @@ impl CairnS3 {
                 headers.lock.legal_hold = shown.legal_hold;
             }
         }
-        Ok(PreparedRead { obj, range, content_range, parts_count, headers })
+        let sse = sse::shown(obj.data.sse(), read.customer.as_ref());
+        Ok(PreparedRead { obj, range, content_range, parts_count, headers, sse })
     }
 
     pub(crate) async fn get_object_impl(
@@ -152,8 +159,9 @@ impl CairnS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let auth = access::authorized(&req)?.clone();
+        let customer = sse::customer_key(&req.headers, sse::CUSTOMER)?;
         let input = req.input;
-        let request = || read_request!(input);
+        let request = || read_request!(input, customer.clone());
         let mut prepared = self.prepare_read(&auth, &input.bucket, &input.key, request()).await?;
         // Nothing is answered before the first stripe of the range has been read.
         // The version may have been replaced, and its shards freed, between the
@@ -161,7 +169,8 @@ impl CairnS3 {
         // found after a read barrier is the one to serve.
         let mut looks = 1;
         let body = loop {
-            let stream = self.store.read(&prepared.obj, prepared.range.start, prepared.range.end);
+            let key = customer.as_ref().map(|c| c.key);
+            let stream = self.store.read_with(&prepared.obj, prepared.range.start, prepared.range.end, key);
             let unreadable = match first_stripe::read_first(stream.map_err(errors::object)?).await {
                 Ok(body) => break body,
                 Err(e) => e,
@@ -177,7 +186,7 @@ impl CairnS3 {
             }
             prepared = again;
         };
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } = prepared;
+        let PreparedRead { obj, range, content_range, parts_count, headers: h, sse } = prepared;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
             ..Default::default()
@@ -186,6 +195,7 @@ impl CairnS3 {
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
         out.tag_count = tag_count;
+        set_sse_fields!(out, sse);
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         Ok(S3Response::new(out))
     }
@@ -195,14 +205,16 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let auth = access::authorized(&req)?.clone();
+        let customer = sse::customer_key(&req.headers, sse::CUSTOMER)?;
         let input = req.input;
-        let PreparedRead { obj, range, content_range, parts_count, headers: h } =
-            self.prepare_read(&auth, &input.bucket, &input.key, read_request!(input)).await?;
+        let PreparedRead { obj, range, content_range, parts_count, headers: h, sse } =
+            self.prepare_read(&auth, &input.bucket, &input.key, read_request!(input, customer)).await?;
         let mut out = HeadObjectOutput::default();
         let tag_count = h.tag_count;
         fill_read_headers!(out, input, h, obj, range, content_range);
         out.parts_count = parts_count;
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
+        set_sse_fields!(out, sse);
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         let mut resp = S3Response::new(out);

@@ -10,6 +10,7 @@ use crate::s3::object_tagging;
 use crate::s3::preconditions::write_condition;
 use crate::s3::quota_gate;
 use crate::s3::service::{CairnS3, caller};
+use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now};
 use cairn_raft::schema::ObjectVersion;
@@ -36,6 +37,7 @@ impl CairnS3 {
             acl,
             input.acl.is_some(),
         )?;
+        let (sse, customer) = sse::write_request(&headers)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let tags = object_tagging::from_header(input.tagging.as_deref())?;
         let attrs = new_version_attrs(
@@ -63,10 +65,12 @@ impl CairnS3 {
                 content_length: input.content_length,
                 content_md5: input.content_md5.as_deref(),
                 also_compute: None,
+                sse,
             })
             .await?;
-        let etag = blob.digests.etag();
+        let etag = sse::etag(blob.digests.etag(), sse.as_ref());
         let checksums = blob.digests.stored();
+        let shown = sse::shown(blob.data.sse(), customer.as_ref());
         let version = ObjectVersion {
             version_id: None,
             size: blob.size,
@@ -95,6 +99,7 @@ impl CairnS3 {
             ..Default::default()
         };
         set_checksum_fields!(out, &checksums);
+        set_sse_fields!(out, shown);
         Ok(S3Response::new(out))
     }
 }

@@ -1,0 +1,487 @@
+//! Server-side encryption at rest, end to end through aws-sdk-s3: SSE-S3 and SSE-C
+//! round trips at the sizes where the format has edges (empty, one byte, inline,
+//! package and stripe boundaries, 100 MiB), ranges across package boundaries,
+//! multipart uploads, copies between modes, the errors S3 gives for missing, wrong
+//! and needless keys, no plaintext anywhere on disk, a shard lost under ciphertext,
+//! the master key across restarts, and a cluster read through a node that did not
+//! write the object.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::Client;
+use cairn_tests::cluster::TestCluster;
+use cairn_tests::stored::stored_shards_all;
+use cairn_tests::*;
+use std::path::Path;
+
+const MASTER: &str = "8f1c2b7d3e4a59607182939aabbccddeeff00112233445566778899aabbccdd0";
+const OTHER_MASTER: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+/// Plaintext bytes per package (`cairn_object::sse::package::PACKAGE`).
+const P: usize = 64 * 1024;
+/// A stripe: 2 data shards of 256 KiB blocks.
+const STRIPE: usize = 512 * 1024;
+
+fn start() -> TestNode {
+    TestNode::start_with(&["--master-key", MASTER])
+}
+
+struct SseC {
+    key: String,
+    md5: String,
+}
+
+/// `.customer_key(&k)` on any request builder that takes an SSE-C key.
+trait CustomerKey: Sized {
+    fn sse_c_headers(self, algorithm: &str, key: &str, md5: &str) -> Self;
+    fn customer_key(self, k: &SseC) -> Self {
+        self.sse_c_headers("AES256", &k.key, &k.md5)
+    }
+}
+
+macro_rules! customer_key_on {
+    ($($builder:ty),*) => {$(
+        impl CustomerKey for $builder {
+            fn sse_c_headers(self, algorithm: &str, key: &str, md5: &str) -> Self {
+                self.sse_customer_algorithm(algorithm).sse_customer_key(key).sse_customer_key_md5(md5)
+            }
+        }
+    )*};
+}
+
+use aws_sdk_s3::operation as op;
+customer_key_on!(
+    op::put_object::builders::PutObjectFluentBuilder,
+    op::get_object::builders::GetObjectFluentBuilder,
+    op::head_object::builders::HeadObjectFluentBuilder,
+    op::copy_object::builders::CopyObjectFluentBuilder,
+    op::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    op::upload_part::builders::UploadPartFluentBuilder
+);
+
+fn sse_c(seed: u64) -> SseC {
+    let k = random_bytes(seed, 32);
+    SseC { key: b64(&k), md5: md5_b64(&k) }
+}
+
+async fn put_s3(c: &Client, bucket: &str, key: &str, data: &[u8]) -> String {
+    let out = c
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(data.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SSE-S3 PUT {key}: {e:?}"));
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "PUT {key} answers AES256");
+    out.e_tag().unwrap().to_string()
+}
+
+async fn get_range(c: &Client, bucket: &str, key: &str, range: Option<String>) -> Vec<u8> {
+    let out = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {key} {range:?}: {e:?}"));
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "GET {key} answers AES256");
+    read_body(out.body).await
+}
+
+/// Every file under `dir` that contains `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)) {
+                found.push(p.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// A body that repeats `marker`, so any stored copy of the plaintext shows it.
+fn marked(marker: &[u8], len: usize) -> Vec<u8> {
+    marker.iter().copied().cycle().take(len).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_s3_round_trips_at_every_edge_and_ranges_across_packages() {
+    let node = start();
+    let c = node.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let sizes = [0, 1, 100, 16 * 1024, P - 1, P, P + 1, STRIPE, STRIPE + 1, 3 * STRIPE + 7, 5 * P + 3];
+    for &n in &sizes {
+        let data = random_bytes(n as u64 + 1, n);
+        let key = format!("obj-{n}");
+        let etag = put_s3(&c, "enc", &key, &data).await;
+        assert_eq!(etag, etag_of(&data), "an SSE-S3 single PUT's ETag is the plaintext's MD5 ({n} bytes)");
+        let head = c.head_object().bucket("enc").key(&key).send().await.unwrap();
+        assert_eq!(head.content_length(), Some(n as i64), "HEAD Content-Length is the plaintext's ({n})");
+        assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "HEAD {key}");
+        let body = get_range(&c, "enc", &key, None).await;
+        assert!(body == data, "GET {key}: {} bytes back for {n}", body.len());
+    }
+
+    // Ranges at and across package boundaries, and across a stripe boundary.
+    let n = 3 * STRIPE + 7;
+    let data = random_bytes(n as u64 + 1, n);
+    let key = format!("obj-{n}");
+    let ranges: Vec<(usize, usize)> = vec![
+        (0, 0),
+        (P - 1, P),
+        (P, P),
+        (P, 2 * P - 1),
+        (P - 10, 3 * P + 10),
+        (STRIPE - 1, STRIPE),
+        (5 * P + 17, 9 * P + 1),
+        (n - 1, n - 1),
+        (n - P - 3, n - 1),
+    ];
+    for (a, b) in ranges {
+        let got = get_range(&c, "enc", &key, Some(format!("bytes={a}-{b}"))).await;
+        assert!(got == data[a..=b], "range {a}-{b}: {} bytes, differ", got.len());
+    }
+    let got = get_range(&c, "enc", &key, Some("bytes=-100".into())).await;
+    assert!(got == data[n - 100..], "suffix range");
+    let got = get_range(&c, "enc", &key, Some(format!("bytes={}-", n - P - 1))).await;
+    assert!(got == data[n - P - 1..], "open range");
+
+    // 100 MiB, streamed.
+    let big = random_bytes(99, 100 << 20);
+    let etag = put_s3(&c, "enc", "big", &big).await;
+    assert_eq!(etag, etag_of(&big));
+    let back = get_range(&c, "enc", "big", None).await;
+    assert_eq!(back.len(), big.len());
+    assert!(back == big, "100 MiB round trip");
+    let mid = 50 << 20;
+    let got = get_range(&c, "enc", "big", Some(format!("bytes={}-{}", mid - 5, mid + P))).await;
+    assert!(got == big[mid - 5..=mid + P], "a range in the middle of 100 MiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_on_disk_is_plaintext() {
+    let node = start();
+    let c = node.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    // Inline-sized, segment-sized and file-sized bodies, SSE-S3 and SSE-C.
+    let secret = b"CAIRN-SECRET-PLAINTEXT-0123456789";
+    let k = sse_c(5);
+    for (key, len) in [("tiny", 200), ("mid", 150 * 1024), ("large", 3 << 20)] {
+        put_s3(&c, "enc", &format!("s3-{key}"), &marked(secret, len)).await;
+        c.put_object()
+            .bucket("enc")
+            .key(format!("c-{key}"))
+            .customer_key(&k)
+            .body(ByteStream::from(marked(secret, len)))
+            .send()
+            .await
+            .unwrap();
+    }
+    // The same scan finds an unencrypted object's plaintext: it can fail.
+    let open = b"CAIRN-OPEN-PLAINTEXT-9876543210ab";
+    for (key, len) in [("open-tiny", 200), ("open-large", 3 << 20)] {
+        c.put_object().bucket("enc").key(key).body(ByteStream::from(marked(open, len))).send().await.unwrap();
+    }
+    let root = node.root_dir().to_path_buf();
+    let seen = files_containing(&root, open);
+    assert!(seen.len() >= 2, "the scan sees unencrypted data in the metadata and in shards: {seen:?}");
+    let leaked = files_containing(&root, secret);
+    assert!(leaked.is_empty(), "plaintext of encrypted objects found in {leaked:?}");
+    // Still readable.
+    let got = get_range(&c, "enc", "s3-large", None).await;
+    assert!(got == marked(secret, 3 << 20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_keys_are_checked_as_s3_checks_them() {
+    let node = start();
+    let c = node.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let k = sse_c(1);
+    let wrong = sse_c(2);
+    for (key, n) in [("small", 10), ("empty", 0), ("large", 2 * STRIPE + 5)] {
+        let data = random_bytes(n as u64 + 3, n);
+        let put = c
+            .put_object()
+            .bucket("enc")
+            .key(key)
+            .customer_key(&k)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.sse_customer_algorithm(), Some("AES256"));
+        assert_eq!(put.sse_customer_key_md5(), Some(k.md5.as_str()));
+        assert!(put.server_side_encryption().is_none(), "SSE-C is not AES256 SSE-S3");
+        if n > 0 {
+            assert_ne!(put.e_tag().unwrap(), etag_of(&data), "an SSE-C ETag is not the plaintext's MD5");
+        }
+
+        assert_s3_err("GET without the key", c.get_object().bucket("enc").key(key).send().await, 400, "InvalidRequest");
+        assert_status_err("HEAD without the key", c.head_object().bucket("enc").key(key).send().await, 400);
+        let r = c.get_object().bucket("enc").key(key).customer_key(&wrong).send().await;
+        assert_s3_err("GET with another key", r, 403, "AccessDenied");
+        let r = c.head_object().bucket("enc").key(key).customer_key(&k).send().await.unwrap();
+        assert_eq!(r.content_length(), Some(n as i64));
+        assert_eq!(r.sse_customer_key_md5(), Some(k.md5.as_str()), "HEAD answers the key's MD5");
+        let got = c.get_object().bucket("enc").key(key).customer_key(&k).send().await.unwrap();
+        assert_eq!(got.sse_customer_algorithm(), Some("AES256"));
+        assert!(read_body(got.body).await == data, "SSE-C {key} round trip");
+    }
+
+    // A key whose MD5 does not match, a short key, another algorithm: refused, nothing stored.
+    let short = b64(&[7u8; 16]);
+    let short_md5 = md5_b64(&[7u8; 16]);
+    let bad = [
+        ("a key MD5 that does not match", "AES256", k.key.as_str(), wrong.md5.as_str(), "InvalidArgument"),
+        ("a 128-bit key", "AES256", short.as_str(), short_md5.as_str(), "InvalidArgument"),
+        ("another algorithm", "DES", k.key.as_str(), k.md5.as_str(), "InvalidEncryptionAlgorithmError"),
+    ];
+    for (what, algorithm, key, md5, code) in bad {
+        let put = c.put_object().bucket("enc").key("bad-md5").sse_c_headers(algorithm, key, md5);
+        let r = put.body(ByteStream::from_static(b"x")).send().await;
+        assert_s3_err(&format!("PUT with {what}"), r, 400, code);
+    }
+    let r = c
+        .put_object()
+        .bucket("enc")
+        .key("bad-md5")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .customer_key(&k)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_s3_err("PUT with SSE-S3 and SSE-C at once", r, 400, "InvalidArgument");
+    assert_status_err("nothing stored", c.head_object().bucket("enc").key("bad-md5").send().await, 404);
+
+    // A key brought to an object that has none, or to an SSE-S3 one.
+    c.put_object().bucket("enc").key("plain").body(ByteStream::from_static(b"plain")).send().await.unwrap();
+    put_s3(&c, "enc", "s3", b"sse-s3").await;
+    for key in ["plain", "s3"] {
+        let r = c.get_object().bucket("enc").key(key).customer_key(&k).send().await;
+        assert_s3_err(&format!("GET {key} with an SSE-C key"), r, 400, "InvalidRequest");
+    }
+
+    // Copies: SSE-C source to SSE-S3 target, SSE-S3 source to SSE-C target with a new key.
+    let r = c.copy_object().bucket("enc").key("copy-a").copy_source("enc/large").send().await;
+    assert_s3_err("copy of an SSE-C source without its key", r, 400, "InvalidRequest");
+    let out = c
+        .copy_object()
+        .bucket("enc")
+        .key("copy-a")
+        .copy_source("enc/large")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k.key)
+        .copy_source_sse_customer_key_md5(&k.md5)
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    let large = random_bytes(2 * STRIPE as u64 + 5 + 3, 2 * STRIPE + 5);
+    assert!(get_range(&c, "enc", "copy-a", None).await == large, "SSE-C -> SSE-S3 copy");
+    c.copy_object().bucket("enc").key("copy-b").copy_source("enc/copy-a").customer_key(&wrong).send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket("enc")
+        .key("copy-b")
+        .range(format!("bytes={}-{}", P - 2, P + 2))
+        .customer_key(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert!(read_body(got.body).await == large[P - 2..=P + 2], "SSE-S3 -> SSE-C copy, ranged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_encrypt_every_part() {
+    let node = start();
+    let c = node.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let part1 = random_bytes(11, 5 << 20);
+    let part2 = random_bytes(12, 700 * 1024 + 3);
+    let whole: Vec<u8> = part1.iter().chain(part2.iter()).copied().collect();
+
+    // SSE-S3: chosen at creation, applied to every part.
+    let up = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("mp-s3")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (i, body) in [&part1, &part2].into_iter().enumerate() {
+        let n = i as i32 + 1;
+        let out = c
+            .upload_part()
+            .bucket("enc")
+            .key("mp-s3")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "part {n}");
+        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket("enc")
+        .key("mp-s3")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert!(get_range(&c, "enc", "mp-s3", None).await == whole, "SSE-S3 multipart round trip");
+    let (a, b) = ((5 << 20) - P - 1, (5 << 20) + P + 1);
+    let got = get_range(&c, "enc", "mp-s3", Some(format!("bytes={a}-{b}"))).await;
+    assert!(got == whole[a..=b], "a range across the part boundary");
+
+    // SSE-C: every part brings the upload's key; another key is refused.
+    let k = sse_c(21);
+    let wrong = sse_c(22);
+    let up = c.create_multipart_upload().bucket("enc").key("mp-c").customer_key(&k).send().await.unwrap();
+    assert_eq!(up.sse_customer_key_md5(), Some(k.md5.as_str()));
+    let id = up.upload_id().unwrap();
+    let r = c
+        .upload_part()
+        .bucket("enc")
+        .key("mp-c")
+        .upload_id(id)
+        .part_number(1)
+        .customer_key(&wrong)
+        .body(ByteStream::from_static(b"small: refused before its body is read"))
+        .send()
+        .await;
+    assert_s3_err("a part with another key", r, 403, "AccessDenied");
+    let r = c
+        .upload_part()
+        .bucket("enc")
+        .key("mp-c")
+        .upload_id(id)
+        .part_number(1)
+        .body(b"small".to_vec().into())
+        .send()
+        .await;
+    assert_s3_err("a part without the key", r, 400, "InvalidRequest");
+    let mut parts = Vec::new();
+    for (i, body) in [&part1, &part2].into_iter().enumerate() {
+        let n = i as i32 + 1;
+        let out = c
+            .upload_part()
+            .bucket("enc")
+            .key("mp-c")
+            .upload_id(id)
+            .part_number(n)
+            .customer_key(&k)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    c.complete_multipart_upload()
+        .bucket("enc")
+        .key("mp-c")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_s3_err("GET without the key", c.get_object().bucket("enc").key("mp-c").send().await, 400, "InvalidRequest");
+    let got = c.get_object().bucket("enc").key("mp-c").customer_key(&k).send().await.unwrap();
+    assert!(read_body(got.body).await == whole, "SSE-C multipart round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciphertext_heals_and_the_master_key_is_needed() {
+    let mut node = start();
+    let c = node.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let data = random_bytes(31, 2 * STRIPE + 100);
+    put_s3(&c, "enc", "obj", &data).await;
+    // One shard of the ciphertext lost: the read decodes from the others, no key needed for that.
+    let shards = stored_shards_all(&node.disk_dirs());
+    assert_eq!(shards.len(), 4, "one blob of 2+2 shards: {:?}", shards.iter().map(|s| s.id()).collect::<Vec<_>>());
+    shards[0].destroy();
+    assert!(get_range(&c, "enc", "obj", None).await == data, "read with a shard lost");
+
+    // Restarted with the same master key: readable.
+    node.restart(false);
+    let c = node.client();
+    assert!(get_range(&c, "enc", "obj", None).await == data, "read after a restart");
+
+    // Without a master key, or with another one, SSE-S3 objects cannot be read, and the
+    // answer says why.
+    node.restart_with(&[]);
+    let c = node.client();
+    let r = c.get_object().bucket("enc").key("obj").send().await;
+    assert_s3_err("GET of an SSE-S3 object on a node without a master key", r, 501, "NotImplemented");
+    let r = c
+        .put_object()
+        .bucket("enc")
+        .key("new")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_s3_err("SSE-S3 PUT without a master key", r, 501, "NotImplemented");
+    assert_status_err("nothing stored", c.head_object().bucket("enc").key("new").send().await, 404);
+    node.restart_with(&["--master-key", OTHER_MASTER]);
+    let r = node.client().get_object().bucket("enc").key("obj").send().await;
+    let e = expect_err("GET with another master key", r);
+    assert_eq!(e.status, Some(500), "{e:?}");
+    assert!(
+        e.message.as_deref().unwrap_or_default().contains("master key"),
+        "the error says the master key does not open it: {e:?}"
+    );
+    node.restart_with(&["--master-key", MASTER]);
+    assert!(get_range(&node.client(), "enc", "obj", None).await == data, "readable again with its key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_reads_sse_s3_through_a_node_that_did_not_write_it() {
+    let cluster = TestCluster::start_with(3, &["--master-key", MASTER]);
+    let c1 = cluster.nodes[0].client();
+    c1.create_bucket().bucket("enc").send().await.unwrap();
+    let data = random_bytes(41, 3 * STRIPE + 11);
+    put_s3(&c1, "enc", "obj", &data).await;
+    let k = sse_c(42);
+    c1.put_object()
+        .bucket("enc")
+        .key("obj-c")
+        .customer_key(&k)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    for i in 1..3 {
+        let c = cluster.nodes[i].client();
+        assert!(get_range(&c, "enc", "obj", None).await == data, "SSE-S3 GET through node {}", i + 1);
+        let got = c
+            .get_object()
+            .bucket("enc")
+            .key("obj-c")
+            .range(format!("bytes={}-{}", STRIPE - 3, 2 * STRIPE))
+            .customer_key(&k)
+            .send()
+            .await
+            .unwrap();
+        assert!(read_body(got.body).await == data[STRIPE - 3..=2 * STRIPE], "SSE-C range through node {}", i + 1);
+    }
+}
