@@ -485,3 +485,91 @@ async fn a_cluster_reads_sse_s3_through_a_node_that_did_not_write_it() {
         assert!(read_body(got.body).await == data[STRIPE - 3..=2 * STRIPE], "SSE-C range through node {}", i + 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_default_encryption_applies_when_a_write_names_none() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let config = |alg: ServerSideEncryption, bucket_key: Option<bool>| {
+        let default = ServerSideEncryptionByDefault::builder().sse_algorithm(alg).build().unwrap();
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(default)
+            .set_bucket_key_enabled(bucket_key)
+            .build();
+        ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap()
+    };
+    let node = start();
+    let c = node.client();
+    c.create_bucket().bucket("dflt").send().await.unwrap();
+    c.create_bucket().bucket("plain").send().await.unwrap();
+    let r = c.get_bucket_encryption().bucket("dflt").send().await;
+    assert_s3_err("GetBucketEncryption, never set", r, 404, "ServerSideEncryptionConfigurationNotFoundError");
+    let r = c
+        .put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, None))
+        .send()
+        .await;
+    assert_s3_err("a default of SSE-KMS", r, 501, "NotImplemented");
+    let r = c
+        .put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, Some(true)))
+        .send()
+        .await;
+    assert_s3_err("bucket keys", r, 501, "NotImplemented");
+    c.put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None))
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_bucket_encryption().bucket("dflt").send().await.unwrap();
+    let rules = got.server_side_encryption_configuration().unwrap().rules();
+    assert_eq!(rules.len(), 1);
+    let alg = rules[0].apply_server_side_encryption_by_default().unwrap().sse_algorithm();
+    assert_eq!(alg, &ServerSideEncryption::Aes256);
+
+    // A PUT, a multipart upload and a copy that name no encryption get the default.
+    let secret = b"CAIRN-DEFAULT-ENCRYPTED-PLAINTEXT";
+    let data = marked(secret, 300 * 1024);
+    let put = c.put_object().bucket("dflt").key("a").body(ByteStream::from(data.clone())).send().await.unwrap();
+    assert_eq!(put.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "PUT under the default");
+    assert!(get_range(&c, "dflt", "a", None).await == data);
+    let up = c.create_multipart_upload().bucket("dflt").key("mp").send().await.unwrap();
+    assert_eq!(up.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "upload under the default");
+    // (The copy's source is stored in the clear, so its bytes are not the marked ones.)
+    let src = random_bytes(62, 1000);
+    c.put_object().bucket("plain").key("src").body(ByteStream::from(src.clone())).send().await.unwrap();
+    let copy = c.copy_object().bucket("dflt").key("copied").copy_source("plain/src").send().await.unwrap();
+    assert_eq!(copy.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "copy under the default");
+    assert!(get_range(&c, "dflt", "copied", None).await == src);
+    let leaked = files_containing(node.root_dir(), secret);
+    assert!(leaked.is_empty(), "plaintext written under the default found in {leaked:?}");
+    // A write that names its encryption keeps it.
+    let k = sse_c(61);
+    let put = c.put_object().bucket("dflt").key("c").customer_key(&k).body(b"own key".to_vec().into()).send().await;
+    assert!(put.unwrap().server_side_encryption().is_none(), "SSE-C named by the request wins");
+
+    // Deleted: new writes are stored as they come again.
+    let del = c.delete_bucket_encryption().bucket("dflt").send().await;
+    assert!(del.is_ok(), "{del:?}");
+    let r = c.get_bucket_encryption().bucket("dflt").send().await;
+    assert_s3_err("GetBucketEncryption after delete", r, 404, "ServerSideEncryptionConfigurationNotFoundError");
+    let put = c.put_object().bucket("dflt").key("b").body(b"plain again".to_vec().into()).send().await.unwrap();
+    assert!(put.server_side_encryption().is_none());
+    assert!(get_range(&c, "dflt", "a", None).await == data, "objects written under the default stay readable");
+
+    // A node without a master key cannot take an SSE-S3 default.
+    let bare = TestNode::start();
+    let c = bare.client();
+    c.create_bucket().bucket("dflt").send().await.unwrap();
+    let r = c
+        .put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None))
+        .send()
+        .await;
+    assert_s3_err("an SSE-S3 default on a node without a master key", r, 501, "NotImplemented");
+}

@@ -92,6 +92,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketWebsite" => need("s3:GetBucketWebsite", None),
         "GetObjectLockConfiguration" => need("s3:GetBucketObjectLockConfiguration", None),
         "GetBucketEncryption" => need("s3:GetEncryptionConfiguration", None),
+        "PutBucketEncryption" | "DeleteBucketEncryption" => need("s3:PutEncryptionConfiguration", None),
         "GetBucketReplication" => need("s3:GetReplicationConfiguration", None),
         "GetBucketOwnershipControls" => need("s3:GetBucketOwnershipControls", None),
         "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => need("s3:PutBucketOwnershipControls", None),

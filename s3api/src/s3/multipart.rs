@@ -112,7 +112,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let caller = caller(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
-        let (sse_request, customer) = sse::write_request(&req.headers)?;
+        let (sse_request, customer) = self.write_encryption(&req.input.bucket, &req.headers)?;
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();

@@ -40,7 +40,9 @@ impl CairnS3 {
         let caller = caller(&req)?;
         let copy_source = authorized_copy_source(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
-        let (target_sse, target_customer) = sse::write_request(&req.headers)?;
+        // Encryption named by the request changes the copy; a bucket default does not.
+        let named_sse = sse::write_request(&req.headers)?.0.is_some();
+        let (target_sse, target_customer) = self.write_encryption(&req.input.bucket, &req.headers)?;
         let src_customer = sse::customer_key(&req.headers, sse::COPY_SOURCE_CUSTOMER)?;
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
@@ -89,7 +91,7 @@ impl CairnS3 {
         let src_version_id = src.version_id.clone();
         // Copying an older version onto its own key restores it (a rollback).
         let names_version = matches!(&copy_source, CopySource::Bucket { version_id: Some(_), .. });
-        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version && target_sse.is_none() {
+        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version && !named_sse {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -110,7 +112,7 @@ impl CairnS3 {
         // version's shards: no byte is read or written.
         let same_key = src_bucket == input.bucket && src_key == input.key;
         let checksums_kept = input.checksum_algorithm.as_ref().is_none_or(|a| src.checksums.contains_key(a.as_str()));
-        if same_key && names_version && !replace && checksums_kept && target_sse.is_none() {
+        if same_key && names_version && !replace && checksums_kept && !named_sse {
             let shown = sse::shown(src.data.sse(), src_customer.as_ref());
             let source = src.version_id.clone().unwrap_or_else(|| "null".into());
             let last_modified = now();

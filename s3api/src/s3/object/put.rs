@@ -37,7 +37,7 @@ impl CairnS3 {
             acl,
             input.acl.is_some(),
         )?;
-        let (sse, customer) = sse::write_request(&headers)?;
+        let (sse, customer) = self.write_encryption(&input.bucket, &headers)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let tags = object_tagging::from_header(input.tagging.as_deref())?;
         let attrs = new_version_attrs(
