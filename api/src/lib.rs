@@ -7,6 +7,7 @@ pub mod admin;
 pub mod annotations;
 pub mod assets;
 pub mod durability;
+pub mod kms;
 pub mod tenants;
 
 use serde::{Deserialize, Serialize};

@@ -15,6 +15,7 @@ mod client;
 mod cluster;
 mod heal;
 mod key;
+mod kms;
 mod object;
 mod profile;
 mod status;
@@ -59,6 +60,9 @@ enum Command {
     /// Access keys: create, list, show, delete (admin key).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// The built-in KMS key store behind SSE-KMS: keys, rotation, disabling (admin key).
+    #[command(subcommand)]
+    Kms(kms::KmsCommand),
     /// Tenants and their quotas (admin or tenant admin key).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -101,6 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Gc(a) => heal::gc(&conn, a).await,
             Command::Rebalance(a) => heal::rebalance(&conn, a).await,
             Command::Key(cmd) => key::run(&conn, cmd).await,
+            Command::Kms(cmd) => kms::run(&conn, cmd).await,
             Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
             Command::Asset(cmd) => asset::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),

@@ -54,7 +54,10 @@ impl Store {
     ) -> Result<WrittenData, ObjectError> {
         let mut sealer = match sse {
             Some(req) => {
-                let (key, record) = sse::new_data_key(req, self.master_key.as_deref())?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as i64);
+                let (key, record) = self.new_data_key(req, now).await?;
                 Some((Encrypt::new(key), record))
             }
             None => None,

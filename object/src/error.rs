@@ -67,6 +67,12 @@ pub enum ObjectError {
     /// The state machine refused an annotation command.
     #[error("annotation command refused: {0:?}")]
     Annotation(cairn_raft::annotations::AnnotationRefusal),
+    /// CreateKmsKey of an id that exists.
+    #[error("KMS key {0} exists")]
+    KmsKeyExists(String),
+    /// A KMS key id that cannot be one.
+    #[error("{0:?} is not a KMS key id: 1 to 128 letters, digits and - _ / .")]
+    KmsBadKeyId(String),
     /// Encryption keys missing, wrong, or not opening the data.
     #[error(transparent)]
     Sse(#[from] crate::sse::SseError),

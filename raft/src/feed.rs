@@ -229,12 +229,28 @@ pub enum Change {
         bucket: String,
         keys: Vec<String>,
     },
+    /// KMS key `id` was created.
+    KmsKeyCreated {
+        id: String,
+    },
+    /// KMS key `id` got a new version.
+    KmsKeyRotated {
+        id: String,
+    },
+    /// KMS key `id` was enabled or disabled.
+    KmsKeyStateSet {
+        id: String,
+        enabled: bool,
+    },
 }
 
 impl Change {
     /// The change `cmd` makes if it takes effect.
     pub(crate) fn of(cmd: &Command) -> Change {
         match cmd {
+            Command::CreateKmsKey { key } => Change::KmsKeyCreated { id: key.id.clone() },
+            Command::RotateKmsKey { id, .. } => Change::KmsKeyRotated { id: id.clone() },
+            Command::SetKmsKeyEnabled { id, enabled } => Change::KmsKeyStateSet { id: id.clone(), enabled: *enabled },
             Command::CreateBucket { bucket } => Change::BucketCreated { bucket: bucket.name.clone() },
             Command::DeleteBucket { name } => Change::BucketDeleted { bucket: name.clone() },
             Command::PutBucketPolicy { bucket, .. } => Change::BucketPolicySet { bucket: bucket.clone() },
@@ -411,7 +427,7 @@ impl Change {
             // An idempotent replay of a registration changes nothing.
             (_, CommandResult::Asset(o)) => !o.replayed,
             (_, CommandResult::Annotations(o)) => o.items.iter().any(|(_, replayed)| !replayed),
-            (_, CommandResult::ObjectsPut(_)) => true,
+            (_, CommandResult::ObjectsPut(_) | CommandResult::KmsVersion(_)) => true,
             (
                 _,
                 CommandResult::Ok

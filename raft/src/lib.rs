@@ -21,6 +21,7 @@ pub mod feed;
 pub mod format;
 mod frozen;
 pub mod keys;
+pub mod kms;
 mod layout;
 mod listing;
 pub mod log_store;

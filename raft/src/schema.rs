@@ -122,6 +122,9 @@ pub enum SseMode {
     /// SSE-C: sealed by the customer's key, which is never stored; opening the
     /// sealed key is the check that a request brought the same key.
     Customer,
+    /// SSE-KMS: sealed by version `version` of KMS key `key_id` (`crate::kms`), bound
+    /// to the request's encryption context (canonical JSON, `None` if none was given).
+    Kms { key_id: String, version: u32, context: Option<String> },
 }
 
 /// One part of an upload, in progress or completed.
@@ -530,6 +533,22 @@ pub enum Command {
         at: Nanos,
         by: String,
     },
+    /// Creates KMS key `key.id` (refused if it exists).
+    CreateKmsKey {
+        key: crate::kms::KmsKey,
+    },
+    /// Appends version `number` to KMS key `id` (refused unless it is the next one,
+    /// since the version's seal names its number): new data keys are sealed with it.
+    RotateKmsKey {
+        id: String,
+        number: u32,
+        version: crate::kms::KmsKeyVersion,
+    },
+    /// Enables or disables KMS key `id`.
+    SetKmsKeyEnabled {
+        id: String,
+        enabled: bool,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).
@@ -712,6 +731,10 @@ pub enum CommandResult {
         index: usize,
         result: Box<CommandResult>,
     },
+    /// A KMS key command took effect: the key's current version.
+    KmsVersion(u32),
+    /// A KMS key command apply refused.
+    KmsRefused(crate::kms::KmsRefusal),
 }
 
 /// One object of a PutObjects batch.

@@ -42,6 +42,7 @@ pub(crate) enum Table {
     AssetEvents,
     Annotations,
     AnnotationIndex,
+    KmsKeys,
 }
 
 /// How a table is kept.
@@ -61,7 +62,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 19] = [
+pub(crate) const TABLES: [TableDef; 20] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -101,6 +102,7 @@ pub(crate) const TABLES: [TableDef; 19] = [
         tree: TREE_ANNOTATION_INDEX,
         kind: Kind::Derived { marker: SM_ANNOTATIONS_INDEXED, rebuild: crate::annotations::rebuild },
     },
+    TableDef { table: Table::KmsKeys, tree: TREE_KMS_KEYS, kind: Kind::Data { tag: 15 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -47,6 +47,8 @@ pub fn object(e: ObjectError) -> S3Error {
         // The caller knows which item `index` is and says so (`s3/object/extract.rs`).
         ObjectError::InBatch { error, .. } => object(*error),
         ObjectError::Sse(e) => crate::s3::sse::error(e),
+        ObjectError::KmsKeyExists(id) => s3_error!(InvalidRequest, "KMS key {id} exists"),
+        ObjectError::KmsBadKeyId(id) => crate::s3::sse::error(cairn_object::sse::SseError::KmsNotFound(id)),
         ObjectError::Unexpected(r) => unexpected(*r),
     }
 }

@@ -38,17 +38,21 @@ const fn any(header: &'static str, ops: Ops, feature: &'static str) -> Unsupport
 
 /// Every header Cairn refuses with 501 until the feature it names exists.
 pub const UNSUPPORTED: &[Unsupported] = &[
-    // SSE-S3 (AES256) and SSE-C are served (`s3/sse.rs`); SSE-KMS is not yet.
+    // SSE-S3 (AES256), SSE-KMS and SSE-C are served (`s3/sse.rs`); dual-layer is not.
     Unsupported {
         header: "x-amz-server-side-encryption",
-        values: &["aws:kms", "aws:kms:dsse"],
+        values: &["aws:kms:dsse"],
         allowed: &[],
         ops: None,
-        feature: "Server-side encryption with KMS keys (SSE-KMS)",
+        feature: "Dual-layer server-side encryption with KMS keys (DSSE-KMS)",
     },
-    any("x-amz-server-side-encryption-aws-kms-key-id", None, "Server-side encryption with KMS keys (SSE-KMS)"),
-    any("x-amz-server-side-encryption-context", None, "Server-side encryption with KMS keys (SSE-KMS)"),
-    any("x-amz-server-side-encryption-bucket-key-enabled", None, "S3 Bucket Keys for SSE-KMS"),
+    Unsupported {
+        header: "x-amz-server-side-encryption-bucket-key-enabled",
+        values: &["true"],
+        allowed: &[],
+        ops: None,
+        feature: "S3 Bucket Keys",
+    },
     any("x-amz-website-redirect-location", Some(WRITES), "Website redirects"),
     Unsupported {
         header: "x-amz-storage-class",
@@ -257,12 +261,14 @@ mod tests {
     #[test]
     fn unsupported_features_are_refused() {
         let refused = |op: &str, pairs: &[(&str, &str)]| unsupported_header(op, &headers(pairs)).is_err();
-        // SSE-S3 and SSE-C are served; SSE-KMS is not yet.
+        // SSE-S3, SSE-KMS and SSE-C are served; dual-layer and bucket keys are not.
         assert!(!refused("PutObject", &[("x-amz-server-side-encryption", "AES256")]));
         assert!(!refused("GetObject", &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]));
-        assert!(refused("PutObject", &[("x-amz-server-side-encryption", "aws:kms")]));
-        assert!(refused("PutObject", &[("x-amz-server-side-encryption-aws-kms-key-id", "k")]));
+        assert!(!refused("PutObject", &[("x-amz-server-side-encryption", "aws:kms")]));
+        assert!(!refused("PutObject", &[("x-amz-server-side-encryption-aws-kms-key-id", "k")]));
+        assert!(refused("PutObject", &[("x-amz-server-side-encryption", "aws:kms:dsse")]));
         assert!(refused("CopyObject", &[("x-amz-server-side-encryption-bucket-key-enabled", "true")]));
+        assert!(!refused("CopyObject", &[("x-amz-server-side-encryption-bucket-key-enabled", "false")]));
         // Object lock and tagging are served now.
         assert!(!refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "True")]));
         assert!(!refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON"), ("x-amz-tagging", "a=b")]));

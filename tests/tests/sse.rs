@@ -455,12 +455,15 @@ async fn ciphertext_heals_and_the_master_key_is_needed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_reads_sse_s3_through_a_node_that_did_not_write_it() {
+async fn a_cluster_reads_encrypted_objects_through_a_node_that_did_not_write_them() {
     let cluster = TestCluster::start_with(3, &["--master-key", MASTER]);
     let c1 = cluster.nodes[0].client();
     c1.create_bucket().bucket("enc").send().await.unwrap();
     let data = random_bytes(41, 3 * STRIPE + 11);
     put_s3(&c1, "enc", "obj", &data).await;
+    let made = cairn_tests::cluster::cairn(cluster.nodes[0].endpoint(), &["kms", "key", "create", "reels"]);
+    assert!(made.status.success(), "{}", cairn_tests::cluster::stderr(&made));
+    put_kms(&c1, "enc", "obj-kms", Some("reels"), &data).await;
     let k = sse_c(42);
     c1.put_object()
         .bucket("enc")
@@ -473,6 +476,7 @@ async fn a_cluster_reads_sse_s3_through_a_node_that_did_not_write_it() {
     for i in 1..3 {
         let c = cluster.nodes[i].client();
         assert!(get_range(&c, "enc", "obj", None).await == data, "SSE-S3 GET through node {}", i + 1);
+        assert!(get_kms(&c, "enc", "obj-kms").await.unwrap() == data, "SSE-KMS GET through node {}", i + 1);
         let got = c
             .get_object()
             .bucket("enc")
@@ -508,10 +512,23 @@ async fn bucket_default_encryption_applies_when_a_write_names_none() {
     let r = c
         .put_bucket_encryption()
         .bucket("dflt")
-        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, None))
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKmsDsse, None))
         .send()
         .await;
-    assert_s3_err("a default of SSE-KMS", r, 501, "NotImplemented");
+    assert_s3_err("a default of DSSE-KMS", r, 501, "NotImplemented");
+    let missing = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id("not-made")
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(missing).build();
+    let r = c
+        .put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await;
+    assert_s3_err("a default naming a KMS key that does not exist", r, 400, "KMS.NotFoundException");
     let r = c
         .put_bucket_encryption()
         .bucket("dflt")
@@ -572,4 +589,203 @@ async fn bucket_default_encryption_applies_when_a_write_names_none() {
         .send()
         .await;
     assert_s3_err("an SSE-S3 default on a node without a master key", r, 501, "NotImplemented");
+}
+
+fn cli(node: &TestNode, args: &[&str]) -> String {
+    let out = cairn_tests::cluster::cairn(node.endpoint(), args);
+    assert!(
+        out.status.success(),
+        "cairn {args:?}: {}",
+        cairn_tests::cluster::stderr(&out) + &cairn_tests::cluster::stdout(&out)
+    );
+    cairn_tests::cluster::stdout(&out)
+}
+
+fn kms_info(node: &TestNode, id: &str) -> serde_json::Value {
+    serde_json::from_str(&cli(node, &["kms", "key", "info", id, "--json"])).unwrap()
+}
+
+async fn put_kms(c: &Client, bucket: &str, key: &str, kms_key: Option<&str>, data: &[u8]) -> String {
+    let out = c
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .set_ssekms_key_id(kms_key.map(str::to_string))
+        .body(ByteStream::from(data.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SSE-KMS PUT {key}: {e:?}"));
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms), "PUT {key}");
+    out.ssekms_key_id().unwrap_or_default().to_string()
+}
+
+async fn get_kms(c: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, ErrInfo> {
+    match c.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms), "GET {key}");
+            Ok(read_body(out.body).await)
+        }
+        Err(e) => Err(ErrInfo::from_sdk(&e)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_kms_keys_rotate_disable_and_survive_a_restart() {
+    let mut node = start();
+    let c = node.client();
+    c.create_bucket().bucket("kms").send().await.unwrap();
+
+    // No key id: the default key, made at its first use.
+    let small = random_bytes(71, 3000);
+    let arn = put_kms(&c, "kms", "default", None, &small).await;
+    assert!(arn.ends_with(":key/aws/s3"), "the default key's ARN: {arn}");
+    assert_eq!(get_kms(&c, "kms", "default").await.unwrap(), small);
+    assert_eq!(kms_info(&node, "aws/s3")["current_version"], 1);
+
+    // A key that does not exist: refused, nothing stored.
+    let r = c
+        .put_object()
+        .bucket("kms")
+        .key("nokey")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("no-such-key")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_s3_err("PUT with a key that does not exist", r, 400, "KMS.NotFoundException");
+    assert_status_err("nothing stored", c.head_object().bucket("kms").key("nokey").send().await, 404);
+
+    // Keys through the CLI and the admin API.
+    let made: serde_json::Value =
+        serde_json::from_str(&cli(&node, &["kms", "key", "create", "media", "--description", "films", "--json"]))
+            .unwrap();
+    assert_eq!(made["id"], "media");
+    assert_eq!(made["enabled"], true);
+    let out = cairn_tests::cluster::cairn(node.endpoint(), &["kms", "key", "create", "media"]);
+    assert!(!out.status.success(), "a key id is created once");
+    assert!(cairn_tests::cluster::stderr(&out).contains("KmsKeyExists"), "{}", cairn_tests::cluster::stderr(&out));
+    let (status, body) = node.admin("POST", "kms/keys", br#"{"id":"bad id!"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("InvalidKeyId"), "{body}");
+    let (status, body) = node.admin("GET", "kms/keys/nothing", b"").await;
+    assert_eq!(status, 404, "{body}");
+    let listed = cli(&node, &["kms", "key", "list"]);
+    assert!(listed.contains("media") && listed.contains("aws/s3"), "{listed}");
+
+    // Old and new objects across a rotation, with and without an encryption context.
+    let v1 = random_bytes(72, 2 * STRIPE + 9);
+    let arn = put_kms(&c, "kms", "v1", Some("media"), &v1).await;
+    assert!(arn.ends_with(":key/media"), "{arn}");
+    let head = c.head_object().bucket("kms").key("v1").send().await.unwrap();
+    assert_eq!(head.ssekms_key_id(), Some(arn.as_str()), "HEAD names the key");
+    assert_ne!(head.e_tag().unwrap(), etag_of(&v1), "an SSE-KMS ETag is not the plaintext's MD5");
+    let ctx = b64(br#"{"project":"cairn","reel":"7"}"#);
+    let with_ctx = c
+        .put_object()
+        .bucket("kms")
+        .key("ctx")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("arn:aws:kms:us-east-1:000000000000:key/media")
+        .ssekms_encryption_context(&ctx)
+        .body(ByteStream::from(v1.clone()))
+        .send()
+        .await;
+    assert!(with_ctx.is_ok(), "an ARN and a context: {with_ctx:?}");
+    let rotated = cli(&node, &["kms", "key", "rotate", "media", "--json"]);
+    let rotated: serde_json::Value = serde_json::from_str(&rotated).unwrap();
+    assert_eq!(rotated["current_version"], 2);
+    assert_eq!(rotated["versions"].as_array().unwrap().len(), 2);
+    let v2 = random_bytes(73, 100_000);
+    put_kms(&c, "kms", "v2", Some("media"), &v2).await;
+    assert!(get_kms(&c, "kms", "v1").await.unwrap() == v1, "an object of version 1 after the rotation");
+    assert!(get_kms(&c, "kms", "ctx").await.unwrap() == v1, "an object bound to a context");
+    assert!(get_kms(&c, "kms", "v2").await.unwrap() == v2, "an object of version 2");
+
+    // Multipart and a copy under SSE-KMS.
+    let up = c
+        .create_multipart_upload()
+        .bucket("kms")
+        .key("mp")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("media")
+        .send()
+        .await
+        .unwrap();
+    assert!(up.ssekms_key_id().unwrap_or_default().ends_with(":key/media"));
+    let id = up.upload_id().unwrap();
+    let part = c.upload_part().bucket("kms").key("mp").upload_id(id).part_number(1).body(v2.clone().into());
+    let part = part.send().await.unwrap();
+    assert_eq!(part.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let parts = vec![CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build()];
+    c.complete_multipart_upload()
+        .bucket("kms")
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(get_kms(&c, "kms", "mp").await.unwrap() == v2, "SSE-KMS multipart");
+    let copy = c
+        .copy_object()
+        .bucket("kms")
+        .key("copied")
+        .copy_source("kms/v1")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+
+    // Disabled: its objects cannot be read and it takes no new ones; enabled again, both work.
+    cli(&node, &["kms", "key", "disable", "media"]);
+    let e = get_kms(&c, "kms", "v1").await.unwrap_err();
+    assert_eq!((e.status, e.code.as_deref()), (Some(400), Some("KMS.DisabledException")), "{e:?}");
+    let r = c
+        .put_object()
+        .bucket("kms")
+        .key("v3")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("media")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_s3_err("PUT with a disabled key", r, 400, "KMS.DisabledException");
+    assert!(get_range(&c, "kms", "copied", None).await == v1, "a copy under another key is unaffected");
+    assert_eq!(get_kms(&c, "kms", "default").await.unwrap(), small, "another KMS key is unaffected");
+    cli(&node, &["kms", "key", "enable", "media"]);
+    assert!(get_kms(&c, "kms", "v1").await.unwrap() == v1, "readable once enabled again");
+
+    // A bucket default naming the key.
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id("media")
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap();
+    c.put_bucket_encryption().bucket("kms").server_side_encryption_configuration(config).send().await.unwrap();
+    let got = c.get_bucket_encryption().bucket("kms").send().await.unwrap();
+    let rules = got.server_side_encryption_configuration().unwrap().rules();
+    let by_default = rules[0].apply_server_side_encryption_by_default().unwrap();
+    assert!(by_default.kms_master_key_id().unwrap_or_default().ends_with(":key/media"));
+    let put = c.put_object().bucket("kms").key("by-default").body(b"default".to_vec().into()).send().await.unwrap();
+    assert!(put.ssekms_key_id().unwrap_or_default().ends_with(":key/media"), "the default's key");
+
+    // Keys are metadata: they survive a restart, and so do their objects.
+    node.restart(false);
+    let c = node.client();
+    assert!(get_kms(&c, "kms", "v1").await.unwrap() == v1);
+    assert!(get_kms(&c, "kms", "v2").await.unwrap() == v2);
+    assert_eq!(kms_info(&node, "media")["current_version"], 2);
+    // A node without the master key cannot open them.
+    node.restart_with(&[]);
+    let e = get_kms(&node.client(), "kms", "v1").await.unwrap_err();
+    assert_eq!((e.status, e.code.as_deref()), (Some(501), Some("NotImplemented")), "{e:?}");
+    let (status, body) = node.admin("POST", "kms/keys", br#"{"id":"new"}"#).await;
+    assert_eq!(status, 501, "a key cannot be made without the master key: {body}");
 }

@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | SSE-S3 (`AES256`) | HKDF-SHA256 of the node's master key, info `cairn sse-s3 kek v<N>` | `S3 { kek_version: N }` |
 //! | SSE-C | the customer's key from the request, never stored | `Customer` |
+//! | SSE-KMS | version N of a key of the built-in store ([`kms`]), bound to the encryption context | `Kms { key_id, version: N, context }` |
 //!
 //! A wrong SSE-C key fails the sealed key's tag: that check is the only trace of the
 //! customer's key the metadata holds. The master key ([`MasterKey`]) comes from the
@@ -21,6 +22,7 @@
 //! This module owns the keys and the stream transforms; [`crate::data`] decides where
 //! they apply.
 
+pub mod kms;
 pub mod package;
 mod stream;
 
@@ -40,7 +42,7 @@ pub const SSE_S3_KEK_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SseError {
     #[error(
-        "this node has no master key (set master_key_file or CAIRN_MASTER_KEY) and cannot encrypt or decrypt with SSE-S3"
+        "this node has no master key (set master_key_file or CAIRN_MASTER_KEY) and cannot encrypt or decrypt with SSE-S3 or SSE-KMS"
     )]
     NoMasterKey,
     #[error("the object is encrypted with a customer-provided key, and the request did not provide one")]
@@ -53,6 +55,10 @@ pub enum SseError {
     MasterKeyWrong,
     #[error("an encrypted package failed its authentication tag")]
     Tampered,
+    #[error("KMS key {0} does not exist")]
+    KmsNotFound(String),
+    #[error("KMS key {0} is disabled")]
+    KmsDisabled(String),
 }
 
 /// The cluster's master key: the root of every SSE-S3 key-encryption key.
@@ -73,13 +79,17 @@ impl MasterKey {
         Some(Self(<[u8; 32]>::try_from(bytes).ok()?))
     }
 
-    fn sse_s3_kek(&self, version: u32) -> LessSafeKey {
-        let info = format!("cairn sse-s3 kek v{version}");
+    /// An AES-256-GCM key derived from the master key for one purpose (`info`).
+    fn derive(&self, info: &str) -> LessSafeKey {
         let info = [info.as_bytes()];
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(&self.0);
         // AES_256_GCM's key length is a valid HKDF output length.
         let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF output of 32 bytes");
         LessSafeKey::new(UnboundKey::from(okm))
+    }
+
+    fn sse_s3_kek(&self, version: u32) -> LessSafeKey {
+        self.derive(&format!("cairn sse-s3 kek v{version}"))
     }
 }
 
@@ -94,27 +104,35 @@ impl std::fmt::Debug for CustomerKey {
 }
 
 /// How a write asks to be encrypted.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum SseRequest {
     S3,
     Customer(CustomerKey),
+    /// SSE-KMS with key `key_id` (already a bare id, see [`kms::key_id_of`]), bound to
+    /// `context` (canonical JSON) if one was given.
+    Kms {
+        key_id: String,
+        context: Option<String>,
+    },
 }
 
-/// What a read brings to open encrypted data: the node's master key and the
-/// request's SSE-C key, if any.
+/// What a read brings to open encrypted data: the node's master key, the
+/// request's SSE-C key, if any, and the metadata (for KMS keys).
 #[derive(Clone, Default)]
 pub struct Keys {
     pub master: Option<Arc<MasterKey>>,
     pub customer: Option<CustomerKey>,
+    pub meta: Option<cairn_raft::MetaStore>,
 }
 
 const AAD_S3: &[u8] = b"cairn sse-s3 data key";
 const AAD_C: &[u8] = b"cairn sse-c data key";
 
-fn seal_key(kek: &LessSafeKey, aad: &'static [u8], data_key: &[u8; 32]) -> Vec<u8> {
+/// Seals a 32-byte key: `nonce(12) | ciphertext(32) | tag(16)`.
+pub(crate) fn seal_key_with(kek: &LessSafeKey, aad: &[u8], key: &[u8; 32]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     random(&mut nonce);
-    let mut buf = data_key.to_vec();
+    let mut buf = key.to_vec();
     kek.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
         .expect("a 32-byte key within GCM's limit");
     let mut out = nonce.to_vec();
@@ -122,7 +140,8 @@ fn seal_key(kek: &LessSafeKey, aad: &'static [u8], data_key: &[u8; 32]) -> Vec<u
     out
 }
 
-fn open_key(kek: &LessSafeKey, aad: &'static [u8], sealed: &[u8]) -> Option<[u8; 32]> {
+/// Opens what [`seal_key_with`] sealed; `None` for another key or associated data.
+pub(crate) fn open_key_with(kek: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Option<[u8; 32]> {
     let (nonce, rest) = sealed.split_at_checked(NONCE_LEN)?;
     let nonce = Nonce::assume_unique_for_key(nonce.try_into().ok()?);
     let mut buf = rest.to_vec();
@@ -130,7 +149,15 @@ fn open_key(kek: &LessSafeKey, aad: &'static [u8], sealed: &[u8]) -> Option<[u8;
     <[u8; 32]>::try_from(&plain[..]).ok()
 }
 
-fn random(buf: &mut [u8]) {
+fn seal_key(kek: &LessSafeKey, aad: &'static [u8], data_key: &[u8; 32]) -> Vec<u8> {
+    seal_key_with(kek, aad, data_key)
+}
+
+fn open_key(kek: &LessSafeKey, aad: &'static [u8], sealed: &[u8]) -> Option<[u8; 32]> {
+    open_key_with(kek, aad, sealed)
+}
+
+pub(crate) fn random(buf: &mut [u8]) {
     // The system's random source failing is not something to go on from.
     SystemRandom::new().fill(buf).expect("the system random source");
 }
@@ -139,11 +166,27 @@ fn customer_kek(key: &CustomerKey) -> LessSafeKey {
     LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key.0).expect("32-byte AES-256 key"))
 }
 
-/// A new random data key for one blob, and its record sealed as `req` asks.
-pub(crate) fn new_data_key(req: &SseRequest, master: Option<&MasterKey>) -> Result<(PackageKey, Sse), SseError> {
+/// A new random data key for one blob, and its record sealed as `req` asks (`kms`:
+/// the key SSE-KMS names, already read from the metadata).
+pub(crate) fn new_data_key(
+    req: &SseRequest,
+    master: Option<&MasterKey>,
+    kms: Option<&cairn_raft::kms::KmsKey>,
+) -> Result<(PackageKey, Sse), SseError> {
     let mut data_key = [0u8; 32];
     random(&mut data_key);
     let sse = match req {
+        SseRequest::Kms { key_id, context } => {
+            let master = master.ok_or(SseError::NoMasterKey)?;
+            let key = kms.filter(|k| k.id == *key_id).ok_or_else(|| SseError::KmsNotFound(key_id.clone()))?;
+            let version = key.current();
+            let kek = kms::version_kek(master, key, version)?;
+            let aad = kms::data_key_aad(key_id, version, context.as_deref());
+            Sse {
+                mode: SseMode::Kms { key_id: key_id.clone(), version, context: context.clone() },
+                sealed_key: seal_key_with(&kek, &aad, &data_key),
+            }
+        }
         SseRequest::S3 => {
             let master = master.ok_or(SseError::NoMasterKey)?;
             let kek = master.sse_s3_kek(SSE_S3_KEK_VERSION);
@@ -156,19 +199,24 @@ pub(crate) fn new_data_key(req: &SseRequest, master: Option<&MasterKey>) -> Resu
     Ok((PackageKey::new(&data_key), sse))
 }
 
-/// A record sealed as `req` asks around a fresh random key, which nothing encrypts
-/// with: a multipart upload keeps one to know how its parts are encrypted, and, for
-/// SSE-C, to check that every part brings the key the upload was created with.
-pub fn upload_record(req: &SseRequest, master: Option<&MasterKey>) -> Result<Sse, SseError> {
-    new_data_key(req, master).map(|(_, sse)| sse)
-}
-
 /// Opens the data key of `sse` with what the request brought.
 pub(crate) fn data_key(sse: &Sse, keys: &Keys) -> Result<PackageKey, SseError> {
-    let key = match sse.mode {
+    let key = match &sse.mode {
+        SseMode::Kms { key_id, version, context } => {
+            let master = keys.master.as_deref().ok_or(SseError::NoMasterKey)?;
+            let meta = keys.meta.as_ref().ok_or_else(|| SseError::KmsNotFound(key_id.clone()))?;
+            let key = match meta.kms_key(key_id) {
+                Ok(Some(k)) if k.enabled => k,
+                Ok(Some(_)) => return Err(SseError::KmsDisabled(key_id.clone())),
+                _ => return Err(SseError::KmsNotFound(key_id.clone())),
+            };
+            let kek = kms::version_kek(master, &key, *version)?;
+            let aad = kms::data_key_aad(key_id, *version, context.as_deref());
+            open_key_with(&kek, &aad, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
+        }
         SseMode::S3 { kek_version } => {
             let master = keys.master.as_deref().ok_or(SseError::NoMasterKey)?;
-            open_key(&master.sse_s3_kek(kek_version), AAD_S3, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
+            open_key(&master.sse_s3_kek(*kek_version), AAD_S3, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
         }
         SseMode::Customer => {
             let customer = keys.customer.as_ref().ok_or(SseError::CustomerKeyMissing)?;
@@ -207,19 +255,19 @@ mod tests {
     #[test]
     fn data_keys_open_only_with_their_key() {
         let master = Arc::new(MasterKey([1; 32]));
-        let keys = Keys { master: Some(master.clone()), customer: None };
-        let (_, sse) = new_data_key(&SseRequest::S3, Some(&master)).unwrap();
+        let keys = Keys { master: Some(master.clone()), customer: None, meta: None };
+        let (_, sse) = new_data_key(&SseRequest::S3, Some(&master), None).unwrap();
         assert_eq!(sse.sealed_key.len(), 12 + 32 + 16);
         assert!(data_key(&sse, &keys).is_ok());
-        let other = Keys { master: Some(Arc::new(MasterKey([2; 32]))), customer: None };
+        let other = Keys { master: Some(Arc::new(MasterKey([2; 32]))), customer: None, meta: None };
         assert_eq!(data_key(&sse, &other).err(), Some(SseError::MasterKeyWrong));
         assert_eq!(data_key(&sse, &Keys::default()).err(), Some(SseError::NoMasterKey));
-        assert_eq!(new_data_key(&SseRequest::S3, None).err(), Some(SseError::NoMasterKey));
+        assert_eq!(new_data_key(&SseRequest::S3, None, None).err(), Some(SseError::NoMasterKey));
 
         let c = CustomerKey([9; 32]);
-        let (_, sse) = new_data_key(&SseRequest::Customer(c), None).unwrap();
-        assert!(check_keys(Some(&sse), &Keys { master: None, customer: Some(c) }).is_ok());
-        let wrong = Keys { master: None, customer: Some(CustomerKey([8; 32])) };
+        let (_, sse) = new_data_key(&SseRequest::Customer(c), None, None).unwrap();
+        assert!(check_keys(Some(&sse), &Keys { customer: Some(c), ..Keys::default() }).is_ok());
+        let wrong = Keys { customer: Some(CustomerKey([8; 32])), ..Keys::default() };
         assert_eq!(check_keys(Some(&sse), &wrong), Err(SseError::CustomerKeyWrong));
         assert_eq!(check_keys(Some(&sse), &Keys::default()), Err(SseError::CustomerKeyMissing));
         assert_eq!(check_keys(None, &wrong), Err(SseError::CustomerKeyNotApplicable));

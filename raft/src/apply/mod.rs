@@ -34,6 +34,7 @@ mod assets;
 mod attrs;
 mod buckets;
 mod cluster;
+mod kms;
 mod lock;
 mod objects;
 mod settings;
@@ -159,5 +160,8 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::DeleteAnnotation { id, if_revision, by } => annotations::delete(tx, id, if_revision, by),
         Command::SetVideoTiming { video, timing } => annotations::set_timing(tx, video, timing),
         Command::PutObjects { bucket, items } => objects::put_many(tx, bucket, items),
+        Command::CreateKmsKey { key } => kms::create(tx, key),
+        Command::RotateKmsKey { id, number, version } => kms::rotate(tx, id, number, version),
+        Command::SetKmsKeyEnabled { id, enabled } => kms::set_enabled(tx, id, enabled),
     }
 }

@@ -20,6 +20,7 @@ pub use assets::AssetQuery;
 mod attrs;
 mod batcher;
 mod group;
+mod kms;
 pub(crate) mod log_budget;
 mod reads;
 mod settings;

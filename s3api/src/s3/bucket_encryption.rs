@@ -1,13 +1,14 @@
 //! Put/Get/DeleteBucketEncryption: a bucket's default encryption, applied to PutObject,
 //! CopyObject and CreateMultipartUpload when the request names none
-//! ([`CairnS3::write_encryption`]). Only SSE-S3 (`AES256`) can be a default until
-//! SSE-KMS lands; the setting is the algorithm's name in the bucket's settings.
+//! ([`CairnS3::write_encryption`]): SSE-S3 (`AES256`, stored as that name) or SSE-KMS
+//! (`aws:kms`, stored as `aws:kms` and the key id after a NUL; without a key id, the
+//! store's default key).
 
 use crate::errors;
 use crate::s3::service::CairnS3;
 use crate::s3::sse::{self, Customer};
 use crate::s3::unconfigured::Unset;
-use cairn_object::sse::SseRequest;
+use cairn_object::sse::{SseError, SseRequest, kms};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -34,6 +35,10 @@ impl CairnS3 {
         Ok(match raw.as_deref() {
             None => None,
             Some(b"AES256") => Some(SseRequest::S3),
+            Some(v) if v.starts_with(b"aws:kms\0") => Some(SseRequest::Kms {
+                key_id: String::from_utf8_lossy(&v[b"aws:kms\0".len()..]).into_owned(),
+                context: None,
+            }),
             Some(other) => {
                 let name = String::from_utf8_lossy(other);
                 return Err(s3_error!(InternalError, "bucket {bucket} has an unknown default encryption {name:?}"));
@@ -56,26 +61,42 @@ impl CairnS3 {
         if rule.bucket_key_enabled == Some(true) {
             return Err(s3_error!(
                 NotImplemented,
-                "S3 Bucket Keys (BucketKeyEnabled) are for SSE-KMS, which this server does not implement yet"
+                "S3 Bucket Keys (BucketKeyEnabled) are not implemented by this server"
             ));
         }
-        match default.sse_algorithm.as_str() {
-            ServerSideEncryption::AES256 => {}
-            ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE => {
+        let value = match default.sse_algorithm.as_str() {
+            ServerSideEncryption::AES256 => {
+                if default.kms_master_key_id.is_some() {
+                    return Err(s3_error!(InvalidArgument, "KMSMasterKeyID goes only with SSEAlgorithm aws:kms"));
+                }
+                b"AES256".to_vec()
+            }
+            ServerSideEncryption::AWS_KMS => {
+                let id = match &default.kms_master_key_id {
+                    Some(given) => kms::key_id_of(given).map_err(sse::error)?,
+                    None => kms::DEFAULT_KEY.to_string(),
+                };
+                // A named key must exist now (the default one is made at its first use).
+                if id != kms::DEFAULT_KEY {
+                    self.store.meta.read_barrier().await.map_err(errors::meta)?;
+                    if self.store.meta.kms_key(&id).map_err(errors::meta)?.is_none() {
+                        return Err(sse::error(SseError::KmsNotFound(id)));
+                    }
+                }
+                [b"aws:kms\0".as_slice(), id.as_bytes()].concat()
+            }
+            ServerSideEncryption::AWS_KMS_DSSE => {
                 return Err(s3_error!(
                     NotImplemented,
-                    "Server-side encryption with KMS keys (SSE-KMS) is not implemented by this server yet"
+                    "Dual-layer SSE-KMS (aws:kms:dsse) is not implemented by this server"
                 ));
             }
-            other => return Err(s3_error!(MalformedXML, "Unknown SSEAlgorithm {other}: AES256")),
-        }
-        if default.kms_master_key_id.is_some() {
-            return Err(s3_error!(InvalidArgument, "KMSMasterKeyID goes only with SSEAlgorithm aws:kms"));
-        }
+            other => return Err(s3_error!(MalformedXML, "Unknown SSEAlgorithm {other}: AES256 or aws:kms")),
+        };
         if !self.store.has_master_key() {
-            return Err(sse::error(cairn_object::sse::SseError::NoMasterKey));
+            return Err(sse::error(SseError::NoMasterKey));
         }
-        cairn_object::meta::put_bucket_setting(&self.store.meta, &input.bucket, SETTING, Some(b"AES256".to_vec()))
+        cairn_object::meta::put_bucket_setting(&self.store.meta, &input.bucket, SETTING, Some(value))
             .await
             .map_err(errors::object)?;
         Ok(S3Response::new(PutBucketEncryptionOutput::default()))
@@ -87,13 +108,17 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
         let bucket = req.input.bucket;
         self.require_bucket(&bucket).await?;
-        let Some(SseRequest::S3) = self.default_encryption(&bucket)? else {
-            return Err(Unset::Encryption.error());
+        let (algorithm, key) = match self.default_encryption(&bucket)? {
+            None | Some(SseRequest::Customer(_)) => return Err(Unset::Encryption.error()),
+            Some(SseRequest::S3) => (ServerSideEncryption::AES256, None),
+            Some(SseRequest::Kms { key_id, .. }) => {
+                (ServerSideEncryption::AWS_KMS, Some(sse::kms_arn(&self.store.config.region, &key_id)))
+            }
         };
         let rule = ServerSideEncryptionRule {
             apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                sse_algorithm: ServerSideEncryption::from_static(ServerSideEncryption::AES256),
-                kms_master_key_id: None,
+                sse_algorithm: ServerSideEncryption::from_static(algorithm),
+                kms_master_key_id: key,
             }),
             bucket_key_enabled: Some(false),
         };

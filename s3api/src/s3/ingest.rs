@@ -104,7 +104,7 @@ pub(crate) struct Ingest<'a> {
     /// algorithm a multipart upload was created with).
     pub also_compute: Option<Algorithm>,
     /// How to encrypt the body at rest (`s3/sse.rs`).
-    pub sse: Option<SseRequest>,
+    pub sse: Option<&'a SseRequest>,
 }
 
 impl CairnS3 {
@@ -119,9 +119,8 @@ impl CairnS3 {
         }
         let mut algorithms = ck.algorithms.clone();
         algorithms.extend(req.also_compute);
-        let blob = self
-            .write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected, req.sse.as_ref())
-            .await?;
+        let blob =
+            self.write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected, req.sse).await?;
         if let Err(e) = verify_declared(&blob.digests, ck, req.trailing_headers, req.content_md5) {
             self.discard_blob(&blob.data);
             return Err(e);

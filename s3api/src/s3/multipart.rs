@@ -118,7 +118,10 @@ impl CairnS3 {
         let owner = caller.owner_or(&bucket.owner).to_string();
         let writer = owner.clone();
         let asked = input.acl.is_some();
-        let upload_sse = sse_request.map(|r| self.store.upload_sse(&r)).transpose().map_err(errors::object)?;
+        let upload_sse = match &sse_request {
+            Some(r) => Some(self.store.upload_sse(r, now()).await.map_err(errors::object)?),
+            None => None,
+        };
         let (owner, acl) =
             Ownership::effective(&self.store.meta, &bucket.name)?.new_object(&owner, &bucket.owner, acl, asked)?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| Algorithm::parse(a.as_str())).transpose()?;
@@ -163,7 +166,7 @@ impl CairnS3 {
             },
             acl,
         };
-        let shown = sse::shown(template.data.sse(), customer.as_ref());
+        let shown = sse::shown(template.data.sse(), customer.as_ref(), &self.store.config.region);
         let upload = MultipartUpload {
             upload_id: upload_id.clone(),
             bucket: input.bucket.clone(),
@@ -217,11 +220,11 @@ impl CairnS3 {
                 content_length: input.content_length,
                 content_md5: input.content_md5.as_deref(),
                 also_compute: algorithm,
-                sse: part_sse,
+                sse: part_sse.as_ref(),
             })
             .await?;
         let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
-        let shown = sse::shown(blob.data.sse(), customer.as_ref());
+        let shown = sse::shown(blob.data.sse(), customer.as_ref(), &self.store.config.region);
         let checksum = algorithm.and_then(|a| blob.digests.checksums.get(&a).cloned());
         let stored = blob.digests.stored();
         let part =
@@ -270,7 +273,7 @@ impl CairnS3 {
         let len = Some(range.end - range.start);
         let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, len, part_sse.as_ref()).await?;
         let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
-        let shown = sse::shown(blob.data.sse(), customer.as_ref());
+        let shown = sse::shown(blob.data.sse(), customer.as_ref(), &self.store.config.region);
         let stored = blob.digests.stored();
         let last_modified = now();
         let part = PartRef {
@@ -399,7 +402,7 @@ impl CairnS3 {
             data: ObjectData::Parts(parts),
             ..upload.template.clone()
         };
-        let shown = sse::shown(version.data.sse(), None);
+        let shown = sse::shown(version.data.sse(), None, &self.store.config.region);
         let made = self
             .store
             .complete_upload(input.bucket.clone(), input.key.clone(), input.upload_id.clone(), version, condition)
@@ -418,6 +421,7 @@ impl CairnS3 {
             out.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
         }
         out.server_side_encryption = shown.server_side_encryption;
+        out.ssekms_key_id = shown.kms_key_id;
         Ok(S3Response::new(out))
     }
 

@@ -2,16 +2,19 @@
 //! (`x-amz-server-side-encryption: AES256`, or an SSE-C key in
 //! `x-amz-server-side-encryption-customer-*`), the SSE-C key a read or a copy source
 //! brings, and the headers an answer shows. The keys and ciphers are the object
-//! layer's (`cairn_object::sse`); SSE-KMS is refused in `refusals.rs` until it lands.
+//! layer's (`cairn_object::sse`); SSE-KMS uses its built-in key store
+//! (`cairn_object::sse::kms`); DSSE-KMS is refused in `refusals.rs`.
 
 use base64::Engine;
-use cairn_object::sse::{CustomerKey, SseError, SseRequest};
+use cairn_object::sse::{CustomerKey, SseError, SseRequest, kms};
 use cairn_raft::schema::{MultipartUpload, ObjectData, SealedData, Sse, SseMode};
 use http::HeaderMap;
 use md5::{Digest, Md5};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 const SSE: &str = "x-amz-server-side-encryption";
+const KMS_KEY_ID: &str = "x-amz-server-side-encryption-aws-kms-key-id";
+const KMS_CONTEXT: &str = "x-amz-server-side-encryption-context";
 /// The SSE-C headers of the object itself, and of a copy's source.
 pub(crate) const CUSTOMER: &str = "x-amz-server-side-encryption-customer-";
 pub(crate) const COPY_SOURCE_CUSTOMER: &str = "x-amz-copy-source-server-side-encryption-customer-";
@@ -68,26 +71,61 @@ pub(crate) fn customer_key(headers: &HeaderMap, prefix: &str) -> S3Result<Option
     Ok(Some(Customer { key: CustomerKey(bytes), key_md5: md5.to_string() }))
 }
 
-/// The encryption a write asks for: SSE-S3, SSE-C, or none.
+/// An encryption context header: base64 of a JSON object of strings, kept as
+/// canonical JSON (keys sorted) so the same context always binds the same way.
+fn context(headers: &HeaderMap) -> S3Result<Option<String>> {
+    let Some(text) = header(headers, KMS_CONTEXT)? else { return Ok(None) };
+    let invalid = || s3_error!(InvalidArgument, "{KMS_CONTEXT} must be base64 of a JSON object of string values");
+    let json = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| invalid())?;
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    Ok(Some(serde_json::to_string(&map).map_err(|_| invalid())?))
+}
+
+/// The encryption a write asks for: SSE-S3, SSE-KMS, SSE-C, or none.
 pub(crate) fn write_request(headers: &HeaderMap) -> S3Result<(Option<SseRequest>, Option<Customer>)> {
     let customer = customer_key(headers, CUSTOMER)?;
-    let s3 = match header(headers, SSE)? {
-        None => false,
-        Some("AES256") => true,
-        // aws:kms and aws:kms:dsse are refused before this (refusals.rs) until SSE-KMS lands.
+    let kms_only =
+        |what: &str| s3_error!(InvalidArgument, "{what} goes only with x-amz-server-side-encryption: aws:kms");
+    let asked = match header(headers, SSE)? {
+        None => None,
+        Some("AES256") => Some(SseRequest::S3),
+        Some("aws:kms") => {
+            let key_id = match header(headers, KMS_KEY_ID)? {
+                Some(given) => kms::key_id_of(given).map_err(error)?,
+                None => kms::DEFAULT_KEY.to_string(),
+            };
+            Some(SseRequest::Kms { key_id, context: context(headers)? })
+        }
+        // aws:kms:dsse is refused before this (refusals.rs).
         Some(other) => {
-            return Err(s3_error!(InvalidArgument, "The encryption method {other} is not supported; use AES256."));
+            return Err(s3_error!(
+                InvalidArgument,
+                "The encryption method {other} is not supported; use AES256 or aws:kms."
+            ));
         }
     };
-    match (s3, customer) {
-        (true, Some(_)) => Err(s3_error!(
+    if !matches!(asked, Some(SseRequest::Kms { .. })) {
+        if headers.contains_key(KMS_KEY_ID) {
+            return Err(kms_only(KMS_KEY_ID));
+        }
+        if headers.contains_key(KMS_CONTEXT) {
+            return Err(kms_only(KMS_CONTEXT));
+        }
+    }
+    match (asked, customer) {
+        (Some(_), Some(_)) => Err(s3_error!(
             InvalidArgument,
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified"
         )),
-        (true, None) => Ok((Some(SseRequest::S3), None)),
-        (false, Some(c)) => Ok((Some(SseRequest::Customer(c.key)), Some(c))),
-        (false, None) => Ok((None, None)),
+        (Some(r), None) => Ok((Some(r), None)),
+        (None, Some(c)) => Ok((Some(SseRequest::Customer(c.key)), Some(c))),
+        (None, None) => Ok((None, None)),
     }
+}
+
+/// The ARN an answer names KMS key `id` by.
+pub(crate) fn kms_arn(region: &str, id: &str) -> String {
+    format!("arn:aws:kms:{region}:000000000000:key/{id}")
 }
 
 /// The template data of a multipart upload encrypted as `sse`: a placeholder that
@@ -108,16 +146,19 @@ pub(crate) fn part_request(
     Ok(match sse.map(|s| &s.mode) {
         None => None,
         Some(SseMode::S3 { .. }) => Some(SseRequest::S3),
+        Some(SseMode::Kms { key_id, context, .. }) => {
+            Some(SseRequest::Kms { key_id: key_id.clone(), context: context.clone() })
+        }
         Some(SseMode::Customer) => customer.map(|c| SseRequest::Customer(c.key)),
     })
 }
 
 /// The ETag of a body written as `req` asks: the plaintext's MD5 (`md5_etag`) except
-/// under SSE-C, whose ETag AWS does not make the MD5 of the plaintext (it would be a
-/// fingerprint of the data next to ciphertext): there, random.
+/// under SSE-C and SSE-KMS, whose ETags AWS does not make the MD5 of the plaintext (it
+/// would be a fingerprint of the data next to ciphertext): there, random.
 pub(crate) fn etag(md5_etag: String, req: Option<&SseRequest>) -> String {
     match req {
-        Some(SseRequest::Customer(_)) => hex::encode(rand::random::<[u8; 16]>()),
+        Some(SseRequest::Customer(_) | SseRequest::Kms { .. }) => hex::encode(rand::random::<[u8; 16]>()),
         _ => md5_etag,
     }
 }
@@ -128,11 +169,19 @@ pub(crate) struct Shown {
     pub server_side_encryption: Option<s3s::dto::ServerSideEncryption>,
     pub customer_algorithm: Option<String>,
     pub customer_key_md5: Option<String>,
+    pub kms_key_id: Option<String>,
 }
 
 /// The headers for an object encrypted as `sse`; `customer` is the request's SSE-C key.
-pub(crate) fn shown(sse: Option<&Sse>, customer: Option<&Customer>) -> Shown {
+pub(crate) fn shown(sse: Option<&Sse>, customer: Option<&Customer>, region: &str) -> Shown {
     match sse.map(|s| &s.mode) {
+        Some(SseMode::Kms { key_id, .. }) => Shown {
+            server_side_encryption: Some(s3s::dto::ServerSideEncryption::from_static(
+                s3s::dto::ServerSideEncryption::AWS_KMS,
+            )),
+            kms_key_id: Some(kms_arn(region, key_id)),
+            ..Default::default()
+        },
         None => Shown::default(),
         Some(SseMode::S3 { .. }) => Shown {
             server_side_encryption: Some(s3s::dto::ServerSideEncryption::from_static(
@@ -141,9 +190,9 @@ pub(crate) fn shown(sse: Option<&Sse>, customer: Option<&Customer>) -> Shown {
             ..Default::default()
         },
         Some(SseMode::Customer) => Shown {
-            server_side_encryption: None,
             customer_algorithm: Some("AES256".into()),
             customer_key_md5: customer.map(|c| c.key_md5.clone()),
+            ..Default::default()
         },
     }
 }
@@ -155,6 +204,7 @@ macro_rules! set_sse_fields {
         $out.server_side_encryption = s.server_side_encryption;
         $out.sse_customer_algorithm = s.customer_algorithm;
         $out.sse_customer_key_md5 = s.customer_key_md5;
+        $out.ssekms_key_id = s.kms_key_id;
     }};
 }
 pub(crate) use set_sse_fields;
@@ -181,11 +231,23 @@ pub(crate) fn error(e: SseError) -> S3Error {
         SseError::NoMasterKey => {
             s3_error!(
                 NotImplemented,
-                "Server-side encryption with AES256 needs a master key, and this node was started without one (master_key_file or CAIRN_MASTER_KEY)."
+                "Server-side encryption with AES256 or aws:kms needs a master key, and this node was started without one (master_key_file or CAIRN_MASTER_KEY)."
             )
         }
+        SseError::KmsNotFound(id) => custom(
+            "KMS.NotFoundException",
+            format!("Key '{id}' does not exist in this server's key store (cairn kms key create)"),
+        ),
+        SseError::KmsDisabled(id) => custom("KMS.DisabledException", format!("Key '{id}' is disabled.")),
         SseError::MasterKeyWrong | SseError::Tampered => {
             S3Error::with_message(S3ErrorCode::InternalError, e.to_string())
         }
     }
+}
+
+/// A 400 with an error code s3s does not know.
+fn custom(code: &str, message: String) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.to_string().into()), message);
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
 }

@@ -1,11 +1,13 @@
 //! `/cairn/admin/v1/`: node information and usage (here), access keys (`keys.rs`),
-//! the cluster (`cluster.rs`) and durability services (`durability.rs`). Only admin
+//! the KMS key store (`kms.rs`), the cluster (`cluster.rs`) and durability services
+//! (`durability.rs`). Only admin
 //! keys get in (the router checks). May touch: the object layer (metadata reads, key
 //! records), the authorizer's keyring, the node's services through the traits.
 
 mod cluster;
 mod durability;
 pub mod keys;
+mod kms;
 
 pub use cluster::ClusterAdmin;
 pub use durability::DurabilityAdmin;
@@ -61,6 +63,7 @@ impl Admin {
         match path {
             ["cluster", op @ ..] => self.cluster_call(method, op, body).await,
             ["keys", id @ ..] => self.keys_call(method, id, body).await,
+            ["kms", "keys", rest @ ..] => self.kms_call(method, rest, body).await,
             ["heal"] | ["heal", "object"] | ["scrub"] | ["gc"] | ["rebalance"] => {
                 self.durability_call(method, path, query).await
             }

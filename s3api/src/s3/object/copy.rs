@@ -113,7 +113,7 @@ impl CairnS3 {
         let same_key = src_bucket == input.bucket && src_key == input.key;
         let checksums_kept = input.checksum_algorithm.as_ref().is_none_or(|a| src.checksums.contains_key(a.as_str()));
         if same_key && names_version && !replace && checksums_kept && !named_sse {
-            let shown = sse::shown(src.data.sse(), src_customer.as_ref());
+            let shown = sse::shown(src.data.sse(), src_customer.as_ref(), &self.store.config.region);
             let source = src.version_id.clone().unwrap_or_else(|| "null".into());
             let last_modified = now();
             let template = ObjectVersion { version_id: None, last_modified, owner, acl, ..src };
@@ -145,7 +145,7 @@ impl CairnS3 {
             .write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size), target_sse.as_ref())
             .await?;
         let etag = sse::etag(blob.digests.etag(), target_sse.as_ref());
-        let shown = sse::shown(blob.data.sse(), target_customer.as_ref());
+        let shown = sse::shown(blob.data.sse(), target_customer.as_ref(), &self.store.config.region);
         let checksums = blob.digests.stored();
         let last_modified = now();
         let version = if replace {

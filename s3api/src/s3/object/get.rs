@@ -150,7 +150,7 @@ impl CairnS3 {
                 headers.lock.legal_hold = shown.legal_hold;
             }
         }
-        let sse = sse::shown(obj.data.sse(), read.customer.as_ref());
+        let sse = sse::shown(obj.data.sse(), read.customer.as_ref(), &self.store.config.region);
         Ok(PreparedRead { obj, range, content_range, parts_count, headers, sse })
     }
 

@@ -65,12 +65,12 @@ impl CairnS3 {
                 content_length: input.content_length,
                 content_md5: input.content_md5.as_deref(),
                 also_compute: None,
-                sse,
+                sse: sse.as_ref(),
             })
             .await?;
         let etag = sse::etag(blob.digests.etag(), sse.as_ref());
         let checksums = blob.digests.stored();
-        let shown = sse::shown(blob.data.sse(), customer.as_ref());
+        let shown = sse::shown(blob.data.sse(), customer.as_ref(), &self.store.config.region);
         let version = ObjectVersion {
             version_id: None,
             size: blob.size,
