@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod annotations;
 pub mod assets;
+pub mod audit;
 pub mod durability;
 pub mod kms;
 pub mod tenants;

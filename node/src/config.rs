@@ -117,6 +117,18 @@ pub struct Flags {
     /// then crosses the network in the clear).
     #[arg(long, env = "CAIRN_SSE_C_PLAIN_HTTP", num_args = 0..=1, default_missing_value = "true")]
     pub sse_c_plain_http: Option<bool>,
+    /// An audit file is closed and the next started past this many MiB.
+    #[arg(long, env = "CAIRN_AUDIT_MAX_FILE_MIB")]
+    pub audit_max_file_mib: Option<u64>,
+    /// Closed audit files kept (the oldest are removed past this many).
+    #[arg(long, env = "CAIRN_AUDIT_KEEP_FILES")]
+    pub audit_keep_files: Option<usize>,
+    /// Also send audit records to this URL (http://), POSTed as JSON Lines in batches.
+    #[arg(long, env = "CAIRN_AUDIT_WEBHOOK")]
+    pub audit_webhook: Option<String>,
+    /// Records per webhook POST, at most.
+    #[arg(long, env = "CAIRN_AUDIT_WEBHOOK_BATCH")]
+    pub audit_webhook_batch: Option<usize>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -164,6 +176,10 @@ struct FileConfig {
     master_key_file: Option<PathBuf>,
     master_key: Option<String>,
     sse_c_plain_http: Option<bool>,
+    audit_max_file_mib: Option<u64>,
+    audit_keep_files: Option<usize>,
+    audit_webhook: Option<String>,
+    audit_webhook_batch: Option<usize>,
     log_format: Option<LogFormat>,
 }
 
@@ -207,6 +223,10 @@ pub struct Config {
     #[serde(serialize_with = "mask_secret")]
     pub master_key: Option<String>,
     pub sse_c_plain_http: bool,
+    pub audit_max_file_mib: u64,
+    pub audit_keep_files: usize,
+    pub audit_webhook: Option<String>,
+    pub audit_webhook_batch: usize,
     pub log_format: LogFormat,
 }
 
@@ -353,6 +373,10 @@ impl Config {
             master_key_file: flags.master_key_file.clone().or(file.master_key_file),
             master_key: flags.master_key.clone().or(file.master_key).filter(|s| !s.is_empty()),
             sse_c_plain_http: flags.sse_c_plain_http.or(file.sse_c_plain_http).unwrap_or(false),
+            audit_max_file_mib: flags.audit_max_file_mib.or(file.audit_max_file_mib).unwrap_or(64),
+            audit_keep_files: flags.audit_keep_files.or(file.audit_keep_files).unwrap_or(16),
+            audit_webhook: flags.audit_webhook.clone().or(file.audit_webhook).filter(|s| !s.is_empty()),
+            audit_webhook_batch: flags.audit_webhook_batch.or(file.audit_webhook_batch).unwrap_or(500),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -385,6 +409,16 @@ impl Config {
                     );
                 }
             }
+        }
+        if self.audit_max_file_mib == 0 || self.audit_keep_files == 0 || self.audit_webhook_batch == 0 {
+            bail!("audit_max_file_mib, audit_keep_files and audit_webhook_batch must be at least 1");
+        }
+        if let Some(url) = &self.audit_webhook
+            && !url.starts_with("http://")
+        {
+            bail!(
+                "audit_webhook {url:?}: only http:// URLs are supported (send to a collector on this machine or a private network)"
+            );
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("tls_cert and tls_key go together: set both or neither");

@@ -10,6 +10,7 @@
 //! - `workers/`: background work (durability, upload expiry).
 //! - `front/`: the HTTP front (S3 over HTTP or TLS, health, metrics).
 
+pub mod audit;
 mod cluster;
 pub mod config;
 mod credentials;
@@ -143,7 +144,19 @@ impl Node {
         cluster.spawn_background(rx.clone());
         let search = cairn_search::AssetSearch::open(&cfg.data.join("search")).context("opening the search index")?;
         tokio::spawn(search.clone().run(meta.clone(), rx.clone()));
+        let audit = audit::Audit::start(
+            audit::AuditConfig {
+                dir: cfg.data.join("audit"),
+                max_file_bytes: cfg.audit_max_file_mib << 20,
+                keep_files: cfg.audit_keep_files,
+                webhook: cfg.audit_webhook.clone(),
+                webhook_batch: cfg.audit_webhook_batch,
+            },
+            rx.clone(),
+        )
+        .context("starting the audit log")?;
         let parts = front::FrontParts {
+            audit,
             meta: meta.clone(),
             keyring,
             store,

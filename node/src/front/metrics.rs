@@ -94,6 +94,9 @@ pub struct Metrics {
     tenant_quota_bytes: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     tenant_quota_objects: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     tenant_warning: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    /// The audit log's counts, read at each render.
+    audit: Arc<crate::audit::AuditStats>,
+    audit_gauges: Family<AuditLabels, Gauge>,
     tenant_depth: usize,
     meta: MetaStore,
     disks: Arc<DiskSet>,
@@ -109,7 +112,13 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(meta: MetaStore, disks: Arc<DiskSet>, durability: Arc<Durability>, tenant_depth: usize) -> Self {
+    pub fn new(
+        meta: MetaStore,
+        disks: Arc<DiskSet>,
+        durability: Arc<Durability>,
+        tenant_depth: usize,
+        audit: Arc<crate::audit::AuditStats>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("cairn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
@@ -146,6 +155,8 @@ impl Metrics {
             tenant_quota_objects: Family::default(),
             tenant_warning: Family::default(),
             tenant_depth,
+            audit,
+            audit_gauges: Family::default(),
             meta,
             disks,
             durability,
@@ -236,6 +247,11 @@ impl Metrics {
             "The highest warning threshold (percent of the byte or object quota) a tenant's usage has reached (0: none)",
             m.tenant_warning.clone(),
         );
+        registry.register(
+            "audit",
+            "Audit records since the node started, by what became of them (written, dropped: the queue was full; webhook_sent, webhook_dropped: removed by retention before they were sent, webhook_failures: failed POSTs, webhook_backlog: written and not yet sent)",
+            m.audit_gauges.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -305,6 +321,18 @@ impl Metrics {
 
     /// The text exposition, with Raft state read at scrape time.
     pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let a = &self.audit;
+        for (what, v) in [
+            ("written", &a.written),
+            ("dropped", &a.dropped),
+            ("webhook_sent", &a.webhook_sent),
+            ("webhook_dropped", &a.webhook_dropped),
+            ("webhook_failures", &a.webhook_failures),
+            ("webhook_backlog", &a.webhook_backlog),
+        ] {
+            self.audit_gauges.get_or_create(&AuditLabels { state: what.to_string() }).set(v.load(Relaxed) as i64);
+        }
         let m = self.meta.metrics();
         self.raft_leader.set(i64::from(m.current_leader == Some(m.id)));
         self.raft_term.set(m.current_term);
@@ -424,4 +452,9 @@ mod tests {
         assert_eq!(operation(&Method::GET, "/", Some("list-type=2"), true), "ListObjectsV2");
         assert_eq!(op(Method::GET, "/cairn/admin/v1/usage", None), "CairnApi");
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct AuditLabels {
+    state: String,
 }

@@ -33,6 +33,8 @@ use tokio::sync::watch;
 
 /// What the front serves and reports on.
 pub struct FrontParts {
+    /// Where each request's audit record goes.
+    pub audit: crate::audit::Audit,
     pub meta: MetaStore,
     pub keyring: Keyring,
     pub store: Arc<Store>,
@@ -97,7 +99,15 @@ pub fn start(
     let front = Arc::new(server::Front {
         service,
         health: health::Health::new(p.meta.clone(), disks.clone(), cfg.data_shards, cfg.parity_shards),
-        metrics: Arc::new(metrics::Metrics::new(p.meta, disks, p.durability, cfg.metrics_tenant_depth)),
+        metrics: Arc::new(metrics::Metrics::new(
+            p.meta,
+            disks,
+            p.durability,
+            cfg.metrics_tenant_depth,
+            p.audit.stats.clone(),
+        )),
+        audit: p.audit,
+        node_id: p.node_id,
         limiter: Arc::new(tokio::sync::Semaphore::new(cfg.max_requests)),
         anon_limiter: Arc::new(tokio::sync::Semaphore::new(anonymous_share(cfg.max_requests))),
         gate: cairn_s3api::gate::Gate { idle: Duration::from_secs(cfg.body_timeout_secs) },

@@ -9,7 +9,8 @@ use super::health::Health;
 use super::metrics::{Metrics, operation};
 use super::text;
 use super::tls::Tls;
-use cairn_s3api::access::{ConnInfo, OpName};
+use cairn_api::audit::AuditRecord;
+use cairn_s3api::access::{AuditNote, ConnInfo, OpName};
 use cairn_s3api::gate::{self, Gate, Refusal};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -43,6 +44,8 @@ pub struct Front {
     /// Virtual-host style addressing, to name the bucket in logs.
     pub host: cairn_s3api::CairnHost,
     pub tls: Option<Arc<Tls>>,
+    pub audit: crate::audit::Audit,
+    pub node_id: u64,
 }
 
 /// Request heads larger than this are refused (hyper answers 431).
@@ -198,6 +201,13 @@ impl Front {
         };
         let op_name = OpName::default();
         req.extensions_mut().insert(op_name.clone());
+        let note = AuditNote::default();
+        req.extensions_mut().insert(note.clone());
+        let source = req.extensions().get::<ConnInfo>().map(|c| c.peer.to_canonical().to_string()).unwrap_or_default();
+        let ext_call =
+            req.uri().path().starts_with("/cairn/").then(|| format!("cairn:{} {}", req.method(), req.uri().path()));
+        let key = object_key(&req, &bucket, object, self.host.bucket_of(host_of(&req)).is_some());
+        let claimed = claimed_key(&req);
         self.metrics.start();
         let started = Instant::now();
         let resp = match self.service.call(req).await {
@@ -230,6 +240,40 @@ impl Front {
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
+        // Every request the service saw: the authorizer's decision, or, for one s3s
+        // refused before asking it (a bad signature, a malformed request), a denial.
+        let decided = note.get().unwrap_or_else(|| cairn_s3api::access::Decided {
+            access_key: claimed,
+            allowed: status < 400,
+            rule: match status {
+                403 => "authentication",
+                s if s < 400 => "none",
+                _ => "malformed",
+            }
+            .into(),
+            ..Default::default()
+        });
+        {
+            self.audit.record(AuditRecord {
+                time: rfc3339_now(),
+                request_id,
+                node: self.node_id,
+                anonymous,
+                access_key: decided.access_key,
+                tenant: decided.tenant,
+                source,
+                operation: ext_call.unwrap_or_else(|| op.to_string()),
+                bucket: (!bucket.is_empty() && !bucket.starts_with("cairn")).then_some(bucket).or(None),
+                key,
+                version_id: decided.version_id,
+                decision: if decided.allowed { "allow" } else { "deny" }.into(),
+                rule: decided.rule,
+                status,
+                bytes_in,
+                bytes_out,
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+            });
+        }
         resp
     }
 
@@ -287,4 +331,41 @@ impl RefusalLog {
         self.since_last.store(0, Ordering::Relaxed);
         tracing::warn!(request_id, code, anonymous, refused_since_last_line = count, "request refused");
     }
+}
+
+fn host_of<B>(req: &http::Request<B>) -> &str {
+    req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("")
+}
+
+/// The object key a request names (percent-decoded), if it names one.
+fn object_key<B>(req: &http::Request<B>, bucket: &str, object: bool, vhost: bool) -> Option<String> {
+    if !object || req.uri().path().starts_with("/cairn/") {
+        return None;
+    }
+    let path = req.uri().path().trim_start_matches('/');
+    let raw = if vhost { path } else { path.strip_prefix(bucket)?.strip_prefix('/')? };
+    Some(percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned())
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The access key id a request claims (from `Authorization` or `X-Amz-Credential`),
+/// before it is verified: for the audit record of one refused at authentication.
+fn claimed_key<B>(req: &http::Request<B>) -> Option<String> {
+    let from_header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .map(str::to_string);
+    let from_query = || {
+        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned())
+    };
+    let credential = from_header.or_else(from_query)?;
+    let id = credential.split('/').next()?.trim();
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_string())
 }

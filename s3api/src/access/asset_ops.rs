@@ -76,7 +76,7 @@ impl Authorizer {
         for (bucket, key) in objects {
             let Some(info) = self.meta.get_bucket(bucket).map_err(errors::meta)? else { continue };
             let resource = format!("arn:aws:s3:::{bucket}/{key}");
-            if self.policy_decision(&info, action.name(), &resource, Some(who), &conds) == Decision::Deny {
+            if self.policy_decision(&info, action.name(), &resource, Some(who), &conds).0 == Decision::Deny {
                 return Err(denied());
             }
         }

@@ -13,6 +13,7 @@
 
 pub mod acl;
 pub mod asset_ops;
+mod audit;
 mod identity;
 mod keyring;
 mod ops;
@@ -21,6 +22,7 @@ pub mod public_block;
 mod shares;
 mod tags;
 
+pub use audit::{AuditNote, Decided};
 pub use identity::{Caller, Identity, Owners, owner_id};
 pub use keyring::{KEY_LEN, Keyring};
 pub use ops::copy_source;
@@ -132,18 +134,34 @@ impl Authorizer {
         }
     }
 
+    /// The tenant access key `id` belongs to, if any (for audit records).
+    pub fn tenant_of(&self, id: &str) -> Option<String> {
+        self.meta.key_tenancy(id).ok().flatten().and_then(|t| t.tenant)
+    }
+
     /// Any valid key: the extension endpoints that are not admin-only.
     pub async fn authorize_signed(&self, creds: Option<&Credentials>) -> S3Result<Identity> {
         self.identify(creds).await?.ok_or_else(|| s3_error!(AccessDenied, "Signature is required"))
     }
 
-    /// Decides an S3 request before its body is read.
-    pub async fn authorize_s3(&self, req: &S3AccessContext<'_>, conn: Option<ConnInfo>) -> S3Result<Authorized> {
+    /// Decides an S3 request before its body is read; `why` gets the rule that decided
+    /// and who asked, for the audit record, whatever the outcome.
+    pub async fn authorize_s3(
+        &self,
+        req: &S3AccessContext<'_>,
+        conn: Option<ConnInfo>,
+        why: &mut Decided,
+    ) -> S3Result<Authorized> {
         let op = req.s3_op().name();
+        why.rule = "authentication".into();
         if req.credentials().is_some() {
             refusals::credential_scope(&self.region, req.headers(), req.uri())?;
         }
         let identity = self.identify(req.credentials()).await?;
+        if let Some(i) = &identity {
+            why.access_key = Some(i.access_key_id.clone());
+            why.tenant = self.tenant_of(&i.access_key_id);
+        }
         let mut conditions = conditions(op, identity.as_ref(), req.uri(), req.headers(), conn);
         let caller = Caller { identity };
         let (bucket, key) = match req.s3_path() {
@@ -156,21 +174,38 @@ impl Authorizer {
             .find(|(k, v)| k == "versionId" && !v.is_empty())
             .map(|(_, v)| v.into_owned());
         let names_version = version_id.is_some();
+        why.version_id = version_id.clone();
+        why.rule = "conditions".into();
         self.tag_conditions(&mut conditions, op, bucket, key, version_id.as_deref(), req.headers())?;
         let conditions = Arc::new(conditions);
         match ops::rule_for(op, names_version) {
-            Rule::Signed(_) if caller.identity.is_some() => {}
-            Rule::Signed(_) => return Err(denied()),
-            Rule::PerKey => {}
+            Rule::Signed(_) if caller.identity.is_some() => why.rule = "signed".into(),
+            Rule::Signed(_) => {
+                why.rule = "signature-required".into();
+                return Err(denied());
+            }
+            // Decided by the handler, per key (the admin key, or the caller's own).
+            Rule::PerKey => why.rule = "per-key".into(),
             Rule::Bucket(need) => {
-                let Some(bucket) = bucket else { return Err(denied()) };
-                if let Err(e) = self.decide(&caller, &need, bucket, key, version_id.as_deref(), &conditions) {
-                    // A read of a missing key by someone who may list the bucket is the
-                    // handler's 404, as on AWS: listing would tell them anyway.
-                    let absent_ok = matches!(op, "GetObject" | "HeadObject")
-                        && self.may_learn_absence(&caller, bucket, key, &conditions)?;
-                    if !absent_ok && !self.decided_on_body(op, bucket)? {
-                        return Err(e);
+                let Some(bucket) = bucket else {
+                    why.rule = "no-bucket".into();
+                    return Err(denied());
+                };
+                match self.decide_why(&caller, &need, bucket, key, version_id.as_deref(), &conditions) {
+                    Ok(rule) => why.rule = rule,
+                    Err((e, rule)) => {
+                        why.rule = rule;
+                        // A read of a missing key by someone who may list the bucket is the
+                        // handler's 404, as on AWS: listing would tell them anyway.
+                        let absent_ok = matches!(op, "GetObject" | "HeadObject")
+                            && self.may_learn_absence(&caller, bucket, key, &conditions)?;
+                        if absent_ok {
+                            why.rule = "absent-key-listable".into();
+                        } else if self.decided_on_body(op, bucket)? {
+                            why.rule = "decided-on-body".into();
+                        } else {
+                            return Err(e);
+                        }
                     }
                 }
                 self.expected_owner(req.headers().get("x-amz-expected-bucket-owner"), bucket)?;
@@ -187,7 +222,13 @@ impl Authorizer {
                         let Rule::Bucket(read) = ops::rule_for("GetObject", version_id.is_some()) else {
                             unreachable!("GetObject is a bucket rule")
                         };
-                        self.decide(&caller, &read, sb, Some(sk), version_id.as_deref(), &conditions)?;
+                        match self.decide_why(&caller, &read, sb, Some(sk), version_id.as_deref(), &conditions) {
+                            Ok(rule) => why.rule = format!("{}; source {rule}", why.rule),
+                            Err((e, rule)) => {
+                                why.rule = format!("{}; source {rule}", why.rule);
+                                return Err(e);
+                            }
+                        }
                         self.expected_owner(req.headers().get("x-amz-source-expected-bucket-owner"), sb)?;
                     }
                     copy = Some(source);
@@ -277,55 +318,86 @@ impl Authorizer {
         version: Option<&str>,
         conds: &Conditions,
     ) -> S3Result<()> {
+        self.decide_why(caller, need, bucket, key, version, conds).map(|_| ()).map_err(|(e, _)| e)
+    }
+
+    /// [`Self::decide`], naming the rule that decided for the audit record: `owner`,
+    /// `admin`, `policy:<Sid>`, `policy-deny:<Sid>`, `share`, `object-owner`,
+    /// `acl:<canned ACL>`, `owner-only`, `implicit-deny`, or `no-such-bucket` (the
+    /// handler answers 404).
+    fn decide_why(
+        &self,
+        caller: &Caller,
+        need: &Need,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+        conds: &Conditions,
+    ) -> Result<String, (s3s::S3Error, String)> {
+        let fail = |e: s3s::S3Error| (e, "error".to_string());
         // A missing bucket is for the handler to report (NoSuchBucket), as S3 does.
-        let Some(info) = self.meta.get_bucket(bucket).map_err(errors::meta)? else { return Ok(()) };
+        let Some(info) = self.meta.get_bucket(bucket).map_err(|e| fail(errors::meta(e)))? else {
+            return Ok("no-such-bucket".into());
+        };
         let who = caller.identity.as_ref();
         let owner = who.is_some_and(|i| i.admin || i.access_key_id == info.owner);
+        let owner_rule = || if who.is_some_and(|i| i.access_key_id == info.owner) { "owner" } else { "admin" };
         if need.owner_only && owner {
-            return Ok(());
+            return Ok(owner_rule().into());
         }
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
             None => format!("arn:aws:s3:::{bucket}"),
         };
-        let mut decision = self.policy_decision(&info, need.action, &resource, who, conds);
-        if decision == Decision::Allow && !owner && self.restricts_public_policy(&info)? {
+        let (mut decision, statement) = self.policy_decision(&info, need.action, &resource, who, conds);
+        if decision == Decision::Allow && !owner && self.restricts_public_policy(&info).map_err(fail)? {
             // RestrictPublicBuckets: a public policy grants nothing to others.
             decision = Decision::NoMatch;
         }
+        let statement = statement.unwrap_or_default();
         if decision == Decision::Deny {
-            return Err(denied());
+            return Err((denied(), format!("policy-deny:{statement}")));
         }
         if owner {
-            return Ok(());
+            return Ok(owner_rule().into());
         }
         if need.owner_only {
-            return Err(if decision == Decision::Allow {
-                s3_error!(MethodNotAllowed, "Only the bucket owner may do this.")
-            } else {
-                denied()
-            });
+            return Err((
+                if decision == Decision::Allow {
+                    s3_error!(MethodNotAllowed, "Only the bucket owner may do this.")
+                } else {
+                    denied()
+                },
+                "owner-only".into(),
+            ));
         }
-        if decision == Decision::Allow || self.shared_read(who, need, bucket, key, version)? {
-            return Ok(());
+        if decision == Decision::Allow {
+            return Ok(format!("policy:{statement}"));
         }
-        if !ownership::Ownership::effective(&self.meta, bucket)?.acls_apply() {
+        if self.shared_read(who, need, bucket, key, version).map_err(fail)? {
+            return Ok("share".into());
+        }
+        if !ownership::Ownership::effective(&self.meta, bucket).map_err(fail)?.acls_apply() {
             // ACLs are off (BucketOwnerEnforced): only the owner and policies grant.
-            return Err(denied());
+            return Err((denied(), "implicit-deny".into()));
         }
         let asker = if who.is_some() { Asker::Authenticated } else { Asker::Anonymous };
         // IgnorePublicAcls: every grant a canned ACL makes to others is public.
-        let acls_count = need.acl.is_some() && !PublicAccessBlock::effective(&self.meta, bucket)?.ignore_public_acls;
+        let ignore_public = PublicAccessBlock::effective(&self.meta, bucket).map_err(fail)?.ignore_public_acls;
+        let acls_count = need.acl.is_some() && !ignore_public;
         let grants = |acl, perm| acls_count && acl::grants(acl, perm, asker);
         let granted = match need.acl {
-            Some((On::Bucket, perm)) => grants(info.acl, perm),
-            Some((On::Object, perm)) => match key.map(|k| self.named_version(bucket, k, version)).transpose()? {
-                Some(Some(obj)) => who.is_some_and(|i| i.access_key_id == obj.owner) || grants(obj.acl, perm),
-                _ => false,
-            },
-            None => false,
+            Some((On::Bucket, perm)) => grants(info.acl, perm).then(|| format!("acl:{:?}", info.acl)),
+            Some((On::Object, perm)) => {
+                match key.map(|k| self.named_version(bucket, k, version)).transpose().map_err(fail)? {
+                    Some(Some(obj)) if who.is_some_and(|i| i.access_key_id == obj.owner) => Some("object-owner".into()),
+                    Some(Some(obj)) => grants(obj.acl, perm).then(|| format!("acl:{:?}", obj.acl)),
+                    _ => None,
+                }
+            }
+            None => None,
         };
-        if granted { Ok(()) } else { Err(denied()) }
+        granted.ok_or_else(|| (denied(), "implicit-deny".into()))
     }
 
     /// The object version `version` names (`null` included; the current one when
@@ -348,19 +420,19 @@ impl Authorizer {
         resource: &str,
         who: Option<&Identity>,
         conditions: &Conditions,
-    ) -> Decision {
-        let Some(text) = &info.policy else { return Decision::NoMatch };
+    ) -> (Decision, Option<String>) {
+        let Some(text) = &info.policy else { return (Decision::NoMatch, None) };
         let parsed = self.parsed(&info.name, text);
         let Some(policy) = &parsed.1 else {
             // A stored policy this version cannot read fails closed; the owner can replace it.
-            return Decision::Deny;
+            return (Decision::Deny, Some("unreadable".into()));
         };
         let principal = who.map(|i| policy::Principal {
             access_key_id: i.access_key_id.clone(),
             canonical_id: i.owner_id.clone(),
             name: i.name.clone(),
         });
-        policy.evaluate(&policy::RequestContext { action, resource, principal: principal.as_ref(), conditions })
+        policy.evaluate_why(&policy::RequestContext { action, resource, principal: principal.as_ref(), conditions })
     }
 
     /// RestrictPublicBuckets is on and the bucket's policy is public.
@@ -461,6 +533,19 @@ impl S3Access for CairnAccess {
         if let Some(slot) = cx.extensions_mut().get::<OpName>().cloned() {
             slot.set(cx.s3_op().name());
         }
+        let note = cx.extensions_mut().get::<AuditNote>().cloned();
+        let mut why = Decided { rule: "refused".into(), ..Decided::default() };
+        let result = self.check_s3(cx, &mut why).await;
+        why.allowed = result.is_ok();
+        if let Some(note) = note {
+            note.set(why);
+        }
+        result
+    }
+}
+
+impl CairnAccess {
+    async fn check_s3(&self, cx: &mut S3AccessContext<'_>, why: &mut Decided) -> S3Result<()> {
         let op = cx.s3_op().name();
         refusals::unsupported_header(op, cx.headers())?;
         refusals::metadata_size(op, cx.headers())?;
@@ -468,7 +553,7 @@ impl S3Access for CairnAccess {
         refusals::response_overrides(op, cx.credentials().is_some(), cx.uri())?;
         let conn = cx.extensions_mut().get::<ConnInfo>().copied();
         refusals::sse_c_transport(cx.headers(), conn, self.0.sse_c_plain_http)?;
-        let authorized = self.0.authorize_s3(cx, conn).await?;
+        let authorized = self.0.authorize_s3(cx, conn, why).await?;
         cx.extensions_mut().insert(authorized);
         Ok(())
     }

@@ -10,7 +10,7 @@ mod v1;
 
 pub use v1::annotation_live::{LiveHub, PresenceRelay};
 
-use crate::access::Authorizer;
+use crate::access::{AuditNote, Authorizer, Decided};
 use admin::{AdminError, ClusterAdmin, DurabilityAdmin};
 use cairn_api::{EXT_PREFIX, ErrorBody};
 use cairn_object::Store;
@@ -94,11 +94,24 @@ impl S3Route for ExtRoute {
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         let segs = segments(req.uri.path()).unwrap_or_default();
-        match area(segs) {
-            Area::Admin(_) => self.access.authorize_admin(req.credentials.as_ref()).await.map(|_| ()),
+        let creds = req.credentials.as_ref();
+        let (result, rule) = match area(segs) {
+            Area::Admin(_) => (self.access.authorize_admin(creds).await, "admin-key"),
             // Any valid key; what it may do there is decided per tenant (`v1/scope.rs`).
-            Area::V1(_) | Area::Unknown => self.access.authorize_signed(req.credentials.as_ref()).await.map(|_| ()),
+            Area::V1(_) | Area::Unknown => (self.access.authorize_signed(creds).await, "signed"),
+        };
+        if let Some(note) = req.extensions.get::<AuditNote>() {
+            let identity = result.as_ref().ok();
+            let access_key = identity.map(|i| i.access_key_id.clone()).or_else(|| creds.map(|c| c.access_key.clone()));
+            note.set(Decided {
+                tenant: access_key.as_deref().and_then(|k| self.access.tenant_of(k)),
+                access_key,
+                allowed: result.is_ok(),
+                rule: if result.is_ok() { rule.into() } else { "authentication".into() },
+                version_id: None,
+            });
         }
+        result.map(|_| ())
     }
 
     async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {

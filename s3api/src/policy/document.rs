@@ -42,7 +42,7 @@ impl PrincipalSpec {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Statement {
-    #[allow(dead_code)] // kept for diagnostics / Debug output
+    /// Names the statement in audit records (`#<index>` when it has no Sid).
     pub(crate) sid: Option<String>,
     pub(crate) effect: Effect,
     pub(crate) principal: PrincipalSpec,

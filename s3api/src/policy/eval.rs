@@ -6,21 +6,30 @@ use super::pattern::wildcard_match;
 use super::{Decision, Principal, RequestContext};
 
 pub(crate) fn evaluate(statements: &[Statement], req: &RequestContext<'_>) -> Decision {
+    evaluate_why(statements, req).0
+}
+
+/// [`evaluate`], and the index of the statement that decided: the Deny that matched,
+/// else the first Allow that did.
+pub(crate) fn evaluate_why(statements: &[Statement], req: &RequestContext<'_>) -> (Decision, Option<usize>) {
     let action = req.action.to_lowercase();
     let vars = |name: &str| variable(req, name);
-    let mut allowed = false;
-    for st in statements {
-        if allowed && st.effect == Effect::Allow {
+    let mut allowed = None;
+    for (i, st) in statements.iter().enumerate() {
+        if allowed.is_some() && st.effect == Effect::Allow {
             continue;
         }
         if statement_matches(st, req, &action, &vars) {
             match st.effect {
-                Effect::Deny => return Decision::Deny,
-                Effect::Allow => allowed = true,
+                Effect::Deny => return (Decision::Deny, Some(i)),
+                Effect::Allow => allowed = Some(i),
             }
         }
     }
-    if allowed { Decision::Allow } else { Decision::NoMatch }
+    match allowed {
+        Some(i) => (Decision::Allow, Some(i)),
+        None => (Decision::NoMatch, None),
+    }
 }
 
 /// The value of a policy variable: a single-valued request condition key, else (for

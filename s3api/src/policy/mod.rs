@@ -97,6 +97,13 @@ impl Policy {
     pub fn evaluate(&self, req: &RequestContext<'_>) -> Decision {
         eval::evaluate(&self.statements, req)
     }
+
+    /// [`Policy::evaluate`], and the statement that decided (its Sid, or `#<index>`
+    /// from 0), for audit records.
+    pub fn evaluate_why(&self, req: &RequestContext<'_>) -> (Decision, Option<String>) {
+        let (d, i) = eval::evaluate_why(&self.statements, req);
+        (d, i.map(|i| self.statements[i].sid.clone().unwrap_or_else(|| format!("#{i}"))))
+    }
 }
 
 /// The result of evaluating a policy.
