@@ -41,3 +41,30 @@ pub struct AuditRecord {
     pub bytes_out: u64,
     pub duration_ms: f64,
 }
+
+/// `GET /cairn/admin/v1/audit?since=<RFC 3339 | unix seconds>&tenant=<id>&limit=<n>&after=<next>`:
+/// administrative changes (keys, policies, ACLs, quotas, tenants, KMS keys, membership)
+/// from the replicated metadata, oldest first; the same on every node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminEventList {
+    pub events: Vec<AdminEventInfo>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminEventInfo {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub access_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The node that served the request.
+    pub node: u64,
+    pub request_id: String,
+    /// What changed, as the change feed names it (`{"AccessKeyPut": {"access_key_id": ...}}`).
+    pub change: serde_json::Value,
+}

@@ -8,6 +8,7 @@ mod asset_bench;
 mod asset_content;
 mod asset_events;
 mod asset_upload;
+mod audit;
 mod bench;
 mod bench_ingest;
 mod bucket;
@@ -60,6 +61,8 @@ enum Command {
     /// Access keys: create, list, show, delete (admin key).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Administrative changes, who made them and when, from any node (admin key).
+    Audit(audit::AuditArgs),
     /// The built-in KMS key store behind SSE-KMS: keys, rotation, disabling (admin key).
     #[command(subcommand)]
     Kms(kms::KmsCommand),
@@ -106,6 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rebalance(a) => heal::rebalance(&conn, a).await,
             Command::Key(cmd) => key::run(&conn, cmd).await,
             Command::Kms(cmd) => kms::run(&conn, cmd).await,
+            Command::Audit(a) => audit::run(&conn, a).await,
             Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
             Command::Asset(cmd) => asset::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),

@@ -115,6 +115,29 @@ impl Store {
         Ok(WrittenData { data, size })
     }
 
+    /// A copy of an encrypted single-blob version as it is stored: its ciphertext copied
+    /// to a new blob for `bucket/key`, under the same sealed data key, without opening
+    /// it; `None` for a version that is not one sealed blob (unencrypted, or multipart,
+    /// whose parts each have their own key). The caller decides that the copy is to be
+    /// encrypted the same way.
+    pub async fn copy_sealed(
+        &self,
+        bucket: &str,
+        key: &str,
+        src: &ObjectVersion,
+    ) -> Result<Option<WrittenData>, ObjectError> {
+        let ObjectData::Sealed(sealed) = &src.data else { return Ok(None) };
+        let _hold = self.hold_for_read(&src.data);
+        let stored = read_data(&self.disks, &sealed.data, sealed.stored_size, 0, sealed.stored_size, &Keys::default())?;
+        let written = self.write_data(bucket, key, stored, &mut |_| {}, Some(sealed.stored_size)).await?;
+        let data = ObjectData::Sealed(Box::new(SealedData {
+            sse: sealed.sse.clone(),
+            stored_size: sealed.stored_size,
+            data: written.data,
+        }));
+        Ok(Some(WrittenData { data, size: src.size }))
+    }
+
     /// Bytes `[start, end)` of a version as a stream.
     /// The shards it reads are not removed before the stream is dropped, even if
     /// the version is replaced or deleted meanwhile ([`crate::freed`]).

@@ -248,6 +248,7 @@ impl Change {
     /// The change `cmd` makes if it takes effect.
     pub(crate) fn of(cmd: &Command) -> Change {
         match cmd {
+            Command::Audited { command, .. } => Change::of(command),
             Command::CreateKmsKey { key } => Change::KmsKeyCreated { id: key.id.clone() },
             Command::RotateKmsKey { id, .. } => Change::KmsKeyRotated { id: id.clone() },
             Command::SetKmsKeyEnabled { id, enabled } => Change::KmsKeyStateSet { id: id.clone(), enabled: *enabled },

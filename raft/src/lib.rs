@@ -12,6 +12,7 @@
 //! - [`network`] and [`rpc`]: Raft RPCs and forwarded requests, sent through the
 //!   node's internode transport ([`rpc::PeerCaller`]).
 
+pub mod admin_audit;
 pub mod annotations;
 mod apply;
 pub mod assets;

@@ -549,6 +549,12 @@ pub enum Command {
         id: String,
         enabled: bool,
     },
+    /// An administrative command (`Command::is_admin`) and who made it: apply records
+    /// `event` (`crate::admin_audit`) when the command takes effect.
+    Audited {
+        event: crate::admin_audit::AdminEvent,
+        command: Box<Command>,
+    },
 }
 
 /// Hourly usage samples kept per tenant (7 days).

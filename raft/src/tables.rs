@@ -43,6 +43,7 @@ pub(crate) enum Table {
     Annotations,
     AnnotationIndex,
     KmsKeys,
+    AdminAudit,
 }
 
 /// How a table is kept.
@@ -62,7 +63,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 20] = [
+pub(crate) const TABLES: [TableDef; 21] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -103,6 +104,7 @@ pub(crate) const TABLES: [TableDef; 20] = [
         kind: Kind::Derived { marker: SM_ANNOTATIONS_INDEXED, rebuild: crate::annotations::rebuild },
     },
     TableDef { table: Table::KmsKeys, tree: TREE_KMS_KEYS, kind: Kind::Data { tag: 15 } },
+    TableDef { table: Table::AdminAudit, tree: TREE_ADMIN_AUDIT, kind: Kind::Data { tag: 16 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

@@ -147,6 +147,29 @@ async fn every_request_is_audited_once_with_its_decision_and_no_secret() {
     let missing = one(&recs, "HeadObject", "missing");
     assert_eq!((&missing["decision"], &missing["status"]), (&"allow".into(), &404.into()));
 
+    // The administrative changes among them, from the replicated metadata: who and when.
+    let out = cairn_tests::cluster::cairn(node.endpoint(), &["audit", "--since", "1h", "--json"]);
+    assert!(out.status.success(), "{}", cairn_tests::cluster::stderr(&out));
+    let admin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = admin["events"].as_array().unwrap();
+    let kinds: Vec<String> =
+        events.iter().map(|e| e["change"].as_object().unwrap().keys().next().unwrap().clone()).collect();
+    assert!(kinds.contains(&"AccessKeyPut".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"BucketPolicySet".to_string()), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k.starts_with("Object")), "objects are not administrative: {kinds:?}");
+    for e in events {
+        assert_eq!(e["access_key"], ROOT_ACCESS_KEY, "{e}");
+        assert_eq!(e["node"], 1);
+    }
+    let key_event = events.iter().find(|e| e["change"]["AccessKeyPut"].is_object()).unwrap();
+    assert_eq!(key_event["change"]["AccessKeyPut"]["access_key_id"], reader_id.as_str());
+    // Its request id is the one the request's own record has.
+    let key_record = recs.iter().find(|r| r["operation"] == "cairn:POST /cairn/admin/v1/keys").unwrap();
+    assert_eq!(key_event["request_id"], key_record["request_id"]);
+    let later = cairn_tests::cluster::cairn(node.endpoint(), &["audit", "--since", "2099-01-01T00:00:00Z", "--json"]);
+    let later: serde_json::Value = serde_json::from_slice(&later.stdout).unwrap();
+    assert!(later["events"].as_array().unwrap().is_empty(), "--since filters");
+
     let text = audit_text(node.data_dir());
     for secret in [ROOT_SECRET_KEY, reader_secret.as_str(), "not-the-secret"] {
         assert!(!text.contains(secret), "a secret in the audit records");

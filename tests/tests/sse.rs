@@ -154,6 +154,19 @@ async fn sse_s3_round_trips_at_every_edge_and_ranges_across_packages() {
     let got = get_range(&c, "enc", &key, Some(format!("bytes={}-", n - P - 1))).await;
     assert!(got == data[n - P - 1..], "open range");
 
+    // A copy asked to be encrypted the same way keeps the ciphertext: same bytes, same ETag.
+    let copy = c
+        .copy_object()
+        .bucket("enc")
+        .key("copy-same")
+        .copy_source(format!("enc/{key}"))
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.copy_object_result().unwrap().e_tag(), Some(etag_of(&data).as_str()));
+    assert!(get_range(&c, "enc", "copy-same", Some("bytes=1000-900000".into())).await == data[1000..=900000]);
+
     // 100 MiB, streamed.
     let big = random_bytes(99, 100 << 20);
     let etag = put_s3(&c, "enc", "big", &big).await;
@@ -269,6 +282,23 @@ async fn sse_c_keys_are_checked_as_s3_checks_them() {
         let r = c.get_object().bucket("enc").key(key).customer_key(&k).send().await;
         assert_s3_err(&format!("GET {key} with an SSE-C key"), r, 400, "InvalidRequest");
     }
+
+    // A copy under the same SSE-C key keeps the ciphertext, and still needs that key.
+    c.copy_object()
+        .bucket("enc")
+        .key("same-key")
+        .copy_source("enc/large")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k.key)
+        .copy_source_sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_object().bucket("enc").key("same-key").customer_key(&k).send().await.unwrap();
+    assert!(read_body(got.body).await == random_bytes(2 * STRIPE as u64 + 5 + 3, 2 * STRIPE + 5));
+    let r = c.get_object().bucket("enc").key("same-key").customer_key(&wrong).send().await;
+    assert_s3_err("the copy under the same key, read with another", r, 403, "AccessDenied");
 
     // Copies: SSE-C source to SSE-S3 target, SSE-S3 source to SSE-C target with a new key.
     let r = c.copy_object().bucket("enc").key("copy-a").copy_source("enc/large").send().await;
@@ -463,6 +493,12 @@ async fn a_cluster_reads_encrypted_objects_through_a_node_that_did_not_write_the
     put_s3(&c1, "enc", "obj", &data).await;
     let made = cairn_tests::cluster::cairn(cluster.nodes[0].endpoint(), &["kms", "key", "create", "reels"]);
     assert!(made.status.success(), "{}", cairn_tests::cluster::stderr(&made));
+    // The key's creation is an audit event every node reads back.
+    let seen = cairn_tests::cluster::cairn(cluster.nodes[2].endpoint(), &["audit", "--json"]);
+    let seen: serde_json::Value = serde_json::from_slice(&seen.stdout).unwrap();
+    let created = seen["events"].as_array().unwrap().iter().find(|e| e["change"]["KmsKeyCreated"]["id"] == "reels");
+    let created = created.unwrap_or_else(|| panic!("no KmsKeyCreated event through node 3: {seen}"));
+    assert_eq!(created["node"], 1, "made through node 1: {created}");
     put_kms(&c1, "enc", "obj-kms", Some("reels"), &data).await;
     let k = sse_c(42);
     c1.put_object()

@@ -5,8 +5,8 @@
 //! retries, a cursor kept on disk), so the files are the webhook's bounded queue.
 //!
 //! Requests never wait for either: the front hands a record to [`Audit::record`],
-//! which queues it for the writer thread; a full queue drops the record, counts it
-//! (`cairn_audit_dropped_total`) and says so in the log. A webhook that falls so far
+//! which queues it for the writer task; a full queue drops the record, counts it
+//! (`cairn_audit{state="dropped"}` on `/metrics`) and says so in the log. A webhook that falls so far
 //! behind that retention removes a file it has not sent counts those records as
 //! dropped too.
 

@@ -206,11 +206,14 @@ impl Front {
         let source = req.extensions().get::<ConnInfo>().map(|c| c.peer.to_canonical().to_string()).unwrap_or_default();
         let ext_call =
             req.uri().path().starts_with("/cairn/").then(|| format!("cairn:{} {}", req.method(), req.uri().path()));
+        let is_ext = ext_call.is_some();
         let key = object_key(&req, &bucket, object, self.host.bucket_of(host_of(&req)).is_some());
         let claimed = claimed_key(&req);
         self.metrics.start();
         let started = Instant::now();
-        let resp = match self.service.call(req).await {
+        // Administrative changes this request makes name it and its caller.
+        let actor = cairn_raft::admin_audit::Actor::for_request(self.node_id, &request_id);
+        let resp = match cairn_raft::admin_audit::ACTOR.scope(actor, self.service.call(req)).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(request_id, error = ?e, "request failed inside s3s");
@@ -263,7 +266,7 @@ impl Front {
                 tenant: decided.tenant,
                 source,
                 operation: ext_call.unwrap_or_else(|| op.to_string()),
-                bucket: (!bucket.is_empty() && !bucket.starts_with("cairn")).then_some(bucket).or(None),
+                bucket: (!bucket.is_empty() && !is_ext).then_some(bucket),
                 key,
                 version_id: decided.version_id,
                 decision: if decided.allowed { "allow" } else { "deny" }.into(),

@@ -29,6 +29,7 @@
 //! answered `QuotaExceeded`.
 
 mod access_keys;
+mod admin_audit;
 mod annotations;
 mod assets;
 mod attrs;
@@ -163,5 +164,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::CreateKmsKey { key } => kms::create(tx, key),
         Command::RotateKmsKey { id, number, version } => kms::rotate(tx, id, number, version),
         Command::SetKmsKeyEnabled { id, enabled } => kms::set_enabled(tx, id, enabled),
+        Command::Audited { event, command } => admin_audit::audited(tx, event, *command),
     }
 }

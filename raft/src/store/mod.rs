@@ -300,6 +300,18 @@ impl MetaStore {
     /// Proposes a command through Raft; returns once it is committed and applied. On a
     /// follower the command is forwarded to the leader.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        // An administrative change made for a request carries who made it.
+        let cmd = match crate::admin_audit::current() {
+            Some(actor) if cmd.is_admin() => {
+                let at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as i64);
+                let change = crate::feed::Change::of(&cmd);
+                let event = crate::admin_audit::AdminEvent { at, actor, change };
+                Command::Audited { event, command: Box::new(cmd) }
+            }
+            _ => cmd,
+        };
         let start = Instant::now();
         let (tx, rx) = oneshot::channel();
         self.inner().tx.send(Pending { cmd, tx }).await.map_err(|_| MetaError::Shutdown)?;

@@ -537,6 +537,9 @@ impl S3Access for CairnAccess {
         let mut why = Decided { rule: "refused".into(), ..Decided::default() };
         let result = self.check_s3(cx, &mut why).await;
         why.allowed = result.is_ok();
+        if let (true, Some(key)) = (why.allowed, &why.access_key) {
+            cairn_raft::admin_audit::set_caller(key, why.tenant.clone());
+        }
         if let Some(note) = note {
             note.set(why);
         }

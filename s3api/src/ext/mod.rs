@@ -100,6 +100,9 @@ impl S3Route for ExtRoute {
             // Any valid key; what it may do there is decided per tenant (`v1/scope.rs`).
             Area::V1(_) | Area::Unknown => (self.access.authorize_signed(creds).await, "signed"),
         };
+        if let Ok(i) = &result {
+            cairn_raft::admin_audit::set_caller(&i.access_key_id, self.access.tenant_of(&i.access_key_id));
+        }
         if let Some(note) = req.extensions.get::<AuditNote>() {
             let identity = result.as_ref().ok();
             let access_key = identity.map(|i| i.access_key_id.clone()).or_else(|| creds.map(|c| c.access_key.clone()));

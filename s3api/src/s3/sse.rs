@@ -128,6 +128,20 @@ pub(crate) fn kms_arn(region: &str, id: &str) -> String {
     format!("arn:aws:kms:{region}:000000000000:key/{id}")
 }
 
+/// Whether a copy of an object encrypted as `src` (opened with `src_customer`) asked to
+/// be encrypted as `target` may keep the source's ciphertext and sealed data key: the
+/// same mode, the same KMS key and context, or the same SSE-C key.
+pub(crate) fn same_encryption(src: Option<&Sse>, src_customer: Option<&Customer>, target: Option<&SseRequest>) -> bool {
+    match (src.map(|s| &s.mode), target) {
+        (Some(SseMode::S3 { .. }), Some(SseRequest::S3)) => true,
+        (Some(SseMode::Kms { key_id, context, .. }), Some(SseRequest::Kms { key_id: k, context: c })) => {
+            key_id == k && context == c
+        }
+        (Some(SseMode::Customer), Some(SseRequest::Customer(k))) => src_customer.is_some_and(|c| c.key.0 == k.0),
+        _ => false,
+    }
+}
+
 /// The template data of a multipart upload encrypted as `sse`: a placeholder that
 /// records how every part is to be encrypted.
 pub(crate) fn upload_marker(sse: Sse) -> ObjectData {

@@ -1,9 +1,10 @@
 //! `/cairn/admin/v1/`: node information and usage (here), access keys (`keys.rs`),
-//! the KMS key store (`kms.rs`), the cluster (`cluster.rs`) and durability services
-//! (`durability.rs`). Only admin
+//! the KMS key store (`kms.rs`), administrative audit events (`audit.rs`), the cluster
+//! (`cluster.rs`) and durability services (`durability.rs`). Only admin
 //! keys get in (the router checks). May touch: the object layer (metadata reads, key
 //! records), the authorizer's keyring, the node's services through the traits.
 
+mod audit;
 mod cluster;
 mod durability;
 pub mod keys;
@@ -67,6 +68,7 @@ impl Admin {
             ["heal"] | ["heal", "object"] | ["scrub"] | ["gc"] | ["rebalance"] => {
                 self.durability_call(method, path, query).await
             }
+            ["audit"] if method == Method::GET => answer(self.audit_events(query).await),
             ["info"] if method == Method::GET => answer(Ok(self.info())),
             ["info"] => json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "info answers GET"),
             ["usage"] if method == Method::GET => answer(self.usage(query).await),

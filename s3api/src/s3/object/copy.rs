@@ -12,6 +12,7 @@ use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
+use cairn_object::sse::SseRequest;
 use cairn_raft::schema::ObjectVersion;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -138,15 +139,38 @@ impl CairnS3 {
             set_sse_fields!(out, shown);
             return Ok(S3Response::new(out));
         }
-        // The source is opened with its key and the copy sealed as the request asks
-        // (a new data key either way).
-        let body = self.store.read_with(&src, 0, src.size, src_customer.map(|c| c.key)).map_err(errors::object)?;
-        let blob = self
-            .write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size), target_sse.as_ref())
-            .await?;
-        let etag = sse::etag(blob.digests.etag(), target_sse.as_ref());
+        // Encrypted the same way as the source: its ciphertext is copied under its sealed
+        // data key, never opened. Otherwise the source is opened with its key and the
+        // copy sealed as the request asks, under a new data key.
+        let kept = sse::same_encryption(src.data.sse(), src_customer.as_ref(), target_sse.as_ref())
+            && algorithms.iter().all(|a| src.checksums.contains_key(a.name()));
+        let copied = match kept {
+            true => self.store.copy_sealed(&input.bucket, &input.key, &src).await.map_err(errors::object)?,
+            false => None,
+        };
+        let blob = match copied {
+            Some(w) => {
+                let etag = match target_sse {
+                    Some(SseRequest::S3) => src.etag.clone(),
+                    _ => sse::etag(String::new(), target_sse.as_ref()),
+                };
+                Copied { data: w.data, size: w.size, etag, checksums: src.checksums.clone() }
+            }
+            None => {
+                let body = self
+                    .store
+                    .read_with(&src, 0, src.size, src_customer.clone().map(|c| c.key))
+                    .map_err(errors::object)?;
+                let blob = self
+                    .write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size), target_sse.as_ref())
+                    .await?;
+                let etag = sse::etag(blob.digests.etag(), target_sse.as_ref());
+                Copied { data: blob.data, size: blob.size, etag, checksums: blob.digests.stored() }
+            }
+        };
+        let etag = blob.etag.clone();
         let shown = sse::shown(blob.data.sse(), target_customer.as_ref(), &self.store.config.region);
-        let checksums = blob.digests.stored();
+        let checksums = blob.checksums.clone();
         let last_modified = now();
         let version = if replace {
             ObjectVersion {
@@ -200,4 +224,12 @@ impl CairnS3 {
         set_sse_fields!(out, shown);
         Ok(S3Response::new(out))
     }
+}
+
+/// A copy's stored data and what its version records of it.
+struct Copied {
+    data: cairn_raft::schema::ObjectData,
+    size: u64,
+    etag: String,
+    checksums: std::collections::BTreeMap<String, String>,
 }
