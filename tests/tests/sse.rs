@@ -448,8 +448,15 @@ async fn ciphertext_heals_and_the_master_key_is_needed() {
     // One shard of the ciphertext lost: the read decodes from the others, no key needed for that.
     let shards = stored_shards_all(&node.disk_dirs());
     assert_eq!(shards.len(), 4, "one blob of 2+2 shards: {:?}", shards.iter().map(|s| s.id()).collect::<Vec<_>>());
+    let lost = (shards[0].id().to_string(), shards[0].index());
+    let before = shards[0].read();
     shards[0].destroy();
     assert!(get_range(&c, "enc", "obj", None).await == data, "read with a shard lost");
+    // A heal pass rebuilds it from the other ciphertext shards, with no key at hand.
+    let out = cairn_tests::cluster::cairn(node.endpoint(), &["heal", "enc"]);
+    assert!(out.status.success(), "{}", cairn_tests::cluster::stderr(&out));
+    let healed = cairn_tests::stored::find_shard(&node.disk_dirs(), &lost.0, lost.1);
+    assert!(healed.read() == before, "the shard is rebuilt byte for byte");
 
     // Restarted with the same master key: readable.
     node.restart(false);
@@ -641,17 +648,25 @@ fn kms_info(node: &TestNode, id: &str) -> serde_json::Value {
     serde_json::from_str(&cli(node, &["kms", "key", "info", id, "--json"])).unwrap()
 }
 
-async fn put_kms(c: &Client, bucket: &str, key: &str, kms_key: Option<&str>, data: &[u8]) -> String {
-    let out = c
-        .put_object()
+/// A PUT of `data` with SSE-KMS under `kms_key` (the default key when `None`).
+fn kms_put(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    kms_key: Option<&str>,
+    data: &[u8],
+) -> op::put_object::builders::PutObjectFluentBuilder {
+    c.put_object()
         .bucket(bucket)
         .key(key)
         .server_side_encryption(ServerSideEncryption::AwsKms)
         .set_ssekms_key_id(kms_key.map(str::to_string))
         .body(ByteStream::from(data.to_vec()))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("SSE-KMS PUT {key}: {e:?}"));
+}
+
+async fn put_kms(c: &Client, bucket: &str, key: &str, kms_key: Option<&str>, data: &[u8]) -> String {
+    let out =
+        kms_put(c, bucket, key, kms_key, data).send().await.unwrap_or_else(|e| panic!("SSE-KMS PUT {key}: {e:?}"));
     assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms), "PUT {key}");
     out.ssekms_key_id().unwrap_or_default().to_string()
 }
@@ -680,15 +695,7 @@ async fn sse_kms_keys_rotate_disable_and_survive_a_restart() {
     assert_eq!(kms_info(&node, "aws/s3")["current_version"], 1);
 
     // A key that does not exist: refused, nothing stored.
-    let r = c
-        .put_object()
-        .bucket("kms")
-        .key("nokey")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("no-such-key")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await;
+    let r = kms_put(&c, "kms", "nokey", Some("no-such-key"), b"x").send().await;
     assert_s3_err("PUT with a key that does not exist", r, 400, "KMS.NotFoundException");
     assert_status_err("nothing stored", c.head_object().bucket("kms").key("nokey").send().await, 404);
 
@@ -778,15 +785,7 @@ async fn sse_kms_keys_rotate_disable_and_survive_a_restart() {
     cli(&node, &["kms", "key", "disable", "media"]);
     let e = get_kms(&c, "kms", "v1").await.unwrap_err();
     assert_eq!((e.status, e.code.as_deref()), (Some(400), Some("KMS.DisabledException")), "{e:?}");
-    let r = c
-        .put_object()
-        .bucket("kms")
-        .key("v3")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id("media")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await;
+    let r = kms_put(&c, "kms", "v3", Some("media"), b"x").send().await;
     assert_s3_err("PUT with a disabled key", r, 400, "KMS.DisabledException");
     assert!(get_range(&c, "kms", "copied", None).await == v1, "a copy under another key is unaffected");
     assert_eq!(get_kms(&c, "kms", "default").await.unwrap(), small, "another KMS key is unaffected");
