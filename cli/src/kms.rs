@@ -3,9 +3,7 @@
 
 use crate::admin;
 use crate::client::Connection;
-use anyhow::bail;
 use cairn_api::kms::{CreateKmsKey, KmsKeyInfo, KmsKeyList};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 #[derive(clap::Subcommand)]
 pub enum KmsCommand {
@@ -56,15 +54,10 @@ pub enum KmsKeyCommand {
     },
 }
 
-/// Everything but RFC 3986's unreserved characters is percent-encoded, as SigV4 expects.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
 /// `kms/keys/<id>`: a key id's `/`-separated parts as path segments.
 fn key_path(id: &str) -> anyhow::Result<String> {
-    if id.is_empty() || id.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
-        bail!("invalid KMS key id {id:?}");
-    }
-    let parts: Vec<String> = id.split('/').map(|p| utf8_percent_encode(p, PATH_SEGMENT).to_string()).collect();
+    let parts = id.split('/').map(crate::tenant::segment).collect::<anyhow::Result<Vec<_>>>();
+    let parts = parts.map_err(|_| anyhow::anyhow!("invalid KMS key id {id:?}"))?;
     Ok(format!("kms/keys/{}", parts.join("/")))
 }
 

@@ -54,10 +54,7 @@ impl Store {
     ) -> Result<WrittenData, ObjectError> {
         let mut sealer = match sse {
             Some(req) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as i64);
-                let (key, record) = self.new_data_key(req, now).await?;
+                let (key, record) = self.new_data_key(req).await?;
                 Some((Encrypt::new(key), record))
             }
             None => None,

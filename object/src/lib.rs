@@ -115,19 +115,18 @@ impl Store {
     /// A record sealed as `req` asks around a fresh random key, which nothing encrypts
     /// with: a multipart upload keeps one to know how its parts are encrypted, and, for
     /// SSE-C, to check that every part brings the key the upload was created with.
-    pub async fn upload_sse(&self, req: &sse::SseRequest, now: i64) -> Result<cairn_raft::schema::Sse, ObjectError> {
-        self.new_data_key(req, now).await.map(|(_, sse)| sse)
+    pub async fn upload_sse(&self, req: &sse::SseRequest) -> Result<cairn_raft::schema::Sse, ObjectError> {
+        self.new_data_key(req).await.map(|(_, sse)| sse)
     }
 
     /// A new data key for one blob, sealed as `req` asks.
     pub(crate) async fn new_data_key(
         &self,
         req: &sse::SseRequest,
-        now: i64,
     ) -> Result<(sse::package::PackageKey, cairn_raft::schema::Sse), ObjectError> {
         let kms = match req {
             sse::SseRequest::Kms { .. } if self.master_key.is_none() => return Err(sse::SseError::NoMasterKey.into()),
-            sse::SseRequest::Kms { key_id, .. } => Some(self.kms_key_for_write(key_id, now).await?),
+            sse::SseRequest::Kms { key_id, .. } => Some(self.kms_key_for_write(key_id).await?),
             _ => None,
         };
         Ok(sse::new_data_key(req, self.master_key.as_deref(), kms.as_ref())?)

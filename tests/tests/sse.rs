@@ -154,7 +154,13 @@ async fn sse_s3_round_trips_at_every_edge_and_ranges_across_packages() {
     let got = get_range(&c, "enc", &key, Some(format!("bytes={}-", n - P - 1))).await;
     assert!(got == data[n - P - 1..], "open range");
 
-    // A copy asked to be encrypted the same way keeps the ciphertext: same bytes, same ETag.
+    // A copy asked to be encrypted the same way keeps the ciphertext: same bytes, same ETag,
+    // and shards whose blocks (after the 48-byte shard header naming the blob) are the
+    // source's, which a copy sealed under a new data key could not have.
+    let shard_ids = |n: &TestNode| -> Vec<String> {
+        stored_shards_all(&n.disk_dirs()).iter().map(|s| s.id().to_string()).collect()
+    };
+    let before = shard_ids(&node);
     let copy = c
         .copy_object()
         .bucket("enc")
@@ -166,6 +172,14 @@ async fn sse_s3_round_trips_at_every_edge_and_ranges_across_packages() {
         .unwrap();
     assert_eq!(copy.copy_object_result().unwrap().e_tag(), Some(etag_of(&data).as_str()));
     assert!(get_range(&c, "enc", "copy-same", Some("bytes=1000-900000".into())).await == data[1000..=900000]);
+    let shards = stored_shards_all(&node.disk_dirs());
+    let copied: Vec<_> = shards.iter().filter(|s| !before.contains(&s.id().to_string())).collect();
+    assert_eq!(copied.len(), 4, "the copy is one new blob of 2+2 shards");
+    for s in copied {
+        let body = s.read()[48..].to_vec();
+        let twin = shards.iter().any(|o| o.id() != s.id() && o.index() == s.index() && o.read()[48..] == body[..]);
+        assert!(twin, "shard {} of the copy holds the source's ciphertext", s.index());
+    }
 
     // 100 MiB, streamed.
     let big = random_bytes(99, 100 << 20);

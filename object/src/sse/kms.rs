@@ -76,9 +76,6 @@ fn outcome(r: CommandResult, id: &str) -> Result<u32, ObjectError> {
         CommandResult::KmsVersion(v) => Ok(v),
         CommandResult::KmsRefused(KmsRefusal::Exists) => Err(ObjectError::KmsKeyExists(id.to_string())),
         CommandResult::KmsRefused(KmsRefusal::NoSuchKey) => Err(SseError::KmsNotFound(id.to_string()).into()),
-        CommandResult::KmsRefused(KmsRefusal::NotNext) => {
-            Err(ObjectError::Unexpected(Box::new(CommandResult::KmsRefused(KmsRefusal::NotNext))))
-        }
         other => Err(ObjectError::Unexpected(Box::new(other))),
     }
 }
@@ -107,7 +104,6 @@ impl Store {
     pub async fn kms_rotate(&self, id: &str, now: Nanos) -> Result<u32, ObjectError> {
         // The version's number is bound into its seal, and apply takes it only as the
         // next one: a rotation that lost a race to another tries again.
-        let mut last = None;
         for _ in 0..5 {
             self.meta.read_barrier().await?;
             let key = self.meta.kms_key(id)?.ok_or_else(|| SseError::KmsNotFound(id.to_string()))?;
@@ -115,11 +111,11 @@ impl Store {
             let version = new_version(self.master()?, id, number, now);
             let cmd = Command::RotateKmsKey { id: id.to_string(), number, version };
             match self.meta.propose(cmd).await? {
-                CommandResult::KmsRefused(KmsRefusal::NotNext) => last = Some(KmsRefusal::NotNext),
+                CommandResult::KmsRefused(KmsRefusal::NotNext) => continue,
                 other => return outcome(other, id),
             }
         }
-        Err(ObjectError::Unexpected(Box::new(CommandResult::KmsRefused(last.unwrap_or(KmsRefusal::NotNext)))))
+        Err(ObjectError::Unexpected(Box::new(CommandResult::KmsRefused(KmsRefusal::NotNext))))
     }
 
     /// Enables or disables key `id`; answers its current version.
@@ -129,12 +125,13 @@ impl Store {
 
     /// Key `id` for a new data key: after a read barrier if this node has not seen it;
     /// the default key is made the first time it is asked for.
-    pub(crate) async fn kms_key_for_write(&self, id: &str, now: Nanos) -> Result<KmsKey, ObjectError> {
+    pub(crate) async fn kms_key_for_write(&self, id: &str) -> Result<KmsKey, ObjectError> {
         if self.meta.kms_key(id)?.is_none() {
             self.meta.read_barrier().await?;
         }
         if id == DEFAULT_KEY && self.meta.kms_key(id)?.is_none() {
-            match self.kms_create(id, "Default key for SSE-KMS without a key id".into(), now).await {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            match self.kms_create(id, "Default key for SSE-KMS without a key id".into(), now as Nanos).await {
                 Ok(_) | Err(ObjectError::KmsKeyExists(_)) => {}
                 Err(e) => return Err(e),
             }

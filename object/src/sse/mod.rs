@@ -149,14 +149,6 @@ pub(crate) fn open_key_with(kek: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Opt
     <[u8; 32]>::try_from(&plain[..]).ok()
 }
 
-fn seal_key(kek: &LessSafeKey, aad: &'static [u8], data_key: &[u8; 32]) -> Vec<u8> {
-    seal_key_with(kek, aad, data_key)
-}
-
-fn open_key(kek: &LessSafeKey, aad: &'static [u8], sealed: &[u8]) -> Option<[u8; 32]> {
-    open_key_with(kek, aad, sealed)
-}
-
 pub(crate) fn random(buf: &mut [u8]) {
     // The system's random source failing is not something to go on from.
     SystemRandom::new().fill(buf).expect("the system random source");
@@ -190,10 +182,13 @@ pub(crate) fn new_data_key(
         SseRequest::S3 => {
             let master = master.ok_or(SseError::NoMasterKey)?;
             let kek = master.sse_s3_kek(SSE_S3_KEK_VERSION);
-            Sse { mode: SseMode::S3 { kek_version: SSE_S3_KEK_VERSION }, sealed_key: seal_key(&kek, AAD_S3, &data_key) }
+            Sse {
+                mode: SseMode::S3 { kek_version: SSE_S3_KEK_VERSION },
+                sealed_key: seal_key_with(&kek, AAD_S3, &data_key),
+            }
         }
         SseRequest::Customer(key) => {
-            Sse { mode: SseMode::Customer, sealed_key: seal_key(&customer_kek(key), AAD_C, &data_key) }
+            Sse { mode: SseMode::Customer, sealed_key: seal_key_with(&customer_kek(key), AAD_C, &data_key) }
         }
     };
     Ok((PackageKey::new(&data_key), sse))
@@ -216,11 +211,11 @@ pub(crate) fn data_key(sse: &Sse, keys: &Keys) -> Result<PackageKey, SseError> {
         }
         SseMode::S3 { kek_version } => {
             let master = keys.master.as_deref().ok_or(SseError::NoMasterKey)?;
-            open_key(&master.sse_s3_kek(*kek_version), AAD_S3, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
+            open_key_with(&master.sse_s3_kek(*kek_version), AAD_S3, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
         }
         SseMode::Customer => {
             let customer = keys.customer.as_ref().ok_or(SseError::CustomerKeyMissing)?;
-            open_key(&customer_kek(customer), AAD_C, &sse.sealed_key).ok_or(SseError::CustomerKeyWrong)?
+            open_key_with(&customer_kek(customer), AAD_C, &sse.sealed_key).ok_or(SseError::CustomerKeyWrong)?
         }
     };
     Ok(PackageKey::new(&key))

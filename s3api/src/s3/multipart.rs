@@ -119,7 +119,7 @@ impl CairnS3 {
         let writer = owner.clone();
         let asked = input.acl.is_some();
         let upload_sse = match &sse_request {
-            Some(r) => Some(self.store.upload_sse(r, now()).await.map_err(errors::object)?),
+            Some(r) => Some(self.store.upload_sse(r).await.map_err(errors::object)?),
             None => None,
         };
         let (owner, acl) =
