@@ -2,6 +2,7 @@
 //! data blocks first, rebuilding a stripe from parity when a block is missing or fails
 //! its checksum, and reporting damage through the disk set's hook.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +15,12 @@ use crate::layout::Layout;
 use crate::spec::ShardSpec;
 use crate::stripe_source::{StripeOut, StripeSource};
 
-type StripeTask = JoinHandle<(Box<StripeSource>, Result<StripeOut, ErasureError>)>;
+type StripeTask = JoinHandle<(Box<StripeSource>, Result<Vec<StripeOut>, ErasureError>)>;
+
+/// A short last stripe of at most this many bytes is read in the same blocking task as
+/// the stripe before it: a second task and round of reads for a few bytes cost more
+/// than the bytes (an encrypted object of a whole number of MiB ends in such a stripe).
+const TAIL_WITH_PREVIOUS: u64 = 64 * 1024;
 
 /// Reads a byte range of one object, one stripe per chunk, with the next stripe's read
 /// already running while the caller consumes the current chunk.
@@ -27,6 +33,8 @@ pub struct ShardReader {
     /// None while a blocking task owns it.
     source: Option<Box<StripeSource>>,
     inflight: Option<StripeTask>,
+    /// Chunks read but not yet answered (a stripe and its short tail).
+    ready: VecDeque<Bytes>,
     degraded: bool,
     done: bool,
     id: u128,
@@ -56,6 +64,7 @@ impl ShardReader {
             end_stripe,
             source: Some(Box::new(StripeSource::new(disks, spec, layout))),
             inflight: None,
+            ready: VecDeque::new(),
             degraded: false,
             done: false,
         }
@@ -64,6 +73,9 @@ impl ShardReader {
     /// Next chunk of the range (at most one stripe of data); None at the end. After an error
     /// the reader is finished.
     pub async fn next_chunk(&mut self) -> Option<Result<Bytes, ErasureError>> {
+        if let Some(b) = self.ready.pop_front() {
+            return Some(Ok(b));
+        }
         if self.done {
             return None;
         }
@@ -83,15 +95,16 @@ impl ShardReader {
         };
         self.source = Some(source);
         match out {
-            Ok(out) => {
-                if out.degraded && !self.degraded {
+            Ok(outs) => {
+                if outs.iter().any(|o| o.degraded) && !self.degraded {
                     self.degraded = true;
                     if let Some(hook) = &self.on_damage {
                         hook(self.id);
                     }
                 }
                 self.spawn_next();
-                Some(Ok(out.bytes))
+                self.ready.extend(outs.into_iter().map(|o| o.bytes));
+                self.ready.pop_front().map(Ok)
             }
             Err(e) => {
                 self.done = true;
@@ -119,16 +132,25 @@ impl ShardReader {
         let Some(mut source) = self.source.take() else {
             return false;
         };
-        let stripe = self.next_stripe;
-        self.next_stripe += 1;
+        let first = self.next_stripe;
+        let tail = first + 1;
+        let with_tail = tail + 1 == self.end_stripe
+            && tail * self.layout.stripe_len() + TAIL_WITH_PREVIOUS >= self.layout.object_size;
+        self.next_stripe = if with_tail { tail + 1 } else { tail };
+        let reads: Vec<(u64, usize, usize)> = (first..self.next_stripe).map(|s| self.bounds(s)).collect();
+        self.inflight = Some(spawn_blocking(move || {
+            let out = reads.into_iter().map(|(stripe, lo, hi)| source.read(stripe, lo, hi)).collect();
+            (source, out)
+        }));
+        true
+    }
+
+    /// Stripe `stripe` and the offsets within it of the part of the range it holds.
+    fn bounds(&self, stripe: u64) -> (u64, usize, usize) {
         let stripe_start = stripe * self.layout.stripe_len();
         let stripe_end = stripe_start + self.layout.data_len(stripe);
         let lo = (self.start.max(stripe_start) - stripe_start) as usize;
         let hi = (self.end.min(stripe_end) - stripe_start) as usize;
-        self.inflight = Some(spawn_blocking(move || {
-            let out = source.read(stripe, lo, hi);
-            (source, out)
-        }));
-        true
+        (stripe, lo, hi)
     }
 }

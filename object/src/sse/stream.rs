@@ -4,7 +4,8 @@
 use super::SseError;
 use super::package::{PACKAGE, PackageKey, STORED_PACKAGE};
 use crate::{DataStream, ObjectError};
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
 use futures::StreamExt;
 
 /// Seals plaintext as it comes into whole packages.
@@ -47,27 +48,30 @@ impl Encrypt {
 }
 
 /// Opens stored packages as they stream in.
+///
+/// A chunk from the store is opened where it lies: its whole packages are opened in
+/// place and answered as slices of it, so plaintext is never copied. Only a package
+/// split between two chunks is gathered into a buffer of its own first.
 pub(crate) struct Decrypt {
     inner: DataStream,
     key: PackageKey,
-    /// The index of the next package.
+    /// The index of the next package to open.
     index: u64,
-    /// Plaintext bytes of the next package to drop (the range starts inside it).
+    /// Plaintext bytes of the next answer to drop (the range starts inside it).
     skip: usize,
     /// Plaintext bytes still to answer.
     left: u64,
-    pending: Bytes,
+    /// The stored bytes of a package begun in an earlier chunk.
+    carry: Vec<u8>,
+    /// Opened plaintexts not yet answered, in order.
+    ready: VecDeque<Bytes>,
 }
-
-/// Packages opened into one answer chunk (256 KiB of plaintext): fewer, larger
-/// chunks for the HTTP layer, as unencrypted reads give it.
-const OUT_PACKAGES: usize = 4;
 
 impl Decrypt {
     /// `inner` yields stored packages from package `first` on; the answer is `take`
     /// plaintext bytes starting `skip` bytes into that package.
     pub fn stream(inner: DataStream, key: PackageKey, first: u64, skip: usize, take: u64) -> DataStream {
-        let st = Decrypt { inner, key, index: first, skip, left: take, pending: Bytes::new() };
+        let st = Decrypt { inner, key, index: first, skip, left: take, carry: Vec::new(), ready: VecDeque::new() };
         Box::pin(futures::stream::unfold(st, |mut st| async move {
             if st.left == 0 {
                 return None;
@@ -80,49 +84,81 @@ impl Decrypt {
         }))
     }
 
-    /// Up to [`OUT_PACKAGES`] packages opened into one buffer: each package's stored
-    /// bytes are copied in right after the plaintext before it and opened in place, so
-    /// the plaintexts end up contiguous with one copy of the data.
     async fn next_chunk(&mut self) -> Result<Bytes, ObjectError> {
-        let mut out: Vec<u8> = Vec::with_capacity(OUT_PACKAGES * STORED_PACKAGE);
-        let mut packages = 0;
-        while packages < OUT_PACKAGES {
-            let start = out.len();
-            while out.len() - start < STORED_PACKAGE {
-                if self.pending.is_empty() {
-                    match self.inner.next().await {
-                        Some(Ok(b)) => self.pending = b,
-                        Some(Err(e)) => return Err(e),
-                        None => break,
-                    }
+        loop {
+            while let Some(mut b) = self.ready.pop_front() {
+                if self.skip >= b.len() {
+                    // Only a short last package can be shorter than the skip: bytes that
+                    // are not what the metadata describes.
+                    return Err(ObjectError::Sse(SseError::Tampered));
                 }
-                let n = (STORED_PACKAGE - (out.len() - start)).min(self.pending.len());
-                out.extend_from_slice(&self.pending[..n]);
-                self.pending.advance(n);
+                b.advance(self.skip);
+                self.skip = 0;
+                if b.len() as u64 > self.left {
+                    b.truncate(self.left as usize);
+                }
+                self.left -= b.len() as u64;
+                if !b.is_empty() {
+                    return Ok(b);
+                }
             }
-            if out.len() == start {
-                break;
-            }
-            let n = self.key.open(self.index, &mut out[start..]).ok_or(ObjectError::Sse(SseError::Tampered))?;
-            self.index += 1;
-            out.truncate(start + n);
-            packages += 1;
-            if n < PACKAGE || (out.len().saturating_sub(self.skip)) as u64 >= self.left {
-                break;
+            match self.inner.next().await {
+                Some(Ok(chunk)) => self.take_chunk(chunk)?,
+                Some(Err(e)) => return Err(e),
+                None if self.carry.is_empty() => {
+                    // The stored bytes ended before the range did.
+                    return Err(ObjectError::Sse(SseError::Tampered));
+                }
+                None => {
+                    // The short last package.
+                    let carry = std::mem::take(&mut self.carry);
+                    self.open_carry(carry)?;
+                }
             }
         }
-        // The stored bytes ended before the range did.
-        if packages == 0 || self.skip > out.len() {
-            return Err(ObjectError::Sse(SseError::Tampered));
+    }
+
+    /// Opens every package `chunk` completes; keeps the start of one it leaves open.
+    fn take_chunk(&mut self, mut chunk: Bytes) -> Result<(), ObjectError> {
+        if !self.carry.is_empty() {
+            let n = (STORED_PACKAGE - self.carry.len()).min(chunk.len());
+            self.carry.extend_from_slice(&chunk[..n]);
+            chunk.advance(n);
+            if self.carry.len() < STORED_PACKAGE {
+                return Ok(());
+            }
+            let carry = std::mem::take(&mut self.carry);
+            self.open_carry(carry)?;
         }
-        let mut b = Bytes::from(out);
-        b.advance(self.skip);
-        self.skip = 0;
-        if b.len() as u64 > self.left {
-            b.truncate(self.left as usize);
+        let whole = chunk.len() / STORED_PACKAGE * STORED_PACKAGE;
+        if whole == 0 {
+            self.carry.extend_from_slice(&chunk);
+            return Ok(());
         }
-        self.left -= b.len() as u64;
-        Ok(b)
+        // The store hands over chunks it no longer holds: taking one as mutable is free.
+        let mut buf = chunk.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let rest = buf.split_off(whole);
+        self.carry.extend_from_slice(&rest);
+        for at in (0..whole).step_by(STORED_PACKAGE) {
+            self.open_at(&mut buf[at..at + STORED_PACKAGE])?;
+        }
+        let opened = buf.freeze();
+        self.ready.extend((0..whole).step_by(STORED_PACKAGE).map(|at| opened.slice(at..at + PACKAGE)));
+        Ok(())
+    }
+
+    fn open_carry(&mut self, mut carry: Vec<u8>) -> Result<(), ObjectError> {
+        let n = self.open_at(&mut carry)?;
+        carry.truncate(n);
+        self.ready.push_back(Bytes::from(carry));
+        Ok(())
+    }
+
+    /// Opens the next package in place; its plaintext's length.
+    fn open_at(&mut self, stored: &mut [u8]) -> Result<usize, ObjectError> {
+        let n = self.key.open(self.index, stored).ok_or(ObjectError::Sse(SseError::Tampered))?;
+        self.index += 1;
+        Ok(n)
     }
 }
 
