@@ -59,7 +59,14 @@ impl PackageKey {
     /// Opens stored package `index` in place: the plaintext's length, or `None` when the
     /// tag does not match (another key, or bytes that are not this package).
     pub fn open(&self, index: u64, buf: &mut [u8]) -> Option<usize> {
-        self.0.open_in_place(Self::nonce(index), Aad::empty(), buf).ok().map(|p| p.len())
+        self.open_shifted(index, buf, 0)
+    }
+
+    /// Opens stored package `index`, which is `buf[shift..]`, writing its plaintext to
+    /// the start of `buf` as it goes (so packages opened one after another end up
+    /// contiguous, in the same pass that decrypts them); the plaintext's length.
+    pub fn open_shifted(&self, index: u64, buf: &mut [u8], shift: usize) -> Option<usize> {
+        self.0.open_within(Self::nonce(index), Aad::empty(), buf, shift..).ok().map(|p| p.len())
     }
 }
 
@@ -97,6 +104,9 @@ mod tests {
         assert_eq!(key.open(4, &mut moved), None, "a package read at another position fails");
         let mut other = buf.clone();
         assert_eq!(PackageKey::new(&[8; 32]).open(3, &mut other), None, "another key fails");
+        let mut shifted = [b"gap".as_slice(), &buf].concat();
+        assert_eq!(key.open_shifted(3, &mut shifted, 3), Some(5));
+        assert_eq!(&shifted[..5], b"hello", "opened to the front of the buffer");
         assert_eq!(key.open(3, &mut buf), Some(5));
         assert_eq!(&buf[..5], b"hello");
     }

@@ -5,8 +5,8 @@ use super::SseError;
 use super::package::{PACKAGE, PackageKey, STORED_PACKAGE};
 use crate::{DataStream, ObjectError};
 use bytes::{Buf, Bytes, BytesMut};
-use std::collections::VecDeque;
 use futures::StreamExt;
+use std::collections::VecDeque;
 
 /// Seals plaintext as it comes into whole packages.
 pub(crate) struct Encrypt {
@@ -49,9 +49,10 @@ impl Encrypt {
 
 /// Opens stored packages as they stream in.
 ///
-/// A chunk from the store is opened where it lies: its whole packages are opened in
-/// place and answered as slices of it, so plaintext is never copied. Only a package
-/// split between two chunks is gathered into a buffer of its own first.
+/// A chunk from the store is opened where it lies: its whole packages are opened one
+/// after another, each plaintext written to the end of the one before as it is
+/// decrypted, and answered as one slice of the chunk, so plaintext is never copied.
+/// Only a package split between two chunks is gathered into a buffer of its own first.
 pub(crate) struct Decrypt {
     inner: DataStream,
     key: PackageKey,
@@ -139,26 +140,26 @@ impl Decrypt {
         let mut buf = chunk.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         let rest = buf.split_off(whole);
         self.carry.extend_from_slice(&rest);
-        for at in (0..whole).step_by(STORED_PACKAGE) {
-            self.open_at(&mut buf[at..at + STORED_PACKAGE])?;
+        let packages = whole / STORED_PACKAGE;
+        for i in 0..packages {
+            // Package i is stored at i * STORED_PACKAGE; its plaintext goes to i * PACKAGE.
+            let (to, from) = (i * PACKAGE, i * STORED_PACKAGE);
+            let n = self.key.open_shifted(self.index, &mut buf[to..from + STORED_PACKAGE], from - to);
+            n.ok_or(ObjectError::Sse(SseError::Tampered))?;
+            self.index += 1;
         }
-        let opened = buf.freeze();
-        self.ready.extend((0..whole).step_by(STORED_PACKAGE).map(|at| opened.slice(at..at + PACKAGE)));
+        buf.truncate(packages * PACKAGE);
+        self.ready.push_back(buf.freeze());
         Ok(())
     }
 
+    /// Opens the next package, gathered in `carry`.
     fn open_carry(&mut self, mut carry: Vec<u8>) -> Result<(), ObjectError> {
-        let n = self.open_at(&mut carry)?;
+        let n = self.key.open(self.index, &mut carry).ok_or(ObjectError::Sse(SseError::Tampered))?;
+        self.index += 1;
         carry.truncate(n);
         self.ready.push_back(Bytes::from(carry));
         Ok(())
-    }
-
-    /// Opens the next package in place; its plaintext's length.
-    fn open_at(&mut self, stored: &mut [u8]) -> Result<usize, ObjectError> {
-        let n = self.key.open(self.index, stored).ok_or(ObjectError::Sse(SseError::Tampered))?;
-        self.index += 1;
-        Ok(n)
     }
 }
 
