@@ -125,6 +125,34 @@ pub enum SseMode {
     /// SSE-KMS: sealed by version `version` of KMS key `key_id` (`crate::kms`), bound
     /// to the request's encryption context (canonical JSON, `None` if none was given).
     Kms { key_id: String, version: u32, context: Option<String> },
+    /// SSE-KMS with an S3 Bucket Key: sealed by bucket `bucket`'s key, which is derived
+    /// from version `version` of KMS key `key_id`; otherwise as `Kms`.
+    KmsBucketKey { key_id: String, version: u32, context: Option<String>, bucket: String },
+}
+
+/// What an SSE-KMS mode was sealed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KmsSeal<'a> {
+    pub key_id: &'a str,
+    pub version: u32,
+    pub context: Option<&'a str>,
+    /// The bucket whose Bucket Key sealed the data key, if one did.
+    pub bucket_key: Option<&'a str>,
+}
+
+impl SseMode {
+    /// The KMS key behind an SSE-KMS mode (with or without a Bucket Key).
+    pub fn kms(&self) -> Option<KmsSeal<'_>> {
+        match self {
+            SseMode::Kms { key_id, version, context } => {
+                Some(KmsSeal { key_id, version: *version, context: context.as_deref(), bucket_key: None })
+            }
+            SseMode::KmsBucketKey { key_id, version, context, bucket } => {
+                Some(KmsSeal { key_id, version: *version, context: context.as_deref(), bucket_key: Some(bucket) })
+            }
+            SseMode::S3 { .. } | SseMode::Customer => None,
+        }
+    }
 }
 
 /// One part of an upload, in progress or completed.

@@ -38,20 +38,14 @@ const fn any(header: &'static str, ops: Ops, feature: &'static str) -> Unsupport
 
 /// Every header Cairn refuses with 501 until the feature it names exists.
 pub const UNSUPPORTED: &[Unsupported] = &[
-    // SSE-S3 (AES256), SSE-KMS and SSE-C are served (`s3/sse.rs`); dual-layer is not.
+    // SSE-S3 (AES256), SSE-KMS (with Bucket Keys) and SSE-C are served (`s3/sse.rs`);
+    // dual-layer is not.
     Unsupported {
         header: "x-amz-server-side-encryption",
         values: &["aws:kms:dsse"],
         allowed: &[],
         ops: None,
         feature: "Dual-layer server-side encryption with KMS keys (DSSE-KMS)",
-    },
-    Unsupported {
-        header: "x-amz-server-side-encryption-bucket-key-enabled",
-        values: &["true"],
-        allowed: &[],
-        ops: None,
-        feature: "S3 Bucket Keys",
     },
     any("x-amz-website-redirect-location", Some(WRITES), "Website redirects"),
     Unsupported {
@@ -267,8 +261,6 @@ mod tests {
         assert!(!refused("PutObject", &[("x-amz-server-side-encryption", "aws:kms")]));
         assert!(!refused("PutObject", &[("x-amz-server-side-encryption-aws-kms-key-id", "k")]));
         assert!(refused("PutObject", &[("x-amz-server-side-encryption", "aws:kms:dsse")]));
-        assert!(refused("CopyObject", &[("x-amz-server-side-encryption-bucket-key-enabled", "true")]));
-        assert!(!refused("CopyObject", &[("x-amz-server-side-encryption-bucket-key-enabled", "false")]));
         // Object lock and tagging are served now.
         assert!(!refused("CreateBucket", &[("x-amz-bucket-object-lock-enabled", "True")]));
         assert!(!refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON"), ("x-amz-tagging", "a=b")]));

@@ -124,7 +124,10 @@ impl TestNode {
         let bin = cairnd_bin();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open log file");
         let mut cmd = Command::new(&bin);
-        cmd.arg("--data").arg(&self.data).arg("--s3-listen").arg("127.0.0.1:0");
+        cmd.arg("--data").arg(&self.data);
+        if !self.args.iter().any(|a| a == "--s3-listen") {
+            cmd.arg("--s3-listen").arg("127.0.0.1:0");
+        }
         // Parallel tests must not fight over the default internode port.
         if !self.args.iter().any(|a| a == "--node-listen") {
             cmd.arg("--node-listen").arg("127.0.0.1:0");
@@ -456,6 +459,36 @@ impl ClientBuilder {
             b = b.interceptor(rec);
         }
         Client::from_conf(b.build())
+    }
+}
+
+/// An IPv4 address of this machine that is not a loopback address, if it has one: a
+/// node listening there sees a client connecting to it as a remote peer, as it would
+/// see one on another machine, while the traffic stays in this machine.
+pub fn local_non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
+    let mut addrs: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `addrs` with a list freed below by freeifaddrs; each
+    // entry's ifa_addr is null or points to a sockaddr of the family it names.
+    unsafe {
+        if libc::getifaddrs(&mut addrs) != 0 {
+            return None;
+        }
+        let mut found = None;
+        let mut cur = addrs;
+        while !cur.is_null() {
+            let a = (*cur).ifa_addr;
+            if !a.is_null() && i32::from((*a).sa_family) == libc::AF_INET {
+                let sin = &*(a as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !ip.is_unspecified() {
+                    found = Some(ip);
+                    break;
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(addrs);
+        found
     }
 }
 

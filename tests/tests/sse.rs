@@ -586,13 +586,16 @@ async fn bucket_default_encryption_applies_when_a_write_names_none() {
         .send()
         .await;
     assert_s3_err("a default naming a KMS key that does not exist", r, 400, "KMS.NotFoundException");
-    let r = c
-        .put_bucket_encryption()
+    // BucketKeyEnabled with SSE-S3 is kept and shown, as AWS does (there is no KMS key
+    // to derive one from); Bucket Keys proper are tested with SSE-KMS below.
+    c.put_bucket_encryption()
         .bucket("dflt")
         .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, Some(true)))
         .send()
-        .await;
-    assert_s3_err("bucket keys", r, 501, "NotImplemented");
+        .await
+        .unwrap();
+    let got = c.get_bucket_encryption().bucket("dflt").send().await.unwrap();
+    assert_eq!(got.server_side_encryption_configuration().unwrap().rules()[0].bucket_key_enabled(), Some(true));
     c.put_bucket_encryption()
         .bucket("dflt")
         .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None))
@@ -604,6 +607,7 @@ async fn bucket_default_encryption_applies_when_a_write_names_none() {
     assert_eq!(rules.len(), 1);
     let alg = rules[0].apply_server_side_encryption_by_default().unwrap().sse_algorithm();
     assert_eq!(alg, &ServerSideEncryption::Aes256);
+    assert_eq!(rules[0].bucket_key_enabled(), Some(false), "a new default replaces the Bucket Key flag too");
 
     // A PUT, a multipart upload and a copy that name no encryption get the default.
     let secret = b"CAIRN-DEFAULT-ENCRYPTED-PLAINTEXT";
@@ -837,4 +841,167 @@ async fn sse_kms_keys_rotate_disable_and_survive_a_restart() {
     assert_eq!((e.status, e.code.as_deref()), (Some(501), Some("NotImplemented")), "{e:?}");
     let (status, body) = node.admin("POST", "kms/keys", br#"{"id":"new"}"#).await;
     assert_eq!(status, 501, "a key cannot be made without the master key: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_kms_bucket_keys_from_the_default_and_from_requests() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let node = start();
+    let c = node.client();
+    for b in ["bkey", "other"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    cli(&node, &["kms", "key", "create", "media"]);
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id("media")
+        .build()
+        .unwrap();
+    let rule =
+        ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).bucket_key_enabled(true);
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule.build()).build().unwrap();
+    c.put_bucket_encryption().bucket("bkey").server_side_encryption_configuration(config).send().await.unwrap();
+    let got = c.get_bucket_encryption().bucket("bkey").send().await.unwrap();
+    let rule = &got.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let shown_key = rule.apply_server_side_encryption_by_default().unwrap().kms_master_key_id().unwrap();
+    assert!(shown_key.ends_with(":key/media"), "{shown_key}");
+
+    // A PUT naming nothing, and one naming SSE-KMS without the header: the bucket's key.
+    let a = random_bytes(81, STRIPE + 77);
+    let put = c.put_object().bucket("bkey").key("a").body(ByteStream::from(a.clone())).send().await.unwrap();
+    assert_eq!(put.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(put.bucket_key_enabled(), Some(true), "PUT under a default with a Bucket Key");
+    assert!(put.ssekms_key_id().unwrap().ends_with(":key/media"));
+    let put = kms_put(&c, "bkey", "named", Some("media"), &a).send().await.unwrap();
+    assert_eq!(put.bucket_key_enabled(), Some(true), "SSE-KMS named without the header takes the bucket's flag");
+    // The header says false: no Bucket Key for that object.
+    let put = kms_put(&c, "bkey", "nobk", Some("media"), &a).bucket_key_enabled(false).send().await.unwrap();
+    assert_eq!(put.bucket_key_enabled(), None, "bucket-key-enabled: false");
+    for key in ["a", "named", "nobk"] {
+        let head = c.head_object().bucket("bkey").key(key).send().await.unwrap();
+        assert_eq!(head.bucket_key_enabled(), if key == "nobk" { None } else { Some(true) }, "HEAD {key}");
+        let got = c.get_object().bucket("bkey").key(key).send().await.unwrap();
+        assert_eq!(got.bucket_key_enabled(), head.bucket_key_enabled(), "GET {key}");
+        assert!(read_body(got.body).await == a, "GET {key}");
+    }
+
+    // In a bucket without a default: from the header; SSE-S3 takes no Bucket Key.
+    let put = kms_put(&c, "other", "x", Some("media"), b"other bucket").bucket_key_enabled(true).send().await;
+    assert_eq!(put.unwrap().bucket_key_enabled(), Some(true));
+    let r = c
+        .put_object()
+        .bucket("other")
+        .key("s3")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .bucket_key_enabled(true)
+        .body(b"x".to_vec().into())
+        .send()
+        .await;
+    assert_s3_err("a Bucket Key with SSE-S3", r, 400, "InvalidArgument");
+    let r = c.put_object().bucket("other").key("s3").body(b"x".to_vec().into());
+    let r = r.customize().mutate_request(|req| {
+        req.headers_mut().insert("x-amz-server-side-encryption-bucket-key-enabled", "maybe");
+    });
+    assert_s3_err("a Bucket Key flag that is not a boolean", r.send().await, 400, "InvalidArgument");
+
+    // Multipart under the default: every answer shows the Bucket Key.
+    let up = c.create_multipart_upload().bucket("bkey").key("mp").send().await.unwrap();
+    assert_eq!(up.bucket_key_enabled(), Some(true), "CreateMultipartUpload");
+    let id = up.upload_id().unwrap();
+    let body = random_bytes(82, 5 * 1024 * 1024);
+    let mut parts = Vec::new();
+    for (i, chunk) in [&body[..], &a[..]].into_iter().enumerate() {
+        let n = i as i32 + 1;
+        let part = c.upload_part().bucket("bkey").key("mp").upload_id(id).part_number(n).body(chunk.to_vec().into());
+        let part = part.send().await.unwrap();
+        assert_eq!(part.bucket_key_enabled(), Some(true), "UploadPart {n}");
+        parts.push(CompletedPart::builder().part_number(n).e_tag(part.e_tag().unwrap()).build());
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket("bkey")
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.bucket_key_enabled(), Some(true), "CompleteMultipartUpload");
+    let whole = [&body[..], &a[..]].concat();
+    assert!(get_kms(&c, "bkey", "mp").await.unwrap() == whole, "a multipart object under a Bucket Key");
+
+    // A copy into another bucket is sealed anew under that bucket's key.
+    let copy = c
+        .copy_object()
+        .bucket("other")
+        .key("copied")
+        .copy_source("bkey/a")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("media")
+        .bucket_key_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.bucket_key_enabled(), Some(true), "CopyObject");
+    assert!(get_kms(&c, "other", "copied").await.unwrap() == a);
+
+    // Rotation keeps old objects readable; a disabled key refuses them like any other.
+    cli(&node, &["kms", "key", "rotate", "media"]);
+    let d = random_bytes(83, 1000);
+    c.put_object().bucket("bkey").key("d").body(ByteStream::from(d.clone())).send().await.unwrap();
+    assert!(get_kms(&c, "bkey", "a").await.unwrap() == a, "written before the rotation");
+    assert!(get_kms(&c, "bkey", "d").await.unwrap() == d, "written after it");
+    cli(&node, &["kms", "key", "disable", "media"]);
+    let e = get_kms(&c, "bkey", "a").await.unwrap_err();
+    assert_eq!((e.status, e.code.as_deref()), (Some(400), Some("KMS.DisabledException")), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_over_plain_http_is_refused_from_a_remote_client() {
+    // A node listening on this machine's own non-loopback address: a client that
+    // connects there is not on loopback, as one on another machine would not be.
+    let ip = local_non_loopback_ipv4().expect("this test needs an IPv4 address that is not loopback");
+    let listen = format!("{ip}:0");
+    let mut node = TestNode::start_with(&["--master-key", MASTER, "--s3-listen", &listen]);
+    assert!(node.endpoint().contains(&ip.to_string()), "{}", node.endpoint());
+    let c = node.client();
+    c.create_bucket().bucket("remote").send().await.unwrap();
+    let k = sse_c(91);
+    let secure = "InvalidRequest";
+    let r = c.put_object().bucket("remote").key("c").customer_key(&k).body(b"secret".to_vec().into()).send().await;
+    assert_s3_err("an SSE-C PUT over plain HTTP from a remote client", r, 400, secure);
+    assert_status_err("nothing stored", c.head_object().bucket("remote").key("c").send().await, 404);
+    // Other encryption is not affected; reads and copy sources that carry a key are refused too.
+    c.put_object()
+        .bucket("remote")
+        .key("s3")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let r = c.get_object().bucket("remote").key("s3").customer_key(&k).send().await;
+    assert_s3_err("an SSE-C GET over plain HTTP", r, 400, secure);
+    let r = c
+        .copy_object()
+        .bucket("remote")
+        .key("copy")
+        .copy_source("remote/s3")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k.key)
+        .copy_source_sse_customer_key_md5(&k.md5)
+        .send()
+        .await;
+    assert_s3_err("a copy source's SSE-C key over plain HTTP", r, 400, secure);
+
+    // The node's setting allows it.
+    node.restart_with(&["--master-key", MASTER, "--s3-listen", &listen, "--sse-c-plain-http"]);
+    let c = node.client();
+    let put = c.put_object().bucket("remote").key("c").customer_key(&k).body(b"secret".to_vec().into()).send().await;
+    assert!(put.is_ok(), "sse_c_plain_http allows it: {put:?}");
+    let got = c.get_object().bucket("remote").key("c").customer_key(&k).send().await.unwrap();
+    assert_eq!(read_body(got.body).await, b"secret");
 }

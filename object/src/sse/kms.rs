@@ -8,7 +8,9 @@
 //! as associated data, so a version's seal cannot be moved to another key or version.
 //! A data key is sealed by the version's material with the key id, the version and the
 //! encryption context (canonical JSON) as associated data: a read needs the same context
-//! the write was bound to, which the object records.
+//! the write was bound to, which the object records. With an S3 Bucket Key, the data key
+//! is sealed instead by a key derived from the version's material for its bucket
+//! ([`version_kek`]); the object records the bucket.
 
 use super::{MasterKey, SseError, open_key_with, random, seal_key_with};
 use crate::{ObjectError, Store};
@@ -47,13 +49,23 @@ pub fn key_id_of(given: &str) -> Result<String, SseError> {
     if ok { Ok(id.to_string()) } else { Err(SseError::KmsNotFound(given.to_string())) }
 }
 
-/// The key-encryption key of version `version` of `key`, if this master key opens it.
-pub(crate) fn version_kek(master: &MasterKey, key: &KmsKey, version: u32) -> Result<LessSafeKey, SseError> {
+/// The key-encryption key of version `version` of `key`, if this master key opens it:
+/// the version's material itself, or with `bucket_key`, that bucket's Bucket Key
+/// (HKDF-SHA256 of the material, info `cairn s3 bucket key\0<bucket>`).
+pub(crate) fn version_kek(
+    master: &MasterKey,
+    key: &KmsKey,
+    version: u32,
+    bucket_key: Option<&str>,
+) -> Result<LessSafeKey, SseError> {
     let v = version.checked_sub(1).and_then(|i| key.versions.get(i as usize));
     let v = v.ok_or_else(|| SseError::KmsNotFound(format!("{} version {version}", key.id)))?;
     let material = open_key_with(&material_kek(master), &material_aad(&key.id, version), &v.sealed)
         .ok_or(SseError::MasterKeyWrong)?;
-    Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &material).expect("32-byte AES-256 key")))
+    Ok(match bucket_key {
+        None => LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &material).expect("32-byte AES-256 key")),
+        Some(bucket) => super::derive(&material, &format!("cairn s3 bucket key\0{bucket}")),
+    })
 }
 
 /// Key `id` as the metadata has it, refusing a missing or disabled one.
@@ -137,5 +149,34 @@ impl Store {
             }
         }
         usable(&self.meta, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_key_is_its_own_key_per_bucket() {
+        let master = MasterKey([5; 32]);
+        let key = KmsKey {
+            id: "media".into(),
+            description: String::new(),
+            created: 0,
+            enabled: true,
+            versions: vec![new_version(&master, "media", 1, 0)],
+        };
+        let aad = data_key_aad("media", 1, None);
+        let sealed = seal_key_with(&version_kek(&master, &key, 1, Some("films")).unwrap(), &aad, &[9; 32]);
+        let open = |bucket_key: Option<&str>| {
+            open_key_with(&version_kek(&master, &key, 1, bucket_key).unwrap(), &aad, &sealed)
+        };
+        assert_eq!(open(Some("films")), Some([9; 32]));
+        assert_eq!(open(Some("other")), None, "another bucket's key");
+        assert_eq!(open(None), None, "the version's own key");
+        assert_eq!(
+            version_kek(&master, &key, 2, Some("films")).err(),
+            Some(SseError::KmsNotFound("media version 2".into()))
+        );
     }
 }

@@ -13,6 +13,7 @@
 //! | SSE-S3 (`AES256`) | HKDF-SHA256 of the node's master key, info `cairn sse-s3 kek v<N>` | `S3 { kek_version: N }` |
 //! | SSE-C | the customer's key from the request, never stored | `Customer` |
 //! | SSE-KMS | version N of a key of the built-in store ([`kms`]), bound to the encryption context | `Kms { key_id, version: N, context }` |
+//! | SSE-KMS with an S3 Bucket Key | the bucket's key, derived from version N's material | `KmsBucketKey { key_id, version: N, context, bucket }` |
 //!
 //! A wrong SSE-C key fails the sealed key's tag: that check is the only trace of the
 //! customer's key the metadata holds. The master key ([`MasterKey`]) comes from the
@@ -81,16 +82,21 @@ impl MasterKey {
 
     /// An AES-256-GCM key derived from the master key for one purpose (`info`).
     fn derive(&self, info: &str) -> LessSafeKey {
-        let info = [info.as_bytes()];
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(&self.0);
-        // AES_256_GCM's key length is a valid HKDF output length.
-        let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF output of 32 bytes");
-        LessSafeKey::new(UnboundKey::from(okm))
+        derive(&self.0, info)
     }
 
     fn sse_s3_kek(&self, version: u32) -> LessSafeKey {
         self.derive(&format!("cairn sse-s3 kek v{version}"))
     }
+}
+
+/// An AES-256-GCM key derived (HKDF-SHA256, no salt) from `secret` for one purpose (`info`).
+fn derive(secret: &[u8], info: &str) -> LessSafeKey {
+    let info = [info.as_bytes()];
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(secret);
+    // AES_256_GCM's key length is a valid HKDF output length.
+    let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF output of 32 bytes");
+    LessSafeKey::new(UnboundKey::from(okm))
 }
 
 /// An SSE-C key from a request (already checked against its MD5 by the protocol).
@@ -109,10 +115,12 @@ pub enum SseRequest {
     S3,
     Customer(CustomerKey),
     /// SSE-KMS with key `key_id` (already a bare id, see [`kms::key_id_of`]), bound to
-    /// `context` (canonical JSON) if one was given.
+    /// `context` (canonical JSON) if one was given; with `bucket_key`, sealed by that
+    /// bucket's S3 Bucket Key.
     Kms {
         key_id: String,
         context: Option<String>,
+        bucket_key: Option<String>,
     },
 }
 
@@ -168,16 +176,18 @@ pub(crate) fn new_data_key(
     let mut data_key = [0u8; 32];
     random(&mut data_key);
     let sse = match req {
-        SseRequest::Kms { key_id, context } => {
+        SseRequest::Kms { key_id, context, bucket_key } => {
             let master = master.ok_or(SseError::NoMasterKey)?;
             let key = kms.filter(|k| k.id == *key_id).ok_or_else(|| SseError::KmsNotFound(key_id.clone()))?;
             let version = key.current();
-            let kek = kms::version_kek(master, key, version)?;
+            let kek = kms::version_kek(master, key, version, bucket_key.as_deref())?;
             let aad = kms::data_key_aad(key_id, version, context.as_deref());
-            Sse {
-                mode: SseMode::Kms { key_id: key_id.clone(), version, context: context.clone() },
-                sealed_key: seal_key_with(&kek, &aad, &data_key),
-            }
+            let (key_id, context) = (key_id.clone(), context.clone());
+            let mode = match bucket_key {
+                None => SseMode::Kms { key_id, version, context },
+                Some(bucket) => SseMode::KmsBucketKey { key_id, version, context, bucket: bucket.clone() },
+            };
+            Sse { mode, sealed_key: seal_key_with(&kek, &aad, &data_key) }
         }
         SseRequest::S3 => {
             let master = master.ok_or(SseError::NoMasterKey)?;
@@ -197,16 +207,18 @@ pub(crate) fn new_data_key(
 /// Opens the data key of `sse` with what the request brought.
 pub(crate) fn data_key(sse: &Sse, keys: &Keys) -> Result<PackageKey, SseError> {
     let key = match &sse.mode {
-        SseMode::Kms { key_id, version, context } => {
+        SseMode::Kms { .. } | SseMode::KmsBucketKey { .. } => {
+            let seal = sse.mode.kms().expect("an SSE-KMS mode");
             let master = keys.master.as_deref().ok_or(SseError::NoMasterKey)?;
-            let meta = keys.meta.as_ref().ok_or_else(|| SseError::KmsNotFound(key_id.clone()))?;
-            let key = match meta.kms_key(key_id) {
+            let id = seal.key_id;
+            let meta = keys.meta.as_ref().ok_or_else(|| SseError::KmsNotFound(id.to_string()))?;
+            let key = match meta.kms_key(id) {
                 Ok(Some(k)) if k.enabled => k,
-                Ok(Some(_)) => return Err(SseError::KmsDisabled(key_id.clone())),
-                _ => return Err(SseError::KmsNotFound(key_id.clone())),
+                Ok(Some(_)) => return Err(SseError::KmsDisabled(id.to_string())),
+                _ => return Err(SseError::KmsNotFound(id.to_string())),
             };
-            let kek = kms::version_kek(master, &key, *version)?;
-            let aad = kms::data_key_aad(key_id, *version, context.as_deref());
+            let kek = kms::version_kek(master, &key, seal.version, seal.bucket_key)?;
+            let aad = kms::data_key_aad(id, seal.version, seal.context);
             open_key_with(&kek, &aad, &sse.sealed_key).ok_or(SseError::MasterKeyWrong)?
         }
         SseMode::S3 { kek_version } => {

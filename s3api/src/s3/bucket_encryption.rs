@@ -1,8 +1,11 @@
 //! Put/Get/DeleteBucketEncryption: a bucket's default encryption, applied to PutObject,
 //! CopyObject and CreateMultipartUpload when the request names none
-//! ([`CairnS3::write_encryption`]): SSE-S3 (`AES256`, stored as that name) or SSE-KMS
-//! (`aws:kms`, stored as `aws:kms` and the key id after a NUL; without a key id, the
-//! store's default key).
+//! ([`CairnS3::write_encryption`]): SSE-S3 or SSE-KMS, and whether SSE-KMS writes
+//! into the bucket use its S3 Bucket Key.
+//!
+//! The bucket setting `encryption` holds `AES256`, or `aws:kms` and the key id after a
+//! NUL, then `\0bucket-key` when BucketKeyEnabled (for `AES256` only kept and shown, as
+//! AWS does: SSE-S3 has no KMS key to derive one from).
 
 use crate::errors;
 use crate::s3::service::CairnS3;
@@ -14,36 +17,81 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 /// The bucket setting that holds the default encryption.
 const SETTING: &str = "encryption";
+const BUCKET_KEY_FLAG: &str = "bucket-key";
+
+/// A bucket's default encryption.
+struct BucketDefault {
+    /// SSE-S3 or SSE-KMS (its `bucket_key` set when `bucket_key`).
+    request: SseRequest,
+    bucket_key: bool,
+}
+
+impl BucketDefault {
+    fn parse(bucket: &str, raw: &[u8]) -> S3Result<Self> {
+        let unknown = || {
+            let raw = String::from_utf8_lossy(raw);
+            s3_error!(InternalError, "bucket {bucket} has an unknown default encryption {raw:?}")
+        };
+        let text = std::str::from_utf8(raw).map_err(|_| unknown())?;
+        let parts: Vec<&str> = text.split('\0').collect();
+        let (kms_key, flags) = match parts.as_slice() {
+            ["AES256", flags @ ..] => (None, flags),
+            ["aws:kms", id, flags @ ..] => (Some(id.to_string()), flags),
+            _ => return Err(unknown()),
+        };
+        let bucket_key = match flags {
+            [] => false,
+            [BUCKET_KEY_FLAG] => true,
+            _ => return Err(unknown()),
+        };
+        let request = match kms_key {
+            None => SseRequest::S3,
+            Some(key_id) => {
+                SseRequest::Kms { key_id, context: None, bucket_key: bucket_key.then(|| bucket.to_string()) }
+            }
+        };
+        Ok(BucketDefault { request, bucket_key })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = match &self.request {
+            SseRequest::Kms { key_id, .. } => format!("aws:kms\0{key_id}"),
+            _ => "AES256".to_string(),
+        };
+        if self.bucket_key {
+            v.push('\0');
+            v.push_str(BUCKET_KEY_FLAG);
+        }
+        v.into_bytes()
+    }
+}
 
 impl CairnS3 {
     /// The encryption a write into `bucket` gets: what its headers ask for, else the
-    /// bucket's default.
+    /// bucket's default. SSE-KMS asked for without the Bucket Key header uses the
+    /// bucket's Bucket Key if its default enables one.
     pub(crate) fn write_encryption(
         &self,
         bucket: &str,
         headers: &http::HeaderMap,
     ) -> S3Result<(Option<SseRequest>, Option<Customer>)> {
-        let asked = sse::write_request(headers)?;
-        if asked.0.is_some() {
-            return Ok(asked);
+        let asked = sse::write_request(headers, bucket)?;
+        match asked {
+            (Some(SseRequest::Kms { key_id, context, bucket_key: None }), c)
+                if sse::bucket_key_header(headers)?.is_none() =>
+            {
+                let by_default = self.default_encryption(bucket)?.is_some_and(|d| d.bucket_key);
+                let bucket_key = by_default.then(|| bucket.to_string());
+                Ok((Some(SseRequest::Kms { key_id, context, bucket_key }), c))
+            }
+            (Some(r), c) => Ok((Some(r), c)),
+            (None, _) => Ok((self.default_encryption(bucket)?.map(|d| d.request), None)),
         }
-        Ok((self.default_encryption(bucket)?, None))
     }
 
-    fn default_encryption(&self, bucket: &str) -> S3Result<Option<SseRequest>> {
+    fn default_encryption(&self, bucket: &str) -> S3Result<Option<BucketDefault>> {
         let raw = self.store.meta.bucket_setting(bucket, SETTING).map_err(errors::meta)?;
-        Ok(match raw.as_deref() {
-            None => None,
-            Some(b"AES256") => Some(SseRequest::S3),
-            Some(v) if v.starts_with(b"aws:kms\0") => Some(SseRequest::Kms {
-                key_id: String::from_utf8_lossy(&v[b"aws:kms\0".len()..]).into_owned(),
-                context: None,
-            }),
-            Some(other) => {
-                let name = String::from_utf8_lossy(other);
-                return Err(s3_error!(InternalError, "bucket {bucket} has an unknown default encryption {name:?}"));
-            }
-        })
+        raw.map(|r| BucketDefault::parse(bucket, &r)).transpose()
     }
 
     pub(crate) async fn put_bucket_encryption_impl(
@@ -58,18 +106,12 @@ impl CairnS3 {
         let Some(default) = &rule.apply_server_side_encryption_by_default else {
             return Err(s3_error!(MalformedXML, "The Rule needs ApplyServerSideEncryptionByDefault"));
         };
-        if rule.bucket_key_enabled == Some(true) {
-            return Err(s3_error!(
-                NotImplemented,
-                "S3 Bucket Keys (BucketKeyEnabled) are not implemented by this server"
-            ));
-        }
-        let value = match default.sse_algorithm.as_str() {
+        let request = match default.sse_algorithm.as_str() {
             ServerSideEncryption::AES256 => {
                 if default.kms_master_key_id.is_some() {
                     return Err(s3_error!(InvalidArgument, "KMSMasterKeyID goes only with SSEAlgorithm aws:kms"));
                 }
-                b"AES256".to_vec()
+                SseRequest::S3
             }
             ServerSideEncryption::AWS_KMS => {
                 let id = match &default.kms_master_key_id {
@@ -83,7 +125,7 @@ impl CairnS3 {
                         return Err(sse::error(SseError::KmsNotFound(id)));
                     }
                 }
-                [b"aws:kms\0".as_slice(), id.as_bytes()].concat()
+                SseRequest::Kms { key_id: id, context: None, bucket_key: None }
             }
             ServerSideEncryption::AWS_KMS_DSSE => {
                 return Err(s3_error!(
@@ -96,6 +138,7 @@ impl CairnS3 {
         if !self.store.has_master_key() {
             return Err(sse::error(SseError::NoMasterKey));
         }
+        let value = BucketDefault { request, bucket_key: rule.bucket_key_enabled == Some(true) }.encode();
         cairn_object::meta::put_bucket_setting(&self.store.meta, &input.bucket, SETTING, Some(value))
             .await
             .map_err(errors::object)?;
@@ -108,11 +151,12 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
         let bucket = req.input.bucket;
         self.require_bucket(&bucket).await?;
-        let (algorithm, key) = match self.default_encryption(&bucket)? {
-            None | Some(SseRequest::Customer(_)) => return Err(Unset::Encryption.error()),
-            Some(SseRequest::S3) => (ServerSideEncryption::AES256, None),
-            Some(SseRequest::Kms { key_id, .. }) => {
-                (ServerSideEncryption::AWS_KMS, Some(sse::kms_arn(&self.store.config.region, &key_id)))
+        let Some(default) = self.default_encryption(&bucket)? else { return Err(Unset::Encryption.error()) };
+        let (algorithm, key) = match &default.request {
+            SseRequest::Customer(_) => return Err(Unset::Encryption.error()),
+            SseRequest::S3 => (ServerSideEncryption::AES256, None),
+            SseRequest::Kms { key_id, .. } => {
+                (ServerSideEncryption::AWS_KMS, Some(sse::kms_arn(&self.store.config.region, key_id)))
             }
         };
         let rule = ServerSideEncryptionRule {
@@ -120,7 +164,7 @@ impl CairnS3 {
                 sse_algorithm: ServerSideEncryption::from_static(algorithm),
                 kms_master_key_id: key,
             }),
-            bucket_key_enabled: Some(false),
+            bucket_key_enabled: Some(default.bucket_key),
         };
         Ok(S3Response::new(GetBucketEncryptionOutput {
             server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules: vec![rule] }),

@@ -422,6 +422,7 @@ impl CairnS3 {
         }
         out.server_side_encryption = shown.server_side_encryption;
         out.ssekms_key_id = shown.kms_key_id;
+        out.bucket_key_enabled = shown.bucket_key_enabled;
         Ok(S3Response::new(out))
     }
 

@@ -3,7 +3,8 @@
 //! `x-amz-server-side-encryption-customer-*`), the SSE-C key a read or a copy source
 //! brings, and the headers an answer shows. The keys and ciphers are the object
 //! layer's (`cairn_object::sse`); SSE-KMS uses its built-in key store
-//! (`cairn_object::sse::kms`); DSSE-KMS is refused in `refusals.rs`.
+//! (`cairn_object::sse::kms`), with or without an S3 Bucket Key; DSSE-KMS is refused in
+//! `refusals.rs`.
 
 use base64::Engine;
 use cairn_object::sse::{CustomerKey, SseError, SseRequest, kms};
@@ -15,6 +16,7 @@ use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 const SSE: &str = "x-amz-server-side-encryption";
 const KMS_KEY_ID: &str = "x-amz-server-side-encryption-aws-kms-key-id";
 const KMS_CONTEXT: &str = "x-amz-server-side-encryption-context";
+const BUCKET_KEY: &str = "x-amz-server-side-encryption-bucket-key-enabled";
 /// The SSE-C headers of the object itself, and of a copy's source.
 pub(crate) const CUSTOMER: &str = "x-amz-server-side-encryption-customer-";
 pub(crate) const COPY_SOURCE_CUSTOMER: &str = "x-amz-copy-source-server-side-encryption-customer-";
@@ -81,8 +83,19 @@ fn context(headers: &HeaderMap) -> S3Result<Option<String>> {
     Ok(Some(serde_json::to_string(&map).map_err(|_| invalid())?))
 }
 
-/// The encryption a write asks for: SSE-S3, SSE-KMS, SSE-C, or none.
-pub(crate) fn write_request(headers: &HeaderMap) -> S3Result<(Option<SseRequest>, Option<Customer>)> {
+/// `x-amz-server-side-encryption-bucket-key-enabled`, if the request sent it.
+pub(crate) fn bucket_key_header(headers: &HeaderMap) -> S3Result<Option<bool>> {
+    match header(headers, BUCKET_KEY)? {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(s3_error!(InvalidArgument, "{BUCKET_KEY} must be true or false")),
+    }
+}
+
+/// The encryption a write into `bucket` asks for: SSE-S3, SSE-KMS (with `bucket`'s
+/// Bucket Key if the request enables it), SSE-C, or none.
+pub(crate) fn write_request(headers: &HeaderMap, bucket: &str) -> S3Result<(Option<SseRequest>, Option<Customer>)> {
     let customer = customer_key(headers, CUSTOMER)?;
     let kms_only =
         |what: &str| s3_error!(InvalidArgument, "{what} goes only with x-amz-server-side-encryption: aws:kms");
@@ -94,7 +107,8 @@ pub(crate) fn write_request(headers: &HeaderMap) -> S3Result<(Option<SseRequest>
                 Some(given) => kms::key_id_of(given).map_err(error)?,
                 None => kms::DEFAULT_KEY.to_string(),
             };
-            Some(SseRequest::Kms { key_id, context: context(headers)? })
+            let bucket_key = (bucket_key_header(headers)? == Some(true)).then(|| bucket.to_string());
+            Some(SseRequest::Kms { key_id, context: context(headers)?, bucket_key })
         }
         // aws:kms:dsse is refused before this (refusals.rs).
         Some(other) => {
@@ -110,6 +124,9 @@ pub(crate) fn write_request(headers: &HeaderMap) -> S3Result<(Option<SseRequest>
         }
         if headers.contains_key(KMS_CONTEXT) {
             return Err(kms_only(KMS_CONTEXT));
+        }
+        if bucket_key_header(headers)? == Some(true) {
+            return Err(kms_only(BUCKET_KEY));
         }
     }
     match (asked, customer) {
@@ -134,9 +151,12 @@ pub(crate) fn kms_arn(region: &str, id: &str) -> String {
 pub(crate) fn same_encryption(src: Option<&Sse>, src_customer: Option<&Customer>, target: Option<&SseRequest>) -> bool {
     match (src.map(|s| &s.mode), target) {
         (Some(SseMode::S3 { .. }), Some(SseRequest::S3)) => true,
-        (Some(SseMode::Kms { key_id, context, .. }), Some(SseRequest::Kms { key_id: k, context: c })) => {
-            key_id == k && context == c
-        }
+        (
+            Some(mode @ (SseMode::Kms { .. } | SseMode::KmsBucketKey { .. })),
+            Some(SseRequest::Kms { key_id, context, bucket_key }),
+        ) => mode.kms().is_some_and(|seal| {
+            seal.key_id == key_id && seal.context == context.as_deref() && seal.bucket_key == bucket_key.as_deref()
+        }),
         (Some(SseMode::Customer), Some(SseRequest::Customer(k))) => src_customer.is_some_and(|c| c.key.0 == k.0),
         _ => false,
     }
@@ -160,9 +180,11 @@ pub(crate) fn part_request(
     Ok(match sse.map(|s| &s.mode) {
         None => None,
         Some(SseMode::S3 { .. }) => Some(SseRequest::S3),
-        Some(SseMode::Kms { key_id, context, .. }) => {
-            Some(SseRequest::Kms { key_id: key_id.clone(), context: context.clone() })
-        }
+        Some(mode @ (SseMode::Kms { .. } | SseMode::KmsBucketKey { .. })) => mode.kms().map(|seal| SseRequest::Kms {
+            key_id: seal.key_id.to_string(),
+            context: seal.context.map(str::to_string),
+            bucket_key: seal.bucket_key.map(str::to_string),
+        }),
         Some(SseMode::Customer) => customer.map(|c| SseRequest::Customer(c.key)),
     })
 }
@@ -184,16 +206,18 @@ pub(crate) struct Shown {
     pub customer_algorithm: Option<String>,
     pub customer_key_md5: Option<String>,
     pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
 }
 
 /// The headers for an object encrypted as `sse`; `customer` is the request's SSE-C key.
 pub(crate) fn shown(sse: Option<&Sse>, customer: Option<&Customer>, region: &str) -> Shown {
     match sse.map(|s| &s.mode) {
-        Some(SseMode::Kms { key_id, .. }) => Shown {
+        Some(mode @ (SseMode::Kms { .. } | SseMode::KmsBucketKey { .. })) => Shown {
             server_side_encryption: Some(s3s::dto::ServerSideEncryption::from_static(
                 s3s::dto::ServerSideEncryption::AWS_KMS,
             )),
-            kms_key_id: Some(kms_arn(region, key_id)),
+            kms_key_id: mode.kms().map(|seal| kms_arn(region, seal.key_id)),
+            bucket_key_enabled: matches!(mode, SseMode::KmsBucketKey { .. }).then_some(true),
             ..Default::default()
         },
         None => Shown::default(),
@@ -219,6 +243,7 @@ macro_rules! set_sse_fields {
         $out.sse_customer_algorithm = s.customer_algorithm;
         $out.sse_customer_key_md5 = s.customer_key_md5;
         $out.ssekms_key_id = s.kms_key_id;
+        $out.bucket_key_enabled = s.bucket_key_enabled;
     }};
 }
 pub(crate) use set_sse_fields;

@@ -42,7 +42,7 @@ impl CairnS3 {
         let copy_source = authorized_copy_source(&req)?;
         let acl = acl::from_request(req.input.acl.as_ref().map(|a| a.as_str()), &req.headers)?;
         // Encryption named by the request changes the copy; a bucket default does not.
-        let named_sse = sse::write_request(&req.headers)?.0.is_some();
+        let named_sse = sse::write_request(&req.headers, &req.input.bucket)?.0.is_some();
         let (target_sse, target_customer) = self.write_encryption(&req.input.bucket, &req.headers)?;
         let src_customer = sse::customer_key(&req.headers, sse::COPY_SOURCE_CUSTOMER)?;
         let input = req.input;
