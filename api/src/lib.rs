@@ -9,6 +9,7 @@ pub mod assets;
 pub mod audit;
 pub mod durability;
 pub mod kms;
+pub mod lifecycle;
 pub mod tenants;
 
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,7 @@ mod cluster;
 mod heal;
 mod key;
 mod kms;
+mod lifecycle;
 mod object;
 mod profile;
 mod status;
@@ -66,6 +67,9 @@ enum Command {
     /// The built-in KMS key store behind SSE-KMS: keys, rotation, disabling (admin key).
     #[command(subcommand)]
     Kms(kms::KmsCommand),
+    /// The lifecycle worker: its position and what bucket lifecycle rules did (admin key).
+    #[command(subcommand)]
+    Lifecycle(lifecycle::LifecycleCommand),
     /// Tenants and their quotas (admin or tenant admin key).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -110,6 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Key(cmd) => key::run(&conn, cmd).await,
             Command::Kms(cmd) => kms::run(&conn, cmd).await,
             Command::Audit(a) => audit::run(&conn, a).await,
+            Command::Lifecycle(cmd) => lifecycle::run(&conn, cmd).await,
             Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
             Command::Asset(cmd) => asset::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),

@@ -49,6 +49,9 @@ pub struct Flags {
     /// Length of the "hour" of tenant usage history, in seconds (default 3600; a test aid).
     #[arg(long, env = "CAIRN_USAGE_SAMPLE_SECS")]
     pub usage_sample_secs: Option<u64>,
+    /// Length of a lifecycle rule's "day", in seconds (default 86400; a test aid).
+    #[arg(long, env = "CAIRN_LIFECYCLE_DAY_SECS")]
+    pub lifecycle_day_secs: Option<u64>,
     /// Tenant depth `/metrics` reports usage and quota for (1: top-level tenants only).
     #[arg(long, env = "CAIRN_METRICS_TENANT_DEPTH")]
     pub metrics_tenant_depth: Option<usize>,
@@ -156,6 +159,7 @@ struct FileConfig {
     domain: Option<Vec<String>>,
     multipart_expiry_secs: Option<u64>,
     usage_sample_secs: Option<u64>,
+    lifecycle_day_secs: Option<u64>,
     metrics_tenant_depth: Option<usize>,
     max_requests: Option<usize>,
     body_timeout_secs: Option<u64>,
@@ -198,6 +202,7 @@ pub struct Config {
     pub domains: Vec<String>,
     pub multipart_expiry_secs: u64,
     pub usage_sample_secs: u64,
+    pub lifecycle_day_secs: u64,
     pub metrics_tenant_depth: usize,
     pub max_requests: usize,
     pub body_timeout_secs: u64,
@@ -341,6 +346,7 @@ impl Config {
                 .or(file.multipart_expiry_secs)
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
             usage_sample_secs: flags.usage_sample_secs.or(file.usage_sample_secs).unwrap_or(3600),
+            lifecycle_day_secs: flags.lifecycle_day_secs.or(file.lifecycle_day_secs).unwrap_or(86_400),
             metrics_tenant_depth: flags.metrics_tenant_depth.or(file.metrics_tenant_depth).unwrap_or(1),
             max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
@@ -446,6 +452,9 @@ impl Config {
         }
         if self.usage_sample_secs == 0 {
             bail!("usage_sample_secs must be at least 1");
+        }
+        if self.lifecycle_day_secs == 0 {
+            bail!("lifecycle_day_secs must be at least 1");
         }
         if !(1..=cairn_raft::schema::MAX_TENANT_DEPTH).contains(&self.metrics_tenant_depth) {
             bail!("metrics_tenant_depth must be from 1 to {}", cairn_raft::schema::MAX_TENANT_DEPTH);

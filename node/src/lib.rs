@@ -129,6 +129,7 @@ impl Node {
                     parity_shards: cfg.parity_shards,
                     region: cfg.region.clone(),
                     inline_max: cfg.inline_max,
+                    lifecycle_day: cairn_object::lifecycle::Day(cfg.lifecycle_day_secs as i64 * 1_000_000_000),
                     ..StoreConfig::default()
                 },
             )

@@ -21,6 +21,7 @@
 //! | quotas: every limit a write counts against (bucket, key, tenant, ancestors) | `apply` (`raft/src/quota.rs`), with the write; [`tenants`] only refuses early a body that cannot fit |
 //! | tenants: nesting, the carving rule, what a tenant holds | `apply` (`raft/src/apply/tenants.rs`); [`tenants`] proposes |
 //! | object lock | `apply` |
+//! | lifecycle: when a rule's action is due | here, [`lifecycle`] (the node's worker walks the buckets); whether the key is still as the rule saw it, and object lock, in `apply` (`raft/src/apply/lifecycle.rs`) |
 //! | encryption: a data key per object or part, packages sealed before the erasure code | here, [`sse`] and [`data`]; the protocol parses the request's keys |
 //! | moving a blob to the disks a new layout places it on | the rebalancer (`node/src/workers/durability/rebalance.rs`) copies the shards; [`moves`] commits the switch, which `apply` refuses if the object or the layout changed |
 //! | version ids, what a PUT or DELETE does to a key's history (enabled, suspended, unversioned), promotion of the next version | `apply` (`raft/src/apply/versions.rs`); [`versions`] proposes and frees what it answers |
@@ -35,6 +36,7 @@ pub mod commit;
 pub mod data;
 mod error;
 pub mod freed;
+pub mod lifecycle;
 pub mod meta;
 pub mod moves;
 pub mod placement;
@@ -63,6 +65,8 @@ pub struct StoreConfig {
     /// buffers; a body waiting for a slot is not read, so TCP back-pressure
     /// holds the client and memory stays bounded however many arrive.
     pub max_concurrent_writes: usize,
+    /// How long a lifecycle rule's day is ([`lifecycle::Day`]; shorter only in tests).
+    pub lifecycle_day: lifecycle::Day,
 }
 
 /// Bodies up to this size live in their metadata record by default: at 16 KiB, 8-16 KiB
@@ -80,6 +84,7 @@ impl Default for StoreConfig {
             inline_max: DEFAULT_INLINE_MAX,
             region: "us-east-1".into(),
             max_concurrent_writes: 32,
+            lifecycle_day: lifecycle::Day::default(),
         }
     }
 }

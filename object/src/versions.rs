@@ -129,7 +129,7 @@ impl Store {
         }
     }
 
-    fn deleted(self: &Arc<Self>, result: CommandResult) -> Result<Deleted, ObjectError> {
+    pub(crate) fn deleted(self: &Arc<Self>, result: CommandResult) -> Result<Deleted, ObjectError> {
         match result {
             CommandResult::Replaced(old) => {
                 if let Some(old) = old {

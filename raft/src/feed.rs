@@ -302,9 +302,17 @@ impl Change {
             Command::PutBucketSetting { bucket, name, .. } => {
                 Change::BucketSettingSet { bucket: bucket.clone(), name: name.clone() }
             }
-            Command::DeleteObjectAt { bucket, key, .. } => {
+            Command::DeleteObjectAt { bucket, key, .. }
+            | Command::Expire { bucket, key, action: crate::schema::Expiry::Current { .. }, .. } => {
                 Change::ObjectDeleted { bucket: bucket.clone(), key: key.clone() }
             }
+            Command::Expire {
+                bucket,
+                key,
+                action:
+                    crate::schema::Expiry::Noncurrent { version_id, .. } | crate::schema::Expiry::LoneMarker { version_id },
+                ..
+            } => Change::VersionDeleted { bucket: bucket.clone(), key: key.clone(), version_id: version_id.clone() },
             Command::DeleteObjectVersion { bucket, key, version_id, .. }
             | Command::DeleteVersionAt { bucket, key, version_id, .. } => {
                 Change::VersionDeleted { bucket: bucket.clone(), key: key.clone(), version_id: version_id.clone() }

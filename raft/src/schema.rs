@@ -583,6 +583,29 @@ pub enum Command {
         event: crate::admin_audit::AdminEvent,
         command: Box<Command>,
     },
+    /// A lifecycle rule's action on `bucket/key`, taken only if the key is still as the
+    /// rule saw it (`crate::apply::lifecycle`); otherwise PreconditionFailed.
+    Expire {
+        bucket: String,
+        key: String,
+        action: Expiry,
+        at: Nanos,
+    },
+}
+
+/// What a lifecycle rule does to a key, and the version it saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expiry {
+    /// Expiration: the current version, still `version_id` last modified at
+    /// `last_modified`, goes as DeleteObject makes it go (removed, or hidden by a
+    /// delete marker in a versioned bucket).
+    Current { version_id: Option<String>, last_modified: Nanos },
+    /// NoncurrentVersionExpiration: the noncurrent version `version_id`, still last
+    /// modified at `last_modified`, is removed, unless object lock keeps it.
+    Noncurrent { version_id: Option<String>, last_modified: Nanos },
+    /// ExpiredObjectDeleteMarker: the delete marker `version_id`, if it is still the
+    /// key's only entry, is removed.
+    LoneMarker { version_id: Option<String> },
 }
 
 /// Hourly usage samples kept per tenant (7 days).

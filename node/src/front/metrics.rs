@@ -97,6 +97,8 @@ pub struct Metrics {
     /// The audit log's counts, read at each render.
     audit: Arc<crate::audit::AuditStats>,
     audit_gauges: Family<AuditLabels, Gauge>,
+    /// The lifecycle worker's totals and passes, read from the metadata at each render.
+    lifecycle: Family<LifecycleLabels, Gauge>,
     tenant_depth: usize,
     meta: MetaStore,
     disks: Arc<DiskSet>,
@@ -157,6 +159,7 @@ impl Metrics {
             tenant_depth,
             audit,
             audit_gauges: Family::default(),
+            lifecycle: Family::default(),
             meta,
             disks,
             durability,
@@ -252,6 +255,11 @@ impl Metrics {
             "Audit records since the node started, by what became of them (written, dropped: the queue was full; webhook_sent, webhook_dropped: removed by retention before they were sent, webhook_failures: failed POSTs, webhook_backlog: written and not yet sent)",
             m.audit_gauges.clone(),
         );
+        registry.register(
+            "lifecycle",
+            "What the lifecycle rules did since the cluster began (keys_scanned, expired, noncurrent_removed, markers_removed, uploads_aborted, skipped_changed, skipped_locked) and passes finished, as the leader committed them",
+            m.lifecycle.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -319,6 +327,25 @@ impl Metrics {
         self.rejected.inc();
     }
 
+    fn render_lifecycle(&self) {
+        let raw = self.meta.service_state(cairn_object::lifecycle::WORKER_STATE).ok().flatten();
+        let st: cairn_api::lifecycle::LifecycleStatus =
+            raw.and_then(|v| serde_json::from_slice(&v).ok()).unwrap_or_default();
+        let t = &st.totals;
+        for (what, n) in [
+            ("keys_scanned", t.keys_scanned),
+            ("expired", t.expired),
+            ("noncurrent_removed", t.noncurrent_removed),
+            ("markers_removed", t.markers_removed),
+            ("uploads_aborted", t.uploads_aborted),
+            ("skipped_changed", t.skipped_changed),
+            ("skipped_locked", t.skipped_locked),
+            ("passes", st.passes),
+        ] {
+            self.lifecycle.get_or_create(&LifecycleLabels { what: what.to_string() }).set(n as i64);
+        }
+    }
+
     /// The text exposition, with Raft state read at scrape time.
     pub fn render(&self) -> String {
         use std::sync::atomic::Ordering::Relaxed;
@@ -333,6 +360,7 @@ impl Metrics {
         ] {
             self.audit_gauges.get_or_create(&AuditLabels { state: what.to_string() }).set(v.load(Relaxed) as i64);
         }
+        self.render_lifecycle();
         let m = self.meta.metrics();
         self.raft_leader.set(i64::from(m.current_leader == Some(m.id)));
         self.raft_term.set(m.current_term);
@@ -452,6 +480,11 @@ mod tests {
         assert_eq!(operation(&Method::GET, "/", Some("list-type=2"), true), "ListObjectsV2");
         assert_eq!(op(Method::GET, "/cairn/admin/v1/usage", None), "CairnApi");
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct LifecycleLabels {
+    what: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]

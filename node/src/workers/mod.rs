@@ -12,9 +12,9 @@
 //!   leader only, through a Raft command).
 //! - `asset_trash.rs`: purging trashed assets whose tenant's retention has passed
 //!   (Raft leader only, through the object layer).
-//! - Lifecycle (not yet): expiring and transitioning objects by the bucket's lifecycle
-//!   rules will be a worker here, beside upload expiry, going through the object layer
-//!   as upload expiry does.
+//! - `lifecycle.rs`: buckets' lifecycle rules (expiring current and noncurrent
+//!   versions, lone delete markers, incomplete uploads), Raft leader only, its position
+//!   in the metadata, through the object layer.
 //!
 //! Workers change stored data only through the object layer (`cairn_object`) or the
 //! metadata store's commands and the disks' shard API; never over HTTP.
@@ -26,6 +26,7 @@
 
 mod asset_trash;
 pub mod durability;
+mod lifecycle;
 mod uploads;
 mod usage_history;
 
@@ -62,6 +63,7 @@ pub fn start(
         shutdown.clone(),
     );
     tokio::spawn(asset_trash::expire(store.clone(), shutdown.clone()));
+    tokio::spawn(lifecycle::run(store.clone(), shutdown.clone()));
     tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown.clone()));
     tokio::spawn(usage_history::sample(meta_for_history, Duration::from_secs(cfg.usage_sample_secs), shutdown));
     durability

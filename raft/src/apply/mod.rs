@@ -15,6 +15,7 @@
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
 //! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
+//! | [`lifecycle`] | Expire (through [`versions`] and [`objects`], once the key is still as the rule saw it) | as DeleteObjectAt and DeleteVersionAt |
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
 //! | [`attrs`] | PutVersionAttr (and every write and removal of a version) | object attrs |
 //! | [`lock`] | no command of its own: the object-lock decisions the others ask it for | none |
@@ -36,6 +37,7 @@ mod attrs;
 mod buckets;
 mod cluster;
 mod kms;
+mod lifecycle;
 mod lock;
 mod objects;
 mod settings;
@@ -165,5 +167,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::RotateKmsKey { id, number, version } => kms::rotate(tx, id, number, version),
         Command::SetKmsKeyEnabled { id, enabled } => kms::set_enabled(tx, id, enabled),
         Command::Audited { event, command } => admin_audit::audited(tx, event, *command),
+        Command::Expire { bucket, key, action, at } => lifecycle::expire(tx, bucket, key, action, at),
     }
 }

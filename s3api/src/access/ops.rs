@@ -87,6 +87,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketRequestPayment" => need("s3:GetBucketRequestPayment", None),
         "GetBucketCors" => need("s3:GetBucketCORS", None),
         "GetBucketLifecycleConfiguration" => need("s3:GetLifecycleConfiguration", None),
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => need("s3:PutLifecycleConfiguration", None),
         "GetBucketTagging" => need("s3:GetBucketTagging", None),
         "PutBucketTagging" | "DeleteBucketTagging" => need("s3:PutBucketTagging", None),
         "GetBucketWebsite" => need("s3:GetBucketWebsite", None),
@@ -186,7 +187,7 @@ mod tests {
         }
         assert_eq!(rule("ListBuckets"), Rule::Signed("s3:ListAllMyBuckets"));
         assert_eq!(rule("DeleteObjects"), Rule::PerKey);
-        let Rule::Bucket(unknown) = rule("PutBucketLifecycleConfiguration") else { panic!() };
+        let Rule::Bucket(unknown) = rule("PutBucketReplication") else { panic!() };
         assert_eq!((unknown.action, unknown.acl, unknown.owner_only), ("s3:*", None, false));
     }
 

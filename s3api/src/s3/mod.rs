@@ -7,6 +7,7 @@ pub(crate) mod bucket;
 pub(crate) mod bucket_encryption;
 pub(crate) mod checksum;
 pub(crate) mod ingest;
+pub(crate) mod lifecycle;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod object;

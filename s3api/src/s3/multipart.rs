@@ -175,8 +175,11 @@ impl CairnS3 {
             checksum_algorithm: algorithm.map(|a| a.name().to_string()),
             template,
         };
+        let abort = self.abort_date(&upload);
         self.store.create_upload(upload, attrs).await.map_err(errors::object)?;
         let mut out = CreateMultipartUploadOutput {
+            abort_date: abort.as_ref().map(|(when, _)| when.clone()),
+            abort_rule_id: abort.map(|(_, id)| id),
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
@@ -403,6 +406,7 @@ impl CairnS3 {
             ..upload.template.clone()
         };
         let shown = sse::shown(version.data.sse(), None, &self.store.config.region);
+        let (size, made_at) = (version.size, version.last_modified);
         let made = self
             .store
             .complete_upload(input.bucket.clone(), input.key.clone(), input.upload_id.clone(), version, condition)
@@ -423,6 +427,7 @@ impl CairnS3 {
         out.server_side_encryption = shown.server_side_encryption;
         out.ssekms_key_id = shown.kms_key_id;
         out.bucket_key_enabled = shown.bucket_key_enabled;
+        out.expiration = self.expiration_header(&input.bucket, &input.key, made.as_deref(), size, made_at);
         Ok(S3Response::new(out))
     }
 

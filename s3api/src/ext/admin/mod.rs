@@ -1,5 +1,6 @@
 //! `/cairn/admin/v1/`: node information and usage (here), access keys (`keys.rs`),
-//! the KMS key store (`kms.rs`), administrative audit events (`audit.rs`), the cluster
+//! the KMS key store (`kms.rs`), administrative audit events (`audit.rs`), the
+//! lifecycle worker's progress (here, from the metadata), the cluster
 //! (`cluster.rs`) and durability services (`durability.rs`). Only admin
 //! keys get in (the router checks). May touch: the object layer (metadata reads, key
 //! records), the authorizer's keyring, the node's services through the traits.
@@ -69,11 +70,21 @@ impl Admin {
                 self.durability_call(method, path, query).await
             }
             ["audit"] if method == Method::GET => answer(self.audit_events(query).await),
+            ["lifecycle"] if method == Method::GET => answer(Ok(self.lifecycle_status())),
+            ["lifecycle"] => {
+                json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "lifecycle answers GET")
+            }
             ["info"] if method == Method::GET => answer(Ok(self.info())),
             ["info"] => json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "info answers GET"),
             ["usage"] if method == Method::GET => answer(self.usage(query).await),
             _ => no_such_endpoint(),
         }
+    }
+
+    /// The lifecycle worker's position and totals, as committed by the leader.
+    fn lifecycle_status(&self) -> cairn_api::lifecycle::LifecycleStatus {
+        let raw = self.store.meta.service_state(cairn_object::lifecycle::WORKER_STATE).ok().flatten();
+        raw.and_then(|v| serde_json::from_slice(&v).ok()).unwrap_or_default()
     }
 
     /// Objects and bytes per bucket (one bucket with `?bucket=`), exact as of a read barrier.

@@ -71,11 +71,12 @@ impl CairnS3 {
         let etag = sse::etag(blob.digests.etag(), sse.as_ref());
         let checksums = blob.digests.stored();
         let shown = sse::shown(blob.data.sse(), customer.as_ref(), &self.store.config.region);
+        let made_at = now();
         let version = ObjectVersion {
             version_id: None,
             size: blob.size,
             etag: etag.clone(),
-            last_modified: now(),
+            last_modified: made_at,
             content_type: content_type_string(input.content_type.as_ref()),
             content_encoding: stored_content_encoding(input.content_encoding),
             content_disposition: input.content_disposition,
@@ -88,14 +89,16 @@ impl CairnS3 {
             data: blob.data,
             acl,
         };
+        let size = version.size;
         let made = self
             .store
-            .put_version(input.bucket.clone(), input.key, version, condition, attrs)
+            .put_version(input.bucket.clone(), input.key.clone(), version, condition, attrs)
             .await
             .map_err(errors::object)?;
         let mut out = PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             version_id: self.shown_version_id(&input.bucket, made.as_deref())?,
+            expiration: self.expiration_header(&input.bucket, &input.key, made.as_deref(), size, made_at),
             ..Default::default()
         };
         set_checksum_fields!(out, &checksums);
