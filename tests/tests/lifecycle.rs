@@ -385,3 +385,51 @@ async fn versions_markers_and_a_held_version() {
     let got = c.get_object().bucket("vault").key("h").version_id(&held).send().await.unwrap();
     assert_eq!(read_body(got.body).await, b"held");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_goes_on_from_the_committed_position() {
+    use cairn_tests::cluster::TestCluster;
+    let mut cluster = TestCluster::start_with(3, &["--lifecycle-day-secs", DAY_SECS]);
+    let c = cluster.nodes[0].client();
+    c.create_bucket().bucket("many").send().await.unwrap();
+    const N: usize = 3000;
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (t..N).step_by(16) {
+                put(&c, "many", &format!("logs/{i:05}"), b"x").await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    put_rules(&c, "many", vec![rule("logs", prefix("logs/")).expiration(days(1)).build().unwrap()]).await.unwrap();
+
+    // Wait for a pass that is part way through the bucket, then kill the leader.
+    let leader = cluster.leader(0).expect("a leader");
+    let seen = loop {
+        let st = status(&cluster.nodes[leader]);
+        let expired = st["totals"]["expired"].as_u64().unwrap_or(0);
+        if st["bucket"] == "many" && expired > 0 {
+            assert!(st["after_key"].as_str().is_some_and(|k| k.starts_with("logs/")), "{st}");
+            break expired;
+        }
+        assert!(expired < N as u64, "the pass ended before the leader could be killed: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    cluster.nodes[leader].kill9();
+    let other = (leader + 1) % 3;
+    let c = cluster.nodes[other].client();
+    eventually("the next leader expires the rest", || async {
+        let out = c.list_objects_v2().bucket("many").max_keys(10).send().await;
+        out.is_ok_and(|o| o.key_count() == Some(0))
+    })
+    .await;
+    let st = status(&cluster.nodes[other]);
+    let expired = st["totals"]["expired"].as_u64().unwrap();
+    // The totals went on from what the first leader committed (actions it took after its
+    // last commit are not counted, since it died before saying so).
+    assert!(expired >= seen && expired <= N as u64, "expired {expired}, seen before the kill {seen}: {st}");
+}
