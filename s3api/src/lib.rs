@@ -3,6 +3,7 @@
 
 pub mod access;
 mod auth;
+pub mod cors;
 mod errors;
 pub mod ext;
 pub mod gate;

@@ -99,6 +99,7 @@ pub fn start(
     let front = Arc::new(server::Front {
         service,
         health: health::Health::new(p.meta.clone(), disks.clone(), cfg.data_shards, cfg.parity_shards),
+        cors: cairn_s3api::cors::Cors::new(p.meta.clone()),
         metrics: Arc::new(metrics::Metrics::new(
             p.meta,
             disks,

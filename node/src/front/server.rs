@@ -46,6 +46,8 @@ pub struct Front {
     pub tls: Option<Arc<Tls>>,
     pub audit: crate::audit::Audit,
     pub node_id: u64,
+    /// Buckets' CORS rules: preflights, and the headers of answers to pages.
+    pub cors: cairn_s3api::cors::Cors,
 }
 
 /// Request heads larger than this are refused (hyper answers 431).
@@ -185,6 +187,13 @@ impl Front {
             };
             return self.refuse(&refusal, &request_id);
         };
+        let is_ext_path = req.uri().path().starts_with("/cairn/");
+        if req.method() == http::Method::OPTIONS && !is_ext_path {
+            return self.preflight(&req, &bucket, &request_id);
+        }
+        // A page's request (it names its Origin): its answer may carry CORS headers.
+        let from_page = (req.headers().contains_key(http::header::ORIGIN) && !is_ext_path && !bucket.is_empty())
+            .then(|| (req.method().clone(), req.headers().clone()));
         let is_head = req.method() == http::Method::HEAD;
         let bytes_in = match header_u64(req.headers(), "x-amz-decoded-content-length") {
             0 => header_u64(req.headers(), "content-length"),
@@ -227,6 +236,9 @@ impl Front {
             *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
         }
         set_request_id(&mut resp, &request_id);
+        if let Some((method, headers)) = &from_page {
+            self.cors.decorate(&bucket, method, headers, resp.headers_mut());
+        }
         let op = op_name.get();
         let op = op.as_deref().unwrap_or(guess);
         let status = resp.status().as_u16();
@@ -277,6 +289,29 @@ impl Front {
                 duration_ms: elapsed.as_secs_f64() * 1000.0,
             });
         }
+        resp
+    }
+
+    /// A CORS preflight (`OPTIONS`): answered from the bucket's CORS rules, without
+    /// credentials, before any other check.
+    fn preflight(&self, req: &http::Request<Incoming>, bucket: &str, request_id: &str) -> http::Response<s3s::Body> {
+        self.metrics.start();
+        let started = Instant::now();
+        let mut resp = match self.cors.preflight(bucket, req.headers()) {
+            Ok(headers) => {
+                let mut resp = http::Response::new(s3s::Body::empty());
+                for (name, value) in headers {
+                    if let Ok(v) = http::HeaderValue::from_str(&value) {
+                        resp.headers_mut().insert(name, v);
+                    }
+                }
+                resp
+            }
+            Err(refusal) => gate::error_response(&refusal, request_id, &self.host_id),
+        };
+        set_request_id(&mut resp, request_id);
+        let status = resp.status().as_u16();
+        self.metrics.finish("Preflight", status, started.elapsed().as_secs_f64(), 0, 0);
         resp
     }
 

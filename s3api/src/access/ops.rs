@@ -86,6 +86,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketAccelerateConfiguration" => need("s3:GetAccelerateConfiguration", None),
         "GetBucketRequestPayment" => need("s3:GetBucketRequestPayment", None),
         "GetBucketCors" => need("s3:GetBucketCORS", None),
+        "PutBucketCors" | "DeleteBucketCors" => need("s3:PutBucketCORS", None),
         "GetBucketLifecycleConfiguration" => need("s3:GetLifecycleConfiguration", None),
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => need("s3:PutLifecycleConfiguration", None),
         "GetBucketTagging" => need("s3:GetBucketTagging", None),

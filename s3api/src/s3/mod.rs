@@ -4,6 +4,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod bucket;
+pub(crate) mod bucket_cors;
 pub(crate) mod bucket_encryption;
 pub(crate) mod checksum;
 pub(crate) mod ingest;

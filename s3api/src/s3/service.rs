@@ -265,7 +265,18 @@ impl S3 for CairnS3 {
     }
 
     async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
-        self.unset(&req.input.bucket, Unset::Cors).await
+        self.get_bucket_cors_impl(req).await
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        self.put_bucket_cors_impl(req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.delete_bucket_cors_impl(req).await
     }
 
     async fn get_bucket_lifecycle_configuration(
