@@ -8,6 +8,7 @@ pub mod annotations;
 pub mod assets;
 pub mod audit;
 pub mod durability;
+pub mod events;
 pub mod kms;
 pub mod lifecycle;
 pub mod tenants;

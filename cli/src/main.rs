@@ -14,6 +14,7 @@ mod bench_ingest;
 mod bucket;
 mod client;
 mod cluster;
+mod events;
 mod heal;
 mod key;
 mod kms;
@@ -67,6 +68,9 @@ enum Command {
     /// The built-in KMS key store behind SSE-KMS: keys, rotation, disabling (admin key).
     #[command(subcommand)]
     Kms(kms::KmsCommand),
+    /// Bucket event notification targets: backlog, delivered, dropped (admin key).
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// The lifecycle worker: its position and what bucket lifecycle rules did (admin key).
     #[command(subcommand)]
     Lifecycle(lifecycle::LifecycleCommand),
@@ -115,6 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Kms(cmd) => kms::run(&conn, cmd).await,
             Command::Audit(a) => audit::run(&conn, a).await,
             Command::Lifecycle(cmd) => lifecycle::run(&conn, cmd).await,
+            Command::Events(cmd) => events::run(&conn, cmd).await,
             Command::Tenant(cmd) => tenant::run(&conn, cmd).await,
             Command::Asset(cmd) => asset::run(&conn, cmd).await,
             Command::Profile(cmd) => profile::run(&conn, cmd),

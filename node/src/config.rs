@@ -132,6 +132,10 @@ pub struct Flags {
     /// Records per webhook POST, at most.
     #[arg(long, env = "CAIRN_AUDIT_WEBHOOK_BATCH")]
     pub audit_webhook_batch: Option<usize>,
+    /// A bucket notification target, `NAME=http://host:port/path` (repeat for more;
+    /// the same on every node): rules name it by an ARN ending in `:NAME`.
+    #[arg(long, env = "CAIRN_NOTIFY_TARGETS", value_delimiter = ',')]
+    pub notify_target: Vec<String>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -184,6 +188,7 @@ struct FileConfig {
     audit_keep_files: Option<usize>,
     audit_webhook: Option<String>,
     audit_webhook_batch: Option<usize>,
+    notify_targets: Option<Vec<String>>,
     log_format: Option<LogFormat>,
 }
 
@@ -232,7 +237,32 @@ pub struct Config {
     pub audit_keep_files: usize,
     pub audit_webhook: Option<String>,
     pub audit_webhook_batch: usize,
+    /// Bucket notification targets: name to URL.
+    pub notify_targets: std::collections::BTreeMap<String, String>,
     pub log_format: LogFormat,
+}
+
+/// `NAME=http://...` pairs: names of letters, digits, `-` and `_`, URLs over http://.
+fn parse_targets(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let Some((name, url)) = t.split_once('=') else {
+            bail!("notify target {t:?}: expected NAME=http://host:port/path");
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            bail!("notify target {t:?}: the name is 1 to 64 letters, digits, '-' or '_'");
+        }
+        if !url.starts_with("http://") {
+            bail!("notify target {t:?}: only http:// URLs are supported");
+        }
+        if out.insert(name.to_string(), url.to_string()).is_some() {
+            bail!("notify target {name} is given twice");
+        }
+    }
+    Ok(out)
 }
 
 /// What `--print-config` shows in place of a secret.
@@ -383,6 +413,11 @@ impl Config {
             audit_keep_files: flags.audit_keep_files.or(file.audit_keep_files).unwrap_or(16),
             audit_webhook: flags.audit_webhook.clone().or(file.audit_webhook).filter(|s| !s.is_empty()),
             audit_webhook_batch: flags.audit_webhook_batch.or(file.audit_webhook_batch).unwrap_or(500),
+            notify_targets: parse_targets(if flags.notify_target.is_empty() {
+                file.notify_targets.as_deref().unwrap_or_default()
+            } else {
+                &flags.notify_target
+            })?,
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;

@@ -17,6 +17,7 @@ mod credentials;
 mod disks;
 mod front;
 mod keyring;
+mod notify;
 mod peer;
 pub mod transport;
 mod workers;
@@ -139,10 +140,11 @@ impl Node {
             Authorizer::new(meta.clone(), keyring.clone(), cfg.region.clone())
                 .with_sse_c_plain_http(cfg.sse_c_plain_http),
         );
-        let s3 = CairnS3::new(store.clone(), access.clone());
+        let s3 = CairnS3::new(store.clone(), access.clone()).with_notify_targets(cfg.notify_targets.keys().cloned());
         let (shutdown, rx) = watch::channel(false);
         let durability = workers::start(cfg, meta.clone(), store.disks.clone(), local, store.clone(), rx.clone());
         cluster.spawn_background(rx.clone());
+        notify::start(meta.clone(), cfg.region.clone(), &cfg.notify_targets, rx.clone());
         let search = cairn_search::AssetSearch::open(&cfg.data.join("search")).context("opening the search index")?;
         tokio::spawn(search.clone().run(meta.clone(), rx.clone()));
         let audit = audit::Audit::start(

@@ -242,6 +242,10 @@ pub enum Change {
         id: String,
         enabled: bool,
     },
+    /// Notification target `target` took some of its queued events.
+    EventsDelivered {
+        target: String,
+    },
 }
 
 impl Change {
@@ -252,6 +256,7 @@ impl Change {
             Command::CreateKmsKey { key } => Change::KmsKeyCreated { id: key.id.clone() },
             Command::RotateKmsKey { id, .. } => Change::KmsKeyRotated { id: id.clone() },
             Command::SetKmsKeyEnabled { id, enabled } => Change::KmsKeyStateSet { id: id.clone(), enabled: *enabled },
+            Command::AckEvents { target, .. } => Change::EventsDelivered { target: target.clone() },
             Command::CreateBucket { bucket } => Change::BucketCreated { bucket: bucket.name.clone() },
             Command::DeleteBucket { name } => Change::BucketDeleted { bucket: name.clone() },
             Command::PutBucketPolicy { bucket, .. } => Change::BucketPolicySet { bucket: bucket.clone() },

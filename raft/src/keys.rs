@@ -26,6 +26,7 @@
 //! | `sm_annotations` | `a<asset>\0[version][id]`, `h<id>\0[revision]`, `c<asset>\0[version]<client id>`, `i<id>` (see [`crate::annotations`]) | bincode(`Annotation`); bincode(`Annotation`); id; bincode(`VideoRef`) |
 //! | `sm_kms_keys` | key id | bincode(`KmsKey`) (see [`crate::kms`]) |
 //! | `sm_admin_audit` | `[at: i64 BE, sign flipped][n: u32 BE]` | bincode(`AdminEvent`) (see [`crate::admin_audit`]) |
+//! | `sm_notify` | `0<target>`; `[len: u8]<target>[seq: u64 BE]` | bincode(`QueueState`); bincode(`QueuedEvent`) (see [`crate::notify`]) |
 //! | `sm_annotation_index` | `f`, `u`, `s`, `t` entries (see [`crate::annotations`]) | empty |
 //! | `sm_meta`     | `last_applied`, `membership`, `installing`, `blobs_indexed`      | bincode                    |
 //!
@@ -116,6 +117,7 @@ pub(crate) const TREE_ANNOTATIONS: &str = "sm_annotations";
 pub(crate) const TREE_ANNOTATION_INDEX: &str = "sm_annotation_index";
 pub(crate) const TREE_KMS_KEYS: &str = "sm_kms_keys";
 pub(crate) const TREE_ADMIN_AUDIT: &str = "sm_admin_audit";
+pub(crate) const TREE_NOTIFY: &str = "sm_notify";
 /// `sm_usage_history` key of the last hour sampled.
 pub(crate) const HISTORY_LAST: &[u8] = b"~last";
 /// `sm_usage_history` sample kinds.

@@ -27,6 +27,7 @@ mod layout;
 mod listing;
 pub mod log_store;
 pub mod network;
+pub mod notify;
 pub mod quota;
 pub mod rpc;
 // The schema's enums are wire records, moved rarely: boxing variants would only

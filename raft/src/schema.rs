@@ -591,6 +591,12 @@ pub enum Command {
         action: Expiry,
         at: Nanos,
     },
+    /// Target `target` took its queued events up to sequence number `upto`
+    /// (`crate::notify`): they leave its queue.
+    AckEvents {
+        target: String,
+        upto: u64,
+    },
 }
 
 /// What a lifecycle rule does to a key, and the version it saw.

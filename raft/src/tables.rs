@@ -44,6 +44,7 @@ pub(crate) enum Table {
     AnnotationIndex,
     KmsKeys,
     AdminAudit,
+    Notify,
 }
 
 /// How a table is kept.
@@ -63,7 +64,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 21] = [
+pub(crate) const TABLES: [TableDef; 22] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -105,6 +106,7 @@ pub(crate) const TABLES: [TableDef; 21] = [
     },
     TableDef { table: Table::KmsKeys, tree: TREE_KMS_KEYS, kind: Kind::Data { tag: 15 } },
     TableDef { table: Table::AdminAudit, tree: TREE_ADMIN_AUDIT, kind: Kind::Data { tag: 16 } },
+    TableDef { table: Table::Notify, tree: TREE_NOTIFY, kind: Kind::Data { tag: 17 } },
 ];
 
 /// The data table whose snapshot records carry `tag`.

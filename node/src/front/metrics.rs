@@ -99,6 +99,8 @@ pub struct Metrics {
     audit_gauges: Family<AuditLabels, Gauge>,
     /// The lifecycle worker's totals and passes, read from the metadata at each render.
     lifecycle: Family<LifecycleLabels, Gauge>,
+    /// Event notification backlogs by target, read from the metadata at each render.
+    events: Family<EventLabels, Gauge>,
     tenant_depth: usize,
     meta: MetaStore,
     disks: Arc<DiskSet>,
@@ -160,6 +162,7 @@ impl Metrics {
             audit,
             audit_gauges: Family::default(),
             lifecycle: Family::default(),
+            events: Family::default(),
             meta,
             disks,
             durability,
@@ -259,6 +262,11 @@ impl Metrics {
             "lifecycle",
             "What the lifecycle rules did since the cluster began (keys_scanned, expired, noncurrent_removed, markers_removed, uploads_aborted, skipped_changed, skipped_locked) and passes finished, as the leader committed them",
             m.lifecycle.clone(),
+        );
+        registry.register(
+            "events",
+            "Bucket event notifications by target: queued (the backlog), delivered (acknowledged by the target), dropped (the backlog was full)",
+            m.events.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -361,6 +369,12 @@ impl Metrics {
             self.audit_gauges.get_or_create(&AuditLabels { state: what.to_string() }).set(v.load(Relaxed) as i64);
         }
         self.render_lifecycle();
+        self.events.clear();
+        for (target, q) in self.meta.event_queues().unwrap_or_default() {
+            for (state, n) in [("queued", q.queued()), ("delivered", q.delivered), ("dropped", q.dropped)] {
+                self.events.get_or_create(&EventLabels { target: target.clone(), state }).set(n as i64);
+            }
+        }
         let m = self.meta.metrics();
         self.raft_leader.set(i64::from(m.current_leader == Some(m.id)));
         self.raft_term.set(m.current_term);
@@ -480,6 +494,12 @@ mod tests {
         assert_eq!(operation(&Method::GET, "/", Some("list-type=2"), true), "ListObjectsV2");
         assert_eq!(op(Method::GET, "/cairn/admin/v1/usage", None), "CairnApi");
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct EventLabels {
+    target: String,
+    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]

@@ -168,5 +168,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::SetKmsKeyEnabled { id, enabled } => kms::set_enabled(tx, id, enabled),
         Command::Audited { event, command } => admin_audit::audited(tx, event, *command),
         Command::Expire { bucket, key, action, at } => lifecycle::expire(tx, bucket, key, action, at),
+        Command::AckEvents { target, upto } => crate::notify::ack(tx, target, upto),
     }
 }

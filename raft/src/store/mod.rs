@@ -22,6 +22,7 @@ mod batcher;
 mod group;
 mod kms;
 pub(crate) mod log_budget;
+mod notify;
 mod reads;
 mod settings;
 mod tenancy;

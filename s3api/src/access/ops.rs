@@ -82,6 +82,7 @@ pub fn rule(op: &str) -> Rule {
         "GetBucketVersioning" => need("s3:GetBucketVersioning", None),
         "PutBucketVersioning" => need("s3:PutBucketVersioning", None),
         "GetBucketNotificationConfiguration" => need("s3:GetBucketNotification", None),
+        "PutBucketNotificationConfiguration" => need("s3:PutBucketNotification", None),
         "GetBucketLogging" => need("s3:GetBucketLogging", None),
         "GetBucketAccelerateConfiguration" => need("s3:GetAccelerateConfiguration", None),
         "GetBucketRequestPayment" => need("s3:GetBucketRequestPayment", None),

@@ -6,6 +6,7 @@ pub(crate) mod acl;
 pub(crate) mod bucket;
 pub(crate) mod bucket_cors;
 pub(crate) mod bucket_encryption;
+pub(crate) mod bucket_notification;
 pub(crate) mod checksum;
 pub(crate) mod ingest;
 pub(crate) mod lifecycle;

@@ -12,11 +12,19 @@ use std::sync::Arc;
 pub struct CairnS3 {
     pub(crate) store: Arc<Store>,
     pub(crate) access: Arc<Authorizer>,
+    /// The notification targets configured on the nodes, by name.
+    pub(crate) notify_targets: std::collections::BTreeSet<String>,
 }
 
 impl CairnS3 {
     pub fn new(store: Arc<Store>, access: Arc<Authorizer>) -> Self {
-        Self { store, access }
+        Self { store, access, notify_targets: Default::default() }
+    }
+
+    /// Names the webhook targets bucket notification rules may send to.
+    pub fn with_notify_targets(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.notify_targets = names.into_iter().collect();
+        self
     }
 }
 
@@ -241,14 +249,21 @@ impl S3 for CairnS3 {
         self.put_object_acl_impl(req).await
     }
 
-    // Settings never configured (see unconfigured.rs).
-
     async fn get_bucket_notification_configuration(
         &self,
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
-        self.empty(&req.input.bucket).await
+        self.get_bucket_notification_configuration_impl(req).await
     }
+
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        self.put_bucket_notification_configuration_impl(req).await
+    }
+
+    // Settings never configured (see unconfigured.rs).
 
     async fn get_bucket_logging(
         &self,

@@ -1,9 +1,9 @@
 //! Reads of bucket and object settings Cairn does not implement yet, answered as
 //! AWS answers for a bucket where they were never set: an empty configuration
-//! where AWS returns one (notifications, logging, accelerate, request
-//! payment), and its "not found" error where AWS returns that (CORS, lifecycle,
-//! website, replication). Ownership controls, object lock, tags, default encryption and
-//! the public access block use their "not found" errors from here too. Writes of these settings still answer
+//! where AWS returns one (logging, accelerate, request payment), and its "not found"
+//! error where AWS returns that (website, replication). Ownership controls, object lock,
+//! tags, default encryption, CORS, lifecycle and the public access block use their
+//! "not found" errors from here too. Writes of these settings still answer
 //! NotImplemented. Each entry leaves this file when its feature lands.
 
 use crate::s3::service::CairnS3;

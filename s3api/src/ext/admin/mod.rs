@@ -1,6 +1,7 @@
 //! `/cairn/admin/v1/`: node information and usage (here), access keys (`keys.rs`),
 //! the KMS key store (`kms.rs`), administrative audit events (`audit.rs`), the
-//! lifecycle worker's progress (here, from the metadata), the cluster
+//! lifecycle worker's progress and the event notification backlogs (here, from the
+//! metadata), the cluster
 //! (`cluster.rs`) and durability services (`durability.rs`). Only admin
 //! keys get in (the router checks). May touch: the object layer (metadata reads, key
 //! records), the authorizer's keyring, the node's services through the traits.
@@ -71,6 +72,7 @@ impl Admin {
             }
             ["audit"] if method == Method::GET => answer(self.audit_events(query).await),
             ["lifecycle"] if method == Method::GET => answer(Ok(self.lifecycle_status())),
+            ["events"] if method == Method::GET => answer(self.event_targets()),
             ["lifecycle"] => {
                 json_error(http::StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "lifecycle answers GET")
             }
@@ -79,6 +81,21 @@ impl Admin {
             ["usage"] if method == Method::GET => answer(self.usage(query).await),
             _ => no_such_endpoint(),
         }
+    }
+
+    /// Notification targets and their backlogs.
+    fn event_targets(&self) -> Result<cairn_api::events::EventTargets, AdminError> {
+        let queues = self.store.meta.event_queues().map_err(|e| AdminError::new(503, "Unavailable", e.to_string()))?;
+        let targets = queues
+            .into_iter()
+            .map(|(name, q)| cairn_api::events::EventTarget {
+                name,
+                queued: q.queued(),
+                delivered: q.delivered,
+                dropped: q.dropped,
+            })
+            .collect();
+        Ok(cairn_api::events::EventTargets { targets })
     }
 
     /// The lifecycle worker's position and totals, as committed by the leader.
