@@ -63,6 +63,24 @@ fn sse_c(seed: u64) -> SseC {
     SseC { key: b64(&k), md5: md5_b64(&k) }
 }
 
+/// CompleteMultipartUpload of `parts`.
+async fn complete(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    parts: Vec<CompletedPart>,
+) -> op::complete_multipart_upload::CompleteMultipartUploadOutput {
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CompleteMultipartUpload {bucket}/{key}: {e:?}"))
+}
+
 async fn put_s3(c: &Client, bucket: &str, key: &str, data: &[u8]) -> String {
     let out = c
         .put_object()
@@ -381,15 +399,7 @@ async fn multipart_uploads_encrypt_every_part() {
         assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "part {n}");
         parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
     }
-    let done = c
-        .complete_multipart_upload()
-        .bucket("enc")
-        .key("mp-s3")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    let done = complete(&c, "enc", "mp-s3", id, parts).await;
     assert_eq!(done.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
     assert!(get_range(&c, "enc", "mp-s3", None).await == whole, "SSE-S3 multipart round trip");
     let (a, b) = ((5 << 20) - P - 1, (5 << 20) + P + 1);
@@ -439,14 +449,7 @@ async fn multipart_uploads_encrypt_every_part() {
             .unwrap();
         parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
     }
-    c.complete_multipart_upload()
-        .bucket("enc")
-        .key("mp-c")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    complete(&c, "enc", "mp-c", id, parts).await;
     assert_s3_err("GET without the key", c.get_object().bucket("enc").key("mp-c").send().await, 400, "InvalidRequest");
     let got = c.get_object().bucket("enc").key("mp-c").customer_key(&k).send().await.unwrap();
     assert!(read_body(got.body).await == whole, "SSE-C multipart round trip");
@@ -779,14 +782,7 @@ async fn sse_kms_keys_rotate_disable_and_survive_a_restart() {
     let part = part.send().await.unwrap();
     assert_eq!(part.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
     let parts = vec![CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build()];
-    c.complete_multipart_upload()
-        .bucket("kms")
-        .key("mp")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    complete(&c, "kms", "mp", id, parts).await;
     assert!(get_kms(&c, "kms", "mp").await.unwrap() == v2, "SSE-KMS multipart");
     let copy = c
         .copy_object()
@@ -920,15 +916,7 @@ async fn sse_kms_bucket_keys_from_the_default_and_from_requests() {
         assert_eq!(part.bucket_key_enabled(), Some(true), "UploadPart {n}");
         parts.push(CompletedPart::builder().part_number(n).e_tag(part.e_tag().unwrap()).build());
     }
-    let done = c
-        .complete_multipart_upload()
-        .bucket("bkey")
-        .key("mp")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    let done = complete(&c, "bkey", "mp", id, parts).await;
     assert_eq!(done.bucket_key_enabled(), Some(true), "CompleteMultipartUpload");
     let whole = [&body[..], &a[..]].concat();
     assert!(get_kms(&c, "bkey", "mp").await.unwrap() == whole, "a multipart object under a Bucket Key");

@@ -25,6 +25,9 @@ const EVENTS: [&str; 8] = [
     "s3:ObjectRemoved:DeleteMarkerCreated",
 ];
 
+/// Queue configurations a bucket may have.
+const MAX_RULES: usize = 100;
+
 /// The ARN a target is shown by.
 pub(crate) fn target_arn(region: &str, name: &str) -> String {
     format!("arn:aws:sqs:{region}:000000000000:{name}")

@@ -3,7 +3,7 @@
 //! when each action is due; the node's lifecycle worker takes them), and the headers
 //! that announce an expiry: `x-amz-expiration` on PUT, GET, HEAD and
 //! CompleteMultipartUpload, `x-amz-abort-date` / `x-amz-abort-rule-id` on
-//! CreateMultipartUpload.
+//! CreateMultipartUpload and ListParts.
 //!
 //! Refused: Transitions and NoncurrentVersionTransitions (501: Cairn has one storage
 //! class until storage tiers exist).
@@ -286,6 +286,21 @@ impl CairnS3 {
         };
         let (when, id) = lc.expiry(key, size, made, &tags, self.store.config.lifecycle_day)?;
         Some(expiration_value(when, id))
+    }
+
+    /// `x-amz-expiration` for a GET or HEAD of `obj`: only when the request named no
+    /// version (it then read the current one), as S3 shows it.
+    pub(crate) fn read_expiration(
+        &self,
+        bucket: &str,
+        key: &str,
+        asked_version: Option<&str>,
+        obj: &cairn_raft::schema::ObjectVersion,
+    ) -> Option<String> {
+        if asked_version.is_some() {
+            return None;
+        }
+        self.expiration_header(bucket, key, obj.version_id.as_deref(), obj.size, obj.last_modified)
     }
 
     /// When a rule will abort `upload`, and the rule's id.

@@ -476,7 +476,10 @@ impl CairnS3 {
                 part
             })
             .collect();
+        let abort = self.abort_date(&upload);
         Ok(S3Response::new(ListPartsOutput {
+            abort_date: abort.as_ref().map(|(when, _)| when.clone()),
+            abort_rule_id: abort.map(|(_, id)| id),
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(input.upload_id),

@@ -197,15 +197,7 @@ impl CairnS3 {
         out.tag_count = tag_count;
         set_sse_fields!(out, sse);
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
-        if input.version_id.is_none() {
-            out.expiration = self.expiration_header(
-                &input.bucket,
-                &input.key,
-                obj.version_id.as_deref(),
-                obj.size,
-                obj.last_modified,
-            );
-        }
+        out.expiration = self.read_expiration(&input.bucket, &input.key, input.version_id.as_deref(), &obj);
         Ok(S3Response::new(out))
     }
 
@@ -224,15 +216,7 @@ impl CairnS3 {
         out.parts_count = parts_count;
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         set_sse_fields!(out, sse);
-        if input.version_id.is_none() {
-            out.expiration = self.expiration_header(
-                &input.bucket,
-                &input.key,
-                obj.version_id.as_deref(),
-                obj.size,
-                obj.last_modified,
-            );
-        }
+        out.expiration = self.read_expiration(&input.bucket, &input.key, input.version_id.as_deref(), &obj);
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         let mut resp = S3Response::new(out);
