@@ -286,6 +286,8 @@ async fn rules_expire_by_prefix_tag_and_size_and_abort_uploads() {
     let up = c.create_multipart_upload().bucket("plain").key("up/u").send().await.unwrap();
     assert_eq!(up.abort_rule_id(), Some("uploads"));
     assert!(up.abort_date().is_some(), "x-amz-abort-date");
+    let parts = c.list_parts().bucket("plain").key("up/u").upload_id(up.upload_id().unwrap()).send().await.unwrap();
+    assert_eq!((parts.abort_rule_id(), parts.abort_date()), (Some("uploads"), up.abort_date()), "ListParts too");
     let kept_up = c.create_multipart_upload().bucket("plain").key("keep/u").send().await.unwrap();
     assert_eq!(kept_up.abort_rule_id(), None);
 

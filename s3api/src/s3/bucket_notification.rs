@@ -101,6 +101,9 @@ impl CairnS3 {
                 "Only queue configurations (webhook targets configured on the nodes) are served; topic, Lambda and EventBridge destinations are not"
             ));
         }
+        if n.queue_configurations.as_ref().is_some_and(|q| q.len() > MAX_RULES) {
+            return Err(s3_error!(InvalidArgument, "A bucket has at most {MAX_RULES} notification configurations"));
+        }
         let mut ids = BTreeSet::new();
         let rules =
             n.queue_configurations.iter().flatten().map(|q| self.rule(q, &mut ids)).collect::<S3Result<Vec<_>>>()?;
