@@ -109,8 +109,21 @@ pub(crate) fn event_key(target: &str, seq: u64) -> Option<Vec<u8>> {
     Some(k)
 }
 
-/// The time a command says its change was made, if it says one.
-pub(crate) fn command_time(cmd: &Command) -> Nanos {
+/// What the events of a command are named after: a lifecycle rule's removals are
+/// `LifecycleExpiration:*` events, as S3 names them, not `ObjectRemoved:*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub time: Nanos,
+    pub lifecycle: bool,
+}
+
+/// When a command says its change was made (0 when it says nothing), and whether a
+/// lifecycle rule made it.
+pub(crate) fn origin(cmd: &Command) -> Origin {
+    Origin { time: command_time(cmd), lifecycle: matches!(cmd, Command::Expire { .. }) }
+}
+
+fn command_time(cmd: &Command) -> Nanos {
     match cmd {
         Command::Audited { command, .. } => command_time(command),
         Command::PutObject { version, .. }
@@ -149,10 +162,19 @@ fn events_of(change: &Change) -> Vec<EventOf<'_>> {
     }
 }
 
-/// Queues the events `change` (at `index`, `seq`, made at `time`) makes for the targets
-/// of its bucket's rules.
-pub(crate) fn enqueue(tx: &mut Tx, change: &Change, index: u64, seq: u32, time: Nanos) -> Result<(), MetaError> {
-    let events = events_of(change);
+/// Queues the events `change` (at `index`, `seq`, made by a command of `origin`) makes
+/// for the targets of its bucket's rules.
+pub(crate) fn enqueue(tx: &mut Tx, change: &Change, index: u64, seq: u32, origin: Origin) -> Result<(), MetaError> {
+    let mut events = events_of(change);
+    if origin.lifecycle {
+        for e in &mut events {
+            e.0 = match e.0 {
+                "ObjectRemoved:DeleteMarkerCreated" => "LifecycleExpiration:DeleteMarkerCreated",
+                _ => "LifecycleExpiration:Delete",
+            };
+        }
+    }
+    let time = origin.time;
     let Some((_, bucket, ..)) = events.first() else { return Ok(()) };
     let Some(config) =
         setting_key(bucket, SETTING).map(|k| tx.read::<NotifyConfig>(Table::BucketSettings, &k)).transpose()?.flatten()
@@ -232,5 +254,7 @@ mod tests {
         assert!(!event_matches("s3:ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"));
         assert!(!event_matches("s3:ObjectCreated:*", "ObjectRemoved:Delete"));
         assert!(!event_matches("ObjectCreated:*", "ObjectCreated:Put"), "the s3: prefix is part of the name");
+        assert!(event_matches("s3:LifecycleExpiration:*", "LifecycleExpiration:Delete"));
+        assert!(!event_matches("s3:ObjectRemoved:*", "LifecycleExpiration:Delete"));
     }
 }

@@ -164,7 +164,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     let mut event_seq = 0u32;
                     for (seq, cmd) in batch.0.into_iter().enumerate() {
                         let change = Change::of(&cmd);
-                        let made_at = crate::notify::command_time(&cmd);
+                        let origin = crate::notify::origin(&cmd);
                         tx.at = (log_id.index, seq as u32);
                         let apply_err = |e: MetaError| StorageIOError::apply(log_id, AnyError::new(&e));
                         let r = apply::apply(&mut tx, cmd).map_err(apply_err)?;
@@ -179,7 +179,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                     tracing::warn!(%tenant, used, limit, "tenant {tenant} {way} {percent}% of its {what} quota");
                                 }
                                 let position = Position { index: log_id.index, seq: event_seq };
-                                crate::notify::enqueue(&mut tx, &change, log_id.index, event_seq, made_at)
+                                crate::notify::enqueue(&mut tx, &change, log_id.index, event_seq, origin)
                                     .map_err(apply_err)?;
                                 events.push(ChangeEvent { position, change });
                                 event_seq += 1;

@@ -225,3 +225,54 @@ async fn a_receiver_down_for_a_while_then_gets_every_event_in_order() {
     let total: usize = got.lock().unwrap().iter().map(|m| m["Records"].as_array().map_or(0, |r| r.len())).sum();
     assert_eq!(total, expected.len(), "no event sent twice once acknowledged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_removals_are_lifecycle_events() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    };
+    let port = free_port();
+    let got = receive_on(port);
+    let target = format!("hook=http://127.0.0.1:{port}/events");
+    let node = TestNode::start_with(&["--notify-target", &target, "--lifecycle-day-secs", "2"]);
+    let c = node.client();
+    c.create_bucket().bucket("tmp").send().await.unwrap();
+    let config = NotificationConfiguration::builder()
+        .queue_configurations(queue(ARN, &["s3:LifecycleExpiration:*", "s3:ObjectRemoved:*"], "", ""))
+        .build();
+    put_config(&c, "tmp", config).await.unwrap();
+    let rule = LifecycleRule::builder()
+        .id("scratch")
+        .filter(LifecycleRuleFilter::builder().prefix("scratch/").build())
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .unwrap();
+    let lc = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    c.put_bucket_lifecycle_configuration().bucket("tmp").lifecycle_configuration(lc).send().await.unwrap();
+    c.put_object().bucket("tmp").key("scratch/x").body(b"x".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket("tmp").key("keep/y").body(b"y".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("tmp").key("keep/y").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let names: Vec<(String, String)> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["Records"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                (r["eventName"].as_str().unwrap().to_string(), r["s3"]["object"]["key"].as_str().unwrap().to_string())
+            })
+            .collect();
+        let want = [
+            ("ObjectRemoved:Delete".to_string(), "keep/y".to_string()),
+            ("LifecycleExpiration:Delete".to_string(), "scratch/x".to_string()),
+        ];
+        if names.len() >= 2 {
+            assert_eq!(names, want, "a request's removal, then the rule's");
+            break;
+        }
+        assert!(Instant::now() < deadline, "events so far: {names:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

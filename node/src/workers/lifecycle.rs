@@ -5,8 +5,8 @@
 //! so; `Store::abort_upload` for incomplete uploads).
 //!
 //! Throttled: at most [`KEYS_PER_STEP`] keys and [`ACTIONS_PER_STEP`] actions per step,
-//! a step every [`PAUSE`] while a pass has work left, else every tick (a quarter of a
-//! lifecycle day, between 1 and 60 s). Resumable: after every step the position (bucket,
+//! a step every [`PAUSE`] while a pass has work left; a pass starts a 24th of a
+//! lifecycle day (an hour) after the last one finished. Resumable: after every step the position (bucket,
 //! last key done) and the totals are committed as the service state [`STATE`]
 //! (`cairn_api::lifecycle::LifecycleStatus`), so a new leader, or this node after a
 //! restart, goes on from there; the admin API and `/metrics` read it back on any node.
@@ -30,6 +30,9 @@ const PAGE: usize = 500;
 pub async fn run(store: Arc<Store>, mut shutdown: watch::Receiver<bool>) {
     let day = Duration::from_nanos(store.config.lifecycle_day.0.max(0) as u64);
     let tick = (day / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    // A finished pass is followed by the next one a 24th of a day later (an hour), not
+    // at once: rules act on days, and a pass over a large bucket is not free.
+    let between_passes = (day / 24).max(tick);
     let mut wait = tick;
     loop {
         tokio::select! {
@@ -42,7 +45,7 @@ pub async fn run(store: Arc<Store>, mut shutdown: watch::Receiver<bool>) {
             continue;
         }
         wait = match step(&store).await {
-            Ok(true) => tick,
+            Ok(true) => between_passes,
             Ok(false) => PAUSE,
             Err(e) => {
                 tracing::debug!(error = %e, "lifecycle step did not finish; retrying");

@@ -14,7 +14,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeSet;
 
 /// The event types a rule may name.
-const EVENTS: [&str; 8] = [
+const EVENTS: [&str; 11] = [
     "s3:ObjectCreated:*",
     "s3:ObjectCreated:Put",
     "s3:ObjectCreated:Post",
@@ -23,6 +23,9 @@ const EVENTS: [&str; 8] = [
     "s3:ObjectRemoved:*",
     "s3:ObjectRemoved:Delete",
     "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
 ];
 
 /// Queue configurations a bucket may have.
