@@ -102,6 +102,35 @@ pub fn unsupported_header(op: &str, headers: &HeaderMap) -> S3Result<()> {
     Ok(())
 }
 
+/// The storage classes S3 names: one of these that Cairn does not have is a missing
+/// feature (501, in [`UNSUPPORTED`]); any other name is not a storage class at all.
+const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+/// InvalidStorageClass for an `x-amz-storage-class` that names no storage class.
+pub fn storage_class(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    let Some(v) = headers.get("x-amz-storage-class") else { return Ok(()) };
+    if !WRITES.contains(&op) {
+        return Ok(());
+    }
+    let v = v.to_str().unwrap_or("").trim();
+    if S3_STORAGE_CLASSES.contains(&v) {
+        return Ok(());
+    }
+    Err(s3_error!(InvalidStorageClass, "The storage class you specified is not valid"))
+}
+
 /// SSE-C keys travel in the request's headers: AWS takes them over HTTPS only. Cairn
 /// also takes them over plain HTTP from loopback clients (the key never leaves the
 /// machine), and from anywhere when `allow_plain` (the node's `sse_c_plain_http`).
@@ -268,6 +297,10 @@ mod tests {
         assert!(refused("PutObject", &[("x-amz-mfa", "x")]));
         assert!(!refused("PutObject", &[("x-amz-storage-class", "STANDARD")]));
         assert!(refused("PutObject", &[("x-amz-storage-class", "GLACIER")]));
+        let class = |v: &str| storage_class("PutObject", &headers(&[("x-amz-storage-class", v)]));
+        assert!(class("GLACIER").is_ok() && class("STANDARD").is_ok(), "S3's own classes: 501 or served");
+        assert_eq!(*class("FROZEN").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass);
+        assert_eq!(*class("standard").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "names are exact");
         assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));
     }
 

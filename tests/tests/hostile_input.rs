@@ -563,6 +563,7 @@ async fn signatures_and_unimplemented_features() {
                 want(400, "InvalidArgument"),
             ),
             ("storage class", vec![("x-amz-storage-class", "GLACIER")], want(501, "NotImplemented")),
+            ("a storage class S3 does not have", vec![("x-amz-storage-class", "FROZEN")], want(400, "InvalidStorageClass")),
         ] {
             let r = signed("PUT", &put, &headers, b"data").await;
             check(&format!("PUT with {class}"), &want_it, r.0, &r.1);

@@ -550,6 +550,7 @@ impl S3Access for CairnAccess {
 impl CairnAccess {
     async fn check_s3(&self, cx: &mut S3AccessContext<'_>, why: &mut Decided) -> S3Result<()> {
         let op = cx.s3_op().name();
+        refusals::storage_class(op, cx.headers())?;
         refusals::unsupported_header(op, cx.headers())?;
         refusals::metadata_size(op, cx.headers())?;
         refusals::delete_objects_digest(op, cx.headers())?;
