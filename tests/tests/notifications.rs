@@ -163,9 +163,9 @@ async fn a_receiver_down_for_a_while_then_gets_every_event_in_order() {
     expected.push(("ObjectRemoved:Delete".into(), "in/b.mov".into()));
     c.delete_object().bucket("media").key("out/d.mov").send().await.unwrap();
 
-    // The backlog holds them all while the receiver stays down (8 s: retries back off
-    // past 4 s), and writes did not wait for it.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The backlog holds them all while the receiver stays down for a minute (the
+    // sender's retries back off to their longest pause), and writes did not wait for it.
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let st = events_status(&node);
     let hook = &st["targets"][0];
     assert_eq!(hook["name"], "hook");
@@ -273,6 +273,56 @@ async fn lifecycle_removals_are_lifecycle_events() {
             break;
         }
         assert!(Instant::now() < deadline, "events so far: {names:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_outlives_the_leader() {
+    use cairn_tests::cluster::TestCluster;
+    let port = free_port();
+    let target = format!("hook=http://127.0.0.1:{port}/events");
+    let mut cluster = TestCluster::start_with(3, &["--notify-target", &target]);
+    let leader = cluster.leader(0).expect("a leader");
+    let other = (leader + 1) % 3;
+    let c = cluster.nodes[other].client();
+    c.create_bucket().bucket("media").send().await.unwrap();
+    let config =
+        NotificationConfiguration::builder().queue_configurations(queue(ARN, &["s3:ObjectCreated:*"], "", "")).build();
+    put_config(&c, "media", config).await.unwrap();
+    let keys: Vec<String> = (0..20).map(|i| format!("clip-{i:02}.mov")).collect();
+    for k in &keys {
+        c.put_object().bucket("media").key(k).body(b"frame".to_vec().into()).send().await.unwrap();
+    }
+    // Queued on every node; the leader that would send them dies before the receiver is up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events_status(&cluster.nodes[other])["targets"][0]["queued"].as_u64() != Some(20) {
+        assert!(Instant::now() < deadline, "{}", events_status(&cluster.nodes[other]));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.nodes[leader].kill9();
+    let got = receive_on(port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let all: Vec<String> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["Records"].as_array().cloned().unwrap_or_default())
+            .map(|r| r["s3"]["object"]["key"].as_str().unwrap().to_string())
+            .collect();
+        // At least once: a batch resent after a leader change may come twice.
+        let mut seen: Vec<String> = Vec::new();
+        for k in all {
+            if !seen.contains(&k) {
+                seen.push(k);
+            }
+        }
+        if seen.len() >= keys.len() {
+            assert_eq!(seen, keys, "every event, in commit order, from the next leader");
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {seen:?} within a minute");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 const BATCH: usize = 100;
 const IDLE: Duration = Duration::from_millis(300);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// What this node's senders did since it started.
 #[derive(Default)]
