@@ -237,7 +237,8 @@ pub struct Config {
     pub audit_keep_files: usize,
     pub audit_webhook: Option<String>,
     pub audit_webhook_batch: usize,
-    /// Bucket notification targets: name to URL.
+    /// Bucket notification targets: name to URL (printed as the file takes them).
+    #[serde(serialize_with = "targets_as_list")]
     pub notify_targets: std::collections::BTreeMap<String, String>,
     pub log_format: LogFormat,
 }
@@ -267,6 +268,14 @@ fn parse_targets(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<
 
 /// What `--print-config` shows in place of a secret.
 pub const SECRET_MASK: &str = "********";
+
+/// Targets as the config file lists them: `["NAME=URL", ...]`.
+fn targets_as_list<S: serde::Serializer>(
+    v: &std::collections::BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|(name, url)| format!("{name}={url}")))
+}
 
 fn mask_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
@@ -660,7 +669,8 @@ mod tests {
         let dir = tempfile_dir();
         let p = dir.path().join("printed.toml");
         let args: Vec<&str> = "--config /dev/null --data /srv/cairn --disk /d1 --disk /d2 --disk /d3 \
-             --domain s3.example.com --domain example.org --data-shards 2 --parity-shards 1 --log-format json"
+             --domain s3.example.com --domain example.org --data-shards 2 --parity-shards 1 --log-format json \
+             --notify-target a=http://127.0.0.1:9/x --lifecycle-day-secs 5"
             .split_whitespace()
             .collect();
         let printed = Config::load(&flags(&args)).unwrap().to_toml().unwrap();
