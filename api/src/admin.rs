@@ -147,6 +147,23 @@ pub struct ClusterStatus {
     pub learners: Vec<u64>,
     pub layout: LayoutSummary,
     pub nodes: Vec<NodeStatus>,
+    /// Every storage class, STANDARD first.
+    #[serde(default)]
+    pub storage_classes: Vec<StorageClassStatus>,
+}
+
+/// A storage class: an erasure code over a pool of disks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageClassStatus {
+    pub name: String,
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    pub pool: String,
+    /// Disks in the pool, and how many of them are online as this node sees them.
+    pub disks: u64,
+    pub disks_online: u64,
+    /// Erasure sets the pool's disks make for this code (0: the class cannot place a blob).
+    pub erasure_sets: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -36,4 +36,7 @@ pub struct LifecycleTotals {
     pub skipped_changed: u64,
     /// Actions not taken because object lock keeps the version.
     pub skipped_locked: u64,
+    /// Versions rewritten into the storage class a transition names.
+    #[serde(default)]
+    pub transitioned: u64,
 }

@@ -71,6 +71,19 @@ fn print_status(v: &ClusterStatus) {
         "layout v{}: {}+{} erasure, {} disks in {} sets",
         l.version, l.data_shards, l.parity_shards, l.disks, l.erasure_sets
     );
+    if !v.storage_classes.is_empty() {
+        println!("{:<20} {:<8} {:<20} {:<8} SETS", "STORAGE CLASS", "CODE", "POOL", "DISKS");
+        for c in &v.storage_classes {
+            println!(
+                "{:<20} {:<8} {:<20} {:<8} {}",
+                c.name,
+                format!("{}+{}", c.data_shards, c.parity_shards),
+                c.pool,
+                format!("{}/{}", c.disks_online, c.disks),
+                c.erasure_sets
+            );
+        }
+    }
     println!("{:<20} {:<8} {:<7} {:<22} {:<22} DISKS", "NODE", "ROLE", "HEALTH", "INTERNODE", "S3");
     for n in &v.nodes {
         println!(

@@ -46,6 +46,7 @@ pub async fn run(conn: &Connection, cmd: LifecycleCommand) -> anyhow::Result<()>
     println!("noncurrent removed:    {}", t.noncurrent_removed);
     println!("delete markers removed: {}", t.markers_removed);
     println!("uploads aborted:       {}", t.uploads_aborted);
+    println!("versions transitioned: {}", t.transitioned);
     println!("skipped (key changed): {}", t.skipped_changed);
     println!("skipped (locked):      {}", t.skipped_locked);
     Ok(())

@@ -136,6 +136,14 @@ pub struct Flags {
     /// the same on every node): rules name it by an ARN ending in `:NAME`.
     #[arg(long, env = "CAIRN_NOTIFY_TARGETS", value_delimiter = ',')]
     pub notify_target: Vec<String>,
+    /// Puts a disk in a named pool, `POOL=PATH` (PATH one of the disks; repeat for
+    /// more). Disks no entry names are in pool `default`, STANDARD's pool.
+    #[arg(long, env = "CAIRN_DISK_POOLS", value_delimiter = ',')]
+    pub disk_pool: Vec<String>,
+    /// A storage class, `NAME=K+M@POOL` such as `COLD=4+2@capacity` (repeat for more;
+    /// the same on every node). STANDARD is always the layout's code on pool `default`.
+    #[arg(long, env = "CAIRN_STORAGE_CLASSES", value_delimiter = ',')]
+    pub storage_class: Vec<String>,
     /// Log format: text or json.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -189,6 +197,8 @@ struct FileConfig {
     audit_webhook: Option<String>,
     audit_webhook_batch: Option<usize>,
     notify_targets: Option<Vec<String>>,
+    disk_pools: Option<Vec<String>>,
+    storage_classes: Option<Vec<String>>,
     log_format: Option<LogFormat>,
 }
 
@@ -240,10 +250,57 @@ pub struct Config {
     /// Bucket notification targets: name to URL (printed as the file takes them).
     #[serde(serialize_with = "targets_as_list")]
     pub notify_targets: std::collections::BTreeMap<String, String>,
+    /// `POOL=PATH` entries: disks in pools other than `default`.
+    pub disk_pools: Vec<String>,
+    /// `NAME=K+M@POOL` storage classes besides STANDARD.
+    pub storage_classes: Vec<String>,
     pub log_format: LogFormat,
 }
 
 /// `NAME=http://...` pairs: names of letters, digits, `-` and `_`, URLs over http://.
+impl Config {
+    /// `disk_pools` as (disk index, pool).
+    fn pool_entries(&self) -> anyhow::Result<Vec<(usize, String)>> {
+        let mut out: Vec<(usize, String)> = Vec::new();
+        for e in &self.disk_pools {
+            let Some((pool, path)) = e.split_once('=') else {
+                bail!("disk pool {e:?}: expected POOL=PATH, PATH one of the disks");
+            };
+            if !cairn_raft::tiers::valid_pool(pool) {
+                bail!("disk pool {e:?}: a pool's name is 1 to 32 of a-z, 0-9, '-' and '_'");
+            }
+            let Some(i) = self.disks.iter().position(|d| d == Path::new(path)) else {
+                bail!("disk pool {e:?}: {path} is not one of this node's disks");
+            };
+            if out.iter().any(|(j, _)| *j == i) {
+                bail!("disk pool {e:?}: {path} is given a pool twice");
+            }
+            out.push((i, pool.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// The pool of each disk, in disk order.
+    pub fn pools(&self) -> Vec<String> {
+        let mut pools = vec![cairn_raft::tiers::DEFAULT_POOL.to_string(); self.disks.len()];
+        for (i, pool) in self.pool_entries().unwrap_or_default() {
+            pools[i] = pool;
+        }
+        pools
+    }
+
+    /// The storage classes this node's configuration names (checked at load).
+    pub fn classes(&self) -> Vec<cairn_raft::tiers::StorageClass> {
+        self.storage_classes.iter().filter_map(|c| cairn_raft::tiers::StorageClass::parse(c).ok()).collect()
+    }
+}
+
+/// A list setting: the flag's (or env's) entries, else the file's.
+fn given(flag: &[String], file: Option<Vec<String>>) -> Vec<String> {
+    let list = if flag.is_empty() { file.unwrap_or_default() } else { flag.to_vec() };
+    list.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
 fn parse_targets(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
     for t in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
@@ -427,6 +484,8 @@ impl Config {
             } else {
                 &flags.notify_target
             })?,
+            disk_pools: given(&flags.disk_pool, file.disk_pools),
+            storage_classes: given(&flags.storage_class, file.storage_classes),
             log_format: flags.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         cfg.validate()?;
@@ -515,6 +574,10 @@ impl Config {
         }
         if width > 255 {
             bail!("data_shards + parity_shards must be at most 255");
+        }
+        self.pool_entries()?;
+        for c in &self.storage_classes {
+            cairn_raft::tiers::StorageClass::parse(c).map_err(anyhow::Error::msg)?;
         }
         if !self.peers.is_empty() {
             if self.cluster_secret.as_ref().is_none_or(|s| s.len() < 16) {
@@ -642,6 +705,25 @@ mod tests {
     }
 
     #[test]
+    fn pools_name_this_nodes_disks_and_classes_parse() {
+        let base = ["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--disk", "/c", "--disk", "/d"];
+        let load = |extra: &[&str]| Config::load(&flags(&[&base[..], extra].concat()));
+        for (extra, says) in [
+            (&["--disk-pool", "cap=/elsewhere"][..], "not one of this node's disks"),
+            (&["--disk-pool", "cap=/a", "--disk-pool", "hdd=/a"][..], "twice"),
+            (&["--disk-pool", "Cap=/a"][..], "pool's name"),
+            (&["--disk-pool", "/a"][..], "POOL=PATH"),
+            (&["--storage-class", "COLD=4+2"][..], "NAME=K+M@POOL"),
+            (&["--storage-class", "cold=4+2@cap"][..], "storage class name"),
+        ] {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(err.contains(says), "{extra:?}: {err}");
+        }
+        let c = load(&["--disk-pool", "cap=/c", "--disk-pool", "cap=/a"]).unwrap();
+        assert_eq!(c.pools(), ["cap", "default", "cap", "default"]);
+    }
+
+    #[test]
     fn too_few_disks() {
         let err =
             Config::load(&flags(&["--config", "/dev/null", "--disk", "/a", "--disk", "/b", "--data-shards", "2"]))
@@ -670,14 +752,17 @@ mod tests {
         let p = dir.path().join("printed.toml");
         let args: Vec<&str> = "--config /dev/null --data /srv/cairn --disk /d1 --disk /d2 --disk /d3 \
              --domain s3.example.com --domain example.org --data-shards 2 --parity-shards 1 --log-format json \
-             --notify-target a=http://127.0.0.1:9/x --lifecycle-day-secs 5"
+             --notify-target a=http://127.0.0.1:9/x --lifecycle-day-secs 5 \
+             --disk /d4 --disk-pool capacity=/d4 --storage-class COLD=1+0@capacity"
             .split_whitespace()
             .collect();
         let printed = Config::load(&flags(&args)).unwrap().to_toml().unwrap();
         std::fs::write(&p, &printed).unwrap();
         let again = Config::load(&flags(&["--config", p.to_str().unwrap()])).unwrap();
         assert_eq!(again.to_toml().unwrap(), printed);
-        assert_eq!(again.disks.len(), 3);
+        assert_eq!(again.disks.len(), 4);
+        assert_eq!(again.pools(), ["default", "default", "default", "capacity"]);
+        assert_eq!(again.classes().iter().map(|c| c.describe()).collect::<Vec<_>>(), ["COLD=1+0@capacity"]);
         assert_eq!(again.domains, ["s3.example.com", "example.org"]);
         assert_eq!(again.node_listen, None, "an unset node_listen stays unset:\n{printed}");
 

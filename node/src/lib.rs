@@ -110,9 +110,11 @@ impl Node {
             raft_snapshot_every: cfg.raft_snapshot_every,
             meta_cache_mib: cfg.meta_cache_mib,
             keyring: keyring.clone(),
+            pools: cfg.pools(),
+            classes: cfg.classes(),
         });
         let root = if lone {
-            cluster.register_self().await.context("registering this node's disks")?;
+            cluster.register_self().await.context("registering this node's disks and storage classes")?;
             cluster.apply_layout(&meta.layout()?);
             credentials::ensure_root_key(&meta, &keyring).await?
         } else {

@@ -9,6 +9,7 @@ use crate::{ObjectError, Store};
 use bytes::Bytes;
 use cairn_erasure::{DiskSet, ShardSpec, ShardWriter};
 use cairn_raft::schema::{ObjectData, ObjectVersion, SealedData, ShardRef};
+use cairn_raft::tiers::STANDARD;
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,12 +38,15 @@ impl Store {
         observe: &mut (dyn FnMut(&[u8]) + Send),
         expected_size: Option<u64>,
     ) -> Result<WrittenData, ObjectError> {
-        self.write_data_sse(bucket, key, body, observe, expected_size, None).await
+        self.write_data_sse(bucket, key, body, observe, expected_size, None, STANDARD).await
     }
 
     /// [`Store::write_data`], encrypted as `sse` asks: `observe` sees the plaintext,
     /// storage only sealed packages ([`crate::sse`]), and the data answered is
-    /// `Sealed` with the data key's record.
+    /// `Sealed` with the data key's record. The shards are written in storage class
+    /// `class`; a class other than STANDARD is never inline, so a version's class
+    /// is always that of its blobs (`cairn_raft::tiers`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn write_data_sse(
         &self,
         bucket: &str,
@@ -51,7 +55,9 @@ impl Store {
         observe: &mut (dyn FnMut(&[u8]) + Send),
         expected_size: Option<u64>,
         sse: Option<&SseRequest>,
+        class: &str,
     ) -> Result<WrittenData, ObjectError> {
+        let inline_max = if class == STANDARD { self.config.inline_max } else { 0 };
         let mut sealer = match sse {
             Some(req) => {
                 let (key, record) = self.new_data_key(req).await?;
@@ -63,10 +69,11 @@ impl Store {
         // Taken before the first byte is read: a request waiting here holds no
         // body buffers, only its headers.
         let _slot = match stored_expected {
-            Some(n) if n <= self.config.inline_max as u64 => None,
+            Some(n) if n <= inline_max as u64 => None,
             _ => Some(self.writers.clone().acquire_owned().await.map_err(|_| ObjectError::ShuttingDown)?),
         };
-        let mut place = Placing { store: self, bucket, key, small: Vec::new(), writer: None, stored: 0 };
+        let mut place =
+            Placing { store: self, bucket, key, class, inline_max, small: Vec::new(), writer: None, stored: 0 };
         let mut size: u64 = 0;
         let result: Result<(), ObjectError> = async {
             loop {
@@ -98,9 +105,7 @@ impl Store {
         }
         .await;
         if let Err(e) = result {
-            if let Some((w, _, _)) = place.writer {
-                w.abort().await;
-            }
+            place.abort().await;
             return Err(e);
         }
         let stored_size = place.stored;
@@ -110,6 +115,39 @@ impl Store {
             Some((_, sse)) => ObjectData::Sealed(Box::new(SealedData { sse, stored_size, data })),
         };
         Ok(WrittenData { data, size })
+    }
+
+    /// `body` (exactly `size` bytes) as a new blob of storage class `class`, never
+    /// inline, durable at write quorum: a stored blob copied as it is (a transition).
+    pub(crate) async fn write_blob(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut body: DataStream,
+        size: u64,
+        class: &str,
+    ) -> Result<ShardRef, ObjectError> {
+        let _slot = self.writers.clone().acquire_owned().await.map_err(|_| ObjectError::ShuttingDown)?;
+        let mut place =
+            Placing { store: self, bucket, key, class, inline_max: 0, small: Vec::new(), writer: None, stored: 0 };
+        let result: Result<(), ObjectError> = async {
+            while let Some(chunk) = body.next().await {
+                place.push(&chunk?).await?;
+            }
+            if place.stored != size {
+                return Err(ObjectError::IncompleteBody);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            place.abort().await;
+            return Err(e);
+        }
+        match place.finish().await? {
+            ObjectData::Shards(r) => Ok(r),
+            _ => Err(ObjectError::Corrupt),
+        }
     }
 
     /// A copy of an encrypted single-blob version as it is stored: its ciphertext copied
@@ -122,11 +160,13 @@ impl Store {
         bucket: &str,
         key: &str,
         src: &ObjectVersion,
+        class: &str,
     ) -> Result<Option<WrittenData>, ObjectError> {
         let ObjectData::Sealed(sealed) = &src.data else { return Ok(None) };
         let _hold = self.hold_for_read(&src.data);
         let stored = read_data(&self.disks, &sealed.data, sealed.stored_size, 0, sealed.stored_size, &Keys::default())?;
-        let written = self.write_data(bucket, key, stored, &mut |_| {}, Some(sealed.stored_size)).await?;
+        let written =
+            self.write_data_sse(bucket, key, stored, &mut |_| {}, Some(sealed.stored_size), None, class).await?;
         let data = ObjectData::Sealed(Box::new(SealedData {
             sse: sealed.sse.clone(),
             stored_size: sealed.stored_size,
@@ -169,6 +209,9 @@ struct Placing<'a> {
     store: &'a Store,
     bucket: &'a str,
     key: &'a str,
+    class: &'a str,
+    /// The most bytes kept for an inline record (0: never inline).
+    inline_max: usize,
     small: Vec<u8>,
     writer: Option<(ShardWriter, ShardSpec, u64)>,
     /// Bytes pushed so far.
@@ -180,11 +223,9 @@ impl Placing<'_> {
         self.stored += chunk.len() as u64;
         match &mut self.writer {
             Some((w, _, _)) => w.write(chunk).await?,
-            None if self.small.len() + chunk.len() <= self.store.config.inline_max => {
-                self.small.extend_from_slice(chunk)
-            }
+            None if self.small.len() + chunk.len() <= self.inline_max => self.small.extend_from_slice(chunk),
             None => {
-                let (spec, layout_version) = self.store.new_spec(self.bucket, self.key)?;
+                let (spec, layout_version) = self.store.new_spec(self.bucket, self.key, self.class)?;
                 let mut w = self.store.disks.writer(spec.clone())?;
                 w.write(&self.small).await?;
                 self.small = Vec::new();
@@ -195,8 +236,21 @@ impl Placing<'_> {
         Ok(())
     }
 
+    /// Drops what was written so far.
+    async fn abort(self) {
+        if let Some((w, _, _)) = self.writer {
+            w.abort().await;
+        }
+    }
+
     /// Makes the blob durable at write quorum: the stored form of what was pushed.
-    async fn finish(self) -> Result<ObjectData, ObjectError> {
+    async fn finish(mut self) -> Result<ObjectData, ObjectError> {
+        if self.writer.is_none() && self.inline_max == 0 {
+            // An empty body in a class that is never inline: an empty blob of it.
+            let (spec, layout_version) = self.store.new_spec(self.bucket, self.key, self.class)?;
+            let w = self.store.disks.writer(spec.clone())?;
+            self.writer = Some((w, spec, layout_version));
+        }
         Ok(match self.writer {
             None => ObjectData::Inline(self.small),
             Some((w, spec, layout_version)) => {

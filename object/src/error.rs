@@ -29,6 +29,9 @@ pub enum ObjectError {
     NoPlacement,
     #[error("shutting down")]
     ShuttingDown,
+    /// The storage class named is not one of the cluster's (`cairn_raft::tiers`).
+    #[error("no storage class {0} in this cluster")]
+    NoSuchStorageClass(String),
     /// An inline version holds fewer bytes than its recorded size.
     #[error("inline object shorter than its recorded size")]
     Corrupt,

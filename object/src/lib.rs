@@ -15,7 +15,8 @@
 //! |---|---|
 //! | placement of a new blob (erasure set, rotation, substitutes for offline disks) | here, [`placement`], from the Raft layout (`raft/src/layout.rs`); reads follow the disks recorded in the version |
 //! | write quorum, fsync before commit | here, [`data`] (the erasure writer decides the quorum) |
-//! | inline or shards | here, [`data`], by [`StoreConfig::inline_max`] |
+//! | inline or shards | here, [`data`], by [`StoreConfig::inline_max`] (STANDARD only: other storage classes are always shards) |
+//! | storage classes: a new blob's code and pool, a version's class, transitions | the class record is `cairn-raft`'s (`raft/src/tiers.rs`); [`placement`] places by it, [`tiers`] reads a version's class and rewrites a version into another, whose switch `apply` refuses if the key no longer holds the blob |
 //! | conditional writes (If-Match / If-None-Match), bucket exists, bucket empty, upload and part still current | the state machine's `apply` in `cairn-raft`; [`commit`] maps its answer to [`ObjectError`] |
 //! | freed shards (a replaced or refused version, replaced or dropped parts, aborted uploads) | here, [`freed`], after the commit; a crash in between leaves orphans for the node's collector |
 //! | quotas: every limit a write counts against (bucket, key, tenant, ancestors) | `apply` (`raft/src/quota.rs`), with the write; [`tenants`] only refuses early a body that cannot fit |
@@ -42,6 +43,7 @@ pub mod moves;
 pub mod placement;
 pub mod sse;
 pub mod tenants;
+pub mod tiers;
 pub mod versions;
 
 pub use data::{DataStream, WrittenData, spec_of};

@@ -38,6 +38,35 @@ pub struct Rule {
     pub noncurrent: Option<NoncurrentExpiration>,
     /// AbortIncompleteMultipartUpload's DaysAfterInitiation.
     pub abort_upload_days: Option<u32>,
+    /// Transitions of the current version into other storage classes.
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+    /// Transitions of noncurrent versions.
+    #[serde(default)]
+    pub noncurrent_transitions: Vec<NoncurrentTransition>,
+}
+
+/// A current version moves to `class` once `when` has come.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub when: When,
+    pub class: String,
+}
+
+/// A noncurrent version moves to `class` `days` after it became noncurrent, unless it
+/// is one of the `newer_versions` newest noncurrent ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoncurrentTransition {
+    pub days: u32,
+    pub newer_versions: Option<u32>,
+    pub class: String,
+}
+
+/// A transition due: version `version_id` of the key is to be in storage class `class`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitionDue {
+    pub version_id: Option<String>,
+    pub class: String,
 }
 
 /// Which objects a rule applies to: all of its conditions hold.
@@ -172,6 +201,62 @@ impl Lifecycle {
         out
     }
 
+    /// The transitions due at `now` on one key's versions that are not expiring: for
+    /// each version, the class of the latest transition due (a version past its
+    /// 30-day and its 90-day transitions belongs in the 90-day one's class). Whether
+    /// the version is in that class already is the caller's to see.
+    pub fn transitions_due(&self, k: &KeyEntries<'_>, now: Nanos, day: Day) -> Vec<TransitionDue> {
+        let mut out = Vec::new();
+        let Some((newest, newest_tags)) = k.entries.first() else { return out };
+        if let VersionEntry::Object(v) = newest {
+            let expiring = self.expiry(k.key, v.size, v.last_modified, newest_tags, day).is_some_and(|(w, _)| w <= now);
+            let latest = self
+                .enabled()
+                .filter(|r| r.filter.matches(k.key, v.size, newest_tags))
+                .flat_map(|r| r.transitions.iter())
+                .map(|t| {
+                    let at = match t.when {
+                        When::Days(n) => day.after(v.last_modified, n),
+                        When::Date(d) => d,
+                    };
+                    (at, &t.class)
+                })
+                .filter(|(at, _)| *at <= now)
+                .max();
+            if let (false, Some((_, class))) = (expiring, latest) {
+                out.push(TransitionDue { version_id: v.version_id.clone(), class: class.clone() });
+            }
+        }
+        let mut newer_noncurrent = 0u32;
+        for pair in k.entries.windows(2) {
+            let successor_made = pair[0].0.last_modified();
+            let (VersionEntry::Object(v), tags) = &pair[1] else { continue };
+            let latest = self
+                .enabled()
+                .filter(|r| r.filter.matches(k.key, v.size, tags))
+                .flat_map(|r| r.noncurrent_transitions.iter())
+                .filter(|t| t.newer_versions.is_none_or(|keep| newer_noncurrent >= keep))
+                .map(|t| (day.after(successor_made, t.days), &t.class))
+                .filter(|(at, _)| *at <= now)
+                .max();
+            newer_noncurrent += 1;
+            if let Some((_, class)) = latest {
+                out.push(TransitionDue { version_id: v.version_id.clone(), class: class.clone() });
+            }
+        }
+        out
+    }
+
+    /// Every storage class the rules move versions to.
+    pub fn classes(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().flat_map(|r| {
+            r.transitions
+                .iter()
+                .map(|t| t.class.as_str())
+                .chain(r.noncurrent_transitions.iter().map(|t| t.class.as_str()))
+        })
+    }
+
     /// Whether `upload` is due to be aborted at `now`.
     pub fn abort_due(&self, upload: &MultipartUpload, now: Nanos, day: Day) -> bool {
         self.enabled().any(|r| {
@@ -286,6 +371,8 @@ mod tests {
             expiration: Some(Expiration { when: Some(When::Days(1)), expired_object_delete_marker: false }),
             noncurrent: Some(NoncurrentExpiration { days: 1, newer_versions: Some(1) }),
             abort_upload_days: None,
+            transitions: Vec::new(),
+            noncurrent_transitions: Vec::new(),
         };
         let lc = Lifecycle {
             rules: vec![rule(
@@ -327,5 +414,41 @@ mod tests {
         eodm.rules[0].expiration = Some(Expiration { when: None, expired_object_delete_marker: true });
         let got = eodm.decide(&KeyEntries { key: "logs/m", entries: &lone }, 0, Day::default());
         assert_eq!(got, vec![Expiry::LoneMarker { version_id: Some("m".into()) }]);
+    }
+
+    #[test]
+    fn transitions_take_the_latest_due_class_and_yield_to_expiry() {
+        let lc = Lifecycle {
+            rules: vec![Rule {
+                id: "tier".into(),
+                enabled: true,
+                filter: Filter::default(),
+                expiration: Some(Expiration { when: Some(When::Days(100)), expired_object_delete_marker: false }),
+                noncurrent: None,
+                abort_upload_days: None,
+                transitions: vec![
+                    Transition { when: When::Days(30), class: "WARM".into() },
+                    Transition { when: When::Days(60), class: "COLD".into() },
+                ],
+                noncurrent_transitions: vec![NoncurrentTransition {
+                    days: 5,
+                    newer_versions: Some(1),
+                    class: "COLD".into(),
+                }],
+            }],
+        };
+        let entries = vec![
+            (version("v3", 10 * D, 1), TagSet::new()),
+            (version("v2", 5 * D, 1), TagSet::new()),
+            (version("v1", 0, 1), TagSet::new()),
+        ];
+        let k = KeyEntries { key: "a", entries: &entries };
+        let due = |now| lc.transitions_due(&k, now, Day::default());
+        // Day 14: v2 noncurrent since day 10 is the newest noncurrent (kept), v1 since day 5.
+        assert_eq!(due(14 * D), vec![TransitionDue { version_id: Some("v1".into()), class: "COLD".into() }]);
+        assert_eq!(due(40 * D)[0], TransitionDue { version_id: Some("v3".into()), class: "WARM".into() });
+        assert_eq!(due(70 * D)[0], TransitionDue { version_id: Some("v3".into()), class: "COLD".into() });
+        assert_eq!(due(110 * D).len(), 1, "an expiring current version is not moved: {:?}", due(110 * D));
+        assert_eq!(lc.classes().collect::<Vec<_>>(), vec!["WARM", "COLD", "COLD"]);
     }
 }

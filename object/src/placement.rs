@@ -1,7 +1,9 @@
 //! Where a new blob's shards go: the layout's primary placement for the key (the
 //! layout itself is `cairn-raft`'s, `raft/src/layout.rs`), with any disk that is down
 //! right now replaced by a live one. The blob's record keeps the disks actually used,
-//! so reads never recompute placement. May read the layout and the disks' health.
+//! so reads never recompute placement. A storage class (`cairn_raft::tiers`) chooses
+//! the code and the pool of disks; substitutes come from the same pool. May read the
+//! layout, the classes and the disks' health.
 
 use crate::{ObjectError, Store};
 use cairn_erasure::ShardSpec;
@@ -19,19 +21,22 @@ pub fn placement_hash(bucket: &str, key: &str) -> u64 {
 }
 
 impl Store {
-    /// The shards of a new blob of `bucket/key`, and the layout version they were placed with.
-    pub(crate) fn new_spec(&self, bucket: &str, key: &str) -> Result<(ShardSpec, u64), ObjectError> {
+    /// The shards of a new blob of `bucket/key` in storage class `class`, and the
+    /// layout version they were placed with.
+    pub(crate) fn new_spec(&self, bucket: &str, key: &str, class: &str) -> Result<(ShardSpec, u64), ObjectError> {
         let hash = placement_hash(bucket, key);
         let layout = self.meta.layout()?;
+        let tiers = self.meta.tiers()?;
+        let class = tiers.class(&layout, class).ok_or_else(|| ObjectError::NoSuchStorageClass(class.to_string()))?;
         // Disk indices are global: until this node has the layout (and its disk table
         // follows it), no index can be trusted to name the right disk.
-        let primary = layout.placement(hash).ok_or(ObjectError::NoPlacement)?;
-        let disks = substitute(&layout, primary, hash, |d| self.disks.is_online(d));
-        let (k, m) = (layout.data_shards, layout.parity_shards);
+        let primary = tiers.placement(&layout, &class, hash).ok_or(ObjectError::NoPlacement)?;
+        let in_pool = tiers.in_pool(&layout, &class.pool);
+        let disks = substitute(&layout, primary, hash, |d| in_pool(d) && self.disks.is_online(d));
         let spec = ShardSpec {
             id: rand::random::<u128>(),
-            data_shards: k,
-            parity_shards: m,
+            data_shards: class.data_shards,
+            parity_shards: class.parity_shards,
             block_size: self.config.block_size,
             disks,
         };
@@ -39,7 +44,8 @@ impl Store {
     }
 }
 
-/// Replaces the offline disks of `placement` with online, unused disks, preferring
+/// Replaces the offline disks of `placement` with online, unused disks (`usable`
+/// says which: online, and in the blob's pool), preferring
 /// nodes that hold the fewest shards of this blob (so losing one more node costs as
 /// few shards as possible) and spreading choices by `hash`. A dead disk with no
 /// replacement stays: its shard fails and the write quorum decides.

@@ -246,6 +246,18 @@ pub enum Change {
     EventsDelivered {
         target: String,
     },
+    /// A node's disk pools or the cluster's storage classes changed (and with them
+    /// the layout's version).
+    TiersSet {
+        node_id: u64,
+    },
+    /// One of the object's blobs was rewritten into storage class `class`; its bytes
+    /// did not change.
+    Transitioned {
+        bucket: String,
+        key: String,
+        class: String,
+    },
 }
 
 impl Change {
@@ -257,6 +269,10 @@ impl Change {
             Command::RotateKmsKey { id, .. } => Change::KmsKeyRotated { id: id.clone() },
             Command::SetKmsKeyEnabled { id, enabled } => Change::KmsKeyStateSet { id: id.clone(), enabled: *enabled },
             Command::AckEvents { target, .. } => Change::EventsDelivered { target: target.clone() },
+            Command::SetTiers { node, .. } => Change::TiersSet { node_id: *node },
+            Command::SwapBlob { bucket, key, class, .. } => {
+                Change::Transitioned { bucket: bucket.clone(), key: key.clone(), class: class.clone() }
+            }
             Command::CreateBucket { bucket } => Change::BucketCreated { bucket: bucket.name.clone() },
             Command::DeleteBucket { name } => Change::BucketDeleted { bucket: name.clone() },
             Command::PutBucketPolicy { bucket, .. } => Change::BucketPolicySet { bucket: bucket.clone() },

@@ -12,7 +12,7 @@
 //! | `sm_keys`     | access key id                                                    | bincode(`AccessKey`)       |
 //! | `sm_uploads`  | `[bucket_len: u8][bucket][escaped object key][0x00][upload_id]`  | bincode(`MultipartUpload`) |
 //! | `sm_parts`    | `[upload_id][0x00][part number: u32 BE]`                         | bincode(`PartRef`)         |
-//! | `sm_cluster`  | `layout`, `svc/<service name>`                                   | bincode / service's own    |
+//! | `sm_cluster`  | `layout`, `tiers`, `svc/<service name>`                          | bincode / service's own    |
 //! | `sm_blob_refs` | `[blob id: u128 BE][bincode(BlobOwner)]`, one per owner          | empty                      |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
@@ -125,6 +125,8 @@ pub(crate) const HISTORY_HOURLY: u8 = b'h';
 pub(crate) const HISTORY_DAILY: u8 = b'd';
 /// `sm_cluster` key of the [`crate::schema::ClusterLayout`].
 pub(crate) const CLUSTER_LAYOUT: &[u8] = b"layout";
+/// `sm_cluster` key of the [`crate::tiers::Tiers`] (storage classes, disk pools).
+pub(crate) const CLUSTER_TIERS: &[u8] = b"tiers";
 /// `sm_cluster` key prefix of background service states.
 pub(crate) const CLUSTER_SERVICE_PREFIX: &[u8] = b"svc/";
 

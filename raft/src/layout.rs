@@ -48,17 +48,29 @@ impl ClusterLayout {
 
     /// The erasure sets: disjoint groups of `width()` disks.
     pub fn erasure_sets(&self) -> Vec<Vec<u16>> {
-        let w = self.width();
-        if w == 0 {
+        self.erasure_sets_among(self.width(), |_| true)
+    }
+
+    /// The erasure sets of `width` disks cut from the disks `include` admits (a
+    /// storage class's pool), interleaved node by node as the whole layout's are.
+    pub fn erasure_sets_among(&self, width: usize, include: impl Fn(u16) -> bool) -> Vec<Vec<u16>> {
+        if width == 0 {
             return Vec::new();
         }
-        self.interleaved().chunks_exact(w).map(|c| c.to_vec()).collect()
+        let disks: Vec<u16> = self.interleaved().into_iter().filter(|&d| include(d)).collect();
+        disks.chunks_exact(width).map(|c| c.to_vec()).collect()
     }
 
     /// Primary disks for shards 0..k+m of an object with this hash; None when the
     /// layout has fewer disks than one set needs.
     pub fn placement(&self, hash: u64) -> Option<Vec<u16>> {
-        let sets = self.erasure_sets();
+        self.placement_among(hash, self.width(), |_| true)
+    }
+
+    /// [`ClusterLayout::placement`] for a code of `width` shards over the disks
+    /// `include` admits.
+    pub fn placement_among(&self, hash: u64, width: usize, include: impl Fn(u16) -> bool) -> Option<Vec<u16>> {
+        let sets = self.erasure_sets_among(width, include);
         if sets.is_empty() {
             return None;
         }

@@ -38,6 +38,7 @@ mod snapshot;
 pub mod state_machine;
 mod store;
 mod tables;
+pub mod tiers;
 pub mod timing;
 mod trees;
 mod tx;

@@ -158,6 +158,7 @@ fn events_of(change: &Change) -> Vec<EventOf<'_>> {
         Change::VersionDeleted { bucket, key, version_id } => {
             vec![("ObjectRemoved:Delete", bucket, key, 0, "", version_id.as_deref())]
         }
+        Change::Transitioned { bucket, key, .. } => vec![("LifecycleTransition", bucket, key, 0, "", None)],
         _ => Vec::new(),
     }
 }
@@ -169,6 +170,7 @@ pub(crate) fn enqueue(tx: &mut Tx, change: &Change, index: u64, seq: u32, origin
     if origin.lifecycle {
         for e in &mut events {
             e.0 = match e.0 {
+                "LifecycleTransition" => "LifecycleTransition",
                 "ObjectRemoved:DeleteMarkerCreated" => "LifecycleExpiration:DeleteMarkerCreated",
                 _ => "LifecycleExpiration:Delete",
             };

@@ -597,6 +597,24 @@ pub enum Command {
         target: String,
         upto: u64,
     },
+    /// Node `node`'s disk pools (one per disk, in order) and the storage classes its
+    /// configuration names (`crate::tiers`): merged into the cluster's record, which
+    /// bumps the layout's version when it changes; LayoutConflict when they contradict it.
+    SetTiers {
+        node: u64,
+        pools: Vec<String>,
+        classes: Vec<crate::tiers::StorageClass>,
+    },
+    /// Blob `from` of `bucket/key` was rewritten as `to`, in storage class `class` (a
+    /// transition): every owner of `from` switches to `to`, only if all of them are
+    /// versions of this key; otherwise PreconditionFailed, and `to` is the caller's to free.
+    SwapBlob {
+        bucket: String,
+        key: String,
+        from: u128,
+        to: ShardRef,
+        class: String,
+    },
 }
 
 /// What a lifecycle rule does to a key, and the version it saw.

@@ -84,4 +84,11 @@ impl SmTrees {
             None => ClusterLayout::default(),
         })
     }
+
+    pub fn tiers(&self) -> Result<crate::tiers::Tiers, MetaError> {
+        Ok(match self.tree(Table::Cluster).get(crate::keys::CLUSTER_TIERS)? {
+            Some(v) => bincode::deserialize(&v)?,
+            None => crate::tiers::Tiers::default(),
+        })
+    }
 }

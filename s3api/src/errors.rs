@@ -25,6 +25,9 @@ pub fn object(e: ObjectError) -> S3Error {
             s3_error!(ServiceUnavailable, "The cluster layout has fewer disks than one erasure set needs.")
         }
         ObjectError::ShuttingDown => s3_error!(ServiceUnavailable, "shutting down"),
+        ObjectError::NoSuchStorageClass(c) => {
+            s3_error!(InvalidStorageClass, "The storage class you specified is not valid: this cluster has no {c}")
+        }
         ObjectError::Corrupt => s3_error!(InternalError, "inline object shorter than its recorded size"),
         ObjectError::NoSuchBucket => no_such_bucket(),
         ObjectError::NoSuchKey => s3_error!(NoSuchKey, "The specified key does not exist."),

@@ -48,13 +48,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         feature: "Dual-layer server-side encryption with KMS keys (DSSE-KMS)",
     },
     any("x-amz-website-redirect-location", Some(WRITES), "Website redirects"),
-    Unsupported {
-        header: "x-amz-storage-class",
-        values: &[],
-        allowed: &["STANDARD"],
-        ops: Some(WRITES),
-        feature: "Storage classes other than STANDARD",
-    },
     any("x-amz-write-offset-bytes", None, "Appending to objects"),
     any("x-amz-mfa", None, "MFA delete"),
 ];
@@ -102,33 +95,24 @@ pub fn unsupported_header(op: &str, headers: &HeaderMap) -> S3Result<()> {
     Ok(())
 }
 
-/// The storage classes S3 names: one of these that Cairn does not have is a missing
-/// feature (501, in [`UNSUPPORTED`]); any other name is not a storage class at all.
-const S3_STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "REDUCED_REDUNDANCY",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "OUTPOSTS",
-    "GLACIER_IR",
-    "SNOW",
-    "EXPRESS_ONEZONE",
-];
-
-/// InvalidStorageClass for an `x-amz-storage-class` that names no storage class.
-pub fn storage_class(op: &str, headers: &HeaderMap) -> S3Result<()> {
+/// InvalidStorageClass for an `x-amz-storage-class` on a write that names none of
+/// the cluster's storage classes (`classes`, read from the metadata only when the
+/// header is there). Names are exact, as S3's are.
+pub fn storage_class(op: &str, headers: &HeaderMap, classes: impl FnOnce() -> Vec<String>) -> S3Result<()> {
     let Some(v) = headers.get("x-amz-storage-class") else { return Ok(()) };
     if !WRITES.contains(&op) {
         return Ok(());
     }
     let v = v.to_str().unwrap_or("").trim();
-    if S3_STORAGE_CLASSES.contains(&v) {
+    let classes = classes();
+    if classes.iter().any(|c| c == v) {
         return Ok(());
     }
-    Err(s3_error!(InvalidStorageClass, "The storage class you specified is not valid"))
+    Err(s3_error!(
+        InvalidStorageClass,
+        "The storage class you specified is not valid: this cluster has {}",
+        classes.join(", ")
+    ))
 }
 
 /// SSE-C keys travel in the request's headers: AWS takes them over HTTPS only. Cairn
@@ -295,12 +279,15 @@ mod tests {
         assert!(!refused("PutObject", &[("x-amz-object-lock-legal-hold", "ON"), ("x-amz-tagging", "a=b")]));
         assert!(!refused("CopyObject", &[("x-amz-tagging-directive", "REPLACE")]));
         assert!(refused("PutObject", &[("x-amz-mfa", "x")]));
-        assert!(!refused("PutObject", &[("x-amz-storage-class", "STANDARD")]));
-        assert!(refused("PutObject", &[("x-amz-storage-class", "GLACIER")]));
-        let class = |v: &str| storage_class("PutObject", &headers(&[("x-amz-storage-class", v)]));
-        assert!(class("GLACIER").is_ok() && class("STANDARD").is_ok(), "S3's own classes: 501 or served");
+        let class = |v: &str| {
+            storage_class("PutObject", &headers(&[("x-amz-storage-class", v)]), || {
+                vec!["STANDARD".to_string(), "COLD".to_string()]
+            })
+        };
+        assert!(class("COLD").is_ok() && class("STANDARD").is_ok(), "the cluster's classes are served");
+        assert_eq!(*class("GLACIER").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "not configured");
         assert_eq!(*class("FROZEN").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass);
-        assert_eq!(*class("standard").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "names are exact");
+        assert_eq!(*class("cold").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "names are exact");
         assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));
     }
 

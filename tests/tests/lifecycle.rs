@@ -217,10 +217,10 @@ async fn configurations_are_validated_and_read_back() {
     refused("Status enabled", put_rules(&c, "conf", one(lower)).await, 400, "MalformedXML");
     let tr = Transition::builder().days(30).storage_class(TransitionStorageClass::Glacier).build();
     refused(
-        "a transition",
+        "a transition to a class this cluster does not have",
         put_rules(&c, "conf", one(rule("cold", prefix("")).transitions(tr))).await,
-        501,
-        "NotImplemented",
+        400,
+        "InvalidStorageClass",
     );
     let got = c.get_bucket_lifecycle_configuration().bucket("conf").send().await.unwrap();
     assert_eq!(got.rules().len(), 3, "refused configurations change nothing");

@@ -14,9 +14,12 @@ mod token;
 use crate::peer::messages::{self, PeerRequest};
 use crate::peer::{RemoteDisk, TransportCaller};
 use crate::transport::{Transport, TransportError};
-use cairn_api::admin::{ClusterInit, ClusterJoined, ClusterStatus, LayoutSummary, NodeRole, NodeStatus};
+use cairn_api::admin::{
+    ClusterInit, ClusterJoined, ClusterStatus, LayoutSummary, NodeRole, NodeStatus, StorageClassStatus,
+};
 use cairn_erasure::{DiskSet, LocalDisk, ShardDisk};
 use cairn_raft::schema::{ClusterLayout, Command, CommandResult, NodeEntry};
+use cairn_raft::tiers::StorageClass;
 use cairn_raft::{Bootstrap, MetaError, MetaStore, OpenOptions};
 use cairn_s3api::access::{KEY_LEN, Keyring};
 use cairn_s3api::{AdminError, ClusterAdmin};
@@ -49,6 +52,8 @@ pub struct Cluster {
     raft_snapshot_every: u64,
     meta_cache_mib: u64,
     keyring: Keyring,
+    pools: Vec<String>,
+    classes: Vec<StorageClass>,
     join_lock: tokio::sync::Mutex<()>,
 }
 
@@ -66,6 +71,9 @@ pub struct ClusterParts {
     pub raft_snapshot_every: u64,
     pub meta_cache_mib: u64,
     pub keyring: Keyring,
+    /// This node's disks' pools and the storage classes its configuration names.
+    pub pools: Vec<String>,
+    pub classes: Vec<StorageClass>,
 }
 
 fn secret_bytes(secret: &str) -> Vec<u8> {
@@ -100,6 +108,8 @@ impl Cluster {
             raft_snapshot_every: p.raft_snapshot_every,
             meta_cache_mib: p.meta_cache_mib,
             keyring: p.keyring,
+            pools: p.pools,
+            classes: p.classes,
             join_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -112,8 +122,30 @@ impl Cluster {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Adds this node's disks to the layout (or refreshes its addresses).
+    /// Adds this node's disks to the layout (or refreshes its addresses), then its
+    /// disks' pools and configured storage classes to the cluster's classes.
     pub async fn register_self(&self) -> Result<(), MetaError> {
+        self.register_disks().await?;
+        self.register_tiers().await
+    }
+
+    async fn register_tiers(&self) -> Result<(), MetaError> {
+        let me = self.meta.node_id();
+        let tiers = self.meta.tiers()?;
+        let known =
+            tiers.disk_pools.get(&me) == Some(&self.pools) && self.classes.iter().all(|c| tiers.classes.contains(c));
+        if known {
+            return Ok(());
+        }
+        let cmd = Command::SetTiers { node: me, pools: self.pools.clone(), classes: self.classes.clone() };
+        match self.meta.propose(cmd).await? {
+            CommandResult::Ok => Ok(()),
+            CommandResult::LayoutConflict(msg) => Err(MetaError::Raft(msg)),
+            other => Err(MetaError::Raft(format!("registering this node's storage classes: {other:?}"))),
+        }
+    }
+
+    async fn register_disks(&self) -> Result<(), MetaError> {
         let me = self.meta.node_id();
         let layout = self.meta.layout()?;
         if let Some(n) = layout.node(me)
@@ -392,7 +424,30 @@ impl Cluster {
                 erasure_sets: layout.erasure_sets().len() as u64,
             },
             nodes,
+            storage_classes: self.class_status(&layout),
         }
+    }
+
+    fn class_status(&self, layout: &ClusterLayout) -> Vec<StorageClassStatus> {
+        let tiers = self.meta.tiers().unwrap_or_default();
+        tiers
+            .names()
+            .iter()
+            .filter_map(|name| tiers.class(layout, name))
+            .map(|c| {
+                let in_pool = tiers.in_pool(layout, &c.pool);
+                let disks: Vec<u16> = (0..layout.disk_count() as u16).filter(|&d| in_pool(d)).collect();
+                StorageClassStatus {
+                    erasure_sets: layout.erasure_sets_among(c.width(), &in_pool).len() as u64,
+                    disks_online: disks.iter().filter(|&&d| self.disks.is_online(d)).count() as u64,
+                    disks: disks.len() as u64,
+                    name: c.name,
+                    data_shards: c.data_shards,
+                    parity_shards: c.parity_shards,
+                    pool: c.pool.clone(),
+                }
+            })
+            .collect()
     }
 }
 

@@ -13,6 +13,7 @@
 
 use cairn_api::lifecycle::LifecycleStatus;
 use cairn_object::lifecycle::{KeyEntries, Lifecycle, Taken};
+use cairn_object::tiers::Transition;
 use cairn_object::{ObjectError, Store};
 use cairn_raft::schema::{Command, Expiry, Nanos, TagSet, VersionEntry};
 use std::sync::Arc;
@@ -188,6 +189,29 @@ async fn take_actions(
             Taken::Done => *done += 1,
             Taken::Changed => t.skipped_changed += 1,
             Taken::Locked => t.skipped_locked += 1,
+        }
+        budget.actions = budget.actions.saturating_sub(1);
+    }
+    for due in lc.transitions_due(&KeyEntries { key, entries }, now, day) {
+        let Some(v) = entries.iter().find_map(|(e, _)| match e {
+            VersionEntry::Object(v) if v.version_id == due.version_id => Some(v),
+            _ => None,
+        }) else {
+            continue;
+        };
+        if store.class_of(&v.data) == due.class {
+            continue;
+        }
+        match store.transition(bucket, key, v, &due.class).await {
+            Ok(Transition::Moved(n)) if n > 0 => st.totals.transitioned += 1,
+            Ok(Transition::Changed) => st.totals.skipped_changed += 1,
+            Ok(_) => {}
+            // A class no longer configured, too few disks in its pool: the next pass
+            // tries again; the rest of the bucket goes on.
+            Err(e @ (ObjectError::NoSuchStorageClass(_) | ObjectError::NoPlacement)) => {
+                tracing::warn!(bucket, key, class = %due.class, error = %e, "lifecycle transition not possible");
+            }
+            Err(e) => return Err(e),
         }
         budget.actions = budget.actions.saturating_sub(1);
     }

@@ -14,6 +14,7 @@
 //! | [`uploads`] | CreateUpload(With), PutPart, AbortUpload, CompleteUpload | uploads, parts, object attrs, objects, blobs, usage |
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
+//! | [`tiers`] | SetTiers, SwapBlob (through [`objects`]' blob edit) | cluster; objects, versions, blobs |
 //! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
 //! | [`lifecycle`] | Expire (through [`versions`] and [`objects`], once the key is still as the rule saw it) | as DeleteObjectAt and DeleteVersionAt |
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
@@ -42,6 +43,7 @@ mod lock;
 mod objects;
 mod settings;
 mod tenants;
+mod tiers;
 mod uploads;
 mod usage_history;
 mod versions;
@@ -169,5 +171,7 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::Audited { event, command } => admin_audit::audited(tx, event, *command),
         Command::Expire { bucket, key, action, at } => lifecycle::expire(tx, bucket, key, action, at),
         Command::AckEvents { target, upto } => crate::notify::ack(tx, target, upto),
+        Command::SetTiers { node, pools, classes } => tiers::set(tx, node, pools, classes),
+        Command::SwapBlob { bucket, key, from, to, .. } => tiers::swap_blob(tx, &bucket, &key, from, to),
     }
 }

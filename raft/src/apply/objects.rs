@@ -193,6 +193,21 @@ pub(super) fn move_blob(
     to: &[u16],
     layout_version: u64,
 ) -> Result<CommandResult, MetaError> {
+    edit_blob(tx, &bucket, &key, id, &|data| retarget(data, id, from, to, layout_version))
+}
+
+/// Edits blob `id` in the record of every owner with `edit` (a blob shared by
+/// versions changes for all of them), only if one owner is a version of
+/// `bucket/key` and `edit` finds the blob in each as the caller expects it;
+/// otherwise nothing changes and the answer says why. The blob index is the
+/// caller's to update when the edit renames the blob.
+pub(super) fn edit_blob(
+    tx: &mut Tx,
+    bucket: &str,
+    key: &str,
+    id: u128,
+    edit: &dyn Fn(&mut ObjectData) -> bool,
+) -> Result<CommandResult, MetaError> {
     let owners = blobs::owners(tx, id)?;
     let of_key = |b: &String, k: &String| *b == bucket && *k == key;
     let owned = owners.iter().any(|o| match o {
@@ -200,7 +215,7 @@ pub(super) fn move_blob(
         BlobOwner::Part { .. } => false,
     });
     if !owned {
-        let exists = object_key(&bucket, &key).map(|k| current(tx, &k)).transpose()?.flatten().is_some();
+        let exists = object_key(bucket, key).map(|k| current(tx, &k)).transpose()?.flatten().is_some();
         return Ok(if exists { CommandResult::PreconditionFailed } else { CommandResult::NoSuchKey });
     }
     let mut updated: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
@@ -209,7 +224,7 @@ pub(super) fn move_blob(
             BlobOwner::Object { bucket: b, key: k } => {
                 let ok = object_key(&b, &k).ok_or_else(|| MetaError::Storage("blob owner without a key".into()))?;
                 current(tx, &ok)?.map(|mut v| {
-                    let moved = retarget(&mut v.data, id, from, to, layout_version);
+                    let moved = edit(&mut v.data);
                     (moved, Table::Objects, ok, bincode::serialize(&v))
                 })
             }
@@ -218,7 +233,7 @@ pub(super) fn move_blob(
                 .find(|(_, e)| e.version_id() == version_id.as_deref() && matches!(e, VersionEntry::Object(_)))
                 .map(|(hk, mut e)| {
                     let moved = match &mut e {
-                        VersionEntry::Object(v) => retarget(&mut v.data, id, from, to, layout_version),
+                        VersionEntry::Object(v) => edit(&mut v.data),
                         VersionEntry::Marker(_) => false,
                     };
                     (moved, Table::Versions, hk, bincode::serialize(&e))
@@ -226,7 +241,7 @@ pub(super) fn move_blob(
             BlobOwner::Part { upload_id, number } => {
                 let pk = part_key(&upload_id, number);
                 tx.read::<PartRef>(Table::Parts, &pk)?.map(|mut p| {
-                    let moved = retarget(&mut p.data, id, from, to, layout_version);
+                    let moved = edit(&mut p.data);
                     (moved, Table::Parts, pk, bincode::serialize(&p))
                 })
             }

@@ -19,6 +19,11 @@ impl MetaStore {
         self.inner().trees.layout()
     }
 
+    /// The storage classes and disk pools (`crate::tiers`).
+    pub fn tiers(&self) -> Result<crate::tiers::Tiers, MetaError> {
+        self.inner().trees.tiers()
+    }
+
     pub fn get_bucket(&self, name: &str) -> Result<Option<BucketInfo>, MetaError> {
         decode(self.inner().trees.tree(Table::Buckets).get(name.as_bytes())?)
     }

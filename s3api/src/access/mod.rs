@@ -550,7 +550,9 @@ impl S3Access for CairnAccess {
 impl CairnAccess {
     async fn check_s3(&self, cx: &mut S3AccessContext<'_>, why: &mut Decided) -> S3Result<()> {
         let op = cx.s3_op().name();
-        refusals::storage_class(op, cx.headers())?;
+        refusals::storage_class(op, cx.headers(), || {
+            self.0.meta.tiers().map(|t| t.names()).unwrap_or_else(|_| vec![cairn_raft::tiers::STANDARD.to_string()])
+        })?;
         refusals::unsupported_header(op, cx.headers())?;
         refusals::metadata_size(op, cx.headers())?;
         refusals::delete_objects_digest(op, cx.headers())?;

@@ -14,7 +14,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeSet;
 
 /// The event types a rule may name.
-const EVENTS: [&str; 11] = [
+const EVENTS: [&str; 12] = [
     "s3:ObjectCreated:*",
     "s3:ObjectCreated:Put",
     "s3:ObjectCreated:Post",
@@ -26,6 +26,7 @@ const EVENTS: [&str; 11] = [
     "s3:LifecycleExpiration:*",
     "s3:LifecycleExpiration:Delete",
     "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
 ];
 
 /// Queue configurations a bucket may have.

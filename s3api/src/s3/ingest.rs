@@ -105,6 +105,8 @@ pub(crate) struct Ingest<'a> {
     pub also_compute: Option<Algorithm>,
     /// How to encrypt the body at rest (`s3/sse.rs`).
     pub sse: Option<&'a SseRequest>,
+    /// The storage class to write it in (`s3/storage_class.rs`).
+    pub class: &'a str,
 }
 
 impl CairnS3 {
@@ -119,8 +121,9 @@ impl CairnS3 {
         }
         let mut algorithms = ck.algorithms.clone();
         algorithms.extend(req.also_compute);
-        let blob =
-            self.write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected, req.sse).await?;
+        let blob = self
+            .write_hashed(req.bucket, req.key, body_stream(req.body), &algorithms, expected, req.sse, req.class)
+            .await?;
         if let Err(e) = verify_declared(&blob.digests, ck, req.trailing_headers, req.content_md5) {
             self.discard_blob(&blob.data);
             return Err(e);
@@ -129,7 +132,9 @@ impl CairnS3 {
     }
 
     /// Writes `body` through the object layer, encrypted as `sse` asks, computing
-    /// the ETag's MD5 and the `algorithms` checksums of the plaintext on the way.
+    /// the ETag's MD5 and the `algorithms` checksums of the plaintext on the way, in
+    /// storage class `class`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write_hashed(
         &self,
         bucket: &str,
@@ -138,11 +143,12 @@ impl CairnS3 {
         algorithms: &[Algorithm],
         expected: Option<u64>,
         sse: Option<&SseRequest>,
+        class: &str,
     ) -> S3Result<WrittenBlob> {
         let mut hasher = BodyHasher::new(algorithms);
         let written = self
             .store
-            .write_data_sse(bucket, key, body, &mut |chunk| hasher.update(chunk), expected, sse)
+            .write_data_sse(bucket, key, body, &mut |chunk| hasher.update(chunk), expected, sse, class)
             .await
             .map_err(errors::object)?;
         Ok(WrittenBlob { data: written.data, size: written.size, digests: hasher.finish() })

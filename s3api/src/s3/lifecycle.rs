@@ -5,15 +5,18 @@
 //! CompleteMultipartUpload, `x-amz-abort-date` / `x-amz-abort-rule-id` on
 //! CreateMultipartUpload and ListParts.
 //!
-//! Refused: Transitions and NoncurrentVersionTransitions (501: Cairn has one storage
-//! class until storage tiers exist).
+//! Transitions and NoncurrentVersionTransitions name the cluster's storage classes
+//! (`cairn_raft::tiers`); the worker rewrites a due version into its class
+//! (`cairn_object::tiers`).
 
 use crate::errors;
 use crate::s3::service::CairnS3;
 use crate::s3::tagging;
 use crate::s3::unconfigured::Unset;
 use crate::timefmt::{format_http_date, to_timestamp};
-use cairn_object::lifecycle::{Expiration, Filter, Lifecycle, NoncurrentExpiration, Rule, When};
+use cairn_object::lifecycle::{
+    Expiration, Filter, Lifecycle, NoncurrentExpiration, NoncurrentTransition, Rule, Transition as ToClass, When,
+};
 use cairn_raft::schema::{MultipartUpload, Nanos, TagSet};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -92,13 +95,7 @@ fn expiration(e: &LifecycleExpiration, filter: &Filter) -> S3Result<Expiration> 
     let when = match (e.days, &e.date) {
         (Some(_), Some(_)) => return Err(s3_error!(MalformedXML, "Expiration takes Days or Date, not both")),
         (Some(d), None) => Some(When::Days(positive(Some(d), "'Days' for Expiration action")?)),
-        (None, Some(date)) => {
-            let t = time::OffsetDateTime::from(date.clone()).unix_timestamp_nanos();
-            if t.rem_euclid(NANOS_PER_DAY) != 0 {
-                return Err(s3_error!(InvalidArgument, "'Date' must be at midnight GMT"));
-            }
-            Some(When::Date(t as Nanos))
-        }
+        (None, Some(date)) => Some(When::Date(midnight(date)?)),
         (None, None) => None,
     };
     if e.expired_object_delete_marker.is_some() && when.is_some() {
@@ -116,7 +113,95 @@ fn expiration(e: &LifecycleExpiration, filter: &Filter) -> S3Result<Expiration> 
     Ok(Expiration { when, expired_object_delete_marker: marker })
 }
 
-fn rule(r: &LifecycleRule, ids: &mut BTreeSet<String>) -> S3Result<Rule> {
+/// A date at midnight UTC, as a lifecycle action takes it.
+fn midnight(date: &Date) -> S3Result<Nanos> {
+    let t = time::OffsetDateTime::from(date.clone()).unix_timestamp_nanos();
+    if t.rem_euclid(NANOS_PER_DAY) != 0 {
+        return Err(s3_error!(InvalidArgument, "'Date' must be at midnight GMT"));
+    }
+    Ok(t as Nanos)
+}
+
+fn newer_versions(v: Option<i32>) -> S3Result<Option<u32>> {
+    match v {
+        None => Ok(None),
+        Some(v) if (1..=MAX_NEWER_VERSIONS).contains(&v) => Ok(Some(v as u32)),
+        Some(_) => Err(s3_error!(InvalidArgument, "'NewerNoncurrentVersions' must be from 1 to {MAX_NEWER_VERSIONS}")),
+    }
+}
+
+fn non_negative(days: Option<i32>, what: &str) -> S3Result<u32> {
+    match days {
+        Some(d) if d >= 0 => Ok(d as u32),
+        _ => Err(s3_error!(InvalidArgument, "{what} must be zero or a positive integer")),
+    }
+}
+
+/// A transition's target: one of the cluster's classes, and not STANDARD.
+fn target_class(class: Option<&str>, classes: &[String]) -> S3Result<String> {
+    let Some(class) = class else {
+        return Err(s3_error!(MalformedXML, "A transition needs a StorageClass"));
+    };
+    if class == cairn_raft::tiers::STANDARD {
+        return Err(s3_error!(InvalidArgument, "A transition's StorageClass cannot be STANDARD"));
+    }
+    if !classes.iter().any(|c| c == class) {
+        return Err(s3_error!(
+            InvalidStorageClass,
+            "The storage class you specified is not valid: this cluster has {}",
+            classes.join(", ")
+        ));
+    }
+    Ok(class.to_string())
+}
+
+fn transitions(r: &LifecycleRule, classes: &[String]) -> S3Result<(Vec<ToClass>, Vec<NoncurrentTransition>)> {
+    let mut current = Vec::new();
+    for t in r.transitions.iter().flatten() {
+        let when = match (t.days, &t.date) {
+            (Some(_), Some(_)) => return Err(s3_error!(MalformedXML, "Transition takes Days or Date, not both")),
+            (Some(d), None) => When::Days(non_negative(Some(d), "'Days' in the Transition action")?),
+            (None, Some(date)) => When::Date(midnight(date)?),
+            (None, None) => return Err(s3_error!(MalformedXML, "Transition needs Days or Date")),
+        };
+        let class = target_class(t.storage_class.as_ref().map(|c| c.as_str()), classes)?;
+        current.push(ToClass { when, class });
+    }
+    let days = current.iter().filter(|t| matches!(t.when, When::Days(_))).count();
+    if days != 0 && days != current.len() {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule"
+        ));
+    }
+    let mut noncurrent = Vec::new();
+    for t in r.noncurrent_version_transitions.iter().flatten() {
+        noncurrent.push(NoncurrentTransition {
+            days: non_negative(t.noncurrent_days, "'NoncurrentDays' in the NoncurrentVersionTransition action")?,
+            newer_versions: newer_versions(t.newer_noncurrent_versions)?,
+            class: target_class(t.storage_class.as_ref().map(|c| c.as_str()), classes)?,
+        });
+    }
+    for (i, c) in current.iter().map(|t| &t.class).enumerate() {
+        if current.iter().skip(i + 1).any(|t| t.class == *c) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "'StorageClass' must be different for 'Transition' actions in same 'Rule'"
+            ));
+        }
+    }
+    for (i, c) in noncurrent.iter().map(|t| &t.class).enumerate() {
+        if noncurrent.iter().skip(i + 1).any(|t| t.class == *c) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in same 'Rule'"
+            ));
+        }
+    }
+    Ok((current, noncurrent))
+}
+
+fn rule(r: &LifecycleRule, ids: &mut BTreeSet<String>, classes: &[String]) -> S3Result<Rule> {
     let id = match &r.id {
         Some(id) if id.chars().count() > MAX_ID => {
             return Err(s3_error!(InvalidArgument, "ID length should not exceed allowed limit of {MAX_ID}"));
@@ -133,30 +218,13 @@ fn rule(r: &LifecycleRule, ids: &mut BTreeSet<String>) -> S3Result<Rule> {
         ExpirationStatus::DISABLED => false,
         other => return Err(s3_error!(MalformedXML, "Status is Enabled or Disabled, not {other}")),
     };
-    if r.transitions.as_ref().is_some_and(|t| !t.is_empty())
-        || r.noncurrent_version_transitions.as_ref().is_some_and(|t| !t.is_empty())
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "Transitions need storage classes other than STANDARD, which this server does not have yet"
-        ));
-    }
     let filter = filter(r)?;
     let expiration = r.expiration.as_ref().map(|e| expiration(e, &filter)).transpose()?;
     let noncurrent = match &r.noncurrent_version_expiration {
         None => None,
         Some(n) => Some(NoncurrentExpiration {
             days: positive(n.noncurrent_days, "'NoncurrentDays' for NoncurrentVersionExpiration action")?,
-            newer_versions: match n.newer_noncurrent_versions {
-                None => None,
-                Some(v) if (1..=MAX_NEWER_VERSIONS).contains(&v) => Some(v as u32),
-                Some(_) => {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "'NewerNoncurrentVersions' must be from 1 to {MAX_NEWER_VERSIONS}"
-                    ));
-                }
-            },
+            newer_versions: newer_versions(n.newer_noncurrent_versions)?,
         }),
     };
     let abort_upload_days = match &r.abort_incomplete_multipart_upload {
@@ -174,14 +242,44 @@ fn rule(r: &LifecycleRule, ids: &mut BTreeSet<String>) -> S3Result<Rule> {
             Some(positive(a.days_after_initiation, "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action")?)
         }
     };
-    if expiration.is_none() && noncurrent.is_none() && abort_upload_days.is_none() {
+    let (transitions, noncurrent_transitions) = transitions(r, classes)?;
+    let expire_days = expiration.as_ref().and_then(|e| match e.when {
+        Some(When::Days(d)) => Some(d),
+        _ => None,
+    });
+    for t in &transitions {
+        if let (When::Days(t), Some(e)) = (t.when, expire_days)
+            && e <= t
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "'Days' in the Expiration action must be greater than 'Days' in the Transition action"
+            ));
+        }
+    }
+    if let Some(n) = &noncurrent
+        && noncurrent_transitions.iter().any(|t| n.days <= t.days)
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "'NoncurrentDays' in the NoncurrentVersionExpiration action must be greater than 'NoncurrentDays' in the NoncurrentVersionTransition action"
+        ));
+    }
+    if expiration.is_none()
+        && noncurrent.is_none()
+        && abort_upload_days.is_none()
+        && transitions.is_empty()
+        && noncurrent_transitions.is_empty()
+    {
         return Err(s3_error!(InvalidRequest, "At least one action needs to be specified in a rule"));
     }
-    Ok(Rule { id, enabled, filter, expiration, noncurrent, abort_upload_days })
+    Ok(Rule { id, enabled, filter, expiration, noncurrent, abort_upload_days, transitions, noncurrent_transitions })
 }
 
 /// Validates S3's lifecycle configuration into Cairn's.
-pub(crate) fn parse(config: &BucketLifecycleConfiguration) -> S3Result<Lifecycle> {
+/// Validates S3's lifecycle configuration into Cairn's; `classes` are the cluster's
+/// storage classes, which transitions may name.
+pub(crate) fn parse(config: &BucketLifecycleConfiguration, classes: &[String]) -> S3Result<Lifecycle> {
     if config.rules.is_empty() {
         return Err(s3_error!(MalformedXML, "A lifecycle configuration needs at least one Rule"));
     }
@@ -189,7 +287,7 @@ pub(crate) fn parse(config: &BucketLifecycleConfiguration) -> S3Result<Lifecycle
         return Err(s3_error!(MalformedXML, "A lifecycle configuration has at most {MAX_RULES} rules"));
     }
     let mut ids = BTreeSet::new();
-    Ok(Lifecycle { rules: config.rules.iter().map(|r| rule(r, &mut ids)).collect::<S3Result<_>>()? })
+    Ok(Lifecycle { rules: config.rules.iter().map(|r| rule(r, &mut ids, classes)).collect::<S3Result<_>>()? })
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -253,8 +351,32 @@ fn show(lc: &Lifecycle) -> Vec<LifecycleRule> {
                     .abort_upload_days
                     .map(|d| AbortIncompleteMultipartUpload { days_after_initiation: Some(d as i32) }),
                 prefix: None,
-                transitions: None,
-                noncurrent_version_transitions: None,
+                transitions: (!r.transitions.is_empty()).then(|| {
+                    r.transitions
+                        .iter()
+                        .map(|t| Transition {
+                            days: match t.when {
+                                When::Days(d) => Some(d as i32),
+                                When::Date(_) => None,
+                            },
+                            date: match t.when {
+                                When::Date(d) => Some(to_timestamp(d)),
+                                When::Days(_) => None,
+                            },
+                            storage_class: Some(TransitionStorageClass::from(t.class.clone())),
+                        })
+                        .collect()
+                }),
+                noncurrent_version_transitions: (!r.noncurrent_transitions.is_empty()).then(|| {
+                    r.noncurrent_transitions
+                        .iter()
+                        .map(|t| NoncurrentVersionTransition {
+                            noncurrent_days: Some(t.days as i32),
+                            newer_noncurrent_versions: t.newer_versions.map(|v| v as i32),
+                            storage_class: Some(TransitionStorageClass::from(t.class.clone())),
+                        })
+                        .collect()
+                }),
             }
         })
         .collect()
@@ -319,7 +441,7 @@ impl CairnS3 {
         let Some(config) = &input.lifecycle_configuration else {
             return Err(s3_error!(MalformedXML, "The request body holds no LifecycleConfiguration"));
         };
-        let lc = parse(config)?;
+        let lc = parse(config, &self.store.class_names())?;
         self.store.set_lifecycle(&input.bucket, Some(&lc)).await.map_err(errors::object)?;
         Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
     }

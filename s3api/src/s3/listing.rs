@@ -4,6 +4,7 @@
 use crate::access::Owners;
 use crate::errors;
 use crate::s3::service::CairnS3;
+use crate::s3::storage_class::Classes;
 use crate::timefmt::to_timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -65,14 +66,20 @@ pub fn decode_token(token: &str) -> S3Result<String> {
 }
 
 /// An object in a listing; `owner` when the listing shows owners.
-pub fn object_entry(enc: &Encoder, key: &str, v: &ObjectVersion, owner: Option<dto::Owner>) -> dto::Object {
+pub fn object_entry(
+    enc: &Encoder,
+    key: &str,
+    v: &ObjectVersion,
+    owner: Option<dto::Owner>,
+    class: String,
+) -> dto::Object {
     dto::Object {
         e_tag: Some(dto::ETag::Strong(v.etag.clone())),
         key: Some(enc.encode(key)),
         last_modified: Some(to_timestamp(v.last_modified)),
         owner,
         size: Some(v.size as i64),
-        storage_class: Some(dto::ObjectStorageClass::from_static(dto::ObjectStorageClass::STANDARD)),
+        storage_class: Some(dto::ObjectStorageClass::from(class)),
         checksum_algorithm: checksum_algorithms(v),
         ..Default::default()
     }
@@ -82,7 +89,13 @@ fn checksum_algorithms(v: &ObjectVersion) -> Option<Vec<dto::ChecksumAlgorithm>>
     (!v.checksums.is_empty()).then(|| v.checksums.keys().map(|k| dto::ChecksumAlgorithm::from(k.clone())).collect())
 }
 
-pub fn version_entry(enc: &Encoder, key: &str, v: &ObjectVersion, owner: dto::Owner) -> dto::ObjectVersion {
+pub fn version_entry(
+    enc: &Encoder,
+    key: &str,
+    v: &ObjectVersion,
+    owner: dto::Owner,
+    class: String,
+) -> dto::ObjectVersion {
     dto::ObjectVersion {
         e_tag: Some(dto::ETag::Strong(v.etag.clone())),
         is_latest: Some(true),
@@ -90,7 +103,7 @@ pub fn version_entry(enc: &Encoder, key: &str, v: &ObjectVersion, owner: dto::Ow
         last_modified: Some(to_timestamp(v.last_modified)),
         owner: Some(owner),
         size: Some(v.size as i64),
-        storage_class: Some(dto::ObjectVersionStorageClass::from_static(dto::ObjectVersionStorageClass::STANDARD)),
+        storage_class: Some(dto::ObjectVersionStorageClass::from(class)),
         version_id: Some(v.version_id.clone().unwrap_or_else(|| "null".to_string())),
         checksum_algorithm: checksum_algorithms(v),
         ..Default::default()
@@ -143,10 +156,11 @@ impl CairnS3 {
         let delimiter = delimiter.as_deref();
         let fetch_owner = input.fetch_owner.unwrap_or(false);
         let mut owners = Owners::new(&self.store.meta);
+        let classes = Classes::load(&self.store);
         let contents: Vec<Object> = page
             .objects
             .iter()
-            .map(|(k, v)| object_entry(&enc, k, v, fetch_owner.then(|| owners.get(&v.owner))))
+            .map(|(k, v)| object_entry(&enc, k, v, fetch_owner.then(|| owners.get(&v.owner)), classes.of(&v.data)))
             .collect();
         let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
@@ -183,8 +197,12 @@ impl CairnS3 {
             .await?;
         let delimiter = delimiter.as_deref();
         let mut owners = Owners::new(&self.store.meta);
-        let contents: Vec<Object> =
-            page.objects.iter().map(|(k, v)| object_entry(&enc, k, v, Some(owners.get(&v.owner)))).collect();
+        let classes = Classes::load(&self.store);
+        let contents: Vec<Object> = page
+            .objects
+            .iter()
+            .map(|(k, v)| object_entry(&enc, k, v, Some(owners.get(&v.owner)), classes.of(&v.data)))
+            .collect();
         // v1 returns NextMarker only when a delimiter is given; clients use the
         // last key otherwise.
         let next_marker =

@@ -22,6 +22,7 @@ pub(crate) mod public_access_block;
 pub(crate) mod quota_gate;
 pub(crate) mod service;
 pub(crate) mod sse;
+pub(crate) mod storage_class;
 pub(crate) mod tagging;
 pub(crate) mod unconfigured;
 pub(crate) mod version_fields;

@@ -13,6 +13,7 @@ use crate::s3::object_tagging;
 use crate::s3::preconditions::{Conditions, write_condition};
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::sse::{self, set_sse_fields};
+use crate::s3::storage_class;
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use base64::Engine;
@@ -135,7 +136,7 @@ impl CairnS3 {
             ));
         }
         let tags = object_tagging::from_header(input.tagging.as_deref())?;
-        let attrs = new_version_attrs(
+        let mut attrs = new_version_attrs(
             &self.store,
             &input.bucket,
             tags.as_ref(),
@@ -144,6 +145,7 @@ impl CairnS3 {
             input.object_lock_legal_hold_status.as_ref(),
             &writer,
         )?;
+        storage_class::record_for_upload(&mut attrs, &storage_class::requested(&req.headers));
         let initiated = now();
         let upload_id = new_upload_id(initiated);
         let template = ObjectVersion {
@@ -224,6 +226,7 @@ impl CairnS3 {
                 content_md5: input.content_md5.as_deref(),
                 also_compute: algorithm,
                 sse: part_sse.as_ref(),
+                class: &storage_class::of_upload(&self.store, &upload),
             })
             .await?;
         let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
@@ -274,7 +277,9 @@ impl CairnS3 {
             self.store.read_with(&src, range.start, range.end, src_customer.map(|c| c.key)).map_err(errors::object)?;
         let algorithms: Vec<Algorithm> = algorithm.into_iter().collect();
         let len = Some(range.end - range.start);
-        let blob = self.write_hashed(&input.bucket, &input.key, body, &algorithms, len, part_sse.as_ref()).await?;
+        let class = storage_class::of_upload(&self.store, &upload);
+        let blob =
+            self.write_hashed(&input.bucket, &input.key, body, &algorithms, len, part_sse.as_ref(), &class).await?;
         let etag = sse::etag(blob.digests.etag(), part_sse.as_ref());
         let shown = sse::shown(blob.data.sse(), customer.as_ref(), &self.store.config.region);
         let stored = blob.digests.stored();
@@ -477,6 +482,7 @@ impl CairnS3 {
             })
             .collect();
         let abort = self.abort_date(&upload);
+        let class = storage_class::of_upload(&self.store, &upload);
         Ok(S3Response::new(ListPartsOutput {
             abort_date: abort.as_ref().map(|(when, _)| when.clone()),
             abort_rule_id: abort.map(|(_, id)| id),
@@ -491,7 +497,7 @@ impl CairnS3 {
             owner: Some(owner),
             checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
             parts: (!entries.is_empty()).then_some(entries),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            storage_class: Some(StorageClass::from(class)),
             ..Default::default()
         }))
     }
@@ -524,6 +530,7 @@ impl CairnS3 {
             .into_iter()
             .map(|u| {
                 let owner = owners.get(&u.template.owner);
+                let class = storage_class::of_upload(&self.store, &u);
                 s3s::dto::MultipartUpload {
                     checksum_algorithm: u.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
                     initiated: Some(to_timestamp(u.initiated)),
@@ -531,7 +538,7 @@ impl CairnS3 {
                     key: Some(enc.encode(&u.key)),
                     owner: Some(owner),
                     upload_id: Some(u.upload_id),
-                    storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                    storage_class: Some(StorageClass::from(class)),
                     ..Default::default()
                 }
             })

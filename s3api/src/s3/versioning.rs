@@ -106,13 +106,15 @@ impl CairnS3 {
             )
             .map_err(errors::meta)?;
         let mut owners = Owners::new(&self.store.meta);
+        let classes = crate::s3::storage_class::Classes::load(&self.store);
         let mut versions = Vec::new();
         let mut markers = Vec::new();
         for (key, entry, latest) in &page.versions {
             let version_id = Some(entry.version_id().unwrap_or("null").to_string());
             match entry {
                 VersionEntry::Object(v) => {
-                    let mut out = crate::s3::listing::version_entry(&enc, key, v, owners.get(&v.owner));
+                    let mut out =
+                        crate::s3::listing::version_entry(&enc, key, v, owners.get(&v.owner), classes.of(&v.data));
                     out.is_latest = Some(*latest);
                     out.version_id = version_id;
                     versions.push(out);

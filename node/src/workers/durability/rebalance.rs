@@ -1,4 +1,5 @@
-//! The rebalancer: moves shards to where the current layout places them. After a node
+//! The rebalancer: moves shards to where the current layout places them (each blob
+//! as its storage class places it, `cairn_raft::tiers`). After a node
 //! joins, most objects' primary disks change; writes made while a node was down sit on
 //! substitute disks. The leader walks every object, copies each misplaced shard to its
 //! primary disk, then commits the new disk list with a `MoveBlob` that only applies if
@@ -134,23 +135,29 @@ impl Rebalancer {
                     s.state = PassState::Stopped;
                     return s;
                 }
-                if let Some(primary) = layout.placement(cairn_object::placement_hash(&bucket, &key)) {
-                    // A blob shared by versions (a rollback) moves once, for all of them.
-                    let mut seen = std::collections::HashSet::new();
-                    for (spec, size) in versions.iter().flat_map(blobs_of) {
-                        if spec.disks == primary || spec.disks.len() != primary.len() || !seen.insert(spec.id) {
-                            continue;
+                let tiers = self.meta.tiers().unwrap_or_default();
+                let hash = cairn_object::placement_hash(&bucket, &key);
+                // A blob shared by versions (a rollback) moves once, for all of them.
+                let mut seen = std::collections::HashSet::new();
+                for (spec, size) in versions.iter().flat_map(blobs_of) {
+                    // Each blob is placed as its storage class places it.
+                    let class = tiers.class_of_code(&layout, spec.data_shards, spec.parity_shards, &spec.disks);
+                    let Some(primary) = tiers.class(&layout, class).and_then(|c| tiers.placement(&layout, &c, hash))
+                    else {
+                        continue;
+                    };
+                    if spec.disks == primary || spec.disks.len() != primary.len() || !seen.insert(spec.id) {
+                        continue;
+                    }
+                    match self.move_blob(&bucket, &key, spec, size, &primary, version, pace.clone()).await {
+                        Ok(Some(n)) => {
+                            s.blobs_moved += 1;
+                            s.shards_moved += n as u64;
                         }
-                        match self.move_blob(&bucket, &key, spec, size, &primary, version, pace.clone()).await {
-                            Ok(Some(n)) => {
-                                s.blobs_moved += 1;
-                                s.shards_moved += n as u64;
-                            }
-                            Ok(None) => {}
-                            Err(e) => {
-                                s.skipped += 1;
-                                s.last_error = Some(format!("{bucket}/{key}: {e}"));
-                            }
+                        Ok(None) => {}
+                        Err(e) => {
+                            s.skipped += 1;
+                            s.last_error = Some(format!("{bucket}/{key}: {e}"));
                         }
                     }
                 }

@@ -10,6 +10,7 @@ use crate::s3::object_tagging;
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::{CairnS3, authorized_copy_source, caller};
 use crate::s3::sse::{self, set_sse_fields};
+use crate::s3::storage_class;
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now, to_timestamp};
 use cairn_object::sse::SseRequest;
@@ -45,6 +46,8 @@ impl CairnS3 {
         let named_sse = sse::write_request(&req.headers, &req.input.bucket)?.0.is_some();
         let (target_sse, target_customer) = self.write_encryption(&req.input.bucket, &req.headers)?;
         let src_customer = sse::customer_key(&req.headers, sse::COPY_SOURCE_CUSTOMER)?;
+        // S3 writes a copy in STANDARD unless the request names a class.
+        let class = storage_class::requested(&req.headers);
         let input = req.input;
         let bucket = self.require_bucket(&input.bucket).await?;
         let owner = caller.owner_or(&bucket.owner).to_string();
@@ -90,9 +93,16 @@ impl CairnS3 {
             &writer,
         )?;
         let src_version_id = src.version_id.clone();
+        let class_changes = self.store.class_of(&src.data) != class;
         // Copying an older version onto its own key restores it (a rollback).
         let names_version = matches!(&copy_source, CopySource::Bucket { version_id: Some(_), .. });
-        if src_bucket == input.bucket && src_key == input.key && !replace && !names_version && !named_sse {
+        if src_bucket == input.bucket
+            && src_key == input.key
+            && !replace
+            && !names_version
+            && !named_sse
+            && !class_changes
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -113,7 +123,7 @@ impl CairnS3 {
         // version's shards: no byte is read or written.
         let same_key = src_bucket == input.bucket && src_key == input.key;
         let checksums_kept = input.checksum_algorithm.as_ref().is_none_or(|a| src.checksums.contains_key(a.as_str()));
-        if same_key && names_version && !replace && checksums_kept && !named_sse {
+        if same_key && names_version && !replace && checksums_kept && !named_sse && !class_changes {
             let shown = sse::shown(src.data.sse(), src_customer.as_ref(), &self.store.config.region);
             let source = src.version_id.clone().unwrap_or_else(|| "null".into());
             let last_modified = now();
@@ -145,7 +155,7 @@ impl CairnS3 {
         let kept = sse::same_encryption(src.data.sse(), src_customer.as_ref(), target_sse.as_ref())
             && algorithms.iter().all(|a| src.checksums.contains_key(a.name()));
         let copied = match kept {
-            true => self.store.copy_sealed(&input.bucket, &input.key, &src).await.map_err(errors::object)?,
+            true => self.store.copy_sealed(&input.bucket, &input.key, &src, &class).await.map_err(errors::object)?,
             false => None,
         };
         let blob = match copied {
@@ -162,7 +172,15 @@ impl CairnS3 {
                     .read_with(&src, 0, src.size, src_customer.clone().map(|c| c.key))
                     .map_err(errors::object)?;
                 let blob = self
-                    .write_hashed(&input.bucket, &input.key, body, &algorithms, Some(src.size), target_sse.as_ref())
+                    .write_hashed(
+                        &input.bucket,
+                        &input.key,
+                        body,
+                        &algorithms,
+                        Some(src.size),
+                        target_sse.as_ref(),
+                        &class,
+                    )
                     .await?;
                 let etag = sse::etag(blob.digests.etag(), target_sse.as_ref());
                 Copied { data: blob.data, size: blob.size, etag, checksums: blob.digests.stored() }

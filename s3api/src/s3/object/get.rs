@@ -8,6 +8,7 @@ use crate::s3::checksum::{Algorithm, set_checksum_fields};
 use crate::s3::preconditions::Conditions;
 use crate::s3::service::CairnS3;
 use crate::s3::sse::{self, set_sse_fields};
+use crate::s3::storage_class;
 use crate::s3::{object_lock, object_tagging};
 use crate::timefmt::{parse_http_date, to_timestamp};
 use cairn_raft::schema::{ObjectData, ObjectVersion, PartRef};
@@ -198,6 +199,7 @@ impl CairnS3 {
         set_sse_fields!(out, sse);
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         out.expiration = self.read_expiration(&input.bucket, &input.key, input.version_id.as_deref(), &obj);
+        out.storage_class = storage_class::shown(self.store.class_of(&obj.data)).map(StorageClass::from);
         Ok(S3Response::new(out))
     }
 
@@ -217,6 +219,7 @@ impl CairnS3 {
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         set_sse_fields!(out, sse);
         out.expiration = self.read_expiration(&input.bucket, &input.key, input.version_id.as_deref(), &obj);
+        out.storage_class = storage_class::shown(self.store.class_of(&obj.data)).map(StorageClass::from);
         // s3s always serializes HeadObject as 200; the HTTP front turns a HEAD
         // answer carrying Content-Range into 206, as S3 does.
         let mut resp = S3Response::new(out);

@@ -11,6 +11,7 @@ use crate::s3::preconditions::write_condition;
 use crate::s3::quota_gate;
 use crate::s3::service::{CairnS3, caller};
 use crate::s3::sse::{self, set_sse_fields};
+use crate::s3::storage_class;
 use crate::s3::version_fields::{content_type_string, stored_content_encoding, user_metadata};
 use crate::timefmt::{format_http_date, now};
 use cairn_raft::schema::ObjectVersion;
@@ -66,6 +67,7 @@ impl CairnS3 {
                 content_md5: input.content_md5.as_deref(),
                 also_compute: None,
                 sse: sse.as_ref(),
+                class: &storage_class::requested(&headers),
             })
             .await?;
         let etag = sse::etag(blob.digests.etag(), sse.as_ref());
