@@ -66,6 +66,18 @@ pub struct BucketUsage {
     pub bytes: u64,
     #[serde(default)]
     pub delete_markers: u64,
+    /// The versions and bytes by the storage class their data is kept in (delete
+    /// markers are in no class).
+    #[serde(default)]
+    pub classes: Vec<ClassUsage>,
+}
+
+/// One storage class's share of a bucket's usage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassUsage {
+    pub class: String,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 /// `POST keys`: a new key, optionally named, optionally an admin key. An empty

@@ -12,6 +12,7 @@ pub mod events;
 pub mod kms;
 pub mod lifecycle;
 pub mod tenants;
+pub mod tiering;
 
 use serde::{Deserialize, Serialize};
 

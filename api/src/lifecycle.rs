@@ -39,4 +39,9 @@ pub struct LifecycleTotals {
     /// Versions rewritten into the storage class a transition names.
     #[serde(default)]
     pub transitioned: u64,
+    /// Versions moved down or up a class by a bucket's tiering-by-access rule.
+    #[serde(default)]
+    pub tiered_down: u64,
+    #[serde(default)]
+    pub tiered_up: u64,
 }

@@ -1,4 +1,4 @@
-//! `cairn bucket ls|create|rm|info`.
+//! `cairn bucket ls|create|rm|info|quota|tiering`.
 
 use crate::client::Connection;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -43,11 +43,36 @@ pub enum BucketCommand {
         #[arg(long, conflicts_with_all = ["bytes", "objects"])]
         clear: bool,
     },
+    /// Show or set a bucket's tiering by access (admin, or an admin of its tenant):
+    /// versions not read for --down-after-days move to --cold-class, cold ones read
+    /// --up-after-reads times within --up-within-days move back to --hot-class.
+    Tiering {
+        name: String,
+        #[arg(long, requires_all = ["down_after_days", "up_after_reads"])]
+        cold_class: Option<String>,
+        #[arg(long)]
+        down_after_days: Option<u32>,
+        #[arg(long, default_value = "STANDARD")]
+        hot_class: String,
+        #[arg(long)]
+        up_after_reads: Option<u32>,
+        #[arg(long, default_value_t = 7)]
+        up_within_days: u32,
+        /// Only keys under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Remove the bucket's tiering.
+        #[arg(long, conflicts_with = "cold_class")]
+        clear: bool,
+    },
 }
 
 pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
     if let BucketCommand::Quota { name, bytes, objects, clear } = &cmd {
         return crate::tenant::bucket_quota(conn, name, *bytes, *objects, *clear).await;
+    }
+    if let BucketCommand::Tiering { .. } = &cmd {
+        return tiering(conn, cmd).await;
     }
     let s3 = conn.s3()?;
     match cmd {
@@ -88,7 +113,7 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
             s3.delete_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("removing {name}"), e))?;
             println!("removed {name}");
         }
-        BucketCommand::Quota { .. } => unreachable!("answered above"),
+        BucketCommand::Quota { .. } | BucketCommand::Tiering { .. } => unreachable!("answered above"),
         BucketCommand::Info { name } => {
             s3.head_bucket().bucket(&name).send().await.map_err(|e| sdk(&format!("bucket {name}"), e))?;
             // With an admin key, the node's exact counters; else count by listing.
@@ -98,6 +123,11 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
                 println!("bucket:  {name}\nobjects: {}\nbytes:   {}", u.objects, u.bytes);
                 if u.delete_markers > 0 {
                     println!("delete markers: {}", u.delete_markers);
+                }
+                if u.classes.iter().any(|c| c.class != "STANDARD") {
+                    for c in &u.classes {
+                        println!("class {}: {} objects, {} bytes", c.class, c.objects, c.bytes);
+                    }
                 }
                 return Ok(());
             }
@@ -113,6 +143,51 @@ pub async fn run(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
             println!("bucket:  {name}\nobjects: {objects}\nbytes:   {bytes}");
         }
     }
+    Ok(())
+}
+
+async fn tiering(conn: &Connection, cmd: BucketCommand) -> anyhow::Result<()> {
+    use cairn_api::tiering::AccessTiering;
+    let BucketCommand::Tiering {
+        name,
+        cold_class,
+        down_after_days,
+        hot_class,
+        up_after_reads,
+        up_within_days,
+        prefix,
+        clear,
+    } = cmd
+    else {
+        unreachable!("called for tiering only")
+    };
+    let path = format!("buckets/{}/tiering", crate::tenant::segment(&name)?);
+    if clear {
+        let _: cairn_api::tenants::Deleted = crate::admin::v1::delete(conn, &path).await?;
+        println!("{name}: no tiering by access");
+        return Ok(());
+    }
+    let t: AccessTiering = match cold_class {
+        Some(cold_class) => {
+            let body = AccessTiering {
+                prefix,
+                cold_class,
+                down_after_days: down_after_days.unwrap_or_default(),
+                hot_class,
+                up_after_reads: up_after_reads.unwrap_or_default(),
+                up_within_days,
+            };
+            crate::admin::v1::put(conn, &path, &body).await?
+        }
+        None => crate::admin::v1::get(conn, &path).await?,
+    };
+    println!("bucket:  {name}");
+    println!("prefix:  {}", if t.prefix.is_empty() { "(all keys)" } else { &t.prefix });
+    println!("down:    {} -> {} after {} days unread", t.hot_class, t.cold_class, t.down_after_days);
+    println!(
+        "up:      {} -> {} after {} reads within {} days",
+        t.cold_class, t.hot_class, t.up_after_reads, t.up_within_days
+    );
     Ok(())
 }
 

@@ -47,6 +47,8 @@ pub async fn run(conn: &Connection, cmd: LifecycleCommand) -> anyhow::Result<()>
     println!("delete markers removed: {}", t.markers_removed);
     println!("uploads aborted:       {}", t.uploads_aborted);
     println!("versions transitioned: {}", t.transitioned);
+    println!("tiered down by access: {}", t.tiered_down);
+    println!("tiered up by access:   {}", t.tiered_up);
     println!("skipped (key changed): {}", t.skipped_changed);
     println!("skipped (locked):      {}", t.skipped_locked);
     Ok(())

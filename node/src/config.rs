@@ -52,6 +52,9 @@ pub struct Flags {
     /// Length of a lifecycle rule's "day", in seconds (default 86400; a test aid).
     #[arg(long, env = "CAIRN_LIFECYCLE_DAY_SECS")]
     pub lifecycle_day_secs: Option<u64>,
+    /// How often this node commits the reads it served, for tiering by access (seconds).
+    #[arg(long, env = "CAIRN_ACCESS_FLUSH_SECS")]
+    pub access_flush_secs: Option<u64>,
     /// Tenant depth `/metrics` reports usage and quota for (1: top-level tenants only).
     #[arg(long, env = "CAIRN_METRICS_TENANT_DEPTH")]
     pub metrics_tenant_depth: Option<usize>,
@@ -172,6 +175,7 @@ struct FileConfig {
     multipart_expiry_secs: Option<u64>,
     usage_sample_secs: Option<u64>,
     lifecycle_day_secs: Option<u64>,
+    access_flush_secs: Option<u64>,
     metrics_tenant_depth: Option<usize>,
     max_requests: Option<usize>,
     body_timeout_secs: Option<u64>,
@@ -218,6 +222,7 @@ pub struct Config {
     pub multipart_expiry_secs: u64,
     pub usage_sample_secs: u64,
     pub lifecycle_day_secs: u64,
+    pub access_flush_secs: u64,
     pub metrics_tenant_depth: usize,
     pub max_requests: usize,
     pub body_timeout_secs: u64,
@@ -443,6 +448,7 @@ impl Config {
                 .unwrap_or(DEFAULT_MULTIPART_EXPIRY_SECS),
             usage_sample_secs: flags.usage_sample_secs.or(file.usage_sample_secs).unwrap_or(3600),
             lifecycle_day_secs: flags.lifecycle_day_secs.or(file.lifecycle_day_secs).unwrap_or(86_400),
+            access_flush_secs: flags.access_flush_secs.or(file.access_flush_secs).unwrap_or(60),
             metrics_tenant_depth: flags.metrics_tenant_depth.or(file.metrics_tenant_depth).unwrap_or(1),
             max_requests: flags.max_requests.or(file.max_requests).unwrap_or(DEFAULT_MAX_REQUESTS),
             body_timeout_secs: flags.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
@@ -558,6 +564,9 @@ impl Config {
         }
         if self.lifecycle_day_secs == 0 {
             bail!("lifecycle_day_secs must be at least 1");
+        }
+        if self.access_flush_secs == 0 {
+            bail!("access_flush_secs must be at least 1");
         }
         if !(1..=cairn_raft::schema::MAX_TENANT_DEPTH).contains(&self.metrics_tenant_depth) {
             bail!("metrics_tenant_depth must be from 1 to {}", cairn_raft::schema::MAX_TENANT_DEPTH);

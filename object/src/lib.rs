@@ -16,6 +16,7 @@
 //! | placement of a new blob (erasure set, rotation, substitutes for offline disks) | here, [`placement`], from the Raft layout (`raft/src/layout.rs`); reads follow the disks recorded in the version |
 //! | write quorum, fsync before commit | here, [`data`] (the erasure writer decides the quorum) |
 //! | inline or shards | here, [`data`], by [`StoreConfig::inline_max`] (STANDARD only: other storage classes are always shards) |
+//! | tiering by access: reads counted per node and committed in batches, when a version moves down or up | here, [`access`]; the lifecycle worker takes the moves through [`tiers`] |
 //! | storage classes: a new blob's code and pool, a version's class, transitions | the class record is `cairn-raft`'s (`raft/src/tiers.rs`); [`placement`] places by it, [`tiers`] reads a version's class and rewrites a version into another, whose switch `apply` refuses if the key no longer holds the blob |
 //! | conditional writes (If-Match / If-None-Match), bucket exists, bucket empty, upload and part still current | the state machine's `apply` in `cairn-raft`; [`commit`] maps its answer to [`ObjectError`] |
 //! | freed shards (a replaced or refused version, replaced or dropped parts, aborted uploads) | here, [`freed`], after the commit; a crash in between leaves orphans for the node's collector |
@@ -29,6 +30,7 @@
 //! | locks | none: concurrent writers race to the commit, and apply orders them |
 //! | authorization, request digests, S3 preconditions on reads | the protocol, before it calls here |
 
+pub mod access;
 pub mod annotations;
 pub mod assets;
 pub mod attrs;
@@ -105,12 +107,22 @@ pub struct Store {
     holds: Arc<freed::ReadHolds>,
     /// The root of SSE-S3's keys; without it SSE-S3 is refused.
     master_key: Option<Arc<sse::MasterKey>>,
+    /// Reads served by this node, not yet committed ([`access`]).
+    reads: access::ReadCounter,
 }
 
 impl Store {
     pub fn new(meta: MetaStore, disks: DiskSet, config: StoreConfig) -> Self {
         let writers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)));
-        Self { meta, disks: Arc::new(disks), config, writers, holds: Default::default(), master_key: None }
+        Self {
+            meta,
+            disks: Arc::new(disks),
+            config,
+            writers,
+            holds: Default::default(),
+            master_key: None,
+            reads: Default::default(),
+        }
     }
 
     /// Gives the store the cluster's master key, which SSE-S3 needs.

@@ -258,6 +258,10 @@ pub enum Change {
         key: String,
         class: String,
     },
+    /// A node's read counts were added to this many versions' access records.
+    ReadsRecorded {
+        versions: u32,
+    },
 }
 
 impl Change {
@@ -270,6 +274,7 @@ impl Change {
             Command::SetKmsKeyEnabled { id, enabled } => Change::KmsKeyStateSet { id: id.clone(), enabled: *enabled },
             Command::AckEvents { target, .. } => Change::EventsDelivered { target: target.clone() },
             Command::SetTiers { node, .. } => Change::TiersSet { node_id: *node },
+            Command::RecordReads { reads, .. } => Change::ReadsRecorded { versions: reads.len() as u32 },
             Command::SwapBlob { bucket, key, class, .. } => {
                 Change::Transitioned { bucket: bucket.clone(), key: key.clone(), class: class.clone() }
             }

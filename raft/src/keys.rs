@@ -15,6 +15,7 @@
 //! | `sm_cluster`  | `layout`, `tiers`, `svc/<service name>`                          | bincode / service's own    |
 //! | `sm_blob_refs` | `[blob id: u128 BE][bincode(BlobOwner)]`, one per owner          | empty                      |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
+//! | `sm_class_usage` | `[len: u8]<bucket><storage class>`                          | bincode(`ClassUsage`) (see [`crate::class_usage`]) |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
 //! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
 //! | `sm_tenancy`  | `t<tenant id>`; `c<parent id>\0<name>`; `k<access key id>`; `K<tenant id>\0<key id>`; `B<tenant id>\0<bucket>` | bincode(`Tenant`); child id; bincode(`KeyTenancy`); empty; empty |
@@ -118,6 +119,7 @@ pub(crate) const TREE_ANNOTATION_INDEX: &str = "sm_annotation_index";
 pub(crate) const TREE_KMS_KEYS: &str = "sm_kms_keys";
 pub(crate) const TREE_ADMIN_AUDIT: &str = "sm_admin_audit";
 pub(crate) const TREE_NOTIFY: &str = "sm_notify";
+pub(crate) const TREE_CLASS_USAGE: &str = "sm_class_usage";
 /// `sm_usage_history` key of the last hour sampled.
 pub(crate) const HISTORY_LAST: &[u8] = b"~last";
 /// `sm_usage_history` sample kinds.
@@ -147,6 +149,8 @@ pub(crate) const SM_BLOBS_INDEXED: &[u8] = b"blob_refs_indexed";
 /// Present once `sm_usage` matches the objects tree (see [`crate::usage`]).
 /// (`usage_indexed` marked the record without delete markers; it is never reused.)
 pub(crate) const SM_USAGE_INDEXED: &[u8] = b"usage_markers_indexed";
+/// Present once `sm_class_usage` matches the objects tree (see [`crate::class_usage`]).
+pub(crate) const SM_CLASS_USAGE_INDEXED: &[u8] = b"class_usage_indexed";
 /// Present once `sm_pools` matches the data (see [`crate::quota`]).
 pub(crate) const SM_POOLS_INDEXED: &[u8] = b"pools_indexed";
 /// `sm_meta` marker: `sm_annotation_index` matches `sm_annotations`.

@@ -12,11 +12,13 @@
 //! - [`network`] and [`rpc`]: Raft RPCs and forwarded requests, sent through the
 //!   node's internode transport ([`rpc::PeerCaller`]).
 
+pub mod access;
 pub mod admin_audit;
 pub mod annotations;
 mod apply;
 pub mod assets;
 pub mod blobs;
+pub mod class_usage;
 pub mod error;
 pub mod feed;
 pub mod format;

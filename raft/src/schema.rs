@@ -615,6 +615,13 @@ pub enum Command {
         to: ShardRef,
         class: String,
     },
+    /// Reads a node served (`crate::access`), counted on day `at / day`: added to each
+    /// version's access record; versions gone meanwhile are skipped.
+    RecordReads {
+        at: Nanos,
+        day: Nanos,
+        reads: Vec<crate::access::ReadCount>,
+    },
 }
 
 /// What a lifecycle rule does to a key, and the version it saw.

@@ -45,6 +45,7 @@ pub(crate) enum Table {
     KmsKeys,
     AdminAudit,
     Notify,
+    ClassUsage,
 }
 
 /// How a table is kept.
@@ -64,7 +65,7 @@ pub(crate) struct TableDef {
 }
 
 /// Every table, in [`Table`] order.
-pub(crate) const TABLES: [TableDef; 22] = [
+pub(crate) const TABLES: [TableDef; 23] = [
     TableDef { table: Table::Buckets, tree: TREE_BUCKETS, kind: Kind::Data { tag: 1 } },
     TableDef { table: Table::Objects, tree: TREE_OBJECTS, kind: Kind::Data { tag: 2 } },
     TableDef { table: Table::Versions, tree: TREE_VERSIONS, kind: Kind::Data { tag: 3 } },
@@ -107,6 +108,11 @@ pub(crate) const TABLES: [TableDef; 22] = [
     TableDef { table: Table::KmsKeys, tree: TREE_KMS_KEYS, kind: Kind::Data { tag: 15 } },
     TableDef { table: Table::AdminAudit, tree: TREE_ADMIN_AUDIT, kind: Kind::Data { tag: 16 } },
     TableDef { table: Table::Notify, tree: TREE_NOTIFY, kind: Kind::Data { tag: 17 } },
+    TableDef {
+        table: Table::ClassUsage,
+        tree: TREE_CLASS_USAGE,
+        kind: Kind::Derived { marker: SM_CLASS_USAGE_INDEXED, rebuild: crate::class_usage::rebuild },
+    },
 ];
 
 /// The data table whose snapshot records carry `tag`.

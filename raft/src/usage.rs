@@ -24,9 +24,18 @@ pub struct BucketUsage {
     pub delete_markers: u64,
 }
 
-/// Adds (`sign` = 1) or removes (-1) one object of `size` bytes, written by `writer`,
-/// to a bucket's usage and to its quota pools ([`crate::quota`]).
-pub(crate) fn adjust(tx: &mut Tx, bucket: &str, writer: Option<&str>, size: u64, sign: i8) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one object version, written by `writer`, to a
+/// bucket's usage, its usage by storage class ([`crate::class_usage`]) and its quota
+/// pools ([`crate::quota`]).
+pub(crate) fn adjust(
+    tx: &mut Tx,
+    bucket: &str,
+    writer: Option<&str>,
+    version: &ObjectVersion,
+    sign: i8,
+) -> Result<(), MetaError> {
+    let size = version.size;
+    crate::class_usage::adjust(tx, bucket, &version.data, size, sign)?;
     crate::quota::charge(tx, bucket, writer, i128::from(size) * i128::from(sign), i64::from(sign))?;
     let key = bucket.as_bytes().to_vec();
     let mut u: BucketUsage = tx.read(Table::Usage, &key)?.unwrap_or_default();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use cairn_raft::class_usage::ClassUsage;
 use cairn_raft::schema::*;
 use cairn_raft::usage::BucketUsage;
 use cairn_raft::MetaStore;
@@ -85,6 +86,9 @@ async fn usage_is_exact_through_every_kind_of_change() {
     s.propose(Command::DeleteObject { bucket: "two".into(), key: "a".into() }).await.unwrap();
     s.propose(Command::DeleteBucket { name: "two".into() }).await.unwrap();
     assert_eq!(s.all_usage().unwrap(), vec![("one".to_string(), usage(1, 5000))]);
+    let standard = |objects, bytes| vec![("STANDARD".to_string(), ClassUsage { objects, bytes })];
+    assert_eq!(s.class_usage("one").unwrap(), standard(1, 5000), "usage by class follows the same changes");
+    assert_eq!(s.class_usage("two").unwrap(), vec![]);
 
     s.shutdown().await.unwrap();
     drop(s);
@@ -92,9 +96,12 @@ async fn usage_is_exact_through_every_kind_of_change() {
         let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("usage_markers_indexed").unwrap();
         db.open_tree("sm_usage").unwrap().clear().unwrap();
+        db.open_tree("sm_meta").unwrap().remove("class_usage_indexed").unwrap();
+        db.open_tree("sm_class_usage").unwrap().clear().unwrap();
         db.flush().unwrap();
     }
     let s = MetaStore::open(dir.path(), 1).await.unwrap();
     assert_eq!(s.all_usage().unwrap(), vec![("one".to_string(), usage(1, 5000))], "rebuilt from the objects");
+    assert_eq!(s.class_usage("one").unwrap(), standard(1, 5000), "by class too");
     s.shutdown().await.unwrap();
 }

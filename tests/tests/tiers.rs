@@ -292,6 +292,8 @@ async fn a_lifecycle_transition_moves_objects_while_they_are_read() {
     c.put_object().bucket("footage").key("keep/x").body(random_bytes(400, 600_000).into()).send().await.unwrap();
     assert_eq!(blobs_on(&t.capacity).0, 0);
     assert_eq!(blobs_on(&t.standard).0, 12, "8 objects, 2 parts, 1 sealed, 1 kept");
+    let total = objects.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + 700_000 + 600_000;
+    assert_eq!(usage_by_class(&t.node, "footage").await, vec![("STANDARD".into(), 11, total)]);
 
     // A reader that never stops while the objects move.
     let stop = Arc::new(AtomicBool::new(false));
@@ -364,10 +366,104 @@ async fn a_lifecycle_transition_moves_objects_while_they_are_read() {
     assert_eq!(got.storage_class().map(|s| s.as_str()), Some("COLD"));
     assert!(read_body(got.body).await == sealed, "an SSE-C object moves as ciphertext and opens with its key");
 
+    // Usage follows the data from class to class; the bucket's total is unchanged.
+    let by_class = usage_by_class(&t.node, "footage").await;
+    assert_eq!(by_class, vec![("COLD".into(), 10, total - 600_000), ("STANDARD".into(), 1, 600_000)]);
+
     let (status, body) = t.node.admin("GET", "lifecycle", b"").await;
     assert_eq!(status, 200, "{body}");
     let st: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(st["totals"]["transitioned"].as_u64(), Some(10), "{st}");
     let metrics = raw_http().get(format!("{}/metrics", t.node.endpoint())).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("cairn_lifecycle{what=\"transitioned\"} 10"), "{metrics}");
+}
+
+/// The admin usage of `bucket` by storage class: (class, versions, bytes).
+async fn usage_by_class(node: &TestNode, bucket: &str) -> Vec<(String, u64, u64)> {
+    let (status, body) = node.admin("GET", &format!("usage?bucket={bucket}"), b"").await;
+    assert_eq!(status, 200, "{body}");
+    let u: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let classes = u["buckets"][0]["classes"].as_array().unwrap_or_else(|| panic!("classes in {u}"));
+    classes
+        .iter()
+        .map(|c| {
+            (c["class"].as_str().unwrap().to_string(), c["objects"].as_u64().unwrap(), c["bytes"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+fn cli(node: &TestNode, args: &[&str]) -> std::process::Output {
+    cairn_tests::cluster::cairn(node.endpoint(), args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiering_by_access_moves_unread_objects_down_and_read_ones_back_up() {
+    // A day of 2 s; reads committed every second.
+    let t = start(&["--lifecycle-day-secs", "2", "--access-flush-secs", "1"]);
+    let c = t.node.client();
+    c.create_bucket().bucket("drive").send().await.unwrap();
+
+    // Set through the CLI, validated by the endpoint.
+    let bad = cli(
+        &t.node,
+        &["bucket", "tiering", "drive", "--cold-class", "FROZEN", "--down-after-days", "3", "--up-after-reads", "3"],
+    );
+    assert!(!bad.status.success());
+    assert!(cairn_tests::cluster::stderr(&bad).contains("FROZEN"), "{}", cairn_tests::cluster::stderr(&bad));
+    let set = cli(
+        &t.node,
+        &["bucket", "tiering", "drive", "--cold-class", "COLD", "--down-after-days", "3", "--up-after-reads", "3"],
+    );
+    assert!(set.status.success(), "{}", cairn_tests::cluster::stderr(&set));
+    let shown = cairn_tests::cluster::stdout(&cli(&t.node, &["bucket", "tiering", "drive"]));
+    assert!(shown.contains("STANDARD -> COLD after 3 days unread"), "{shown}");
+
+    let (hot, cold) = (random_bytes(500, 400_000), random_bytes(501, 400_000));
+    c.put_object().bucket("drive").key("hot").body(hot.clone().into()).send().await.unwrap();
+    c.put_object().bucket("drive").key("cold").body(cold.clone().into()).send().await.unwrap();
+
+    // Nobody reads either for three days (6 s): both move down.
+    let mut both_cold = false;
+    for _ in 0..60 {
+        if listed_classes(&c, "drive").await.iter().all(|(_, s)| s == "COLD") {
+            both_cold = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(both_cold, "unread objects move down: {:?}\n{}", listed_classes(&c, "drive").await, t.node.log_tail(20));
+
+    // `hot` is read three times: it comes back up within a few seconds, `cold` stays.
+    for _ in 0..3 {
+        assert_eq!(get(&c, "drive", "hot").await, hot);
+    }
+    let mut up = false;
+    for _ in 0..40 {
+        if class_of(&c, "drive", "hot").await.is_none() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(up, "a read object moves back up\n{}", t.node.log_tail(20));
+    assert_eq!(class_of(&c, "drive", "cold").await.as_deref(), Some("COLD"));
+    assert_eq!(get(&c, "drive", "hot").await, hot);
+    assert_eq!(blobs_on(&t.standard).0, 1, "hot's shards are back on STANDARD's disks");
+
+    let (_, body) = t.node.admin("GET", "lifecycle", b"").await;
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["totals"]["tiered_down"].as_u64(), Some(2), "{st}");
+    assert_eq!(st["totals"]["tiered_up"].as_u64(), Some(1), "{st}");
+    let cleared = cli(&t.node, &["bucket", "tiering", "drive", "--clear"]);
+    assert!(cleared.status.success());
+    let (status, _) = send_signed(
+        "GET",
+        &format!("{}/cairn/v1/buckets/drive/tiering", t.node.endpoint()),
+        &[],
+        Payload::Bytes(b""),
+        Vec::new(),
+        std::time::SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 404, "no tiering once cleared");
 }

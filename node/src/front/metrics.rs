@@ -260,7 +260,7 @@ impl Metrics {
         );
         registry.register(
             "lifecycle",
-            "What the lifecycle rules did since the cluster began (keys_scanned, expired, noncurrent_removed, markers_removed, uploads_aborted, skipped_changed, skipped_locked, transitioned) and passes finished, as the leader committed them",
+            "What the lifecycle rules did since the cluster began (keys_scanned, expired, noncurrent_removed, markers_removed, uploads_aborted, skipped_changed, skipped_locked, transitioned, tiered_down, tiered_up) and passes finished, as the leader committed them",
             m.lifecycle.clone(),
         );
         registry.register(
@@ -347,6 +347,8 @@ impl Metrics {
             ("markers_removed", t.markers_removed),
             ("uploads_aborted", t.uploads_aborted),
             ("transitioned", t.transitioned),
+            ("tiered_down", t.tiered_down),
+            ("tiered_up", t.tiered_up),
             ("skipped_changed", t.skipped_changed),
             ("skipped_locked", t.skipped_locked),
             ("passes", st.passes),

@@ -12,6 +12,7 @@
 //! restart, goes on from there; the admin API and `/metrics` read it back on any node.
 
 use cairn_api::lifecycle::LifecycleStatus;
+use cairn_object::access::AccessTiering;
 use cairn_object::lifecycle::{KeyEntries, Lifecycle, Taken};
 use cairn_object::tiers::Transition;
 use cairn_object::{ObjectError, Store};
@@ -97,12 +98,15 @@ async fn step(store: &Arc<Store>) -> Result<bool, ObjectError> {
     };
     let finished = loop {
         let Some(b) = bucket else { break true };
-        if let Some(lc) = store.lifecycle(&b)?.filter(|lc| lc.rules.iter().any(|r| r.enabled)) {
-            if !walk(store, &b, &lc, &mut st, &mut budget, now).await? {
+        let lc = store.lifecycle(&b)?.filter(|lc| lc.rules.iter().any(|r| r.enabled));
+        let tiering = store.access_tiering(&b)?;
+        if lc.is_some() || tiering.is_some() {
+            let rules = Rules { lc: lc.unwrap_or_default(), tiering };
+            if !walk(store, &b, &rules, &mut st, &mut budget, now).await? {
                 st.bucket = Some(b);
                 break false;
             }
-            abort_uploads(store, &b, &lc, &mut st, now).await?;
+            abort_uploads(store, &b, &rules.lc, &mut st, now).await?;
         }
         st.after_key = None;
         bucket = store.meta.list_buckets(Some(&b), 1)?.into_iter().next().map(|b| b.name);
@@ -124,12 +128,12 @@ async fn step(store: &Arc<Store>) -> Result<bool, ObjectError> {
 async fn walk(
     store: &Arc<Store>,
     bucket: &str,
-    lc: &Lifecycle,
+    rules: &Rules,
     st: &mut LifecycleStatus,
     budget: &mut Budget,
     now: Nanos,
 ) -> Result<bool, ObjectError> {
-    let with_tags = lc.rules.iter().any(|r| !r.filter.tags.is_empty());
+    let with_tags = rules.lc.rules.iter().any(|r| !r.filter.tags.is_empty());
     let mut key_marker = st.after_key.clone();
     let mut version_marker: Option<String> = None;
     // The key being gathered, and its entries so far (newest first).
@@ -141,7 +145,7 @@ async fn walk(
         for (k, entry, _) in page.versions {
             if key.as_deref() != Some(k.as_str()) {
                 if let Some(done) = key.take() {
-                    take_actions(store, bucket, lc, &done, &entries, st, budget, now).await?;
+                    take_actions(store, bucket, rules, &done, &entries, st, budget, now).await?;
                     if budget.spent() {
                         return Ok(false);
                     }
@@ -157,7 +161,7 @@ async fn walk(
         }
         if !page.is_truncated {
             if let Some(done) = key.take() {
-                take_actions(store, bucket, lc, &done, &entries, st, budget, now).await?;
+                take_actions(store, bucket, rules, &done, &entries, st, budget, now).await?;
             }
             return Ok(true);
         }
@@ -170,14 +174,14 @@ async fn walk(
 async fn take_actions(
     store: &Arc<Store>,
     bucket: &str,
-    lc: &Lifecycle,
+    rules: &Rules,
     key: &str,
     entries: &[(VersionEntry, TagSet)],
     st: &mut LifecycleStatus,
     budget: &mut Budget,
     now: Nanos,
 ) -> Result<(), ObjectError> {
-    let day = store.config.lifecycle_day;
+    let (lc, day) = (&rules.lc, store.config.lifecycle_day);
     for action in lc.decide(&KeyEntries { key, entries }, now, day) {
         let t = &mut st.totals;
         let done = match &action {
@@ -202,23 +206,62 @@ async fn take_actions(
         if store.class_of(&v.data) == due.class {
             continue;
         }
-        match store.transition(bucket, key, v, &due.class).await {
-            Ok(Transition::Moved(n)) if n > 0 => st.totals.transitioned += 1,
-            Ok(Transition::Changed) => st.totals.skipped_changed += 1,
-            Ok(_) => {}
-            // A class no longer configured, too few disks in its pool: the next pass
-            // tries again; the rest of the bucket goes on.
-            Err(e @ (ObjectError::NoSuchStorageClass(_) | ObjectError::NoPlacement)) => {
-                tracing::warn!(bucket, key, class = %due.class, error = %e, "lifecycle transition not possible");
-            }
-            Err(e) => return Err(e),
+        match moved(store.transition(bucket, key, v, &due.class).await, bucket, key, &due.class)? {
+            Some(true) => st.totals.transitioned += 1,
+            Some(false) => st.totals.skipped_changed += 1,
+            None => {}
         }
         budget.actions = budget.actions.saturating_sub(1);
+    }
+    if let Some(rule) = &rules.tiering {
+        // The version as it is now: a transition above may just have moved it.
+        if let Some(v) = store.current_version(bucket, key)? {
+            let class = store.class_of(&v.data);
+            let access = store.access_record(bucket, key, v.version_id.as_deref());
+            if let Some(to) = rule.decide(key, &class, v.last_modified, &access, now, day) {
+                let down = to == rule.cold_class;
+                match moved(store.transition(bucket, key, &v, to).await, bucket, key, to)? {
+                    Some(true) if down => st.totals.tiered_down += 1,
+                    Some(true) => st.totals.tiered_up += 1,
+                    Some(false) => st.totals.skipped_changed += 1,
+                    None => {}
+                }
+                budget.actions = budget.actions.saturating_sub(1);
+            }
+        }
     }
     st.totals.keys_scanned += 1;
     st.after_key = Some(key.to_string());
     budget.keys = budget.keys.saturating_sub(1);
     Ok(())
+}
+
+/// What a transition came to: Some(true) moved, Some(false) the version changed
+/// meanwhile, None nothing to do or not possible now (logged; the next pass tries
+/// again). Only a metadata failure stops the step.
+fn moved(
+    r: Result<Transition, ObjectError>,
+    bucket: &str,
+    key: &str,
+    class: &str,
+) -> Result<Option<bool>, ObjectError> {
+    match r {
+        Ok(Transition::Moved(n)) => Ok((n > 0).then_some(true)),
+        Ok(Transition::Changed) => Ok(Some(false)),
+        Ok(Transition::Inline) => Ok(None),
+        Err(e @ ObjectError::Meta(_)) => Err(e),
+        Err(e) => {
+            tracing::warn!(bucket, key, class, error = %e, "moving a version to another storage class failed; the next pass tries again");
+            Ok(None)
+        }
+    }
+}
+
+/// What a bucket's walk acts on: its lifecycle rules (perhaps none) and its tiering by
+/// access (perhaps none).
+struct Rules {
+    lc: Lifecycle,
+    tiering: Option<AccessTiering>,
 }
 
 /// Aborts `bucket`'s incomplete uploads that an AbortIncompleteMultipartUpload rule

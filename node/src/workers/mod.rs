@@ -14,7 +14,10 @@
 //!   (Raft leader only, through the object layer).
 //! - `lifecycle.rs`: buckets' lifecycle rules (expiring current and noncurrent
 //!   versions, lone delete markers, incomplete uploads), Raft leader only, its position
-//!   in the metadata, through the object layer.
+//!   in the metadata, through the object layer; also transitions into other storage
+//!   classes and buckets' tiering by access.
+//! - `access_reads.rs`: committing the reads this node served, for tiering by access,
+//!   once per `access_flush_secs` (each node, through a Raft command).
 //!
 //! Workers change stored data only through the object layer (`cairn_object`) or the
 //! metadata store's commands and the disks' shard API; never over HTTP.
@@ -24,6 +27,7 @@
 //! SIGHUP is the front's (`crate::front`), the accept loop the transport's, and a
 //! cluster member waiting for its root key is start-up (`crate::credentials`).
 
+mod access_reads;
 mod asset_trash;
 pub mod durability;
 mod lifecycle;
@@ -64,6 +68,7 @@ pub fn start(
     );
     tokio::spawn(asset_trash::expire(store.clone(), shutdown.clone()));
     tokio::spawn(lifecycle::run(store.clone(), shutdown.clone()));
+    tokio::spawn(access_reads::flush(store.clone(), Duration::from_secs(cfg.access_flush_secs), shutdown.clone()));
     tokio::spawn(uploads::expire(store, Duration::from_secs(cfg.multipart_expiry_secs), shutdown.clone()));
     tokio::spawn(usage_history::sample(meta_for_history, Duration::from_secs(cfg.usage_sample_secs), shutdown));
     durability

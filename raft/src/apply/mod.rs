@@ -15,6 +15,7 @@
 //! | [`access_keys`] | PutAccessKey, DeleteAccessKey | keys |
 //! | [`cluster`] | RegisterNode, PutServiceState | cluster |
 //! | [`tiers`] | SetTiers, SwapBlob (through [`objects`]' blob edit) | cluster; objects, versions, blobs |
+//! | [`access`] | RecordReads | object attrs |
 //! | [`settings`] | PutBucketSetting (and bucket deletion's cleanup) | bucket settings |
 //! | [`lifecycle`] | Expire (through [`versions`] and [`objects`], once the key is still as the rule saw it) | as DeleteObjectAt and DeleteVersionAt |
 //! | [`versions`] | PutBucketVersioning, DeleteObjectAt, DeleteObjectVersion, DeleteVersionAt, PutVersionAcl (and every PutObject and CompleteUpload, through `make_current`) | bucket settings, objects, versions, object attrs, blobs, usage |
@@ -30,6 +31,7 @@
 //! pool it added to past its limit ([`crate::quota::breach`]), it is undone and
 //! answered `QuotaExceeded`.
 
+mod access;
 mod access_keys;
 mod admin_audit;
 mod annotations;
@@ -173,5 +175,6 @@ fn dispatch(tx: &mut Tx, cmd: Command) -> Result<CommandResult, MetaError> {
         Command::AckEvents { target, upto } => crate::notify::ack(tx, target, upto),
         Command::SetTiers { node, pools, classes } => tiers::set(tx, node, pools, classes),
         Command::SwapBlob { bucket, key, from, to, .. } => tiers::swap_blob(tx, &bucket, &key, from, to),
+        Command::RecordReads { at, day, reads } => access::record(tx, at, day, reads),
     }
 }

@@ -66,9 +66,9 @@ pub(super) fn install(
     if let Some(old) = replaced {
         let gone = attrs::drop(tx, bucket, key, AttrSubject::Version(old.version_id.as_deref()))?;
         blobs::remove(tx, &old.data, &owner)?;
-        usage::adjust(tx, bucket, quota::writer_of(&gone), old.size, -1)?;
+        usage::adjust(tx, bucket, quota::writer_of(&gone), old, -1)?;
     }
-    usage::adjust(tx, bucket, writer, version.size, 1)?;
+    usage::adjust(tx, bucket, writer, version, 1)?;
     blobs::add(tx, &version.data, &owner)?;
     tx.write(Table::Objects, okey, version)?;
     match replaced {
@@ -157,7 +157,7 @@ pub(super) fn delete(tx: &mut Tx, bucket: String, key: String) -> Result<Command
         return Ok(CommandResult::Replaced(None));
     };
     let gone = attrs::drop(tx, &bucket, &key, AttrSubject::Version(old.version_id.as_deref()))?;
-    usage::adjust(tx, &bucket, quota::writer_of(&gone), old.size, -1)?;
+    usage::adjust(tx, &bucket, quota::writer_of(&gone), &old, -1)?;
     tx.remove(Table::Objects, okey);
     blobs::remove(tx, &old.data, &BlobOwner::Object { bucket, key })?;
     let freed = blobs::unreferenced(tx, old.data.clone())?;
@@ -219,12 +219,17 @@ pub(super) fn edit_blob(
         return Ok(if exists { CommandResult::PreconditionFailed } else { CommandResult::NoSuchKey });
     }
     let mut updated: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
+    // Versions whose data changed: (bucket, data before, data after, size), for their
+    // usage by storage class.
+    let mut changed: Vec<(String, ObjectData, ObjectData, u64)> = Vec::new();
     for owner in owners {
         let found = match owner {
             BlobOwner::Object { bucket: b, key: k } => {
                 let ok = object_key(&b, &k).ok_or_else(|| MetaError::Storage("blob owner without a key".into()))?;
                 current(tx, &ok)?.map(|mut v| {
+                    let before = v.data.clone();
                     let moved = edit(&mut v.data);
+                    changed.push((b, before, v.data.clone(), v.size));
                     (moved, Table::Objects, ok, bincode::serialize(&v))
                 })
             }
@@ -233,7 +238,12 @@ pub(super) fn edit_blob(
                 .find(|(_, e)| e.version_id() == version_id.as_deref() && matches!(e, VersionEntry::Object(_)))
                 .map(|(hk, mut e)| {
                     let moved = match &mut e {
-                        VersionEntry::Object(v) => edit(&mut v.data),
+                        VersionEntry::Object(v) => {
+                            let before = v.data.clone();
+                            let moved = edit(&mut v.data);
+                            changed.push((b.clone(), before, v.data.clone(), v.size));
+                            moved
+                        }
                         VersionEntry::Marker(_) => false,
                     };
                     (moved, Table::Versions, hk, bincode::serialize(&e))
@@ -253,6 +263,9 @@ pub(super) fn edit_blob(
     }
     for (table, k, v) in updated {
         tx.set(table, k, Some(v));
+    }
+    for (b, before, after, size) in changed {
+        crate::class_usage::reclass(tx, &b, &before, &after, size)?;
     }
     Ok(CommandResult::Ok)
 }

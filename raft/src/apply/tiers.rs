@@ -18,12 +18,23 @@ pub(super) fn set(
     classes: Vec<StorageClass>,
 ) -> Result<CommandResult, MetaError> {
     let mut tiers: Tiers = tx.read(Table::Cluster, CLUSTER_TIERS)?.unwrap_or_default();
+    let layout: ClusterLayout = tx.read(Table::Cluster, CLUSTER_LAYOUT)?.unwrap_or_default();
+    let standard = |c: &&StorageClass| {
+        c.pool == crate::tiers::DEFAULT_POOL
+            && (c.data_shards, c.parity_shards) == (layout.data_shards, layout.parity_shards)
+    };
+    if let Some(twin) = classes.iter().find(standard) {
+        return Ok(CommandResult::LayoutConflict(format!(
+            "storage class {} would have STANDARD's layout ({}+{}@default)",
+            twin.name, twin.data_shards, twin.parity_shards
+        )));
+    }
     match tiers.merge(node, pools, classes) {
         Ok(false) => Ok(CommandResult::Ok),
         Ok(true) => {
             tx.write(Table::Cluster, CLUSTER_TIERS.to_vec(), &tiers)?;
             // Placement follows the pools: the rebalancer looks again at a new version.
-            let mut layout: ClusterLayout = tx.read(Table::Cluster, CLUSTER_LAYOUT)?.unwrap_or_default();
+            let mut layout = layout;
             layout.version += 1;
             tx.write(Table::Cluster, CLUSTER_LAYOUT.to_vec(), &layout)?;
             Ok(CommandResult::Ok)

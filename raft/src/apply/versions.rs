@@ -98,7 +98,7 @@ fn forget(
     freed: &mut Vec<ObjectData>,
 ) -> Result<(), MetaError> {
     let gone = attrs::drop(tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?;
-    usage::adjust(tx, bucket, crate::quota::writer_of(&gone), v.size, -1)?;
+    usage::adjust(tx, bucket, crate::quota::writer_of(&gone), &v, -1)?;
     blobs::remove(tx, &v.data, owner)?;
     freed.push(v.data);
     Ok(())

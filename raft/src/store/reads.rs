@@ -79,6 +79,17 @@ impl MetaStore {
         Ok(out)
     }
 
+    /// Objects and bytes of a bucket's versions by storage class, in class-name order.
+    pub fn class_usage(&self, bucket: &str) -> Result<Vec<(String, crate::class_usage::ClassUsage)>, MetaError> {
+        let Some(p) = crate::keys::bucket_prefix(bucket) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for item in self.inner().trees.tree(Table::ClassUsage).scan_prefix(&p) {
+            let (k, v) = item?;
+            out.push((String::from_utf8_lossy(&k[p.len()..]).into_owned(), bincode::deserialize(&v)?));
+        }
+        Ok(out)
+    }
+
     /// The last state a background service stored with `Command::PutServiceState`.
     pub fn service_state(&self, name: &str) -> Result<Option<Vec<u8>>, MetaError> {
         let mut k = CLUSTER_SERVICE_PREFIX.to_vec();

@@ -111,27 +111,30 @@ impl Admin {
         let only = form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .find(|(k, _)| k == "bucket")
             .map(|(_, v)| v.into_owned());
+        let meta = &self.store.meta;
+        let entry = |bucket: String, u: cairn_raft::usage::BucketUsage| -> Result<BucketUsage, AdminError> {
+            let classes = meta
+                .class_usage(&bucket)
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|(class, c)| cairn_api::admin::ClassUsage { class, objects: c.objects, bytes: c.bytes })
+                .collect();
+            Ok(BucketUsage { bucket, objects: u.objects, bytes: u.bytes, delete_markers: u.delete_markers, classes })
+        };
         let buckets = match only {
             Some(b) => {
-                if self.store.meta.get_bucket(&b).map_err(unavailable)?.is_none() {
+                if meta.get_bucket(&b).map_err(unavailable)?.is_none() {
                     return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {b} does not exist")));
                 }
-                let u = self.store.meta.bucket_usage(&b).map_err(unavailable)?;
-                vec![BucketUsage { bucket: b, objects: u.objects, bytes: u.bytes, delete_markers: u.delete_markers }]
+                let u = meta.bucket_usage(&b).map_err(unavailable)?;
+                vec![entry(b, u)?]
             }
-            None => self
-                .store
-                .meta
+            None => meta
                 .all_usage()
                 .map_err(unavailable)?
                 .into_iter()
-                .map(|(bucket, u)| BucketUsage {
-                    bucket,
-                    objects: u.objects,
-                    bytes: u.bytes,
-                    delete_markers: u.delete_markers,
-                })
-                .collect(),
+                .map(|(bucket, u)| entry(bucket, u))
+                .collect::<Result<_, _>>()?,
         };
         Ok(Usage { buckets })
     }

@@ -17,17 +17,7 @@ impl V1 {
         bucket: &str,
         body: Body,
     ) -> S3Response<Body> {
-        let meta = &self.store.meta;
-        let allowed = (|| {
-            if meta.get_bucket(bucket).map_err(unavailable)?.is_none() {
-                return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {bucket} does not exist")));
-            }
-            match (scope, meta.bucket_tenant(bucket).map_err(unavailable)?) {
-                (Scope::Admin, _) => Ok(()),
-                (_, Some(t)) => scope.within(meta, &t, "manage this bucket's quota"),
-                (_, None) => Err(AdminError::new(403, "AccessDenied", "this key may not manage this bucket's quota")),
-            }
-        })();
+        let allowed = scope.manage_bucket(&self.store.meta, bucket, "manage this bucket's quota");
         if let Err(e) = allowed {
             return answer::<()>(Err(e));
         }

@@ -21,6 +21,7 @@ mod asset_search;
 mod asset_shares;
 mod assets;
 mod bucket_quota;
+mod bucket_tiering;
 mod scope;
 mod tenant_keys;
 mod tenants;
@@ -76,6 +77,7 @@ impl V1 {
                 }))
             }
             ["buckets", bucket, "quota"] => self.bucket_quota_call(&scope, method, bucket, body).await,
+            ["buckets", bucket, "tiering"] => self.bucket_tiering_call(&scope, method, bucket, body).await,
             _ => no_such_endpoint(),
         }
     }

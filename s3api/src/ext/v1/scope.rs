@@ -51,6 +51,20 @@ impl Scope {
         }
     }
 
+    /// May the caller manage bucket `bucket`'s settings (`what`, e.g. "manage this
+    /// bucket's quota")? An admin may; a tenant admin if the bucket's tenant is in its
+    /// subtree. 404 `NoSuchBucket` for a bucket that does not exist.
+    pub fn manage_bucket(&self, meta: &MetaStore, bucket: &str, what: &str) -> Result<(), AdminError> {
+        if meta.get_bucket(bucket).map_err(unavailable)?.is_none() {
+            return Err(AdminError::new(404, "NoSuchBucket", format!("bucket {bucket} does not exist")));
+        }
+        match (self, meta.bucket_tenant(bucket).map_err(unavailable)?) {
+            (Scope::Admin, _) => Ok(()),
+            (_, Some(t)) => self.within(meta, &t, what),
+            (_, None) => Err(denied(what)),
+        }
+    }
+
     /// May the caller change or delete tenant `id` (strictly below its own)?
     pub fn below(&self, meta: &MetaStore, id: &str, what: &str) -> Result<(), AdminError> {
         match self {

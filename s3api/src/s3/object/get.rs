@@ -10,7 +10,7 @@ use crate::s3::service::CairnS3;
 use crate::s3::sse::{self, set_sse_fields};
 use crate::s3::storage_class;
 use crate::s3::{object_lock, object_tagging};
-use crate::timefmt::{parse_http_date, to_timestamp};
+use crate::timefmt::{now, parse_http_date, to_timestamp};
 use cairn_raft::schema::{ObjectData, ObjectVersion, PartRef};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
@@ -200,6 +200,8 @@ impl CairnS3 {
         out.version_id = self.shown_version_id(&input.bucket, obj.version_id.as_deref())?;
         out.expiration = self.read_expiration(&input.bucket, &input.key, input.version_id.as_deref(), &obj);
         out.storage_class = storage_class::shown(self.store.class_of(&obj.data)).map(StorageClass::from);
+        // Counted for tiering by access (memory only; committed in batches).
+        self.store.note_read(&input.bucket, &input.key, obj.version_id.as_deref(), now());
         Ok(S3Response::new(out))
     }
 
