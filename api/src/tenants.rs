@@ -48,10 +48,14 @@ pub struct Quota {
 
 /// What a pool holds: object versions (current or not), delete markers and parts of
 /// uploads in progress.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Used {
     pub bytes: u64,
     pub objects: u64,
+    /// The object versions and their bytes by the storage class their data is in
+    /// (delete markers and parts of uploads in progress are in no class).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<crate::admin::ClassUsage>,
 }
 
 /// `POST tenants`.

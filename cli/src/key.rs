@@ -68,7 +68,7 @@ pub async fn run(conn: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                let (bytes, objects) = crate::tenant::show_use(v.used, v.quota);
+                let (bytes, objects) = crate::tenant::show_use(&v.used, v.quota);
                 println!("access key id: {}", v.access_key_id);
                 println!("secret key:    {}", v.secret_access_key.as_deref().unwrap_or("-"));
                 println!("name:          {}", v.name);

@@ -104,7 +104,7 @@ fn show_limit(limit: Option<u64>, sizes: bool) -> String {
 }
 
 /// `used / limit (percent)` for bytes, then objects.
-pub fn show_use(used: Used, quota: Quota) -> (String, String) {
+pub fn show_use(used: &Used, quota: Quota) -> (String, String) {
     let pct = |u: u64, l: Option<u64>| match l {
         Some(l) if l > 0 => format!(" ({:.1}%)", u as f64 * 100.0 / l as f64),
         _ => String::new(),
@@ -113,6 +113,11 @@ pub fn show_use(used: Used, quota: Quota) -> (String, String) {
         format!("{} of {}{}", show_size(used.bytes), show_limit(quota.bytes, true), pct(used.bytes, quota.bytes)),
         format!("{} of {}{}", used.objects, show_limit(quota.objects, false), pct(used.objects, quota.objects)),
     )
+}
+
+/// A pool's bytes by storage class, e.g. "STANDARD 1.2 GiB, COLD 40 GiB".
+pub fn by_class(used: &Used) -> String {
+    used.classes.iter().map(|c| format!("{} {}", c.class, show_size(c.bytes))).collect::<Vec<_>>().join(", ")
 }
 
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
@@ -131,13 +136,14 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 fn describe(t: &TenantInfo) -> String {
-    let (bytes, objects) = show_use(t.used, t.quota);
+    let (bytes, objects) = show_use(&t.used, t.quota);
     let rows = [
         ("id", t.id.clone()),
         ("name", t.name.clone()),
         ("path", t.path.join(" / ")),
         ("bytes", bytes),
         ("objects", objects),
+        ("classes", by_class(&t.used)),
         ("warn at", t.warn_percent.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")),
         ("created", t.created.clone()),
     ];
@@ -147,7 +153,7 @@ fn describe(t: &TenantInfo) -> String {
 fn table(tenants: &[TenantInfo]) -> String {
     let mut out = format!("{:<20} {:<24} {:>24} {:>16}\n", "ID", "NAME", "BYTES (OF QUOTA)", "OBJECTS");
     for t in tenants {
-        let (bytes, objects) = show_use(t.used, t.quota);
+        let (bytes, objects) = show_use(&t.used, t.quota);
         out.push_str(&format!("{:<20} {:<24} {:>24} {:>16}\n", t.id, t.name, bytes, objects));
     }
     out
@@ -207,7 +213,7 @@ pub async fn run(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
             println!();
             println!("{:<32} {:>24} {:>16}", "BUCKET", "BYTES (OF QUOTA)", "OBJECTS");
             for b in &u.buckets {
-                let (bytes, objects) = show_use(b.used, b.quota);
+                let (bytes, objects) = show_use(&b.used, b.quota);
                 println!("{:<32} {bytes:>24} {objects:>16}", b.bucket);
             }
             if !u.children.is_empty() {
@@ -258,11 +264,14 @@ pub async fn bucket_quota(
     } else {
         v1::get(conn, &path).await?
     };
-    let (b, o) = show_use(q.used, q.quota);
+    let (b, o) = show_use(&q.used, q.quota);
     println!("bucket:  {}", q.bucket);
     println!("tenant:  {}", q.tenant.as_deref().unwrap_or("-"));
     println!("bytes:   {b}");
     println!("objects: {o}");
+    if !q.used.classes.is_empty() {
+        println!("classes: {}", by_class(&q.used));
+    }
     Ok(())
 }
 

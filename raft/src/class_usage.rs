@@ -1,21 +1,24 @@
-//! Per-bucket usage by storage class (`sm_class_usage`, derived): the objects and
-//! bytes of every object version, current or not, by the class of its data
-//! ([`crate::tiers`]). Kept by apply with the bucket's usage ([`crate::usage`]) in the
-//! same transaction, and moved from class to class when a transition switches a blob
-//! (`apply/objects.rs`' blob edit); rebuilt from the objects and versions tables after a
-//! snapshot install or when a store written before it opens.
+//! Usage by storage class (`sm_class_usage`, derived): the objects and bytes of every
+//! object version, current or not, by the class of its data ([`crate::tiers`]), in
+//! each quota pool the version counts in ([`crate::quota`]: its bucket, the key that
+//! wrote it, the bucket's tenant and that tenant's ancestors). Kept by apply with the
+//! pools in the same transaction, and moved from class to class when a transition
+//! switches a blob (`apply/objects.rs`' blob edit); rebuilt from the objects, versions
+//! and attributes tables after a snapshot install or when a store written before it
+//! opens. Delete markers and parts of uploads in progress are in no class.
 //!
-//! Key: `[len][bucket][class]`; value: bincode([`ClassUsage`]).
+//! Key: `pool_key(pool) 0x00 class`; value: bincode([`ClassUsage`]).
 
 use crate::error::MetaError;
-use crate::keys::{bucket_prefix, CLUSTER_LAYOUT, CLUSTER_TIERS};
-use crate::schema::{ClusterLayout, ObjectData, ObjectVersion, VersionEntry};
+use crate::keys::{pool_key, split_history_key, AttrSubject, CLUSTER_LAYOUT, CLUSTER_TIERS};
+use crate::quota::{pools_of, split, writer};
+use crate::schema::{ClusterLayout, ObjectData, ObjectVersion, Pool, VersionEntry};
 use crate::tables::Table;
 use crate::tiers::{first_blob, Tiers, STANDARD};
 use crate::trees::SmTrees;
 use crate::tx::Tx;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassUsage {
@@ -23,10 +26,17 @@ pub struct ClassUsage {
     pub bytes: u64,
 }
 
-pub(crate) fn key(bucket: &str, class: &str) -> Option<Vec<u8>> {
-    let mut k = bucket_prefix(bucket)?;
+/// The prefix of every class record of `pool`.
+pub(crate) fn prefix(pool: &Pool) -> Vec<u8> {
+    let mut k = pool_key(pool);
+    k.push(0);
+    k
+}
+
+fn key(pool: &Pool, class: &str) -> Vec<u8> {
+    let mut k = prefix(pool);
     k.extend_from_slice(class.as_bytes());
-    Some(k)
+    k
 }
 
 /// The class of `data` as apply sees the cluster's classes.
@@ -42,14 +52,25 @@ pub(crate) fn class_of(tx: &Tx, data: &ObjectData) -> Result<String, MetaError> 
     Ok(tiers.class_of(&layout, data))
 }
 
-/// Adds (`sign` = 1) or removes (-1) one version of `size` bytes with data `data`.
-pub(crate) fn adjust(tx: &mut Tx, bucket: &str, data: &ObjectData, size: u64, sign: i8) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one version of `size` bytes with data `data`,
+/// written by `writer` into `bucket`.
+pub(crate) fn adjust(
+    tx: &mut Tx,
+    bucket: &str,
+    writer: Option<&str>,
+    data: &ObjectData,
+    size: u64,
+    sign: i8,
+) -> Result<(), MetaError> {
     let class = class_of(tx, data)?;
-    charge(tx, bucket, &class, size, sign)
+    for pool in pools_of(tx, bucket, writer)? {
+        charge(tx, &pool, &class, size, sign)?;
+    }
+    Ok(())
 }
 
-fn charge(tx: &mut Tx, bucket: &str, class: &str, size: u64, sign: i8) -> Result<(), MetaError> {
-    let Some(k) = key(bucket, class) else { return Ok(()) };
+fn charge(tx: &mut Tx, pool: &Pool, class: &str, size: u64, sign: i8) -> Result<(), MetaError> {
+    let k = key(pool, class);
     let mut u: ClassUsage = tx.read(Table::ClassUsage, &k)?.unwrap_or_default();
     if sign > 0 {
         u.objects += 1;
@@ -66,55 +87,69 @@ fn charge(tx: &mut Tx, bucket: &str, class: &str, size: u64, sign: i8) -> Result
     }
 }
 
-/// A version of `size` bytes whose data changed from `before` to `after` (a blob
-/// switched into another class): counted in its new class.
+/// Version `version_id` of `bucket/key`, of `size` bytes, whose data changed from
+/// `before` to `after` (a blob switched into another class): counted in its new class.
 pub(crate) fn reclass(
     tx: &mut Tx,
-    bucket: &str,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
     before: &ObjectData,
     after: &ObjectData,
     size: u64,
 ) -> Result<(), MetaError> {
     let (from, to) = (class_of(tx, before)?, class_of(tx, after)?);
-    if from != to {
-        charge(tx, bucket, &from, size, -1)?;
-        charge(tx, bucket, &to, size, 1)?;
+    if from == to {
+        return Ok(());
+    }
+    let w = writer(tx, bucket, key, AttrSubject::Version(version_id))?;
+    for pool in pools_of(tx, bucket, w.as_deref())? {
+        charge(tx, &pool, &from, size, -1)?;
+        charge(tx, &pool, &to, size, 1)?;
     }
     Ok(())
 }
 
-/// Drops every class record of `bucket` (the bucket is gone).
-pub(crate) fn drop_bucket(tx: &mut Tx, bucket: &str) -> Result<(), MetaError> {
-    let Some(p) = bucket_prefix(bucket) else { return Ok(()) };
-    for (k, _) in tx.scan_prefix(Table::ClassUsage, &p)? {
+/// Drops every class record of `pool` (it is gone).
+pub(crate) fn drop_pool(tx: &mut Tx, pool: &Pool) -> Result<(), MetaError> {
+    for (k, _) in tx.scan_prefix(Table::ClassUsage, &prefix(pool))? {
         tx.remove(Table::ClassUsage, k);
     }
     Ok(())
 }
 
-/// Rebuilds `sm_class_usage` from the objects and versions tables.
+/// Rebuilds `sm_class_usage` from the objects, versions and attributes tables.
 pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     let tiers = t.tiers()?;
     let layout = t.layout()?;
-    let out = t.tree(Table::ClassUsage);
-    out.clear()?;
+    t.tree(Table::ClassUsage).clear()?;
+    let tx = Tx::new(t);
     let mut all: BTreeMap<Vec<u8>, ClassUsage> = BTreeMap::new();
-    let mut count = |k: &[u8], v: &ObjectVersion| {
-        let blen = k[0] as usize;
-        let mut key = k[..1 + blen].to_vec();
-        key.extend_from_slice(tiers.class_of(&layout, &v.data).as_bytes());
-        let u = all.entry(key).or_default();
-        u.objects += 1;
-        u.bytes += v.size;
+    let mut chains: HashMap<String, Vec<Pool>> = HashMap::new();
+    let mut count = |bucket: &str, key: &str, v: &ObjectVersion| -> Result<(), MetaError> {
+        if !chains.contains_key(bucket) {
+            chains.insert(bucket.to_string(), pools_of(&tx, bucket, None)?);
+        }
+        let by = writer(&tx, bucket, key, AttrSubject::Version(v.version_id.as_deref()))?.map(Pool::Key);
+        let class = tiers.class_of(&layout, &v.data);
+        for pool in chains[bucket].iter().chain(by.iter()) {
+            let u = all.entry(self::key(pool, &class)).or_default();
+            u.objects += 1;
+            u.bytes += v.size;
+        }
+        Ok(())
     };
+    let malformed = || MetaError::Storage("malformed key while rebuilding usage by class".into());
     for item in t.tree(Table::Objects).iter() {
         let (k, v) = item?;
-        count(&k, &bincode::deserialize(&v)?);
+        let (bucket, rest) = split(&k).ok_or_else(malformed)?;
+        let key = String::from_utf8(rest).map_err(|_| malformed())?;
+        count(&bucket, &key, &bincode::deserialize(&v)?)?;
     }
     for item in t.tree(Table::Versions).iter() {
         let (k, v) = item?;
+        let (bucket, rest) = split(&k).ok_or_else(malformed)?;
+        let (key, _) = split_history_key(&rest).ok_or_else(malformed)?;
         if let VersionEntry::Object(v) = bincode::deserialize(&v)? {
-            count(&k, &v);
+            count(&bucket, &key, &v)?;
         }
     }
     let mut batch = sled::Batch::default();
@@ -122,6 +157,6 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     for (k, u) in all {
         batch.insert(k, bincode::serialize(&u)?);
     }
-    out.apply_batch(batch)?;
+    t.tree(Table::ClassUsage).apply_batch(batch)?;
     Ok(n)
 }

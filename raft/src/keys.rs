@@ -15,7 +15,7 @@
 //! | `sm_cluster`  | `layout`, `tiers`, `svc/<service name>`                          | bincode / service's own    |
 //! | `sm_blob_refs` | `[blob id: u128 BE][bincode(BlobOwner)]`, one per owner          | empty                      |
 //! | `sm_usage`    | bucket name                                                      | bincode(`BucketUsage`)     |
-//! | `sm_class_usage` | `[len: u8]<bucket><storage class>`                          | bincode(`ClassUsage`) (see [`crate::class_usage`]) |
+//! | `sm_class_usage` | `<pool key>\0<storage class>`                        | bincode(`ClassUsage`) (see [`crate::class_usage`]) |
 //! | `sm_bucket_settings` | `[bucket_len: u8][bucket][setting name]`                  | the setting's record       |
 //! | `sm_object_attrs` | `[bucket_len: u8][bucket][escaped object key][0x00 0x02][subject][0x00][name]` | the attribute's record |
 //! | `sm_tenancy`  | `t<tenant id>`; `c<parent id>\0<name>`; `k<access key id>`; `K<tenant id>\0<key id>`; `B<tenant id>\0<bucket>` | bincode(`Tenant`); child id; bincode(`KeyTenancy`); empty; empty |

@@ -63,7 +63,7 @@ pub(crate) fn tenant_chain(tx: &Tx, tenant: Option<String>) -> Result<Vec<String
 
 /// The pools a write to `bucket` by `writer` counts in: the bucket, the key, then the
 /// bucket's tenant and its ancestors, nearest first.
-fn pools_of(tx: &Tx, bucket: &str, writer: Option<&str>) -> Result<Vec<Pool>, MetaError> {
+pub(crate) fn pools_of(tx: &Tx, bucket: &str, writer: Option<&str>) -> Result<Vec<Pool>, MetaError> {
     let mut out = vec![Pool::Bucket(bucket.into())];
     out.extend(writer.map(|w| Pool::Key(w.into())));
     out.extend(tenant_chain(tx, bucket_tenant(tx, bucket)?)?.into_iter().map(Pool::Tenant));
@@ -106,6 +106,13 @@ pub(crate) fn charge(
 /// The writer recorded in a version's or upload's attributes.
 pub(crate) fn writer_of(attrs: &crate::schema::Attrs) -> Option<&str> {
     attrs.get(ATTR_WRITER).and_then(|w| std::str::from_utf8(w).ok())
+}
+
+/// The writer recorded in the attributes of `subject` of `bucket/key`.
+pub(crate) fn writer(tx: &Tx, bucket: &str, key: &str, subject: AttrSubject) -> Result<Option<String>, MetaError> {
+    let Some(mut k) = attrs_prefix(bucket, key, subject) else { return Ok(None) };
+    k.extend_from_slice(ATTR_WRITER.as_bytes());
+    Ok(tx.get(Table::ObjectAttrs, &k)?.and_then(|w| String::from_utf8(w).ok()))
 }
 
 /// The limits of `pool`.
@@ -240,6 +247,13 @@ pub(crate) fn crossings(tx: &Tx) -> Result<Vec<Change>, MetaError> {
     Ok(out)
 }
 
+/// A `[len]bucket rest` key split into the bucket and the rest.
+pub(crate) fn split(k: &[u8]) -> Option<(String, Vec<u8>)> {
+    let blen = usize::from(*k.first()?);
+    let bucket = String::from_utf8(k.get(1..1 + blen)?.to_vec()).ok()?;
+    Some((bucket, k[1 + blen..].to_vec()))
+}
+
 /// Rebuilds `sm_pools` from the data tables; returns the pools written.
 pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
     t.tree(Table::Pools).clear()?;
@@ -259,16 +273,6 @@ pub(crate) fn rebuild(t: &SmTrees) -> Result<u64, MetaError> {
             }
             Ok(())
         };
-    let writer = |tx: &Tx, bucket: &str, key: &str, subject: AttrSubject| -> Result<Option<String>, MetaError> {
-        let Some(mut k) = attrs_prefix(bucket, key, subject) else { return Ok(None) };
-        k.extend_from_slice(ATTR_WRITER.as_bytes());
-        Ok(tx.get(Table::ObjectAttrs, &k)?.and_then(|w| String::from_utf8(w).ok()))
-    };
-    let split = |k: &[u8]| -> Option<(String, Vec<u8>)> {
-        let blen = usize::from(*k.first()?);
-        let bucket = String::from_utf8(k.get(1..1 + blen)?.to_vec()).ok()?;
-        Some((bucket, k[1 + blen..].to_vec()))
-    };
     let malformed = || MetaError::Storage("malformed key while rebuilding quota pools".into());
     for item in t.tree(Table::Objects).iter() {
         let (k, v) = item?;

@@ -296,16 +296,27 @@ async fn every_pool_counts_and_limits() {
     ];
     let figures = |s: &MetaStore| pools.iter().map(|p| pool(s, p.clone())).collect::<Vec<_>>();
     let expected = figures(&s);
+    // Usage by class is kept in the same pools: every version counts in one class.
+    let classes = |s: &MetaStore| pools.iter().map(|p| s.class_usage(p).unwrap()).collect::<Vec<_>>();
+    let by_class = classes(&s);
+    for (p, (c, (_, objects))) in pools.iter().zip(by_class.iter().zip(&expected)) {
+        assert_eq!(c.iter().map(|(_, u)| u.objects).sum::<u64>(), *objects, "{p:?}: {c:?}");
+        assert!(c.iter().all(|(name, _)| name == "STANDARD"), "{p:?}: {c:?}");
+    }
+    assert!(by_class[5][0].1.bytes > 0, "studio holds versions: {by_class:?}");
     s.shutdown().await.unwrap();
     drop(s);
     {
         let db = open_sled_after_drop(dir.path());
         db.open_tree("sm_meta").unwrap().remove("pools_indexed").unwrap();
         db.open_tree("sm_pools").unwrap().clear().unwrap();
+        db.open_tree("sm_meta").unwrap().remove("class_usage_indexed").unwrap();
+        db.open_tree("sm_class_usage").unwrap().clear().unwrap();
         db.flush().unwrap();
     }
     let s = MetaStore::open(dir.path(), 1).await.unwrap();
     assert_eq!(figures(&s), expected, "rebuilt from the data");
+    assert_eq!(classes(&s), by_class, "usage by class rebuilt from the data");
     assert_eq!(s.all_usage().unwrap(), before);
     s.shutdown().await.unwrap();
 }

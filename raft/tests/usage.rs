@@ -87,8 +87,12 @@ async fn usage_is_exact_through_every_kind_of_change() {
     s.propose(Command::DeleteBucket { name: "two".into() }).await.unwrap();
     assert_eq!(s.all_usage().unwrap(), vec![("one".to_string(), usage(1, 5000))]);
     let standard = |objects, bytes| vec![("STANDARD".to_string(), ClassUsage { objects, bytes })];
-    assert_eq!(s.class_usage("one").unwrap(), standard(1, 5000), "usage by class follows the same changes");
-    assert_eq!(s.class_usage("two").unwrap(), vec![]);
+    assert_eq!(
+        s.class_usage(&Pool::Bucket("one".into())).unwrap(),
+        standard(1, 5000),
+        "usage by class follows the same changes"
+    );
+    assert_eq!(s.class_usage(&Pool::Bucket("two".into())).unwrap(), vec![]);
 
     s.shutdown().await.unwrap();
     drop(s);
@@ -102,6 +106,6 @@ async fn usage_is_exact_through_every_kind_of_change() {
     }
     let s = MetaStore::open(dir.path(), 1).await.unwrap();
     assert_eq!(s.all_usage().unwrap(), vec![("one".to_string(), usage(1, 5000))], "rebuilt from the objects");
-    assert_eq!(s.class_usage("one").unwrap(), standard(1, 5000), "by class too");
+    assert_eq!(s.class_usage(&Pool::Bucket("one".into())).unwrap(), standard(1, 5000), "by class too");
     s.shutdown().await.unwrap();
 }

@@ -369,6 +369,16 @@ async fn a_lifecycle_transition_moves_objects_while_they_are_read() {
     // Usage follows the data from class to class; the bucket's total is unchanged.
     let by_class = usage_by_class(&t.node, "footage").await;
     assert_eq!(by_class, vec![("COLD".into(), 10, total - 600_000), ("STANDARD".into(), 1, 600_000)]);
+    // The bucket's quota pool reports the same split, and so does the writer's.
+    let root = (cairn_tests::ROOT_ACCESS_KEY, cairn_tests::ROOT_SECRET_KEY);
+    let (status, q) =
+        cairn_tests::v1_json(t.node.endpoint(), root, "GET", "buckets/footage/quota", serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{q}");
+    let split = |used: &serde_json::Value| -> Vec<(String, u64)> {
+        let classes = used["classes"].as_array().unwrap_or_else(|| panic!("classes in {used}"));
+        classes.iter().map(|c| (c["class"].as_str().unwrap().to_string(), c["bytes"].as_u64().unwrap())).collect()
+    };
+    assert_eq!(split(&q["used"]), vec![("COLD".into(), total - 600_000), ("STANDARD".into(), 600_000)], "{q}");
 
     let (status, body) = t.node.admin("GET", "lifecycle", b"").await;
     assert_eq!(status, 200, "{body}");

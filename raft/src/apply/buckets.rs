@@ -60,7 +60,7 @@ pub(super) fn delete(tx: &mut Tx, name: String) -> Result<CommandResult, MetaErr
     super::settings::drop_all(tx, &name)?;
     super::attrs::drop_bucket(tx, &name)?;
     tx.remove(Table::Usage, name.as_bytes().to_vec());
-    crate::class_usage::drop_bucket(tx, &name)?;
+    crate::class_usage::drop_pool(tx, &crate::schema::Pool::Bucket(name.clone()))?;
     tx.remove(Table::Buckets, name.into_bytes());
     Ok(CommandResult::Ok)
 }

@@ -219,9 +219,10 @@ pub(super) fn edit_blob(
         return Ok(if exists { CommandResult::PreconditionFailed } else { CommandResult::NoSuchKey });
     }
     let mut updated: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
-    // Versions whose data changed: (bucket, data before, data after, size), for their
-    // usage by storage class.
-    let mut changed: Vec<(String, ObjectData, ObjectData, u64)> = Vec::new();
+    // Versions whose data changed: (bucket, key, version id, data before, data after,
+    // size), for their usage by storage class.
+    type Changed = (String, String, Option<String>, ObjectData, ObjectData, u64);
+    let mut changed: Vec<Changed> = Vec::new();
     for owner in owners {
         let found = match owner {
             BlobOwner::Object { bucket: b, key: k } => {
@@ -229,7 +230,7 @@ pub(super) fn edit_blob(
                 current(tx, &ok)?.map(|mut v| {
                     let before = v.data.clone();
                     let moved = edit(&mut v.data);
-                    changed.push((b, before, v.data.clone(), v.size));
+                    changed.push((b, k, v.version_id.clone(), before, v.data.clone(), v.size));
                     (moved, Table::Objects, ok, bincode::serialize(&v))
                 })
             }
@@ -241,7 +242,7 @@ pub(super) fn edit_blob(
                         VersionEntry::Object(v) => {
                             let before = v.data.clone();
                             let moved = edit(&mut v.data);
-                            changed.push((b.clone(), before, v.data.clone(), v.size));
+                            changed.push((b.clone(), k.clone(), v.version_id.clone(), before, v.data.clone(), v.size));
                             moved
                         }
                         VersionEntry::Marker(_) => false,
@@ -264,8 +265,8 @@ pub(super) fn edit_blob(
     for (table, k, v) in updated {
         tx.set(table, k, Some(v));
     }
-    for (b, before, after, size) in changed {
-        crate::class_usage::reclass(tx, &b, &before, &after, size)?;
+    for (b, k, version_id, before, after, size) in changed {
+        crate::class_usage::reclass(tx, (&b, &k, version_id.as_deref()), &before, &after, size)?;
     }
     Ok(CommandResult::Ok)
 }

@@ -118,7 +118,9 @@ pub(super) fn delete(tx: &mut Tx, id: String) -> Result<CommandResult, MetaError
     tx.remove(Table::Tenancy, child_key(t.parent.as_deref(), &t.name));
     tx.remove(Table::Tenancy, tenant_key(&id));
     super::usage_history::forget(tx, &id)?;
-    tx.remove(Table::Pools, crate::keys::pool_key(&crate::schema::Pool::Tenant(id)));
+    let pool = crate::schema::Pool::Tenant(id);
+    crate::class_usage::drop_pool(tx, &pool)?;
+    tx.remove(Table::Pools, crate::keys::pool_key(&pool));
     Ok(CommandResult::Ok)
 }
 

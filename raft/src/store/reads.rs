@@ -79,9 +79,13 @@ impl MetaStore {
         Ok(out)
     }
 
-    /// Objects and bytes of a bucket's versions by storage class, in class-name order.
-    pub fn class_usage(&self, bucket: &str) -> Result<Vec<(String, crate::class_usage::ClassUsage)>, MetaError> {
-        let Some(p) = crate::keys::bucket_prefix(bucket) else { return Ok(Vec::new()) };
+    /// Objects and bytes of the versions counted in quota pool `pool` (a bucket, a key,
+    /// a tenant with its subtree), by storage class, in class-name order.
+    pub fn class_usage(
+        &self,
+        pool: &crate::schema::Pool,
+    ) -> Result<Vec<(String, crate::class_usage::ClassUsage)>, MetaError> {
+        let p = crate::class_usage::prefix(pool);
         let mut out = Vec::new();
         for item in self.inner().trees.tree(Table::ClassUsage).scan_prefix(&p) {
             let (k, v) = item?;

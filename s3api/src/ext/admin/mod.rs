@@ -114,7 +114,7 @@ impl Admin {
         let meta = &self.store.meta;
         let entry = |bucket: String, u: cairn_raft::usage::BucketUsage| -> Result<BucketUsage, AdminError> {
             let classes = meta
-                .class_usage(&bucket)
+                .class_usage(&cairn_raft::schema::Pool::Bucket(bucket.clone()))
                 .map_err(unavailable)?
                 .into_iter()
                 .map(|(class, c)| cairn_api::admin::ClassUsage { class, objects: c.objects, bytes: c.bytes })

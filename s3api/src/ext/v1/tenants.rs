@@ -35,7 +35,13 @@ pub(super) fn from_api(q: Quota) -> schema::Quota {
 
 pub(super) fn used(meta: &MetaStore, pool: &Pool) -> Result<Used, AdminError> {
     let u = meta.pool_usage(pool).map_err(unavailable)?;
-    Ok(Used { bytes: u.bytes, objects: u.objects })
+    let classes = meta
+        .class_usage(pool)
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|(class, c)| cairn_api::admin::ClassUsage { class, objects: c.objects, bytes: c.bytes })
+        .collect();
+    Ok(Used { bytes: u.bytes, objects: u.objects, classes })
 }
 
 fn invalid(message: impl Into<String>) -> AdminError {
