@@ -326,3 +326,69 @@ async fn the_backlog_outlives_the_leader() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_are_lifecycle_transition_events() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter, Transition,
+        TransitionStorageClass,
+    };
+    let port = free_port();
+    let got = receive_on(port);
+    let target = format!("hook=http://127.0.0.1:{port}/events");
+    let disks = tempfile::Builder::new().prefix("cairn-notify-tiers-").tempdir().unwrap();
+    let mut args: Vec<String> = Vec::new();
+    for i in 1..=4 {
+        args.extend(["--disk".into(), disks.path().join(format!("ssd{i}")).display().to_string()]);
+    }
+    for i in 1..=6 {
+        let d = disks.path().join(format!("hdd{i}")).display().to_string();
+        args.extend(["--disk".into(), d.clone(), "--disk-pool".into(), format!("capacity={d}")]);
+    }
+    args.extend(
+        ["--storage-class", "COLD=4+2@capacity", "--notify-target", &target, "--lifecycle-day-secs", "2"]
+            .map(String::from),
+    );
+    let node = TestNode::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let c = node.client();
+    c.create_bucket().bucket("footage").send().await.unwrap();
+    let config = NotificationConfiguration::builder()
+        .queue_configurations(queue(ARN, &["s3:LifecycleTransition"], "", ""))
+        .build();
+    put_config(&c, "footage", config).await.unwrap();
+    c.put_object().bucket("footage").key("raw/a.mov").body(random_bytes(1, 300_000).into()).send().await.unwrap();
+    c.put_object().bucket("footage").key("cut/b.mov").body(random_bytes(2, 300_000).into()).send().await.unwrap();
+    let rule = LifecycleRule::builder()
+        .id("cold")
+        .filter(LifecycleRuleFilter::builder().prefix("raw/").build())
+        .status(ExpirationStatus::Enabled)
+        .transitions(Transition::builder().days(1).storage_class(TransitionStorageClass::from("COLD")).build())
+        .build()
+        .unwrap();
+    let lc = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    c.put_bucket_lifecycle_configuration().bucket("footage").lifecycle_configuration(lc).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records: Vec<serde_json::Value> =
+            got.lock().unwrap().iter().flat_map(|m| m["Records"].as_array().cloned().unwrap_or_default()).collect();
+        if let Some(r) = records.first() {
+            assert_eq!(records.len(), 1, "one event, for the key the rule covers: {records:?}");
+            assert_eq!(r["eventName"], "LifecycleTransition", "{r}");
+            assert_eq!(r["eventSource"], "aws:s3", "{r}");
+            assert_eq!(
+                (r["s3"]["bucket"]["name"].as_str(), r["s3"]["object"]["key"].as_str()),
+                (Some("footage"), Some("raw/a.mov")),
+                "{r}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no transition event came\n{}", node.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let head = c.head_object().bucket("footage").key("raw/a.mov").send().await.unwrap();
+    assert_eq!(head.storage_class().map(|s| s.as_str()), Some("COLD"), "the event follows the move");
+    // cut/b.mov never moves, so no second event comes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n = got.lock().unwrap().iter().flat_map(|m| m["Records"].as_array().cloned().unwrap_or_default()).count();
+    assert_eq!(n, 1);
+}
