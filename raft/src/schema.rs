@@ -911,6 +911,10 @@ pub struct VersionListPage {
 /// UTF-8; the per-key quota pool it counts in. Set by the object layer with every new
 /// version and upload; never changed after.
 pub const ATTR_WRITER: &str = "writer";
+/// Upload attribute: the storage class (UTF-8) an upload's parts are written in, when
+/// not STANDARD. Set by the S3 layer at CreateMultipartUpload; dropped at completion
+/// (the version's class is read from its data).
+pub const ATTR_UPLOAD_CLASS: &str = "storage-class";
 /// Bucket setting: bincode(`String`), the id of the tenant the bucket belongs to (that
 /// of the key that created it); written by apply at creation, never changed.
 pub const SETTING_TENANT: &str = "tenant";

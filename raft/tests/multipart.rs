@@ -192,6 +192,24 @@ async fn complete_upload_results() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_attribute_of_its_class_stays_with_the_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(dir.path(), 1).await.unwrap();
+    create_bucket(&s, "b").await;
+    let attrs: Attrs =
+        [(ATTR_UPLOAD_CLASS.to_string(), b"COLD".to_vec()), (ATTR_WRITER.to_string(), b"K1".to_vec())].into();
+    let r = s.propose(Command::CreateUploadWith { upload: upload("b", "k", "u", 1), attrs }).await.unwrap();
+    assert_eq!(r, CommandResult::Ok);
+    assert_eq!(s.upload_attrs("b", "k", "u").unwrap().get(ATTR_UPLOAD_CLASS).map(Vec::as_slice), Some(&b"COLD"[..]));
+    assert!(matches!(add_part(&s, "b", "k", "u", part(1, "aaa")).await, CommandResult::Discard(_)));
+    let r = s.propose(complete("b", "k", "u", vec![part(1, "aaa")], None)).await.unwrap();
+    assert!(matches!(r, CommandResult::Discard(_)), "{r:?}");
+    let kept = s.version_attrs("b", "k", None).unwrap();
+    assert_eq!(kept.get(ATTR_WRITER).map(Vec::as_slice), Some(&b"K1"[..]), "other attributes go to the version");
+    assert!(!kept.contains_key(ATTR_UPLOAD_CLASS), "the class is read from the data, not kept: {kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_with_stale_part_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = MetaStore::open(dir.path(), 1).await.unwrap();

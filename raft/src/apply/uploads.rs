@@ -145,7 +145,8 @@ pub(super) fn complete(
     if let Some(refusal) = objects::check_condition(condition.as_ref(), existing.as_ref()) {
         return Ok(refusal);
     }
-    let new_attrs = attrs::of(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    let mut new_attrs = attrs::of(tx, &bucket, &key, AttrSubject::Upload(&upload_id))?;
+    new_attrs.remove(crate::schema::ATTR_UPLOAD_CLASS);
     let new_attrs = match lock::new_version_attrs(tx, &bucket, new_attrs, version.last_modified)? {
         Ok(a) => a,
         Err(refusal) => return Ok(CommandResult::Refused(refusal)),

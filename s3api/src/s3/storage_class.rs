@@ -11,7 +11,7 @@ use cairn_raft::tiers::{STANDARD, Tiers};
 use http::HeaderMap;
 
 /// The upload attribute naming the class its parts are written in (absent: STANDARD).
-pub(crate) const UPLOAD_ATTR: &str = "storage-class";
+pub(crate) const UPLOAD_ATTR: &str = cairn_raft::schema::ATTR_UPLOAD_CLASS;
 
 /// The class a write asks for: `x-amz-storage-class`, or STANDARD.
 pub(crate) fn requested(headers: &HeaderMap) -> String {
