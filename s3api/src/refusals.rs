@@ -95,24 +95,47 @@ pub fn unsupported_header(op: &str, headers: &HeaderMap) -> S3Result<()> {
     Ok(())
 }
 
-/// InvalidStorageClass for an `x-amz-storage-class` on a write that names none of
-/// the cluster's storage classes (`classes`, read from the metadata only when the
-/// header is there). Names are exact, as S3's are.
+/// The storage classes S3 names. One of these that the cluster has not configured is
+/// an S3 feature Cairn does not offer here (501); any other name is no storage class
+/// at all (400 InvalidStorageClass).
+const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+/// `name` as a storage class a write or a lifecycle transition may use: one of the
+/// cluster's `classes` (names are exact, as S3's are), else the refusal.
+pub fn known_class(name: &str, classes: &[String]) -> S3Result<()> {
+    if classes.iter().any(|c| c == name) {
+        return Ok(());
+    }
+    let has = classes.join(", ");
+    if S3_STORAGE_CLASSES.contains(&name) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Storage class {name} is not offered by this cluster; it has {has} (see docs/storage-classes.md)"
+        ));
+    }
+    Err(s3_error!(InvalidStorageClass, "The storage class you specified is not valid: this cluster has {has}"))
+}
+
+/// The refusal of an `x-amz-storage-class` on a write that names none of the cluster's
+/// storage classes (`classes`, read from the metadata only when the header is there).
 pub fn storage_class(op: &str, headers: &HeaderMap, classes: impl FnOnce() -> Vec<String>) -> S3Result<()> {
     let Some(v) = headers.get("x-amz-storage-class") else { return Ok(()) };
     if !WRITES.contains(&op) {
         return Ok(());
     }
-    let v = v.to_str().unwrap_or("").trim();
-    let classes = classes();
-    if classes.iter().any(|c| c == v) {
-        return Ok(());
-    }
-    Err(s3_error!(
-        InvalidStorageClass,
-        "The storage class you specified is not valid: this cluster has {}",
-        classes.join(", ")
-    ))
+    known_class(v.to_str().unwrap_or("").trim(), &classes())
 }
 
 /// SSE-C keys travel in the request's headers: AWS takes them over HTTPS only. Cairn
@@ -285,7 +308,7 @@ mod tests {
             })
         };
         assert!(class("COLD").is_ok() && class("STANDARD").is_ok(), "the cluster's classes are served");
-        assert_eq!(*class("GLACIER").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "not configured");
+        assert_eq!(*class("GLACIER").unwrap_err().code(), s3s::S3ErrorCode::NotImplemented, "S3's, not configured");
         assert_eq!(*class("FROZEN").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass);
         assert_eq!(*class("cold").unwrap_err().code(), s3s::S3ErrorCode::InvalidStorageClass, "names are exact");
         assert!(!refused("PutObject", &[("x-amz-meta-a", "b"), ("content-type", "text/plain")]));

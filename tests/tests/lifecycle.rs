@@ -217,7 +217,14 @@ async fn configurations_are_validated_and_read_back() {
     refused("Status enabled", put_rules(&c, "conf", one(lower)).await, 400, "MalformedXML");
     let tr = Transition::builder().days(30).storage_class(TransitionStorageClass::Glacier).build();
     refused(
-        "a transition to a class this cluster does not have",
+        "a transition to an S3 class this cluster does not have",
+        put_rules(&c, "conf", one(rule("cold", prefix("")).transitions(tr))).await,
+        501,
+        "NotImplemented",
+    );
+    let tr = Transition::builder().days(30).storage_class(TransitionStorageClass::from("FROZEN")).build();
+    refused(
+        "a transition to a name that is no class",
         put_rules(&c, "conf", one(rule("cold", prefix("")).transitions(tr))).await,
         400,
         "InvalidStorageClass",

@@ -145,13 +145,7 @@ fn target_class(class: Option<&str>, classes: &[String]) -> S3Result<String> {
     if class == cairn_raft::tiers::STANDARD {
         return Err(s3_error!(InvalidArgument, "A transition's StorageClass cannot be STANDARD"));
     }
-    if !classes.iter().any(|c| c == class) {
-        return Err(s3_error!(
-            InvalidStorageClass,
-            "The storage class you specified is not valid: this cluster has {}",
-            classes.join(", ")
-        ));
-    }
+    crate::refusals::known_class(class, classes)?;
     Ok(class.to_string())
 }
 
