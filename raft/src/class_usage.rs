@@ -52,19 +52,12 @@ pub(crate) fn class_of(tx: &Tx, data: &ObjectData) -> Result<String, MetaError> 
     Ok(tiers.class_of(&layout, data))
 }
 
-/// Adds (`sign` = 1) or removes (-1) one version of `size` bytes with data `data`,
-/// written by `writer` into `bucket`.
-pub(crate) fn adjust(
-    tx: &mut Tx,
-    bucket: &str,
-    writer: Option<&str>,
-    data: &ObjectData,
-    size: u64,
-    sign: i8,
-) -> Result<(), MetaError> {
+/// Adds (`sign` = 1) or removes (-1) one version of `size` bytes with data `data` in
+/// each of `pools` (the quota pools of its write, [`crate::quota::pools_of`]).
+pub(crate) fn adjust(tx: &mut Tx, pools: &[Pool], data: &ObjectData, size: u64, sign: i8) -> Result<(), MetaError> {
     let class = class_of(tx, data)?;
-    for pool in pools_of(tx, bucket, writer)? {
-        charge(tx, &pool, &class, size, sign)?;
+    for pool in pools {
+        charge(tx, pool, &class, size, sign)?;
     }
     Ok(())
 }

@@ -86,18 +86,27 @@ pub(crate) fn charge(
     if bytes == 0 && objects == 0 {
         return Ok(());
     }
-    for pool in pools_of(tx, bucket, writer)? {
-        let k = pool_key(&pool);
+    let pools = pools_of(tx, bucket, writer)?;
+    charge_pools(tx, &pools, bytes, objects)
+}
+
+/// [`charge`] to pools the caller already has (`pools_of` of the write).
+pub(crate) fn charge_pools(tx: &mut Tx, pools: &[Pool], bytes: i128, objects: i64) -> Result<(), MetaError> {
+    if bytes == 0 && objects == 0 {
+        return Ok(());
+    }
+    for pool in pools {
+        let k = pool_key(pool);
         let mut u: PoolUsage = tx.read(Table::Pools, &k)?.unwrap_or_default();
         u.bytes = add(u.bytes, bytes);
         u.objects = add(u.objects, i128::from(objects));
         tx.write(Table::Pools, k, &u)?;
-        match tx.charges.iter_mut().find(|(p, ..)| *p == pool) {
+        match tx.charges.iter_mut().find(|(p, ..)| p == pool) {
             Some(c) => {
                 c.1 += bytes;
                 c.2 += objects;
             }
-            None => tx.charges.push((pool, bytes, objects)),
+            None => tx.charges.push((pool.clone(), bytes, objects)),
         }
     }
     Ok(())

@@ -35,8 +35,9 @@ pub(crate) fn adjust(
     sign: i8,
 ) -> Result<(), MetaError> {
     let size = version.size;
-    crate::class_usage::adjust(tx, bucket, writer, &version.data, size, sign)?;
-    crate::quota::charge(tx, bucket, writer, i128::from(size) * i128::from(sign), i64::from(sign))?;
+    let pools = crate::quota::pools_of(tx, bucket, writer)?;
+    crate::class_usage::adjust(tx, &pools, &version.data, size, sign)?;
+    crate::quota::charge_pools(tx, &pools, i128::from(size) * i128::from(sign), i64::from(sign))?;
     let key = bucket.as_bytes().to_vec();
     let mut u: BucketUsage = tx.read(Table::Usage, &key)?.unwrap_or_default();
     if sign > 0 {
