@@ -44,6 +44,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // Node process
 // ---------------------------------------------------------------------------
 
+pub mod browser;
 pub mod cluster;
 pub mod live;
 pub mod stored;

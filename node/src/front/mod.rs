@@ -7,12 +7,15 @@
 //! - `tls.rs`: the S3 endpoint's TLS certificate, reloaded on SIGHUP.
 //! - `health.rs`: `/health/live` and `/health/ready`.
 //! - `metrics.rs`: `/metrics`.
+//! - `console.rs`: the web console's embedded files under `/console/` (the page's
+//!   code is in `node/console/`; it calls the S3 and `/cairn/` endpoints like any client).
 //!
 //! Owns the S3 socket and everything between it and s3s. May touch what it is handed:
 //! it reads the metadata store and the disk table (readiness, gauges) and passes the
 //! store, the authorizer, the cluster and the durability workers to s3s and the admin
 //! route; it stores nothing itself.
 
+mod console;
 mod health;
 mod metrics;
 mod server;
@@ -115,6 +118,7 @@ pub fn start(
         host_id: format!("cairn-node-{}", p.node_id),
         refused: server::RefusalLog::default(),
         host: CairnHost::new(cfg.domains.clone()),
+        region: cfg.region.clone(),
         tls: tls.clone(),
     });
     let server = tokio::spawn(server::serve(listener, front, Duration::from_secs(cfg.body_timeout_secs), shutdown));

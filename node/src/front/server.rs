@@ -43,6 +43,8 @@ pub struct Front {
     pub refused: RefusalLog,
     /// Virtual-host style addressing, to name the bucket in logs.
     pub host: cairn_s3api::CairnHost,
+    /// The signing region, told to the console's pages.
+    pub region: String,
     pub tls: Option<Arc<Tls>>,
     pub audit: crate::audit::Audit,
     pub node_id: u64,
@@ -155,6 +157,10 @@ fn header_u64(headers: &http::HeaderMap, name: &str) -> u64 {
 
 impl Front {
     async fn handle(&self, req: http::Request<Incoming>) -> http::Response<s3s::Body> {
+        let vhost = self.host.bucket_of(host_of(&req)).is_some();
+        if let Some(resp) = super::console::answer(&req, vhost, &self.region) {
+            return resp;
+        }
         if req.method() == http::Method::GET {
             if let Some(resp) = self.health.answer(req.uri().path()) {
                 return resp;

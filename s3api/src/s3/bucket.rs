@@ -12,8 +12,9 @@ use cairn_raft::schema::{Attrs, BucketInfo, CannedAcl, SETTING_OBJECT_LOCK, SETT
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-/// The bucket name Cairn keeps for its own endpoints (`/cairn/...`).
-pub const RESERVED_BUCKET: &str = "cairn";
+/// The bucket names Cairn keeps for its own endpoints (`/cairn/...`) and its web
+/// console (`/console/...`).
+pub const RESERVED_BUCKETS: [&str; 2] = ["cairn", "console"];
 
 pub fn validate_bucket_name(name: &str) -> S3Result<()> {
     let b = name.as_bytes();
@@ -32,11 +33,8 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
     if !valid {
         return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
     }
-    if name == RESERVED_BUCKET {
-        return Err(s3_error!(
-            InvalidBucketName,
-            "The bucket name {RESERVED_BUCKET} is reserved for Cairn's own endpoints."
-        ));
+    if RESERVED_BUCKETS.contains(&name) {
+        return Err(s3_error!(InvalidBucketName, "The bucket name {name} is reserved for Cairn's own endpoints."));
     }
     Ok(())
 }

@@ -1,0 +1,156 @@
+//! A real headless Chromium for browser tests, driven over WebDriver: one
+//! `chromedriver` process per [`Browser`] on a free loopback port, one session in
+//! it. Both come from Debian's packages (`chromium`, `chromium-driver`), which
+//! `scripts/test.sh` installs. Dropping the browser ends the session and the driver.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    /// Where the browser saves downloads.
+    pub downloads: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    /// A fresh browser (its own profile) saving downloads into `downloads`.
+    pub async fn start(downloads: &Path) -> Browser {
+        let port = free_port();
+        // Its own process group, so that the browsers it starts go with it.
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is needed for browser tests (scripts/test.sh installs Debian's chromium-driver)");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
+                "prefs": {
+                    "download.default_directory": downloads.to_string_lossy(),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                    "safebrowsing.enabled": false,
+                },
+            }),
+        );
+        caps.insert("unhandledPromptBehavior".into(), json!("accept"));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
+            }
+        };
+        Browser { client, driver, downloads: downloads.to_path_buf() }
+    }
+
+    /// Waits until `css` matches an element, and returns it.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Waits until `script` (a JavaScript expression) is true in the page.
+    pub async fn until(&self, what: &str, script: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.client.execute(&format!("return !!({script});"), vec![]).await;
+            if matches!(v, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let text = self.text("body").await;
+                panic!("timed out waiting for {what} ({script}); the page says:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The value of a JavaScript expression.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client.execute(&format!("return ({script});"), vec![]).await.unwrap()
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let el = self.find(css).await;
+        el.clear().await.unwrap();
+        el.send_keys(value).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click on {css}: {e}"));
+    }
+
+    /// A PNG of the page as it is now, written to `dir/name.png`.
+    pub async fn screenshot(&self, dir: &Path, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Waits for a finished download named `name` and returns its bytes.
+    pub async fn downloaded(&self, name: &str, timeout: Duration) -> Vec<u8> {
+        let path = self.downloads.join(name);
+        let partial = self.downloads.join(format!("{name}.crdownload"));
+        let deadline = Instant::now() + timeout;
+        while !path.exists() || partial.exists() {
+            assert!(Instant::now() < deadline, "no download {name} in {}", self.downloads.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        std::fs::read(path).unwrap()
+    }
+
+    /// Ends the session (the browser closes), then the driver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the driver's process group, which this browser owns.
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
+        let _ = self.driver.wait();
+    }
+}
+
+/// Where browser tests write their screenshots: `target/console-screenshots/`, or
+/// `CAIRN_ARTEFACTS` when set.
+pub fn artefacts() -> PathBuf {
+    match std::env::var_os("CAIRN_ARTEFACTS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots"),
+    }
+}

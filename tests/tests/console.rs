@@ -1,0 +1,258 @@
+//! The web console in a real headless Chromium against a real node: the page signs
+//! its own requests (SigV4 in WebCrypto) and uses the S3 and `/cairn/` APIs. Every
+//! check is made twice where it can be: on the page, and through the SDK or on disk.
+//! Screenshots of each screen go to `target/console-screenshots/` (docs/console.md).
+
+use aws_sdk_s3::primitives::ByteStream;
+use cairn_tests::browser::{artefacts, Browser};
+use cairn_tests::{random_bytes, TestNode};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+async fn sign_in(b: &Browser, access: &str, secret: &str) {
+    b.fill("#access", access).await;
+    b.fill("#secret", secret).await;
+    b.click("#signin button[type=submit]").await;
+}
+
+/// Goes to a view of the signed-in page (no reload: the session stays) and waits
+/// for it to be built.
+async fn visit(b: &Browser, hash: &str) {
+    b.eval(&format!("(location.hash = {hash:?}, true)")).await;
+    let shown = format!("document.getElementById('main').dataset.view === {hash:?}");
+    b.until(hash, &shown, T).await;
+    settled(b).await;
+}
+
+/// Waits until no view is being built (the page counts them in `body[data-busy]`).
+async fn settled(b: &Browser) {
+    b.until("the view", "document.body.dataset.busy === '0'", T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_signs_in_browses_uploads_downloads_and_restores() {
+    let node = TestNode::start();
+    node.wait_ready(T).await;
+    let s3 = node.client();
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let shots = artefacts();
+    let b = Browser::start(&downloads).await;
+
+    // A browser asking for `/` is sent to the console; the SDK's ListBuckets is not.
+    b.client.goto(&format!("{}/", node.endpoint())).await.unwrap();
+    b.find("#signin").await;
+    assert!(b.client.current_url().await.unwrap().path().starts_with("/console/"));
+    b.screenshot(&shots, "sign-in").await;
+
+    // A wrong secret: a clear error, and no way in.
+    sign_in(&b, node.access_key(), "not-the-secret").await;
+    b.until("the sign-in error", "document.getElementById('signin-error').textContent.length > 0", T).await;
+    let err = b.text("#signin-error").await;
+    assert!(err.contains("secret key is wrong"), "sign-in error: {err}");
+    assert!(b.eval("document.getElementById('nav').hidden").await.as_bool().unwrap());
+    // An unknown access key says so.
+    sign_in(&b, "AKIDNOSUCHKEY0000000", "whatever").await;
+    b.until(
+        "the unknown-key error",
+        "document.getElementById('signin-error').textContent.includes('no such access key')",
+        T,
+    )
+    .await;
+    b.screenshot(&shots, "sign-in-error").await;
+
+    // Sign in; create a bucket; turn versioning on.
+    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.until(
+        "the bucket list",
+        "document.querySelector('h1') && document.querySelector('h1').textContent === 'Buckets'",
+        T,
+    )
+    .await;
+    b.fill("#new-bucket", "media").await;
+    b.click("form.inline button[type=submit]").await;
+    b.until("the new bucket's page", "location.hash === '#/b/media/' && document.getElementById('versioning')", T)
+        .await;
+    s3.head_bucket().bucket("media").send().await.expect("the bucket the console created");
+    b.click("#versioning").await;
+    b.until("versioning on", "document.body.textContent.includes('Versioning: Enabled')", T).await;
+    let v = s3.get_bucket_versioning().bucket("media").send().await.unwrap();
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+
+    // Upload 50 MiB through the file picker: multipart, a progress bar that moves.
+    let big = random_bytes(21, 50 << 20);
+    let big_path = work.path().join("big.bin");
+    std::fs::write(&big_path, &big).unwrap();
+    b.eval(
+        "(() => { window.__seen = []; new MutationObserver(() => { \
+           for (const p of document.querySelectorAll('.uploads .pct')) window.__seen.push(p.textContent); \
+         }).observe(document.getElementById('main'), { subtree: true, childList: true, characterData: true }); return true; })()",
+    )
+    .await;
+    b.find("#upload-files").await.send_keys(&big_path.to_string_lossy()).await.unwrap();
+    b.until(
+        "the upload's end",
+        "[...document.querySelectorAll('.uploads li')].some(l => l.classList.contains('done'))",
+        Duration::from_secs(180),
+    )
+    .await;
+    let seen: Vec<String> = serde_json::from_value(b.eval("window.__seen").await).unwrap();
+    let between = seen.iter().filter(|p| p.ends_with('%') && p != &"0%" && p != &"100%").count();
+    assert!(between >= 3, "the progress bar showed too few steps between 0 and 100%: {seen:?}");
+    b.screenshot(&shots, "upload").await;
+    let head = s3.head_object().bucket("media").key("big.bin").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(50 << 20));
+    assert!(head.e_tag().unwrap().ends_with("-7\""), "a multipart upload of 8 MiB parts: {:?}", head.e_tag());
+    let stored = s3.get_object().bucket("media").key("big.bin").send().await.unwrap();
+    assert!(stored.body.collect().await.unwrap().into_bytes() == big, "the stored object differs from the file");
+    // Nothing left as an unfinished upload.
+    let ups = s3.list_multipart_uploads().bucket("media").send().await.unwrap();
+    assert!(ups.uploads().is_empty());
+
+    // The listing shows it; its page downloads it back byte for byte.
+    b.until("big.bin listed", "[...document.querySelectorAll('td a')].some(a => a.textContent === 'big.bin')", T).await;
+    b.screenshot(&shots, "objects").await;
+    visit(&b, "#/o/media/big.bin").await;
+    // A reload forgets the secret: the page asks to sign in again, then goes on.
+    b.client.refresh().await.unwrap();
+    b.find("#signin").await;
+    assert!(b.eval("document.getElementById('nav').hidden").await.as_bool().unwrap());
+    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.find("#download").await;
+    b.click("#download").await;
+    let got = b.downloaded("big.bin", Duration::from_secs(120)).await;
+    assert!(got.len() == big.len() && got == big, "the download differs from the upload ({} bytes)", got.len());
+
+    // A share link works without credentials.
+    b.click("#share").await;
+    b.until("a share link", "document.getElementById('share-link').value.startsWith('http')", T).await;
+    let link = b.eval("document.getElementById('share-link').value").await.as_str().unwrap().to_string();
+    assert!(link.contains("X-Amz-Expires=3600"), "{link}");
+    let shared = reqwest::get(&link).await.unwrap();
+    assert_eq!(shared.status(), 200);
+    assert!(shared.bytes().await.unwrap() == big);
+
+    // Two versions of a note; the old one restored from the versions table.
+    let note = work.path().join("note.txt");
+    std::fs::write(&note, b"first draft").unwrap();
+    visit(&b, "#/b/media/").await;
+    b.find("#upload-files").await.send_keys(&note.to_string_lossy()).await.unwrap();
+    b.until("note uploaded", "[...document.querySelectorAll('td a')].some(a => a.textContent === 'note.txt')", T).await;
+    std::fs::write(&note, b"second draft, worse").unwrap();
+    b.find("#upload-files").await.send_keys(&note.to_string_lossy()).await.unwrap();
+    b.until("the second upload's end", "document.querySelectorAll('.uploads li.done').length === 1", T).await;
+    let current = s3.get_object().bucket("media").key("note.txt").send().await.unwrap();
+    assert_eq!(&current.body.collect().await.unwrap().into_bytes()[..], b"second draft, worse");
+    visit(&b, "#/o/media/note.txt").await;
+    b.until("two versions", "document.querySelectorAll('tr[data-version]').length === 2", T).await;
+    b.eval("(document.querySelector('tr[data-version]').scrollIntoView(), true)").await;
+    b.screenshot(&shots, "versions").await;
+    b.click("button.restore").await;
+    b.until("three versions", "document.querySelectorAll('tr[data-version]').length === 3", T).await;
+    settled(&b).await;
+    let restored = s3.get_object().bucket("media").key("note.txt").send().await.unwrap();
+    assert_eq!(&restored.body.collect().await.unwrap().into_bytes()[..], b"first draft");
+
+    // Tags saved on the page are the object's tags.
+    b.fill("#tags", "project=alpha\nstage=review").await;
+    b.click("#tags + button").await;
+    b.until("tags saved", "document.getElementById('status').textContent === 'Tags saved.'", T).await;
+    let tags = s3.get_object_tagging().bucket("media").key("note.txt").send().await.unwrap();
+    let mut pairs: Vec<(String, String)> = tags.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
+    pairs.sort();
+    assert_eq!(pairs, vec![("project".into(), "alpha".into()), ("stage".into(), "review".into())]);
+
+    // Paging: 250 keys in a folder, 100 a page, never all loaded at once.
+    let mut puts = Vec::new();
+    for i in 0..250 {
+        let s3 = s3.clone();
+        puts.push(tokio::spawn(async move {
+            s3.put_object()
+                .bucket("media")
+                .key(format!("many/k{i:04}"))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        }));
+    }
+    for p in puts {
+        p.await.unwrap().unwrap();
+    }
+    visit(&b, "#/b/media/many%2F").await;
+    let rows = "document.querySelectorAll('tbody tr').length";
+    b.until("page 1", &format!("{rows} === 100 && !document.getElementById('next-page').disabled"), T).await;
+    assert_eq!(b.eval("document.querySelector('tbody tr td a').textContent").await, "k0000");
+    b.click("#next-page").await;
+    b.until("page 2", "document.getElementById('page-number').textContent.includes('Page 2')", T).await;
+    assert_eq!(b.eval("document.querySelector('tbody tr td a').textContent").await, "k0100");
+    b.click("#next-page").await;
+    b.until("page 3", &format!("{rows} === 50 && document.getElementById('next-page').disabled"), T).await;
+    assert_eq!(b.eval("document.querySelector('tbody tr td a').textContent").await, "k0200");
+    b.click("#prev-page").await;
+    b.until("back on page 2", "document.getElementById('page-number').textContent.includes('Page 2')", T).await;
+    assert_eq!(b.eval("document.querySelector('tbody tr td a').textContent").await, "k0100");
+
+    // The admin screens of the root key: this node, its disks, its keys.
+    b.click("#nav a[data-section=cluster]").await;
+    b.until("the node table", "document.querySelector('tr[data-node]') !== null", T).await;
+    assert!(b.text("main").await.contains("Disks of node"));
+    b.screenshot(&shots, "cluster").await;
+    b.click("#nav a[data-section=keys]").await;
+    b.fill("#key-name", "reviewer").await;
+    b.click("main form.inline button[type=submit]").await;
+    b.until("a new key", "document.querySelector('#key-created code') !== null", T).await;
+    let codes: Vec<String> = serde_json::from_value(
+        b.eval("[...document.querySelectorAll('#key-created code')].map(c => c.textContent)").await,
+    )
+    .unwrap();
+    b.screenshot(&shots, "keys").await;
+
+    // Sign out forgets the secret; the new (non-admin) key signs in without the
+    // admin sections, and the node refuses it what it may not do.
+    b.click("#signout").await;
+    b.until(
+        "the sign-in form",
+        "!document.getElementById('signin').hidden && document.getElementById('nav').hidden",
+        T,
+    )
+    .await;
+    sign_in(&b, &codes[0], &codes[1]).await;
+    b.until("signed in as the new key", "!document.getElementById('nav').hidden", T).await;
+    assert!(b.eval("document.querySelector('#nav a[data-section=cluster]').hidden").await.as_bool().unwrap());
+    visit(&b, "#/b/media/").await;
+    b.until("the refusal", "document.getElementById('status').textContent.includes('AccessDenied')", T).await;
+
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_files_are_served_and_reserved() {
+    let node = TestNode::start();
+    node.wait_ready(T).await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/console/", node.endpoint())).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let js = http.get(format!("{}/console/js/sigv4.js", node.endpoint())).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let missing = http.get(format!("{}/console/nope.js", node.endpoint())).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // `/` redirects a browser only: an anonymous S3 client still gets S3's answer.
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let html = no_redirect.get(format!("{}/", node.endpoint())).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(html.status(), 302);
+    assert_eq!(html.headers()["location"], "/console/");
+    let s3 = no_redirect.get(format!("{}/", node.endpoint())).send().await.unwrap();
+    assert_eq!(s3.status(), 403);
+    // Signed S3 requests never reach the console; its name is no bucket's.
+    let err = node.client().create_bucket().bucket("console").send().await.expect_err("a reserved name");
+    let info = cairn_tests::ErrInfo::from_sdk(&err);
+    assert_eq!(info.code.as_deref(), Some("InvalidBucketName"), "{info:?}");
+    let buckets = node.client().list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty());
+}
