@@ -69,13 +69,13 @@ export class Api {
   }
 
   // One signed request; `body` a string (hashed and signed) or a Blob (sent unsigned).
-  async request(method, path, { query = [], headers = {}, body = null, ok = [200, 204, 206] } = {}) {
+  async request(method, path, { query = [], headers = {}, body = null } = {}) {
     let payloadHash = EMPTY_SHA256;
     if (typeof body === "string") payloadHash = await sha256Hex(body);
     else if (body) payloadHash = "UNSIGNED-PAYLOAD";
     const { url, headers: h } = await this.signed(method, path, { query, headers, payloadHash });
     const resp = await fetch(url, { method, headers: h, body, cache: "no-store", credentials: "omit" });
-    if (!ok.includes(resp.status)) throw await errorOf(resp);
+    if (!resp.ok) throw await errorOf(resp);
     return resp;
   }
 
@@ -98,7 +98,12 @@ export class Api {
   }
 
   presign(method, bucket, key, expires, query = []) {
-    return presign({ method, path: objectPath(bucket, key), query, expires, creds: this.creds, region: this.region, host: this.host, origin: this.origin });
+    return this.presignPath(method, objectPath(bucket, key), expires, query);
+  }
+
+  // A presigned URL for any path of this node (`path` already encoded).
+  presignPath(method, path, expires, query = []) {
+    return presign({ method, path, query, expires, creds: this.creds, region: this.region, host: this.host, origin: this.origin });
   }
 
   // --- S3 operations the console uses ---

@@ -5,6 +5,7 @@ import { Api } from "./api.js";
 import { say } from "./dom.js";
 import * as objects from "./objects.js";
 import * as admin from "./admin.js";
+import { review } from "./review.js";
 
 const session = { api: null, admin: false };
 // Kept here: views replace it in the page, sign-out puts it back.
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/buckets$/, () => objects.buckets(session)],
   [/^#\/b\/([^/]+)\/?(.*)$/, (m) => objects.browse(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/o\/([^/]+)\/(.+)$/, (m) => objects.details(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
+  [/^#\/review\/([^/]+)\/([^/]+)$/, (m) => review(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/cluster$/, () => admin.cluster(session)],
   [/^#\/keys$/, () => admin.keys(session)],
 ];
@@ -111,6 +113,7 @@ async function signIn(ev) {
 }
 
 function signOut() {
+  window.dispatchEvent(new Event("cairn-signout"));
   session.api = null;
   session.admin = false;
   for (const id of ["nav", "who", "signout"]) document.getElementById(id).hidden = true;

@@ -1,0 +1,169 @@
+//! Video review in the web console: two reviewers in two real headless Chromium
+//! browsers, each signed in on a different node of a 3-node cluster, on the same
+//! video (a real 25 fps WebM, `tests/fixtures/review.webm`). One steps to frame 100
+//! and draws a rectangle; the other sees it arrive live, with its playhead; a reply
+//! and a resolve go back the other way. Everything is checked on the page and
+//! through the annotation API.
+
+use cairn_tests::browser::{artefacts, Browser};
+use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::*;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::key::Key;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+fn cli_json(endpoint: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--access-key", ROOT_ACCESS_KEY, "--secret-key", ROOT_SECRET_KEY];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = cairn(endpoint, &all);
+    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// Opens the review of `video` on `endpoint` and signs in.
+async fn open(b: &Browser, endpoint: &str, video: &str, who: &(String, String)) {
+    b.client.goto(&format!("{endpoint}/console/#/review/{video}")).await.unwrap();
+    b.fill("#access", &who.0).await;
+    b.fill("#secret", &who.1).await;
+    b.click("#signin button[type=submit]").await;
+    b.until("the video", "document.querySelector('.review video') && document.querySelector('.review video').readyState >= 1", T)
+        .await;
+    b.until("the live stream", "document.getElementById('live').textContent === 'live'", T).await;
+}
+
+async fn frame(b: &Browser) -> u64 {
+    b.eval("Number(document.getElementById('frame').textContent)").await.as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
+    let cluster = TestCluster::start(3);
+    let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
+    cli_json(&eps[0], &["tenant", "create", "Studio", "--id", "studio"]);
+    let key = |name: &str| creds_of(&cli_json(&eps[0], &["key", "create", "--tenant", "studio", "--name", name]));
+    let (editor, reviewer) = (key("editor"), key("reviewer"));
+    let s3 = ClientBuilder::new(&eps[0]).credentials(&editor.0, &editor.1).build();
+    s3.create_bucket().bucket("dailies").send().await.unwrap();
+    let webm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/review.webm")).unwrap();
+    s3.put_object().bucket("dailies").key("reel1.webm").content_type("video/webm").body(webm.into()).send().await.unwrap();
+    let body = json!({"name": "Reel 1", "media_type": "video",
+                      "meta": {"frame_rate": "25", "duration_ms": 10000, "width": 320, "height": 180},
+                      "version": {"object": {"bucket": "dailies", "key": "reel1.webm"}}});
+    // The studio's reviewers read the dailies (a bucket policy, as a studio would set it).
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": [reviewer.0]}, "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::dailies/*"}]});
+    s3.put_bucket_policy().bucket("dailies").policy(policy.to_string()).send().await.unwrap();
+    let (status, asset) = v1_json(&eps[0], (&editor.0, &editor.1), "POST", "assets", body).await;
+    assert_eq!(status, 201, "{asset}");
+    let id = asset["id"].as_str().unwrap().to_string();
+    let video = format!("{id}/1");
+
+    let work = tempfile::tempdir().unwrap();
+    let a = Browser::start(work.path()).await;
+    let b = Browser::start(work.path()).await;
+    open(&a, &eps[0], &video, &editor).await;
+    open(&b, &eps[1], &video, &reviewer).await;
+
+    // Frame stepping: jump by number and by timecode, one frame each way, keys.
+    a.fill("#jump", "100").await;
+    a.click("#jump-go").await;
+    assert_eq!(frame(&a).await, 100);
+    a.click("#next-frame").await;
+    assert_eq!(frame(&a).await, 101);
+    a.click("#prev-frame").await;
+    assert_eq!(frame(&a).await, 100);
+    a.fill("#jump", "00:00:02:10").await;
+    a.click("#jump-go").await;
+    assert_eq!(frame(&a).await, 60);
+    a.find(".player").await.send_keys(&Key::Right.to_string()).await.unwrap();
+    assert_eq!(frame(&a).await, 61);
+    a.fill("#jump", "00:00:04:00").await;
+    a.click("#jump-go").await;
+    assert_eq!(frame(&a).await, 100);
+    // The picture on show is frame 100's: 4.00 s to 4.04 s at 25 fps.
+    a.until("the seek", "!document.querySelector('.review video').seeking", T).await;
+    let t = a.eval("document.querySelector('.review video').currentTime").await.as_f64().unwrap();
+    assert!((4.0..4.04).contains(&t), "frame 100 shows from 4.00 s to 4.04 s, the player is at {t}");
+    assert_eq!(a.text("#timecode").await, "00:00:04:00");
+
+    // B sees A's playhead arrive (presence through the other node).
+    b.until("A's playhead", "document.querySelector('.timeline .other[data-frame=\"100\"]') !== null", T).await;
+
+    // A draws a rectangle on frame 100 with a comment.
+    a.click("button[data-tool=rect]").await;
+    a.fill("#comment", "boom mic in shot").await;
+    let overlay = a.find(".overlay").await;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element: overlay.clone(), duration: None, x: -80.0, y: -50.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement {
+            element: overlay.clone(),
+            duration: Some(Duration::from_millis(150)),
+            x: 40.0,
+            y: 30.0,
+        })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    a.client.perform_actions(drag).await.unwrap();
+    a.until("the saved rectangle", "document.querySelector('.overlay rect[data-kind=rect]:not(.preview)') !== null && document.getElementById('status').textContent.startsWith('Annotation saved')", T)
+        .await;
+    let saved_at = a.eval("Date.now()").await.as_f64().unwrap();
+    let note = a.eval("document.querySelector('#notes li').dataset.id").await.as_str().unwrap().to_string();
+
+    // B, on another node, gets it within a second.
+    b.eval(&format!(
+        "(() => {{ const seen = () => document.querySelector('#notes li[data-id=\"{note}\"]'); \
+           if (seen()) {{ window.__arrived = Date.now(); return true; }} \
+           new MutationObserver((_, o) => {{ if (seen()) {{ window.__arrived = Date.now(); o.disconnect(); }} }}) \
+             .observe(document.getElementById('notes'), {{ childList: true, subtree: true }}); return true; }})()"
+    ))
+    .await;
+    b.until("the annotation on B", "window.__arrived !== undefined", T).await;
+    let arrived = b.eval("window.__arrived").await.as_f64().unwrap();
+    let late = arrived - saved_at;
+    eprintln!("annotation seen on the other node {late:.0} ms after it was saved");
+    assert!(late < 1000.0, "the annotation reached the other node's browser {late:.0} ms after it was saved");
+    // B steps there and sees the shape over the picture.
+    b.click(&format!("#notes li[data-id=\"{note}\"] .goto")).await;
+    assert_eq!(frame(&b).await, 100);
+    b.until("the rectangle on B", "document.querySelector('.overlay rect[data-kind=rect]') !== null", T).await;
+    assert!(b.text("#notes").await.contains("boom mic in shot"));
+
+    // B replies; A sees the reply. A resolves; B sees it resolved.
+    b.fill(&format!("#notes li[data-id=\"{note}\"] form.reply input"), "agreed, reshoot").await;
+    b.click(&format!("#notes li[data-id=\"{note}\"] form.reply button")).await;
+    a.until("the reply on A", "document.querySelector('#notes .replies li') !== null", T).await;
+    assert!(a.text("#notes .replies").await.contains("agreed, reshoot"));
+    a.click(&format!("#notes li[data-id=\"{note}\"] .resolve")).await;
+    b.until("resolved on B", &format!("document.querySelector('#notes li[data-id=\"{note}\"]').classList.contains('resolved')"), T)
+        .await;
+    a.screenshot(&artefacts(), "review").await;
+
+    // What the pages did is what the API holds.
+    let (status, list) =
+        v1_json(&eps[2], (&editor.0, &editor.1), "GET", &format!("assets/{id}/versions/1/annotations"), Value::Null).await;
+    assert_eq!(status, 200, "{list}");
+    let all = list["annotations"].as_array().unwrap();
+    let rect = all.iter().find(|x| x["id"] == note.as_str()).expect("the rectangle");
+    assert_eq!(rect["kind"], "rect");
+    assert_eq!(rect["frame"], 100);
+    assert_eq!(rect["status"], "resolved");
+    assert_eq!(rect["text"], "boom mic in shot");
+    let g = &rect["geometry"];
+    for f in ["x", "y", "w", "h"] {
+        let v = g[f].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "geometry {f} = {v}");
+    }
+    // The drag went 120 x 80 CSS pixels over the picture: a real rectangle, not a dot.
+    assert!(g["w"].as_f64().unwrap() > 0.05 && g["h"].as_f64().unwrap() > 0.05, "{g}");
+    let reply = all.iter().find(|x| x["parent"] == note.as_str()).expect("the reply");
+    assert_eq!(reply["text"], "agreed, reshoot");
+    assert_eq!(reply["author"], reviewer.0.as_str());
+
+    a.close().await;
+    b.close().await;
+}
