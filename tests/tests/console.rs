@@ -25,6 +25,18 @@ async fn visit(b: &Browser, hash: &str) {
     settled(b).await;
 }
 
+/// Clicks `css` and waits for the view it re-renders to replace the one shown.
+async fn click_and_rerender(b: &Browser, css: &str) {
+    b.eval("(document.querySelector('main > section').dataset.old = '1', true)").await;
+    b.click(css).await;
+    b.until(
+        "the re-rendered view",
+        "!document.querySelector('main > section[data-old]') && document.body.dataset.busy === '0'",
+        T,
+    )
+    .await;
+}
+
 /// Waits until no view is being built (the page counts them in `body[data-busy]`).
 async fn settled(b: &Browser) {
     b.until("the view", "document.body.dataset.busy === '0'", T).await;
@@ -255,4 +267,183 @@ async fn console_files_are_served_and_reserved() {
     assert_eq!(info.code.as_deref(), Some("InvalidBucketName"), "{info:?}");
     let buckets = node.client().list_buckets().send().await.unwrap();
     assert!(buckets.buckets().is_empty());
+}
+
+/// A signed JSON call to `/cairn/v1/` that must answer `want`.
+async fn v1(
+    ep: &str,
+    who: (&str, &str),
+    method: &str,
+    op: &str,
+    body: serde_json::Value,
+    want: u16,
+) -> serde_json::Value {
+    let (status, v) = cairn_tests::v1_json(ep, who, method, op, body).await;
+    assert_eq!(status, want, "{method} {op}: {v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_tenant_admin_sets_quotas_and_works_the_catalogue() {
+    use serde_json::json;
+    let node = TestNode::start_with(&["--usage-sample-secs", "1"]);
+    node.wait_ready(T).await;
+    let ep = node.endpoint().to_string();
+    let root = (node.access_key(), node.secret_key());
+    v1(&ep, root, "POST", "tenants", json!({"id": "acme", "name": "Acme", "quota": {"bytes": 1u64 << 30}}), 201).await;
+    v1(&ep, root, "POST", "tenants", json!({"id": "acme-film", "name": "Film", "parent": "acme"}), 201).await;
+    v1(&ep, root, "POST", "tenants", json!({"id": "partner", "name": "Partner"}), 201).await;
+    let boss = v1(&ep, root, "POST", "tenants/acme/keys", json!({"name": "boss", "tenant_admin": true}), 201).await;
+    let boss = cairn_tests::creds_of(&boss);
+    let who = (boss.0.as_str(), boss.1.as_str());
+    let s3 = cairn_tests::ClientBuilder::new(&ep).credentials(who.0, who.1).build();
+    s3.create_bucket().bucket("acme-media").send().await.unwrap();
+    // Usage grows in two steps, each seen by samples taken once a second.
+    for (step, keys) in [(1u64, &["trailer-v1.mp4"][..]), (3, &["trailer-v2.mp4", "poster.png"][..])] {
+        for key in keys {
+            let body = random_bytes(step + key.len() as u64, 1 << 20);
+            s3.put_object().bucket("acme-media").key(*key).body(body.into()).send().await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            let h = v1(&ep, who, "GET", "tenants/acme/usage/history", serde_json::Value::Null, 200).await;
+            let seen = h["samples"].as_array().unwrap().iter().filter(|s| s["bytes"] == step << 20).count();
+            if seen >= 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no usage sample of {step} MiB: {h}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let video = |key: &str| json!({"object": {"bucket": "acme-media", "key": key}});
+    let trailer = v1(
+        &ep,
+        who,
+        "POST",
+        "assets",
+        json!({"name": "Trailer", "media_type": "video", "tags": {"genre": "action"},
+        "version": video("trailer-v1.mp4")}),
+        201,
+    )
+    .await;
+    let trailer = trailer["id"].as_str().unwrap().to_string();
+    v1(&ep, who, "POST", &format!("assets/{trailer}/versions"), video("trailer-v2.mp4"), 201).await;
+    v1(
+        &ep,
+        who,
+        "POST",
+        "assets",
+        json!({"name": "Poster", "media_type": "image", "version": video("poster.png")}),
+        201,
+    )
+    .await;
+
+    let work = tempfile::tempdir().unwrap();
+    let b = Browser::start(work.path()).await;
+    let shots = artefacts();
+    b.client.goto(&format!("{ep}/console/")).await.unwrap();
+    sign_in(&b, who.0, who.1).await;
+    b.until("signed in", "!document.getElementById('nav').hidden", T).await;
+    // A tenant admin: tenants yes, cluster and keys no.
+    assert!(!b.eval("document.querySelector('#nav a[data-section=tenants]').hidden").await.as_bool().unwrap());
+    assert!(b.eval("document.querySelector('#nav a[data-section=cluster]').hidden").await.as_bool().unwrap());
+
+    // Its tenant, with the usage chart.
+    b.click("#nav a[data-section=tenants]").await;
+    b.until("its tenant", "document.querySelector('tr[data-tenant=acme] a') !== null", T).await;
+    b.click("tr[data-tenant=acme] a").await;
+    b.until("the chart", "document.querySelector('#usage-chart polyline') !== null", T).await;
+    let points =
+        b.eval("document.querySelector('#usage-chart polyline').getAttribute('points').trim().split(' ').length").await;
+    assert!(points.as_u64().unwrap() >= 3, "samples and now: {points}");
+    // The line rises from the empty tenant to its 3 MiB (SVG y grows downwards).
+    let ys: Vec<f64> = serde_json::from_value(
+        b.eval("document.querySelector('#usage-chart polyline').getAttribute('points').trim().split(' ').map(p => Number(p.split(',')[1]))").await,
+    )
+    .unwrap();
+    assert!(ys.last().unwrap() < &(ys[0] - 50.0), "the chart does not show the usage rise: {ys:?}");
+    assert!(b.text("#tenant-used").await.starts_with("3.0 MiB, 3 objects"), "{}", b.text("#tenant-used").await);
+    settled(&b).await;
+    // A quota above the parent's is refused with the node's reason, on the page.
+    b.fill("#quota-acme-film-bytes", "2").await;
+    b.find("#quota-acme-film-unit").await.select_by_value(&(1u64 << 30).to_string()).await.unwrap();
+    b.click("form.quota-form[data-tenant=acme-film] button").await;
+    b.until("the refusal", "document.getElementById('status').textContent.includes('QuotaExceedsParent')", T).await;
+    // 10 MiB is taken.
+    b.fill("#quota-acme-film-bytes", "10").await;
+    b.find("#quota-acme-film-unit").await.select_by_value(&(1u64 << 20).to_string()).await.unwrap();
+    b.click("form.quota-form[data-tenant=acme-film] button").await;
+    b.until("the quota set", "document.getElementById('status').textContent.startsWith('Quota of acme-film set')", T)
+        .await;
+    let film = v1(&ep, who, "GET", "tenants/acme-film", serde_json::Value::Null, 200).await;
+    assert_eq!(film["quota"]["bytes"], 10u64 << 20);
+    settled(&b).await;
+    b.until(
+        "the new quota shown",
+        "document.querySelector('tr[data-tenant=acme-film] td.quota').textContent === '10 MiB'",
+        T,
+    )
+    .await;
+    b.screenshot(&shots, "tenant").await;
+
+    // The catalogue: by media type, by tag, by words.
+    b.click("#nav a[data-section=assets]").await;
+    b.until("both assets", "document.querySelectorAll('tr[data-asset]').length === 2", T).await;
+    assert_eq!(b.eval("document.getElementById('asset-tenant').value").await, "acme");
+    b.find("#asset-media").await.select_by_value("video").await.unwrap();
+    click_and_rerender(&b, "#asset-apply").await;
+    b.until("videos only", "document.querySelectorAll('tr[data-asset]').length === 1", T).await;
+    assert_eq!(b.text("tr[data-asset] a").await, "Trailer");
+    b.find("#asset-media").await.select_by_value("").await.unwrap();
+    b.fill("#asset-tag", "genre=action").await;
+    click_and_rerender(&b, "#asset-apply").await;
+    b.until("by tag", "document.querySelectorAll('tr[data-asset]').length === 1", T).await;
+    assert_eq!(b.text("tr[data-asset] a").await, "Trailer");
+    b.fill("#asset-tag", "").await;
+    b.fill("#asset-q", "poster").await;
+    // The search index follows commits within a few seconds.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        click_and_rerender(&b, "#asset-apply").await;
+        if b.text("tr[data-asset] a").await == "Poster" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "search never found the poster");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    b.fill("#asset-q", "").await;
+    click_and_rerender(&b, "#asset-apply").await;
+
+    // The version chain: roll back to version 1.
+    visit(&b, &format!("#/asset/{trailer}")).await;
+    b.until("two versions", "document.querySelectorAll('tr[data-version]').length === 2", T).await;
+    b.click("button.rollback").await;
+    b.until("three versions", "document.querySelectorAll('tr[data-version]').length === 3", T).await;
+    let latest = v1(&ep, who, "GET", &format!("assets/{trailer}/versions/latest"), serde_json::Value::Null, 200).await;
+    assert_eq!((latest["number"].as_u64(), latest["rollback_of"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(latest["object"]["key"], "trailer-v1.mp4");
+    settled(&b).await;
+    // Shared with another tenant, then revoked.
+    b.fill("#share-tenant", "partner").await;
+    b.click("#share-tenant + button").await;
+    b.until("the share", "document.body.textContent.includes('Shared with partner')", T).await;
+    let shares = v1(&ep, who, "GET", &format!("assets/{trailer}/shares"), serde_json::Value::Null, 200).await;
+    assert_eq!(shares["shares"][0]["tenant"], "partner");
+    settled(&b).await;
+    b.screenshot(&shots, "asset").await;
+    // To the trash and back.
+    b.click("#asset-trash-it").await;
+    b.until("in the trash", "document.getElementById('asset-restore') !== null", T).await;
+    visit(&b, "#/assets").await;
+    b.click("#asset-trash").await;
+    click_and_rerender(&b, "#asset-apply").await;
+    assert_eq!(b.text("#assets-title").await, "Trash");
+    b.until("the trash listing", "document.querySelectorAll('tr[data-asset]').length === 1", T).await;
+    assert_eq!(b.text("tr[data-asset] a").await, "Trailer");
+    b.click("tr[data-asset] a").await;
+    b.click("#asset-restore").await;
+    b.until("restored", "document.getElementById('asset-trash-it') !== null", T).await;
+    let a = v1(&ep, who, "GET", &format!("assets/{trailer}"), serde_json::Value::Null, 200).await;
+    assert!(a.get("trashed_at").is_none(), "{a}");
+    b.close().await;
 }

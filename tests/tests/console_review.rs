@@ -30,8 +30,12 @@ async fn open(b: &Browser, endpoint: &str, video: &str, who: &(String, String)) 
     b.fill("#access", &who.0).await;
     b.fill("#secret", &who.1).await;
     b.click("#signin button[type=submit]").await;
-    b.until("the video", "document.querySelector('.review video') && document.querySelector('.review video').readyState >= 1", T)
-        .await;
+    b.until(
+        "the video",
+        "document.querySelector('.review video') && document.querySelector('.review video').readyState >= 1",
+        T,
+    )
+    .await;
     b.until("the live stream", "document.getElementById('live').textContent === 'live'", T).await;
 }
 
@@ -49,7 +53,14 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
     let s3 = ClientBuilder::new(&eps[0]).credentials(&editor.0, &editor.1).build();
     s3.create_bucket().bucket("dailies").send().await.unwrap();
     let webm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/review.webm")).unwrap();
-    s3.put_object().bucket("dailies").key("reel1.webm").content_type("video/webm").body(webm.into()).send().await.unwrap();
+    s3.put_object()
+        .bucket("dailies")
+        .key("reel1.webm")
+        .content_type("video/webm")
+        .body(webm.into())
+        .send()
+        .await
+        .unwrap();
     let body = json!({"name": "Reel 1", "media_type": "video",
                       "meta": {"frame_rate": "25", "duration_ms": 10000, "width": 320, "height": 180},
                       "version": {"object": {"bucket": "dailies", "key": "reel1.webm"}}});
@@ -139,13 +150,18 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
     a.until("the reply on A", "document.querySelector('#notes .replies li') !== null", T).await;
     assert!(a.text("#notes .replies").await.contains("agreed, reshoot"));
     a.click(&format!("#notes li[data-id=\"{note}\"] .resolve")).await;
-    b.until("resolved on B", &format!("document.querySelector('#notes li[data-id=\"{note}\"]').classList.contains('resolved')"), T)
-        .await;
+    b.until(
+        "resolved on B",
+        &format!("document.querySelector('#notes li[data-id=\"{note}\"]').classList.contains('resolved')"),
+        T,
+    )
+    .await;
     a.screenshot(&artefacts(), "review").await;
 
     // What the pages did is what the API holds.
     let (status, list) =
-        v1_json(&eps[2], (&editor.0, &editor.1), "GET", &format!("assets/{id}/versions/1/annotations"), Value::Null).await;
+        v1_json(&eps[2], (&editor.0, &editor.1), "GET", &format!("assets/{id}/versions/1/annotations"), Value::Null)
+            .await;
     assert_eq!(status, 200, "{list}");
     let all = list["annotations"].as_array().unwrap();
     let rect = all.iter().find(|x| x["id"] == note.as_str()).expect("the rectangle");

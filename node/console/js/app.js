@@ -6,8 +6,11 @@ import { say } from "./dom.js";
 import * as objects from "./objects.js";
 import * as admin from "./admin.js";
 import { review } from "./review.js";
+import * as tenants from "./tenants.js";
+import * as assets from "./assets.js";
 
-const session = { api: null, admin: false };
+// `tenants`: the tenants this key manages (admin or tenant admin), else empty.
+const session = { api: null, admin: false, tenants: [] };
 // Kept here: views replace it in the page, sign-out puts it back.
 const form = document.getElementById("signin");
 
@@ -16,6 +19,10 @@ const routes = [
   [/^#\/b\/([^/]+)\/?(.*)$/, (m) => objects.browse(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/o\/([^/]+)\/(.+)$/, (m) => objects.details(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/review\/([^/]+)\/([^/]+)$/, (m) => review(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
+  [/^#\/tenants(?:\/(.+))?$/, (m) => tenants.list(session, m[1] ? decodeURIComponent(m[1]) : null)],
+  [/^#\/t\/([^/]+)$/, (m) => tenants.tenant(session, decodeURIComponent(m[1]))],
+  [/^#\/assets$/, () => assets.list(session)],
+  [/^#\/asset\/([^/]+)$/, (m) => assets.asset(session, decodeURIComponent(m[1]))],
   [/^#\/cluster$/, () => admin.cluster(session)],
   [/^#\/keys$/, () => admin.keys(session)],
 ];
@@ -35,7 +42,8 @@ async function route() {
   if (!session.api) return;
   const hash = location.hash || "#/buckets";
   for (const a of document.querySelectorAll("#nav a")) {
-    a.toggleAttribute("aria-current", hash.startsWith(`#/${a.dataset.section}`) || (a.dataset.section === "buckets" && /^#\/[bo]\//.test(hash)));
+    const section = { b: "buckets", o: "buckets", t: "tenants", asset: "assets", review: "assets" }[hash.split("/")[1]] || hash.split("/")[1];
+    a.toggleAttribute("aria-current", a.dataset.section === section);
   }
   const match = routes.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
   if (!match) {
@@ -103,10 +111,16 @@ async function signIn(ev) {
   } catch {
     session.admin = false;
   }
+  try {
+    session.tenants = (await api.json("GET", "/cairn/v1/tenants")).tenants.map((t) => t.id);
+  } catch {
+    session.tenants = [];
+  }
   form.reset();
   form.hidden = true;
   for (const id of ["nav", "who", "signout"]) document.getElementById(id).hidden = false;
   for (const a of document.querySelectorAll('#nav a[data-section="cluster"], #nav a[data-section="keys"]')) a.hidden = !session.admin;
+  document.querySelector('#nav a[data-section="tenants"]').hidden = !session.admin && !session.tenants.length;
   document.getElementById("who").textContent = accessKey;
   if (!location.hash || location.hash === "#") location.hash = "#/buckets";
   else route();
@@ -116,6 +130,7 @@ function signOut() {
   window.dispatchEvent(new Event("cairn-signout"));
   session.api = null;
   session.admin = false;
+  session.tenants = [];
   for (const id of ["nav", "who", "signout"]) document.getElementById(id).hidden = true;
   form.hidden = false;
   main().replaceChildren(form);
