@@ -132,9 +132,32 @@ impl Browser {
         std::fs::read(path).unwrap()
     }
 
+    /// Limits how fast the page may upload (Chromium's network emulation, through
+    /// chromedriver's own endpoint); `None` lifts the limit.
+    pub async fn throttle_uploads(&self, bytes_per_sec: Option<u64>) {
+        let up = bytes_per_sec.map(|b| b as i64).unwrap_or(-1);
+        let conditions = json!({"network_conditions": {"offline": false, "latency": 0,
+            "download_throughput": -1, "upload_throughput": up}});
+        self.client.issue_cmd(NetworkConditions(conditions)).await.expect("set network conditions");
+    }
+
     /// Ends the session (the browser closes), then the driver.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+/// chromedriver's `POST /session/ID/chromium/network_conditions`.
+#[derive(Debug)]
+struct NetworkConditions(serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/chromium/network_conditions", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
     }
 }
 

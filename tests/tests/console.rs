@@ -205,6 +205,38 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     b.click("#prev-page").await;
     b.until("back on page 2", "document.getElementById('page-number').textContent.includes('Page 2')", T).await;
     assert_eq!(b.eval("document.querySelector('tbody tr td a').textContent").await, "k0100");
+    // Readable at 200%: the page reflows instead of scrolling sideways.
+    b.eval("(document.documentElement.style.zoom = '200%', window.scrollTo(0, 0), true)").await;
+    let (wide, room) = (b.eval("document.documentElement.scrollWidth").await, b.eval("window.innerWidth").await);
+    assert!(wide.as_f64().unwrap() <= room.as_f64().unwrap() + 1.0, "at 200% the page is {wide} px wide in {room}");
+    b.screenshot(&shots, "zoom-200").await;
+    b.eval("(document.documentElement.style.zoom = '', true)").await;
+
+    // The bucket's policy: refusals shown where they point, then one saved.
+    visit(&b, "#/policy/media").await;
+    b.fill("#policy", "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [ oops ]\n}").await;
+    b.click("#policy-save").await;
+    b.until("the JSON error", "document.getElementById('policy-where') !== null", T).await;
+    assert!(b.text("#policy-error").await.contains("MalformedPolicy"), "{}", b.text("#policy-error").await);
+    assert!(b.text("#policy-where").await.starts_with("At line 3"), "{}", b.text("#policy-where").await);
+    let picked = b.eval("(() => { const a = document.getElementById('policy'); return a.value.slice(a.selectionStart, a.selectionEnd + 3); })()").await;
+    assert!(picked.as_str().unwrap().contains('o'), "the selection is not at the error: {picked}");
+    let maybe = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Fine", "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::media/public/*"},
+        {"Sid": "Unsure", "Effect": "Maybe", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::media/*"}]});
+    b.fill("#policy", &serde_json::to_string_pretty(&maybe).unwrap()).await;
+    b.click("#policy-save").await;
+    b.until("the statement error", "document.querySelector('pre#policy-where') !== null", T).await;
+    assert!(b.text("#policy-error").await.contains("Statement[1]"), "{}", b.text("#policy-error").await);
+    assert!(b.text("#policy-where").await.contains("Unsure"), "{}", b.text("#policy-where").await);
+    b.screenshot(&shots, "policy-error").await;
+    let good = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Fine", "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::media/public/*"}]});
+    b.fill("#policy", &serde_json::to_string_pretty(&good).unwrap()).await;
+    b.click("#policy-save").await;
+    b.until("saved", "document.getElementById('status').textContent === 'Policy saved.'", T).await;
+    let stored = s3.get_bucket_policy().bucket("media").send().await.unwrap();
+    assert!(stored.policy().unwrap().contains("media/public/*"));
 
     // The admin screens of the root key: this node, its disks, its keys.
     b.click("#nav a[data-section=cluster]").await;
@@ -445,5 +477,78 @@ async fn console_tenant_admin_sets_quotas_and_works_the_catalogue() {
     b.until("restored", "document.getElementById('asset-trash-it') !== null", T).await;
     let a = v1(&ep, who, "GET", &format!("assets/{trailer}"), serde_json::Value::Null, 200).await;
     assert!(a.get("trashed_at").is_none(), "{a}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_upload_resumes_after_a_reload() {
+    let node = TestNode::start();
+    node.wait_ready(T).await;
+    let s3 = node.client();
+    s3.create_bucket().bucket("resume").send().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("cut.bin");
+    let data = random_bytes(77, 40 << 20);
+    std::fs::write(&file, &data).unwrap();
+    let b = Browser::start(work.path()).await;
+    b.client.goto(&format!("{}/console/#/b/resume/", node.endpoint())).await.unwrap();
+    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.find("#upload-files").await;
+    settled(&b).await;
+
+    // Slow uploads, so that the reload lands in the middle: 8 MiB/s for 40 MiB.
+    b.throttle_uploads(Some(8 << 20)).await;
+    b.find("#upload-files").await.send_keys(&file.to_string_lossy()).await.unwrap();
+    let deadline = std::time::Instant::now() + T;
+    let upload_id = loop {
+        let ups = s3.list_multipart_uploads().bucket("resume").send().await.unwrap();
+        if let Some(u) = ups.uploads().first() {
+            let id = u.upload_id().unwrap().to_string();
+            let parts = s3.list_parts().bucket("resume").key("cut.bin").upload_id(&id).send().await.unwrap();
+            if !parts.parts().is_empty() {
+                break id;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no part arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    b.client.refresh().await.unwrap();
+    b.throttle_uploads(None).await;
+    let before = s3.list_parts().bucket("resume").key("cut.bin").upload_id(&upload_id).send().await.unwrap();
+    let kept = before.parts().len();
+    assert!(kept < 5, "the upload finished before the reload ({kept} parts)");
+
+    // What the page keeps for a resume holds no credential.
+    let stored = b.eval("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)").await;
+    assert!(!stored.as_str().unwrap().contains(node.secret_key()), "{stored}");
+    assert!(stored.as_str().unwrap().contains(&upload_id), "{stored}");
+
+    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.until("the unfinished upload", "document.body.textContent.includes('Unfinished uploads')", T).await;
+    b.eval(
+        "(() => { window.__said = []; new MutationObserver(() => window.__said.push(document.getElementById('status').textContent)) \
+           .observe(document.getElementById('status'), { childList: true, characterData: true, subtree: true }); return true; })()",
+    )
+    .await;
+    b.screenshot(&artefacts(), "resume").await;
+    b.find("#upload-files").await.send_keys(&file.to_string_lossy()).await.unwrap();
+    b.until(
+        "the upload's end",
+        "[...document.querySelectorAll('.uploads li')].some(l => l.classList.contains('done'))",
+        Duration::from_secs(120),
+    )
+    .await;
+    let said: Vec<String> = serde_json::from_value(b.eval("window.__said").await).unwrap();
+    let resumed =
+        said.iter().find(|s| s.starts_with("Resuming cut.bin")).unwrap_or_else(|| panic!("no resume: {said:?}"));
+    let already: usize = resumed.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(already >= kept && already >= 1, "{resumed} (ListParts saw {kept} before the reload)");
+    let head = s3.head_object().bucket("resume").key("cut.bin").send().await.unwrap();
+    assert!(head.e_tag().unwrap().ends_with("-5\""), "{:?}", head.e_tag());
+    let got = s3.get_object().bucket("resume").key("cut.bin").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes() == data, "the resumed object differs from the file");
+    assert!(s3.list_multipart_uploads().bucket("resume").send().await.unwrap().uploads().is_empty());
+    let left = b.eval("localStorage.getItem('cairn.console.uploads')").await;
+    assert_eq!(left, "{}", "the finished upload is forgotten");
     b.close().await;
 }

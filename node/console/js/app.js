@@ -18,6 +18,7 @@ const routes = [
   [/^#\/buckets$/, () => objects.buckets(session)],
   [/^#\/b\/([^/]+)\/?(.*)$/, (m) => objects.browse(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/o\/([^/]+)\/(.+)$/, (m) => objects.details(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
+  [/^#\/policy\/([^/]+)$/, (m) => objects.policy(session, decodeURIComponent(m[1]))],
   [/^#\/review\/([^/]+)\/([^/]+)$/, (m) => review(session, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/tenants(?:\/(.+))?$/, (m) => tenants.list(session, m[1] ? decodeURIComponent(m[1]) : null)],
   [/^#\/t\/([^/]+)$/, (m) => tenants.tenant(session, decodeURIComponent(m[1]))],
@@ -41,10 +42,9 @@ let shown = "";
 async function route() {
   if (!session.api) return;
   const hash = location.hash || "#/buckets";
-  for (const a of document.querySelectorAll("#nav a")) {
-    const section = { b: "buckets", o: "buckets", t: "tenants", asset: "assets", review: "assets" }[hash.split("/")[1]] || hash.split("/")[1];
-    a.toggleAttribute("aria-current", a.dataset.section === section);
-  }
+  const part = hash.split("/")[1];
+  const section = { b: "buckets", o: "buckets", policy: "buckets", t: "tenants", asset: "assets", review: "assets" }[part] || part;
+  for (const a of document.querySelectorAll("#nav a")) a.toggleAttribute("aria-current", a.dataset.section === section);
   const match = routes.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
   if (!match) {
     location.hash = "#/buckets";

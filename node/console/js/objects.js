@@ -324,7 +324,7 @@ export async function browse(session, bucket, prefix) {
     { "aria-labelledby": "bucket-title" },
     crumbs(bucket, prefix),
     h("h1", { id: "bucket-title" }, prefix ? prefix : bucket),
-    h("p", {}, `Versioning: ${versioning || "unknown"} `, versioningToggle),
+    h("p", {}, `Versioning: ${versioning || "unknown"} `, versioningToggle, " ", h("a", { href: `#/policy/${encodeURIComponent(bucket)}`, id: "policy-link" }, "Bucket policy")),
     drop,
     progress,
     resume,
@@ -517,5 +517,96 @@ export async function details(session, bucket, key) {
     ),
     h("h2", {}, "Versions"),
     versions.length ? table(["Version", "Modified", "Size", "", ""], versionRows, "Versions") : h("p", {}, "No versions."),
+  );
+}
+
+const POLICY_TEMPLATE = (bucket) =>
+  JSON.stringify(
+    {
+      Version: "2012-10-17",
+      Statement: [{ Sid: "ReadOnly", Effect: "Allow", Principal: { AWS: ["ACCESS_KEY_ID"] }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }],
+    },
+    null,
+    2,
+  );
+
+// A bucket's policy, edited as JSON. The node validates it; a refusal is shown where
+// it points: a JSON error's line and column are selected in the text, a statement
+// the node names is shown beside the message.
+export async function policy(session, bucket) {
+  const api = session.api;
+  const current = await attempt(() => api.policy(bucket));
+  let text = current || "";
+  try {
+    if (text) text = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // Kept as stored.
+  }
+  const area = h("textarea", { id: "policy", rows: "18", cols: "80", spellcheck: "false", "aria-describedby": "policy-error" }, text || POLICY_TEMPLATE(bucket));
+  const error = h("div", { id: "policy-error", class: "error", role: "alert" });
+  const show = (e) => {
+    error.replaceChildren(h("p", {}, `${e.code}: ${e.message}`));
+    const at = /line (\d+) column (\d+)/.exec(e.message);
+    if (at) {
+      const lines = area.value.split("\n");
+      const line = Math.min(Number(at[1]), lines.length);
+      const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + Math.max(0, Number(at[2]) - 1);
+      area.focus();
+      area.setSelectionRange(Math.max(0, offset - 1), offset);
+      error.append(h("p", { id: "policy-where" }, `At line ${at[1]}, column ${at[2]} (selected in the text).`));
+      return;
+    }
+    const st = /Statement\[(\d+)\]/.exec(e.message);
+    if (st) {
+      try {
+        const doc = JSON.parse(area.value);
+        const list = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+        const s = list[Number(st[1])];
+        if (s) error.append(h("p", {}, `Statement ${st[1]}${s.Sid ? ` (${s.Sid})` : ""}:`), h("pre", { id: "policy-where" }, JSON.stringify(s, null, 2)));
+      } catch {
+        // Not JSON: the message says so.
+      }
+    }
+  };
+  return h(
+    "section",
+    { "aria-labelledby": "policy-title" },
+    crumbs(bucket, ""),
+    h("h1", { id: "policy-title" }, `Policy of ${bucket}`),
+    h("p", {}, current ? "The bucket's policy:" : "No policy yet; a template to start from:"),
+    h(
+      "form",
+      {
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          error.replaceChildren();
+          try {
+            await api.putPolicy(bucket, area.value);
+            say("Policy saved.");
+          } catch (e) {
+            show(e);
+          }
+        },
+      },
+      h("label", { for: "policy" }, "Policy (JSON)"),
+      area,
+      error,
+      h("button", { type: "submit", id: "policy-save" }, "Save policy"),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          id: "policy-delete",
+          onclick: async () => {
+            if ((await attempt(() => api.deletePolicy(bucket))) !== undefined) {
+              say("Policy deleted.");
+              window.dispatchEvent(new HashChangeEvent("hashchange"));
+            }
+          },
+        },
+        "Delete policy",
+      ),
+    ),
   );
 }

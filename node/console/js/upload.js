@@ -5,6 +5,7 @@
 // finds the upload's parts with ListParts and sends only the missing ones.
 
 import { ApiError, all, tag, xml, xmlEscape } from "./api.js";
+import { say } from "./dom.js";
 import { objectPath } from "./sigv4.js";
 
 export const SINGLE_MAX = 8 * 1024 * 1024;
@@ -105,6 +106,7 @@ export async function upload(api, bucket, key, file, onProgress) {
     for (const [, v] of loaded) n += v;
     onProgress(Math.min(n, file.size), file.size);
   };
+  if (done.size) say(`Resuming ${file.name}: ${done.size} of ${count} parts are already on the node.`);
   report();
   const todo = [];
   for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
