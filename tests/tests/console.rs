@@ -212,6 +212,34 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     b.screenshot(&shots, "zoom-200").await;
     b.eval("(document.documentElement.style.zoom = '', true)").await;
 
+    // A folder through the folder picker keeps its tree under the current folder;
+    // a file dropped on the page is uploaded too.
+    let shoot = work.path().join("day1");
+    std::fs::create_dir_all(shoot.join("raw")).unwrap();
+    std::fs::write(shoot.join("a.txt"), b"take one").unwrap();
+    std::fs::write(shoot.join("raw/b.txt"), b"take two").unwrap();
+    visit(&b, "#/b/media/many%2F").await;
+    b.find("#upload-folder").await.send_keys(&shoot.to_string_lossy()).await.unwrap();
+    b.until("the folder's upload", "document.querySelectorAll('.uploads li.done').length === 2", T).await;
+    for (key, body) in [("many/day1/a.txt", &b"take one"[..]), ("many/day1/raw/b.txt", b"take two")] {
+        let got = s3.get_object().bucket("media").key(key).send().await.unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], body);
+    }
+    settled(&b).await;
+    b.eval(
+        "(() => { const dt = new DataTransfer();            dt.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));            document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));            return true; })()",
+    )
+    .await;
+    b.until(
+        "the drop's upload",
+        "[...document.querySelectorAll('.uploads li.done')].some(l => l.dataset.key === 'many/dropped.txt')",
+        T,
+    )
+    .await;
+    let dropped = s3.get_object().bucket("media").key("many/dropped.txt").send().await.unwrap();
+    assert_eq!(dropped.content_type(), Some("text/plain"));
+    assert_eq!(&dropped.body.collect().await.unwrap().into_bytes()[..], b"dropped bytes");
+
     // The bucket's policy: refusals shown where they point, then one saved.
     visit(&b, "#/policy/media").await;
     b.fill("#policy", "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [ oops ]\n}").await;

@@ -156,7 +156,86 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
         T,
     )
     .await;
+
+    // Every other kind of shape, drawn with the mouse; each reaches B live.
+    let shapes = "document.querySelectorAll('#notes > li').length";
+    let mut drawn = 1;
+    for (tool, moves) in [
+        ("ellipse", vec![(-120.0, 20.0), (-60.0, 60.0)]),
+        ("arrow", vec![(100.0, -60.0), (20.0, 0.0)]),
+        ("line", vec![(-140.0, -70.0), (140.0, -70.0)]),
+        ("freehand", vec![(60.0, 40.0), (80.0, 50.0), (100.0, 45.0), (120.0, 60.0)]),
+    ] {
+        a.click(&format!("button[data-tool={tool}]")).await;
+        let mut drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: overlay.clone(),
+                duration: None,
+                x: moves[0].0,
+                y: moves[0].1,
+            })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+        for &(x, y) in &moves[1..] {
+            drag = drag.then(PointerAction::MoveToElement {
+                element: overlay.clone(),
+                duration: Some(Duration::from_millis(60)),
+                x,
+                y,
+            });
+        }
+        a.client.perform_actions(drag.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
+        drawn += 1;
+        a.until(&format!("the {tool}"), &format!("{shapes} === {drawn}"), T).await;
+    }
+    // A polygon: three corners, then a double click to close it.
+    a.click("button[data-tool=polygon]").await;
+    let click = |x: f64, y: f64| {
+        MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element: overlay.clone(), duration: None, x, y })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
+    };
+    for (x, y) in [(-30.0, 50.0), (30.0, 50.0), (0.0, 75.0)] {
+        a.client.perform_actions(click(x, y)).await.unwrap();
+    }
+    let close = click(0.0, 75.0)
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    a.client.perform_actions(close).await.unwrap();
+    drawn += 1;
+    a.until("the polygon", &format!("{shapes} === {drawn}"), T).await;
+    // A text label where the mouse clicks.
+    a.click("button[data-tool=text]").await;
+    a.fill("#comment", "logo here").await;
+    a.client.perform_actions(click(-100.0, -60.0)).await.unwrap();
+    drawn += 1;
+    a.until("the text", &format!("{shapes} === {drawn}"), T).await;
+    // B, still on frame 100, draws them all over its picture.
+    b.until(
+        "every shape on B",
+        "['rect','ellipse','arrow','line','freehand','polygon','text'].every(k => document.querySelector(`.overlay [data-kind=${k}]`))",
+        T,
+    )
+    .await;
+    b.screenshot(&artefacts(), "review-shapes").await;
+    // The timeline's marker takes B back to the annotated frame.
+    b.fill("#jump", "0").await;
+    b.click("#jump-go").await;
+    assert_eq!(frame(&b).await, 0);
+    assert_eq!(
+        b.eval("document.querySelectorAll('.overlay [data-kind]').length").await,
+        0,
+        "frame 0 has no annotations"
+    );
+    b.click(".timeline .marker").await;
+    assert_eq!(frame(&b).await, 100);
     a.screenshot(&artefacts(), "review").await;
+    // A deleted shape leaves both pages.
+    let line =
+        a.eval("document.querySelector('.overlay [data-kind=line]').dataset.id").await.as_str().unwrap().to_string();
+    a.click(&format!("#notes li[data-id=\"{line}\"] .delete")).await;
+    b.until("the line gone on B", &format!("!document.querySelector('#notes li[data-id=\"{line}\"]') && !document.querySelector('.overlay [data-kind=line]')"), T)
+        .await;
 
     // What the pages did is what the API holds.
     let (status, list) =
@@ -176,6 +255,17 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
     }
     // The drag went 120 x 80 CSS pixels over the picture: a real rectangle, not a dot.
     assert!(g["w"].as_f64().unwrap() > 0.05 && g["h"].as_f64().unwrap() > 0.05, "{g}");
+    let mut kinds: Vec<&str> =
+        all.iter().filter(|x| x.get("parent").is_none()).map(|x| x["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["arrow", "ellipse", "freehand", "polygon", "rect", "text"], "the line was deleted");
+    let polygon = all.iter().find(|x| x["kind"] == "polygon").unwrap();
+    assert_eq!(polygon["geometry"]["points"].as_array().unwrap().len(), 3, "{polygon}");
+    let freehand = all.iter().find(|x| x["kind"] == "freehand").unwrap();
+    assert!(freehand["geometry"]["points"].as_array().unwrap().len() >= 4, "{freehand}");
+    let text = all.iter().find(|x| x["kind"] == "text" && x.get("parent").is_none()).unwrap();
+    assert_eq!(text["text"], "logo here");
+    assert!(all.iter().all(|x| x["frame"] == 100));
     let reply = all.iter().find(|x| x["parent"] == note.as_str()).expect("the reply");
     assert_eq!(reply["text"], "agreed, reshoot");
     assert_eq!(reply["author"], reviewer.0.as_str());

@@ -57,8 +57,26 @@ export async function cluster(session) {
     );
   }
   out.append(h("h2", {}, "Healing and scrubbing"));
-  if (heal) out.append(h("p", { id: "heal-status" }, `Heal pass: ${pass(heal.pass)}.`));
-  if (scrub) out.append(h("p", { id: "scrub-status" }, `Scrub: ${scrub.running ? "running: " + pass(scrub.current) : "idle"}; last: ${pass(scrub.last)}.`));
+  const healLine = h("p", { id: "heal-status" });
+  const scrubLine = h("p", { id: "scrub-status" });
+  const show = (heal, scrub) => {
+    if (heal) healLine.textContent = `Heal pass: ${pass(heal.pass)}.`;
+    if (scrub) scrubLine.textContent = `Scrub: ${scrub.running ? "running: " + pass(scrub.current) : "idle"}; last: ${pass(scrub.last)}.`;
+  };
+  show(heal, scrub);
+  out.append(healLine, scrubLine);
+  // Progress follows itself while the page is shown.
+  const poll = setInterval(async () => {
+    if (!document.body.contains(out)) {
+      clearInterval(poll);
+      return;
+    }
+    try {
+      show(await api.json("GET", "/cairn/admin/v1/heal"), await api.json("GET", "/cairn/admin/v1/scrub"));
+    } catch {
+      // The next tick tries again.
+    }
+  }, 2000);
   out.append(
     h(
       "p",

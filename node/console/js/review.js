@@ -25,6 +25,10 @@ const TOOLS = [
   ["text", "Text"],
 ];
 const COLORS = ["#ff3b30", "#ffcc00", "#34c759", "#0a84ff", "#ffffff"];
+// Presence is sent on every move and at least this often; a reviewer not heard from
+// for PRESENCE_GONE_MS has left.
+const PRESENCE_EVERY_MS = 10_000;
+const PRESENCE_GONE_MS = 30_000;
 
 function svg(name, attrs = {}) {
   const el = document.createElementNS(SVGNS, name);
@@ -104,12 +108,17 @@ export async function review(session, asset, number) {
     frameOut.textContent = String(f);
     tcOut.textContent = timecode(f, rate);
     draw();
+    for (const li of list.children) li.classList.toggle("here", Number(li.dataset.frame) === f);
     placeHead();
     presence();
   };
+  // A time inside a frame (the playhead while playing) belongs to the frame it is in;
+  // a presented frame's own timestamp (`mediaTime`) is its start, which containers
+  // round (WebM to the millisecond), so it is taken to the nearest frame.
   const readFrame = (t) => Math.max(0, Math.floor(t * rate.fps + 1e-6));
+  const frameAt = (start) => Math.max(0, Math.round(start * rate.fps));
   const follow = (_now, meta) => {
-    setFrame(readFrame(meta ? meta.mediaTime : video.currentTime));
+    setFrame(meta ? frameAt(meta.mediaTime) : readFrame(video.currentTime));
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(follow);
   };
   if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(follow);
@@ -177,7 +186,6 @@ export async function review(session, asset, number) {
       if (el) overlay.append(el);
     }
     if (drawing && drawing.preview) overlay.append(drawing.preview);
-    renderList();
   };
 
   // --- timeline ---
@@ -185,6 +193,9 @@ export async function review(session, asset, number) {
   const placeHead = () => {
     head.style.left = pos(state.frame);
     for (const m of timeline.querySelectorAll(".other")) m.remove();
+    for (const [who, p] of state.others) {
+      if (Date.now() - p.at > PRESENCE_GONE_MS) state.others.delete(who);
+    }
     for (const [who, p] of state.others) {
       if (p.frame == null) continue;
       const m = h("span", { class: "other", title: `${p.name || who} at frame ${p.frame}`, "data-reviewer": who, "data-frame": String(p.frame) });
@@ -227,7 +238,7 @@ export async function review(session, asset, number) {
       reply.value = state.drafts.get(a.id) || "";
       return h(
         "li",
-        { "data-id": a.id, class: `${a.status}${a.frame === state.frame ? " here" : ""}` },
+        { "data-id": a.id, "data-frame": String(a.frame), class: `${a.status}${a.frame === state.frame ? " here" : ""}` },
         h("button", { type: "button", class: "goto", "data-part": "goto", onclick: () => seek(a.frame) }, `Frame ${a.frame}`),
         ` ${a.kind}${a.text ? ": " + a.text : ""} — ${a.author_name || a.author} `,
         h(
@@ -239,6 +250,18 @@ export async function review(session, asset, number) {
             onclick: () => attempt(() => setStatus(a, a.status === "resolved" ? "open" : "resolved")),
           },
           a.status === "resolved" ? "Reopen" : "Resolve",
+        ),
+        " ",
+        h(
+          "button",
+          {
+            type: "button",
+            class: "delete",
+            "data-part": "delete",
+            "aria-label": `Delete the ${a.kind} at frame ${a.frame}`,
+            onclick: () => attempt(() => remove(a)),
+          },
+          "Delete",
         ),
         replies.length ? h("ul", { class: "replies" }, replies.map((r) => h("li", { "data-id": r.id }, `${r.author_name || r.author}: ${r.text || ""}`))) : null,
         h(
@@ -280,12 +303,21 @@ export async function review(session, asset, number) {
     });
     upsert(await resp.json());
   };
-  const upsert = (a) => {
+  // A new or changed annotation; `quiet` leaves the redraw to the caller (a load).
+  // Deleting names the revision it saw: someone else's newer edit is not lost (412).
+  const remove = async (a) => {
+    const resp = await api.request("DELETE", `${base}/annotations/${encodeURIComponent(a.id)}`, { headers: { "if-match": `"${a.revision}"` } });
+    upsert(await resp.json());
+    say(`The ${a.kind} at frame ${a.frame} is deleted.`);
+  };
+  const upsert = (a, quiet = false) => {
     const had = state.notes.get(a.id);
     if (had && had.revision > a.revision) return;
     state.notes.set(a.id, a);
+    if (quiet) return;
     markers();
     draw();
+    renderList();
   };
 
   // --- drawing new shapes ---
@@ -372,8 +404,14 @@ export async function review(session, asset, number) {
   let ws = null;
   // Leaving the view (another route, or sign-out) ends its stream.
   let left = false;
+  const beat = setInterval(() => {
+    lastPresence = 0;
+    presence();
+    placeHead();
+  }, PRESENCE_EVERY_MS);
   const leave = () => {
     left = true;
+    clearInterval(beat);
     if (ws) ws.close();
     video.pause();
   };
@@ -425,9 +463,12 @@ export async function review(session, asset, number) {
       if (cursor) q.push(["cursor", cursor]);
       const page = await attempt(() => api.json("GET", `${base}/annotations`, undefined, q));
       if (!page) return;
-      for (const a of page.annotations) upsert(a);
+      for (const a of page.annotations) upsert(a, true);
       cursor = page.next_cursor;
     } while (cursor);
+    markers();
+    draw();
+    renderList();
   };
 
   // --- controls and keys ---
