@@ -31,6 +31,16 @@ pub fn cairn(endpoint: &str, args: &[&str]) -> Output {
         .expect("run cairn")
 }
 
+/// Runs `cairn ... --json` against `endpoint` with root keys; it must succeed, and
+/// its output is the JSON answer.
+pub fn cli_json(endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = cairn(endpoint, &all);
+    assert!(out.status.success(), "cairn {args:?} failed: {}{}", stdout(&out), stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }

@@ -6,7 +6,7 @@
 //! subscriber that resumes after a disconnect, tombstones seen live, presence across
 //! nodes, presigned URLs for SSE and WebSocket.
 
-use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::cluster::{cli_json, TestCluster};
 use cairn_tests::live::{presign_v1, websocket, SseReader};
 use cairn_tests::*;
 use cairn_tests::{expect_status as expect, v1_json as v1};
@@ -20,15 +20,6 @@ type Creds = (String, String);
 
 fn c(k: &Creds) -> (&str, &str) {
     (k.0.as_str(), k.1.as_str())
-}
-
-fn cli_json(endpoint: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--access-key", ROOT_ACCESS_KEY, "--secret-key", ROOT_SECRET_KEY];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let out = cairn(endpoint, &all);
-    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
 }
 
 fn error_of(got: &(u16, Value)) -> (u16, String) {

@@ -25,6 +25,13 @@ async fn visit(b: &Browser, hash: &str) {
     settled(b).await;
 }
 
+/// Chooses `file` in the file picker and waits for its upload to finish.
+async fn upload_through_picker(b: &Browser, file: &std::path::Path) {
+    b.find("#upload-files").await.send_keys(&file.to_string_lossy()).await.unwrap();
+    let done = "[...document.querySelectorAll('.uploads li')].some(l => l.classList.contains('done'))";
+    b.until("the upload's end", done, Duration::from_secs(180)).await;
+}
+
 /// Clicks `css` and waits for the view it re-renders to replace the one shown.
 async fn click_and_rerender(b: &Browser, css: &str) {
     b.eval("(document.querySelector('main > section').dataset.old = '1', true)").await;
@@ -103,13 +110,7 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
          }).observe(document.getElementById('main'), { subtree: true, childList: true, characterData: true }); return true; })()",
     )
     .await;
-    b.find("#upload-files").await.send_keys(&big_path.to_string_lossy()).await.unwrap();
-    b.until(
-        "the upload's end",
-        "[...document.querySelectorAll('.uploads li')].some(l => l.classList.contains('done'))",
-        Duration::from_secs(180),
-    )
-    .await;
+    upload_through_picker(&b, &big_path).await;
     let seen: Vec<String> = serde_json::from_value(b.eval("window.__seen").await).unwrap();
     let between = seen.iter().filter(|p| p.ends_with('%') && p != &"0%" && p != &"100%").count();
     assert!(between >= 3, "the progress bar showed too few steps between 0 and 100%: {seen:?}");
@@ -559,13 +560,7 @@ async fn console_upload_resumes_after_a_reload() {
     )
     .await;
     b.screenshot(&artefacts(), "resume").await;
-    b.find("#upload-files").await.send_keys(&file.to_string_lossy()).await.unwrap();
-    b.until(
-        "the upload's end",
-        "[...document.querySelectorAll('.uploads li')].some(l => l.classList.contains('done'))",
-        Duration::from_secs(120),
-    )
-    .await;
+    upload_through_picker(&b, &file).await;
     let said: Vec<String> = serde_json::from_value(b.eval("window.__said").await).unwrap();
     let resumed =
         said.iter().find(|s| s.starts_with("Resuming cut.bin")).unwrap_or_else(|| panic!("no resume: {said:?}"));

@@ -6,7 +6,7 @@
 //! through the annotation API.
 
 use cairn_tests::browser::{artefacts, Browser};
-use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::cluster::{cli_json, TestCluster};
 use cairn_tests::*;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::key::Key;
@@ -14,15 +14,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-fn cli_json(endpoint: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--access-key", ROOT_ACCESS_KEY, "--secret-key", ROOT_SECRET_KEY];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let out = cairn(endpoint, &all);
-    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
-}
 
 /// Opens the review of `video` on `endpoint` and signs in.
 async fn open(b: &Browser, endpoint: &str, video: &str, who: &(String, String)) {

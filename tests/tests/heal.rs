@@ -2,7 +2,7 @@
 //! records) are damaged on disk the way failing hardware damages them, objects are read back with the SDK,
 //! and the node's own reports (through the `cairn` CLI) must match what was done.
 
-use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::cluster::{cairn, cli_json, stderr, stdout, TestCluster};
 use cairn_tests::*;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 
 const BUCKET: &str = "heal-bkt";
 const HEADER: u64 = 48;
-
-/// `cairn <args> --json` against the node; panics unless it succeeds.
-fn cli_json(endpoint: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = cairn(endpoint, &all);
-    assert!(out.status.success(), "cairn {args:?} failed: {}{}", stdout(&out), stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
-}
 
 /// The object's health as the node verifies it now, healing nothing.
 /// `cairn heal --object` exits non-zero exactly when the object has lost stripes.

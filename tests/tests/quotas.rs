@@ -11,7 +11,7 @@
 
 use cairn_tests::aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use cairn_tests::cluster::{cairn, stderr, stdout, TestCluster};
+use cairn_tests::cluster::{cairn, cli_json, stderr, stdout, TestCluster};
 use cairn_tests::*;
 use cairn_tests::{expect_status as expect, v1_json as v1};
 use serde_json::{json, Value};
@@ -22,15 +22,6 @@ const KIB: u64 = 1024;
 
 fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
-}
-
-/// `cairn` as root, `--json`, parsed.
-fn cli_json(endpoint: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = cairn(endpoint, &all);
-    assert!(out.status.success(), "cairn {args:?}: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("cairn {args:?}: {e}: {}", stdout(&out)))
 }
 
 fn client_as(endpoint: &str, (ak, sk): (&str, &str)) -> cairn_tests::aws_sdk_s3::Client {

@@ -77,33 +77,19 @@ export async function cluster(session) {
       // The next tick tries again.
     }
   }, 2000);
-  out.append(
+  // A button that starts a background pass on the node.
+  const start = (label, op, done) =>
     h(
-      "p",
-      {},
-      h(
-        "button",
-        {
-          type: "button",
-          onclick: async () => {
-            if ((await attempt(() => api.json("POST", "/cairn/admin/v1/heal"))) !== undefined) say("Heal pass started.");
-          },
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          if ((await attempt(() => api.json("POST", `/cairn/admin/v1/${op}`))) !== undefined) say(done);
         },
-        "Start a heal pass",
-      ),
-      " ",
-      h(
-        "button",
-        {
-          type: "button",
-          onclick: async () => {
-            if ((await attempt(() => api.json("POST", "/cairn/admin/v1/scrub"))) !== undefined) say("Scrub started.");
-          },
-        },
-        "Start a scrub",
-      ),
-    ),
-  );
+      },
+      label,
+    );
+  out.append(h("p", {}, start("Start a heal pass", "heal", "Heal pass started."), " ", start("Start a scrub", "scrub", "Scrub started.")));
   return out;
 }
 
