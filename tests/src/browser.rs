@@ -1,7 +1,9 @@
-//! A real headless Chromium for browser tests, driven over WebDriver: one
-//! `chromedriver` process per [`Browser`] on a free loopback port, one session in
-//! it. Both come from Debian's packages (`chromium`, `chromium-driver`), which
-//! `scripts/test.sh` installs. Dropping the browser ends the session and the driver.
+//! Real headless browsers for browser tests, driven over WebDriver: one driver
+//! process per [`Browser`] on a free loopback port, one session in it. Chromium
+//! and chromedriver come from Debian's packages (`chromium`, `chromium-driver`),
+//! Firefox from Debian's `firefox-esr` with geckodriver built from crates.io; all
+//! installed by `scripts/test.sh`. Dropping the browser ends the session and the
+//! driver.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -21,18 +23,21 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Where the geckodriver the scripts build lives, if not on `PATH`.
+fn geckodriver() -> PathBuf {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/geckodriver");
+    if built.exists() {
+        built
+    } else {
+        PathBuf::from("geckodriver")
+    }
+}
+
 impl Browser {
-    /// A fresh browser (its own profile) saving downloads into `downloads`.
+    /// A fresh Chromium (its own profile) saving downloads into `downloads`.
     pub async fn start(downloads: &Path) -> Browser {
         let port = free_port();
-        // Its own process group, so that the browsers it starts go with it.
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is needed for browser tests (scripts/test.sh installs Debian's chromium-driver)");
+        let driver = spawn_driver(Command::new("chromedriver").arg(format!("--port={port}")), "chromedriver");
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -49,8 +54,42 @@ impl Browser {
             }),
         );
         caps.insert("unhandledPromptBehavior".into(), json!("accept"));
+        Self::connect(port, caps, driver, downloads).await
+    }
+
+    /// A fresh headless Firefox (Debian's firefox-esr) through geckodriver, which
+    /// `scripts/test.sh` builds from crates.io into `target/tools/`.
+    pub async fn firefox(downloads: &Path) -> Browser {
+        let port = free_port();
+        let marionette = free_port();
+        let mut cmd = Command::new(geckodriver());
+        cmd.arg("--port").arg(port.to_string()).arg("--marionette-port").arg(marionette.to_string());
+        let driver = spawn_driver(&mut cmd, "geckodriver");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "moz:firefoxOptions".into(),
+            json!({
+                "binary": "/usr/bin/firefox-esr",
+                "args": ["-headless", "-width", "1280", "-height", "900"],
+                "prefs": {
+                    "browser.download.folderList": 2,
+                    "browser.download.dir": downloads.to_string_lossy(),
+                    "media.autoplay.default": 0,
+                },
+            }),
+        );
+        caps.insert("unhandledPromptBehavior".into(), json!("accept"));
+        Self::connect(port, caps, driver, downloads).await
+    }
+
+    async fn connect(
+        port: u16,
+        caps: serde_json::Map<String, serde_json::Value>,
+        driver: Child,
+        downloads: &Path,
+    ) -> Browser {
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
             match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
@@ -59,7 +98,7 @@ impl Browser {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
+                Err(e) => panic!("no WebDriver session on port {port}: {e}"),
             }
         };
         Browser { client, driver, downloads: downloads.to_path_buf() }
@@ -159,6 +198,16 @@ impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
     fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(self.0.to_string()))
     }
+}
+
+/// Starts a WebDriver server in its own process group, so that the browsers it
+/// starts go with it.
+fn spawn_driver(cmd: &mut Command, name: &str) -> Child {
+    cmd.process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} is needed for browser tests (scripts/test.sh installs it): {e}"))
 }
 
 impl Drop for Browser {

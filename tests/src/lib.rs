@@ -47,6 +47,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub mod browser;
 pub mod cluster;
 pub mod live;
+pub mod review;
 pub mod stored;
 pub use stored::{find_shard, stored_shards, stored_shards_all, StoredShard};
 

@@ -6,64 +6,22 @@
 //! through the annotation API.
 
 use cairn_tests::browser::{artefacts, Browser};
-use cairn_tests::cluster::{cli_json, TestCluster};
+use cairn_tests::cluster::TestCluster;
+use cairn_tests::review::{frame, open, studio};
 use cairn_tests::*;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::key::Key;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-/// Opens the review of `video` on `endpoint` and signs in.
-async fn open(b: &Browser, endpoint: &str, video: &str, who: &(String, String)) {
-    b.client.goto(&format!("{endpoint}/console/#/review/{video}")).await.unwrap();
-    b.fill("#access", &who.0).await;
-    b.fill("#secret", &who.1).await;
-    b.click("#signin button[type=submit]").await;
-    b.until(
-        "the video",
-        "document.querySelector('.review video') && document.querySelector('.review video').readyState >= 1",
-        T,
-    )
-    .await;
-    b.until("the live stream", "document.getElementById('live').textContent === 'live'", T).await;
-}
-
-async fn frame(b: &Browser) -> u64 {
-    b.eval("Number(document.getElementById('frame').textContent)").await.as_u64().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
     let cluster = TestCluster::start(3);
     let eps: Vec<String> = cluster.nodes.iter().map(|n| n.endpoint().to_string()).collect();
-    cli_json(&eps[0], &["tenant", "create", "Studio", "--id", "studio"]);
-    let key = |name: &str| creds_of(&cli_json(&eps[0], &["key", "create", "--tenant", "studio", "--name", name]));
-    let (editor, reviewer) = (key("editor"), key("reviewer"));
-    let s3 = ClientBuilder::new(&eps[0]).credentials(&editor.0, &editor.1).build();
-    s3.create_bucket().bucket("dailies").send().await.unwrap();
-    let webm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/review.webm")).unwrap();
-    s3.put_object()
-        .bucket("dailies")
-        .key("reel1.webm")
-        .content_type("video/webm")
-        .body(webm.into())
-        .send()
-        .await
-        .unwrap();
-    let body = json!({"name": "Reel 1", "media_type": "video",
-                      "meta": {"frame_rate": "25", "duration_ms": 10000, "width": 320, "height": 180},
-                      "version": {"object": {"bucket": "dailies", "key": "reel1.webm"}}});
-    // The studio's reviewers read the dailies (a bucket policy, as a studio would set it).
-    let policy = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": [reviewer.0]}, "Action": "s3:GetObject",
-        "Resource": "arn:aws:s3:::dailies/*"}]});
-    s3.put_bucket_policy().bucket("dailies").policy(policy.to_string()).send().await.unwrap();
-    let (status, asset) = v1_json(&eps[0], (&editor.0, &editor.1), "POST", "assets", body).await;
-    assert_eq!(status, 201, "{asset}");
-    let id = asset["id"].as_str().unwrap().to_string();
-    let video = format!("{id}/1");
+    let studio = studio(&eps[0]).await;
+    let (editor, reviewer, video, id) = (studio.editor, studio.reviewer, studio.video, studio.asset);
 
     let work = tempfile::tempdir().unwrap();
     let a = Browser::start(work.path()).await;

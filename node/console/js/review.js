@@ -117,8 +117,10 @@ export async function review(session, asset, number) {
   // round (WebM to the millisecond), so it is taken to the nearest frame.
   const readFrame = (t) => Math.max(0, Math.floor(t * rate.fps + 1e-6));
   const frameAt = (start) => Math.max(0, Math.round(start * rate.fps));
+  // While a seek is under way the frame shown is the one asked for: a picture from
+  // before it (a late callback of a quick second step) must not move the count back.
   const follow = (_now, meta) => {
-    setFrame(meta ? frameAt(meta.mediaTime) : readFrame(video.currentTime));
+    if (!video.seeking) setFrame(meta ? frameAt(meta.mediaTime) : readFrame(video.currentTime));
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(follow);
   };
   if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(follow);
