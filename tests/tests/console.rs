@@ -176,6 +176,26 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     let mut pairs: Vec<(String, String)> = tags.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
     pairs.sort();
     assert_eq!(pairs, vec![("project".into(), "alpha".into()), ("stage".into(), "review".into())]);
+    // The metadata shown is the object's.
+    let meta = b.text("table.kv").await;
+    assert!(meta.contains("content-type text/plain") && meta.contains("content-length 11"), "{meta}");
+
+    // Delete on a versioned bucket: a delete marker, the versions kept; then one old
+    // version deleted for good from the versions table.
+    b.click("#delete").await;
+    b.until("back in the folder", "location.hash === '#/b/media/'", T).await;
+    settled(&b).await;
+    let gone = s3.head_object().bucket("media").key("note.txt").send().await;
+    assert_eq!(cairn_tests::ErrInfo::from_sdk(&gone.expect_err("deleted")).status, Some(404));
+    visit(&b, "#/o/media/note.txt").await;
+    b.until("the versions and the marker", "document.querySelectorAll('tr[data-version]').length === 4", T).await;
+    assert!(b.text("#deleted-notice").await.contains("delete marker"));
+    let oldest = s3.list_object_versions().bucket("media").prefix("note.txt").send().await.unwrap();
+    let first = oldest.versions().iter().find(|v| v.size() == Some(11)).unwrap().version_id().unwrap().to_string();
+    click_and_rerender(&b, &format!("tr[data-version=\"{first}\"] button[aria-label^='Delete version']")).await;
+    let left = s3.list_object_versions().bucket("media").prefix("note.txt").send().await.unwrap();
+    assert!(left.versions().iter().all(|v| v.version_id() != Some(first.as_str())), "version {first} is still there");
+    assert_eq!(left.versions().len() + left.delete_markers().len(), 3);
 
     // Paging: 250 keys in a folder, 100 a page, never all loaded at once.
     let mut puts = Vec::new();

@@ -394,18 +394,25 @@ const EXPIRIES = [
 export async function details(session, bucket, key) {
   const api = session.api;
   const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
-  const head = await attempt(() => api.head(bucket, key));
   const folder = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : "";
-  if (!head) return h("section", {}, crumbs(bucket, folder), h("p", { class: "error" }, `${key} could not be read.`));
+  // A key whose current version is a delete marker answers 404 to HEAD: its page
+  // still lists the versions, to restore one.
+  let head = null;
+  try {
+    head = await api.head(bucket, key);
+  } catch (e) {
+    if (e.status !== 404) say(`${e.code}: ${e.message}`, true);
+  }
+  const versions = (await attempt(() => api.versions(bucket, key))) || [];
+  if (!head && !versions.length) return h("section", {}, crumbs(bucket, folder), h("p", { class: "error" }, `${key} could not be read.`));
   const meta = [];
-  for (const [k, v] of head.entries()) {
+  for (const [k, v] of head ? head.entries() : []) {
     if (["content-type", "content-length", "etag", "last-modified", "x-amz-version-id", "x-amz-storage-class"].includes(k) || k.startsWith("x-amz-meta-") || k.startsWith("x-amz-server-side")) {
       meta.push(h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)));
     }
   }
-  const tags = (await attempt(() => api.tags(bucket, key))) || [];
+  const tags = head ? (await attempt(() => api.tags(bucket, key))) || [] : [];
   const tagText = h("textarea", { id: "tags", rows: "4", cols: "40", spellcheck: "false" }, tags.map(([k, v]) => `${k}=${v}`).join("\n"));
-  const versions = (await attempt(() => api.versions(bucket, key))) || [];
   const versionRows = versions.map((v) =>
     h(
       "tr",
@@ -461,6 +468,8 @@ export async function details(session, bucket, key) {
     { "aria-labelledby": "object-title" },
     crumbs(bucket, folder),
     h("h1", { id: "object-title" }, key.slice(folder.length)),
+    head
+      ? [
     h(
       "p",
       {},
@@ -515,6 +524,8 @@ export async function details(session, bucket, key) {
       tagText,
       h("button", { type: "submit" }, "Save tags"),
     ),
+        ]
+      : h("p", { id: "deleted-notice" }, "The current version is a delete marker: the key is deleted. Restore an older version below."),
     h("h2", {}, "Versions"),
     versions.length ? table(["Version", "Modified", "Size", "", ""], versionRows, "Versions") : h("p", {}, "No versions."),
   );
