@@ -152,6 +152,30 @@ impl Browser {
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("click on {css}: {e}"));
     }
 
+    /// Fills the console's sign-in form and sends it.
+    pub async fn sign_in(&self, access: &str, secret: &str) {
+        self.fill("#access", access).await;
+        self.fill("#secret", secret).await;
+        self.click("#signin button[type=submit]").await;
+    }
+
+    /// A mouse drag over the element `css`: pressed at the first point, moved through
+    /// the others, released at the last (offsets in CSS pixels from its centre).
+    pub async fn drag(&self, css: &str, points: &[(f64, f64)]) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let el = self.find(css).await;
+        let (x, y) = points[0];
+        let mut drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element: el.clone(), duration: None, x, y })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+        for &(x, y) in &points[1..] {
+            let duration = Some(Duration::from_millis(60));
+            drag = drag.then(PointerAction::MoveToElement { element: el.clone(), duration, x, y });
+        }
+        let drag = drag.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(drag).await.unwrap_or_else(|e| panic!("drag over {css}: {e}"));
+    }
+
     /// A PNG of the page as it is now, written to `dir/name.png`.
     pub async fn screenshot(&self, dir: &Path, name: &str) {
         let png = self.client.screenshot().await.unwrap();

@@ -48,9 +48,7 @@ pub async fn studio(endpoint: &str) -> Studio {
 pub async fn open(b: &Browser, endpoint: &str, video: &str, who: &Creds) {
     let t = Duration::from_secs(30);
     b.client.goto(&format!("{endpoint}/console/#/review/{video}")).await.unwrap();
-    b.fill("#access", &who.0).await;
-    b.fill("#secret", &who.1).await;
-    b.click("#signin button[type=submit]").await;
+    b.sign_in(&who.0, &who.1).await;
     let ready = "document.querySelector('.review video') && document.querySelector('.review video').readyState >= 1";
     b.until("the video", ready, t).await;
     b.until("the live stream", "document.getElementById('live').textContent === 'live'", t).await;

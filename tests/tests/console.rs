@@ -10,12 +10,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-async fn sign_in(b: &Browser, access: &str, secret: &str) {
-    b.fill("#access", access).await;
-    b.fill("#secret", secret).await;
-    b.click("#signin button[type=submit]").await;
-}
-
 /// Goes to a view of the signed-in page (no reload: the session stays) and waits
 /// for it to be built.
 async fn visit(b: &Browser, hash: &str) {
@@ -67,13 +61,13 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     b.screenshot(&shots, "sign-in").await;
 
     // A wrong secret: a clear error, and no way in.
-    sign_in(&b, node.access_key(), "not-the-secret").await;
+    b.sign_in(node.access_key(), "not-the-secret").await;
     b.until("the sign-in error", "document.getElementById('signin-error').textContent.length > 0", T).await;
     let err = b.text("#signin-error").await;
     assert!(err.contains("secret key is wrong"), "sign-in error: {err}");
     assert!(b.eval("document.getElementById('nav').hidden").await.as_bool().unwrap());
     // An unknown access key says so.
-    sign_in(&b, "AKIDNOSUCHKEY0000000", "whatever").await;
+    b.sign_in("AKIDNOSUCHKEY0000000", "whatever").await;
     b.until(
         "the unknown-key error",
         "document.getElementById('signin-error').textContent.includes('no such access key')",
@@ -83,7 +77,7 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     b.screenshot(&shots, "sign-in-error").await;
 
     // Sign in; create a bucket; turn versioning on.
-    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.sign_in(node.access_key(), node.secret_key()).await;
     b.until(
         "the bucket list",
         "document.querySelector('h1') && document.querySelector('h1').textContent === 'Buckets'",
@@ -132,7 +126,7 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
     b.client.refresh().await.unwrap();
     b.find("#signin").await;
     assert!(b.eval("document.getElementById('nav').hidden").await.as_bool().unwrap());
-    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.sign_in(node.access_key(), node.secret_key()).await;
     b.find("#download").await;
     b.click("#download").await;
     let got = b.downloaded("big.bin", Duration::from_secs(120)).await;
@@ -311,7 +305,7 @@ async fn console_signs_in_browses_uploads_downloads_and_restores() {
         T,
     )
     .await;
-    sign_in(&b, &codes[0], &codes[1]).await;
+    b.sign_in(&codes[0], &codes[1]).await;
     b.until("signed in as the new key", "!document.getElementById('nav').hidden", T).await;
     assert!(b.eval("document.querySelector('#nav a[data-section=cluster]').hidden").await.as_bool().unwrap());
     visit(&b, "#/b/media/").await;
@@ -423,7 +417,7 @@ async fn console_tenant_admin_sets_quotas_and_works_the_catalogue() {
     let b = Browser::start(work.path()).await;
     let shots = artefacts();
     b.client.goto(&format!("{ep}/console/")).await.unwrap();
-    sign_in(&b, who.0, who.1).await;
+    b.sign_in(who.0, who.1).await;
     b.until("signed in", "!document.getElementById('nav').hidden", T).await;
     // A tenant admin: tenants yes, cluster and keys no.
     assert!(!b.eval("document.querySelector('#nav a[data-section=tenants]').hidden").await.as_bool().unwrap());
@@ -541,7 +535,7 @@ async fn console_upload_resumes_after_a_reload() {
     std::fs::write(&file, &data).unwrap();
     let b = Browser::start(work.path()).await;
     b.client.goto(&format!("{}/console/#/b/resume/", node.endpoint())).await.unwrap();
-    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.sign_in(node.access_key(), node.secret_key()).await;
     b.find("#upload-files").await;
     settled(&b).await;
 
@@ -572,7 +566,7 @@ async fn console_upload_resumes_after_a_reload() {
     assert!(!stored.as_str().unwrap().contains(node.secret_key()), "{stored}");
     assert!(stored.as_str().unwrap().contains(&upload_id), "{stored}");
 
-    sign_in(&b, node.access_key(), node.secret_key()).await;
+    b.sign_in(node.access_key(), node.secret_key()).await;
     b.until("the unfinished upload", "document.body.textContent.includes('Unfinished uploads')", T).await;
     b.eval(
         "(() => { window.__said = []; new MutationObserver(() => window.__said.push(document.getElementById('status').textContent)) \

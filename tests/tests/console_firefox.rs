@@ -7,17 +7,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use cairn_tests::browser::{artefacts, Browser};
 use cairn_tests::review::{frame, open, studio};
 use cairn_tests::{random_bytes, TestNode};
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::key::Key;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-async fn sign_in(b: &Browser, access: &str, secret: &str) {
-    b.fill("#access", access).await;
-    b.fill("#secret", secret).await;
-    b.click("#signin button[type=submit]").await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_in_firefox_too() {
@@ -32,14 +25,14 @@ async fn the_console_works_in_firefox_too() {
     ff.client.goto(&format!("{ep}/")).await.unwrap();
     ff.find("#signin").await;
     assert!(ff.client.current_url().await.unwrap().path().starts_with("/console/"));
-    sign_in(&ff, node.access_key(), "not-the-secret").await;
+    ff.sign_in(node.access_key(), "not-the-secret").await;
     ff.until(
         "the sign-in error",
         "document.getElementById('signin-error').textContent.includes('secret key is wrong')",
         T,
     )
     .await;
-    sign_in(&ff, node.access_key(), node.secret_key()).await;
+    ff.sign_in(node.access_key(), node.secret_key()).await;
     ff.until(
         "the bucket list",
         "document.querySelector('h1') && document.querySelector('h1').textContent === 'Buckets'",
@@ -104,18 +97,7 @@ async fn the_console_works_in_firefox_too() {
     ff.find(".player").await.send_keys(&Key::Left.to_string()).await.unwrap();
     assert_eq!(frame(&ff).await, 100);
     ff.click("button[data-tool=rect]").await;
-    let overlay = ff.find(".overlay").await;
-    let drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement { element: overlay.clone(), duration: None, x: -60.0, y: -40.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveToElement {
-            element: overlay,
-            duration: Some(Duration::from_millis(150)),
-            x: 50.0,
-            y: 30.0,
-        })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    ff.client.perform_actions(drag).await.unwrap();
+    ff.drag(".overlay", &[(-60.0, -40.0), (50.0, 30.0)]).await;
     ff.until("the saved rectangle", "document.getElementById('status').textContent.startsWith('Annotation saved')", T)
         .await;
     let note = ff.eval("document.querySelector('#notes li').dataset.id").await.as_str().unwrap().to_string();

@@ -57,18 +57,7 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
     // A draws a rectangle on frame 100 with a comment.
     a.click("button[data-tool=rect]").await;
     a.fill("#comment", "boom mic in shot").await;
-    let overlay = a.find(".overlay").await;
-    let drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement { element: overlay.clone(), duration: None, x: -80.0, y: -50.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveToElement {
-            element: overlay.clone(),
-            duration: Some(Duration::from_millis(150)),
-            x: 40.0,
-            y: 30.0,
-        })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    a.client.perform_actions(drag).await.unwrap();
+    a.drag(".overlay", &[(-80.0, -50.0), (40.0, 30.0)]).await;
     a.until("the saved rectangle", "document.querySelector('.overlay rect[data-kind=rect]:not(.preview)') !== null && document.getElementById('status').textContent.startsWith('Annotation saved')", T)
         .await;
     let saved_at = a.eval("Date.now()").await.as_f64().unwrap();
@@ -116,47 +105,30 @@ async fn two_reviewers_on_two_nodes_annotate_a_frame_live() {
         ("freehand", vec![(60.0, 40.0), (80.0, 50.0), (100.0, 45.0), (120.0, 60.0)]),
     ] {
         a.click(&format!("button[data-tool={tool}]")).await;
-        let mut drag = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement {
-                element: overlay.clone(),
-                duration: None,
-                x: moves[0].0,
-                y: moves[0].1,
-            })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
-        for &(x, y) in &moves[1..] {
-            drag = drag.then(PointerAction::MoveToElement {
-                element: overlay.clone(),
-                duration: Some(Duration::from_millis(60)),
-                x,
-                y,
-            });
-        }
-        a.client.perform_actions(drag.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
+        a.drag(".overlay", &moves).await;
         drawn += 1;
         a.until(&format!("the {tool}"), &format!("{shapes} === {drawn}"), T).await;
     }
-    // A polygon: three corners, then a double click to close it.
+    // A polygon: three corners (a drag of one point is a click), then a double click
+    // to close it.
     a.click("button[data-tool=polygon]").await;
-    let click = |x: f64, y: f64| {
-        MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement { element: overlay.clone(), duration: None, x, y })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
-    };
     for (x, y) in [(-30.0, 50.0), (30.0, 50.0), (0.0, 75.0)] {
-        a.client.perform_actions(click(x, y)).await.unwrap();
+        a.drag(".overlay", &[(x, y)]).await;
     }
-    let close = click(0.0, 75.0)
+    let overlay = a.find(".overlay").await;
+    let double = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element: overlay, duration: None, x: 0.0, y: 75.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
         .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
         .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    a.client.perform_actions(close).await.unwrap();
+    a.client.perform_actions(double).await.unwrap();
     drawn += 1;
     a.until("the polygon", &format!("{shapes} === {drawn}"), T).await;
     // A text label where the mouse clicks.
     a.click("button[data-tool=text]").await;
     a.fill("#comment", "logo here").await;
-    a.client.perform_actions(click(-100.0, -60.0)).await.unwrap();
+    a.drag(".overlay", &[(-100.0, -60.0)]).await;
     drawn += 1;
     a.until("the text", &format!("{shapes} === {drawn}"), T).await;
     // B, still on frame 100, draws them all over its picture.
