@@ -222,7 +222,7 @@ impl Front {
         let ext_call =
             req.uri().path().starts_with("/cairn/").then(|| format!("cairn:{} {}", req.method(), req.uri().path()));
         let is_ext = ext_call.is_some();
-        let key = object_key(&req, &bucket, object, self.host.bucket_of(host_of(&req)).is_some());
+        let key = object_key(&req, &bucket, object, vhost);
         let claimed = claimed_key(&req);
         self.metrics.start();
         let started = Instant::now();
