@@ -171,7 +171,7 @@ impl DiskSet {
         let present = disks.iter().flatten().count();
         let needed = spec.write_quorum();
         if present < needed {
-            return Err(ErasureError::Quorum { written: present, needed });
+            return Err(ErasureError::Quorum { written: present, needed, full: 0 });
         }
         Ok(ShardWriter::new(disks.into(), spec))
     }

@@ -39,7 +39,7 @@ mod writer;
 pub use disk::{LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN, WRITEBACK_EVERY};
 pub use disk_set::DamageHook;
 pub use disk_set::DiskSet;
-pub use error::ErasureError;
+pub use error::{is_full, ErasureError};
 pub use heal::{BlobHealth, HealOutcome, Pace};
 pub use reader::ShardReader;
 pub use segment::{CompactReport, SegmentConfig, SegmentStats};

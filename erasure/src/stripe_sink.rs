@@ -18,7 +18,10 @@ enum Slot {
     /// Files are created by the first blocking task, so creating a writer does no I/O.
     Pending,
     Open(Box<dyn ShardFileWriter>),
-    Failed,
+    /// `full`: the disk had no space left for it (see [`crate::error::is_full`]).
+    Failed {
+        full: bool,
+    },
 }
 
 pub(crate) struct StripeSink {
@@ -39,7 +42,7 @@ impl StripeSink {
                 Some(_) => Slot::Pending,
                 None => {
                     tracing::warn!(shard = i, disk = spec.disks[i], "disk not available, writing without this shard");
-                    Slot::Failed
+                    Slot::Failed { full: false }
                 }
             })
             .collect();
@@ -47,7 +50,12 @@ impl StripeSink {
     }
 
     pub fn alive(&self) -> usize {
-        self.slots.iter().filter(|s| !matches!(s, Slot::Failed)).count()
+        self.slots.iter().filter(|s| !matches!(s, Slot::Failed { .. })).count()
+    }
+
+    /// Shards dropped because their disk was full.
+    pub fn full(&self) -> usize {
+        self.slots.iter().filter(|s| matches!(s, Slot::Failed { full: true })).count()
     }
 
     pub fn ensure_open(&mut self) {
@@ -63,7 +71,8 @@ impl StripeSink {
 
     fn fail(&mut self, i: usize, err: &io::Error) {
         tracing::warn!(shard = i, disk = self.spec.disks[i], error = %err, "dropping shard after disk error");
-        if let Slot::Open(w) = std::mem::replace(&mut self.slots[i], Slot::Failed) {
+        let full = crate::error::is_full(err.kind());
+        if let Slot::Open(w) = std::mem::replace(&mut self.slots[i], Slot::Failed { full }) {
             w.abort();
         }
     }
@@ -119,7 +128,7 @@ impl StripeSink {
     pub fn take_open(&mut self) -> Vec<(usize, Box<dyn ShardFileWriter>)> {
         let mut out = Vec::new();
         for (shard, slot) in self.slots.iter_mut().enumerate() {
-            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed) {
+            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed { full: false }) {
                 out.push((shard, w));
             }
         }
@@ -129,7 +138,7 @@ impl StripeSink {
     /// Discards every shard still being written.
     pub fn abort_all(&mut self) {
         for slot in &mut self.slots {
-            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed) {
+            if let Slot::Open(w) = std::mem::replace(slot, Slot::Failed { full: false }) {
                 w.abort();
             }
         }

@@ -24,7 +24,7 @@ pub struct ShardWriter {
     inflight: Option<JoinHandle<Box<StripeSink>>>,
     /// Commit tasks of a finish() not yet awaited, by shard: if finish() is cancelled, Drop
     /// waits for them so that nothing they make durable outlives the cleanup.
-    committing: Vec<(usize, JoinHandle<bool>)>,
+    committing: Vec<(usize, JoinHandle<Result<(), std::io::ErrorKind>>)>,
     /// Shards that may be durable under their final name: a failed finish() removes them.
     maybe_durable: Vec<usize>,
     size: u64,
@@ -85,8 +85,9 @@ impl ShardWriter {
         let needed = self.spec.write_quorum();
         let alive = sink.alive();
         if alive < needed {
+            let full = sink.full();
             self.sink = Some(sink);
-            return Err(ErasureError::Quorum { written: alive, needed });
+            return Err(ErasureError::Quorum { written: alive, needed, full });
         }
         let mut next = std::mem::take(&mut sink.spare);
         next.clear();
@@ -138,9 +139,10 @@ impl ShardWriter {
 
         let needed = self.spec.write_quorum();
         let alive = sink.alive();
+        let mut full = sink.full();
         if alive < needed {
             self.sink = Some(sink);
-            return Err(ErasureError::Quorum { written: alive, needed });
+            return Err(ErasureError::Quorum { written: alive, needed, full });
         }
         let open = sink.take_open();
         self.sink = Some(sink);
@@ -158,11 +160,11 @@ impl ShardWriter {
             let res = task.await;
             self.committing.pop();
             match res {
-                Ok(true) => {
+                Ok(Ok(())) => {
                     durable += 1;
                     self.maybe_durable.push(shard);
                 }
-                Ok(false) => {}
+                Ok(Err(kind)) => full += usize::from(crate::error::is_full(kind)),
                 Err(e) => {
                     self.maybe_durable.push(shard);
                     panicked = Some(join_error(e));
@@ -173,7 +175,7 @@ impl ShardWriter {
             return Err(e);
         }
         if durable < needed {
-            return Err(ErasureError::Quorum { written: durable, needed });
+            return Err(ErasureError::Quorum { written: durable, needed, full });
         }
         Ok(WriteReceipt { size: self.size, shards_written: durable })
     }
@@ -197,16 +199,17 @@ impl ShardWriter {
     }
 }
 
-/// Makes one shard durable; a shard that fails is removed again, whatever state it is in.
+/// Makes one shard durable; a shard that fails is removed again, whatever state it is in,
+/// and the kind of its error returned.
 fn commit_shard(
     w: Box<dyn ShardFileWriter>,
     disk: Option<Arc<dyn ShardDisk>>,
     spec: &ShardSpec,
     shard: usize,
     object_size: u64,
-) -> bool {
+) -> Result<(), std::io::ErrorKind> {
     let Err(e) = w.commit(&header::encode(spec, shard, object_size)) else {
-        return true;
+        return Ok(());
     };
     tracing::warn!(shard, disk = spec.disks[shard], error = %e, "shard not durable, dropping it");
     if let Some(disk) = disk {
@@ -214,7 +217,7 @@ fn commit_shard(
             tracing::warn!(shard, disk = spec.disks[shard], error = %e, "cannot remove failed shard");
         }
     }
-    false
+    Err(e.kind())
 }
 
 /// What an unfinished write leaves to discard.
@@ -223,7 +226,7 @@ struct Cleanup {
     id: u128,
     sink: Option<Box<StripeSink>>,
     inflight: Option<JoinHandle<Box<StripeSink>>>,
-    committing: Vec<(usize, JoinHandle<bool>)>,
+    committing: Vec<(usize, JoinHandle<Result<(), std::io::ErrorKind>>)>,
     maybe_durable: Vec<usize>,
 }
 
@@ -239,7 +242,7 @@ impl Cleanup {
         }
         for (shard, task) in committing {
             // A failed commit removed its shard itself.
-            if !matches!(task.await, Ok(false)) {
+            if !matches!(task.await, Ok(Err(_))) {
                 maybe_durable.push(shard);
             }
         }

@@ -333,7 +333,7 @@ async fn writes_beyond_the_quorum_fail_and_leave_nothing() {
             inject_write(c.of(&spec, shard), fault);
         }
         let res = write_object(&c.set, &spec, &object_for(3, i as u64)).await;
-        assert!(matches!(res, Err(ErasureError::Quorum { written: 3, needed: 4 })), "{faults:?}: {res:?}");
+        assert!(matches!(res, Err(ErasureError::Quorum { written: 3, needed: 4, .. })), "{faults:?}: {res:?}");
         // A write() that fails drops the writer, whose cleanup then runs in the background.
         c.wait_until_empty().await;
         c.heal();
@@ -548,7 +548,7 @@ async fn an_absent_disk_is_a_dead_disk() {
     let sparse = DiskSet::from_disks(vec![None, None, None, Some(c.disks[3].clone() as Arc<dyn ShardDisk>)]);
     let spec = ShardSpec { id: 0x4001, data_shards: 2, parity_shards: 2, block_size: BS, disks: vec![0, 1, 2, 3] };
     let res = sparse.writer(spec.clone());
-    assert!(matches!(res, Err(ErasureError::Quorum { written: 1, needed: 3 })), "{:?}", res.err());
+    assert!(matches!(res, Err(ErasureError::Quorum { written: 1, needed: 3, .. })), "{:?}", res.err());
     let (got, _) = read_range(&sparse, &spec, 10, 0, 10).await;
     assert!(matches!(got, Err(ErasureError::Unrecoverable { available: 0, .. })), "{got:?}");
 }
@@ -693,7 +693,7 @@ async fn a_failed_finish_removes_even_the_durable_shards() {
     let mut w = c.set.writer(spec.clone()).unwrap();
     w.write(&object_for(2, 13)).await.unwrap();
     let res = w.finish().await;
-    assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3 })), "{res:?}");
+    assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3, .. })), "{res:?}");
     assert!(c.all_files().is_empty(), "{:?}", c.all_files());
 }
 

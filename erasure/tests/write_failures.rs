@@ -23,7 +23,7 @@ async fn quorum_failure_leaves_no_files() {
         break_disk(&d.set, spec.disks[3]);
         let data = random_bytes(size, 5);
         let res = write_object(&d.set, &spec, &data).await;
-        assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3 })), "size {size}: {res:?}");
+        assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3, .. })), "size {size}: {res:?}");
         // write_object drops the writer when write() fails early; cleanup is then async
         wait_until_no_files(&d.set).await;
     }
@@ -38,7 +38,7 @@ async fn quorum_failure_at_finish_leaves_no_files() {
     let mut w = d.set.writer(spec.clone()).unwrap();
     w.write(&random_bytes(100, 1)).await.unwrap();
     let res = w.finish().await;
-    assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3 })), "{res:?}");
+    assert!(matches!(res, Err(ErasureError::Quorum { written: 2, needed: 3, .. })), "{res:?}");
     assert!(shard_files(&d.set).is_empty(), "{:?}", shard_files(&d.set));
 }
 
@@ -65,7 +65,7 @@ async fn no_parity_needs_every_disk() {
     let mut w = d.set.writer(spec).unwrap();
     w.write(b"abc").await.unwrap();
     let res = w.finish().await;
-    assert!(matches!(res, Err(ErasureError::Quorum { written: 1, needed: 2 })), "{res:?}");
+    assert!(matches!(res, Err(ErasureError::Quorum { written: 1, needed: 2, .. })), "{res:?}");
 }
 
 /// Shard files (final or temp) on all disks; the file standing in for a broken disk's

@@ -125,7 +125,20 @@ pub fn meta(e: MetaError) -> S3Error {
 pub fn erasure(e: ErasureError) -> S3Error {
     tracing::error!(error = %e, "shard I/O failed");
     match e {
-        ErasureError::Quorum { written, needed } => {
+        // Enough shards would have been written but for full disks: retrying will not help
+        // until space is freed, so not a 503 the SDKs retry.
+        ErasureError::Quorum { written, needed, full } if written + full >= needed => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InsufficientStorage".into()),
+                format!(
+                    "Not enough free space: only {written} of the {needed} shards needed could be written, \
+                     {full} failed because their disk is full. Free space or add disks, then retry."
+                ),
+            );
+            e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+            e
+        }
+        ErasureError::Quorum { written, needed, .. } => {
             s3_error!(ServiceUnavailable, "Only {written} of the {needed} shards needed could be written; retry.")
         }
         other => S3Error::internal_error(other),

@@ -106,7 +106,7 @@ impl PeerService {
         let mut w: Box<dyn ShardFileWriter> = match created {
             Ok(w) => w,
             Err(e) => {
-                let _ = stream.send_frame(&messages::err(&e.to_string())).await;
+                let _ = stream.send_frame(&messages::io_err(&e)).await;
                 return Err(format!("creating shard: {e}"));
             }
         };
@@ -131,7 +131,7 @@ impl PeerService {
                     w = res.0;
                     if let Err(e) = res.1 {
                         blocking(move || w.abort()).await?;
-                        let _ = stream.send_frame(&messages::err(&e.to_string())).await;
+                        let _ = stream.send_frame(&messages::io_err(&e)).await;
                         return Err(format!("appending to shard: {e}"));
                     }
                 }
@@ -140,7 +140,7 @@ impl PeerService {
                     header.copy_from_slice(&frame[1..]);
                     let reply = blocking(move || match w.commit(&header) {
                         Ok(()) => messages::ok(b""),
-                        Err(e) => messages::err(&e.to_string()),
+                        Err(e) => messages::io_err(&e),
                     })
                     .await?;
                     stream.send_frame(&reply).await.map_err(|e| e.to_string())?;
