@@ -108,6 +108,13 @@ pub struct Flags {
     /// commit instead of a file each (0 turns segments off; at most 16 MiB).
     #[arg(long, env = "CAIRN_SEGMENT_MAX_SHARD")]
     pub segment_max_shard: Option<u64>,
+    /// A disk's active segment file is sealed, and a new one started, at this many bytes
+    /// (1 MiB to 1 GiB); only sealed segments are compacted.
+    #[arg(long, env = "CAIRN_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
+    /// Seconds between segment compaction passes over this node's disks.
+    #[arg(long, env = "CAIRN_COMPACT_INTERVAL_SECS")]
+    pub compact_interval_secs: Option<u64>,
     /// Memory for the metadata store's page cache, in MiB (at least 16).
     #[arg(long, env = "CAIRN_META_CACHE_MIB")]
     pub meta_cache_mib: Option<u64>,
@@ -191,6 +198,8 @@ struct FileConfig {
     orphan_grace_secs: Option<u64>,
     inline_max: Option<usize>,
     segment_max_shard: Option<u64>,
+    segment_bytes: Option<u64>,
+    compact_interval_secs: Option<u64>,
     meta_cache_mib: Option<u64>,
     raft_snapshot_every: Option<u64>,
     master_key_file: Option<PathBuf>,
@@ -242,6 +251,8 @@ pub struct Config {
     pub orphan_grace_secs: u64,
     pub inline_max: usize,
     pub segment_max_shard: u64,
+    pub segment_bytes: u64,
+    pub compact_interval_secs: u64,
     pub meta_cache_mib: u64,
     pub raft_snapshot_every: u64,
     pub master_key_file: Option<PathBuf>,
@@ -414,6 +425,12 @@ pub const DEFAULT_INLINE_MAX: usize = cairn_object::DEFAULT_INLINE_MAX;
 pub const MAX_INLINE_MAX: usize = 64 << 10;
 /// A shard bound for a segment is held in memory until commit: this bounds that memory.
 pub const MAX_SEGMENT_MAX_SHARD: u64 = 16 << 20;
+/// The smallest segment file size: below it, sealing (a hint file and two syncs) would cost
+/// more than the shards it packs save.
+pub const MIN_SEGMENT_BYTES: u64 = 1 << 20;
+/// Seconds between compaction passes: sealed segments pile up slowly (256 MiB each by
+/// default), so a pass every half minute keeps space amplification near its bound.
+pub const DEFAULT_COMPACT_INTERVAL_SECS: u64 = 30;
 
 impl Config {
     pub fn load(flags: &Flags) -> anyhow::Result<Config> {
@@ -473,6 +490,14 @@ impl Config {
                 .segment_max_shard
                 .or(file.segment_max_shard)
                 .unwrap_or(cairn_erasure::segment::DEFAULT_MAX_SHARD),
+            segment_bytes: flags
+                .segment_bytes
+                .or(file.segment_bytes)
+                .unwrap_or(cairn_erasure::segment::DEFAULT_SEGMENT_BYTES),
+            compact_interval_secs: flags
+                .compact_interval_secs
+                .or(file.compact_interval_secs)
+                .unwrap_or(DEFAULT_COMPACT_INTERVAL_SECS),
             meta_cache_mib: flags.meta_cache_mib.or(file.meta_cache_mib).unwrap_or(cairn_raft::DEFAULT_META_CACHE_MIB),
             raft_snapshot_every: flags
                 .raft_snapshot_every
@@ -558,6 +583,15 @@ impl Config {
         }
         if self.segment_max_shard > MAX_SEGMENT_MAX_SHARD {
             bail!("segment_max_shard is at most {MAX_SEGMENT_MAX_SHARD} bytes");
+        }
+        if !(MIN_SEGMENT_BYTES..=cairn_erasure::segment::MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
+            bail!(
+                "segment_bytes must be from {MIN_SEGMENT_BYTES} to {} bytes",
+                cairn_erasure::segment::MAX_SEGMENT_BYTES
+            );
+        }
+        if self.compact_interval_secs == 0 {
+            bail!("compact_interval_secs must be at least 1");
         }
         if self.usage_sample_secs == 0 {
             bail!("usage_sample_secs must be at least 1");
@@ -711,6 +745,28 @@ mod tests {
         assert_eq!(c.segment_max_shard, 0, "0 turns segments off");
         let err = Config::load(&flags(&["--config", "/dev/null", "--segment-max-shard", "16777217"])).unwrap_err();
         assert!(err.to_string().contains("segment_max_shard"), "{err}");
+    }
+
+    #[test]
+    fn segment_size_and_compaction_interval_are_bounded() {
+        let c = Config::load(&flags(&["--config", "/dev/null"])).unwrap();
+        assert_eq!((c.segment_bytes, c.compact_interval_secs), (256 << 20, DEFAULT_COMPACT_INTERVAL_SECS));
+        let c = Config::load(&flags(&[
+            "--config",
+            "/dev/null",
+            "--segment-bytes",
+            "1048576",
+            "--compact-interval-secs",
+            "1",
+        ]))
+        .unwrap();
+        assert_eq!((c.segment_bytes, c.compact_interval_secs), (1 << 20, 1));
+        for bad in ["1048575", "1073741825"] {
+            let err = Config::load(&flags(&["--config", "/dev/null", "--segment-bytes", bad])).unwrap_err();
+            assert!(err.to_string().contains("segment_bytes must be from 1048576"), "{bad}: {err}");
+        }
+        let err = Config::load(&flags(&["--config", "/dev/null", "--compact-interval-secs", "0"])).unwrap_err();
+        assert!(err.to_string().contains("compact_interval_secs"), "{err}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Node {
             .disks
             .iter()
             .map(|d| {
-                let segments = SegmentConfig { max_shard: cfg.segment_max_shard, ..Default::default() };
+                let segments = SegmentConfig { max_shard: cfg.segment_max_shard, segment_bytes: cfg.segment_bytes };
                 LocalDisk::open_with(d, segments).map(Arc::new).with_context(|| format!("opening disk {}", d.display()))
             })
             .collect::<anyhow::Result<_>>()?;

@@ -128,6 +128,18 @@ impl Book {
     }
 }
 
+/// What a writer does: the first test's mix of every kind of write and size, or the
+/// compaction test's objects small enough for segments, with reads between the writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    Mixed,
+    Segments,
+}
+
+/// Objects up to this size have shards small enough for a segment on 2+2 (a shard is half the
+/// object plus its headers and block CRCs; segments take shards up to 96 KiB).
+const SEGMENT_OBJECT_MAX: usize = 180 * KIB;
+
 /// (acknowledged, failed) per op kind.
 type Stats = BTreeMap<&'static str, (u32, u32)>;
 
@@ -135,6 +147,7 @@ type Stats = BTreeMap<&'static str, (u32, u32)>;
 /// expected state of each key follows from the answers it got.
 struct Writer {
     id: usize,
+    profile: Profile,
     rng: SmallRng,
     keys: BTreeMap<String, Book>,
     next_key: u64,
@@ -165,9 +178,10 @@ where
 }
 
 impl Writer {
-    fn new(id: usize, seed: u64) -> Writer {
+    fn new(id: usize, seed: u64, profile: Profile) -> Writer {
         Writer {
             id,
+            profile,
             rng: SmallRng::seed_from_u64(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1))),
             keys: BTreeMap::new(),
             next_key: 0,
@@ -191,8 +205,12 @@ impl Writer {
         random_bytes(self.next_seed, len)
     }
 
-    /// A PUT size: mostly inline or 100 KiB..1 MiB, now and then ~3 MiB.
+    /// A PUT size: mostly inline or 100 KiB..1 MiB, now and then ~3 MiB; for
+    /// [`Profile::Segments`], above inline and within a segment's shard size.
     fn put_size(&mut self) -> usize {
+        if self.profile == Profile::Segments {
+            return self.rng.gen_range(INLINE_MAX + 1..=SEGMENT_OBJECT_MAX);
+        }
         match self.rng.gen_range(0..100) {
             0..=39 => self.rng.gen_range(0..=INLINE_MAX),
             40..=89 => self.rng.gen_range(100 * KIB..=MIB),
@@ -249,7 +267,9 @@ impl Writer {
 
     /// Ops until the node is killed (or MAX_OPS_PER_ROUND); hands the writer back.
     async fn round(mut self, c: Client, killed: Arc<AtomicBool>, round: usize) -> Writer {
-        for _ in 0..MAX_OPS_PER_ROUND {
+        // The compaction test's rounds wait for a compaction to start: keep the load on till then.
+        let ops = if self.profile == Profile::Segments { 10 * MAX_OPS_PER_ROUND } else { MAX_OPS_PER_ROUND };
+        for _ in 0..ops {
             if killed.load(Ordering::SeqCst) {
                 break;
             }
@@ -270,6 +290,31 @@ impl Writer {
             .map(|(k, _)| k.clone())
             .collect();
         let roll = self.rng.gen_range(0..100);
+        if self.profile == Profile::Segments {
+            return match roll {
+                0..=24 if !present.is_empty() => {
+                    let key = self.random_key(&present).unwrap();
+                    self.read(c, round, killed, key).await
+                }
+                25..=49 if !all.is_empty() => {
+                    let key = self.random_key(&all).unwrap();
+                    self.put(c, round, killed, key).await
+                }
+                50..=59 if !present.is_empty() => {
+                    let src = self.random_key(&present).unwrap();
+                    let dst = self.new_key();
+                    self.copy(c, round, killed, src, dst).await
+                }
+                60..=79 if !present.is_empty() => {
+                    let key = self.random_key(&present).unwrap();
+                    self.delete(c, round, killed, key).await
+                }
+                _ => {
+                    let key = self.new_key();
+                    self.put(c, round, killed, key).await
+                }
+            };
+        }
         match roll {
             30..=49 if !all.is_empty() => {
                 let key = self.random_key(&all).unwrap();
@@ -399,6 +444,42 @@ impl Writer {
             b.history.push(format!("copy of {src}"));
         }
         self.settle(round, "copy", &dst, State::Present(obj), res, killed.load(Ordering::SeqCst))
+    }
+
+    /// GET of a key whose state is known: the body must be exactly that object's.
+    async fn read(&mut self, c: &Client, round: usize, killed: &AtomicBool, key: String) -> bool {
+        let Some(State::Present(obj)) = self.keys[&key].known().cloned() else {
+            unreachable!("read of a known object")
+        };
+        let got = match c.get_object().bucket(BUCKET).key(&key).send().await {
+            Ok(out) => match out.body.collect().await {
+                Ok(b) => Ok(b.into_bytes()),
+                Err(e) => Err(format!("body: {e}")),
+            },
+            Err(e) => Err(sdk_err(e)),
+        };
+        let entry = self.stats.entry("get").or_default();
+        match got {
+            Ok(body) => {
+                entry.0 += 1;
+                if body.len() as u64 != obj.len || sha256_hex(&body) != obj.sha256 {
+                    self.problems.push(format!(
+                        "round {round}: GET {key} returned {} bytes (sha256 {}), want {}",
+                        body.len(),
+                        sha256_hex(&body),
+                        State::Present(obj).describe()
+                    ));
+                }
+                true
+            }
+            Err(e) => {
+                entry.1 += 1;
+                if !killed.load(Ordering::SeqCst) {
+                    self.problems.push(format!("round {round}: GET {key} failed while the node was up: {e}"));
+                }
+                false
+            }
+        }
     }
 
     async fn delete(&mut self, c: &Client, round: usize, killed: &AtomicBool, key: String) -> bool {
@@ -625,19 +706,57 @@ async fn delete_everything_then_collect_orphans(node: &TestNode) {
 // The test
 // ---------------------------------------------------------------------------
 
+/// The seed of a run: `CAIRN_CRASH_SEED` if set, else a random one, printed either way.
+fn run_seed() -> u64 {
+    let seed: u64 = match std::env::var("CAIRN_CRASH_SEED") {
+        Ok(s) => s.parse().expect("CAIRN_CRASH_SEED must be a number"),
+        Err(_) => rand::random(),
+    };
+    eprintln!("crash test seed {seed} (set CAIRN_CRASH_SEED={seed} to replay the same choices)");
+    seed
+}
+
+/// After the last restart: every key as its book allows, the listing agreeing, no upload
+/// left that should not be, no wrong answer while the node was up, no panic.
+async fn verify_after_crashes(node: &TestNode, writers: &[Writer], kills: usize, rounds_time: Duration) {
+    let mut stats = Stats::new();
+    for w in writers {
+        for (op, (a, f)) in &w.stats {
+            let e = stats.entry(op).or_default();
+            e.0 += a;
+            e.1 += f;
+        }
+    }
+    let keys: usize = writers.iter().map(|w| w.keys.len()).sum();
+    let unsure = writers.iter().flat_map(|w| w.keys.values()).filter(|b| b.known().is_none()).count();
+    eprintln!(
+        "{kills} kills in {rounds_time:.1?}; {keys} keys ({unsure} in doubt); (acknowledged, failed) per op: {stats:?}"
+    );
+    assert!(stats.get("put").is_some_and(|s| s.0 > 0), "no PUT was ever acknowledged: {stats:?}");
+
+    let c = node.client();
+    let mut failures = Vec::new();
+    let present = verify_objects(&c, writers, &mut failures).await;
+    verify_listing(&c, &present, &mut failures).await;
+    let uploads = verify_uploads(&c, writers, &mut failures).await;
+    eprintln!("after the crashes: {} objects exist, {uploads} multipart uploads still listed", present.len());
+    assert!(failures.is_empty(), "{} problems after {kills} kills:\n{}", failures.len(), failures.join("\n"));
+
+    let problems: Vec<&String> = writers.iter().flat_map(|w| w.problems.iter()).collect();
+    assert!(problems.is_empty(), "wrong answers while the node was up:\n{problems:#?}");
+    let log = node.log_text();
+    assert!(!log.contains("panicked"), "the node panicked:\n{}", node.log_tail(60));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_loop_under_mixed_load_loses_nothing_acknowledged() {
     within(480, async {
-        let seed: u64 = match std::env::var("CAIRN_CRASH_SEED") {
-            Ok(s) => s.parse().expect("CAIRN_CRASH_SEED must be a number"),
-            Err(_) => rand::random(),
-        };
-        eprintln!("crash test seed {seed} (set CAIRN_CRASH_SEED={seed} to replay the same choices)");
+        let seed = run_seed();
         let mut rng = SmallRng::seed_from_u64(seed);
 
         let mut node = TestNode::start();
         create_bucket(&node.client(), BUCKET).await;
-        let mut writers: Vec<Writer> = (0..WRITERS).map(|i| Writer::new(i, seed)).collect();
+        let mut writers: Vec<Writer> = (0..WRITERS).map(|i| Writer::new(i, seed, Profile::Mixed)).collect();
 
         let t0 = Instant::now();
         let mut kills = 0;
@@ -655,48 +774,207 @@ async fn kill9_loop_under_mixed_load_loses_nothing_acknowledged() {
             killed.store(true, Ordering::SeqCst);
             node.kill9();
             kills += 1;
-            for t in tasks {
-                let w = tokio::time::timeout(NOTICE_TIMEOUT, t)
-                    .await
-                    .unwrap_or_else(|_| panic!("round {round}: a writer still waits {NOTICE_TIMEOUT:?} after kill -9"))
-                    .expect("writer task panicked");
-                writers.push(w);
-            }
-            writers.sort_by_key(|w| w.id);
+            writers = collect_writers(tasks, round).await;
             node.restart(true);
             node.wait_ready(READY_TIMEOUT).await;
         }
-        let rounds_time = t0.elapsed();
         assert!(kills >= MIN_KILLS, "only {kills} kills");
+        // The node was restarted after the last kill: check everything.
+        verify_after_crashes(&node, &writers, kills, t0.elapsed()).await;
+        delete_everything_then_collect_orphans(&node).await;
+    })
+    .await;
+}
 
-        let mut stats = Stats::new();
-        for w in &writers {
-            for (op, (a, f)) in &w.stats {
-                let e = stats.entry(op).or_default();
-                e.0 += a;
-                e.1 += f;
+/// The writers of a round back, in id order, once they have noticed the kill.
+async fn collect_writers(tasks: Vec<tokio::task::JoinHandle<Writer>>, round: usize) -> Vec<Writer> {
+    let mut writers = Vec::new();
+    for t in tasks {
+        let w = tokio::time::timeout(NOTICE_TIMEOUT, t)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: a writer still waits {NOTICE_TIMEOUT:?} after kill -9"))
+            .expect("writer task panicked");
+        writers.push(w);
+    }
+    writers.sort_by_key(|w| w.id);
+    writers
+}
+
+// ---------------------------------------------------------------------------
+// Compaction under kill -9
+// ---------------------------------------------------------------------------
+
+/// Kills in the compaction test; at least [`MIN_MID_COMPACTION`] of them must land while a
+/// segment is being compacted (its start logged, its end not).
+const COMPACTION_KILLS: usize = 12;
+const MIN_MID_COMPACTION: usize = 4;
+/// Objects each writer stores before the kills, and the share of them it then deletes: the
+/// sealed segments start mostly dead, so there is compaction to interrupt from the start.
+const PRELOAD: usize = 150;
+const PRELOAD_DELETED: f64 = 0.7;
+/// Each round, one shard of this many blobs is damaged while the node is down, for the heal
+/// pass of the next round to rewrite while compaction runs.
+const DAMAGED_PER_ROUND: usize = 2;
+const SEGMENT_BYTES: u64 = 1 << 20;
+
+impl Writer {
+    /// Stores `n` new objects, then deletes most of them (no kill meanwhile).
+    async fn preload(mut self, c: Client, n: usize) -> Writer {
+        let up = AtomicBool::new(false);
+        let keys: Vec<String> = (0..n).map(|_| self.new_key()).collect();
+        for k in &keys {
+            self.put(&c, 0, &up, k.clone()).await;
+        }
+        for k in keys {
+            if self.rng.gen_bool(PRELOAD_DELETED) {
+                self.delete(&c, 0, &up, k).await;
             }
         }
-        let keys: usize = writers.iter().map(|w| w.keys.len()).sum();
-        let unsure = writers.iter().flat_map(|w| w.keys.values()).filter(|b| b.known().is_none()).count();
-        eprintln!("{kills} kills in {rounds_time:.1?}; {keys} keys ({unsure} in doubt); (acknowledged, failed) per op: {stats:?}");
-        assert!(stats.get("put").is_some_and(|s| s.0 > 0), "no PUT was ever acknowledged: {stats:?}");
+        self
+    }
+}
 
-        // The node was restarted after the last kill: check everything.
+/// Bytes of every segment file on these disks.
+fn segment_file_bytes(disks: &[std::path::PathBuf]) -> u64 {
+    disks
+        .iter()
+        .flat_map(|d| files_under(&d.join("segments")))
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+/// Waits (at most `timeout`) for compaction to bring the segment files down to `bound` bytes.
+async fn wait_segment_bytes(disks: &[std::path::PathBuf], bound: u64, timeout: Duration, what: &str) -> u64 {
+    let t = Instant::now();
+    loop {
+        let bytes = segment_file_bytes(disks);
+        if bytes <= bound {
+            return bytes;
+        }
+        assert!(
+            t.elapsed() < timeout,
+            "{what}: segment files still hold {bytes} bytes after {timeout:?} (bound {bound})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Starts a heal pass over the bucket and waits for its report.
+async fn heal_pass(node: &TestNode) -> serde_json::Value {
+    let (status, body) = node.admin("POST", &format!("heal?bucket={BUCKET}"), b"").await;
+    assert_eq!(status, 200, "POST heal: {body}");
+    let t = Instant::now();
+    loop {
+        let (_, b) = node.admin("GET", "heal", b"").await;
+        if b.contains("\"state\":\"done\"") {
+            return serde_json::from_str(&b).unwrap_or_else(|e| panic!("heal report is not JSON ({e}): {b}"));
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the heal pass did not end in 60 s: {b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Segment compaction under the crash loop: a node with 1 MiB segments compacted every second
+/// (its reads paced to 2 MiB/s, so a pass takes a while) is killed again and again while a
+/// segment is being compacted, as writers overwrite, copy, delete and read objects whose shards
+/// all go to segments and a heal pass rewrites shards damaged while the node was down. Nothing
+/// acknowledged may be lost, nothing unacknowledged may show, and compaction must still bring
+/// the segment files down to what is live, and to nearly nothing once everything is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_compaction_loses_nothing_acknowledged() {
+    within(420, async {
+        let seed = run_seed();
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let seg = SEGMENT_BYTES.to_string();
+        let args = ["--segment-bytes", seg.as_str(), "--compact-interval-secs", "1", "--scrub-rate-mib", "2"];
+        let mut node = TestNode::start_with(&args);
+        let disks = node.disk_dirs();
+        create_bucket(&node.client(), BUCKET).await;
+
         let c = node.client();
-        let mut failures = Vec::new();
-        let present = verify_objects(&c, &writers, &mut failures).await;
-        verify_listing(&c, &present, &mut failures).await;
-        let uploads = verify_uploads(&c, &writers, &mut failures).await;
-        eprintln!("after the crashes: {} objects exist, {uploads} multipart uploads still listed", present.len());
-        assert!(failures.is_empty(), "{} problems after {kills} kills:\n{}", failures.len(), failures.join("\n"));
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|i| tokio::spawn(Writer::new(i, seed, Profile::Segments).preload(c.clone(), PRELOAD)))
+            .collect();
+        let mut writers = collect_writers(tasks, 0).await;
+        let preloaded = segment_file_bytes(&disks);
+        eprintln!("preloaded: {preloaded} bytes of segment files");
+        assert!(preloaded > 8 * SEGMENT_BYTES, "the preload filled only {preloaded} bytes of segments");
 
-        let problems: Vec<&String> = writers.iter().flat_map(|w| w.problems.iter()).collect();
-        assert!(problems.is_empty(), "wrong answers while the node was up:\n{problems:#?}");
-        let log = node.log_text();
-        assert!(!log.contains("panicked"), "the node panicked:\n{}", node.log_tail(60));
+        let t0 = Instant::now();
+        let mut log_seen = node.log_text().len();
+        let mut damaged: BTreeSet<String> = BTreeSet::new();
+        let (mut mid_compaction, mut compacted) = (0, 0);
+        for round in 1..=COMPACTION_KILLS {
+            let c = node.client();
+            let killed = Arc::new(AtomicBool::new(false));
+            let tasks: Vec<_> =
+                writers.drain(..).map(|w| tokio::spawn(w.round(c.clone(), killed.clone(), round))).collect();
+            if !damaged.is_empty() {
+                let (status, body) = node.admin("POST", &format!("heal?bucket={BUCKET}"), b"").await;
+                assert!(status == 200 || status == 409, "POST heal: {status} {body}");
+            }
+            // Kill at a random point after the next segment compaction starts.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(10) && !node.log_text().get(log_seen..).unwrap_or("").contains("compacting segment") {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=500))).await;
+            killed.store(true, Ordering::SeqCst);
+            node.kill9();
+            let log = node.log_text();
+            let run = log.get(log_seen..).unwrap_or("");
+            log_seen = log.len();
+            let (started, ended) = (run.matches("compacting segment").count(), run.matches("segment compacted").count());
+            if started > ended {
+                mid_compaction += 1;
+            }
+            compacted += ended;
+            writers = collect_writers(tasks, round).await;
+
+            // While the node is down, damage one shard of blobs never damaged before.
+            let mut records: Vec<StoredShard> = stored_shards_all(&disks)
+                .into_iter()
+                .filter(|s| s.is_record() && !damaged.contains(s.id()))
+                .collect();
+            for _ in 0..DAMAGED_PER_ROUND.min(records.len()) {
+                let s = records.swap_remove(rng.gen_range(0..records.len()));
+                if damaged.insert(s.id().to_string()) {
+                    s.corrupt_middle();
+                }
+            }
+            node.restart(true);
+            node.wait_ready(READY_TIMEOUT).await;
+        }
+        eprintln!(
+            "{COMPACTION_KILLS} kills, {mid_compaction} during a compaction; {compacted} segments compacted; {} blobs damaged",
+            damaged.len()
+        );
+        assert!(
+            mid_compaction >= MIN_MID_COMPACTION,
+            "only {mid_compaction} of {COMPACTION_KILLS} kills landed while a segment was being compacted"
+        );
+        assert!(compacted > 0, "no segment compaction ever finished");
+
+        verify_after_crashes(&node, &writers, COMPACTION_KILLS, t0.elapsed()).await;
+        let report = heal_pass(&node).await;
+        eprintln!("heal pass after the crashes: {report}");
+        assert_eq!(report["pass"]["heal_failures"], 0, "{report}");
+        assert_eq!(report["pass"]["stripes"]["degraded"], 0, "{report}");
+        assert_eq!(report["pass"]["stripes"]["lost"], 0, "{report}");
+
+        // Compaction catches up: every sealed segment at least half live, so the files hold at
+        // most twice what is live, plus each disk's active segment (which may overrun its size
+        // by one batch: another segment's worth of slack).
+        let live: u64 = stored_shards_all(&disks).iter().filter(|s| s.is_record()).map(|s| s.len() + 44).sum();
+        let bound = 2 * live + 2 * disks.len() as u64 * SEGMENT_BYTES;
+        let bytes = wait_segment_bytes(&disks, bound, Duration::from_secs(60), "after the crashes").await;
+        eprintln!("segment files {bytes} bytes for {live} live (bound {bound})");
 
         delete_everything_then_collect_orphans(&node).await;
+        let bound = 2 * disks.len() as u64 * SEGMENT_BYTES;
+        let bytes = wait_segment_bytes(&disks, bound, Duration::from_secs(60), "after deleting everything").await;
+        eprintln!("after deleting everything: segment files {bytes} bytes");
     })
     .await;
 }

@@ -51,7 +51,11 @@ fn compact_one(
     pace: &dyn Fn(u64),
     report: &mut CompactReport,
 ) -> io::Result<()> {
-    let Some((file, len)) = shared.lock().segs.get(&seq).map(|s| (s.file.clone(), s.len)) else { return Ok(()) };
+    let Some((file, len, live)) = shared.lock().segs.get(&seq).map(|s| (s.file.clone(), s.len, s.live)) else {
+        return Ok(());
+    };
+    tracing::info!(dir = %shared.dir.display(), segment = seq, bytes = len, live_bytes = live, "compacting segment");
+    let moved_before = report.moved;
     let entries = match std::fs::read(hint_path(&shared.dir, seq)).ok().and_then(|b| decode_hint(&b)) {
         Some(e) => e,
         None => scan(&file, len, false)?.0,
@@ -110,6 +114,12 @@ fn compact_one(
     })?;
     std::fs::remove_file(seg_path(&shared.dir, seq))?;
     File::open(&shared.dir)?.sync_all()?;
+    tracing::info!(
+        dir = %shared.dir.display(),
+        segment = seq,
+        moved = report.moved - moved_before,
+        "segment compacted"
+    );
     report.segments += 1;
     report.freed_bytes += len;
     Ok(())

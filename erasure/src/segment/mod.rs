@@ -77,9 +77,12 @@ pub struct SegmentConfig {
 
 impl Default for SegmentConfig {
     fn default() -> Self {
-        SegmentConfig { max_shard: DEFAULT_MAX_SHARD, segment_bytes: 256 << 20 }
+        SegmentConfig { max_shard: DEFAULT_MAX_SHARD, segment_bytes: DEFAULT_SEGMENT_BYTES }
     }
 }
+
+/// See [`SegmentConfig::segment_bytes`].
+pub const DEFAULT_SEGMENT_BYTES: u64 = 256 << 20;
 
 /// The largest [`SegmentConfig::segment_bytes`]; larger values are taken as this.
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;

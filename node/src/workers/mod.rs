@@ -63,6 +63,7 @@ pub fn start(
             rebalance_rate_mib: cfg.rebalance_rate_mib,
             scrub_interval: Duration::from_secs(cfg.scrub_interval_secs),
             orphan_grace: Duration::from_secs(cfg.orphan_grace_secs),
+            compact_interval: Duration::from_secs(cfg.compact_interval_secs),
         },
         shutdown.clone(),
     );

@@ -1,4 +1,4 @@
-//! Segment compaction on this node's local disks: every [`COMPACT_EVERY`], each disk's sealed
+//! Segment compaction on this node's local disks: every `compact_interval_secs`, each disk's sealed
 //! segments with less than [`MIN_LIVE`] of their bytes still in use are rewritten and removed
 //! (see `cairn_erasure::segment`), at most `scrub_rate_mib` a second of reads, one disk at a
 //! time. Writes and reads go on meanwhile: a move is one more record in a group commit.
@@ -9,15 +9,14 @@ use std::time::Duration;
 use cairn_erasure::{LocalDisk, Pace};
 use tokio::sync::watch;
 
-pub const COMPACT_EVERY: Duration = Duration::from_secs(30);
 /// A sealed segment is compacted once less than half of it is live: space amplification stays
 /// under 2x, and each byte moved frees at least one.
 pub const MIN_LIVE: f64 = 0.5;
 
-pub async fn run(local: Vec<Arc<LocalDisk>>, pace: Option<Pace>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(local: Vec<Arc<LocalDisk>>, every: Duration, pace: Option<Pace>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(COMPACT_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
         for disk in &local {

@@ -47,6 +47,7 @@ pub struct DurabilityConfig {
     pub rebalance_rate_mib: u64,
     pub scrub_interval: Duration,
     pub orphan_grace: Duration,
+    pub compact_interval: Duration,
 }
 
 pub struct Durability {
@@ -95,7 +96,7 @@ impl Durability {
         });
         tokio::spawn(this.clone().watch_disks(shutdown.clone()));
         let compact_pace = throttle::rate_limit(this.cfg.scrub_rate_mib << 20);
-        tokio::spawn(compactor::run(this.local.clone(), compact_pace, shutdown.clone()));
+        tokio::spawn(compactor::run(this.local.clone(), this.cfg.compact_interval, compact_pace, shutdown.clone()));
         tokio::spawn(this.clone().collect_periodically(shutdown));
         this
     }
