@@ -42,7 +42,8 @@ run() { # side label args...
         python3 -c 'import json,sys; r=json.load(sys.stdin); r["side"]=sys.argv[1]; r["label"]=sys.argv[2]; print(json.dumps(r))' \
             "$side" "$label" >>"$OUT"
 }
-# ONLY=put4k,get1m (say) runs a subset: put4k get4k put1m get1m list10k.
+# ONLY=put4k,get1m (say) runs a subset: put4k get4k put128k put1m get1m list10k (put128k
+# only when asked).
 ONLY="${ONLY:-put4k,get4k,put1m,get1m,list10k}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for r in $(seq "$RUNS"); do
@@ -53,6 +54,7 @@ for r in $(seq "$RUNS"); do
         echo "bench-ab: run $r/$RUNS on $side" >&2
         if want put4k; then run "$side" "PUT 4 KiB x16" --op put --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-put4k; fi
         if want get4k; then run "$side" "GET 4 KiB x16" --op get --size 4KiB --concurrency 16 --duration "$SECS" --bucket ab-get4k; fi
+        if want put128k; then run "$side" "PUT 128 KiB x32" --op put --size 128KiB --concurrency 32 --duration "$SECS" --bucket ab-put128k; fi
         if want put1m; then run "$side" "PUT 1 MiB x16" --op put --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-put1m; fi
         if want get1m; then run "$side" "GET 1 MiB x16" --op get --size 1MiB --concurrency 16 --duration "$SECS" --bucket ab-get1m; fi
         if want list10k; then run "$side" "LIST 10k keys" --op list --objects 10000 --concurrency 1 --duration "$SECS" --bucket "ab-list-$r"; fi
