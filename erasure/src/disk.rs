@@ -50,7 +50,19 @@ pub trait ShardFileWriter: Send {
     fn commit(self: Box<Self>, header: &[u8; HEADER_LEN]) -> io::Result<()>;
     /// Discards the temporary file.
     fn abort(self: Box<Self>);
+    /// [`ShardFileWriter::commit`] for a writer whose commit is only a hand-off to another
+    /// thread (a shard bound for a segment): hands the shard over without blocking or I/O
+    /// and returns what will carry the outcome, so an async caller need not park a thread on
+    /// it. The writer is then only dropped, once the outcome is in (it holds the shard's
+    /// claim till then). None: this writer commits with `commit` (the default).
+    fn commit_deferred(&mut self, _header: &[u8; HEADER_LEN]) -> Option<io::Result<Deferred>> {
+        None
+    }
 }
+
+/// The outcome of a [`ShardFileWriter::commit_deferred`]: a dropped sender (the committer
+/// stopped) is a failure.
+pub type Deferred = tokio::sync::oneshot::Receiver<io::Result<()>>;
 
 /// A committed shard opened for reading.
 pub trait ShardFileReader: Send {

@@ -36,7 +36,9 @@ mod stripe_source;
 mod usage;
 mod writer;
 
-pub use disk::{LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN, WRITEBACK_EVERY};
+pub use disk::{
+    Deferred, LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN, WRITEBACK_EVERY,
+};
 pub use disk_set::DamageHook;
 pub use disk_set::DiskSet;
 pub use error::{is_full, ErasureError};

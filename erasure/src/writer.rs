@@ -146,11 +146,17 @@ impl ShardWriter {
         }
         let open = sink.take_open();
         self.sink = Some(sink);
-        for (shard, w) in open {
+        for (shard, mut w) in open {
             let disk = self.disks[shard].clone();
             let spec = self.spec.clone();
             let size = self.size;
-            self.committing.push((shard, spawn_blocking(move || commit_shard(w, disk, &spec, shard, size))));
+            // A shard bound for a segment is handed to its disk's committer from here; the
+            // task that waits for it parks no thread. Others commit on a blocking thread.
+            let task = match w.commit_deferred(&header::encode(&spec, shard, size)) {
+                Some(handed) => tokio::spawn(settle_deferred(handed, w, disk, spec, shard)),
+                None => spawn_blocking(move || commit_shard(w, disk, &spec, shard, size)),
+            };
+            self.committing.push((shard, task));
         }
         // Every task is awaited before deciding, so none can rename a file after cleanup.
         let mut durable = 0;
@@ -211,13 +217,41 @@ fn commit_shard(
     let Err(e) = w.commit(&header::encode(spec, shard, object_size)) else {
         return Ok(());
     };
+    Err(drop_failed(disk, spec, shard, &e))
+}
+
+/// [`commit_shard`] for a shard handed over by [`ShardFileWriter::commit_deferred`]: waits
+/// for the outcome, then lets the writer (and its claim on the shard) go.
+async fn settle_deferred(
+    handed: std::io::Result<crate::disk::Deferred>,
+    w: Box<dyn ShardFileWriter>,
+    disk: Option<Arc<dyn ShardDisk>>,
+    spec: Arc<ShardSpec>,
+    shard: usize,
+) -> Result<(), std::io::ErrorKind> {
+    let res = match handed {
+        Ok(outcome) => outcome.await.unwrap_or_else(|_| Err(std::io::Error::other("segment committer stopped"))),
+        Err(e) => Err(e),
+    };
+    drop(w);
+    let Err(e) = res else { return Ok(()) };
+    Err(spawn_blocking(move || drop_failed(disk, &spec, shard, &e)).await.unwrap_or(std::io::ErrorKind::Other))
+}
+
+/// Removes a shard whose commit failed, whatever state it is in; returns the failure's kind.
+fn drop_failed(
+    disk: Option<Arc<dyn ShardDisk>>,
+    spec: &ShardSpec,
+    shard: usize,
+    e: &std::io::Error,
+) -> std::io::ErrorKind {
     tracing::warn!(shard, disk = spec.disks[shard], error = %e, "shard not durable, dropping it");
     if let Some(disk) = disk {
         if let Err(e) = disk.remove(spec.id, shard) {
             tracing::warn!(shard, disk = spec.disks[shard], error = %e, "cannot remove failed shard");
         }
     }
-    Err(e.kind())
+    e.kind()
 }
 
 /// What an unfinished write leaves to discard.

@@ -6,12 +6,12 @@ use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use super::record::{encode_hint, Entry, Header, Kind, RECORD_HEADER};
 use super::recover::{create, Active};
-use super::{hint_path, record_len, Job, Key, Loc, Seg, Shared};
+use super::{hint_path, record_len, Done, Job, Key, Loc, Seg, Shared};
 
 /// A batch stops growing at this many jobs or bytes; the rest wait for the next sync.
 const MAX_BATCH: usize = 256;
@@ -61,7 +61,7 @@ struct Out {
     value_if_tomb: u32,
     /// For a move: only indexed if the index still points here.
     from: Option<Loc>,
-    done: Option<SyncSender<io::Result<()>>>,
+    done: Option<Done>,
 }
 
 fn append(shared: &Shared, active: &mut Active, jobs: Vec<Job>) {
@@ -80,7 +80,7 @@ fn append(shared: &Shared, active: &mut Active, jobs: Vec<Job>) {
                         let _ = done.send(Ok(()));
                         continue;
                     }
-                    shard_out(key, payload, crc, from.time, Some(from), done)
+                    shard_out(key, payload, crc, from.time, Some(from), Done::Wait(done))
                 }
                 Job::Tomb { key, cancels, done } => {
                     let payload = cancels.to_le_bytes().to_vec();
@@ -102,7 +102,7 @@ fn append(shared: &Shared, active: &mut Active, jobs: Vec<Job>) {
                         time,
                         value_if_tomb: cancels,
                         from: None,
-                        done,
+                        done: done.map(Done::Wait),
                     }
                 }
                 Job::Roll { .. } => unreachable!("rolls are taken out of the batch"),
@@ -162,19 +162,12 @@ fn append(shared: &Shared, active: &mut Active, jobs: Vec<Job>) {
     drop(st);
     for o in outs {
         if let Some(done) = o.done {
-            let _ = done.send(Ok(()));
+            done.send(Ok(()));
         }
     }
 }
 
-fn shard_out(
-    key: Key,
-    payload: Vec<u8>,
-    crc: u32,
-    time: u32,
-    from: Option<Loc>,
-    done: SyncSender<io::Result<()>>,
-) -> Out {
+fn shard_out(key: Key, payload: Vec<u8>, crc: u32, time: u32, from: Option<Loc>, done: Done) -> Out {
     let len = payload.len() as u32;
     let header = Header { kind: Kind::Shard, shard: key.1, id: key.0, len, time, payload_crc: crc };
     Out {
@@ -193,7 +186,7 @@ fn shard_out(
 fn fail(outs: Vec<Out>, e: &io::Error) {
     for o in outs {
         if let Some(done) = o.done {
-            let _ = done.send(Err(io::Error::new(e.kind(), e.to_string())));
+            done.send(Err(io::Error::new(e.kind(), e.to_string())));
         }
     }
 }

@@ -6,7 +6,9 @@
 //! [`SegmentConfig::max_shard`] bytes is buffered by its writer and, at commit, handed to the
 //! disk's one committer thread, which appends every shard waiting at that moment with one
 //! vectored write and makes them durable with one `fdatasync`: concurrent PUTs share the
-//! sync. Larger shards spill to a shard file as before (see [`crate::disk`]).
+//! sync. Larger shards spill to a shard file as before (see [`crate::disk`]). The erasure
+//! writer hands its shards over from its async task (`ShardFileWriter::commit_deferred`) and
+//! the committer wakes that task directly: no thread is parked per shard while it waits.
 //!
 //! ```text
 //! root/segments/<seq 8 hex>.seg   records, appended; the highest seq is the active segment
@@ -181,10 +183,27 @@ impl Shared {
     }
 }
 
+/// Whom the committer tells that a record is durable (or failed): a thread blocked on a
+/// channel, or an async task, woken without a thread in between.
+pub(crate) enum Done {
+    Wait(SyncSender<io::Result<()>>),
+    Wake(tokio::sync::oneshot::Sender<io::Result<()>>),
+}
+
+impl Done {
+    pub fn send(self, res: io::Result<()>) {
+        // A caller that went away (a cancelled request) no longer needs the answer.
+        let _ = match self {
+            Done::Wait(tx) => tx.send(res).ok(),
+            Done::Wake(tx) => tx.send(res).ok(),
+        };
+    }
+}
+
 /// What the committer is asked to append.
 pub(crate) enum Job {
     /// A new shard (or a new copy of one, from heal): replaces whatever the index had.
-    Put { key: Key, payload: Vec<u8>, crc: u32, time: u32, done: SyncSender<io::Result<()>> },
+    Put { key: Key, payload: Vec<u8>, crc: u32, time: u32, done: Done },
     /// Compaction's copy of a live record: dropped if the index no longer points at `from`.
     Move { key: Key, from: Loc, payload: Vec<u8>, crc: u32, done: SyncSender<io::Result<()>> },
     /// A removal, written so that reopening does not bring the shard back.
@@ -255,8 +274,17 @@ impl Segments {
     pub fn put(&self, key: Key, payload: Vec<u8>) -> io::Result<()> {
         let crc = crc32c::crc32c(&payload);
         let (done, wait) = mpsc::sync_channel(1);
-        self.send(Job::Put { key, payload, crc, time: now_secs(), done })?;
+        self.send(Job::Put { key, payload, crc, time: now_secs(), done: Done::Wait(done) })?;
         wait.recv().map_err(|_| io::Error::other("segment committer stopped"))?
+    }
+
+    /// [`Segments::put`] without waiting: hands the shard to the committer (no I/O here, so
+    /// an async task may call it) and returns what will say once it is durable and indexed.
+    pub fn put_deferred(&self, key: Key, payload: Vec<u8>) -> io::Result<crate::disk::Deferred> {
+        let crc = crc32c::crc32c(&payload);
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(Job::Put { key, payload, crc, time: now_secs(), done: Done::Wake(done) })?;
+        Ok(wait)
     }
 
     pub fn reader(&self, key: Key) -> Option<Box<dyn ShardFileReader>> {

@@ -53,6 +53,9 @@ impl ShardFileWriter for BufferedWriter {
         if let Some(w) = self.file.as_mut() {
             return w.append(block, crc);
         }
+        if self.spill.is_none() {
+            return Err(io::Error::other("shard writer failed or committed earlier"));
+        }
         if (self.buf.len() + block.len() + 4) as u64 > self.segs.max_shard() {
             return self.spill()?.append(block, crc);
         }
@@ -69,9 +72,23 @@ impl ShardFileWriter for BufferedWriter {
             self.segs.remove(self.key)?;
             return Ok(());
         }
+        if self.spill.is_none() {
+            return Err(io::Error::other("shard writer failed or committed earlier"));
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf[..HEADER_LEN].copy_from_slice(header);
         self.segs.put(self.key, buf)
+    }
+
+    fn commit_deferred(&mut self, header: &[u8; HEADER_LEN]) -> Option<io::Result<crate::disk::Deferred>> {
+        if self.file.is_some() || self.spill.is_none() {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf[..HEADER_LEN].copy_from_slice(header);
+        // Nothing more may go through this writer: a later append or commit fails.
+        self.spill = None;
+        Some(self.segs.put_deferred(self.key, buf))
     }
 
     fn abort(mut self: Box<Self>) {

@@ -5,7 +5,7 @@
 
 use super::messages::{self, APPEND, COMMIT, PeerRequest};
 use crate::transport::{PeerStream, Transport};
-use cairn_erasure::{DiskUsage, HEADER_LEN, ShardDisk, ShardFileReader, ShardFileWriter};
+use cairn_erasure::{Deferred, DiskUsage, HEADER_LEN, ShardDisk, ShardFileReader, ShardFileWriter};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,6 +110,22 @@ impl ShardDisk for RemoteDisk {
     }
 }
 
+/// Sends the commit frame with the shard's header and waits for the peer to confirm it durable.
+async fn confirm(mut stream: PeerStream, header: &[u8; HEADER_LEN]) -> io::Result<()> {
+    let mut frame = Vec::with_capacity(1 + HEADER_LEN);
+    frame.push(COMMIT);
+    frame.extend_from_slice(header);
+    stream.send_frame(&frame).await.map_err(io_err)?;
+    stream.finish().await.map_err(io_err)?;
+    let reply = match tokio::time::timeout(COMMIT_TIMEOUT, stream.recv_frame()).await {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => return Err(io_err("peer closed the shard stream before confirming")),
+        Ok(Err(e)) => return Err(io_err(e)),
+        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "peer did not confirm the shard in time")),
+    };
+    messages::parse_reply(&reply).map(|_| ())
+}
+
 struct RemoteWriter {
     stream: Option<PeerStream>,
     rt: Handle,
@@ -130,21 +146,20 @@ impl ShardFileWriter for RemoteWriter {
     }
 
     fn commit(mut self: Box<Self>, header: &[u8; HEADER_LEN]) -> io::Result<()> {
-        let mut stream = self.stream.take().ok_or_else(|| io_err("shard stream already closed"))?;
-        let mut frame = Vec::with_capacity(1 + HEADER_LEN);
-        frame.push(COMMIT);
-        frame.extend_from_slice(header);
-        let reply = self.rt.block_on(async move {
-            stream.send_frame(&frame).await.map_err(io_err)?;
-            stream.finish().await.map_err(io_err)?;
-            match tokio::time::timeout(COMMIT_TIMEOUT, stream.recv_frame()).await {
-                Ok(Ok(Some(r))) => Ok(r),
-                Ok(Ok(None)) => Err(io_err("peer closed the shard stream before confirming")),
-                Ok(Err(e)) => Err(io_err(e)),
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "peer did not confirm the shard in time")),
-            }
-        })?;
-        messages::parse_reply(&reply).map(|_| ())
+        let stream = self.stream.take().ok_or_else(|| io_err("shard stream already closed"))?;
+        self.rt.block_on(confirm(stream, header))
+    }
+
+    /// The commit is a frame and a wait for the peer's answer: done by a task on the runtime,
+    /// so no thread is parked on the round trip.
+    fn commit_deferred(&mut self, header: &[u8; HEADER_LEN]) -> Option<io::Result<Deferred>> {
+        let Some(stream) = self.stream.take() else { return Some(Err(io_err("shard stream already closed"))) };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let header = *header;
+        self.rt.spawn(async move {
+            let _ = tx.send(confirm(stream, &header).await);
+        });
+        Some(Ok(rx))
     }
 
     fn abort(mut self: Box<Self>) {

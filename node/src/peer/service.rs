@@ -138,11 +138,25 @@ impl PeerService {
                 Some(&COMMIT) if frame.len() == 1 + HEADER_LEN => {
                     let mut header = [0u8; HEADER_LEN];
                     header.copy_from_slice(&frame[1..]);
-                    let reply = blocking(move || match w.commit(&header) {
+                    // A shard bound for a segment is handed to the committer from here;
+                    // anything else commits on a blocking thread.
+                    let res = match w.commit_deferred(&header) {
+                        Some(handed) => {
+                            let res = match handed {
+                                Ok(outcome) => outcome
+                                    .await
+                                    .unwrap_or_else(|_| Err(std::io::Error::other("segment committer stopped"))),
+                                Err(e) => Err(e),
+                            };
+                            drop(w);
+                            res
+                        }
+                        None => blocking(move || w.commit(&header)).await?,
+                    };
+                    let reply = match res {
                         Ok(()) => messages::ok(b""),
                         Err(e) => messages::io_err(&e),
-                    })
-                    .await?;
+                    };
                     stream.send_frame(&reply).await.map_err(|e| e.to_string())?;
                     return stream.finish().await.map_err(|e| e.to_string());
                 }
