@@ -10,7 +10,9 @@
 //! status, project, media type, codec, format and the free-form metadata.
 //!
 //! The commit payload is the feed position the index is complete up to; on open the
-//! feeder resumes there, or rebuilds when the feed no longer holds it. May touch: its
+//! feeder resumes there, or rebuilds when the feed no longer holds it. Feed events that
+//! touch no asset advance the position in memory only, committed at most every
+//! [`POSITION_COMMIT_EVERY`]. May touch: its
 //! own directory, metadata reads, the change feed.
 
 use cairn_raft::assets::Asset;
@@ -26,6 +28,11 @@ use tokio::sync::watch;
 
 /// Memory the index writer may use.
 const WRITER_HEAP: usize = 20 << 20;
+/// A stretch of the feed with no asset changes is only recorded in memory (the index is
+/// complete through it all the same); the position is committed to disk at most this often
+/// then, so that a restart need not re-read much of the feed. Committing for every object
+/// write cost a tantivy commit (files, fsyncs, threads) per PUT.
+const POSITION_COMMIT_EVERY: Duration = Duration::from_secs(10);
 /// Most search results one query answers.
 pub const MAX_RESULTS: usize = 100;
 
@@ -70,7 +77,8 @@ pub struct AssetSearch {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    /// The feed position the committed index is complete up to.
+    /// The feed position the index (committed, its searcher reloaded) is complete up to;
+    /// ahead of the payload on disk after a stretch with no asset changes.
     indexed: watch::Sender<Option<Position>>,
 }
 
@@ -204,6 +212,7 @@ impl AssetSearch {
                     }
                 }
             };
+            let mut committed_at = std::time::Instant::now();
             loop {
                 let batch = tokio::select! {
                     b = sub.next_batch(1000) => b,
@@ -246,6 +255,11 @@ impl AssetSearch {
                         ids.push(id.clone());
                     }
                 }
+                if ids.is_empty() && committed_at.elapsed() < POSITION_COMMIT_EVERY {
+                    self.indexed.send_replace(Some(last));
+                    continue;
+                }
+                committed_at = std::time::Instant::now();
                 let this = self.clone();
                 let m = meta.clone();
                 let done = tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
