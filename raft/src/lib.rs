@@ -36,6 +36,7 @@ pub mod rpc;
 // change the encoding-facing types.
 #[allow(clippy::large_enum_variant)]
 pub mod schema;
+mod sled_sync;
 mod snapshot;
 pub mod state_machine;
 mod store;

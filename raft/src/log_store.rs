@@ -5,12 +5,14 @@
 //! callback to one flusher task. The flusher takes every callback queued so far, runs
 //! one `flush_async` (which persists all writes made before it started) and then
 //! completes those callbacks in order, so appends never block on the disk and
-//! concurrent appends share a flush.
+//! concurrent appends share a flush. After sled's flush, [`SledSync`] makes what sled
+//! itself leaves unsynced durable (its blob files, its file's size, the device cache).
 
 // `StorageError` is openraft's type, returned by the storage traits themselves.
 #![allow(clippy::result_large_err)]
 
 use crate::keys::*;
+use crate::sled_sync::SledSync;
 use crate::store::log_budget::Appended;
 use crate::types::{LogId, StorageError, TypeConfig};
 use openraft::storage::{LogFlushed, RaftLogStorage};
@@ -71,6 +73,7 @@ impl RaftLogReader<TypeConfig> for LogReader {
 /// The log store handed to openraft.
 pub struct LogStore {
     db: sled::Db,
+    sync: Arc<SledSync>,
     reader: LogReader,
     meta: sled::Tree,
     flush_tx: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
@@ -81,12 +84,14 @@ pub struct LogStore {
 
 impl LogStore {
     /// Opens the log trees and starts the flusher task (it ends when the store is dropped).
-    pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
+    /// `sled_dir` is the directory `db` was opened in.
+    pub fn open(db: &sled::Db, sled_dir: &std::path::Path) -> Result<LogStore, sled::Error> {
         let log = db.open_tree(TREE_LOG)?;
         let meta = db.open_tree(TREE_RAFT_META)?;
+        let sync = Arc::new(SledSync::open(sled_dir)?);
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-        tokio::spawn(flusher(db.clone(), flush_rx));
-        Ok(LogStore { db: db.clone(), reader: LogReader { log }, meta, flush_tx, appended: Arc::default() })
+        tokio::spawn(flusher(db.clone(), sync.clone(), flush_rx));
+        Ok(LogStore { db: db.clone(), sync, reader: LogReader { log }, meta, flush_tx, appended: Arc::default() })
     }
 
     /// The count of encoded bytes appended since the store opened.
@@ -111,18 +116,28 @@ impl LogStore {
     }
 }
 
-async fn flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
+/// sled's flush, then [`SledSync`]'s.
+async fn flush(db: &sled::Db, sync: &Arc<SledSync>) -> Result<(), String> {
+    db.flush_async().await.map_err(|e| e.to_string())?;
+    let sync = sync.clone();
+    match tokio::task::spawn_blocking(move || sync.sync()).await {
+        Ok(res) => res.map_err(|e| format!("syncing the metadata files: {e}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn flusher(db: sled::Db, sync: Arc<SledSync>, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
     let mut waiting = Vec::new();
     while let Some(cb) = rx.recv().await {
         waiting.push(cb);
         while let Ok(cb) = rx.try_recv() {
             waiting.push(cb);
         }
-        let res = db.flush_async().await;
+        let res = flush(&db, &sync).await;
         for cb in waiting.drain(..) {
             let r = match &res {
-                Ok(_) => Ok(()),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e.clone())),
             };
             cb.log_io_completed(r);
         }
@@ -160,7 +175,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError> {
         let v = bincode::serialize(vote).map_err(vote_err)?;
         self.meta.insert(META_VOTE, v).map_err(vote_err)?;
-        self.db.flush_async().await.map_err(vote_err)?;
+        flush(&self.db, &self.sync).await.map_err(|e| vote_err(std::io::Error::other(e)))?;
         Ok(())
     }
 

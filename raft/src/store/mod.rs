@@ -211,12 +211,13 @@ impl MetaStore {
     pub async fn open_with(dir: &Path, opts: OpenOptions) -> anyhow::Result<MetaStore> {
         let OpenOptions { node_id, addr, bootstrap, caller, snapshot_every, cache_mib, snapshot_log_bytes } = opts;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let db = open_sled(&dir.join("sled"), cache_mib).await?;
+        let sled_dir = dir.join("sled");
+        let db = open_sled(&sled_dir, cache_mib).await?;
         crate::format::check(&db)?;
         let trees = SmTrees::open(&db)?;
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"), FEED_HISTORY)?;
         let feed = sm.feed();
-        let log = LogStore::open(&db)?;
+        let log = LogStore::open(&db, &sled_dir)?;
         let appended = log.appended_bytes();
         let config = Arc::new(raft_config_with(snapshot_every).validate()?);
         let raft = Raft::new(node_id, config, NetworkFactory::new(caller.clone()), log, sm).await?;
