@@ -64,6 +64,11 @@ pub trait ShardFileWriter: Send {
 /// stopped) is a failure.
 pub type Deferred = tokio::sync::oneshot::Receiver<io::Result<()>>;
 
+/// Waits for the outcome of a [`ShardFileWriter::commit_deferred`] hand-off.
+pub async fn deferred_outcome(handed: io::Result<Deferred>) -> io::Result<()> {
+    handed?.await.unwrap_or_else(|_| Err(io::Error::other("segment committer stopped")))
+}
+
 /// A committed shard opened for reading.
 pub trait ShardFileReader: Send {
     /// Exactly `buf.len()` bytes at `offset` (used for the 48-byte header).

@@ -37,7 +37,8 @@ mod usage;
 mod writer;
 
 pub use disk::{
-    Deferred, LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN, WRITEBACK_EVERY,
+    deferred_outcome, Deferred, LocalDisk, ShardDisk, ShardFile, ShardFileReader, ShardFileWriter, HEADER_LEN,
+    WRITEBACK_EVERY,
 };
 pub use disk_set::DamageHook;
 pub use disk_set::DiskSet;

@@ -229,10 +229,7 @@ async fn settle_deferred(
     spec: Arc<ShardSpec>,
     shard: usize,
 ) -> Result<(), std::io::ErrorKind> {
-    let res = match handed {
-        Ok(outcome) => outcome.await.unwrap_or_else(|_| Err(std::io::Error::other("segment committer stopped"))),
-        Err(e) => Err(e),
-    };
+    let res = crate::disk::deferred_outcome(handed).await;
     drop(w);
     let Err(e) = res else { return Ok(()) };
     Err(spawn_blocking(move || drop_failed(disk, &spec, shard, &e)).await.unwrap_or(std::io::ErrorKind::Other))

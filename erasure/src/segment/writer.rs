@@ -48,6 +48,19 @@ impl BufferedWriter {
     }
 }
 
+impl BufferedWriter {
+    /// The whole shard image with its header, taken out of the writer: nothing more may go
+    /// through it (a later append or commit fails).
+    fn image(&mut self, header: &[u8; HEADER_LEN]) -> io::Result<Vec<u8>> {
+        if self.spill.take().is_none() {
+            return Err(io::Error::other("shard writer failed or committed earlier"));
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf[..HEADER_LEN].copy_from_slice(header);
+        Ok(buf)
+    }
+}
+
 impl ShardFileWriter for BufferedWriter {
     fn append(&mut self, block: &[u8], crc: [u8; 4]) -> io::Result<()> {
         if let Some(w) = self.file.as_mut() {
@@ -72,23 +85,15 @@ impl ShardFileWriter for BufferedWriter {
             self.segs.remove(self.key)?;
             return Ok(());
         }
-        if self.spill.is_none() {
-            return Err(io::Error::other("shard writer failed or committed earlier"));
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf[..HEADER_LEN].copy_from_slice(header);
-        self.segs.put(self.key, buf)
+        let image = self.image(header)?;
+        self.segs.put(self.key, image)
     }
 
     fn commit_deferred(&mut self, header: &[u8; HEADER_LEN]) -> Option<io::Result<crate::disk::Deferred>> {
         if self.file.is_some() || self.spill.is_none() {
             return None;
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf[..HEADER_LEN].copy_from_slice(header);
-        // Nothing more may go through this writer: a later append or commit fails.
-        self.spill = None;
-        Some(self.segs.put_deferred(self.key, buf))
+        Some(self.image(header).and_then(|image| self.segs.put_deferred(self.key, image)))
     }
 
     fn abort(mut self: Box<Self>) {

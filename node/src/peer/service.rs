@@ -142,12 +142,7 @@ impl PeerService {
                     // anything else commits on a blocking thread.
                     let res = match w.commit_deferred(&header) {
                         Some(handed) => {
-                            let res = match handed {
-                                Ok(outcome) => outcome
-                                    .await
-                                    .unwrap_or_else(|_| Err(std::io::Error::other("segment committer stopped"))),
-                                Err(e) => Err(e),
-                            };
+                            let res = cairn_erasure::deferred_outcome(handed).await;
                             drop(w);
                             res
                         }
