@@ -25,22 +25,30 @@ use anyhow::bail;
 
 /// Bumped whenever a stored record changes shape.
 /// 2: access control (bucket ACL and policy, object ACL, sealed secrets, admin keys).
-pub const FORMAT: u32 = 2;
+/// 3: the Raft log in its own files (`<dir>/raft-log`, see [`crate::log_files`]) instead
+///    of sled's `raft_log` tree. Format 2 is migrated on open: the log store moves the
+///    entries, then [`upgraded`] stamps 3 (so an older cairnd refuses the store).
+pub const FORMAT: u32 = 3;
+
+/// The format [`check`] migrates from (the log store moves its log out of sled).
+const LOG_IN_SLED: u32 = 2;
 
 const KEY: &[u8] = b"format";
 
-/// Checks the format of `db`, and stamps a new (empty) store with [`FORMAT`].
-pub(crate) fn check(db: &sled::Db) -> anyhow::Result<()> {
+/// Checks the format of `db`, stamps a new (empty) store with [`FORMAT`], and returns
+/// the format found.
+pub(crate) fn check(db: &sled::Db) -> anyhow::Result<u32> {
     let meta = db.open_tree(TREE_RAFT_META)?;
     match meta.get(KEY)? {
         Some(v) => {
             let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).unwrap_or(0);
-            if found != FORMAT {
+            if found != FORMAT && found != LOG_IN_SLED {
                 bail!(
                     "this metadata was written in format {found}; this cairnd reads format {FORMAT}. \
                      Use the cairnd that wrote it, or start from an empty data directory"
                 );
             }
+            Ok(found)
         }
         None => {
             let used = db
@@ -50,13 +58,23 @@ pub(crate) fn check(db: &sled::Db) -> anyhow::Result<()> {
                 .any(|n| db.open_tree(n).map(|t| !t.is_empty()).unwrap_or(true));
             if used {
                 bail!(
-                    "this metadata was written by a cairnd older than format {FORMAT} (before access control); \
+                    "this metadata was written by a cairnd older than format {LOG_IN_SLED} (before access control); \
                      start from an empty data directory"
                 );
             }
             meta.insert(KEY, &FORMAT.to_be_bytes())?;
             meta.flush()?;
+            Ok(FORMAT)
         }
+    }
+}
+
+/// Stamps [`FORMAT`] on a store [`check`] found in an older format, once the log store
+/// has migrated it.
+pub(crate) fn upgraded(db: &sled::Db, found: u32) -> anyhow::Result<()> {
+    if found != FORMAT {
+        db.open_tree(TREE_RAFT_META)?.insert(KEY, &FORMAT.to_be_bytes())?;
+        db.flush()?;
     }
     Ok(())
 }
@@ -72,6 +90,11 @@ mod tests {
         check(&db).unwrap();
         check(&db).unwrap();
         assert_eq!(db.open_tree(TREE_RAFT_META).unwrap().get(KEY).unwrap().unwrap().as_ref(), FORMAT.to_be_bytes());
+
+        db.open_tree(TREE_RAFT_META).unwrap().insert(KEY, &LOG_IN_SLED.to_be_bytes()).unwrap();
+        assert_eq!(check(&db).unwrap(), LOG_IN_SLED, "format 2 is migrated");
+        upgraded(&db, LOG_IN_SLED).unwrap();
+        assert_eq!(check(&db).unwrap(), FORMAT);
 
         db.open_tree(TREE_RAFT_META).unwrap().insert(KEY, &1u32.to_be_bytes()).unwrap();
         let e = check(&db).unwrap_err().to_string();

@@ -1,10 +1,11 @@
 //! Layout of the metadata in sled.
 //!
-//! One `sled::Db` (at `<dir>/sled`) holds every tree:
+//! One `sled::Db` (at `<dir>/sled`) holds every tree; the Raft log's entries are in
+//! their own files (`<dir>/raft-log`, see [`crate::log_files`]):
 //!
 //! | tree          | key                                                              | value                      |
 //! |---------------|------------------------------------------------------------------|----------------------------|
-//! | `raft_log`    | log index, `u64` big-endian                                      | bincode(`Entry`)           |
+//! | `raft_log`    | (format 2 only, emptied on open: the log is in [`crate::log_files`]) | —                      |
 //! | `raft_meta`   | `vote`, `committed`, `last_purged`, `format`                     | bincode / `u32` BE         |
 //! | `sm_buckets`  | bucket name (UTF-8 bytes)                                        | bincode(`BucketInfo`)      |
 //! | `sm_objects`  | `[bucket_len: u8][bucket][object key]`                           | bincode(`ObjectVersion`)   |
@@ -86,8 +87,8 @@
 //! A bucket with uploads in progress counts as not empty (DeleteBucket refuses it),
 //! so no upload outlives its bucket.
 //!
-//! Raft log entries are durable before they are acknowledged; the `sm_*` trees are not
-//! flushed per apply: `last_applied` is written in the same atomic sled transaction as
+//! Raft log entries are durable before they are acknowledged; sled (the `sm_*` trees) is
+//! not flushed per apply, only before the log behind it is purged: `last_applied` is written in the same atomic sled transaction as
 //! the effects of the entries it covers, so after a crash openraft re-applies from it.
 
 use crate::versions::{Stamp, STAMP_LEN};
@@ -385,10 +386,6 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-pub(crate) fn index_key(index: u64) -> [u8; 8] {
-    index.to_be_bytes()
 }
 
 #[cfg(test)]

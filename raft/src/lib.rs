@@ -27,6 +27,7 @@ pub mod keys;
 pub mod kms;
 mod layout;
 mod listing;
+pub mod log_files;
 pub mod log_store;
 pub mod network;
 pub mod notify;

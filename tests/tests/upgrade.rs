@@ -45,6 +45,13 @@ async fn a_data_directory_of_the_previous_format_serves_everything() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture("format2.manifest.json")).unwrap()).unwrap();
     let mut node = TestNode::start_prepared(&[], unpack);
+    // Format 2 kept the Raft log in sled (entries 5 to 17 in this fixture); format 3 moves
+    // it into its own files, starting where it started.
+    let logs: Vec<String> = std::fs::read_dir(node.data_dir().join("meta/raft-log"))
+        .expect("the raft log moved into meta/raft-log")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(logs, ["00000000000000000005.log"], "the fixture's log moved as it was");
     let c = ClientBuilder::new(node.endpoint())
         .credentials(manifest["access_key"].as_str().unwrap(), manifest["secret_key"].as_str().unwrap())
         .build();

@@ -213,11 +213,12 @@ impl MetaStore {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let sled_dir = dir.join("sled");
         let db = open_sled(&sled_dir, cache_mib).await?;
-        crate::format::check(&db)?;
+        let found = crate::format::check(&db)?;
         let trees = SmTrees::open(&db)?;
         let sm = StateMachine::open(trees.clone(), dir.join("snapshots"), FEED_HISTORY)?;
         let feed = sm.feed();
-        let log = LogStore::open(&db, &sled_dir)?;
+        let log = LogStore::open(&db, &sled_dir, &dir.join("raft-log"))?;
+        crate::format::upgraded(&db, found)?;
         let appended = log.appended_bytes();
         let config = Arc::new(raft_config_with(snapshot_every).validate()?);
         let raft = Raft::new(node_id, config, NetworkFactory::new(caller.clone()), log, sm).await?;
