@@ -532,43 +532,46 @@ mod tests {
         Arc::try_unwrap(store).ok().unwrap().shutdown().await.unwrap();
     }
 
-    /// A snapshot built by the cairnd before the table registry (format 2, commit
-    /// 0876dae; `tests/fixtures/format2.snap`, made by
-    /// `scripts/fixtures/make-upgrade-fixture.sh`) installs into this state machine:
-    /// its buckets, keys and layout land in their tables, derived tables are rebuilt
+    /// Snapshots built by earlier cairnds install into this state machine: format 2's
+    /// (commit 0876dae, before the table registry) and format 3's (fa974a8; the
+    /// snapshot's encoding did not change, only where the log lives), both
+    /// `tests/fixtures/formatN.snap`, made by `scripts/fixtures/make-upgrade-fixture.sh`.
+    /// Their buckets, keys and layout land in their tables, derived tables are rebuilt
     /// from them, and subscribers hear that the state was replaced.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_snapshot_of_the_previous_format_installs() {
-        let snap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format2.snap");
-        let dir = tempfile::tempdir().unwrap();
-        let (mut sm, trees) = fresh(dir.path());
-        let mut feed = sm.feed().subscribe(None).unwrap();
-        let meta = install(&mut sm, &snap).await;
-        assert_eq!(sm.applied_state().await.unwrap().0, meta.last_log_id);
+    async fn snapshots_of_earlier_formats_install() {
+        for name in ["format2.snap", "format3.snap"] {
+            let snap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
+            let dir = tempfile::tempdir().unwrap();
+            let (mut sm, trees) = fresh(dir.path());
+            let mut feed = sm.feed().subscribe(None).unwrap();
+            let meta = install(&mut sm, &snap).await;
+            assert_eq!(sm.applied_state().await.unwrap().0, meta.last_log_id);
 
-        let bucket = |name: &str| -> Option<BucketInfo> {
-            trees.tree(Table::Buckets).get(name).unwrap().map(|v| bincode::deserialize(&v).unwrap())
-        };
-        assert!(bucket("fixture").is_some());
-        assert!(bucket("with-policy").is_some());
-        let root: AccessKey =
-            bincode::deserialize(&trees.tree(Table::Keys).get("FIXTUREROOTKEY000001").unwrap().unwrap()).unwrap();
-        assert!(root.is_root);
-        let layout = trees.layout().unwrap();
-        assert_eq!((layout.data_shards, layout.parity_shards, layout.disk_count()), (2, 2, 4));
-        // Derived tables rebuilt from what the snapshot holds.
-        let objects = trees.tree(Table::Objects).len() as u64;
-        let mut counted = 0;
-        for item in trees.tree(Table::Usage).iter() {
-            counted += bincode::deserialize::<crate::usage::BucketUsage>(&item.unwrap().1).unwrap().objects;
+            let bucket = |name: &str| -> Option<BucketInfo> {
+                trees.tree(Table::Buckets).get(name).unwrap().map(|v| bincode::deserialize(&v).unwrap())
+            };
+            assert!(bucket("fixture").is_some());
+            assert!(bucket("with-policy").is_some());
+            let root: AccessKey =
+                bincode::deserialize(&trees.tree(Table::Keys).get("FIXTUREROOTKEY000001").unwrap().unwrap()).unwrap();
+            assert!(root.is_root);
+            let layout = trees.layout().unwrap();
+            assert_eq!((layout.data_shards, layout.parity_shards, layout.disk_count()), (2, 2, 4));
+            // Derived tables rebuilt from what the snapshot holds.
+            let objects = trees.tree(Table::Objects).len() as u64;
+            let mut counted = 0;
+            for item in trees.tree(Table::Usage).iter() {
+                counted += bincode::deserialize::<crate::usage::BucketUsage>(&item.unwrap().1).unwrap().objects;
+            }
+            assert_eq!(counted, objects);
+            for (table, _) in tables::data_tables() {
+                eprintln!("{table:?}: {} records", trees.tree(table).len());
+            }
+            let e = feed.next().await.unwrap();
+            assert_eq!(e.change, Change::SnapshotInstalled);
+            assert_eq!(e.position.index, meta.last_log_id.unwrap().index);
         }
-        assert_eq!(counted, objects);
-        for (table, _) in tables::data_tables() {
-            eprintln!("{table:?}: {} records", trees.tree(table).len());
-        }
-        let e = feed.next().await.unwrap();
-        assert_eq!(e.change, Change::SnapshotInstalled);
-        assert_eq!(e.position.index, meta.last_log_id.unwrap().index);
     }
 
     fn sled_of(store: &MetaStore) -> sled::Db {

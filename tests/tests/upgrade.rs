@@ -1,6 +1,7 @@
-//! Upgrades keep data: a data directory written by an older cairnd (the fixture in
-//! `tests/fixtures/format2.*`, made by `scripts/fixtures/make-upgrade-fixture.sh`
-//! with the cairnd of commit 0876dae, before the table registry) opens with this
+//! Upgrades keep data: a data directory written by an older cairnd (the fixtures in
+//! `tests/fixtures/formatN.*`, made by `scripts/fixtures/make-upgrade-fixture.sh`:
+//! format 2 with the cairnd of commit 0876dae, before the table registry, with the
+//! Raft log in sled; format 3 with that of fa974a8, the log in its own files) opens with this
 //! one, serves every object byte for byte with its metadata, policy and ACL, lets
 //! the upload it left in progress complete, and takes new writes that survive a
 //! restart.
@@ -15,9 +16,14 @@ fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
-fn unpack(into: &Path) {
-    let st =
-        Command::new("tar").arg("-xzf").arg(fixture("format2.tar.gz")).arg("-C").arg(into).status().expect("run tar");
+fn unpack(name: &str, into: &Path) {
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(fixture(&format!("{name}.tar.gz")))
+        .arg("-C")
+        .arg(into)
+        .status()
+        .expect("run tar");
     assert!(st.success(), "tar -xzf failed: {st}");
     // disks.json records the disks' absolute paths, and the fixture was written
     // elsewhere: point it at the unpacked disks, as anyone moving a data directory must.
@@ -41,17 +47,30 @@ async fn body_md5(c: &cairn_tests::aws_sdk_s3::Client, bucket: &str, key: &str) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_directory_of_the_previous_format_serves_everything() {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture("format2.manifest.json")).unwrap()).unwrap();
-    let mut node = TestNode::start_prepared(&[], unpack);
+async fn a_data_directory_of_format_2_serves_everything() {
     // Format 2 kept the Raft log in sled (entries 5 to 17 in this fixture); format 3 moves
     // it into its own files, starting where it started.
-    let logs: Vec<String> = std::fs::read_dir(node.data_dir().join("meta/raft-log"))
-        .expect("the raft log moved into meta/raft-log")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(logs, ["00000000000000000005.log"], "the fixture's log moved as it was");
+    serves_everything("format2", Some("00000000000000000005.log")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_format_3_serves_everything() {
+    serves_everything("format3", None).await;
+}
+
+/// Opens the data directory of fixture `name` with this cairnd and checks everything its
+/// manifest lists; `moved_log`: the log file a migration out of sled must have written.
+async fn serves_everything(name: &str, moved_log: Option<&str>) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(&format!("{name}.manifest.json"))).unwrap()).unwrap();
+    let mut node = TestNode::start_prepared(&[], |dir| unpack(name, dir));
+    if let Some(want) = moved_log {
+        let logs: Vec<String> = std::fs::read_dir(node.data_dir().join("meta/raft-log"))
+            .expect("the raft log moved into meta/raft-log")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(logs, [want], "the fixture's log moved as it was");
+    }
     let c = ClientBuilder::new(node.endpoint())
         .credentials(manifest["access_key"].as_str().unwrap(), manifest["secret_key"].as_str().unwrap())
         .build();
