@@ -5,7 +5,8 @@
 #   - 4 KiB PUTs (CONNS connections for SECS seconds): ops/s, p50, p99 and max;
 #   - ListObjectsV2 over the whole bucket, pages of 1,000 from the first key: keys/s;
 #   - the node's resident memory now (VmRSS) and its peak so far (VmHWM);
-#   - metadata bytes per object (the metadata store's directory over the objects);
+#   - metadata bytes per object (the metadata store's directory: sled, the Raft log and
+#     the snapshot, over the objects);
 #   - the last snapshot build the node logged (records, milliseconds).
 # Prints a Markdown table, a row per step.
 #
@@ -46,7 +47,7 @@ for target in $STEPS; do
     echo "bench-scale: measuring at $have objects" >&2
     cairn bench --op put --bucket "$BUCKET" --size 4KiB --concurrency "$CONNS" --duration "$SECS" --json >"$WORK/put.json"
     cairn bench --op list --bucket "$BUCKET" --prefix "" --concurrency 1 --duration "$SECS" --json >"$WORK/list.json"
-    meta_dir="$(find "$WORK/data" -type d -name sled | head -1)"
+    meta_dir="$(dirname "$(find "$WORK/data" -type d -name sled | head -1)")"
     python3 - "$have" "$WORK/put.json" "$WORK/list.json" "/proc/$BENCH_PID/status" "$meta_dir" \
         "$WORK/cairnd.log" >>"$ROWS" <<'PY'
 import json, os, re, sys
