@@ -21,7 +21,6 @@
 //! replace, and the rest decoded: on a cluster a decode costs far less than a network fetch.
 //! Disks say whether they are local ([`ShardDisk::is_local`]).
 
-mod direct;
 mod disk;
 mod disk_set;
 mod error;
