@@ -88,7 +88,8 @@ pub struct Flags {
     /// Shard bytes per second the background scrubber may read, in MiB (0: unthrottled).
     #[arg(long, env = "CAIRN_SCRUB_RATE_MIB")]
     pub scrub_rate_mib: Option<u64>,
-    /// Metadata log entries between Raft snapshots (the log behind a snapshot is purged).
+    /// Metadata log entries between Raft snapshots while the metadata holds fewer than
+    /// twice as many records, then half its records (the log behind a snapshot is purged).
     #[arg(long, env = "CAIRN_RAFT_SNAPSHOT_EVERY")]
     pub raft_snapshot_every: Option<u64>,
     /// Shard bytes per second the rebalancer may move, in MiB (0: unthrottled).

@@ -306,23 +306,32 @@ impl LogFiles {
         Ok(())
     }
 
+    /// Stops reading the records at or below `index` (until [`LogFiles::purge`] deletes
+    /// their files).
+    pub fn hide(&mut self, index: u64) {
+        self.floor = self.floor.max(index + 1);
+    }
+
     /// Drops the records at or below `index`: they are no longer read, and the files
     /// holding only such records are deleted.
     pub fn purge(&mut self, index: u64) -> io::Result<()> {
-        self.floor = self.floor.max(index + 1);
-        let mut removed = false;
+        let detached = self.detach(index);
+        detached.delete()
+    }
+
+    /// Hides the records at or below `index` and takes the files holding only such
+    /// records out of the log; [`Detached::delete`] deletes them (without the log, so
+    /// appends and reads need not wait for it).
+    pub fn detach(&mut self, index: u64) -> Detached {
+        self.hide(index);
+        let mut paths = Vec::new();
         while let Some(s) = self.segs.first() {
             if s.next() > index + 1 || (s.offsets.is_empty() && self.segs.len() == 1) {
                 break;
             }
-            std::fs::remove_file(&s.path)?;
-            self.segs.remove(0);
-            removed = true;
+            paths.push(self.segs.remove(0).path);
         }
-        if removed {
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
+        Detached { dir: self.dir.clone(), paths }
     }
 
     /// Writes `records` (in index order, consecutive) as the whole log of an empty
@@ -360,6 +369,25 @@ impl LogFiles {
         let n = offsets.len() as u64;
         self.segs.push(Seg { first, path, file: Arc::new(file), offsets, end });
         Ok(n)
+    }
+}
+
+/// Files taken out of the log by [`LogFiles::detach`], to be deleted.
+pub struct Detached {
+    dir: PathBuf,
+    paths: Vec<PathBuf>,
+}
+
+impl Detached {
+    /// Deletes the files (blocking), then syncs the directory.
+    pub fn delete(self) -> io::Result<()> {
+        for p in &self.paths {
+            std::fs::remove_file(p)?;
+        }
+        if !self.paths.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 }
 

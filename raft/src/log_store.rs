@@ -9,7 +9,10 @@
 //! the disk and concurrent appends share a flush. sled is not flushed per append: the
 //! state machine's trees are rebuilt from the log after a crash (see [`crate::keys`]),
 //! so sled only has to be durable before the log behind it is purged, and when a vote
-//! is saved; there, sled's flush is followed by [`SledSync`]'s.
+//! is saved; there, sled's flush is followed by [`SledSync`]'s. A purge hides the
+//! entries at once and hands the rest to a purger task: sled's flush (which after a
+//! large ingest may take seconds) then the deletion of the files, so Raft's appends
+//! never wait for it.
 //!
 //! Stores of format 2 kept the log in sled's `raft_log` tree; opening one moves the
 //! entries into the log files (durably, before the tree is cleared).
@@ -101,6 +104,8 @@ pub struct LogStore {
     /// The id of the last entry in the log files.
     last: Option<LogId>,
     flush_tx: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+    /// Purge points for the purger task.
+    purge_tx: mpsc::UnboundedSender<u64>,
     /// Encoded bytes of every entry appended since the store opened (what
     /// [`crate::store::log_budget`] snapshots by).
     appended: Arc<Appended>,
@@ -151,6 +156,8 @@ impl LogStore {
         let files = Arc::new(RwLock::new(files));
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
         tokio::spawn(flusher(files.clone(), flush_rx));
+        let (purge_tx, purge_rx) = mpsc::unbounded_channel();
+        tokio::spawn(purger(db.clone(), sync.clone(), files.clone(), purge_rx));
         Ok(LogStore {
             db: db.clone(),
             sync,
@@ -158,6 +165,7 @@ impl LogStore {
             meta,
             last,
             flush_tx,
+            purge_tx,
             appended: Arc::default(),
         })
     }
@@ -173,14 +181,35 @@ impl LogStore {
             None => Ok(None),
         }
     }
+}
 
-    /// Makes everything written to sled so far durable: sled's flush, then [`SledSync`]'s.
-    async fn flush_sled(&self) -> Result<(), String> {
-        self.db.flush_async().await.map_err(|e| e.to_string())?;
-        let sync = self.sync.clone();
-        match tokio::task::spawn_blocking(move || sync.sync()).await {
-            Ok(res) => res.map_err(|e| format!("syncing the metadata files: {e}")),
-            Err(e) => Err(e.to_string()),
+/// Makes everything written to sled so far durable: sled's flush, then [`SledSync`]'s.
+async fn flush_sled(db: &sled::Db, sync: &Arc<SledSync>) -> Result<(), String> {
+    db.flush_async().await.map_err(|e| e.to_string())?;
+    let sync = sync.clone();
+    match tokio::task::spawn_blocking(move || sync.sync()).await {
+        Ok(res) => res.map_err(|e| format!("syncing the metadata files: {e}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Deletes the log files behind each purge point once sled (the state machine that
+/// applied them, and the purge point itself) is durable. A point that fails is tried
+/// again with the next one; until then the entries are only hidden, and a restart
+/// finishes the purge from the durable purge point.
+async fn purger(db: sled::Db, sync: Arc<SledSync>, files: Files, mut rx: mpsc::UnboundedReceiver<u64>) {
+    while let Some(mut index) = rx.recv().await {
+        while let Ok(later) = rx.try_recv() {
+            index = index.max(later);
+        }
+        if let Err(e) = flush_sled(&db, &sync).await {
+            tracing::warn!(error = %e, "raft log: cannot make the metadata durable; the log is kept");
+            continue;
+        }
+        let detached = lock_write(&files).detach(index);
+        let res = tokio::task::spawn_blocking(move || detached.delete()).await;
+        if let Ok(Err(e)) = res {
+            tracing::warn!(error = %e, index, "raft log: cannot delete purged files");
         }
     }
 }
@@ -242,7 +271,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError> {
         let v = bincode::serialize(vote).map_err(vote_err)?;
         self.meta.insert(META_VOTE, v).map_err(vote_err)?;
-        self.flush_sled().await.map_err(|e| vote_err(std::io::Error::other(e)))?;
+        flush_sled(&self.db, &self.sync).await.map_err(|e| vote_err(std::io::Error::other(e)))?;
         Ok(())
     }
 
@@ -296,12 +325,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        // The entries go once the state machine that applied them is durable: sled is
-        // not flushed per apply, and after a crash it is rebuilt from this log.
+        // Hidden now; the files go once the state machine that applied these entries is
+        // durable (sled is not flushed per apply, and after a crash it is rebuilt from
+        // this log): the purger's work.
         let v = bincode::serialize(&log_id).map_err(write_err)?;
         self.meta.insert(META_LAST_PURGED, v).map_err(write_err)?;
-        self.flush_sled().await.map_err(|e| write_err(std::io::Error::other(e)))?;
-        lock_write(&self.reader.files).purge(log_id.index).map_err(write_err)
+        lock_write(&self.reader.files).hide(log_id.index);
+        if self.purge_tx.send(log_id.index).is_err() {
+            return Err(write_err(std::io::Error::other("log purger stopped")));
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
-//! The log's byte budget: a store asks for a snapshot once the entries appended since
-//! the last one pass the budget, however few they are, and not before.
+//! The log's budgets: a store asks for a snapshot once the bytes appended since the
+//! last one pass the byte budget, however few the entries, or the entries pass the
+//! count budget, and not before; both grow with the state.
 
 mod common;
 
@@ -9,13 +10,17 @@ use common::*;
 use std::time::Duration;
 
 async fn open(dir: &std::path::Path, snapshot_log_bytes: u64) -> MetaStore {
+    open_counting(dir, snapshot_log_bytes, 1_000_000).await
+}
+
+async fn open_counting(dir: &std::path::Path, snapshot_log_bytes: u64, snapshot_every: u64) -> MetaStore {
     let opts = OpenOptions {
         node_id: 1,
         addr: String::new(),
         bootstrap: Bootstrap::SingleNode,
         caller: None,
-        // Far more entries than the test writes: only bytes can ask for a snapshot.
-        snapshot_every: 1_000_000,
+        // Far more entries than the byte tests write: only bytes can ask for a snapshot.
+        snapshot_every,
         cache_mib: 0,
         snapshot_log_bytes,
     };
@@ -29,6 +34,17 @@ async fn write_from(s: &MetaStore, first: usize, n: usize) {
         let mut v = version("e");
         v.data = ObjectData::Inline(vec![i as u8; 64 << 10]);
         v.size = 64 << 10;
+        let cmd = Command::PutObject { bucket: "b".into(), key: format!("k{i}"), version: v, condition: None };
+        s.propose(cmd).await.unwrap();
+    }
+}
+
+/// Writes `n` tiny objects, one proposal (one log entry) each.
+async fn write_tiny(s: &MetaStore, first: usize, n: usize) {
+    for i in first..first + n {
+        let mut v = version("e");
+        v.data = ObjectData::Inline(vec![1]);
+        v.size = 1;
         let cmd = Command::PutObject { bucket: "b".into(), key: format!("k{i}"), version: v, condition: None };
         s.propose(cmd).await.unwrap();
     }
@@ -92,6 +108,47 @@ async fn the_budget_grows_with_the_state() {
     assert_eq!(snapshot_index(&s), first, "1.25 MiB of log against a {state}-byte state");
     // 2.5 MiB in all: past half the state.
     write_from(&s, 84, 20).await;
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.map(|l| l.index) > first, "a second snapshot")
+        .await
+        .unwrap();
+    s.shutdown().await.unwrap();
+}
+
+/// The entry count between snapshots is the configured one while the state is small,
+/// then half the records of the last snapshot: a snapshot writes every record, so a
+/// fixed count would cost more per entry as the state grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_entry_count_grows_with_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    // Bytes never ask here: only the count (20 entries) does.
+    let s = open_counting(dir.path(), 1 << 30, 20).await;
+    create_bucket(&s, "b").await;
+    write_tiny(&s, 0, 30).await;
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some(), "a snapshot by count")
+        .await
+        .unwrap();
+
+    // 400 records, one snapshot of them all to start from.
+    write_tiny(&s, 30, 370).await;
+    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
+    s.raft().trigger().snapshot().await.unwrap();
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some_and(|l| l.index >= applied), "a snapshot of 400 objects")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the worker has seen it
+    let first = snapshot_index(&s);
+    // 100 entries: five times the configured count, under half the ~400 records.
+    write_tiny(&s, 400, 100).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(snapshot_index(&s), first, "100 entries after a snapshot of 400 records");
+    // 250 in all: past half the records.
+    write_tiny(&s, 500, 150).await;
     s.raft()
         .wait(Some(Duration::from_secs(10)))
         .metrics(|m| m.snapshot.map(|l| l.index) > first, "a second snapshot")

@@ -88,7 +88,8 @@ pub struct OpenOptions {
     pub bootstrap: Bootstrap,
     /// The internode transport; None for a node that is not part of a cluster.
     pub caller: Option<Arc<dyn PeerCaller>>,
-    /// Log entries between snapshots; 0 takes [`DEFAULT_SNAPSHOT_EVERY`].
+    /// Log entries between snapshots while the state is small (then half the last
+    /// snapshot's records); 0 takes [`DEFAULT_SNAPSHOT_EVERY`].
     pub snapshot_every: u64,
     /// The page cache of the metadata store (sled) in MiB; 0 takes
     /// [`DEFAULT_META_CACHE_MIB`].
@@ -105,7 +106,8 @@ pub struct OpenOptions {
 /// where memory is saved; sled's own default is 1 GiB.
 pub const DEFAULT_META_CACHE_MIB: u64 = 512;
 
-/// Log entries applied between two snapshots, unless configured otherwise.
+/// Log entries between two snapshots while the state has fewer than twice as many
+/// records, unless configured otherwise (see `store/log_budget.rs`).
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
 
 /// Openraft configuration of the metadata group. Timeouts are set for a multi-node
@@ -128,7 +130,9 @@ pub fn raft_config_with(snapshot_every: u64) -> Config {
         election_timeout_max: 2000,
         install_snapshot_timeout: 10_000,
         max_payload_entries: 24,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(every),
+        // Snapshots are asked for by the log budget (see log_budget), whose entry count
+        // grows with the state.
+        snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: (every / 2).clamp(1, 256),
         purge_batch_size: (every / 2).clamp(1, 256),
         ..Default::default()
@@ -259,7 +263,8 @@ impl MetaStore {
         let log_bytes =
             if snapshot_log_bytes == 0 { log_budget::DEFAULT_SNAPSHOT_LOG_BYTES } else { snapshot_log_bytes };
         let current_snapshot = dir.join("snapshots").join(crate::snapshot::CURRENT);
-        tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes, current_snapshot));
+        let every = if snapshot_every == 0 { DEFAULT_SNAPSHOT_EVERY } else { snapshot_every };
+        tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes, every, current_snapshot));
         Ok(MetaStore { shared: Arc::new(RwLock::new(inner)), proposal_observer: Arc::default() })
     }
 
