@@ -58,6 +58,29 @@ fn snapshot_index(s: &MetaStore) -> Option<u64> {
     s.raft().metrics().borrow().snapshot.map(|l| l.index)
 }
 
+/// Builds a snapshot of everything applied so far (`what` names it), waits until the
+/// budget worker has seen it, and returns its index.
+async fn snapshot_everything(s: &MetaStore, what: &str) -> Option<u64> {
+    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
+    s.raft().trigger().snapshot().await.unwrap();
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some_and(|l| l.index >= applied), what)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the worker looks twice a second
+    snapshot_index(s)
+}
+
+/// Waits (up to 10 s) for a snapshot past `first`.
+async fn a_snapshot_after(s: &MetaStore, first: Option<u64>) {
+    s.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.map(|l| l.index) > first, "a snapshot after the first")
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_past_its_byte_budget_is_snapshotted() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,15 +114,7 @@ async fn the_budget_grows_with_the_state() {
     create_bucket(&s, "b").await;
     write(&s, 64).await;
     // Whatever the budget built meanwhile, one snapshot of everything, to start from.
-    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
-    s.raft().trigger().snapshot().await.unwrap();
-    s.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.snapshot.is_some_and(|l| l.index >= applied), "a snapshot of the 4 MiB")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await; // the worker has seen it
-    let first = snapshot_index(&s);
+    let first = snapshot_everything(&s, "a snapshot of the 4 MiB").await;
     let state = std::fs::metadata(dir.path().join("snapshots/current.snap")).unwrap().len();
     assert!(state > 4 << 20, "the snapshot holds the 4 MiB written: {state}");
     // 1.25 MiB of new entries: past the minimum, under half the state.
@@ -108,11 +123,7 @@ async fn the_budget_grows_with_the_state() {
     assert_eq!(snapshot_index(&s), first, "1.25 MiB of log against a {state}-byte state");
     // 2.5 MiB in all: past half the state.
     write_from(&s, 84, 20).await;
-    s.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.snapshot.map(|l| l.index) > first, "a second snapshot")
-        .await
-        .unwrap();
+    a_snapshot_after(&s, first).await;
     s.shutdown().await.unwrap();
 }
 
@@ -134,25 +145,13 @@ async fn the_entry_count_grows_with_the_state() {
 
     // 400 records, one snapshot of them all to start from.
     write_tiny(&s, 30, 370).await;
-    let applied = s.raft().metrics().borrow().last_applied.unwrap().index;
-    s.raft().trigger().snapshot().await.unwrap();
-    s.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.snapshot.is_some_and(|l| l.index >= applied), "a snapshot of 400 objects")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await; // the worker has seen it
-    let first = snapshot_index(&s);
+    let first = snapshot_everything(&s, "a snapshot of 400 objects").await;
     // 100 entries: five times the configured count, under half the ~400 records.
     write_tiny(&s, 400, 100).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(snapshot_index(&s), first, "100 entries after a snapshot of 400 records");
     // 250 in all: past half the records.
     write_tiny(&s, 500, 150).await;
-    s.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.snapshot.map(|l| l.index) > first, "a second snapshot")
-        .await
-        .unwrap();
+    a_snapshot_after(&s, first).await;
     s.shutdown().await.unwrap();
 }
