@@ -192,11 +192,6 @@ impl LogFiles {
         self.segs.iter().all(|s| s.offsets.is_empty())
     }
 
-    /// The first index held, if any.
-    pub fn first_index(&self) -> Option<u64> {
-        self.segs.iter().find(|s| !s.offsets.is_empty()).map(|s| s.first.max(self.floor))
-    }
-
     /// The index after the last record, if any record is held.
     pub fn next_index(&self) -> Option<u64> {
         (!self.is_empty()).then(|| self.segs.last().map_or(0, Seg::next))
@@ -514,7 +509,7 @@ mod tests {
         assert_eq!(read_all(&log, 0, 100), records(3, 9), "but its purged records are not read");
         log.purge(3).unwrap();
         assert!(!dir.path().join(seg_name(1)).exists());
-        assert_eq!(log.first_index(), Some(4));
+        assert_eq!(read_all(&log, 0, 100), records(4, 9), "the log starts after the purge point");
         drop(log);
         let mut log = LogFiles::open(dir.path()).unwrap();
         assert_eq!(read_all(&log, 0, 100), records(4, 9));

@@ -35,6 +35,16 @@ const MAGIC: &[u8] = b"CAIRNSNAP1\n";
 pub(crate) const CURRENT: &str = "current.snap";
 const TAG_END: u8 = 0;
 
+/// The record count a snapshot file ends with, read from its last 8 bytes alone.
+pub(crate) fn record_count(path: &Path) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::End(-8))?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n)?;
+    Ok(u64::from_be_bytes(n))
+}
+
 pub(crate) fn io_err(e: std::io::Error) -> MetaError {
     MetaError::Storage(format!("snapshot file: {e}"))
 }

@@ -23,8 +23,7 @@
 
 use super::Inner;
 use std::collections::VecDeque;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -71,18 +70,6 @@ impl Appended {
     }
 }
 
-/// The record count a snapshot file ends with (0 if it cannot be read).
-fn records_in(snapshot: &Path) -> u64 {
-    let read = || -> std::io::Result<u64> {
-        let mut f = std::fs::File::open(snapshot)?;
-        f.seek(SeekFrom::End(-8))?;
-        let mut n = [0u8; 8];
-        f.read_exact(&mut n)?;
-        Ok(u64::from_be_bytes(n))
-    };
-    read().unwrap_or(0)
-}
-
 /// Runs until the store's Raft stops: a snapshot whenever, since the last snapshot
 /// (whoever asked for that one), the log has grown by `min_entries` entries or half
 /// the records of the snapshot file at `snapshot` if that is more, or `appended` has
@@ -124,7 +111,8 @@ pub(crate) async fn run(
         let entries = last_log.unwrap_or(0).saturating_sub(built.map_or(0, |l| l.index));
         let over_bytes = now.saturating_sub(base) >= min_budget.max(state / 2);
         // The record count is read only once the entry count could matter.
-        let over_entries = entries >= min_entries && entries >= records_in(&snapshot) / 2;
+        let over_entries =
+            entries >= min_entries && entries >= crate::snapshot::record_count(&snapshot).unwrap_or(0) / 2;
         if !over_bytes && !over_entries {
             continue;
         }

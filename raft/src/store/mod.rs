@@ -116,13 +116,22 @@ pub fn raft_config() -> Config {
     raft_config_with(DEFAULT_SNAPSHOT_EVERY)
 }
 
-/// [`raft_config`] with a snapshot every `snapshot_every` entries (and by bytes, see
-/// [`log_budget`]); up to half of that (at most 256, as entries carry up to
-/// [`MAX_BATCH_BYTES`]) entries stay in the log behind a snapshot for lagging
-/// followers, and the rest is purged in batches of up to half an interval (at most
+/// The configured entries between snapshots, 0 taking the default.
+fn entries_between_snapshots(snapshot_every: u64) -> u64 {
+    if snapshot_every == 0 {
+        DEFAULT_SNAPSHOT_EVERY
+    } else {
+        snapshot_every
+    }
+}
+
+/// [`raft_config`] for snapshots every `snapshot_every` entries, or more as the state
+/// grows (and by bytes; [`log_budget`] asks for them); up to half of that (at most 256,
+/// as entries carry up to [`MAX_BATCH_BYTES`]) entries stay in the log behind a
+/// snapshot for lagging followers, and the rest is purged in batches of up to half an interval (at most
 /// 256), so a small interval really purges.
 pub fn raft_config_with(snapshot_every: u64) -> Config {
-    let every = if snapshot_every == 0 { DEFAULT_SNAPSHOT_EVERY } else { snapshot_every };
+    let every = entries_between_snapshots(snapshot_every);
     Config {
         cluster_name: "cairn".to_string(),
         heartbeat_interval: 250,
@@ -263,7 +272,7 @@ impl MetaStore {
         let log_bytes =
             if snapshot_log_bytes == 0 { log_budget::DEFAULT_SNAPSHOT_LOG_BYTES } else { snapshot_log_bytes };
         let current_snapshot = dir.join("snapshots").join(crate::snapshot::CURRENT);
-        let every = if snapshot_every == 0 { DEFAULT_SNAPSHOT_EVERY } else { snapshot_every };
+        let every = entries_between_snapshots(snapshot_every);
         tokio::spawn(log_budget::run(Arc::downgrade(&inner), appended, log_bytes, every, current_snapshot));
         Ok(MetaStore { shared: Arc::new(RwLock::new(inner)), proposal_observer: Arc::default() })
     }
