@@ -20,6 +20,15 @@
 //! what was made durable ([`LogFiles::sync`] after the appends) always reads back whole.
 //! A bad record anywhere else is corruption and stops the open.
 //!
+//! New files come zero-filled: once the last file is half full, a background thread
+//! writes [`SPARE`] (`ROLL_BYTES` of zeros, fsynced, then renamed from [`SPARE_TMP`]),
+//! and the next roll renames the spare into place. Appends then overwrite blocks that
+//! are already allocated and durable, so the fdatasync after them flushes data only,
+//! not the file's size and extents (on ext4 about twice as many syncs a second). A run
+//! of zeros after the last good record is therefore a clean end, not a torn one; any
+//! other bytes there are cut off on open as before, and the file is then shortened to
+//! its last good record (appends to it extend it again).
+//!
 //! Truncating (a follower dropping a conflicting suffix) deletes whole files from the
 //! end and cuts the one holding the first dropped index, then syncs. Purging deletes
 //! the files whose every record is at or below the purged index; the records of a
@@ -43,6 +52,19 @@ const RECORD_HEAD: usize = 16;
 /// A record longer than this is taken as garbage (a log entry is at most a few MiB).
 const MAX_PAYLOAD: u32 = 1 << 30;
 const IMPORT_TMP: &str = "import.tmp";
+/// The next segment file, zero-filled and durable, waiting for the next roll.
+pub const SPARE: &str = "spare";
+/// The spare while it is written (deleted on open: it may be short).
+pub const SPARE_TMP: &str = "spare.tmp";
+
+/// Where the spare stands; shared with the thread that writes it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Spare {
+    /// None, and none is being written.
+    Missing,
+    Writing,
+    Ready,
+}
 
 struct Seg {
     first: u64,
@@ -50,7 +72,7 @@ struct Seg {
     file: Arc<File>,
     /// `offsets[i]`: where the record of index `first + i` starts.
     offsets: Vec<u64>,
-    /// The file's length: where the next record goes.
+    /// Where the next record goes: the file's length, or where its zeros start.
     end: u64,
 }
 
@@ -70,6 +92,9 @@ pub struct LogFiles {
     segs: Vec<Seg>,
     /// The first index not purged: records below it are never read.
     floor: u64,
+    /// Where the last file is sealed and the next one started.
+    roll: u64,
+    spare: Arc<std::sync::Mutex<Spare>>,
 }
 
 fn seg_name(first: u64) -> String {
@@ -125,10 +150,26 @@ fn scan(path: &Path, first: u64) -> io::Result<(Vec<u64>, u64, bool)> {
                 offsets.push(at as u64);
                 at += len;
             }
-            _ => return Ok((offsets, at as u64, true)),
+            // Zeros to the end: the unused part of a zero-filled file.
+            _ => return Ok((offsets, at as u64, data[at..].iter().any(|&b| b != 0))),
         }
     }
     Ok((offsets, at as u64, false))
+}
+
+/// Writes the spare: `len` bytes of zeros, durable, under [`SPARE`].
+fn write_spare(dir: &Path, len: u64) -> io::Result<()> {
+    let tmp = dir.join(SPARE_TMP);
+    let file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(SPARE))
 }
 
 impl LogFiles {
@@ -138,7 +179,7 @@ impl LogFiles {
         let mut firsts = Vec::new();
         for e in std::fs::read_dir(dir)? {
             let name = e?.file_name().to_string_lossy().into_owned();
-            if name == IMPORT_TMP {
+            if name == IMPORT_TMP || name == SPARE_TMP {
                 std::fs::remove_file(dir.join(&name))?;
             } else if let Some(first) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
                 firsts.push(first);
@@ -184,7 +225,35 @@ impl LogFiles {
             }
             segs.push(Seg { first, path, file: Arc::new(file), offsets, end });
         }
-        Ok(LogFiles { dir: dir.to_path_buf(), segs, floor: 0 })
+        // A spare renamed into place was whole and durable before the rename.
+        let spare = if dir.join(SPARE).try_exists()? { Spare::Ready } else { Spare::Missing };
+        let spare = Arc::new(std::sync::Mutex::new(spare));
+        Ok(LogFiles { dir: dir.to_path_buf(), segs, floor: 0, roll: ROLL_BYTES, spare })
+    }
+
+    fn spare(&self) -> std::sync::MutexGuard<'_, Spare> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts writing the spare in a thread of its own, unless it is there or under way.
+    fn prepare_spare(&self) {
+        let mut state = self.spare();
+        if *state != Spare::Missing {
+            return;
+        }
+        *state = Spare::Writing;
+        let (dir, spare, len) = (self.dir.clone(), self.spare.clone(), self.roll);
+        let spawned = std::thread::Builder::new().name("raft-log-spare".into()).spawn(move || {
+            let res = write_spare(&dir, len);
+            if let Err(e) = &res {
+                tracing::warn!(error = %e, "raft log: cannot prepare the next file; it will be created when needed");
+                let _ = std::fs::remove_file(dir.join(SPARE_TMP));
+            }
+            *spare.lock().unwrap_or_else(|e| e.into_inner()) = if res.is_ok() { Spare::Ready } else { Spare::Missing };
+        });
+        if spawned.is_err() {
+            *state = Spare::Missing;
+        }
     }
 
     /// True if the log holds no record.
@@ -212,7 +281,16 @@ impl LogFiles {
             s.file.sync_data()?;
         }
         let path = self.dir.join(seg_name(first));
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+        let file = {
+            let mut spare = self.spare();
+            if *spare == Spare::Ready {
+                *spare = Spare::Missing;
+                std::fs::rename(self.dir.join(SPARE), &path)?;
+                OpenOptions::new().read(true).write(true).open(&path)?
+            } else {
+                OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?
+            }
+        };
         file.write_all_at(MAGIC, 0)?;
         file.sync_all()?;
         sync_dir(&self.dir)?;
@@ -231,7 +309,7 @@ impl LogFiles {
         }
         let roll = match self.segs.last() {
             None => true,
-            Some(s) => s.end >= ROLL_BYTES || (s.offsets.is_empty() && s.first != first),
+            Some(s) => s.end >= self.roll || (s.offsets.is_empty() && s.first != first),
         };
         if roll {
             if let Some(s) = self.segs.last() {
@@ -256,6 +334,9 @@ impl LogFiles {
         seg.file.write_all_at(&buf, seg.end)?;
         seg.end += buf.len() as u64;
         seg.offsets.extend(offsets);
+        if seg.end >= self.roll / 2 {
+            self.prepare_spare();
+        }
         Ok(())
     }
 
@@ -529,6 +610,79 @@ mod tests {
         assert!(log.is_empty());
         log.append(&records(20, 21)).unwrap();
         assert_eq!(read_all(&log, 0, 100), records(20, 21));
+    }
+
+    fn wait_for_spare(log: &LogFiles) {
+        for _ in 0..500 {
+            if *log.spare() == Spare::Ready {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the spare was not written");
+    }
+
+    #[test]
+    fn rolls_into_a_zero_filled_spare_whose_zeros_are_a_clean_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let spare = dir.path().join(SPARE);
+        let mut log = LogFiles::open(dir.path()).unwrap();
+        log.roll = 4096;
+        log.append(&records(1, 10)).unwrap();
+        assert!(log.segs[0].end < 2048);
+        assert!(!spare.exists() && *log.spare() == Spare::Missing, "no spare before the file is half full");
+        let mut next = 10;
+        while log.segs[0].end < 2048 {
+            log.append(&records(next, next + 1)).unwrap();
+            next += 1;
+        }
+        wait_for_spare(&log);
+        assert_eq!(std::fs::metadata(&spare).unwrap().len(), 4096);
+        while log.segs.len() == 1 {
+            log.append(&records(next, next + 1)).unwrap();
+            next += 1;
+        }
+        // The roll took the spare: the new file is zero-filled past its records.
+        assert!(!spare.exists());
+        let path = dir.path().join(seg_name(next - 1));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+        log.append(&records(next, next + 3)).unwrap();
+        next += 3;
+        LogFiles::sync(&log.current().unwrap()).unwrap();
+        let end = log.segs[1].end;
+        drop(log);
+
+        // Reopened: the zeros after the last record are no torn tail, and stay.
+        let mut log = LogFiles::open(dir.path()).unwrap();
+        assert_eq!(read_all(&log, 0, 1000), records(1, next));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096, "nothing was cut");
+        log.append(&records(next, next + 1)).unwrap();
+        next += 1;
+        assert_eq!(read_all(&log, 0, 1000), records(1, next));
+        let end2 = log.segs[1].end;
+        assert!(end2 > end);
+        drop(log);
+
+        // Bytes that are not zeros after the last record: cut, and the file shortened
+        // to its last good record.
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(&[0xab; 10], end2 + 100).unwrap();
+        let mut log = LogFiles::open(dir.path()).unwrap();
+        assert_eq!(read_all(&log, 0, 1000), records(1, next));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), end2);
+        log.append(&records(next, next + 1)).unwrap();
+        assert_eq!(read_all(&log, 0, 1000), records(1, next + 1));
+
+        // A spare left half written is deleted on open; a whole one is used.
+        std::fs::write(dir.path().join(SPARE_TMP), [0u8; 10]).unwrap();
+        drop(log);
+        let log = LogFiles::open(dir.path()).unwrap();
+        assert!(!dir.path().join(SPARE_TMP).exists());
+        assert_eq!(*log.spare(), Spare::Missing);
+        drop(log);
+        std::fs::write(&spare, vec![0u8; 4096]).unwrap();
+        let log = LogFiles::open(dir.path()).unwrap();
+        assert_eq!(*log.spare(), Spare::Ready);
     }
 
     #[test]
