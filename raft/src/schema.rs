@@ -64,8 +64,10 @@ pub struct ShardRef {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectData {
-    /// Small objects live in the metadata record itself (replicated by Raft).
-    Inline(Vec<u8>),
+    /// Small objects live in the metadata record itself (replicated by Raft). Encoded as
+    /// bytes (one copy) rather than a sequence of `u8` (a call per byte); bincode writes
+    /// both the same way, so records stay readable either way.
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
     Shards(ShardRef),
     /// A completed multipart upload: the parts in order, each where it was
     /// written (completing never copies bytes). A part's data is never `Parts`.
@@ -1007,4 +1009,25 @@ pub enum TenantRefusal {
     },
     /// Child tenants, buckets or keys remain.
     NotEmpty(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ObjectData` as it was before its inline bytes were encoded as bytes.
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    enum Before {
+        Inline(Vec<u8>),
+    }
+
+    #[test]
+    fn inline_bytes_encode_as_they_did_as_a_sequence() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        let now = bincode::serialize(&ObjectData::Inline(data.clone())).unwrap();
+        let before = bincode::serialize(&Before::Inline(data.clone())).unwrap();
+        assert_eq!(now, before);
+        assert_eq!(bincode::deserialize::<ObjectData>(&before).unwrap(), ObjectData::Inline(data.clone()));
+        assert_eq!(bincode::deserialize::<Before>(&now).unwrap(), Before::Inline(data));
+    }
 }
