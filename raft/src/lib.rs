@@ -31,6 +31,7 @@ pub mod log_files;
 pub mod log_store;
 pub mod network;
 pub mod notify;
+mod paced;
 pub mod quota;
 pub mod rpc;
 // The schema's enums are wire records, moved rarely: boxing variants would only

@@ -38,10 +38,12 @@
 //! purged), so reading a run of entries is one positioned read per file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::paced::Paced;
 
 /// Where a new segment file starts once the last one holds this many bytes.
 pub const ROLL_BYTES: u64 = 64 << 20;
@@ -161,14 +163,16 @@ fn scan(path: &Path, first: u64) -> io::Result<(Vec<u64>, u64, bool)> {
 fn write_spare(dir: &Path, len: u64) -> io::Result<()> {
     let tmp = dir.join(SPARE_TMP);
     let file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    // Paced, so that its writeback does not queue in front of the log's fdatasync.
+    let mut paced = Paced::new(file);
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < len {
         let n = (len - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
+        paced.write_all(&zeros[..n])?;
         at += n as u64;
     }
-    file.sync_all()?;
+    paced.into_inner().sync_all()?;
     std::fs::rename(&tmp, dir.join(SPARE))
 }
 

@@ -24,6 +24,7 @@
 
 use crate::error::MetaError;
 use crate::keys::*;
+use crate::paced::Paced;
 use crate::tables::{self, Table};
 use crate::trees::SmTrees;
 use crate::types::SnapshotMeta;
@@ -123,13 +124,13 @@ pub(crate) fn write(t: &SmTrees, dir: &Path, meta: &SnapshotMeta) -> Result<std:
 
 fn write_view(t: &SmTrees, dir: &Path, tmp: &Path, meta: &SnapshotMeta) -> Result<(std::fs::File, u64), MetaError> {
     let file = std::fs::File::create(tmp).map_err(io_err)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut w = BufWriter::with_capacity(1 << 20, Paced::new(file));
     w.write_all(MAGIC).map_err(io_err)?;
     let m = bincode::serialize(meta)?;
     write_u32(&mut w, m.len())?;
     w.write_all(&m).map_err(io_err)?;
     let mut count = 0u64;
-    let mut record = |w: &mut BufWriter<std::fs::File>, tag: u8, k: &[u8], v: &[u8]| -> Result<(), MetaError> {
+    let mut record = |w: &mut BufWriter<Paced>, tag: u8, k: &[u8], v: &[u8]| -> Result<(), MetaError> {
         w.write_all(&[tag]).map_err(io_err)?;
         write_u32(w, k.len())?;
         w.write_all(k).map_err(io_err)?;
@@ -151,7 +152,7 @@ fn write_view(t: &SmTrees, dir: &Path, tmp: &Path, meta: &SnapshotMeta) -> Resul
     }
     w.write_all(&[TAG_END]).map_err(io_err)?;
     w.write_all(&count.to_be_bytes()).map_err(io_err)?;
-    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?.into_inner();
     file.sync_all().map_err(io_err)?;
     drop(file);
     let cur = dir.join(CURRENT);
