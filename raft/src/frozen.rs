@@ -113,29 +113,36 @@ impl Frozen {
 
     /// The next at most `max` keys of the view in `tree` (table index `table`) after
     /// the walk's position, advancing it; `None` once the table is done.
+    ///
+    /// The tree is read without the view's lock (apply takes it for every commit, and
+    /// the walk runs at a low priority and may read pages from disk): a key written
+    /// while the batch was read had its pre-image recorded before the write, so the
+    /// batch keeps only keys with no pre-image when the lock is taken again, and those
+    /// were not written since the view opened. The walk's position moves under that
+    /// same lock, so a later write of a key in the batch sees it passed.
     pub fn next_batch(&self, table: usize, tree: &sled::Tree, max: usize) -> Result<Option<Vec<KeyValue>>, MetaError> {
-        let mut guard = self.lock();
-        let view = guard.as_mut().ok_or_else(|| MetaError::Storage("no snapshot view is open".into()))?;
-        let from = match &view.walks[table] {
-            Walk::Done => return Ok(None),
-            Walk::NotYet => Bound::Unbounded,
-            Walk::Upto(k) => Bound::Excluded(k.clone()),
+        let from = {
+            let guard = self.lock();
+            let view = guard.as_ref().ok_or_else(|| MetaError::Storage("no snapshot view is open".into()))?;
+            match &view.walks[table] {
+                Walk::Done => return Ok(None),
+                Walk::NotYet => Bound::Unbounded,
+                Walk::Upto(k) => Bound::Excluded(k.clone()),
+            }
         };
-        let mut out = Vec::new();
-        let mut last = None;
+        let mut read = Vec::with_capacity(max);
         for item in tree.range::<Vec<u8>, _>((from, Bound::Unbounded)).take(max) {
             let (k, v) = item?;
-            let k = k.to_vec();
-            if !view.pre.contains_key(&(table, k.clone())) {
-                out.push((k.clone(), v.to_vec()));
-            }
-            last = Some(k);
+            read.push((k.to_vec(), v.to_vec()));
         }
-        view.walks[table] = match last {
-            Some(k) => Walk::Upto(k),
+        let mut guard = self.lock();
+        let view = guard.as_mut().ok_or_else(|| MetaError::Storage("no snapshot view is open".into()))?;
+        view.walks[table] = match read.last() {
+            Some((k, _)) => Walk::Upto(k.clone()),
             None => Walk::Done,
         };
-        Ok(Some(out))
+        read.retain(|(k, _)| !view.pre.contains_key(&(table, k.clone())));
+        Ok(Some(read))
     }
 
     /// Closes the view: the pre-images the walk did not write that held a value,
@@ -237,6 +244,74 @@ mod tests {
             assert!(got == expected, "round {round}: the view differs from the tables when it opened");
             assert_ne!(dump(&t), expected, "round {round}: the writes changed the tables");
             assert!(!t.frozen.over_budget());
+        }
+    }
+
+    /// The walk reads the tree without the view's lock: commits from another thread,
+    /// landing at any moment of a batch, still leave the view exactly the tables as
+    /// they were when it opened, each key once.
+    #[test]
+    fn commits_racing_the_walk_from_another_thread_do_not_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let t = SmTrees::open(&db).unwrap();
+        fn commit(t: &SmTrees, rng: &mut Lcg, index: u64, writes: usize) {
+            let mut tx = Tx::new(t);
+            for _ in 0..writes {
+                let table = [Table::Objects, Table::Versions][rng.next(2) as usize];
+                let k = format!("k{:05}", rng.next(5000)).into_bytes();
+                match rng.next(3) {
+                    0 => tx.remove(table, k),
+                    _ => tx.set(table, k, Some(rng.next(1_000_000).to_be_bytes().to_vec())),
+                }
+            }
+            tx.commit(LogId::new(openraft::CommittedLeaderId::new(1, 0), index), None).unwrap();
+        }
+        let mut rng = Lcg(11);
+        for i in 1..=30 {
+            commit(&t, &mut rng, i, 300);
+        }
+        // Held for each commit, as apply holds its lock; the view opens under it.
+        let apply = std::sync::Arc::new(std::sync::Mutex::new(30u64));
+        for round in 0..3 {
+            let expected = {
+                let _g = apply.lock().unwrap();
+                t.frozen.open();
+                dump(&t)
+            };
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let writer = {
+                let (t, apply, stop) = (t.clone(), apply.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut rng = Lcg(100 + round);
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                        let mut index = apply.lock().unwrap();
+                        *index += 1;
+                        let writes = 1 + rng.next(20) as usize;
+                        commit(&t, &mut rng, *index, writes);
+                        n += 1;
+                    }
+                    n
+                })
+            };
+            let mut got = Vec::new();
+            for (table, _) in tables::data_tables() {
+                while let Some(batch) = t.frozen.next_batch(table as usize, t.tree(table), 64).unwrap() {
+                    got.extend(batch.into_iter().map(|(k, v)| ((table as usize, k), v)));
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let commits = writer.join().unwrap();
+            got.extend(t.frozen.close().into_iter().map(|(table, k, v)| ((table, k), v)));
+            let n = got.len();
+            let got: Dump = got.into_iter().collect();
+            assert_eq!(n, got.len(), "round {round}: a key was given twice");
+            assert!(
+                got == expected,
+                "round {round}: the view differs from the tables when it opened ({commits} commits)"
+            );
+            assert_ne!(dump(&t), expected, "round {round}: the writes changed the tables");
         }
     }
 }
