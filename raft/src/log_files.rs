@@ -66,6 +66,8 @@ enum Spare {
     Missing,
     Writing,
     Ready,
+    /// Writing it failed (a full disk, say): not tried again before the next roll.
+    Failed,
 }
 
 struct Seg {
@@ -253,7 +255,7 @@ impl LogFiles {
                 tracing::warn!(error = %e, "raft log: cannot prepare the next file; it will be created when needed");
                 let _ = std::fs::remove_file(dir.join(SPARE_TMP));
             }
-            *spare.lock().unwrap_or_else(|e| e.into_inner()) = if res.is_ok() { Spare::Ready } else { Spare::Missing };
+            *spare.lock().unwrap_or_else(|e| e.into_inner()) = if res.is_ok() { Spare::Ready } else { Spare::Failed };
         });
         if spawned.is_err() {
             *state = Spare::Missing;
@@ -287,8 +289,11 @@ impl LogFiles {
         let path = self.dir.join(seg_name(first));
         let file = {
             let mut spare = self.spare();
-            if *spare == Spare::Ready {
+            let ready = *spare == Spare::Ready;
+            if *spare != Spare::Writing {
                 *spare = Spare::Missing;
+            }
+            if ready {
                 std::fs::rename(self.dir.join(SPARE), &path)?;
                 OpenOptions::new().read(true).write(true).open(&path)?
             } else {
@@ -687,6 +692,45 @@ mod tests {
         std::fs::write(&spare, vec![0u8; 4096]).unwrap();
         let log = LogFiles::open(dir.path()).unwrap();
         assert_eq!(*log.spare(), Spare::Ready);
+    }
+
+    #[test]
+    fn a_spare_that_cannot_be_written_is_tried_again_only_after_the_next_roll() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFiles::open(dir.path()).unwrap();
+        log.roll = 4096;
+        // A directory where the spare is written: opening it for writing fails.
+        std::fs::create_dir(dir.path().join(SPARE_TMP)).unwrap();
+        let mut next = 1;
+        fn append_to(log: &mut LogFiles, next: &mut u64, upto: u64) {
+            while log.segs.last().map_or(0, |s| s.end) < upto {
+                log.append(&records(*next, *next + 1)).unwrap();
+                *next += 1;
+            }
+        }
+        append_to(&mut log, &mut next, 2048);
+        for _ in 0..500 {
+            if *log.spare() == Spare::Failed {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(*log.spare(), Spare::Failed);
+        std::fs::remove_dir(dir.path().join(SPARE_TMP)).unwrap();
+        append_to(&mut log, &mut next, 3000);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(*log.spare(), Spare::Failed, "not tried again before the roll");
+        assert!(!dir.path().join(SPARE).exists() && !dir.path().join(SPARE_TMP).exists());
+        while log.segs.len() == 1 {
+            log.append(&records(next, next + 1)).unwrap();
+            next += 1;
+        }
+        let created = std::fs::metadata(dir.path().join(seg_name(next - 1))).unwrap().len();
+        assert!(created < 4096, "a file created as before: {created} bytes");
+        assert_eq!(*log.spare(), Spare::Missing, "the roll allows a new try");
+        append_to(&mut log, &mut next, 2048);
+        wait_for_spare(&log);
+        assert_eq!(read_all(&log, 0, 10_000), records(1, next));
     }
 
     #[test]
