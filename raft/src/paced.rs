@@ -35,30 +35,30 @@ impl Paced {
         self.file
     }
 
-    fn range(&self, from: u64, to: u64, flags: libc::c_uint) -> io::Result<()> {
+    /// Only a hint, as at the erasure crate's `LocalWriter::start_writeback`: the final
+    /// fsync reports real write errors, and a filesystem that refuses the call must not
+    /// make every snapshot fail.
+    fn range(&self, from: u64, to: u64, flags: libc::c_uint) {
         if to <= from {
-            return Ok(());
+            return;
         }
         // SAFETY: sync_file_range only reads the descriptor, which `self.file` keeps open.
         let r = unsafe { libc::sync_file_range(self.file.as_raw_fd(), from as i64, (to - from) as i64, flags) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
+        if r != 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "sync_file_range");
         }
     }
 
-    fn pace(&mut self) -> io::Result<()> {
+    fn pace(&mut self) {
         use libc::{SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE};
         self.range(
             self.waited,
             self.started,
             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER,
-        )?;
-        self.range(self.started, self.written, SYNC_FILE_RANGE_WRITE)?;
+        );
+        self.range(self.started, self.written, SYNC_FILE_RANGE_WRITE);
         self.waited = self.started;
         self.started = self.written;
-        Ok(())
     }
 }
 
@@ -67,7 +67,7 @@ impl Write for Paced {
         let n = self.file.write(buf)?;
         self.written += n as u64;
         if self.written - self.started >= PACE {
-            self.pace()?;
+            self.pace();
         }
         Ok(n)
     }
